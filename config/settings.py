@@ -1,0 +1,193 @@
+"""One settings object for the whole pipeline.
+
+Environment (``VOC_`` prefix) decides *where* things are (database, config file, output);
+the YAML file decides *what* the pipeline does (sources, catalogue, owners, thresholds).
+Both are read once at the entry point and passed down as values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voc.errors import ConfigError
+
+EXAMPLE_CONFIG = Path(__file__).with_name("voc.example.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Product(_Strict):
+    """One product line in the catalogue; models and aliases feed entity extraction."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    aliases: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=list)
+    owner: str | None = None
+
+
+class Owner(_Strict):
+    """A person or team that receives alerts and owns action items."""
+
+    name: str
+    department: str = ""
+    email: str | None = None
+    language: Literal["zh", "en"] = "zh"
+    channels: list[str] = Field(default_factory=lambda: ["email"])
+
+
+class Mapping(_Strict):
+    """How one export's columns map onto the canonical ticket.
+
+    ``rename``: source column -> canonical field. ``combine_subject``: prepend subject to body.
+    ``status_map``: source status value -> canonical status. ``extract``: canonical field ->
+    {column, regex} (first group wins). ``intent_from``: {column, complaint_if_le} lets review
+    exports mark low star ratings as complaints. ``timezone``: for naive timestamps.
+    """
+
+    rename: dict[str, str] = Field(default_factory=dict)
+    combine_subject: bool = False
+    status_map: dict[str, str] = Field(default_factory=dict)
+    extract: dict[str, dict[str, str]] = Field(default_factory=dict)
+    constants: dict[str, str] = Field(default_factory=dict)
+    rating_column: str | None = None
+    complaint_if_rating_le: float | None = None
+    timezone: str = "Asia/Shanghai"
+    id_from: list[str] = Field(default_factory=list)
+
+
+class Source(_Strict):
+    """A place tickets come from. Secrets are read from ``*_env`` variables, never from here."""
+
+    name: str
+    kind: Literal["file", "sql", "zendesk", "freshdesk"]
+    path: str | None = None
+    mapping: str | None = None
+    encoding: str | None = None
+    url_env: str | None = None
+    query: str | None = None
+    watermark_column: str | None = None
+    subdomain: str | None = None
+    token_env: str | None = None
+    email_env: str | None = None
+    domain: str | None = None
+
+
+class Thresholds(_Strict):
+    """Surge detection knobs (plain-language meaning in the brief's method note)."""
+
+    baseline_weeks: int = 8
+    min_count: int = 5
+    fdr_q: float = 0.05
+    min_ratio: float = 1.5
+    topic_match_similarity: float = 0.35
+    min_new_topic_size: int = 8
+
+
+class Schedules(_Strict):
+    timezone: str = "Asia/Shanghai"
+    ingest_cron: str = "0 * * * *"
+    weekly_cron: str = "0 8 * * 1"
+    safety_cron: str = "0 9 * * *"
+    quarterly_cron: str = "0 8 1-7 1,4,7,10 1"
+
+
+class Report(_Strict):
+    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
+    formats: list[Literal["html", "md"]] = Field(default_factory=lambda: ["html", "md"])
+    templates_dir: str | None = None
+    brand: str = ""
+
+
+class Alerts(_Strict):
+    default_owner: str | None = None
+    safety_list: list[str] = Field(default_factory=list)
+    sink_dir: str | None = None
+
+
+class VocConfig(_Strict):
+    """The YAML config file, validated."""
+
+    sources: list[Source] = Field(default_factory=list)
+    mappings: dict[str, Mapping] = Field(default_factory=dict)
+    products: list[Product] = Field(default_factory=list)
+    owners: list[Owner] = Field(default_factory=list)
+    order_patterns: list[str] = Field(default_factory=list)
+    max_body_chars: int = 100_000
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    schedules: Schedules = Field(default_factory=Schedules)
+    report: Report = Field(default_factory=Report)
+    alerts: Alerts = Field(default_factory=Alerts)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, v: list[Source]) -> list[Source]:
+        names = [s.name for s in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate source names: {sorted(dup)}")
+        return v
+
+    def source(self, name: str) -> Source:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no source named {name!r} in config (have: {[s.name for s in self.sources]})")
+
+    def mapping(self, name: str | None) -> Mapping:
+        if name is None:
+            return Mapping()
+        if name not in self.mappings:
+            raise ConfigError(f"no mapping named {name!r} in config (have: {sorted(self.mappings)})")
+        return self.mappings[name]
+
+    def owner(self, name: str | None) -> Owner | None:
+        for o in self.owners:
+            if o.name == name:
+                return o
+        return None
+
+    def product(self, product_id: str | None) -> Product | None:
+        for p in self.products:
+            if p.id == product_id:
+                return p
+        return None
+
+
+class Settings(BaseSettings):
+    """Where things live. Every field can be set as ``VOC_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VOC_", extra="ignore")
+
+    database_url: str = "sqlite:///voc.sqlite3"
+    config: Path = EXAMPLE_CONFIG
+    out_dir: Path = Path("out")
+    lang: Literal["zh", "en"] = "zh"
+
+    def load_config(self) -> VocConfig:
+        return load_config(self.config)
+
+
+def load_config(path: Path | str) -> VocConfig:
+    """Read and validate the YAML config; errors name the file and the offending field."""
+    p = Path(path)
+    try:
+        raw: Any = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file not found: {p}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {p} is not valid YAML: {e}") from e
+    try:
+        return VocConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"config file {p}: {where}: {first['msg']} (got {first.get('input')!r})") from e

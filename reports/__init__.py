@@ -1,0 +1,1 @@
+"""Reports: the data contract (``reports.model``) and pure rendering (``reports.render``)."""

@@ -1,0 +1,527 @@
+"""Message catalogue and number/date formatting for the two report languages (zh-CN, en).
+
+Everything here returns plain ``str``; the templates escape it (HTML autoescape, Markdown
+neutralising). No locale module, no Babel: the two formats are simple and must not depend on
+the machine's locale settings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+
+LANGUAGES = ("zh", "en")
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+
+_ALIASES = {
+    "zh": "zh", "zh-cn": "zh", "zh_cn": "zh", "zh-hans": "zh", "zh-hans-cn": "zh", "cn": "zh",
+    "en": "en", "en-us": "en", "en_us": "en", "en-gb": "en", "en_gb": "en",
+}
+
+
+def normalize_lang(lang: str) -> str:
+    """'zh', 'zh-CN', 'zh_CN', 'zh-Hans' -> 'zh'; 'en', 'en-US' -> 'en'; anything else raises."""
+    key = (lang or "").strip().lower()
+    if key not in _ALIASES:
+        raise ValueError(f"unsupported report language {lang!r}; use one of {', '.join(LANGUAGES)}")
+    return _ALIASES[key]
+
+
+# --------------------------------------------------------------------------------------------
+# Catalogue. Keys ending in _one/_other are picked by count (English plurals; zh uses _other).
+# --------------------------------------------------------------------------------------------
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "zh": {
+        # titles
+        "brief.title": "客诉变商机 例会简报 · {week}",
+        "brief.short_title": "客诉变商机 例会简报",
+        "review.title": "客诉变商机 季度改进回顾 · {quarter}",
+        "review.short_title": "客诉变商机 季度改进回顾",
+        "generated_on": "生成于 {date}",
+        "period": "统计周期：{range}",
+        "review.period": "覆盖 {first} 至 {last}（{n} 周）",
+        # sections
+        "sec.summary": "本周概要",
+        "sec.kpis": "核心指标",
+        "sec.surges": "投诉激增",
+        "sec.global_rise": "整体上升",
+        "sec.emerging": "新出现的话题",
+        "sec.opportunities": "商机：未被满足的需求",
+        "sec.resolved": "行动后已回落的话题",
+        "sec.actions": "行动项",
+        "sec.delivery": "提醒发送失败",
+        "sec.top_topics": "主要投诉话题",
+        "sec.method": "方法说明",
+        "sec.review_summary": "本季度概要",
+        "sec.trend": "工单量与投诉量（13周）",
+        "sec.themes": "主要话题",
+        "sec.effects": "行动项效果",
+        "sec.review_emerging": "本季度新出现的话题",
+        "sec.kpi_trends": "指标趋势",
+        # empty sections
+        "empty.surges": "本周无激增。",
+        "empty.emerging": "本周无新话题。",
+        "empty.opportunities": "本周无建议类话题。",
+        "empty.resolved": "本周无在行动后回落的话题。",
+        "empty.actions": "暂无行动项。",
+        "empty.top_topics": "本周无投诉话题。",
+        "empty.kpis": "本周无指标数据。",
+        "empty.themes": "本季度无话题数据。",
+        "empty.effects": "本季度无可评估的行动项。",
+        "empty.review_emerging": "本季度无新话题。",
+        # summary sentences
+        "sum.no_surges": "本周无投诉激增。",
+        "sum.surges_other": "本周 {n} 个投诉激增",
+        "sum.surges_safety_other": "，其中 {s} 个安全类（{labels}）",
+        "sum.surges_end": "。",
+        "sum.top_surge": "最突出的是“{label}”：{observed} 件，预期约 {expected} 件（{ratio}）。",
+        "sum.complaints": "投诉量 {value}，较上周 {change}。",
+        "sum.complaints_no_change": "投诉量 {value}。",
+        "sum.global_rise": "整体工单量也在上升，见下文说明。",
+        "sum.emerging_other": "新出现 {n} 个话题。",
+        "sum.opportunities_other": "{n} 个建议类话题可作为改进商机。",
+        "sum.actions_open_other": "{n} 个行动项未完成",
+        "sum.actions_overdue_other": "，其中 {n} 个已逾期",
+        "sum.delivery_other": "注意：{n} 条提醒发送失败，相关负责人可能尚未收到通知。",
+        "rsum.volume": "本季度共 {tickets} 张工单，其中投诉 {complaints} 件（{share}）。",
+        "rsum.complaints_trend": "最近一周投诉 {last} 件，季度首周 {first} 件（{change}）。",
+        "rsum.effects_other": "评估了 {n} 个行动项：",
+        "rsum.verdict_part": "{verdict} {n} 个",
+        "rsum.no_effects": "本季度没有可评估的行动项。",
+        "rsum.emerging_other": "本季度新出现 {n} 个话题。",
+        "list_sep": "、",
+        "part_sep": "，",
+        "sentence_end": "。",
+        # surge card
+        "surge.observed_expected": "本周 {observed} 件，预期约 {expected} 件",
+        "surge.ratio": "倍数 {ratio}",
+        "surge.interval": "95%区间 {lo}–{hi}",
+        "surge.q": "q 值 {q}",
+        "surge.wow": "较上周 {change}",
+        "surge.wow_from_zero": "上周为 0",
+        "surge.since": "自 {week} 起",
+        "surge.product": "产品",
+        "surge.model": "型号",
+        "surge.batch": "批次",
+        "surge.level": "层级",
+        "surge.concentration": "{share} 来自批次 {batch}，而该批次只占该产品工单的 {expected}（{ratio}）",
+        "surge.history": "近 {n} 周",
+        "surge.quotes": "客户原话",
+        "surge.workaround": "常用处理方式",
+        "surge.no_workaround": "暂无",
+        "surge.owner": "负责人",
+        "surge.unassigned": "未指派",
+        "surge.action": "行动项",
+        "surge.no_action": "尚无行动项——请在会上指派",
+        "surge.new_topic": "新话题",
+        "surge.methods": "检测方法",
+        "surge.what_rose": "上升内容",
+        "surge.numbers": "数据",
+        "surge.expected_legend": "虚线 = 预期水平",
+        # tables
+        "col.kpi": "指标",
+        "col.value": "本周",
+        "col.previous": "上周",
+        "col.change": "变化",
+        "col.trend": "趋势",
+        "col.topic": "话题",
+        "col.intent": "类型",
+        "col.count": "数量",
+        "col.keywords": "关键词",
+        "col.example": "客户原话",
+        "col.id": "编号",
+        "col.owner": "负责人",
+        "col.status": "状态",
+        "col.due": "截止",
+        "col.days_open": "已开",
+        "col.note": "说明",
+        "col.product_batch": "产品/批次",
+        "col.channel": "渠道",
+        "col.recipient": "接收人",
+        "col.error": "错误",
+        "col.now_before": "本周 / 上周",
+        "col.action": "行动项",
+        "col.fix_date": "整改日期",
+        "col.rate_before": "整改前",
+        "col.rate_after": "整改后",
+        "col.ratio": "后/前 比值（95%区间）",
+        "col.verdict": "结论",
+        "col.weeks": "评估周数",
+        "col.latest": "最近一周",
+        "col.total": "合计",
+        "days": "{n} 天",
+        "overdue": "逾期",
+        "none": "—",
+        "rate_unit": "每千张工单的投诉数",
+        "kpi_change_prev": "上周 {previous}",
+        "legend.tickets": "工单量",
+        "legend.complaints": "其中投诉",
+        # method note
+        "method.p1": "“激增”指某个话题（或话题×产品/型号/批次）本周的投诉数明显高于此前 {baseline_weeks} 周"
+                     "推算出的预期值。必须同时满足三个条件：本周至少 {min_count} 件；至少是预期值的 "
+                     "{min_ratio}；并且经过多重比较校正后的 q 值低于 {fdr_q}（即被标记的激增中，"
+                     "预计纯属偶然的不超过约 {fdr_pct}）。",
+        "method.p2": "倍数 = 本周实际数 ÷ 预期数；95%区间表示这个倍数的可信范围，区间下限高于 1 说明上升不太可能"
+                     "是偶然波动。批次集中度把本周投诉中来自某批次的比例，与该批次在该产品全部工单中的比例"
+                     "相比较。安全类激增总是排在最前。",
+        "method.p3": "客户原话已去除个人信息；数字均来自已结案工单。",
+        # alerts
+        "alert.kind.start": "投诉激增提醒",
+        "alert.kind.escalation": "投诉激增升级",
+        "alert.kind.resolved": "投诉激增已回落",
+        "alert.safety_tag": "【安全】",
+        "alert.digest_other": "{n} 个投诉激增",
+        "alert.greeting": "{owner}，您好：",
+        "alert.brief_link": "完整简报",
+        "alert.severity": "严重程度",
+        "alert.footer": "本消息由客诉变商机流程自动发送。",
+        "alert.no_surges": "本次没有需要提醒的激增。",
+    },
+    "en": {
+        "brief.title": "Complaints into Opportunities — weekly brief · {week}",
+        "brief.short_title": "Complaints into Opportunities — weekly brief",
+        "review.title": "Complaints into Opportunities — quarterly improvement review · {quarter}",
+        "review.short_title": "Complaints into Opportunities — quarterly improvement review",
+        "generated_on": "Generated {date}",
+        "period": "Week of {range}",
+        "review.period": "Covers {first} to {last} ({n} weeks)",
+        "sec.summary": "This week in brief",
+        "sec.kpis": "Headline figures",
+        "sec.surges": "Complaint surges",
+        "sec.global_rise": "Overall volume",
+        "sec.emerging": "Emerging topics",
+        "sec.opportunities": "Opportunities: unmet needs",
+        "sec.resolved": "Resolved after an action",
+        "sec.actions": "Action items",
+        "sec.delivery": "Alert delivery problems",
+        "sec.top_topics": "Top complaint topics",
+        "sec.method": "How this was computed",
+        "sec.review_summary": "This quarter in brief",
+        "sec.trend": "Tickets and complaints (13 weeks)",
+        "sec.themes": "Top themes",
+        "sec.effects": "Did the actions work?",
+        "sec.review_emerging": "Emerging topics this quarter",
+        "sec.kpi_trends": "KPI trends",
+        "empty.surges": "No surges this week.",
+        "empty.emerging": "No emerging topics this week.",
+        "empty.opportunities": "No suggestion topics this week.",
+        "empty.resolved": "No topics fell after an action this week.",
+        "empty.actions": "No action items.",
+        "empty.top_topics": "No complaint topics this week.",
+        "empty.kpis": "No figures this week.",
+        "empty.themes": "No themes this quarter.",
+        "empty.effects": "No action items to assess this quarter.",
+        "empty.review_emerging": "No emerging topics this quarter.",
+        "sum.no_surges": "No complaint surges this week.",
+        "sum.surges_one": "1 complaint surge this week",
+        "sum.surges_other": "{n} complaint surges this week",
+        "sum.surges_safety_other": ", {s} safety-related ({labels})",
+        "sum.surges_end": ".",
+        "sum.top_surge": "The largest is “{label}”: {observed} complaints against about {expected} "
+                         "expected ({ratio}).",
+        "sum.complaints": "Complaints: {value} ({change} vs last week).",
+        "sum.complaints_no_change": "Complaints: {value}.",
+        "sum.global_rise": "Overall ticket volume rose as well (see below).",
+        "sum.emerging_one": "1 new topic emerged.",
+        "sum.emerging_other": "{n} new topics emerged.",
+        "sum.opportunities_one": "1 suggestion topic points to an improvement opportunity.",
+        "sum.opportunities_other": "{n} suggestion topics point to improvement opportunities.",
+        "sum.actions_open_one": "1 action item is still open",
+        "sum.actions_open_other": "{n} action items are still open",
+        "sum.actions_overdue_other": ", {n} overdue",
+        "sum.delivery_one": "Warning: 1 alert failed to send — its owner may not have been told.",
+        "sum.delivery_other": "Warning: {n} alerts failed to send — their owners may not have been told.",
+        "rsum.volume": "{tickets} tickets this quarter, {complaints} of them complaints ({share}).",
+        "rsum.complaints_trend": "Complaints in the latest week: {last}, against {first} in the first "
+                                 "week ({change}).",
+        "rsum.effects_one": "1 action item assessed: ",
+        "rsum.effects_other": "{n} action items assessed: ",
+        "rsum.verdict_part": "{n} {verdict}",
+        "rsum.no_effects": "No action items could be assessed this quarter.",
+        "rsum.emerging_one": "1 new topic emerged this quarter.",
+        "rsum.emerging_other": "{n} new topics emerged this quarter.",
+        "list_sep": ", ",
+        "part_sep": ", ",
+        "sentence_end": ".",
+        "surge.observed_expected": "{observed} this week vs about {expected} expected",
+        "surge.ratio": "ratio {ratio}",
+        "surge.interval": "95% interval {lo}–{hi}",
+        "surge.q": "q = {q}",
+        "surge.wow": "{change} vs last week",
+        "surge.wow_from_zero": "none last week",
+        "surge.since": "since {week}",
+        "surge.product": "Product",
+        "surge.model": "Model",
+        "surge.batch": "Batch",
+        "surge.level": "Level",
+        "surge.concentration": "{share} from batch {batch} vs {expected} of the product's tickets ({ratio})",
+        "surge.history": "last {n} weeks",
+        "surge.quotes": "Customers said",
+        "surge.workaround": "Usual workaround",
+        "surge.no_workaround": "none recorded",
+        "surge.owner": "Owner",
+        "surge.unassigned": "unassigned",
+        "surge.action": "Action",
+        "surge.no_action": "No action item yet — assign one in the meeting",
+        "surge.new_topic": "new topic",
+        "surge.methods": "Detected by",
+        "surge.what_rose": "What rose",
+        "surge.numbers": "Numbers",
+        "surge.expected_legend": "dashed line = expected level",
+        "col.kpi": "Figure",
+        "col.value": "This week",
+        "col.previous": "Last week",
+        "col.change": "Change",
+        "col.trend": "Trend",
+        "col.topic": "Topic",
+        "col.intent": "Type",
+        "col.count": "Count",
+        "col.keywords": "Keywords",
+        "col.example": "Customers said",
+        "col.id": "#",
+        "col.owner": "Owner",
+        "col.status": "Status",
+        "col.due": "Due",
+        "col.days_open": "Open",
+        "col.note": "Note",
+        "col.product_batch": "Product / batch",
+        "col.channel": "Channel",
+        "col.recipient": "Recipient",
+        "col.error": "Error",
+        "col.now_before": "This week / last week",
+        "col.action": "Action",
+        "col.fix_date": "Fixed on",
+        "col.rate_before": "Before",
+        "col.rate_after": "After",
+        "col.ratio": "After/before (95% interval)",
+        "col.verdict": "Verdict",
+        "col.weeks": "Weeks assessed",
+        "col.latest": "Latest week",
+        "col.total": "Total",
+        "days_one": "1 day",
+        "days_other": "{n} days",
+        "overdue": "overdue",
+        "none": "—",
+        "rate_unit": "complaints per 1,000 tickets",
+        "kpi_change_prev": "last week {previous}",
+        "legend.tickets": "tickets",
+        "legend.complaints": "of which complaints",
+        "method.p1": "A “surge” is a topic (or a topic within one product, model or batch) whose complaints "
+                     "this week are clearly above what the previous {baseline_weeks} weeks predict. All three "
+                     "must hold: at least {min_count} complaints this week; at least {min_ratio} the expected "
+                     "count; and a q value (a p value corrected for testing many topics at once) below "
+                     "{fdr_q}, so that no more than about {fdr_pct} of flagged surges are expected to be "
+                     "chance.",
+        "method.p2": "Ratio = observed ÷ expected. The 95% interval is the plausible range of that ratio; a "
+                     "lower end above 1 means the rise is unlikely to be noise. Batch concentration compares "
+                     "the share of this week's complaints coming from one batch with that batch's share of "
+                     "all the product's tickets. Safety surges are always listed first.",
+        "method.p3": "Quotes have personal data removed; all figures come from closed tickets.",
+        "alert.kind.start": "Complaint surge alert",
+        "alert.kind.escalation": "Complaint surge escalated",
+        "alert.kind.resolved": "Complaint surge resolved",
+        "alert.safety_tag": "[SAFETY] ",
+        "alert.digest_one": "1 complaint surge",
+        "alert.digest_other": "{n} complaint surges",
+        "alert.greeting": "Hello {owner},",
+        "alert.brief_link": "Full brief",
+        "alert.severity": "Severity",
+        "alert.footer": "Sent automatically by the Complaints into Opportunities pipeline.",
+        "alert.no_surges": "No surges to report in this message.",
+    },
+}
+
+KPI_NAMES = {
+    "zh": {"tickets": "工单量", "complaints": "投诉量", "fcr_rate": "一次解决率",
+           "closed_24h": "24小时内结案率", "closed_48h": "48小时内结案率", "reopen_rate": "重开率",
+           "transfer_rate": "转派率"},
+    "en": {"tickets": "Tickets", "complaints": "Complaints", "fcr_rate": "First-contact resolution",
+           "closed_24h": "Closed within 24 h", "closed_48h": "Closed within 48 h",
+           "reopen_rate": "Reopen rate", "transfer_rate": "Transfer rate"},
+}
+# Which direction is good news: +1 up is good, -1 down is good, 0 neutral.
+KPI_GOOD_DIRECTION = {"tickets": 0, "complaints": -1, "fcr_rate": 1, "closed_24h": 1, "closed_48h": 1,
+                      "reopen_rate": -1, "transfer_rate": -1}
+
+SEVERITY_NAMES = {
+    "zh": {"safety": "安全", "defect": "质量缺陷", "service": "服务", "other": "其他"},
+    "en": {"safety": "Safety", "defect": "Defect", "service": "Service", "other": "Other"},
+}
+SEVERITY_ORDER = {"safety": 0, "defect": 1, "service": 2, "other": 3}
+
+LEVEL_NAMES = {
+    "zh": {"topic": "话题", "topic×product": "话题×产品", "topic×product×model": "话题×产品×型号",
+           "topic×product×batch": "话题×产品×批次", "product": "产品"},
+    "en": {"topic": "topic", "topic×product": "topic × product", "topic×product×model": "topic × model",
+           "topic×product×batch": "topic × batch", "product": "product"},
+}
+
+VERDICT_NAMES = {
+    "zh": {"worked": "有效", "no_clear_change": "无明显变化", "got_worse": "变差", "too_early": "为时尚早"},
+    "en": {"worked": "worked", "no_clear_change": "no clear change", "got_worse": "got worse",
+           "too_early": "too early to tell"},
+}
+VERDICT_ORDER = ("worked", "no_clear_change", "got_worse", "too_early")
+
+INTENT_NAMES = {
+    "zh": {"complaint": "投诉", "suggestion": "建议", "question": "咨询", "inquiry": "咨询",
+           "praise": "表扬", "request": "请求", "other": "其他"},
+    "en": {"complaint": "complaint", "suggestion": "suggestion", "question": "question",
+           "inquiry": "question", "praise": "praise", "request": "request", "other": "other"},
+}
+
+STATUS_NAMES = {
+    "zh": {"open": "未开始", "doing": "进行中", "done": "已完成"},
+    "en": {"open": "open", "doing": "in progress", "done": "done"},
+}
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _finite(x: float | int | None) -> bool:
+    return x is not None and not (isinstance(x, float) and not math.isfinite(x))
+
+
+class Translator:
+    """Messages and formatting for one language. Every method returns plain text."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = normalize_lang(lang)
+        self.html_lang = HTML_LANG[self.lang]
+        self._m = MESSAGES[self.lang]
+
+    # ---- messages ------------------------------------------------------------------------
+    def __call__(self, key: str, **kw: object) -> str:
+        return self.t(key, **kw)
+
+    def t(self, key: str, **kw: object) -> str:
+        try:
+            text = self._m[key]
+        except KeyError:
+            raise KeyError(f"no {self.lang} message for {key!r}") from None
+        return text.format(**kw) if kw else text
+
+    def n(self, key: str, n: int, **kw: object) -> str:
+        """Pick ``key_one`` for n == 1 when the language has it, else ``key_other``."""
+        one = f"{key}_one"
+        chosen = one if n == 1 and one in self._m else f"{key}_other"
+        return self.t(chosen, n=n, **kw)
+
+    def _name(self, table: Mapping[str, Mapping[str, str]], value: str | None) -> str:
+        if value is None:
+            return self.t("none")
+        return table[self.lang].get(value, value)
+
+    def kpi_name(self, key: str) -> str:
+        return self._name(KPI_NAMES, key)
+
+    def severity(self, value: str | None) -> str:
+        return self._name(SEVERITY_NAMES, value)
+
+    def level(self, value: str | None) -> str:
+        return self._name(LEVEL_NAMES, value)
+
+    def verdict(self, value: str | None) -> str:
+        return self._name(VERDICT_NAMES, value)
+
+    def intent(self, value: str | None) -> str:
+        return self._name(INTENT_NAMES, value)
+
+    def status(self, value: str | None) -> str:
+        return self._name(STATUS_NAMES, value)
+
+    def join(self, items: list[str] | tuple[str, ...]) -> str:
+        return self.t("list_sep").join(items)
+
+    # ---- numbers -------------------------------------------------------------------------
+    def integer(self, x: float | int | None) -> str:
+        """12345 -> '12,345' (both languages)."""
+        if not _finite(x):
+            return self.t("none")
+        return f"{round(x):,}"  # type: ignore[arg-type]
+
+    def num(self, x: float | int | None, digits: int = 1) -> str:
+        """A count that may be fractional (expected values): 3.2 -> '3.2', 12.0 -> '12'."""
+        if not _finite(x):
+            return self.t("none")
+        text = f"{x:,.{digits}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text
+
+    def pct(self, x: float | None, digits: int = 0) -> str:
+        """A share or rate given as a fraction: 0.8 -> '80%', 0.615 (digits=1) -> '61.5%'."""
+        if not _finite(x):
+            return self.t("none")
+        return f"{x * 100:,.{digits}f}%"  # type: ignore[operator]
+
+    def change(self, x: float | None) -> str:
+        """A relative change given as a fraction: 0.15 -> '+15%', -0.08 -> '-8%'."""
+        if not _finite(x):
+            return self.t("none")
+        v = round(x * 100)  # type: ignore[operator]
+        return f"{v:+,d}%" if v else "0%"
+
+    def points(self, delta: float | None) -> str:
+        """A change between two rates (fractions): 0.031 -> '+3.1 pts' / '+3.1个百分点'."""
+        if not _finite(delta):
+            return self.t("none")
+        v = round(delta * 100, 1)  # type: ignore[operator]
+        body = f"{v:+,.1f}" if v else "0.0"
+        return f"{body}个百分点" if self.lang == "zh" else f"{body} pts"
+
+    def ratio(self, x: float | None) -> str:
+        """2.6 -> '2.6×'."""
+        if not _finite(x):
+            return self.t("none")
+        return f"{x:,.1f}×"
+
+    def interval(self, lo: float | None, hi: float | None) -> str:
+        return self.t("surge.interval", lo=self.num_fixed(lo), hi=self.num_fixed(hi))
+
+    def num_fixed(self, x: float | None, digits: int = 1) -> str:
+        if not _finite(x):
+            return self.t("none")
+        return f"{x:,.{digits}f}"
+
+    def q(self, x: float | None) -> str:
+        """q values: '<0.001' when tiny, else three decimals."""
+        if not _finite(x):
+            return self.t("none")
+        if x < 0.001:  # type: ignore[operator]
+            return "<0.001"
+        return f"{x:.3f}"
+
+    # ---- dates ---------------------------------------------------------------------------
+    def date(self, d: date | None) -> str:
+        """zh '2026年11月16日', en '16 Nov 2026'."""
+        if d is None:
+            return self.t("none")
+        if self.lang == "zh":
+            return f"{d.year}年{d.month}月{d.day}日"
+        return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
+
+    def short_date(self, d: date | None) -> str:
+        """Without the year: zh '11月16日', en '16 Nov'."""
+        if d is None:
+            return self.t("none")
+        if self.lang == "zh":
+            return f"{d.month}月{d.day}日"
+        return f"{d.day} {_MONTHS_EN[d.month - 1]}"
+
+    def date_range(self, start: date, end: date) -> str:
+        """zh '2026年11月16日至11月22日', en '16–22 Nov 2026' (years repeated only when they differ)."""
+        if self.lang == "zh":
+            if start.year == end.year:
+                return f"{self.date(start)}至{end.month}月{end.day}日"
+            return f"{self.date(start)}至{self.date(end)}"
+        if start.year != end.year:
+            return f"{self.date(start)} – {self.date(end)}"
+        if start.month != end.month:
+            return f"{self.short_date(start)} – {self.date(end)}"
+        return f"{start.day}–{self.date(end)}"
+
+    def days(self, n: int) -> str:
+        return self.n("days", n)

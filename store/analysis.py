@@ -1,0 +1,216 @@
+"""Reads and writes of the analysis stages: understanding, embeddings, topics, counts, surges.
+
+All weekly writes replace the week's rows (delete + insert in one transaction) so re-running a
+week never duplicates anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+
+from store.models import (
+    Artifact,
+    Assignment,
+    Embedding,
+    Surge,
+    TicketRow,
+    Topic,
+    TopicLineage,
+    WeeklyCount,
+    WeeklyVolume,
+)
+
+T = TicketRow.__table__
+SEVERITY_RANK = {"other": 0, "service": 1, "defect": 2, "safety": 3}
+RANK_SEVERITY = {v: k for k, v in SEVERITY_RANK.items()}
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+# --- understanding -------------------------------------------------------------------------
+
+def pending_understanding(conn: Connection, version: str, limit: int) -> list[Any]:
+    """Tickets not yet understood by this version of the NLP stage."""
+    q = (select(T.c.id, T.c.subject, T.c.body, T.c.product, T.c.model, T.c.batch, T.c.language,
+                T.c.intent_hint, T.c.resolution)
+         .where((T.c.nlp_version.is_(None)) | (T.c.nlp_version != version))
+         .order_by(T.c.id).limit(limit))
+    return list(conn.execute(q))
+
+
+def save_understanding(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    cols = ["nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
+            "product_n", "model_n", "batch_n", "entity_sources", "flags"]
+    stmt = update(T).where(T.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+    conn.execute(stmt, list(rows))
+
+
+# --- embeddings and artifacts -------------------------------------------------------------
+
+def get_artifact(conn: Connection, key: str) -> bytes | None:
+    return conn.execute(select(Artifact.blob).where(Artifact.key == key)).scalar_one_or_none()
+
+
+def put_artifact(conn: Connection, key: str, blob: bytes) -> None:
+    conn.execute(delete(Artifact).where(Artifact.key == key))
+    conn.execute(insert(Artifact).values(key=key, blob=blob, created_at=_now()))
+
+
+def cached_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    for i in range(0, len(ids), 5000):
+        chunk = list(ids[i:i + 5000])
+        q = select(Embedding.ticket_id, Embedding.vector).where(
+            Embedding.embedder_key == embedder_key, Embedding.ticket_id.in_(chunk))
+        for tid, vec in conn.execute(q):
+            out[tid] = np.frombuffer(vec, dtype=np.float32)
+    return out
+
+
+def store_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int], vectors: np.ndarray) -> None:
+    if len(ids):
+        conn.execute(insert(Embedding), [
+            {"ticket_id": int(i), "embedder_key": embedder_key, "vector": v.astype(np.float32).tobytes()}
+            for i, v in zip(ids, vectors, strict=True)])
+
+
+# --- topics --------------------------------------------------------------------------------
+
+def tickets_for_topics(conn: Connection, intent: str, until_week: int, only_unassigned: bool) -> list[Any]:
+    q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week)
+         .where(T.c.intent == intent, T.c.week <= until_week, T.c.nlp_version.is_not(None)))
+    if only_unassigned:
+        q = q.outerjoin(Assignment.__table__, Assignment.__table__.c.ticket_id == T.c.id).where(
+            Assignment.__table__.c.ticket_id.is_(None))
+    return list(conn.execute(q.order_by(T.c.id)))
+
+
+def load_topics(conn: Connection, intent: str | None = None) -> list[Topic]:
+    from sqlalchemy.orm import Session
+
+    q = select(Topic).order_by(Topic.id)
+    if intent:
+        q = q.where(Topic.intent == intent)
+    with Session(bind=conn) as s:
+        topics = list(s.scalars(q))
+        s.expunge_all()
+    return topics
+
+
+def next_topic_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(Topic.id), 0))).scalar_one()) + 1
+
+
+def upsert_topics(conn: Connection, intent: str, topics: Iterable[Any], week: int) -> None:
+    """Write new/updated topics; human edits (label when human_label, status ignored/merged) are kept."""
+    for t in topics:
+        existing = conn.execute(select(Topic.human_label, Topic.status, Topic.merged_into)
+                                .where(Topic.id == t.topic_id)).first()
+        centroid = np.asarray(t.centroid, dtype=np.float32).tobytes()
+        if existing is None:
+            conn.execute(insert(Topic).values(
+                id=t.topic_id, intent=intent, label=t.label, human_label=bool(t.human_label),
+                keywords=" / ".join(t.keywords), status=t.status, merged_into=t.merged_into,
+                centroid=centroid, created_week=week, updated_at=_now()))
+            continue
+        values: dict[str, Any] = {"keywords": " / ".join(t.keywords), "centroid": centroid, "updated_at": _now()}
+        if not existing.human_label:
+            values["label"] = t.label
+        if existing.status not in ("ignored", "merged"):
+            values["status"] = t.status
+        conn.execute(update(Topic).where(Topic.id == t.topic_id).values(values))
+
+
+def promote_emerging(conn: Connection, week: int) -> None:
+    """Topics born before this week are no longer 'emerging'."""
+    conn.execute(update(Topic).where(Topic.status == "emerging", Topic.created_week < week)
+                 .values(status="active"))
+
+
+def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence[tuple[int, float]],
+                     week: int) -> None:
+    if not ids:
+        return
+    conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(list(ids))))
+    conn.execute(insert(Assignment), [
+        {"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
+        for i, (tid, sim) in zip(ids, assignments, strict=True)])
+
+
+def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], week: int) -> None:
+    rows = [{"old_id": o, "new_id": n, "kind": k, "week": week, "created_at": _now()} for o, n, k in lineage]
+    if rows:
+        conn.execute(insert(TopicLineage), rows)
+
+
+# --- counts --------------------------------------------------------------------------------
+
+def rebuild_counts(conn: Connection, until_week: int) -> None:
+    """Recompute weekly counts and exposure volumes for every week up to ``until_week``."""
+    A = Assignment.__table__
+    topic = func.coalesce(Topic.merged_into, A.c.topic_id)
+    sev = case(*[(T.c.severity == k, v) for k, v in SEVERITY_RANK.items()], else_=0)
+    prod, mod, bat = (func.coalesce(T.c.product_n, ""), func.coalesce(T.c.model_n, ""),
+                      func.coalesce(T.c.batch_n, ""))
+    conn.execute(delete(WeeklyCount).where(WeeklyCount.week <= until_week))
+    sel = (select(T.c.week, T.c.intent, topic, prod, mod, bat, func.count(), func.max(sev))
+           .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+           .where(T.c.week <= until_week)
+           .group_by(T.c.week, T.c.intent, topic, prod, mod, bat))
+    conn.execute(insert(WeeklyCount).from_select(
+        ["week", "intent", "topic_id", "product", "model", "batch", "n", "sev_max"], sel))
+    conn.execute(delete(WeeklyVolume).where(WeeklyVolume.week <= until_week))
+    upto, blank = T.c.week <= until_week, literal("", String)
+    has_p, has_b = T.c.product_n.is_not(None), T.c.batch_n.is_not(None)
+    for sel in (
+        select(T.c.week, blank, blank, func.count()).where(upto).group_by(T.c.week),
+        select(T.c.week, T.c.product_n, blank, func.count()).where(upto, has_p)
+        .group_by(T.c.week, T.c.product_n),
+        select(T.c.week, T.c.product_n, T.c.batch_n, func.count()).where(upto, has_p, has_b)
+        .group_by(T.c.week, T.c.product_n, T.c.batch_n),
+    ):
+        conn.execute(insert(WeeklyVolume).from_select(["week", "product", "batch", "n"], sel))
+
+
+def counts_frame_rows(conn: Connection, intent: str, from_week: int, until_week: int) -> list[Any]:
+    q = (select(WeeklyCount.week, WeeklyCount.topic_id, WeeklyCount.product, WeeklyCount.model,
+                WeeklyCount.batch, WeeklyCount.n, WeeklyCount.sev_max)
+         .where(WeeklyCount.intent == intent, WeeklyCount.week >= from_week, WeeklyCount.week <= until_week))
+    return list(conn.execute(q))
+
+
+def volumes(conn: Connection, from_week: int, until_week: int) -> list[Any]:
+    q = select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n).where(
+        and_(WeeklyVolume.week >= from_week, WeeklyVolume.week <= until_week))
+    return list(conn.execute(q))
+
+
+# --- surges --------------------------------------------------------------------------------
+
+def replace_surges(conn: Connection, week: int, rows: Sequence[dict[str, Any]]) -> None:
+    conn.execute(delete(Surge).where(Surge.week == week))
+    if rows:
+        conn.execute(insert(Surge), list(rows))
+
+
+def load_surges(conn: Connection, week: int) -> list[Any]:
+    return list(conn.execute(select(Surge.__table__).where(Surge.week == week).order_by(Surge.q)))

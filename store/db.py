@@ -1,0 +1,78 @@
+"""Engine creation, migrations and readiness checks for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from voc.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (psycopg2 is not a dependency)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL + foreign keys and its parent folder created."""
+    try:
+        u = make_url(normalise_url(url))
+    except ArgumentError as e:
+        raise StoreError(f"VOC_DATABASE_URL is not a database URL: {url!r}") from e
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(u, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(u, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    cfg = _alembic_config(engine)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as e:
+        raise StoreError(f"cannot reach the database at {engine.url!r}: {e.orig}") from e
+
+
+def check_ready(engine: Engine) -> None:
+    """Fail with one clear line when the database is unreachable or not initialised."""
+    try:
+        with engine.connect() as conn:
+            has = inspect(conn).has_table("alembic_version")
+    except SQLAlchemyError as e:
+        raise StoreError(f"cannot reach the database at {engine.url!r}: {getattr(e, 'orig', e)}") from e
+    if not has:
+        raise StoreError(f"database {engine.url!r} is not initialised: run `voc init` first")
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"

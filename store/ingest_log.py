@@ -1,0 +1,97 @@
+"""Bookkeeping of ingestion: runs, watermarks, processed files and quarantined rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from store.models import IngestRun, ProcessedFile, QuarantinedRow, Watermark
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
+
+
+def start_run(conn: Connection, source: str) -> int:
+    res = conn.execute(IngestRun.__table__.insert().values(source=source, started_at=_now(), status="running",
+                                                           read=0, inserted=0, updated=0, unchanged=0,
+                                                           quarantined=0))
+    return int(res.inserted_primary_key[0])
+
+
+def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int], error: str | None = None) -> None:
+    conn.execute(update(IngestRun).where(IngestRun.id == run_id)
+                 .values(status=status, finished_at=_now(), error=error, **counts))
+
+
+def raw_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def quarantine(conn: Connection, source: str, run_id: int | None,
+               rows: Sequence[tuple[str, dict[str, Any], str]]) -> int:
+    """Store (location, raw row, reason) triples; the same row quarantined twice is kept once."""
+    if not rows:
+        return 0
+    values = []
+    for loc, data, reason in rows:
+        raw = raw_json(data)
+        values.append(dict(source=source, run_id=run_id, location=loc[:300], raw=raw,
+                           raw_hash=hashlib.sha256(raw.encode("utf-8")).hexdigest(), reason=reason,
+                           created_at=_now()))
+    t = QuarantinedRow.__table__
+    conn.execute(_insert(conn, t).on_conflict_do_nothing(index_elements=["source", "location", "raw_hash"]),
+                 values)
+    return len(values)
+
+
+def file_seen(conn: Connection, source: str, path: str, sha256: str) -> bool:
+    q = select(ProcessedFile.id).where(ProcessedFile.source == source, ProcessedFile.path == path,
+                                       ProcessedFile.sha256 == sha256)
+    return conn.execute(q).first() is not None
+
+
+def record_file(conn: Connection, source: str, path: str, sha256: str, rows: int) -> None:
+    t = ProcessedFile.__table__
+    conn.execute(_insert(conn, t).on_conflict_do_nothing(index_elements=["source", "path", "sha256"]),
+                 [dict(source=source, path=path, sha256=sha256, rows=rows, processed_at=_now())])
+
+
+def get_watermark(conn: Connection, source: str) -> str | None:
+    return conn.execute(select(Watermark.cursor).where(Watermark.source == source)).scalar_one_or_none()
+
+
+def set_watermark(conn: Connection, source: str, cursor: str) -> None:
+    t = Watermark.__table__
+    stmt = _insert(conn, t).values(source=source, cursor=cursor, updated_at=_now())
+    conn.execute(stmt.on_conflict_do_update(index_elements=["source"],
+                                            set_={"cursor": cursor, "updated_at": _now()}))
+
+
+def list_quarantine(conn: Connection, source: str | None = None, include_replayed: bool = False
+                    ) -> list[QuarantinedRow]:
+    q = select(QuarantinedRow).order_by(QuarantinedRow.id)
+    if source:
+        q = q.where(QuarantinedRow.source == source)
+    if not include_replayed:
+        q = q.where(QuarantinedRow.replayed_at.is_(None))
+    from sqlalchemy.orm import Session
+
+    with Session(bind=conn) as s:
+        return list(s.scalars(q))
+
+
+def mark_replayed(conn: Connection, ids: Sequence[int]) -> None:
+    if ids:
+        conn.execute(update(QuarantinedRow).where(QuarantinedRow.id.in_(list(ids))).values(replayed_at=_now()))

@@ -1,0 +1,3 @@
+"""Voice-of-customer pipeline: application layer (CLI, errors, shared value types)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,166 @@
+"""The canonical ticket: the one shape every source is mapped onto, and its validation.
+
+Validation happens here, at the boundary, so a bad row is quarantined with a reason that names
+the offending field and value instead of failing somewhere deep in the pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from voc.errors import RowError
+
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "ticket_id", "created_at", "closed_at", "channel", "product", "model", "batch", "subject",
+    "body", "resolution", "status", "agent", "customer_region", "csat", "reopened", "transfers",
+    "language", "intent_hint",
+)
+TEXT_FIELDS = ("channel", "product", "model", "batch", "subject", "resolution", "status", "agent",
+               "customer_region", "language", "intent_hint")
+_TRUE = {"1", "true", "yes", "y", "t", "是", "已重开", "重开"}
+_FALSE = {"0", "false", "no", "n", "f", "否", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A closed ticket in canonical form. Timestamps are naive UTC."""
+
+    source: str
+    ticket_id: str
+    created_at: datetime | None
+    closed_at: datetime | None
+    body: str
+    channel: str | None = None
+    product: str | None = None
+    model: str | None = None
+    batch: str | None = None
+    subject: str | None = None
+    resolution: str | None = None
+    status: str | None = None
+    agent: str | None = None
+    customer_region: str | None = None
+    csat: float | None = None
+    reopened: bool | None = None
+    transfers: int | None = None
+    language: str | None = None
+    intent_hint: str | None = None
+
+    @property
+    def event_at(self) -> datetime:
+        """When the ticket counts: closed time, else created time (one is always present)."""
+        return self.closed_at or self.created_at  # type: ignore[return-value]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+
+_YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
+    """Parse ISO / "2021/8/21 17:30" / "2021年8月21日" / epoch values; naive ones are in ``tz``.
+
+    The result is naive UTC. Unparseable text raises RowError naming the field and value.
+    """
+    if _blank(value):
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime.combine(value, datetime.min.time())
+    else:
+        text = str(value).strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            m = _YMD.match(text)
+            try:
+                if m:
+                    dt = datetime(*(int(g) for g in m.groups() if g is not None))  # type: ignore[misc]
+                elif re.fullmatch(r"\d{9,10}(\.\d+)?", text):
+                    dt = datetime.fromtimestamp(float(text), UTC)
+                else:
+                    raise ValueError(text)
+            except (ValueError, OverflowError):
+                raise RowError(f"{field}: not a date/time: {str(value)[:60]!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo(tz))
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def _parse_float(value: Any, field: str) -> float | None:
+    if _blank(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RowError(f"{field}: not a number: {str(value)[:60]!r}") from None
+
+
+def _parse_int(value: Any, field: str) -> int | None:
+    f = _parse_float(value, field)
+    if f is None:
+        return None
+    if f != int(f) or f < 0:
+        raise RowError(f"{field}: not a non-negative whole number: {value!r}")
+    return int(f)
+
+
+def _parse_bool(value: Any, field: str) -> bool | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return None if text == "" else False
+    raise RowError(f"{field}: not a yes/no value: {str(value)[:60]!r}")
+
+
+def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 100_000,
+                 tz: str = "UTC") -> Ticket:
+    """Validate one canonical row (already mapped) into a Ticket, or raise RowError."""
+    tid = row.get("ticket_id")
+    if _blank(tid):
+        raise RowError("ticket_id: missing")
+    tid = str(tid).strip()
+    if len(tid) > 200:
+        raise RowError(f"ticket_id: longer than 200 characters: {tid[:40]!r}...")
+    body = row.get("body")
+    if _blank(body):
+        raise RowError("body: missing or empty")
+    if not isinstance(body, str):
+        body = str(body)
+    if "\x00" in body or "\ufffd" in body:
+        raise RowError("body: contains undecodable bytes (wrong encoding?)")
+    if len(body) > max_body_chars:
+        raise RowError(f"body: {len(body)} characters, over the limit of {max_body_chars}")
+    created = parse_datetime(row.get("created_at"), "created_at", tz)
+    closed = parse_datetime(row.get("closed_at"), "closed_at", tz)
+    if created is None and closed is None:
+        raise RowError("closed_at/created_at: both missing")
+    csat = _parse_float(row.get("csat"), "csat")
+    if csat is not None and not 0 <= csat <= 10:
+        raise RowError(f"csat: out of range 0..10: {csat}")
+    text = {}
+    for f in TEXT_FIELDS:
+        v = row.get(f)
+        text[f] = None if _blank(v) else str(v).strip()
+    return Ticket(
+        source=source, ticket_id=tid, created_at=created, closed_at=closed, body=body,
+        csat=csat, reopened=_parse_bool(row.get("reopened"), "reopened"),
+        transfers=_parse_int(row.get("transfers"), "transfers"), **text,
+    )
