@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voc.errors import ConfigError
@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     config: Path = EXAMPLE_CONFIG
     out_dir: Path = Path("out")
     lang: Literal["zh", "en"] = "zh"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "voc@localhost"
+    smtp_starttls: bool = False
 
     def load_config(self) -> VocConfig:
         return load_config(self.config)

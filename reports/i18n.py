@@ -71,12 +71,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "empty.themes": "本季度无话题数据。",
         "empty.effects": "本季度无可评估的行动项。",
         "empty.review_emerging": "本季度无新话题。",
+        "empty.review_kpis": "本季度无指标数据。",
+        "rsum.no_data": "本季度没有工单数据。",
         # summary sentences
         "sum.no_surges": "本周无投诉激增。",
         "sum.surges_other": "本周 {n} 个投诉激增",
         "sum.surges_safety_other": "，其中 {s} 个安全类（{labels}）",
         "sum.surges_end": "。",
-        "sum.top_surge": "最突出的是“{label}”：{observed} 件，预期约 {expected} 件（{ratio}）。",
         "sum.complaints": "投诉量 {value}，较上周 {change}。",
         "sum.complaints_no_change": "投诉量 {value}。",
         "sum.global_rise": "整体工单量也在上升，见下文说明。",
@@ -94,11 +95,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "list_sep": "、",
         "part_sep": "，",
         "sentence_end": "。",
+        "sentence_sep": "",
         # surge card
         "surge.observed_expected": "本周 {observed} 件，预期约 {expected} 件",
         "surge.ratio": "倍数 {ratio}",
         "surge.interval": "95%区间 {lo}–{hi}",
         "surge.q": "q 值 {q}",
+        "surge.q_lt": "q 值 < {q}",
+        "action.due": "截止 {date}",
+        "sum.top_ratio": "涨幅最大的是“{label}”：{observed} 件，预期约 {expected} 件（{ratio}）。",
         "surge.wow": "较上周 {change}",
         "surge.wow_from_zero": "上周为 0",
         "surge.since": "自 {week} 起",
@@ -151,7 +156,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "col.weeks": "评估周数",
         "col.latest": "最近一周",
         "col.total": "合计",
-        "days": "{n} 天",
+        "days_other": "{n} 天",
         "overdue": "逾期",
         "none": "—",
         "rate_unit": "每千张工单的投诉数",
@@ -167,6 +172,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "是偶然波动。批次集中度把本周投诉中来自某批次的比例，与该批次在该产品全部工单中的比例"
                      "相比较。安全类激增总是排在最前。",
         "method.p3": "客户原话已去除个人信息；数字均来自已结案工单。",
+        "review.method.p1": "整改效果比较行动项整改日期前后各若干周的投诉率（{unit}）。后/前比值小于 1 表示投诉减少；"
+                            "括号内是该比值的 95%区间。",
+        "review.method.p2": "结论：“有效”= 整个区间都低于 1；“变差”= 整个区间都高于 1；“无明显变化”= 区间跨过 1；"
+                            "“为时尚早”= 整改后的周数还不够判断。",
         # alerts
         "alert.kind.start": "投诉激增提醒",
         "alert.kind.escalation": "投诉激增升级",
@@ -214,13 +223,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "empty.themes": "No themes this quarter.",
         "empty.effects": "No action items to assess this quarter.",
         "empty.review_emerging": "No emerging topics this quarter.",
+        "empty.review_kpis": "No figures this quarter.",
+        "rsum.no_data": "No ticket data this quarter.",
         "sum.no_surges": "No complaint surges this week.",
         "sum.surges_one": "1 complaint surge this week",
         "sum.surges_other": "{n} complaint surges this week",
         "sum.surges_safety_other": ", {s} safety-related ({labels})",
         "sum.surges_end": ".",
-        "sum.top_surge": "The largest is “{label}”: {observed} complaints against about {expected} "
-                         "expected ({ratio}).",
         "sum.complaints": "Complaints: {value} ({change} vs last week).",
         "sum.complaints_no_change": "Complaints: {value}.",
         "sum.global_rise": "Overall ticket volume rose as well (see below).",
@@ -245,10 +254,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "list_sep": ", ",
         "part_sep": ", ",
         "sentence_end": ".",
+        "sentence_sep": " ",
         "surge.observed_expected": "{observed} this week vs about {expected} expected",
         "surge.ratio": "ratio {ratio}",
         "surge.interval": "95% interval {lo}–{hi}",
         "surge.q": "q = {q}",
+        "surge.q_lt": "q < {q}",
+        "action.due": "due {date}",
+        "sum.top_ratio": "The steepest rise is “{label}”: {observed} complaints against about {expected} "
+                         "expected ({ratio}).",
         "surge.wow": "{change} vs last week",
         "surge.wow_from_zero": "none last week",
         "surge.since": "since {week}",
@@ -319,6 +333,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "the share of this week's complaints coming from one batch with that batch's share of "
                      "all the product's tickets. Safety surges are always listed first.",
         "method.p3": "Quotes have personal data removed; all figures come from closed tickets.",
+        "review.method.p1": "Each action is judged by comparing the complaint rate ({unit}) in the weeks before its "
+                            "fix date with the weeks after. An after/before ratio below 1 means fewer "
+                            "complaints; the brackets give its 95% interval.",
+        "review.method.p2": "Verdicts: “worked” = the whole interval is below 1; “got worse” = the whole interval "
+                            "is above 1; “no clear change” = the interval spans 1; “too early to tell” = not "
+                            "enough weeks since the fix to judge.",
         "alert.kind.start": "Complaint surge alert",
         "alert.kind.escalation": "Complaint surge escalated",
         "alert.kind.resolved": "Complaint surge resolved",
@@ -403,6 +423,9 @@ class Translator:
             raise KeyError(f"no {self.lang} message for {key!r}") from None
         return text.format(**kw) if kw else text
 
+    def has(self, key: str) -> bool:
+        return key in self._m
+
     def n(self, key: str, n: int, **kw: object) -> str:
         """Pick ``key_one`` for n == 1 when the language has it, else ``key_other``."""
         one = f"{key}_one"
@@ -472,11 +495,11 @@ class Translator:
         body = f"{v:+,.1f}" if v else "0.0"
         return f"{body}个百分点" if self.lang == "zh" else f"{body} pts"
 
-    def ratio(self, x: float | None) -> str:
-        """2.6 -> '2.6×'."""
+    def ratio(self, x: float | None, digits: int = 1) -> str:
+        """2.6 -> '2.6×' (effects use digits=2: 0.22 -> '0.22×')."""
         if not _finite(x):
             return self.t("none")
-        return f"{x:,.1f}×"
+        return f"{x:,.{digits}f}×"
 
     def interval(self, lo: float | None, hi: float | None) -> str:
         return self.t("surge.interval", lo=self.num_fixed(lo), hi=self.num_fixed(hi))
@@ -493,6 +516,12 @@ class Translator:
         if x < 0.001:  # type: ignore[operator]
             return "<0.001"
         return f"{x:.3f}"
+
+    def q_phrase(self, x: float | None) -> str:
+        """'q = 0.012' / 'q < 0.001' (zh 'q 值 0.012' / 'q 值 < 0.001')."""
+        if _finite(x) and x < 0.001:  # type: ignore[operator]
+            return self.t("surge.q_lt", q="0.001")
+        return self.t("surge.q", q=self.q(x))
 
     # ---- dates ---------------------------------------------------------------------------
     def date(self, d: date | None) -> str:

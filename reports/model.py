@@ -61,6 +61,8 @@ class SurgeItem:
     owner: str | None
     action: ActionItem | None
     explanation: str  # one sentence in the brief's language
+    product_id: str | None = None  # catalogue id (``product`` is the display name)
+    alert_key: str = ""  # identity of the surge episode (cell + start week), for alert dedupe
 
 
 @dataclass(frozen=True)

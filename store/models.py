@@ -46,6 +46,7 @@ class TicketRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     event_at: Mapped[datetime] = mapped_column(DateTime)
     week: Mapped[int] = mapped_column(Integer)
+    hours_to_close: Mapped[float | None] = mapped_column(Float)
     channel: Mapped[str | None] = mapped_column(String(100))
     product: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str | None] = mapped_column(String(200))

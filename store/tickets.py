@@ -45,8 +45,11 @@ def content_hash(t: Ticket) -> str:
 
 def _row(t: Ticket) -> dict[str, Any]:
     d = {f: getattr(t, f) for f in _HASHED}
+    hours = None
+    if t.created_at and t.closed_at:
+        hours = max(0.0, (t.closed_at - t.created_at).total_seconds() / 3600)
     d.update(source=t.source, source_id=t.ticket_id, event_at=t.event_at, week=Week.of(t.event_at).ordinal(),
-             content_hash=content_hash(t))
+             hours_to_close=hours, content_hash=content_hash(t))
     return d
 
 
@@ -93,7 +96,7 @@ def upsert_tickets(conn: Connection, tickets: Sequence[Ticket]) -> UpsertCounts:
         conn.execute(ins.on_conflict_do_nothing(index_elements=["source", "source_id"]), new_rows)
         counts.inserted = len(new_rows)
     if changed:
-        cols = [*_HASHED, "event_at", "week", "content_hash"]
+        cols = [*_HASHED, "event_at", "week", "hours_to_close", "content_hash"]
         stmt = (update(_T).where(_T.c.id == bindparam("_pk"))
                 .values({c: bindparam(c) for c in cols} | {"nlp_version": None}))
         conn.execute(stmt, [{k: r[k] for k in [*cols, "_pk"]} for r in changed])

@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('event_at', sa.DateTime(), nullable=False),
     sa.Column('week', sa.Integer(), nullable=False),
+    sa.Column('hours_to_close', sa.Float(), nullable=True),
     sa.Column('channel', sa.String(length=100), nullable=True),
     sa.Column('product', sa.String(length=200), nullable=True),
     sa.Column('model', sa.String(length=200), nullable=True),

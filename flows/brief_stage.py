@@ -1,0 +1,200 @@
+"""Brief stage: assemble the weekly ``reports.model.Brief`` from queries and render it to files."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from config.settings import VocConfig
+from reports.model import (
+    ActionItem,
+    BatchShare,
+    Brief,
+    DeliveryProblem,
+    Kpi,
+    MethodNote,
+    Quote,
+    SurgeItem,
+    TopicItem,
+)
+from reports.render import render_brief
+from store import analysis, report_queries
+from store.models import BriefRendered, Topic
+from voc.weeks import Week
+
+KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate")
+RATE_KEYS = {"fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate"}
+HISTORY = 12
+# which surge row speaks for a topic when it is flagged at several levels
+LEVEL_PREFERENCE = ["topic×product", "topic×product×batch", "topic×product×model", "topic", "product"]
+SEVERITY_ORDER = {"safety": 0, "defect": 1, "service": 2, "other": 3}
+
+
+def product_name(cfg: VocConfig, product_id: str | None, lang: str) -> str | None:
+    p = cfg.product(product_id)
+    if p is None:
+        return product_id
+    return p.name_zh if lang == "zh" else p.name_en
+
+
+def owner_for(cfg: VocConfig, product_id: str | None) -> str | None:
+    p = cfg.product(product_id)
+    return (p.owner if p and p.owner else None) or cfg.alerts.default_owner
+
+
+def build_kpis(rows: dict[int, dict[str, Any]], weeks: list[int]) -> tuple[Kpi, ...]:
+    out = []
+    for key in KPI_KEYS:
+        hist = tuple(None if rows.get(w, {}).get(key) is None else float(rows[w][key]) for w in weeks)
+        out.append(Kpi(key=key, value=hist[-1], previous=hist[-2] if len(hist) > 1 else None, history=hist,
+                       is_rate=key in RATE_KEYS))
+    return tuple(out)
+
+
+def _action_item(a: Any, labels: dict[int, str], today: date) -> ActionItem:
+    end = a.fix_date if a.status == "done" and a.fix_date else today
+    return ActionItem(action_id=a.id, topic_id=a.topic_id, topic_label=labels.get(a.topic_id),
+                      product=a.product, batch=a.batch, owner=a.owner, status=a.status, due=a.due,
+                      fix_date=a.fix_date, days_open=max(0, (end - a.created_at.date()).days), note=a.note)
+
+
+def _pick_surges(rows: list[Any]) -> list[Any]:
+    """One item per topic (or per product for product-only surges), most telling level first."""
+    best: dict[tuple[str, Any], Any] = {}
+    for r in rows:
+        if r.level == "global":
+            continue
+        key = ("t", r.topic_id) if r.topic_id is not None else ("p", r.product)
+        cur = best.get(key)
+        rank = LEVEL_PREFERENCE.index(r.level)
+        if cur is None or rank < LEVEL_PREFERENCE.index(cur.level) or (
+                rank == LEVEL_PREFERENCE.index(cur.level) and r.q < cur.q):
+            best[key] = r
+    topic_products = {r.product for k, r in best.items() if k[0] == "t"}
+    return [r for k, r in best.items() if k[0] == "t" or r.product not in topic_products]
+
+
+def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: date | None = None) -> Brief:
+    today = today or date.today()
+    w = week.ordinal()
+    weeks = list(range(w - HISTORY + 1, w + 1))
+    with engine.connect() as conn:
+        topics = {t.id: t for t in analysis.load_topics(conn)}
+        labels = {i: t.label for i, t in topics.items()}
+        kpis = build_kpis(report_queries.kpi_rows(conn, weeks[0], w), weeks)
+        surge_rows = analysis.load_surges(conn, w)
+        actions_all = report_queries.actions(conn)
+        action_items = [_action_item(a, labels, today) for a in actions_all]
+        open_by_topic = {a.topic_id: a for a in action_items if a.status != "done"}
+        items = []
+        for r in _pick_surges(surge_rows):
+            hist = report_queries.cell_history(conn, "complaint", r.topic_id, r.product, r.model,
+                                               r.batch, weeks[0], w)
+            history = tuple(hist.get(x, 0) for x in weeks)
+            prev = history[-2]
+            qs = report_queries.quotes(conn, r.topic_id, w, w, r.product, r.batch) if r.topic_id else []
+            conc = None
+            if r.conc_batch:
+                conc = BatchShare(batch=r.conc_batch, share=r.conc_share, expected_share=r.conc_expected,
+                                  ratio=r.conc_ratio)
+            items.append(SurgeItem(
+                topic_id=r.topic_id or 0, topic_label=labels.get(r.topic_id, "") if r.topic_id else "",
+                level=r.level, product=product_name(cfg, r.product, lang), model=r.model, batch=r.batch,
+                severity=r.severity, observed=r.observed, expected=r.expected, ratio=r.ratio,
+                ratio_lo=r.ratio_lo, ratio_hi=r.ratio_hi, q_value=r.q,
+                wow_change=(history[-1] - prev) / prev if prev else None,
+                since_week=str(Week.from_ordinal(r.first_week)), methods=tuple(r.methods.split("+")),
+                is_new_topic=r.new_cell, concentration=conc, history=history,
+                quotes=tuple(Quote(t, lg) for t, lg in qs),
+                workaround=report_queries.workaround(conn, r.topic_id, w - 12, w) if r.topic_id else None,
+                owner=owner_for(cfg, r.product), action=open_by_topic.get(r.topic_id),
+                explanation=r.explanation_zh if lang == "zh" else r.explanation_en,
+                product_id=r.product, alert_key=f"{r.level}|{r.cell}|{r.first_week}"))
+        items.sort(key=lambda s: (SEVERITY_ORDER.get(s.severity, 9), s.q_value, -s.ratio))
+        global_rows = [r for r in surge_rows if r.level == "global"]
+        glob = (global_rows[0].explanation_zh if lang == "zh" else global_rows[0].explanation_en) \
+            if global_rows else None
+        emerging, opportunities, top = [], [], []
+        for intent in ("complaint", "suggestion"):
+            now = report_queries.topic_counts(conn, intent, w)
+            before = report_queries.topic_counts(conn, intent, w - 1)
+            for tid, n in sorted(now.items(), key=lambda kv: -kv[1]):
+                t = topics.get(tid)
+                if t is None or t.status in ("ignored", "merged"):
+                    continue
+                is_emerging = t.status == "emerging" and t.created_week == w
+                wanted = intent == "suggestion" or is_emerging or len(top) < 10
+                if not wanted:
+                    continue
+                hist = report_queries.cell_history(conn, intent, tid, None, None, None, weeks[0], w)
+                item = TopicItem(topic_id=tid, label=t.label, intent=intent, count=n, previous=before.get(tid, 0),
+                                 keywords=tuple(k for k in t.keywords.split(" / ") if k)[:8],
+                                 quotes=tuple(Quote(x, lg) for x, lg in report_queries.quotes(conn, tid, w, w)),
+                                 history=tuple(hist.get(x, 0) for x in weeks))
+                if is_emerging:
+                    emerging.append(item)
+                elif intent == "suggestion":
+                    opportunities.append(item)
+                else:
+                    top.append(item)
+        resolved = _resolved(conn, action_items, topics, w, weeks)
+        problems = [DeliveryProblem(c, rcp, e or "") for c, rcp, e in report_queries.failed_alerts(conn, w - 1)]
+    th = cfg.thresholds
+    return Brief(
+        week=str(week), week_start=week.start, week_end=week.end - timedelta(days=1), generated_on=today,
+        brand=cfg.report.brand, kpis=kpis, global_rise=glob, surges=tuple(items), emerging=tuple(emerging),
+        opportunities=tuple(opportunities[:8]), resolved=tuple(resolved), top_topics=tuple(top[:10]),
+        actions=tuple(a for a in action_items if a.status != "done" or
+                      (a.fix_date and (today - a.fix_date).days <= 28)),
+        delivery_problems=tuple(problems),
+        method=MethodNote(baseline_weeks=th.baseline_weeks, min_count=th.min_count, fdr_q=th.fdr_q,
+                          min_ratio=th.min_ratio))
+
+
+def _resolved(conn: Any, action_items: list[ActionItem], topics: dict[int, Topic], w: int,
+              weeks: list[int]) -> list[TopicItem]:
+    """Topics whose complaints fell after a completed action (4 weeks after vs 4 weeks before the fix)."""
+    out = []
+    for a in action_items:
+        if a.status != "done" or not a.fix_date or a.topic_id not in topics:
+            continue
+        fix = Week.of(a.fix_date).ordinal()
+        if not (w - 13 <= fix < w):
+            continue
+        hist = report_queries.cell_history(conn, "complaint", a.topic_id, None, None, None, fix - 4, w)
+        before = sum(hist.get(x, 0) for x in range(fix - 4, fix))
+        after_weeks = list(range(fix + 1, min(fix + 5, w + 1)))
+        after = sum(hist.get(x, 0) for x in after_weeks)
+        if after_weeks and after / len(after_weeks) < before / 4:
+            t = topics[a.topic_id]
+            out.append(TopicItem(topic_id=t.id, label=t.label, intent=t.intent, count=hist.get(w, 0),
+                                 previous=hist.get(w - 1, 0), keywords=(), quotes=(),
+                                 history=tuple(hist.get(x, 0) for x in weeks)))
+    return out
+
+
+def write_brief(engine: Engine, cfg: VocConfig, week: Week, out_dir: Path, langs: list[str], formats: list[str],
+                today: date | None = None) -> list[Path]:
+    """Render the brief in each language and format, record each file, return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for lang in langs:
+        brief = build_brief(engine, cfg, week, lang, today)
+        for fmt in formats:
+            text = render_brief(brief, lang, fmt, cfg.report.templates_dir)
+            path = out_dir / f"brief-{week}.{lang}.{fmt}"
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+            record_output(engine, "weekly", str(week), lang, fmt, path, text)
+    return paths
+
+
+def record_output(engine: Engine, kind: str, period: str, lang: str, fmt: str, path: Path, text: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(BriefRendered).values(
+            kind=kind, period=period, lang=lang, fmt=fmt, path=str(path),
+            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), created_at=datetime.now().replace(microsecond=0)))

@@ -1,0 +1,103 @@
+"""Quarterly improvement review: trends of the quarter and whether each fix reduced complaints."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from config.settings import VocConfig
+from flows.brief_stage import _action_item, build_kpis, record_output
+from reports.model import ActionEffect, Review, TopicItem
+from reports.render import render_review
+from store import analysis, report_queries
+from voc.weeks import Quarter, Week
+
+EFFECT_WEEKS = 4
+
+
+def action_effect(before: int, before_tickets: int, after: int, after_tickets: int) -> tuple[float, float, float]:
+    """Rate ratio after/before (complaints per ticket volume) with a 95% log-normal interval."""
+    a, b = after + 0.5, before + 0.5  # continuity correction keeps zero counts finite
+    ra, rb = a / max(after_tickets, 1), b / max(before_tickets, 1)
+    ratio = ra / rb
+    se = math.sqrt(1 / a + 1 / b)
+    return ratio, ratio * math.exp(-1.96 * se), ratio * math.exp(1.96 * se)
+
+
+def verdict(lo: float, hi: float, after_weeks: int) -> str:
+    if after_weeks < 2:
+        return "too_early"
+    if hi < 1:
+        return "worked"
+    if lo > 1:
+        return "got_worse"
+    return "no_clear_change"
+
+
+def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date | None = None) -> Review:
+    today = today or date.today()
+    weeks = [w.ordinal() for w in quarter.weeks()]
+    first, last = weeks[0], weeks[-1]
+    with engine.connect() as conn:
+        topics = {t.id: t for t in analysis.load_topics(conn)}
+        labels = {i: t.label for i, t in topics.items()}
+        totals = report_queries.weekly_totals(conn, first, last)
+        complaints = report_queries.weekly_totals(conn, first, last, "complaint")
+        kpis = build_kpis(report_queries.kpi_rows(conn, first, last), weeks)
+        sums: dict[int, int] = {}
+        hists: dict[int, dict[int, int]] = {}
+        for w in weeks:
+            for tid, n in report_queries.topic_counts(conn, "complaint", w).items():
+                sums[tid] = sums.get(tid, 0) + n
+                hists.setdefault(tid, {})[w] = n
+        top = []
+        for tid, n in sorted(sums.items(), key=lambda kv: -kv[1])[:10]:
+            t = topics.get(tid)
+            if t is None or t.status == "ignored":
+                continue
+            h = tuple(hists[tid].get(w, 0) for w in weeks)
+            top.append(TopicItem(topic_id=tid, label=t.label, intent="complaint", count=n, previous=0,
+                                 keywords=tuple(k for k in t.keywords.split(" / ") if k)[:8], quotes=(), history=h))
+        emerging = [TopicItem(topic_id=t.id, label=t.label, intent=t.intent, count=sums.get(t.id, 0), previous=0,
+                              keywords=(), quotes=(), history=tuple(hists.get(t.id, {}).get(w, 0) for w in weeks))
+                    for t in topics.values() if first <= t.created_week <= last and t.status != "ignored"]
+        effects = []
+        for a in report_queries.actions(conn):
+            if not a.fix_date or a.topic_id is None:
+                continue
+            fix = Week.of(a.fix_date).ordinal()
+            latest = min(last, Week.of(today).ordinal() - 1)
+            before_w = list(range(fix - EFFECT_WEEKS, fix))
+            after_w = list(range(fix + 1, min(fix + EFFECT_WEEKS, latest) + 1))
+            h = report_queries.cell_history(conn, "complaint", a.topic_id, None, None, None, fix - EFFECT_WEEKS,
+                                            fix + EFFECT_WEEKS)
+            vol = report_queries.weekly_totals(conn, fix - EFFECT_WEEKS, fix + EFFECT_WEEKS)
+            nb, na = sum(h.get(w, 0) for w in before_w), sum(h.get(w, 0) for w in after_w)
+            vb, va = sum(vol.get(w, 0) for w in before_w), sum(vol.get(w, 0) for w in after_w)
+            ratio, lo, hi = action_effect(nb, vb, na, va)
+            effects.append(ActionEffect(
+                action=_action_item(a, labels, today), weeks=len(after_w),
+                rate_before=1000 * nb / max(vb, 1), rate_after=1000 * na / max(va, 1),
+                change_lo=lo, change_hi=hi, ratio=ratio, verdict=verdict(lo, hi, len(after_w))))
+    return Review(quarter=str(quarter), weeks=tuple(str(Week.from_ordinal(w)) for w in weeks), generated_on=today,
+                  brand=cfg.report.brand, totals=tuple(totals.get(w, 0) for w in weeks),
+                  complaints=tuple(complaints.get(w, 0) for w in weeks), top_topics=tuple(top),
+                  effects=tuple(effects), emerging=tuple(emerging), kpis=kpis)
+
+
+def write_review(engine: Engine, cfg: VocConfig, quarter: Quarter, out_dir: Path, langs: list[str],
+                 formats: list[str], today: date | None = None) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    review = build_review(engine, cfg, quarter, today)
+    paths = []
+    for lang in langs:
+        for fmt in formats:
+            text = render_review(review, lang, fmt, cfg.report.templates_dir)
+            path = out_dir / f"review-{quarter}.{lang}.{fmt}"
+            path.write_text(text, encoding="utf-8")
+            record_output(engine, "review", str(quarter), lang, fmt, path, text)
+            paths.append(path)
+    return paths

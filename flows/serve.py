@@ -1,0 +1,73 @@
+"""``voc serve``: the schedules, as Prefect deployments served from this process.
+
+Prefect only schedules runs against a real server (`prefect server start` and PREFECT_API_URL);
+on the ephemeral API we stop with an explanation instead of silently running nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prefect import flow, serve
+
+from config.settings import Settings, VocConfig
+from flows.brief_stage import write_brief
+from flows.review_stage import write_review
+from flows.surge_stage import detect_week
+from flows.weekly import ingest_flow, weekly_flow
+from store.analysis import load_surges
+from store.db import make_engine
+from voc.errors import ConfigError
+from voc.weeks import Quarter, Week
+
+
+@flow(name="voc-scheduled-weekly", log_prints=True)
+def scheduled_weekly() -> None:
+    settings = Settings()
+    cfg = settings.load_config()
+    weekly_flow(settings, cfg, Week.latest_complete(), settings.out_dir,
+                None if not cfg.alerts.sink_dir else __import__("pathlib").Path(cfg.alerts.sink_dir))
+
+
+@flow(name="voc-scheduled-ingest", log_prints=True)
+def scheduled_ingest() -> None:
+    settings = Settings()
+    ingest_flow(settings, settings.load_config())
+
+
+@flow(name="voc-safety-check", log_prints=True)
+def safety_check() -> None:
+    """Daily: re-run detection for the current (partial) week and report safety surges early."""
+    settings = Settings()
+    cfg = settings.load_config()
+    engine = make_engine(settings.database_url)
+    week = Week.latest_complete().shift(1)
+    detect_week(engine, cfg, week)
+    with engine.connect() as conn:
+        safety = [r for r in load_surges(conn, week.ordinal()) if r.severity == "safety"]
+    for r in safety:
+        print(r.explanation_en)
+    if safety:
+        write_brief(engine, cfg, week, settings.out_dir, list(cfg.report.languages), list(cfg.report.formats))
+
+
+@flow(name="voc-quarterly-review", log_prints=True)
+def scheduled_review() -> None:
+    settings = Settings()
+    cfg = settings.load_config()
+    last_quarter_day = Quarter.of(Week.latest_complete().start)
+    write_review(make_engine(settings.database_url), cfg, last_quarter_day, settings.out_dir,
+                 list(cfg.report.languages), list(cfg.report.formats))
+
+
+def serve_all(settings: Settings, cfg: VocConfig) -> None:
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigError("schedules need a Prefect server: run `prefect server start` and set "
+                          "PREFECT_API_URL=http://127.0.0.1:4200/api (see README 'Scheduling')")
+    s = cfg.schedules
+    serve(
+        scheduled_ingest.to_deployment(name="ingest", cron=s.ingest_cron, timezone=s.timezone),
+        scheduled_weekly.to_deployment(name="weekly", cron=s.weekly_cron, timezone=s.timezone),
+        safety_check.to_deployment(name="safety", cron=s.safety_cron, timezone=s.timezone),
+        scheduled_review.to_deployment(name="quarterly", cron=s.quarterly_cron, timezone=s.timezone),
+    )

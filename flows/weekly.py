@@ -1,0 +1,133 @@
+"""Prefect flows: thin recipes over the stage functions.
+
+Retries sit on I/O (ingest, alerts); the analysis stages are deterministic and re-runnable per week
+(each replaces its week's rows), so a failed run is simply run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from sqlalchemy import Engine, delete, insert
+
+from config.settings import Settings, VocConfig
+from flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
+from flows.surge_stage import detect_week
+from store import analysis
+from store.db import check_ready, make_engine
+from store.models import StageRun
+from voc.weeks import Week
+
+
+@dataclass
+class WeeklyResult:
+    week: str
+    lines: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    surges: int = 0
+    alerts: dict[str, int] = field(default_factory=dict)
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    check_ready(engine)
+    return engine
+
+
+def _mark(engine: Engine, week: Week, stage: str, summary: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(StageRun).where(StageRun.week == week.ordinal(), StageRun.stage == stage))
+        conn.execute(insert(StageRun).values(week=week.ordinal(), stage=stage, status="ok", summary=summary[:2000],
+                                             finished_at=datetime.now().replace(microsecond=0)))
+
+
+@task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
+def ingest_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[str]:
+    return [s.line() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
+
+
+@task(cache_policy=NONE)
+def understand_task(settings: Settings, cfg: VocConfig) -> str:
+    return f"understood {understand.understand_pending(_engine(settings), cfg)} tickets"
+
+
+@task(cache_policy=NONE)
+def topics_task(settings: Settings, cfg: VocConfig, week: Week) -> str:
+    engine = _engine(settings)
+    line = topic_stage.update_topics(engine, cfg, week).line()
+    with engine.begin() as conn:
+        analysis.rebuild_counts(conn, week.ordinal())
+    _mark(engine, week, "topics", line)
+    return line
+
+
+@task(cache_policy=NONE)
+def surges_task(settings: Settings, cfg: VocConfig, week: Week) -> int:
+    engine = _engine(settings)
+    rows = detect_week(engine, cfg, week)
+    n = sum(1 for r in rows if r["level"] != "global")
+    _mark(engine, week, "surges", f"{n} flagged cells")
+    return n
+
+
+@task(cache_policy=NONE)
+def brief_task(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path) -> list[str]:
+    engine = _engine(settings)
+    paths = brief_stage.write_brief(engine, cfg, week, out_dir, list(cfg.report.languages),
+                                    list(cfg.report.formats))
+    _mark(engine, week, "brief", ", ".join(p.name for p in paths))
+    return [str(p) for p in paths]
+
+
+@task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
+def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None,
+                brief_link: str | None) -> dict[str, int]:
+    engine = _engine(settings)
+    channel = alert_stage.channel_from(settings, sink_dir)
+    planned = alert_stage.plan(engine, cfg, week, channel.name, brief_link)
+    stats = alert_stage.send(engine, planned, channel, week)
+    _mark(engine, week, "alerts", str(stats))
+    return stats
+
+
+@flow(name="voc-ingest", log_prints=True)
+def ingest_flow(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[str]:
+    lines = ingest_task(settings, cfg, source)
+    for line in lines:
+        print(line)
+    return lines
+
+
+@flow(name="voc-analyze", log_prints=True)
+def analyze_flow(settings: Settings, cfg: VocConfig, week: Week) -> list[str]:
+    """Understand, topics, counts and surges for one week (no ingest, no brief)."""
+    lines = [understand_task(settings, cfg), topics_task(settings, cfg, week)]
+    lines.append(f"{surges_task(settings, cfg, week)} surge cells flagged in {week}")
+    for line in lines:
+        print(line)
+    return lines
+
+
+@flow(name="voc-weekly", log_prints=True)
+def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None = None,
+                ingest: bool = True, alerts: bool = True) -> WeeklyResult:
+    """The whole weekly run: ingest -> understand -> topics -> surges -> brief -> alerts."""
+    res = WeeklyResult(week=str(week))
+    if ingest:
+        res.lines += ingest_task(settings, cfg)
+    res.lines.append(understand_task(settings, cfg))
+    res.lines.append(topics_task(settings, cfg, week))
+    res.surges = surges_task(settings, cfg, week)
+    res.lines.append(f"{res.surges} surge cells flagged in {week}")
+    res.outputs = brief_task(settings, cfg, week, out_dir)
+    if alerts:
+        html = next((p for p in res.outputs if p.endswith(".html")), None)
+        res.alerts = alerts_task(settings, cfg, week, sink_dir, html)
+        res.lines.append(f"alerts: {res.alerts}")
+    for line in res.lines:
+        print(line)
+    return res

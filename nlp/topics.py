@@ -1,0 +1,500 @@
+"""Topic discovery for one batch of documents (one intent), with BERTopic as the engine.
+
+Pure code over values.  Inputs per document: ``text`` (normalised, redacted), ``tokens`` (content
+tokens: jieba words for zh, lemmas for en, stop words removed) and a precomputed, L2-normalised
+embedding row.  BERTopic is configured for weekly support-ticket volumes:
+
+* precomputed embeddings only (``embedding_model=None``) -- it never loads a model;
+* no UMAP (numba compiles for ~50 s in every new process): ``BaseDimensionalityReduction``;
+* k-means with k chosen by silhouette on a sample in a PCA(10) view, bounded by
+  ``n // min_topic_size`` and ``max_topics`` -- every document gets a topic (no outliers);
+  clusters smaller than ``min_topic_size`` are dissolved into their nearest neighbour;
+* c-TF-IDF over the *given tokens* (plus adjacent-token bigrams), with stop words, punctuation,
+  numbers and single CJK characters filtered, so keywords are words and phrases;
+* keywords re-ranked by an embedding MMR computed here (BERTopic's own MMR/KeyBERTInspired
+  need an embedding model): a term's vector is the mean embedding of the topic's documents that
+  contain it; relevance = similarity to the topic centroid (mixed with the c-TF-IDF score),
+  diversity = dissimilarity to the terms already chosen.
+
+``import bertopic`` costs 5-8 s, so it is imported lazily and only when there is enough data to
+cluster (small batches take a fast path that does not need it).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FoundTopic",
+    "LABEL_STOPWORDS",
+    "choose_k",
+    "describe_groups",
+    "fit_topics",
+    "is_label_term",
+    "make_label",
+    "representatives",
+    "topic_terms",
+]
+
+
+@dataclass(frozen=True)
+class FoundTopic:
+    key: int  # local cluster number (0..k-1), 0 = largest
+    label: str  # 2-3 top phrases joined with " / "
+    keywords: tuple[str, ...]  # top ~10 terms (c-TF-IDF, MMR re-ranked)
+    centroid: np.ndarray  # mean of member embeddings, L2-normalised
+    members: tuple[int, ...]  # indices into the input
+    representative: tuple[int, ...]  # up to 3 member indices, typical and diverse
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+# --------------------------------------------------------------------------------------------
+# Terms: which tokens may appear in keywords and labels
+# --------------------------------------------------------------------------------------------
+# A last line of defence for labels; the tokens module removes stop words upstream.
+_ZH_STOP = """
+的 了 是 我 也 就 都 还 很 在 和 有 不 没 这 那 你 他 她 它 们 我们 你们 他们 啊 吧 呢 吗 嘛 哦 呀 哈 又 太 个 一个 没有
+就是 但是 可以 因为 所以 而且 还是 感觉 真的 真是 这个 那个 这样 那样 什么 怎么 自己 非常 比较 一下 一样 已经 不是 东西
+觉得 知道 说 会 能 要 去 到 给 让 被 把 对 与 及 或 等 后 再 才 但 而 如果 虽然 一直 其实 然后 还有 只是 只有 可能 应该
+这么 那么 一点 有点 时候 现在 之后 以后 以前 一次 不过 而且 并且 或者 以及 这些 那些 每次 的话 还是 不会 不能 没什么
+""".split()
+_EN_STOP = """
+a an the and or but if of to in on at for with by from as is are was were be been being it its this that these
+those i me my mine we our ours you your yours he him his she her hers they them their theirs not no nor do does did
+done doing have has had having will would can could should shall may might must am so than then there here about into
+out up down over under again further once just also very what which who whom whose when where why how all any both
+each few more most other some such only own same too s t don doesn didn isn wasn aren weren won wouldn couldn
+shouldn get got gets getting go going goes went let lets im ive id dont cant wont thats its it's i'm i've i'd
+yes yeah ok okay hi hello hey please thanks thank via amp xxxx xx xxx because while until after before during
+""".split()
+LABEL_STOPWORDS: frozenset[str] = frozenset(_ZH_STOP) | frozenset(_EN_STOP) | {"emptydoc"}
+
+_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_DOC_SEP = "\x1e"  # marks a document boundary inside BERTopic's per-topic joined strings
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(_CJK_RE.match(ch))
+
+
+@lru_cache(maxsize=500_000)
+def is_label_term(tok: str) -> bool:
+    """May ``tok`` appear in keywords/labels?  No stop words, no punctuation or numbers, no
+    single characters (in particular no single CJK character), nothing absurdly long."""
+    t = tok.strip()
+    if len(t) < 2 or len(t) > 40:
+        return False
+    if t.lower() in LABEL_STOPWORDS:
+        return False
+    # at least one letter (CJK counts as a letter); this rejects punctuation, numbers, emoji
+    if not any(unicodedata.category(c).startswith("L") for c in t):
+        return False
+    # no token that is mostly punctuation/symbols (e.g. "...!!a")
+    bad = sum(1 for c in t if unicodedata.category(c)[0] in "PSZC")
+    return bad * 2 < len(t)
+
+
+def _join_pair(a: str, b: str) -> str:
+    return a + b if _is_cjk(a[-1]) and _is_cjk(b[0]) else f"{a} {b}"
+
+
+def topic_terms(tokens: Sequence[str], bigrams: bool = True) -> list[str]:
+    """Unigrams (filtered) plus bigrams of *adjacent* kept tokens; CJK bigrams are written
+    without a space ("关 不上" -> "关不上")."""
+    toks = [t.strip().replace(" ", "_") for t in tokens]
+    keep = [is_label_term(t) for t in toks]
+    out = [t for t, k in zip(toks, keep, strict=True) if k]
+    if bigrams:
+        for i in range(len(toks) - 1):
+            if keep[i] and keep[i + 1] and toks[i] != toks[i + 1]:
+                out.append(_join_pair(toks[i], toks[i + 1]))
+    return out
+
+
+def _bertopic_doc(tokens: Sequence[str]) -> str:
+    toks = [t.strip().replace(" ", "_") for t in tokens if t and t.strip()]
+    return " ".join([*toks, _DOC_SEP])
+
+
+def _analyze_joined(doc: str) -> list[str]:
+    """Analyzer for BERTopic's vectorizer: its inputs are our token strings joined with spaces
+    (per topic, documents are concatenated); bigrams never cross a document boundary."""
+    out: list[str] = []
+    for part in doc.split(_DOC_SEP):
+        toks = part.split()
+        if toks:
+            out.extend(topic_terms(toks))
+    return out
+
+
+def make_label(keywords: Sequence[str], max_terms: int = 3, sep: str = " / ") -> str:
+    """2-3 top keywords, skipping ones that repeat a chosen one (substring either way)."""
+    chosen: list[str] = []
+    for kw in keywords:
+        if not is_label_term(kw.replace(" ", "")):
+            continue
+        low = kw.lower()
+        if any(low in c.lower() or c.lower() in low for c in chosen):
+            continue
+        chosen.append(kw)
+        if len(chosen) >= max_terms:
+            break
+    return sep.join(chosen) if chosen else "(no keywords)"
+
+
+# --------------------------------------------------------------------------------------------
+# Clustering
+# --------------------------------------------------------------------------------------------
+def _k_grid(k_max: int) -> list[int]:
+    if k_max < 2:
+        return [1]
+    grid = {*range(2, min(k_max, 10) + 1), *(int(k) for k in np.round(np.geomspace(10, max(k_max, 10), 7)))}
+    return sorted(k for k in grid if 2 <= k <= k_max)
+
+
+def choose_k(embeddings: np.ndarray, k_max: int, *, seed: int = 0, sample: int = 2000) -> int:
+    """k in [2, k_max] maximising the silhouette of k-means on a seeded sample, measured in a
+    PCA(10) view (in the full 100-200-d space silhouette grows monotonically with k)."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import silhouette_score
+
+    n = len(embeddings)
+    if k_max < 2 or n < 4:
+        return 1
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(n, size=min(n, sample), replace=False))
+    x = embeddings[idx]
+    d = min(10, x.shape[1], len(x) - 1)
+    if d >= 2:
+        x = PCA(n_components=d, random_state=seed).fit_transform(x).astype(np.float32)
+    best_k, best_s = 1, -np.inf
+    for k in _k_grid(min(k_max, len(x) - 1)):
+        labels = KMeans(n_clusters=k, n_init=2, random_state=seed).fit_predict(x)
+        if len(np.unique(labels)) < 2:
+            continue
+        s = float(silhouette_score(x, labels))
+        if s > best_s + 1e-9:
+            best_k, best_s = k, s
+    return best_k
+
+
+class _ChosenKMeans:
+    """sklearn-style clusterer for BERTopic's ``hdbscan_model`` slot: chooses k by silhouette,
+    fits k-means on the full embeddings, then dissolves clusters smaller than ``min_size`` into
+    their nearest surviving centroid (so there are no outliers and no tiny topics)."""
+
+    def __init__(self, min_size: int, max_k: int, seed: int = 0) -> None:
+        self.min_size = min_size
+        self.max_k = max_k
+        self.seed = seed
+        self.labels_: np.ndarray | None = None
+
+    def fit(self, x: np.ndarray, y: Any = None) -> _ChosenKMeans:
+        self.labels_ = _kmeans_labels(np.asarray(x, dtype=np.float32), self.min_size, self.max_k, self.seed)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - BERTopic.transform only
+        raise NotImplementedError("use nlp.catalogue.assign_week for new documents")
+
+
+def _kmeans_labels(x: np.ndarray, min_size: int, max_k: int, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    n = len(x)
+    k_max = min(max_k, n // max(min_size, 1))
+    k = choose_k(x, k_max, seed=seed)
+    if k < 2:
+        return np.zeros(n, dtype=int)
+    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(x)
+    return _dissolve_small(x, labels, min_size)
+
+
+def _dissolve_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
+    labels = labels.copy()
+    while True:
+        ids, counts = np.unique(labels, return_counts=True)
+        small = ids[counts < min_size]
+        if len(small) == 0 or len(ids) == 1:
+            break
+        big = ids[counts >= min_size]
+        if len(big) == 0:  # everything small: keep the largest
+            big = ids[[int(np.argmax(counts))]]
+        # dissolve the smallest small cluster first, then re-check
+        victim = small[np.argmin(counts[np.isin(ids, small)])]
+        cents = _centroids(x, labels, big)
+        mask = labels == victim
+        labels[mask] = big[np.argmax(x[mask] @ cents.T, axis=1)]
+    # renumber 0..k-1
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
+def _centroids(x: np.ndarray, labels: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    cents = np.stack([x[labels == i].mean(axis=0) for i in ids])
+    return _normalise(cents)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        n = float(np.linalg.norm(x))
+        return x / n if n > 0 else x
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1
+    return x / norms
+
+
+# --------------------------------------------------------------------------------------------
+# Keywords and representatives
+# --------------------------------------------------------------------------------------------
+def _mmr_terms(
+    cands: Sequence[tuple[str, float]],
+    occurrence: Any,  # sparse (docs x cands) counts for the topic's (sampled) documents
+    emb: np.ndarray,  # embeddings of the same documents
+    centroid: np.ndarray,
+    top_n: int = 10,
+    diversity: float = 0.3,
+) -> list[tuple[str, float]]:
+    if not cands:
+        return []
+    occ = (occurrence > 0).astype(np.float32)
+    df = np.asarray(occ.sum(axis=0)).ravel()
+    n_docs = occ.shape[0]
+    min_df = min(max(2.0, 0.01 * n_docs), 5.0)
+    ok = df >= min_df
+    if ok.sum() < min(3, len(cands)):  # tiny topics: accept what there is
+        ok = df >= 1
+    idx = np.flatnonzero(ok)
+    if len(idx) == 0:
+        return [(w, s) for w, s in cands[:top_n]]
+    vecs = _normalise(np.asarray(occ[:, idx].T @ emb))
+    scores = np.array([cands[i][1] for i in idx], dtype=np.float32)
+    scores = scores / scores.max() if scores.max() > 0 else scores
+    rel = 0.5 * (vecs @ centroid) + 0.5 * scores
+    sim = vecs @ vecs.T
+    chosen = [int(np.argmax(rel))]
+    rest = [i for i in range(len(idx)) if i != chosen[0]]
+    while rest and len(chosen) < top_n:
+        pen = sim[np.ix_(rest, chosen)].max(axis=1)
+        mmr = (1 - diversity) * rel[rest] - diversity * pen
+        j = rest[int(np.argmax(mmr))]
+        chosen.append(j)
+        rest.remove(j)
+    return [(cands[idx[j]][0], float(rel[j])) for j in chosen]
+
+
+def representatives(emb: np.ndarray, centroid: np.ndarray, k: int = 3, diversity: float = 0.4, pool: int = 200) -> list[int]:
+    """Up to ``k`` row indices of ``emb``: the most typical first, then MMR for diversity."""
+    if len(emb) == 0:
+        return []
+    sims = emb @ centroid
+    cand = np.argsort(-sims, kind="stable")[:pool]
+    chosen = [int(cand[0])]
+    rest = [int(i) for i in cand[1:]]
+    while rest and len(chosen) < k:
+        pen = (emb[rest] @ emb[chosen].T).max(axis=1)
+        # near-duplicates (same ticket pasted twice) are not diverse examples
+        mmr = (1 - diversity) * sims[rest] - diversity * pen - (pen > 0.98) * 10
+        j = rest[int(np.argmax(mmr))]
+        chosen.append(j)
+        rest.remove(j)
+    return chosen
+
+
+def describe_groups(
+    tokens: Sequence[Sequence[str]],
+    labels: Sequence[int] | np.ndarray,
+    embeddings: np.ndarray,
+    *,
+    top_n: int = 10,
+    max_docs_per_group: int = 2000,
+    seed: int = 0,
+) -> dict[int, tuple[str, ...]]:
+    """Keywords for each group of documents without BERTopic (same c-TF-IDF formula, same
+    term filter and MMR).  Used for small batches and by the catalogue to refresh keywords.
+    Groups with label < 0 are ignored."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels = np.asarray(labels, dtype=int)
+    groups = [int(g) for g in np.unique(labels) if g >= 0]
+    if not groups:
+        return {}
+    rng = np.random.default_rng(seed)
+    rows: list[int] = []
+    row_group: list[int] = []
+    for g in groups:
+        members = np.flatnonzero(labels == g)
+        if len(members) > max_docs_per_group:
+            members = np.sort(rng.choice(members, size=max_docs_per_group, replace=False))
+        rows.extend(int(i) for i in members)
+        row_group.extend([g] * len(members))
+    docs = [topic_terms(tokens[i]) for i in rows]
+    if not any(docs):
+        return {g: () for g in groups}
+    cv = CountVectorizer(analyzer=lambda d: d)
+    x = cv.fit_transform(docs).tocsr().astype(np.float32)
+    words = cv.get_feature_names_out()
+    gidx = np.searchsorted(groups, row_group)
+    ind = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (gidx, np.arange(len(rows)))), shape=(len(groups), len(rows)))
+    ctf = _ctfidf(ind @ x)
+    out: dict[int, tuple[str, ...]] = {}
+    emb_rows = embeddings[rows]
+    for gi, g in enumerate(groups):
+        row = ctf.getrow(gi).toarray().ravel()
+        top = np.argsort(-row, kind="stable")[:30]
+        top = top[row[top] > 0]
+        cands = [(str(words[j]), float(row[j])) for j in top]
+        sel = np.flatnonzero(gidx == gi)
+        centroid = _normalise(emb_rows[sel].mean(axis=0))
+        ranked = _mmr_terms(cands, x[sel][:, top], emb_rows[sel], centroid, top_n=top_n)
+        out[g] = tuple(w for w, _ in ranked)
+    return out
+
+
+def _ctfidf(counts: Any) -> Any:
+    """BERTopic's ClassTfidfTransformer(reduce_frequent_words=True): tf = l1-normalised class
+    counts (square-rooted), idf = log(1 + mean class size / term frequency)."""
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    counts = sparse.csr_matrix(counts, dtype=np.float64)
+    df = np.asarray(counts.sum(axis=0)).ravel()
+    avg = float(counts.sum(axis=1).mean())
+    idf = np.log(avg / np.maximum(df, 1) + 1)
+    tf = normalize(counts, axis=1, norm="l1", copy=True)
+    tf.data = np.sqrt(tf.data)
+    return (tf @ sparse.diags(idf)).tocsr()
+
+
+# --------------------------------------------------------------------------------------------
+# BERTopic
+# --------------------------------------------------------------------------------------------
+def _make_representation(embeddings: np.ndarray, top_n: int):
+    from bertopic.representation._base import BaseRepresentation
+
+    class EmbeddingMMR(BaseRepresentation):
+        """MMR keyword re-ranking from precomputed document embeddings (no embedding model)."""
+
+        def __init__(self, top_n_words: int = 10, diversity: float = 0.3, max_docs: int = 2000) -> None:
+            self.top_n_words = top_n_words
+            self.diversity = diversity
+            self.max_docs = max_docs
+
+        def extract_topics(self, topic_model, documents, c_tf_idf, topics):
+            vocab = topic_model.vectorizer_model.vocabulary_
+            rng = np.random.default_rng(0)
+            out = {}
+            for topic, words in topics.items():
+                cands = [(w, float(s)) for w, s in words if w and w in vocab and s > 0]
+                sel = documents.loc[documents.Topic == topic]
+                ids = sel.ID.to_numpy()
+                docs = sel.Document.to_numpy()
+                if len(ids) > self.max_docs:
+                    pick = np.sort(rng.choice(len(ids), size=self.max_docs, replace=False))
+                    ids, docs = ids[pick], docs[pick]
+                if not cands or len(ids) == 0:
+                    out[topic] = words[: self.top_n_words]
+                    continue
+                occ = topic_model.vectorizer_model.transform(list(docs))[:, [vocab[w] for w, _ in cands]]
+                emb = embeddings[ids]
+                centroid = _normalise(emb.mean(axis=0))
+                out[topic] = _mmr_terms(cands, occ, emb, centroid, self.top_n_words, self.diversity)
+            return out
+
+    return EmbeddingMMR(top_n_words=top_n)
+
+
+def fit_topics(
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    embeddings: np.ndarray,
+    *,
+    min_topic_size: int = 8,
+    max_topics: int = 40,
+    seed: int = 0,
+) -> list[FoundTopic]:
+    """Cluster one batch into topics; every document belongs to exactly one topic.
+
+    * ``n == 0`` -> ``[]``.
+    * ``n < 2 * min_topic_size`` (too few to split) -> one topic holding every document
+      (keywords from the same c-TF-IDF/MMR code, without importing BERTopic).
+    * otherwise BERTopic with precomputed embeddings, no UMAP, silhouette-chosen k-means.
+    Topics are numbered by size (0 = largest). Deterministic for a given ``seed``.
+    """
+    n = len(texts)
+    if len(tokens) != n or len(embeddings) != n:
+        raise ValueError(f"texts/tokens/embeddings differ in length: {n}, {len(tokens)}, {len(embeddings)}")
+    if n == 0:
+        return []
+    min_topic_size = max(int(min_topic_size), 1)
+    emb = _normalise(np.asarray(embeddings, dtype=np.float32))
+    has_terms = any(topic_terms(t, bigrams=False) for t in tokens)
+
+    if n < 2 * min_topic_size or max_topics < 2 or not has_terms:
+        labels = (
+            np.zeros(n, dtype=int)
+            if n < 2 * min_topic_size or max_topics < 2
+            else _kmeans_labels(emb, min_topic_size, max_topics, seed)
+        )
+        kws = describe_groups(tokens, labels, emb, seed=seed)
+        return _build(emb, labels, kws)
+
+    from bertopic import BERTopic
+    from bertopic.dimensionality import BaseDimensionalityReduction
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    model = BERTopic(
+        language="multilingual",  # "english" would strip every non-ASCII character before c-TF-IDF
+        embedding_model=None,
+        umap_model=BaseDimensionalityReduction(),
+        hdbscan_model=_ChosenKMeans(min_size=min_topic_size, max_k=max_topics, seed=seed),
+        vectorizer_model=CountVectorizer(analyzer=_analyze_joined),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        representation_model=_make_representation(emb, top_n=10),
+        top_n_words=10,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    docs = [_bertopic_doc(t) for t in tokens]
+    topics, _ = model.fit_transform(docs, embeddings=emb)
+    labels = np.asarray(topics, dtype=int)
+    kws = {
+        int(t): tuple(w for w, s in model.get_topic(t) or [] if w and s > 0)
+        for t in np.unique(labels)
+    }
+    return _build(emb, labels, kws)
+
+
+def _build(emb: np.ndarray, labels: np.ndarray, kws: Mapping[int, tuple[str, ...]]) -> list[FoundTopic]:
+    ids, counts = np.unique(labels, return_counts=True)
+    order = [int(i) for i in ids[np.argsort(-counts, kind="stable")]]
+    out = []
+    for key, t in enumerate(order):
+        members = np.flatnonzero(labels == t)
+        centroid = _normalise(emb[members].mean(axis=0))
+        rep = [int(members[i]) for i in representatives(emb[members], centroid)]
+        keywords = tuple(kws.get(t, ()))
+        out.append(
+            FoundTopic(
+                key=key,
+                label=make_label(keywords),
+                keywords=keywords,
+                centroid=centroid,
+                members=tuple(int(i) for i in members),
+                representative=tuple(rep),
+            )
+        )
+    return out

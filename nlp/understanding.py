@@ -1,0 +1,236 @@
+"""The understanding stage: ticket text in, ``Understanding`` values out.
+
+Pure: no database, network or orchestration imports. Build one ``Understander`` per process (it
+compiles the spaCy pipelines and the redaction rules once) and call ``understand`` with batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nlp.entities import ModelFinder, ProductIndex, find_batch
+from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
+from nlp.intent import INTENTS, classify_intent
+from nlp.language import LANGUAGES, detect_language
+from nlp.normalize import MAX_CHARS, normalize
+from nlp.redact import Redactor
+from nlp.severity import classify_severity
+from nlp.tokens import build_pipelines, content_tokens, token_text
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    id: str
+    name_zh: str
+    name_en: str
+    aliases: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketText:
+    body: str
+    subject: str | None = None
+    product: str | None = None
+    model: str | None = None
+    batch: str | None = None
+    language: str | None = None
+    intent_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Understanding:
+    language: str  # 'zh' | 'en' | 'mixed' | 'unknown'
+    text: str  # subject + body, normalised and redacted
+    tokens: tuple[str, ...]
+    product: str | None
+    model: str | None
+    batch: str | None
+    product_source: str | None  # 'field' | 'text' | None
+    model_source: str | None
+    batch_source: str | None
+    intent: str  # 'complaint' | 'question' | 'suggestion' | 'praise'
+    severity: str  # 'safety' | 'defect' | 'service' | 'other'
+    flags: tuple[str, ...]
+    redactions: int
+
+
+def _clean(v: object) -> str | None:
+    if v is None:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+class Understander:
+    """Normalise, redact, detect language, extract entities, tokenise and classify ticket texts."""
+
+    def __init__(
+        self,
+        products: Sequence[CatalogueEntry] = (),
+        order_patterns: Sequence[str] = (),
+        *,
+        max_chars: int = MAX_CHARS,
+        hmm: bool = True,
+        batch_size: int = 512,
+    ) -> None:
+        self.products = tuple(products)
+        self.index = ProductIndex(self.products)
+        self.redactor = Redactor(self.index.models, order_patterns)
+        self.max_chars = max_chars
+        self.batch_size = batch_size
+        self.zh, self.en, self._lemmas = build_pipelines(self.index, hmm=hmm)
+
+    # ------------------------------------------------------------------ helpers
+
+    def redact(self, text: str) -> str:
+        """Normalise and redact any text (resolutions, quotes)."""
+        norm, _ = normalize(text, self.max_chars)
+        return self.redactor.redact(norm)[0]
+
+    def _prepare(self, item: TicketText) -> tuple[str, tuple[str, ...], int, str]:
+        body = item.body if item.body is not None else ""
+        subject = _clean(item.subject) if isinstance(item.subject, str) or item.subject is None else str(item.subject)
+        if subject:
+            norm_s, flags_s = normalize(subject, 500)
+        else:
+            norm_s, flags_s = "", ()
+        norm_b, flags_b = normalize(body, self.max_chars)
+        if norm_s and norm_b and not norm_b.startswith(norm_s):
+            text = f"{norm_s}。{norm_b}" if _ends_han(norm_s) else f"{norm_s}. {norm_b}"
+            flags = flags_b
+        elif norm_s and not norm_b:
+            text, flags = norm_s, tuple(f for f in flags_b if f not in ("empty", "placeholder_only", "emoji_only"))
+        else:
+            text, flags = norm_b, flags_b
+        for f in flags_s:
+            if f not in flags and f not in ("empty", "placeholder_only", "emoji_only"):
+                flags = (*flags, f)
+        red, n = self.redactor.redact(text)
+        lang = _clean(item.language)
+        lang = lang.lower() if lang else None
+        if lang not in LANGUAGES or lang == "unknown":
+            lang = detect_language(red)
+        return red, flags, n, lang
+
+    def _field_product(self, value: str | None) -> str | None:
+        v = _clean(value)
+        if v is None:
+            return None
+        return self.index.product_id(v) or v
+
+    def _field_model(self, value: str | None) -> str | None:
+        v = _clean(value)
+        if v is None:
+            return None
+        return self.index.finder.canonical(v) or v
+
+    # ------------------------------------------------------------------ main
+
+    def understand(self, items: Sequence[TicketText]) -> list[Understanding]:
+        prepared = [self._prepare(it) for it in items]
+        docs: list[object] = [None] * len(prepared)
+        zh_idx = [i for i, p in enumerate(prepared) if p[3] in ("zh", "mixed") or (p[3] == "unknown" and _has_han(p[0]))]
+        zh_set = set(zh_idx)
+        en_idx = [i for i in range(len(prepared)) if i not in zh_set]
+        for nlp, idx in ((self.zh, zh_idx), (self.en, en_idx)):
+            if not idx:
+                continue
+            texts = [token_text(prepared[i][0], self.index) for i in idx]
+            for i, doc in zip(idx, nlp.pipe(texts, batch_size=self.batch_size), strict=True):
+                docs[i] = doc
+
+        out: list[Understanding] = []
+        for item, (text, flags, n, lang), doc in zip(items, prepared, docs, strict=True):
+            route = "zh" if doc is not None and doc.lang_ == "zh" else "en"
+            tokens = content_tokens(doc, route, self._lemmas) if doc is not None else ()
+
+            # --- entities: field first, then text
+            product = self._field_product(item.product)
+            product_source = "field" if product else None
+            model = self._field_model(item.model)
+            model_source = "field" if model else None
+            batch = _clean(item.batch)
+            batch_source = "field" if batch else None
+
+            if model is None:
+                spans = self.index.finder.spans(text)
+                model = _first_ent(doc, "MODEL") or (spans[0][2] if spans else None) or _keyword_model(text, self.index.finder)
+                model_source = "text" if model else None
+            if product is None:
+                pid = _first_product(doc, self.index)
+                if pid is None and model:
+                    pid = self.index.product_of_model(model)
+                    if pid is not None:
+                        product, product_source = pid, model_source
+                elif pid is not None:
+                    product, product_source = pid, "text"
+            if batch is None:
+                batch = find_batch(text)
+                batch_source = "text" if batch else None
+
+            # --- classification
+            hint = _clean(item.intent_hint)
+            hint = hint.lower() if hint else None
+            if hint in INTENTS:
+                intent = hint
+            elif "emoji_only" in flags or "empty" in flags:
+                intent = classify_intent(text) if text else "complaint"
+            else:
+                intent = classify_intent(text)
+            severity = classify_severity(text, intent)
+
+            out.append(
+                Understanding(
+                    language=lang,
+                    text=text,
+                    tokens=tokens,
+                    product=product,
+                    model=model,
+                    batch=batch,
+                    product_source=product_source,
+                    model_source=model_source,
+                    batch_source=batch_source,
+                    intent=intent,
+                    severity=severity,
+                    flags=tuple(flags),
+                    redactions=n,
+                )
+            )
+        return out
+
+
+def _ends_han(s: str) -> bool:
+    return bool(s) and "\u4e00" <= s[-1] <= "\u9fff"
+
+
+def _has_han(s: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in s[:2000])
+
+
+def _first_ent(doc, label: str) -> str | None:
+    if doc is None:
+        return None
+    for ent in doc.ents:
+        if ent.label_ == label:
+            return ent.ent_id_ or ent.text
+    return None
+
+
+def _first_product(doc, index: ProductIndex) -> str | None:
+    if doc is None:
+        return None
+    for ent in doc.ents:
+        if ent.label_ == "PRODUCT":
+            return ent.ent_id_ or index.product_id(ent.text)
+    return None
+
+
+def _keyword_model(text: str, finder: ModelFinder) -> str | None:
+    """An explicit '型号: XX-123' / 'model XX-123' not in the catalogue."""
+    m = _MODEL_KW_RE.search(text)
+    if not m:
+        return None
+    code = m.group(1).strip()
+    return finder.canonical(code) or code.upper()

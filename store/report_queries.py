@@ -1,0 +1,119 @@
+"""Aggregating queries behind briefs and reviews: the database does the counting."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Connection, Float, and_, case, cast, func, select
+
+from store.models import ActionItemRow, AlertSent, Assignment, Topic, WeeklyCount
+from store.models import TicketRow as TR
+
+T = TR.__table__
+A = Assignment.__table__
+
+
+def kpi_rows(conn: Connection, from_week: int, until_week: int) -> dict[int, dict[str, float | None]]:
+    """Per week: tickets, complaints and the service KPIs (rates in 0..1)."""
+
+    def share(cond: Any, base: Any = None) -> Any:
+        num = func.sum(case((cond, 1.0), else_=0.0))
+        den = func.sum(case((base, 1.0), else_=0.0)) if base is not None else func.count()
+        return cast(num, Float) / func.nullif(den, 0)
+
+    has_hours = T.c.hours_to_close.is_not(None)
+    q = (select(
+        T.c.week,
+        func.count().label("tickets"),
+        func.sum(case((T.c.intent == "complaint", 1), else_=0)).label("complaints"),
+        share(and_(func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0))
+        .label("fcr_rate"),
+        share(and_(has_hours, T.c.hours_to_close <= 24), has_hours).label("closed_24h"),
+        share(and_(has_hours, T.c.hours_to_close <= 48), has_hours).label("closed_48h"),
+        share(func.coalesce(T.c.reopened, False).is_(True)).label("reopen_rate"),
+        share(func.coalesce(T.c.transfers, 0) > 0).label("transfer_rate"),
+    ).where(T.c.week >= from_week, T.c.week <= until_week).group_by(T.c.week))
+    return {r.week: dict(r._mapping) for r in conn.execute(q)}
+
+
+def cell_history(conn: Connection, intent: str, topic_id: int | None, product: str | None, model: str | None,
+                 batch: str | None, from_week: int, until_week: int) -> dict[int, int]:
+    q = select(WeeklyCount.week, func.sum(WeeklyCount.n)).where(
+        WeeklyCount.intent == intent, WeeklyCount.week >= from_week, WeeklyCount.week <= until_week)
+    if topic_id is not None:
+        q = q.where(WeeklyCount.topic_id == topic_id)
+    for col, v in ((WeeklyCount.product, product), (WeeklyCount.model, model), (WeeklyCount.batch, batch)):
+        if v:
+            q = q.where(col == v)
+    return {w: int(n) for w, n in conn.execute(q.group_by(WeeklyCount.week))}
+
+
+def topic_counts(conn: Connection, intent: str, week: int) -> dict[int, int]:
+    q = (select(WeeklyCount.topic_id, func.sum(WeeklyCount.n))
+         .where(WeeklyCount.intent == intent, WeeklyCount.week == week).group_by(WeeklyCount.topic_id))
+    return {t: int(n) for t, n in conn.execute(q)}
+
+
+def _effective_topic() -> Any:
+    return func.coalesce(Topic.merged_into, A.c.topic_id)
+
+
+def quotes(conn: Connection, topic_id: int, week_from: int, week_to: int, product: str | None = None,
+           batch: str | None = None, k: int = 3, candidates: int = 60) -> list[tuple[str, str]]:
+    """Up to k redacted quotes: the most typical first, then ones unlike those already chosen."""
+    q = (select(T.c.text_clean, T.c.lang, A.c.similarity)
+         .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+         .where(_effective_topic() == topic_id, T.c.week >= week_from, T.c.week <= week_to,
+                T.c.text_clean.is_not(None), func.length(T.c.text_clean) >= 6)
+         .order_by(A.c.similarity.desc(), T.c.id).limit(candidates))
+    if product:
+        q = q.where(T.c.product_n == product)
+    if batch:
+        q = q.where(T.c.batch_n == batch)
+    chosen: list[tuple[str, str]] = []
+    grams: list[set[str]] = []
+    for text, lang, _ in conn.execute(q):
+        g = {text[i:i + 2] for i in range(len(text) - 1)}
+        if any(len(g & h) / max(1, len(g | h)) > 0.45 for h in grams):
+            continue
+        chosen.append((text[:280], lang or ""))
+        grams.append(g)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def workaround(conn: Connection, topic_id: int, week_from: int, week_to: int) -> str | None:
+    """The most frequent (redacted) resolution in the topic: what agents already do that works."""
+    q = (select(T.c.resolution_clean)
+         .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+         .where(_effective_topic() == topic_id, T.c.week >= week_from, T.c.week <= week_to,
+                T.c.resolution_clean.is_not(None)).limit(2000))
+    c = Counter(r[0].strip() for r in conn.execute(q) if r[0] and r[0].strip())
+    if not c:
+        return None
+    text, n = c.most_common(1)[0]
+    return text[:300] if n >= 2 else None
+
+
+def actions(conn: Connection) -> list[ActionItemRow]:
+    from sqlalchemy.orm import Session
+
+    with Session(bind=conn) as s:
+        rows = list(s.scalars(select(ActionItemRow).order_by(ActionItemRow.id)))
+        s.expunge_all()
+    return rows
+
+
+def failed_alerts(conn: Connection, from_week: int) -> list[Any]:
+    q = select(AlertSent.channel, AlertSent.recipient, AlertSent.error).where(
+        AlertSent.status == "failed", AlertSent.week >= from_week)
+    return list(conn.execute(q))
+
+
+def weekly_totals(conn: Connection, from_week: int, until_week: int, intent: str | None = None) -> dict[int, int]:
+    q = select(T.c.week, func.count()).where(T.c.week >= from_week, T.c.week <= until_week)
+    if intent:
+        q = q.where(T.c.intent == intent)
+    return {w: int(n) for w, n in conn.execute(q.group_by(T.c.week))}

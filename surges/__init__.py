@@ -1,0 +1,27 @@
+"""Week-over-week surge detection over complaint count tables (pure functions, numpy/scipy only).
+
+See surges/README.md for the statistics and the rules for missing data.
+"""
+
+from surges.backtest import backtest, find_missing_periods, parse_periods
+from surges.detect import bh, detect, detect_panel
+from surges.extras import Concentration, GlobalRise, batch_concentration, explain, global_rise
+from surges.panel import Panel, build_panel
+from surges.params import SurgeParams
+
+__all__ = [
+    "Concentration",
+    "GlobalRise",
+    "Panel",
+    "SurgeParams",
+    "backtest",
+    "batch_concentration",
+    "bh",
+    "build_panel",
+    "detect",
+    "detect_panel",
+    "explain",
+    "find_missing_periods",
+    "global_rise",
+    "parse_periods",
+]

@@ -1,0 +1,71 @@
+"""Tuning knobs for surge detection (one frozen dataclass, safe to share)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class SurgeParams:
+    # --- the verdict -----------------------------------------------------------------------------
+    baseline_weeks: int = 8  # k: trailing periods of the conditional test's baseline
+    min_count: int = 5  # never flag a cell-period with fewer complaints than this
+    fdr_q: float = 0.05  # Benjamini-Hochberg level across every cell tested in the period
+    min_ratio: float = 1.5  # observed / expected must reach this (practical significance)
+
+    # --- baseline (exact conditional) test -------------------------------------------------------
+    min_baseline_periods: int = 3  # fewer usable baseline periods -> the cell is not tested
+    max_lookback: int = 52  # look at most this far back for the k usable baseline periods
+    flagged_weight: float = 0.0  # weight of baseline periods flagged before (`flagged` column)
+    outlier_z: float = 2.58  # baseline periods above this residual are down-weighted ((z0/z)^2)
+    # exposure is total ticket volume *including* the cell's own complaints: the cell is then
+    # compared with the rest of the volume (odds, not share), so a dominant cell's own rise does not
+    # inflate its expectation. Harmless when exposure >> counts (units shipped).
+    exposure_includes_counts: bool = True
+
+    # --- over-dispersion (negative binomial, var = mu + alpha mu^2) -----------------------------
+    dispersion_periods: int = 26  # per-cell history used to estimate alpha
+    dispersion_prior_df: float = 10.0  # weight of the level (and count-size stratum) pooled alpha
+    dispersion_half_count: float = 10.0  # mean count at which the cell's own alpha gets half weight
+
+    # --- improved Farrington (Noufaily et al. 2013) ----------------------------------------------
+    season_length: int = 52  # periods per year (52 weekly, 12 monthly)
+    farrington_window: int = 3  # half-width w of the current-season window in past years
+    farrington_years: int = 5  # b: past years used
+    farrington_exclude_recent: int = 26  # most recent periods not used (Noufaily: 26 weeks)
+    farrington_min_periods: int = 52  # history needed before the seasonal model is used
+    farrington_levels: int = 10  # seasonal factor levels (1 window + 9 others)
+    farrington_trend_min_periods: int = 156  # fit a trend only with >= 3 years of history
+    farrington_trend_alpha: float = 0.05  # keep the trend if significant at this level
+
+    # --- negative binomial CUSUM (slow rises) ---------------------------------------------------
+    cusum_window: int = 8  # periods the CUSUM runs over (ending at the tested period)
+    cusum_ref_periods: int = 13  # in-control reference: periods before the CUSUM window
+    cusum_k: float = 1.5  # out-of-control mean = k x in-control mean
+    cusum_h: float = 8.0  # decision interval (log-likelihood ratio units)
+    cusum_min_ratio: float = 1.25  # run total / in-control total must reach this to alarm
+    # the tested period itself must be nominally high (one-sided p <= this) against the recent
+    # baseline and, where the seasonal model applies, against the seasonal expectation: a CUSUM
+    # cannot tell a slow seasonal rise from a slow anomalous one on its own
+    cusum_gate_p: float = 0.05
+
+    # --- global (volume-wide) rise and broken periods -------------------------------------------
+    global_min_ratio: float = 1.25
+    global_p: float = 0.01
+    missing_total_frac: float = 0.2  # period total < this x median of recent totals -> missing
+    missing_total_window: int = 12
+
+    def for_freq(self, freq: str) -> SurgeParams:
+        """Seasonal settings for weekly ('W') or monthly ('M') periods (only if still default)."""
+        f = freq.upper()[:1]
+        if f == "M" and self.season_length == 52:
+            return replace(
+                self,
+                season_length=12,
+                farrington_window=1,
+                farrington_exclude_recent=6,
+                farrington_min_periods=12,
+                farrington_trend_min_periods=36,
+                dispersion_periods=12,
+            )
+        return self

@@ -1,0 +1,99 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL schema) per test, offline env, paths."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="voc-prefect-")
+for k, v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+             "PREFECT_HOME": _PREFECT_HOME, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+    os.environ.setdefault(k, v)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+PG_URL = os.environ.get("VOC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files in tests/golden instead of comparing")
+
+
+def shared_data(name: str) -> Path:
+    """A file from ../shared/data; skip (locally) or fail (on CI) when it is absent."""
+    p = SHARED_DATA / name
+    if not p.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{p} is missing on CI")
+        pytest.skip(f"{p} not present (../shared/data is only beside the repo on dev machines and CI)")
+    return p
+
+
+def _pg_available() -> str | None:
+    import sqlalchemy as sa
+
+    try:
+        eng = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as c:
+            c.execute(sa.text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as e:  # noqa: BLE001 - any failure means "no server"
+        return str(e).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    err = _pg_available()
+    if err:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_URL} is required on CI and did not answer: {err}")
+        pytest.skip(f"no PostgreSQL server at {PG_URL}: {err}")
+    return PG_URL
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty schema on the real PostgreSQL server, dropped afterwards."""
+    import sqlalchemy as sa
+
+    schema = f"voc_t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_server)
+    with admin.begin() as c:
+        c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{pg_server}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'voc.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs twice: on a fresh SQLite file and on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def engine(db_url: str):  # type: ignore[no-untyped-def]
+    from store.db import make_engine, migrate
+
+    eng = make_engine(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()

@@ -1,0 +1,446 @@
+"""The ``voc`` command line. Each command builds Settings once and passes values down.
+
+Errors the pipeline raises on purpose (``VocError``) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from voc.errors import VocError
+from voc.weeks import Quarter, Week
+
+# Offline and quiet by default; users can still override any of these.
+for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+               "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+    os.environ.setdefault(_k, _v)
+
+class _VocGroup(TyperGroup):
+    """Turns any VocError raised by a command into one clear line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VocError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise click.exceptions.Exit(2) from None
+
+
+app = typer.Typer(cls=_VocGroup, add_completion=False, no_args_is_help=True,
+                  help="Voice-of-customer pipeline: closed tickets -> weekly 'complaints into opportunities' briefs.")
+topics_app = typer.Typer(help="The topic catalogue: list, show, rename, merge, ignore, export assignments.",
+                         invoke_without_command=True)
+actions_app = typer.Typer(help="Action items: the closed loop from a surge to a fix.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Rows that could not be ingested, with the reason.", invoke_without_command=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(actions_app, name="actions")
+app.add_typer(quarantine_app, name="quarantine")
+
+WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week)")]
+
+
+def _ctx() -> tuple[Any, Any, Any]:
+    from config.settings import Settings
+    from store.db import make_engine
+
+    settings = Settings()
+    cfg = settings.load_config()
+    return settings, cfg, make_engine(settings.database_url)
+
+
+def _ready(engine: Any) -> None:
+    from store.db import check_ready
+
+    check_ready(engine)
+
+
+def _week(text: str | None) -> Week:
+    return Week.parse(text) if text else Week.latest_complete()
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    from store.db import migrate
+
+    settings, _, engine = _ctx()
+    migrate(engine)
+    typer.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None) -> None:
+    """Pull new closed tickets from the configured sources (a Prefect flow)."""
+    from flows.weekly import ingest_flow
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    ingest_flow(settings, cfg, source)
+
+
+@app.command("ingest-file")
+def ingest_file(
+    path: Path,
+    mapping: Annotated[str | None, typer.Option(help="Named field mapping from the config")] = None,
+    source: Annotated[str | None, typer.Option(help="Source name (default: the mapping name, or 'files')")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Override encoding detection, e.g. gb18030")] = None,
+    force: Annotated[bool, typer.Option(help="Re-read even if this exact file was ingested before")] = False,
+) -> None:
+    """Ingest one export file or a folder of them; bad rows are quarantined with a reason."""
+    from sources.ingest import ingest_path
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    summary = ingest_path(engine, path, source or mapping or "files", cfg.mapping(mapping), encoding=encoding,
+                          max_body_chars=cfg.max_body_chars, force=force)
+    line = summary.line()
+    if summary.reasons:
+        line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(summary.reasons.items())) + ")"
+    typer.echo(line)
+
+
+@quarantine_app.callback()
+def quarantine(ctx: typer.Context, source: Annotated[str | None, typer.Option(help="Only this source")] = None,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List quarantined rows (not yet replayed)."""
+    if ctx.invoked_subcommand:
+        return
+    from store.ingest_log import list_quarantine
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    with engine.connect() as conn:
+        rows = list_quarantine(conn, source)
+    if as_json:
+        typer.echo(json.dumps([{"id": r.id, "source": r.source, "location": r.location, "reason": r.reason,
+                                "raw": json.loads(r.raw)} for r in rows], ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r.id}\t{r.source}\t{r.location}\t{r.reason}")
+    typer.echo(f"{len(rows)} quarantined row(s)")
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this source")] = None) -> None:
+    """Re-validate quarantined rows with the current config; rows that now pass are stored."""
+    from sources.ingest import replay_quarantine
+
+    _, cfg, engine = _ctx()
+    _ready(engine)
+    mappings = {name: m for name, m in cfg.mappings.items()}
+    mappings.update({s.name: cfg.mapping(s.mapping) for s in cfg.sources})
+    fixed, still = replay_quarantine(engine, source, mappings, cfg.max_body_chars)
+    typer.echo(f"replayed: {fixed} stored, {still} still quarantined")
+
+
+@app.command()
+def analyze(week: WeekOpt = None) -> None:
+    """Understand new tickets, update topics and counts, detect surges for a week (a Prefect flow)."""
+    from flows.weekly import analyze_flow
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    analyze_flow(settings, cfg, _week(week))
+
+
+@app.command()
+def brief(week: WeekOpt = None,
+          lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
+          format: Annotated[str, typer.Option("--format", help="html, md or html,md")] = "html,md",
+          out: Annotated[Path | None, typer.Option(help="Output folder (default VOC_OUT_DIR)")] = None) -> None:
+    """Render the weekly meeting brief from the analysed week."""
+    from flows.brief_stage import write_brief
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    for p in write_brief(engine, cfg, _week(week), out or settings.out_dir, _split(lang), _split(format)):
+        typer.echo(str(p))
+
+
+@app.command()
+def alerts(week: WeekOpt = None,
+           dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent; send nothing")] = False,
+           as_json: Annotated[bool, typer.Option("--json")] = False,
+           to: Annotated[Path | None, typer.Option("--to", help="Write alerts as files here instead of e-mail")] = None
+           ) -> None:
+    """Send surge alerts to product owners (once per surge; again only when it escalates)."""
+    from flows import alert_stage
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    w = _week(week)
+    sink = to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
+    channel_name = "file" if sink else "email"
+    planned = alert_stage.plan(engine, cfg, w, channel_name)
+    if dry_run:
+        rows = [{"owner": p.alert.owner, "recipient": p.message.recipient, "channel": channel_name,
+                 "language": p.alert.language, "kind": p.alert.kind, "subject": p.message.subject,
+                 "text": p.message.text} for p in planned]
+        if as_json:
+            typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            for r in rows:
+                typer.echo(f"--- to {r['recipient']} ({r['owner']}, {r['channel']}, {r['language']}, {r['kind']})\n"
+                           f"Subject: {r['subject']}\n{r['text']}")
+            typer.echo(f"{len(rows)} alert(s) would be sent")
+        return
+    stats = alert_stage.send(engine, planned, alert_stage.channel_from(settings, sink), w)
+    typer.echo(f"alerts {w}: {stats['sent']} sent, {stats['failed']} failed")
+
+
+@app.command()
+def review(quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (default: the current quarter)")] = None,
+           lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
+           format: Annotated[str, typer.Option("--format", help="html, md or html,md")] = "html,md",
+           out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
+    """Quarterly improvement review: did last quarter's fixes reduce complaints?"""
+    from flows.review_stage import write_review
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    q = Quarter.parse(quarter) if quarter else Quarter.of(date.today())
+    for p in write_review(engine, cfg, q, out or settings.out_dir, _split(lang), _split(format)):
+        typer.echo(str(p))
+
+
+@app.command()
+def surges(week: WeekOpt = None,
+           as_json: Annotated[bool, typer.Option("--json")] = False,
+           counts: Annotated[Path | None, typer.Option(help="Backtest any count table (CSV) instead of the store")] = None,
+           period_col: Annotated[str, typer.Option(help="Period column of --counts")] = "period",
+           cell_cols: Annotated[str, typer.Option(help="Comma-separated cell columns of --counts")] = "cell",
+           count_col: Annotated[str, typer.Option(help="Count column of --counts")] = "n",
+           exposure_col: Annotated[str | None, typer.Option(help="Exposure column (default: period total)")] = None,
+           freq: Annotated[str, typer.Option(help="W (weeks) or M (months)")] = "W") -> None:
+    """List surges: for a week in the store, or a backtest over an external count table."""
+    if counts is not None:
+        import pandas as pd
+
+        from surges import SurgeParams, backtest
+
+        df = pd.read_csv(counts)
+        res = backtest(df, period_col, _split(cell_cols), count_col, exposure_col, freq, SurgeParams())
+        if as_json:
+            typer.echo(res.to_json(orient="records", force_ascii=False, indent=2, default_handler=str))
+        else:
+            typer.echo(res.to_string(index=False) if len(res) else "no surges flagged")
+        return
+    from store.analysis import load_surges
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    w = _week(week)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in load_surges(conn, w.ordinal())]
+    for r in rows:
+        r["week"] = str(w)
+        r["first_week"] = str(Week.from_ordinal(r["first_week"]))
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    for r in rows:
+        typer.echo(f"{r['level']}\t{r['cell']}\t{r['explanation_en']}")
+    typer.echo(f"{len(rows)} surge row(s) in {w}")
+
+
+@topics_app.callback()
+def topics(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List topics with their stable ids."""
+    if ctx.invoked_subcommand:
+        return
+    from store.analysis import load_topics
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    with engine.connect() as conn:
+        ts = load_topics(conn)
+    rows = [{"id": t.id, "intent": t.intent, "label": t.label, "status": t.status, "merged_into": t.merged_into,
+             "keywords": [k for k in t.keywords.split(" / ") if k], "human_label": t.human_label} for t in ts]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['id']}\t{r['intent']}\t{r['status']}\t{r['label']}")
+
+
+@topics_app.command("rename")
+def topics_rename(topic_id: int, label: str) -> None:
+    """Give a topic a human label; it survives every refit."""
+    from store import topic_edits
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    topic_edits.rename(engine, topic_id, label)
+    typer.echo(f"topic {topic_id} renamed to {label!r}")
+
+
+@topics_app.command("merge")
+def topics_merge(source_id: int, target_id: int) -> None:
+    """Merge topic A into topic B (A's tickets count as B's from now on; recorded in lineage)."""
+    from store import topic_edits
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    topic_edits.merge(engine, source_id, target_id)
+    typer.echo(f"topic {source_id} merged into {target_id}")
+
+
+@topics_app.command("ignore")
+def topics_ignore(topic_id: int) -> None:
+    """Hide a topic from briefs and alerts (e.g. spam); survives refits."""
+    from store import topic_edits
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    topic_edits.set_status(engine, topic_id, "ignored")
+    typer.echo(f"topic {topic_id} ignored")
+
+
+@topics_app.command("show")
+def topics_show(topic_id: int, weeks: int = 8) -> None:
+    """Keywords, weekly size and three representative (redacted) quotes of a topic."""
+    from store import report_queries, topic_edits
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    t = topic_edits.get(engine, topic_id)
+    w = Week.latest_complete().ordinal()
+    with engine.connect() as conn:
+        hist = report_queries.cell_history(conn, t.intent, topic_id, None, None, None, w - weeks * 10, w)
+        last = max(hist) if hist else w
+        qs = report_queries.quotes(conn, topic_id, last - weeks + 1, last)
+    typer.echo(f"topic {t.id} [{t.intent}, {t.status}] {t.label}")
+    typer.echo(f"keywords: {t.keywords}")
+    typer.echo("weekly size: " + ", ".join(f"{Week.from_ordinal(x)}: {hist.get(x, 0)}"
+                                            for x in range(last - weeks + 1, last + 1)))
+    for text, _ in qs:
+        typer.echo(f"  “{text}”")
+
+
+@topics_app.command("assignments")
+def topics_assignments(out: Annotated[Path, typer.Option(help="CSV file to write")],
+                       week: Annotated[str | None, typer.Option(help="Only tickets of this ISO week")] = None) -> None:
+    """Export ticket_id, topic_id, topic_label, intent as CSV."""
+    from store import topic_edits
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    n = topic_edits.export_assignments(engine, out, Week.parse(week).ordinal() if week else None)
+    typer.echo(f"wrote {n} rows to {out}")
+
+
+@actions_app.command("add")
+def actions_add(topic: Annotated[int | None, typer.Option(help="Topic id")] = None,
+                product: Annotated[str | None, typer.Option()] = None,
+                batch: Annotated[str | None, typer.Option()] = None,
+                owner: Annotated[str, typer.Option()] = "",
+                due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+                note: Annotated[str, typer.Option()] = "") -> None:
+    """Record an action item against a topic (and product/batch)."""
+    from store import action_items
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    aid = action_items.add(engine, topic, product, batch, owner, _date(due), note)
+    typer.echo(f"action {aid} added")
+
+
+@actions_app.command("list")
+def actions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List action items."""
+    from store import report_queries
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    with engine.connect() as conn:
+        rows = report_queries.actions(conn)
+    data = [{"id": a.id, "topic_id": a.topic_id, "product": a.product, "batch": a.batch, "owner": a.owner,
+             "status": a.status, "due": a.due, "fix_date": a.fix_date, "note": a.note} for a in rows]
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    for d in data:
+        typer.echo("\t".join(str(d[k] if d[k] is not None else "") for k in
+                             ("id", "status", "owner", "topic_id", "product", "batch", "due", "fix_date", "note")))
+
+
+@actions_app.command("update")
+def actions_update(action_id: int,
+                   status: Annotated[str | None, typer.Option(help="open | doing | done")] = None,
+                   fix_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD the fix shipped")] = None,
+                   note: Annotated[str | None, typer.Option()] = None) -> None:
+    """Change an action item's status, fix date or note."""
+    from store import action_items
+
+    _, _, engine = _ctx()
+    _ready(engine)
+    action_items.update_action(engine, action_id, status, _date(fix_date), note)
+    typer.echo(f"action {action_id} updated")
+
+
+def _date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise VocError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+@app.command("run-weekly")
+def run_weekly(week: WeekOpt = None,
+               out: Annotated[Path | None, typer.Option(help="Output folder for briefs")] = None,
+               alerts_to: Annotated[Path | None, typer.Option(help="Write alerts as files here")] = None) -> None:
+    """The whole weekly flow: ingest, understand, topics, surges, brief, alerts."""
+    from flows.weekly import weekly_flow
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
+    res = weekly_flow(settings, cfg, _week(week), out or settings.out_dir, sink)
+    for p in res.outputs:
+        typer.echo(p)
+
+
+@app.command()
+def serve() -> None:
+    """Run the schedules (ingest, weekly, daily safety check, quarterly review). Needs a Prefect server."""
+    from flows.serve import serve_all
+
+    settings, cfg, engine = _ctx()
+    _ready(engine)
+    serve_all(settings, cfg)
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="Folder for the demo database, data, briefs and alerts")] =
+         Path("voc-demo"),
+         week: WeekOpt = None,
+         alerts_to: Annotated[Path | None, typer.Option(help="Alert sink folder (default OUT/outbox)")] = None) -> None:
+    """Generate bundled sample tickets and run the weekly flow on them; writes briefs and alerts."""
+    from flows.demo import run_demo
+
+    for line in run_demo(out, _week(week), alerts_to):
+        typer.echo(line)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
