@@ -389,7 +389,10 @@ def _cusum(y, o, clean, t, alpha, P: SurgeParams) -> dict:
     ok = (n_ref >= P.min_baseline_periods) & (Or > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r0 = np.where(ok, np.maximum(Yr, 0.5) / np.where(Or > 0, Or, 1.0), 0.0)
-    a_eff = alpha + 1.0 / np.maximum(Yr, 0.5)  # + uncertainty of the in-control rate
+    phi = 1.0 + alpha * Yr / np.maximum(n_ref, 1)
+    adj, adj_var = _year_ago_adjust(y, o, clean, ref, ws, t, P)
+    # + relative variance of the in-control mean (rate estimate and seasonal correction)
+    a_eff = alpha + phi / np.maximum(Yr, 0.5) + phi * adj_var
     size = 1.0 / a_eff
     kap = P.cusum_k
     Sc = np.zeros(C)
@@ -397,7 +400,7 @@ def _cusum(y, o, clean, t, alpha, P: SurgeParams) -> dict:
     run_y = np.zeros(C)
     run_mu = np.zeros(C)
     for s in range(ws, t + 1):
-        mu0 = r0 * o[:, s]
+        mu0 = r0 * o[:, s] * adj[:, s - ws]
         v = (o[:, s] > 0) & ok
         with np.errstate(divide="ignore", invalid="ignore"):
             llr = (y[:, s] * np.log(kap * (size + mu0) / (size + kap * mu0))
@@ -415,3 +418,31 @@ def _cusum(y, o, clean, t, alpha, P: SurgeParams) -> dict:
     out["run_start"] = start
     out["alarm"] = ok & (Sc > P.cusum_h) & (run_ratio >= P.cusum_min_ratio)
     return out
+
+
+def _year_ago_adjust(y, o, clean, ref, ws, t, P: SurgeParams) -> np.ndarray:
+    """Seasonal correction of the CUSUM's in-control mean where a year of history exists: last year's
+    rate around s (+-w) over last year's rate in the reference periods, shrunk towards 1 when counts
+    are small. (C, window) multipliers; 1 where last year is not available."""
+    C = y.shape[0]
+    S, w = P.season_length, P.farrington_window
+    m = t - ws + 1
+    adj = np.ones((C, m))
+    var = np.zeros(C)
+    if ws - S < 0 or t - S - w < 0:
+        return adj, var
+    rs = ref[:, S:ws] & clean[:, : ws - S]
+    Yr = (y[:, : ws - S] * rs).sum(axis=1)
+    Or = (o[:, : ws - S] * rs).sum(axis=1)
+    for j, s in enumerate(range(ws, t + 1)):
+        lo, hi = max(0, s - S - w), s - S + w + 1
+        cm = clean[:, lo:hi]
+        Ya = (y[:, lo:hi] * cm).sum(axis=1)
+        Oa = (o[:, lo:hi] * cm).sum(axis=1)
+        ok = (Or > 0) & (Oa > 0) & (Yr > 0) & (Ya > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            la = np.log((Ya / Oa) / (Yr / Or))
+            n = np.minimum(Ya, Yr)
+            adj[:, j] = np.where(ok, np.exp(la * n / (n + 20.0)), 1.0)
+            var = np.maximum(var, np.where(ok, 1.0 / np.maximum(Ya, 0.5) + 1.0 / np.maximum(Yr, 0.5), 0.0))
+    return adj, var

@@ -32,8 +32,8 @@ class _VocGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except VocError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise click.exceptions.Exit(2) from None
+            typer.echo("error: " + " ".join(str(e).split()), err=True)
+            raise SystemExit(2) from None
 
 
 app = typer.Typer(cls=_VocGroup, add_completion=False, no_args_is_help=True,
