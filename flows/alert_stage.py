@@ -18,7 +18,7 @@ from config.settings import Settings, VocConfig
 from delivery.channels import Channel, DeliveryError, FileSink, Message, SmtpChannel
 from flows.brief_stage import build_brief
 from reports.model import Alert, SurgeItem
-from reports.render import render_alert
+from reports.render import alert_subject, render_alert
 from store.models import AlertSent
 from voc.weeks import Week
 
@@ -85,11 +85,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str, brief_li
         kind = "escalation" if all(k == "escalation" for k in kinds) else "start"
         alert = Alert(owner=owner_name, language=lang, channel=channel_name, recipient=recipient, week=str(week),
                       kind=kind, surges=tuple(items), brief_link=brief_link)
-        subject = (f"[客诉激增] {week} · {len(items)} 项需要关注" if lang == "zh"
-                   else f"[Complaint surge] {week} · {len(items)} item(s) need attention")
-        if any(s.severity == "safety" for s in items):
-            subject = ("[安全] " if lang == "zh" else "[SAFETY] ") + subject
-        msg = Message(recipient=recipient, subject=subject, text=render_alert(alert, "text"),
+        msg = Message(recipient=recipient, subject=alert_subject(alert), text=render_alert(alert, "text"),
                       html=render_alert(alert, "html"))
         out.append(PlannedAlert(alert, tuple(dkeys), tuple(ratios), msg))
     return out

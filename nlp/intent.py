@@ -1,115 +1,135 @@
 """Intent by rules (zh + en): complaint | question | suggestion | praise.
 
 Cue families are matched on lower-cased, normalised text and combined:
-  problem evidence (defect / safety / negative experience)  -> complaint, unless the only cue
-      beside it is a polite suggestion and the problem is mild
-  suggestion cue (建议, 希望有, wish it had, please add ...)  -> suggestion
-  question cue (吗, 怎么, how do I, ?) with no problem        -> question
-  praise cue (很好, love, great ...) with no problem          -> praise
-  transactional words alone (退货, refund) or nothing       -> complaint (these are support tickets)
+  suggestion cue (建议, 希望有, wish it had, please add ...) with at most a mild problem -> suggestion
+  problem evidence (defect / safety / negative experience)                           -> complaint
+      (a question about whether something is normal, with no failure report, stays a question)
+  question cue (吗, 怎么, how do I, ?)                                                -> question
+  praise cue (很好, love, great ...), not negated                                    -> praise
+  nothing recognisable                                                               -> complaint
 """
 
 from __future__ import annotations
 
-import re
-
-from nlp.severity import DEFECT_RE, has_safety
+from nlp.severity import DEFECT, SAFETY, Lexicon, ascii_lower, has_safety, terms
 
 INTENTS = ("complaint", "question", "suggestion", "praise")
 
-SUGGESTION_RE = re.compile(
-    r"建议|希望(?:能|可以|贵司|你们|厂家|商家|以后|下次|下一代|新款|后续|能够|增加|加|有|出|推出|改进|改善|优化|做)|"
-    r"能不能出|能否(?:出|推出|增加|加|考虑|做)|可不可以(?:出|加|增加|做)|要是.{0,20}就(?:更)?好了|"
-    r"如果.{0,20}就(?:更|会更)?(?:好|完美|方便)了?|要是能.{0,20}|期待(?:出|推出|有|新款|下一代|你们)|"
-    r"最好(?:能|可以)?(?:加|有|出|增加|改|配)|可以考虑|考虑(?:一下)?(?:增加|出|推出|加)|增加.{0,8}功能|"
-    r"加(?:个|一个|上)|出(?:个|一款|一个)|多出|改进一下|改良|提个意见|提个建议|小建议|一点意见|意见[:：]|"
-    r"什么时候(?:出|推出|上市)|有没有计划|会不会出|为什么不(?:出|做|加)|缺少.{0,6}功能|没有.{0,8}功能|"
-    r"\b(?:suggest\w*|wish (?:it|there|you|they|the|i could)|would be (?:great|nice|awesome|helpful|better|"
-    r"good|ideal|perfect) (?:if|to)|would love (?:to see|a|an|if|it if)|i'?d love (?:to see|a|an|if)|please add|"
-    r"please consider|please make|feature request|it would help if|(?:could|can) you (?:add|make|consider|offer|"
-    r"release|include|bring)|consider (?:adding|making|offering|including)|should (?:add|have|offer|include|"
-    r"come with|make)|hope you (?:add|make|release|will|can)|why not (?:add|make|offer)|next version|future "
-    r"(?:version|model|models|update)|in the future|idea:|my idea|it'?d be (?:great|nice|cool|better)|"
-    r"if only|missing (?:a|an) (?:feature|option|setting)|needs? (?:a|an) (?:option|setting|feature)|"
-    r"any plans? to|would be a (?:great|nice|welcome) (?:addition|improvement)|improvement|request)\b",
-    re.I,
+SUGGESTION = Lexicon(
+    zh=r"""建议 希望能 希望可以 希望贵司 希望你们 希望厂家 希望商家 希望以后 希望下次 希望下一代 希望新款 希望后续 希望能够
+    希望增加 希望加 希望有 希望出 希望推出 希望改进 希望改善 希望优化 希望做 能不能出 能否出 能否推出 能否增加 能否加 能否考虑
+    能否做 可不可以出 可不可以加 可不可以增加 可不可以做 要是.{0,20}就(?:更)?好了 如果.{0,20}就(?:更|会更)?(?:好|完美|方便)了?
+    要是能 要是有 期待出 期待推出 期待有 期待新款 期待下一代 期待你们 最好能 最好可以 最好加 最好有 最好出 最好增加 最好改 最好配
+    可以考虑 考虑一下 考虑增加 考虑出 考虑推出 考虑加 增加.{0,8}功能 加个 加一个 加上 出个 出一款 出一个 多出 改进一下 改良
+    提个意见 提个建议 小建议 一点意见 意见: 什么时候出 什么时候推出 什么时候上市 有没有计划 会不会出 为什么不出 为什么不做
+    为什么不加 缺少.{0,6}功能 没有.{0,8}功能 如果有 如果能 要是再 再大一点 再小一点 再多一点 加一个 增设 配一个 配个 做成
+    可以做 希望再""".split(),
+    en=terms(
+        r"""suggest\w*; wish (?:it|there|you|they|the|i could); would be (?:great|nice|awesome|helpful|better|good|ideal|perfect|cool|handy|useful) (?:if|to);
+        would love (?:to see|a|an|if|it if); i'?d love (?:to see|a|an|if); please add; please consider; please make;
+        feature request; it would help if; (?:could|can) you (?:add|make|consider|offer|release|include|bring|sell);
+        consider (?:adding|making|offering|including|selling); should (?:add|have|offer|include|come with|make|sell);
+        hope you (?:add|make|release|will|can); why not (?:add|make|offer|sell); next version; next model;
+        future (?:version|model|models|update|release); in the future; idea; my idea; it'?d be (?:great|nice|cool|better|handy);
+        if only; missing (?:a|an) (?:feature|option|setting); needs? (?:a|an) (?:option|setting|feature); any plans? to;
+        would be a (?:great|nice|welcome) (?:addition|improvement); improvement; request; recommendation for;
+        you guys should; you should (?:add|make|offer|sell|include); how about (?:adding|making|a|an);
+        would buy (?:a|an|it|one) if; i would pay (?:more|extra) for; please bring; make (?:a|an) (?:bigger|smaller|larger|quieter)"""
+    ),
 )
 
-QUESTION_RE = re.compile(
-    r"[?？]|吗|怎么|如何|怎样|能否|可否|可不可以|是否|请问|多久|多长时间|多少|哪里|哪儿|哪个|哪些|什么时候|啥时候|"
-    r"有没有|是不是|能不能|会不会|要不要|咨询|想问|想知道|想了解|求助|求教|不知道(?:怎么|如何|能不能|是否)|"
-    r"\b(?:how (?:do|can|to|long|much|many|often|should|does|would)|can i|could i|may i|is it (?:possible|safe|"
-    r"normal|ok|okay)|does (?:it|the|this|your)|do (?:you|i|they)|where (?:can|is|do|are)|when (?:will|can|is|"
-    r"does|do)|what (?:is|are|should|does|do)|which|is there|are there|should i|wondering|want to know|"
-    r"wanted to ask|quick question|question about|any (?:way|tips)|advice)\b",
-    re.I,
+QUESTION = Lexicon(
+    zh=r"""吗 怎么 如何 怎样 能否 可否 可不可以 是否 请问 多久 多长时间 多少 哪里 哪儿 哪个 哪些 什么时候 啥时候 有没有 是不是 能不能
+    会不会 要不要 咨询 想问 想知道 想了解 求助 求教 不知道怎么 不知道如何 不知道能不能 不知道是否 可以吗 行吗 正常吗""".split(),
+    en=terms(
+        r"""how (?:do|can|to|long|much|many|often|should|does|would|come); can i; could i; may i;
+        is it (?:possible|safe|normal|ok|okay|supposed); does (?:it|the|this|your|anyone); do (?:you|i|they|we);
+        where (?:can|is|do|are); when (?:will|can|is|does|do|should); what (?:is|are|should|does|do|kind|temperature|size);
+        which; is there; are there; should i; wondering; want to know; wanted to ask; quick question;
+        question about; question:; any (?:way|tips); advice; is this (?:normal|safe|covered|compatible); can you (?:tell|confirm|explain|let me know);
+        could you (?:tell|confirm|explain|let me know)"""
+    ),
 )
 
-PRAISE_RE = re.compile(
-    r"很好|非常好|挺好|真好|不错|满意|点赞|好评|喜欢|推荐|好用|给力|五星|赞|棒|超值|惊喜|完美|漂亮|好看|好吃|"
-    r"物美价廉|性价比高|值得|划算|靠谱|专业|耐心|贴心|及时|迅速|神器|爱了|感谢.{0,10}(?:客服|耐心|帮助|及时|快速|解决)|"
-    r"太方便|很方便|方便|省事|省心|效率高|速度快|很快|很赞"
-    r"|\b(?:great|love|loved|loving|excellent|amazing|perfect|perfectly|awesome|happy with|satisfied|recommend\w*|"
-    r"fantastic|wonderful|brilliant|superb|works (?:great|well|perfectly|like a charm)|best|five stars|5 stars|"
-    r"impressed|delighted|pleased|kudos|nice|beautiful|easy to (?:use|clean)|fast delivery|quick(?:ly)? (?:resolved|"
-    r"sorted|fixed)|thank you so much|thanks so much|appreciate\w*|helpful|outstanding|exceeded)\b"
-    r"|[👍😊😍🥰❤️👏💯🌟⭐]",
-    re.I,
+PRAISE = Lexicon(
+    zh=r"""很好 非常好 挺好 真好 超好 不错 满意 点赞 好评 喜欢 推荐 好用 给力 五星 赞 棒 超值 惊喜 完美 漂亮 好看 好吃 物美价廉
+    性价比高 值得 划算 靠谱 专业 耐心 贴心 及时 迅速 神器 爱了 感谢.{0,10}(?:客服|耐心|帮助|及时|快速|解决) 太方便 很方便
+    省事 省心 效率高 速度快 很快 很赞 好评如潮 回购 超级好 特别好 非常满意 很满意 表扬 很香 真香 方便快捷 简单易用 颜值高""".split(),
+    en=terms(
+        r"""great; love; loved; loving; loves; excellent; amazing; perfect; perfectly; awesome; happy with; satisfied;
+        recommend\w*; fantastic; wonderful; brilliant; superb; works (?:great|well|perfectly|like a charm); best;
+        five stars; 5 stars; impressed; delighted; pleased; kudos; nice; beautiful; easy to (?:use|clean);
+        fast delivery; quick(?:ly)? (?:resolved|sorted|fixed); thank you so much; thanks so much; appreciate\w*;
+        helpful; outstanding; exceeded; game changer; worth (?:it|every); glad i bought; very happy; so happy;
+        crispy; delicious; well made; solid; sturdy"""
+    ),
 )
-NEGATED_PRAISE_RE = re.compile(
-    r"不(?:太|是很|怎么|够|算)?(?:好|满意|喜欢|推荐|好用|方便|值得|划算|靠谱|专业|及时)|没(?:有)?(?:那么|想象中)?(?:好|方便)|"
-    r"一点也不|并不|差评|不值|后悔|"
-    r"\b(?:not|never|isn'?t|wasn'?t|aren'?t|don'?t|didn'?t|no longer|hardly|far from|not so|not very|not that) "
-    r"(?:\w+ )?(?:great|good|happy|satisfied|recommend\w*|impressed|pleased|helpful|love|easy|nice|perfect|fast|"
-    r"quick|worth)\b",
-    re.I,
+NEGATED_PRAISE = Lexicon(
+    zh=r"""不好 不太好 不是很好 不怎么好 不够好 不满意 不太满意 不是很满意 不喜欢 不推荐 不好用 不太好用 不方便 不值得 不值 不划算
+    不靠谱 不专业 不及时 没那么好 没有想象中好 没想象中好 一点也不 并不 差评 后悔""".split(),
+    en=terms(
+        r"""not (?:\w+ )?(?:great|good|happy|satisfied|recommend\w*|impressed|pleased|helpful|love|easy|nice|perfect|fast|quick|worth);
+        never (?:\w+ )?(?:great|good|happy|satisfied|recommend\w*|impressed|pleased|helpful|love|easy|nice|perfect|fast|quick|worth);
+        isn'?t (?:\w+ )?(?:great|good|happy|easy|nice|perfect|worth); wasn'?t (?:\w+ )?(?:great|good|happy|easy|nice|perfect|worth);
+        don'?t (?:\w+ )?(?:love|recommend\w*|like); didn'?t (?:\w+ )?(?:love|like|help); no longer (?:\w+ )?(?:great|good|happy|love);
+        hardly; far from; would not recommend; wouldn'?t recommend; do not recommend; can'?t recommend"""
+    ),
 )
-NEGATIVE_RE = re.compile(
-    r"失望|差劲|太差|很差|极差|垃圾|烂|坑|骗|欺骗|假货|后悔|气死|无语|恶心|离谱|过分|愤怒|生气|不满|糟糕|"
-    r"投诉|差评|退货|退款|换货|赔偿|索赔|维权|曝光|12315|消协|不行|不好|不满意|不能|没用|一直没|至今|还没|到现在|"
-    r"等了|没人|没有人|不理|不回|问题|毛病|"
-    r"\b(?:disappoint\w*|terrible|awful|horrible|worst|poor|bad|useless|garbage|junk|trash|scam|fraud|angry|furious|"
-    r"upset|frustrat\w*|unacceptable|ridiculous|regret|complain\w*|refund|return(?:ed|ing)? (?:it|this|the)|"
-    r"money back|replacement|compensat\w*|demand|still (?:waiting|no|not|haven'?t)|never (?:arrived|received|"
-    r"got|came|replied|heard)|waste|wasted|ruined|issue|problem|wrong|missing|damaged|late|delayed|lost|"
-    r"rude|ignored|charged|not (?:happy|acceptable)|can'?t believe|nobody|no one|no response|no reply|"
-    r"doesn'?t|does not|didn'?t|won'?t|isn'?t|not)\b",
-    re.I,
+NEGATIVE = Lexicon(
+    zh=r"""失望 差劲 太差 很差 极差 真差 好差 垃圾 烂 坑 骗 欺骗 假货 后悔 气死 无语 恶心 离谱 过分 愤怒 生气 不满 糟糕 投诉 差评
+    退货 退款 换货 赔偿 索赔 维权 曝光 12315 消协 不行 不好 不满意 一直没 至今 还没 到现在 等了 没人 没有人 不理 不回 毛病
+    太慢 很慢 慢死 坑人 黑心 忽悠 再也不 别买 不会再买 浪费 心累 崩溃 郁闷 烦 差""".split(),
+    en=terms(
+        r"""disappoint\w*; terrible; awful; horrible; worst; poor; bad; useless; garbage; junk; trash; scam; fraud; angry;
+        furious; upset; frustrat\w*; unacceptable; ridiculous; regret; complain\w*; refund; return(?:ed|ing)? (?:it|this|the);
+        money back; replacement; compensat\w*; demand; still (?:waiting|no|not|haven'?t); never (?:arrived|received|got|came|replied|heard);
+        waste; wasted; ruined; wrong; damaged; late; delayed; lost; rude; ignored; charged; can'?t believe;
+        nobody; no one; no response; no reply; sick of; fed up; shame; shameful; pathetic; never again; avoid;
+        stay away; do not buy; don'?t buy; lousy; mess; nightmare; annoy\w*"""
+    ),
 )
-# mild problem words that a suggestion may contain ("没有定时功能", "doesn't have a timer")
-_MILD_ONLY_RE = re.compile(r"\b(?:doesn'?t|does not|didn'?t|won'?t|isn'?t|not|issue|problem|missing)\b|不能|没|问题|不好")
-_EMOJI_NEG_RE = re.compile(r"[😡😠👎💩😤😭😞🤬💔]")
-
-
-def _count(rx: re.Pattern[str], text: str) -> int:
-    return len(rx.findall(text))
+# mild problem words a suggestion may contain ("没有定时功能", "doesn't have a timer")
+MILD = Lexicon(
+    zh="不能 没 问题 不好 不够 不太".split(),
+    en=terms("doesn'?t; does not; didn'?t; won'?t; isn'?t; not; issue; problem; missing; lacks?; only; but"),
+)
+_REPORT = Lexicon(
+    zh=r"""坏了 坏掉 不工作 不加热 没反应 漏水 漏电 冒烟 起火 着火 开不了机 关不紧 停止工作 报错 异响 烫伤 炸了 裂了 断了""".split(),
+    en=terms(
+        r"""broke; broken; stopped; died; dead; caught fire; won'?t; doesn'?t work; not working; leaking; cracked; smoked;
+        sparked; melted; burned; burnt; shocked; keeps; exploded; shattered; failed"""
+    ),
+)
+_EMOJI_NEG = frozenset("😡😠👎💩😤😭😞🤬💔")
+_EMOJI_POS = frozenset("👍😊😍🥰❤👏💯🌟⭐😄😁🙏")
 
 
 def classify_intent(text: str) -> str:
-    low = text.lower()
+    low = ascii_lower(text)
     if not low.strip():
         return "complaint"
+    chars = set(text) if len(text) < 400 else set(text[:400])
+    emoji_neg = not _EMOJI_NEG.isdisjoint(chars)
+    emoji_pos = not _EMOJI_POS.isdisjoint(chars)
+
     safety = has_safety(low)
-    defect = bool(DEFECT_RE.search(low))
-    neg_praise = bool(NEGATED_PRAISE_RE.search(low))
-    negatives = NEGATIVE_RE.findall(low)
-    strong_neg = [n for n in negatives if not _MILD_ONLY_RE.fullmatch(n)]
-    suggestion = bool(SUGGESTION_RE.search(low))
-    question = bool(QUESTION_RE.search(low))
-    praise = bool(PRAISE_RE.search(NEGATED_PRAISE_RE.sub(" ", low)))
-    emoji_neg = bool(_EMOJI_NEG_RE.search(text))
+    defect = DEFECT.search(low)
+    neg_praise = NEGATED_PRAISE.search(low)
+    strong_neg = NEGATIVE.search(low)
+    mild = MILD.search(low)
+    suggestion = SUGGESTION.search(low)
+    question = "?" in low or "？" in low or QUESTION.search(low)
+    praise = emoji_pos or PRAISE.search(NEGATED_PRAISE.sub(" ", low) if neg_praise else low)
 
-    problem = safety or defect or neg_praise or bool(strong_neg) or emoji_neg
-    mild = bool(negatives) and not strong_neg
-
-    if suggestion and not safety and not strong_neg and not (defect and not praise and not mild):
+    if suggestion and not safety and not strong_neg and not neg_praise and (not defect or praise or mild):
         return "suggestion"
-    if suggestion and (praise or mild) and not safety and not strong_neg:
-        return "suggestion"
+    problem = safety or defect or neg_praise or strong_neg or emoji_neg
     if problem:
-        # "Is it normal that ...?" without a complaint tone stays a question
-        if question and not strong_neg and not neg_praise and not emoji_neg and not _has_report(low):
+        if question and not strong_neg and not neg_praise and not emoji_neg and not _REPORT.search(low):
             return "question"
+        if praise and not (safety or strong_neg or neg_praise or emoji_neg) and not _REPORT.search(low):
+            # "great oven, the light is a bit dim" stays praise only if no failure is reported
+            return "praise" if not question else "question"
         return "complaint"
     if question:
         return "question"
@@ -120,14 +140,4 @@ def classify_intent(text: str) -> str:
     return "complaint"
 
 
-_REPORT_RE = re.compile(
-    r"坏了|坏掉|不工作|不加热|没反应|漏水|漏电|冒烟|起火|着火|开不了机|关不紧|停止工作|报错|异响"
-    r"|\b(?:broke|broken|stopped|died|dead|caught fire|won'?t|doesn'?t work|not working|leaking|cracked|smoked|"
-    r"sparked|melted|burned|burnt|shocked|keeps?)\b",
-    re.I,
-)
-
-
-def _has_report(low: str) -> bool:
-    """A concrete failure report (as opposed to asking whether something is normal)."""
-    return bool(_REPORT_RE.search(low))
+__all__ = ["INTENTS", "classify_intent", "SAFETY", "DEFECT"]

@@ -63,6 +63,8 @@ _QUOTE_CUT_RES = [
 _HEADER_CUT_RE = re.compile(r"^\s*(?:From|发件人|寄件者)\s*[:：][^\n]*\n(?:[^\n]*\n){0,3}?\s*(?:Sent|Date|发送时间|时间|日期|To|收件人)\s*[:：]", re.I | re.M)
 _QUOTED_LINE_RE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.M)
 
+_BOILERPLATE_GATES = ("为您服务", "为您解答", "感谢您的", "还有", "请问", "祝您", "本邮件", "thank", "anything else",
+                      " day", " weekend", "automatically", "do not reply")
 _BOILERPLATE_RES = [
     re.compile(p, re.I)
     for p in [
@@ -83,8 +85,13 @@ _BOILERPLATE_RES = [
 ]
 
 
+_QUOTE_GATE_RE = re.compile(r"-{2}|_{5}|wrote:|写道|From|from|发件人|寄件者|>", re.I)
+
+
 def strip_quoted(text: str) -> tuple[str, bool]:
     """Cut quoted e-mail history; returns (text, removed_something). Keeps the text if all was quoted."""
+    if not _QUOTE_GATE_RE.search(text):
+        return text, False
     cut = len(text)
     for rx in _QUOTE_CUT_RES:
         m = rx.search(text)
@@ -103,6 +110,9 @@ def strip_quoted(text: str) -> tuple[str, bool]:
 
 
 def strip_boilerplate(text: str) -> str:
+    low = text.lower() if len(text) < 5000 else text[:5000].lower()
+    if not any(g in low for g in _BOILERPLATE_GATES):
+        return text
     for rx in _BOILERPLATE_RES:
         text = rx.sub(" ", text)
     return text
@@ -144,13 +154,13 @@ def _t2s():
                     trad.add(parts[0])
     except OSError:  # pragma: no cover - dictionary layout changed: convert everything with CJK
         trad = set()
-    rx = re.compile("[" + re.escape("".join(sorted(trad))) + "]") if trad else re.compile(r"[\u4e00-\u9fff]")
-    return cc, rx
+    return cc, frozenset(trad)
 
 
 def to_simplified(text: str) -> str:
-    cc, rx = _t2s()
-    if rx.search(text):
+    """Traditional -> simplified (OpenCC t2s), only when a traditional-only character is present."""
+    cc, trad = _t2s()
+    if not trad or not trad.isdisjoint(text):
         return cc.convert(text)
     return text
 

@@ -169,7 +169,7 @@ def choose_k(
     100-200-d space silhouette grows monotonically with k), averaged over ``repeats`` seeded
     samples of ``sample`` rows (one sample is noisy at small k).  Among near-ties (within
     ``tie`` of the best mean score) the largest k wins: for triage a slightly finer split is
-    more useful than one catch-all topic."""
+    more useful than one catch-all topic.  k=2 must beat the rest by 15%."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.metrics import silhouette_score
@@ -177,23 +177,32 @@ def choose_k(
     n = len(embeddings)
     if k_max < 2 or n < 4:
         return 1
+    from threadpoolctl import threadpool_limits
+
     rng = np.random.default_rng(seed)
     if n <= sample:
         repeats = 1
     grid = _k_grid(min(k_max, min(n, sample) - 1))
     if not grid:
         return 1
+    # One PCA view for all repeats, fitted on up to 20k rows (a PCA per small sample is noisy).
+    fit_idx = np.sort(rng.choice(n, size=min(n, 20_000), replace=False))
+    d = min(10, embeddings.shape[1], len(fit_idx) - 1)
+    pca = PCA(n_components=d, random_state=seed).fit(embeddings[fit_idx]) if d >= 2 else None
     scores = np.zeros(len(grid))
-    for r in range(repeats):
-        idx = np.sort(rng.choice(n, size=min(n, sample), replace=False))
-        x = embeddings[idx]
-        d = min(10, x.shape[1], len(x) - 1)
-        if d >= 2:
-            x = PCA(n_components=d, random_state=seed).fit_transform(x).astype(np.float32)
-        for j, k in enumerate(grid):
-            labels = KMeans(n_clusters=k, n_init=3, random_state=seed + r).fit_predict(x)
-            scores[j] += float(silhouette_score(x, labels)) if len(np.unique(labels)) > 1 else -1.0
+    # Small k-means fits: OpenMP threads only add spin-wait overhead (and hurt on a busy host).
+    with threadpool_limits(limits=1):
+        for r in range(repeats):
+            idx = np.sort(rng.choice(n, size=min(n, sample), replace=False))
+            x = embeddings[idx] if pca is None else pca.transform(embeddings[idx]).astype(np.float32)
+            for j, k in enumerate(grid):
+                labels = KMeans(n_clusters=k, n_init=3, random_state=seed + r).fit_predict(x)
+                scores[j] += float(silhouette_score(x, labels)) if len(np.unique(labels)) > 1 else -1.0
     scores /= repeats
+    # Silhouette is biased towards k=2 (one strong direction splits the data in two): accept 2
+    # only when it wins clearly.
+    if len(grid) > 1 and grid[0] == 2 and scores[0] < 1.15 * scores[1:].max():
+        grid, scores = grid[1:], scores[1:]
     best = float(scores.max())
     ok = [k for k, s in zip(grid, scores, strict=True) if s >= best - (1 - tie) * abs(best)]
     return max(ok)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date
+from datetime import date as Date
 
 LANGUAGES = ("zh", "en")
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
@@ -392,6 +392,12 @@ INTENT_NAMES = {
            "inquiry": "question", "praise": "praise", "request": "request", "other": "other"},
 }
 
+METHOD_NAMES = {
+    "zh": {"baseline": "与近期基线比较", "seasonal": "与往年同期比较", "cusum": "CUSUM 持续上升检测"},
+    "en": {"baseline": "vs recent baseline", "seasonal": "vs same season last year",
+           "cusum": "CUSUM sustained-rise check"},
+}
+
 STATUS_NAMES = {
     "zh": {"open": "未开始", "doing": "进行中", "done": "已完成"},
     "en": {"open": "open", "doing": "in progress", "done": "done"},
@@ -454,6 +460,10 @@ class Translator:
 
     def status(self, value: str | None) -> str:
         return self._name(STATUS_NAMES, value)
+
+    def methods(self, values: tuple[str, ...] | list[str]) -> str:
+        """Detection method codes ('baseline', 'seasonal', 'cusum') as a readable list."""
+        return self.join([self._name(METHOD_NAMES, v) for v in values if v])
 
     def join(self, items: list[str] | tuple[str, ...]) -> str:
         return self.t("list_sep").join(items)
@@ -524,7 +534,7 @@ class Translator:
         return self.t("surge.q", q=self.q(x))
 
     # ---- dates ---------------------------------------------------------------------------
-    def date(self, d: date | None) -> str:
+    def date(self, d: Date | None) -> str:
         """zh '2026年11月16日', en '16 Nov 2026'."""
         if d is None:
             return self.t("none")
@@ -532,7 +542,7 @@ class Translator:
             return f"{d.year}年{d.month}月{d.day}日"
         return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
 
-    def short_date(self, d: date | None) -> str:
+    def short_date(self, d: Date | None) -> str:
         """Without the year: zh '11月16日', en '16 Nov'."""
         if d is None:
             return self.t("none")
@@ -540,7 +550,7 @@ class Translator:
             return f"{d.month}月{d.day}日"
         return f"{d.day} {_MONTHS_EN[d.month - 1]}"
 
-    def date_range(self, start: date, end: date) -> str:
+    def date_range(self, start: Date, end: Date) -> str:
         """zh '2026年11月16日至11月22日', en '16–22 Nov 2026' (years repeated only when they differ)."""
         if self.lang == "zh":
             if start.year == end.year:

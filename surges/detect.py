@@ -108,7 +108,7 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = SurgeParams()) -> 
     cols = np.arange(a, ti + 1)
     exists = cols[None, :] >= ef[:, None]
     new_here = ef == ti
-    past_flag = panel.flags[idx, a : ti + 1]
+    past_flag = panel.flags[idx, a : ti + 1] & (cols > ti - 1 - P.flag_memory)[None, :]
 
     # usable history (weights): valid, cell existed (new cells: the level's periods, all zeros)
     base_ok = valid & (exists | new_here[:, None])
@@ -199,38 +199,60 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = SurgeParams()) -> 
 
 # --------------------------------------------------------------------------------------------------
 def _dispersion(y, o, sel, level_code, P: SurgeParams) -> np.ndarray:
-    """Negative binomial alpha per cell (var = mu + alpha mu^2), moment estimate over the cell's
-    recent usable periods, shrunk towards the pooled alpha of cells of the same level and count size."""
+    """Negative binomial alpha per cell (var = mu + alpha mu^2), shrunk towards the median alpha of the
+    cells of the same level and count-size stratum.
+
+    The cell's own estimate uses successive differences of exposure-scaled counts over its recent
+    usable periods, winsorised at 5 robust SDs: level shifts, trends, a topic dying out or one past
+    spike barely move it (a plain moment estimate around the window mean would explode)."""
+    C, H = y.shape
     n = sel.sum(axis=1).astype(float)
     Y = (y * sel).sum(axis=1)
-    O = (o * sel).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(O > 0, Y / O, 0.0)
-    mu = rate[:, None] * o * sel
-    corr = np.where(n > 1, n / np.maximum(n - 1, 1), 1.0)
-    num = (((y - mu) ** 2) * sel).sum(axis=1) * corr - mu.sum(axis=1)
-    den = (mu**2).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own = np.clip(np.where(den > 0, num / den, 0.0), 0.0, 5.0)
     mean = np.where(n > 0, Y / np.maximum(n, 1), 0.0)
-    usable = (n >= 4) & (den > 0)
-    # pooled per level and per log2 count-size stratum; level-wide where a stratum has < 5 cells
+    pair = sel[:, 1:] & sel[:, :-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(pair, o[:, 1:] / np.where(o[:, :-1] > 0, o[:, :-1], 1.0), 1.0)
+        d = np.where(pair, y[:, 1:] - y[:, :-1] * scale, np.nan)
+        mu_pair = np.where(pair, 0.5 * (y[:, 1:] + y[:, :-1] * scale), np.nan)
+    n_pair = pair.sum(axis=1)
+    own = np.zeros(C)
+    usable = (n_pair >= 3) & (mean > 0)
+    if usable.any():
+        du, mp = d[usable], mu_pair[usable]
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                s2 = np.nanmedian(du**2, axis=1) / 0.455
+                lim = 5.0 * np.sqrt(np.maximum(s2, 1.0))
+                var_d = np.nanmean(np.clip(du, -lim[:, None], lim[:, None]) ** 2, axis=1)
+                m = np.nanmean(mp, axis=1)
+        # E d^2 = 2 (mu + alpha mu^2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            own[usable] = np.clip(np.where(m > 0, (var_d / 2 - m) / m**2, 0.0), 0.0, 5.0)
+    # pooled: trimmed mean per level x log2 count-size stratum (>= 5 cells), else the level's
     nb = 16
     stratum = np.clip(np.floor(np.log2(mean + 0.5)).astype(int) + 2, 0, nb - 1)
     lv = level_code.astype(np.int64)
-    n_lv = int(lv.max()) + 1 if len(lv) else 1
     g = lv * nb + stratum
-    g_num = np.bincount(g[usable], weights=num[usable], minlength=n_lv * nb)
-    g_den = np.bincount(g[usable], weights=den[usable], minlength=n_lv * nb)
-    g_n = np.bincount(g[usable], minlength=n_lv * nb)
-    l_num = np.bincount(lv[usable], weights=num[usable], minlength=n_lv)
-    l_den = np.bincount(lv[usable], weights=den[usable], minlength=n_lv)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        l_alpha = np.where(l_den > 0, np.clip(l_num / l_den, 0, 5), 0.0)
-        g_alpha = np.where((g_n >= 5) & (g_den > 0), np.clip(g_num / g_den, 0, 5), l_alpha.repeat(nb))
-    pooled = g_alpha[g]
-    w_own = np.where(usable, n * mean / (mean + P.dispersion_half_count), 0.0)
+    pooled = np.zeros(C)
+    if usable.any():
+        dfu = pd.DataFrame({"g": g[usable], "lv": lv[usable], "a": own[usable]})
+        g_med = dfu.groupby("g")["a"].agg([("median", _trim_mean), ("size", "size")])
+        l_med = dfu.groupby("lv")["a"].agg(_trim_mean)
+        lvl = l_med.reindex(lv).fillna(0.0).to_numpy()
+        gm = g_med.reindex(g)
+        pooled = np.where(gm["size"].fillna(0).to_numpy() >= 5, gm["median"].fillna(0).to_numpy(), lvl)
+    w_own = np.where(usable, n_pair * mean / (mean + P.dispersion_half_count), 0.0)
     return (w_own * own + P.dispersion_prior_df * pooled) / (w_own + P.dispersion_prior_df)
+
+
+def _trim_mean(a) -> float:
+    """Mean without the top and bottom 10% (at least one each side with >= 5 values)."""
+    v = np.sort(np.asarray(a, float))
+    k = max(1, int(0.1 * len(v))) if len(v) >= 5 else 0
+    return float(v[k : len(v) - k].mean()) if len(v) > 2 * k else float(np.median(v))
 
 
 def _nb_sf(y, mu, phi):
@@ -366,7 +388,7 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
     p = np.where(avail, _nb_sf(yt, np.where(avail, mu0, 1.0), np.where(avail, phi_eff, 1.0)), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = yt / mu0
-        se = np.sqrt(phi / np.maximum(yt, 0.5) + phi / np.maximum(Y0, 0.5))
+        se = np.minimum(np.sqrt(phi / np.maximum(yt, 0.5) + phi / np.maximum(Y0, 0.5)), 50.0)
         lo = np.where(yt > 0, ratio * np.exp(-Z975 * se), 0.0)
         hi = np.where(Y0 > 0, np.maximum(ratio, 0.5 / mu0) * np.exp(Z975 * se), np.inf)
     out.update(available=avail, mu0=mu0, p=p, lo=lo, hi=hi)

@@ -16,7 +16,10 @@ class SurgeParams:
     # --- baseline (exact conditional) test -------------------------------------------------------
     min_baseline_periods: int = 3  # fewer usable baseline periods -> the cell is not tested
     max_lookback: int = 52  # look at most this far back for the k usable baseline periods
-    flagged_weight: float = 0.0  # weight of baseline periods flagged before (`flagged` column)
+    flagged_weight: float = 0.0  # weight of baseline periods flagged before (`flagged` column) ...
+    # ... within this many periods of the tested one; older flags count as normal history, so a
+    # lasting level shift stops flagging (becomes the new normal) instead of flagging for ever
+    flag_memory: int = 8
     outlier_z: float = 2.58  # baseline periods above this residual are down-weighted ((z0/z)^2)
     # exposure is total ticket volume *including* the cell's own complaints: the cell is then
     # compared with the rest of the volume (odds, not share), so a dominant cell's own rise does not

@@ -88,7 +88,7 @@ def surges(lang: str) -> tuple[SurgeItem, SurgeItem]:
         topic_id=12, topic_label=x["screen"], level="topic×product×batch", product=x["fryer"],
         model="AF-300", batch="B2409", severity="defect", observed=23, expected=4.4, ratio=5.2,
         ratio_lo=3.3, ratio_hi=7.9, q_value=0.0004, wow_change=0.64, since_week="2026-W46",
-        methods=("poisson_glm", "batch_disproportion"), is_new_topic=False,
+        methods=("baseline", "cusum"), is_new_topic=False,
         concentration=BatchShare(batch="B2409", share=0.8, expected_share=0.2, ratio=3.9),
         history=HISTORY_DEFECT,
         quotes=(
@@ -104,7 +104,7 @@ def surges(lang: str) -> tuple[SurgeItem, SurgeItem]:
         topic_id=7, topic_label=x["hot"], level="topic×product×model", product=x["brush"],
         model="S2-Max", batch=None, severity="safety", observed=9, expected=3.7, ratio=2.4,
         ratio_lo=1.3, ratio_hi=4.6, q_value=0.012, wow_change=None, since_week="2026-W47",
-        methods=("poisson_glm",), is_new_topic=True, concentration=None, history=HISTORY_SAFETY,
+        methods=("baseline", "seasonal"), is_new_topic=True, concentration=None, history=HISTORY_SAFETY,
         quotes=(Quote(text="充电十分钟后手柄很烫，不敢再用了", language="zh"),
                 Quote(text="The handle got too hot to hold while charging.", language="en")),
         workaround=None, owner=None, action=None, explanation=x["safety_expl"],

@@ -1,0 +1,66 @@
+"""`voc demo` end to end: the real weekly flow (Prefect ephemeral API) on the bundled sample data."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from voc import sample
+from voc.cli import app
+from voc.weeks import Week
+
+WEEK = Week.parse("2026-W47")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo")
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--week", str(WEEK)])
+    assert res.exit_code == 0, res.output
+    return out, res.stdout
+
+
+@pytest.mark.slow
+def test_demo_brief_names_the_planted_surge(demo: tuple[Path, str]) -> None:
+    out, stdout = demo
+    _, planted = sample.generate(WEEK)
+    zh = (out / f"brief-{WEEK}.zh.md").read_text(encoding="utf-8")
+    en = (out / f"brief-{WEEK}.en.md").read_text(encoding="utf-8")
+    for text, product in ((zh, "烤箱"), (en, "oven")):
+        surges = text.split("\n## ")[1:3]  # the surge section comes first after the headline
+        section = next(s for s in text.split("\n## ") if planted.surge_batch in s)
+        assert product in section
+        assert planted.surge_batch in section
+        assert re.search(r"\d+(\.\d+)?×", section), "change vs baseline (ratio) is stated"
+        assert surges
+    # the global spike week is not reported as a surge for the final week, and the brief for the
+    # spike week itself is not produced by the demo: detection there is checked in the surge tests
+    assert "topic ids stable" in stdout
+
+
+@pytest.mark.slow
+def test_demo_outputs_have_no_personal_data_and_escape_html(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    _, planted = sample.generate(WEEK)
+    files = [p for p in out.rglob("*") if p.is_file() and p.suffix in {".html", ".md", ".txt", ".json"}]
+    assert len(files) >= 6
+    for p in files:
+        text = p.read_text(encoding="utf-8")
+        for item in planted.pii:
+            assert item.value not in text, f"{item.kind} {item.value} leaked into {p.name}"
+        assert "<script>alert(1)</script>" not in text, p.name
+
+
+@pytest.mark.slow
+def test_demo_alerts_the_owner_once_in_chinese(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    msgs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "outbox").glob("*.json"))]
+    oven_owner = next(p["owner"] for p in sample.PRODUCTS if p["id"] == "oven")
+    owner_email = next(o["email"] for o in sample.OWNERS if o["name"] == oven_owner)
+    to_owner = [m for m in msgs if m["recipient"] == owner_email]
+    assert len(to_owner) == 1
+    assert "B2409" in to_owner[0]["text"] and "烤箱" in to_owner[0]["text"]
