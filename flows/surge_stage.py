@@ -69,7 +69,8 @@ def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, An
         rows = analysis.counts_frame_rows(conn, "complaint", start, w)
         vols = analysis.volumes(conn, start, w)
         labels = {t.id: t.label for t in analysis.load_topics(conn)}
-    counts = pd.DataFrame(rows, columns=["week", "topic_id", "product", "model", "batch", "n", "sev_max"])
+    counts = pd.DataFrame(rows, columns=["week", "topic_id", "product", "model", "batch", "n", "n_safety",
+                                         "n_defect", "n_service"])
     vol = pd.DataFrame(vols, columns=["week", "product", "batch", "n"])
     total = vol[(vol["product"] == "") & (vol["batch"] == "")].set_index("week")["n"]
     out: list[dict[str, Any]] = []
@@ -105,7 +106,8 @@ def _cell_mask(df: pd.DataFrame, rec: dict[str, Any]) -> pd.Series:
 def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch: pd.DataFrame,
                labels: dict[int, str]) -> dict[str, Any]:
     cell_rows = this_week[_cell_mask(this_week, rec)]
-    sev = analysis.RANK_SEVERITY.get(int(cell_rows["sev_max"].max()) if len(cell_rows) else 0, "other")
+    sums = cell_rows[["n", "n_safety", "n_defect", "n_service"]].sum()
+    sev = analysis.cell_severity(*(int(sums[k]) for k in ("n", "n_safety", "n_defect", "n_service")))
     conc = None
     if rec["level"] in ("topic×product", "topic×product×model", "product") and rec.get("product"):
         by_batch = cell_rows[cell_rows["batch"] != ""].groupby("batch")["n"].sum().to_dict()

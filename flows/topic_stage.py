@@ -8,6 +8,7 @@ embeds in the same space, and each ticket's embedding is cached.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,33 @@ class TopicSummary:
         return "; ".join(parts)
 
 
+BATCH_CODE = re.compile(r"\b(?:[A-Z]{1,2}\d{3,5}[A-Z]?|\d{2}[A-Z]\d{2,3})\b")
+
+
+def catalogue_terms(cfg: VocConfig) -> list[str]:
+    """Product names, aliases, models and brand words: they say *what* product, not *what problem*.
+
+    Products are their own dimension (topic × product cells), so topics are built without them:
+    "door won't close" is one topic whether the text names the oven by model or by alias.
+    """
+    terms = {cfg.report.brand, *cfg.report.brand.split()}
+    for p in cfg.products:
+        terms.update([p.id, p.name_zh, p.name_en, *p.aliases, *p.models])
+    return sorted((t for t in terms if t and len(t) > 1), key=len, reverse=True)
+
+
+def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Texts and tokens with catalogue terms and batch codes removed, for embedding and labels."""
+    if not terms:
+        return texts, tokens
+    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    lowered = {t.lower() for t in terms}
+    out_texts = [BATCH_CODE.sub(" ", pattern.sub(" ", t)) for t in texts]
+    out_tokens = [[w for w in toks if w.lower() not in lowered and not BATCH_CODE.fullmatch(w)
+                   and not pattern.fullmatch(w.replace("_", " "))] for toks in tokens]
+    return out_texts, out_tokens
+
+
 def _known(t: Topic) -> KnownTopic:
     centroid = np.frombuffer(t.centroid, dtype=np.float32) if t.centroid else np.zeros(1, np.float32)
     return KnownTopic(topic_id=t.id, label=t.label, keywords=tuple(k for k in t.keywords.split(" / ") if k),
@@ -57,6 +85,7 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
     th = cfg.thresholds
     summary = TopicSummary()
     w = week.ordinal()
+    terms = catalogue_terms(cfg)
     for intent in INTENTS:
         with engine.begin() as conn:
             analysis.promote_emerging(conn, w)
@@ -68,8 +97,8 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
             if not rows:
                 continue
             ids = [r.id for r in rows]
-            texts = [r.text_clean or "" for r in rows]
-            tokens = [(r.tokens or "").split() for r in rows]
+            texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows],
+                                       terms)
             if first:
                 embedder = TfidfSvdEmbedder().fit(texts, tokens)
                 blob = embedder.dumps()

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 PARTS_ZH = (
     "门", "炉门", "门把手", "把手", "手柄", "加热管", "发热管", "加热丝", "发热盘", "玻璃门", "玻璃", "内胆",
-    "炸篮", "炸锅篮", "篮子", "锅篮", "涂层", "不粘涂层", "旋钮", "按键", "按钮", "显示屏", "屏幕", "面板",
+    "炸篮", "篮子", "锅篮", "涂层", "不粘涂层", "旋钮", "按键", "按钮", "显示屏", "屏幕", "面板",
     "电源线", "插头", "电线", "风扇", "风机", "温控器", "温控", "定时器", "烤盘", "烤架", "接油盘", "托盘",
     "密封圈", "密封条", "铰链", "合页", "外壳", "底座", "指示灯", "灯", "电机", "马达", "保险丝", "主板", "电路板",
     "水箱", "滤网", "刀片", "盖子", "锅盖", "卡扣", "脚垫", "说明书", "包装", "配件",
 )
 PARTS_EN = (
-    "door", "oven door", "handle", "door handle", "heating element", "element", "glass door", "glass",
-    "basket", "fryer basket", "coating", "non-stick coating", "knob", "dial", "button", "display", "screen",
+    "door", "handle", "door handle", "heating element", "element", "glass door", "glass",
+    "basket", "coating", "non-stick coating", "knob", "dial", "button", "display", "screen",
     "panel", "control panel", "power cord", "cord", "plug", "fan", "thermostat", "timer", "tray", "baking tray",
     "rack", "wire rack", "drip tray", "crumb tray", "seal", "gasket", "hinge", "housing", "casing", "base",
     "light", "indicator light", "motor", "fuse", "circuit board", "pcb", "water tank", "filter", "blade", "lid",
@@ -81,6 +81,10 @@ def _model_variant_regex(model: str) -> str:
     return r"[\s\-_]?".join(re.escape(c) for c in chunks)
 
 
+_ASCII_LOWER = {i: i + 32 for i in range(65, 91)}
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
 @dataclass
 class ModelFinder:
     """Finds catalogue model codes in text, in any common spelling, and returns canonical forms."""
@@ -90,12 +94,11 @@ class ModelFinder:
     def __post_init__(self) -> None:
         self._canon: dict[str, str] = {}
         alts = []
-        for m in sorted({m for m in self.models if m and m.strip()}, key=len, reverse=True):
+        for m in sorted({m.strip() for m in self.models if m and m.strip()}, key=len, reverse=True):
             self._canon[self._key(m)] = m
-            alts.append(_model_variant_regex(m))
-        self.regex = (
-            re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(alts) + r")(?![A-Za-z0-9])", re.I) if alts else None
-        )
+            alts.append(_model_variant_regex(m.lower()))
+        # matched on ASCII-lower-cased text; no IGNORECASE / look-behind so re can skip ahead fast
+        self.regex = re.compile("(?:" + "|".join(alts) + r")(?![a-z0-9])") if alts else None
 
     @staticmethod
     def _key(s: str) -> str:
@@ -107,13 +110,26 @@ class ModelFinder:
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         if self.regex is None:
             return []
-        return [(m.start(), m.end(), self._canon.get(self._key(m.group(0)), m.group(0))) for m in self.regex.finditer(text)]
+        low = text.translate(_ASCII_LOWER)
+        out = []
+        for m in self.regex.finditer(low):
+            s = m.start()
+            if s and low[s - 1] in _ALNUM:
+                continue
+            out.append((s, m.end(), self._canon.get(self._key(m.group(0)), text[s : m.end()])))
+        return out
 
     def canonicalise(self, text: str) -> str:
         """Rewrite every model mention to its catalogue spelling (used on token text only)."""
-        if self.regex is None:
+        spans = self.spans(text)
+        if not spans:
             return text
-        return self.regex.sub(lambda m: " " + self._canon.get(self._key(m.group(0)), m.group(0)) + " ", text)
+        parts, pos = [], 0
+        for s, e, code in spans:
+            parts += [text[pos:s], " ", code, " "]
+            pos = e
+        parts.append(text[pos:])
+        return "".join(parts)
 
 
 # generic model-like codes with a hyphen (KX-30A, AF-5L): never redacted even if not in catalogue

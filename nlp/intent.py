@@ -23,7 +23,8 @@ SUGGESTION = Lexicon(
     可以考虑 考虑一下 考虑增加 考虑出 考虑推出 考虑加 增加.{0,8}功能 加个 加一个 加上 出个 出一款 出一个 多出 改进一下 改良
     提个意见 提个建议 小建议 一点意见 意见: 什么时候出 什么时候推出 什么时候上市 有没有计划 会不会出 为什么不出 为什么不做
     为什么不加 缺少.{0,6}功能 没有.{0,8}功能 如果有 如果能 要是再 再大一点 再小一点 再多一点 加一个 增设 配一个 配个 做成
-    可以做 希望再""".split(),
+    可以做 希望再 希望 就好了 就更好了 会更好 会更方便 能不能把 能不能加 能不能做 能不能改 能不能换 能不能增加 能不能单独 可以出
+    改成 换成 做成 附上 附几个 附一些 配上 多一些 多加 再长 再大 再小 再多 要是有 如果有个 最好附 最好是 愿意付费 愿意多花""".split(),
     en=terms(
         r"""suggest\w*; wish (?:it|there|you|they|the|i could); would be (?:great|nice|awesome|helpful|better|good|ideal|perfect|cool|handy|useful) (?:if|to);
         would love (?:to see|a|an|if|it if); i'?d love (?:to see|a|an|if); please add; please consider; please make;
@@ -34,7 +35,12 @@ SUGGESTION = Lexicon(
         if only; missing (?:a|an) (?:feature|option|setting); needs? (?:a|an) (?:option|setting|feature); any plans? to;
         would be a (?:great|nice|welcome) (?:addition|improvement); improvement; request; recommendation for;
         you guys should; you should (?:add|make|offer|sell|include); how about (?:adding|making|a|an);
-        would buy (?:a|an|it|one) if; i would pay (?:more|extra) for; please bring; make (?:a|an) (?:bigger|smaller|larger|quieter)"""
+        would buy (?:a|an|it|one) if; i would pay (?:more|extra) for; please bring; make (?:a|an) (?:bigger|smaller|larger|quieter);
+        would (?:help|be|save|let|stop|make|allow|mean) ; would be (?:brilliant|handy|appreciated|welcome|lovely|fantastic|amazing|a plus);
+        hoping (?:you|for|there); hope (?:there|they); any chance; would you consider; i'?d pay; i would pay; let us; let me (?:turn|set|choose|adjust);
+        please include; please offer; please sell; please let; (?:a|an) \w+ (?:version|model|option|setting|mode) (?:would|for);
+        sell (?:a|an|the); swap (?:the|it); include (?:a|an|some); offer (?:a|an); add (?:a|an|some); make (?:it|the) (?:bigger|smaller|quieter|longer);
+        can the \w+ be; could the \w+ be; why not; how about; it'?d be nice; would be nice; wouldn'?t need; would not need"""
     ),
 )
 
@@ -54,14 +60,18 @@ QUESTION = Lexicon(
 PRAISE = Lexicon(
     zh=r"""很好 非常好 挺好 真好 超好 不错 满意 点赞 好评 喜欢 推荐 好用 给力 五星 赞 棒 超值 惊喜 完美 漂亮 好看 好吃 物美价廉
     性价比高 值得 划算 靠谱 专业 耐心 贴心 及时 迅速 神器 爱了 感谢.{0,10}(?:客服|耐心|帮助|及时|快速|解决) 太方便 很方便
-    省事 省心 效率高 速度快 很快 很赞 好评如潮 回购 超级好 特别好 非常满意 很满意 表扬 很香 真香 方便快捷 简单易用 颜值高""".split(),
+    省事 省心 效率高 速度快 很快 很赞 好评如潮 回购 超级好 特别好 非常满意 很满意 表扬 很香 真香 方便快捷 简单易用 颜值高
+    很成功 成功了 都夸 夸 太值 值了 外焦里嫩 香脆 很脆 嫩 顺手 强多了 很准 够用 好吃 爱吃 喜欢吃 没话说 很用心 用心 超赞 惊艳 美味
+    很香 很棒 真棒 开心 高兴 感动 谢谢你们 值得购买 推荐购买 很好用 挺好用 都说好 很实用 实用""".split(),
     en=terms(
         r"""great; love; loved; loving; loves; excellent; amazing; perfect; perfectly; awesome; happy with; satisfied;
         recommend\w*; fantastic; wonderful; brilliant; superb; works (?:great|well|perfectly|like a charm); best;
         five stars; 5 stars; impressed; delighted; pleased; kudos; nice; beautiful; easy to (?:use|clean);
         fast delivery; quick(?:ly)? (?:resolved|sorted|fixed); thank you so much; thanks so much; appreciate\w*;
         helpful; outstanding; exceeded; game changer; worth (?:it|every); glad i bought; very happy; so happy;
-        crispy; delicious; well made; solid; sturdy"""
+        crispy; delicious; well made; solid; sturdy; thumbs up; would buy again; buy again; obsessed; thrilled; spot on; crunchy;
+        kind; can'?t fault; worth every penny; so much easier; super quick; very reliable; reliable; gorgeous; lovely; juicy; tender;
+        thoughtful; powerful; nice and; rose perfectly; perfect size; looks great; very kind; top notch; a dream; better than"""
     ),
 )
 NEGATED_PRAISE = Lexicon(
@@ -77,27 +87,40 @@ NEGATED_PRAISE = Lexicon(
 )
 NEGATIVE = Lexicon(
     zh=r"""失望 差劲 太差 很差 极差 真差 好差 垃圾 烂 坑 骗 欺骗 假货 后悔 气死 无语 恶心 离谱 过分 愤怒 生气 不满 糟糕 投诉 差评
-    退货 退款 换货 赔偿 索赔 维权 曝光 12315 消协 不行 不好 不满意 一直没 至今 还没 到现在 等了 没人 没有人 不理 不回 毛病
-    太慢 很慢 慢死 坑人 黑心 忽悠 再也不 别买 不会再买 浪费 心累 崩溃 郁闷 烦 差""".split(),
+    赔偿 索赔 维权 曝光 12315 消协 不行 不好 不满意 一直没 至今 还没 到现在 等了 没人 没有人 不理 不回 毛病
+    太慢 很慢 慢死 坑人 黑心 忽悠 再也不 别买 不会再买 浪费 心累 崩溃 郁闷 烦死 差 拒绝 被拒 答非所问 模板 推来推去 互相推 没人 一个电话都没有
+    翻新 二手 缺货 不负责 推卸 吓 吓人 担心 不敢 害怕 幸好 还好没""".split(),
     en=terms(
         r"""disappoint\w*; terrible; awful; horrible; worst; poor; bad; useless; garbage; junk; trash; scam; fraud; angry;
-        furious; upset; frustrat\w*; unacceptable; ridiculous; regret; complain\w*; refund; return(?:ed|ing)? (?:it|this|the);
-        money back; replacement; compensat\w*; demand; still (?:waiting|no|not|haven'?t); never (?:arrived|received|got|came|replied|heard);
+        furious; upset; frustrat\w*; unacceptable; ridiculous; regret; complain\w*; compensat\w*; demand; still (?:waiting|no|not|haven'?t); never (?:arrived|received|got|came|replied|heard);
         waste; wasted; ruined; wrong; damaged; late; delayed; lost; rude; ignored; charged; can'?t believe;
         nobody; no one; no response; no reply; sick of; fed up; shame; shameful; pathetic; never again; avoid;
-        stay away; do not buy; don'?t buy; lousy; mess; nightmare; annoy\w*"""
+        stay away; do not buy; don'?t buy; lousy; mess; nightmare; annoy\w*; refused; condescending; canned; refurbished;
+        worried; scared; afraid; terrified; shaking; thank god; luckily; no explanation; nothing like; sold as new; out of stock"""
     ),
-)
-# mild problem words a suggestion may contain ("没有定时功能", "doesn't have a timer")
-MILD = Lexicon(
-    zh="不能 没 问题 不好 不够 不太".split(),
-    en=terms("doesn'?t; does not; didn'?t; won'?t; isn'?t; not; issue; problem; missing; lacks?; only; but"),
 )
 _REPORT = Lexicon(
     zh=r"""坏了 坏掉 不工作 不加热 没反应 漏水 漏电 冒烟 起火 着火 开不了机 关不紧 停止工作 报错 异响 烫伤 炸了 裂了 断了""".split(),
     en=terms(
         r"""broke; broken; stopped; died; dead; caught fire; won'?t; doesn'?t work; not working; leaking; cracked; smoked;
         sparked; melted; burned; burnt; shocked; keeps; exploded; shattered; failed"""
+    ),
+)
+# rhetorical questions that are really complaints
+RHETORICAL = Lexicon(
+    zh="""合适吗 凭什么 为什么还 怎么能 难道 什么意思 有没有搞错 搞什么 还让我 还要我 你们怎么 对吗 像话吗 说得过去吗 是不是太""".split(),
+    en=terms(
+        r"""how is (?:that|this) (?:acceptable|ok|okay|fair|possible); why (?:sell|would i|should i|do i have to|is it my);
+        now you want; are you (?:kidding|serious); seriously; is this a joke; what kind of; can a human; can someone actually;
+        is anyone (?:there|reading); why (?:does|did|do) (?:nobody|no one); why hasn'?t; why haven'?t; why is it taking"""
+    ),
+)
+# "no problems at all" - positive despite the problem word
+NO_PROBLEM = Lexicon(
+    zh="""没有问题 没问题 没有任何问题 一点毛病没有 一点毛病都没有 一点毛病也没有 没毛病 毫无问题 都没问题 没出过问题 没话说 无可挑剔""".split(),
+    en=terms(
+        r"""not a (?:single )?(?:issue|problem|scratch|mark|dent|complaint); no (?:issues|problems|complaints) (?:at all|so far|whatsoever);
+        without (?:any )?(?:issues|problems|a hitch); can'?t fault; cannot fault; no complaints; zero issues; not one problem; never had (?:an? |any )?(?:issue|problem)s?"""
     ),
 )
 _EMOJI_NEG = frozenset("😡😠👎💩😤😭😞🤬💔")
@@ -112,31 +135,33 @@ def classify_intent(text: str) -> str:
     emoji_neg = not _EMOJI_NEG.isdisjoint(chars)
     emoji_pos = not _EMOJI_POS.isdisjoint(chars)
 
-    safety = has_safety(low)
-    defect = DEFECT.search(low)
-    neg_praise = NEGATED_PRAISE.search(low)
-    strong_neg = NEGATIVE.search(low)
-    mild = MILD.search(low)
+    no_problem = NO_PROBLEM.search(low)
+    low_p = NO_PROBLEM.sub(" ", low) if no_problem else low  # for problem detection
+    safety = has_safety(low_p)
+    defect = DEFECT.search(low_p)
+    neg_praise = NEGATED_PRAISE.search(low_p)
+    strong_neg = NEGATIVE.search(low_p)
+    report = _REPORT.search(low_p)
     suggestion = SUGGESTION.search(low)
-    question = "?" in low or "？" in low or QUESTION.search(low)
-    praise = emoji_pos or PRAISE.search(NEGATED_PRAISE.sub(" ", low) if neg_praise else low)
+    qmark = "?" in low or "？" in low
+    question = qmark or QUESTION.search(low)
+    praise = emoji_pos or no_problem or PRAISE.search(NEGATED_PRAISE.sub(" ", low) if neg_praise else low)
 
-    if suggestion and not safety and not strong_neg and not neg_praise and (not defect or praise or mild):
+    if RHETORICAL.search(low):
+        return "complaint"
+    if suggestion and not strong_neg and not neg_praise and not report and not emoji_neg:
         return "suggestion"
     problem = safety or defect or neg_praise or strong_neg or emoji_neg
     if problem:
-        if question and not strong_neg and not neg_praise and not emoji_neg and not _REPORT.search(low):
+        if question and not strong_neg and not neg_praise and not emoji_neg and not report:
             return "question"
-        if praise and not (safety or strong_neg or neg_praise or emoji_neg) and not _REPORT.search(low):
-            # "great oven, the light is a bit dim" stays praise only if no failure is reported
-            return "praise" if not question else "question"
+        if praise and not (safety or strong_neg or neg_praise or emoji_neg or report):
+            return "praise"
         return "complaint"
     if question:
-        return "question"
+        return "praise" if praise and not qmark else "question"
     if praise:
         return "praise"
-    if suggestion:
-        return "suggestion"
     return "complaint"
 
 

@@ -64,7 +64,7 @@ _HEADER_CUT_RE = re.compile(r"^\s*(?:From|发件人|寄件者)\s*[:：][^\n]*\n(
 _QUOTED_LINE_RE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.M)
 
 _BOILERPLATE_GATES = ("为您服务", "为您解答", "感谢您的", "还有", "请问", "祝您", "本邮件", "thank", "anything else",
-                      " day", " weekend", "automatically", "do not reply")
+                      "a great", "a nice", "a good", "a wonderful", "automatically", "do not reply")
 _BOILERPLATE_RES = [
     re.compile(p, re.I)
     for p in [
@@ -85,12 +85,13 @@ _BOILERPLATE_RES = [
 ]
 
 
-_QUOTE_GATE_RE = re.compile(r"-{2}|_{5}|wrote:|写道|From|from|发件人|寄件者|>", re.I)
+_QUOTE_GATES = ("--", "_____", "wrote:", "写道", "from", "发件人", "寄件者", ">")
 
 
 def strip_quoted(text: str) -> tuple[str, bool]:
     """Cut quoted e-mail history; returns (text, removed_something). Keeps the text if all was quoted."""
-    if not _QUOTE_GATE_RE.search(text):
+    low = text.lower()
+    if not any(g in low for g in _QUOTE_GATES):
         return text, False
     cut = len(text)
     for rx in _QUOTE_CUT_RES:

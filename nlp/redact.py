@@ -76,8 +76,10 @@ ID_KEYWORD_RE = re.compile(
     r"|id\s*(?:card\s*)?(?:no\.?|number)|ssn|social security(?:\s*number)?|driver'?s licen[cs]e(?:\s*(?:no\.?|number))?"
     r"|wechat(?:\s*id)?))\s*(?:是|为|is)?\s*[:：#]?\s*" + _ID_VAL
 )
-INTL_PHONE_RE = re.compile(r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}(?:[ .\-]?\(?\d{1,5}\)?){2,6}(?!\d)")
-CN_MOBILE_RE = re.compile(r"(?<!\d)(?<!\d[ \-])1[3-9]\d(?:[ \-]?\d){8}(?!\d)|1[3-9]\d[*xX]{4}\d{4}")
+INTL_PHONE_RE = re.compile(r"(?<![A-Za-z0-9+])(?:\+|00)[1-9]\d{0,2}(?:[ .\-]?\(?\d{1,5}\)?){2,6}(?!\d)")
+CN_MOBILE_RE = re.compile(
+    r"(?<![\d+])(?<!\d[ \-])(?:(?:\+|00)?86[ \-]?)?1[3-9]\d(?:[ \-]?\d){8}(?!\d)|1[3-9]\d[*xX]{4}\d{4}"
+)
 LANDLINE_RE = re.compile(
     r"(?<![\d\-])(?:\(0\d{2,3}\)|0\d{2,3})[ \-]?[1-9]\d{2,3}[ \-]?\d{4}"
     r"(?:\s*(?:转|ext\.?|x|-)\s*\d{1,5})?(?!\d)"
@@ -135,11 +137,16 @@ _SURNAMES_WEAK = "高方金石白江龙武易文向常安齐关谷单成曲路�
 _COMPOUND = "欧阳|司马|上官|诸葛|东方|皇甫|尉迟|公孙|慕容|长孙|宇文|司徒|夏侯|令狐|端木|独孤|南宫|万俟|闻人|轩辕"
 _GIVEN = r"(?:(?![的了在是想要买说和跟从把被给这那也都就还很太刚已再又才用收您你我他她们啊呀吧呢吗哦嗯先女小])[\u4e00-\u9fff])"
 ZH_NAME_STRONG_RE = re.compile(
-    r"(?:我叫|我的名字是|名字叫|名字是|姓名|联系人|收件人|收货人|签收人|客户姓名|用户名|署名|落款)\s*(?:是|为)?\s*[:：]?\s*"
+    r"(?:我叫|我的名字是|名字叫|名字是|姓名|联系人|收件人|收货人|签收人|客户姓名|用户名|署名|落款|户名|开户名|持卡人|寄件人)\s*(?:是|为)?\s*[:：]?\s*"
     r"((?:" + _COMPOUND + r"|[\u4e00-\u9fff])" + _GIVEN + r"{1,2})"
 )
 ZH_NAME_WEAK_RE = re.compile(
     r"(?:我是|本人是?|我姓|姓)\s*((?:" + _COMPOUND + r"|[" + _SURNAMES_STRONG + r"])" + _GIVEN + r"{0,2})"
+)
+# weak surnames (高, 方, 金 ...) after 我是 only when the name ends the clause: 我是高翔， but not 我是高三学生
+ZH_NAME_CLAUSE_RE = re.compile(
+    r"(?:我是|本人是?)\s*((?:" + _COMPOUND + r"|[" + _SURNAMES_STRONG + _SURNAMES_WEAK + r"])" + _GIVEN
+    + r"{1,2})(?=[，,。！!？?\s、;；]|$)"
 )
 ZH_TITLE_RE = re.compile(
     r"(?<![\u4e00-\u9fff])((?:" + _COMPOUND + r"|[" + _SURNAMES_STRONG + _SURNAMES_WEAK + r"]))(?=先生|女士|小姐|太太)"
@@ -156,15 +163,34 @@ _EN_NOT_NAME = {
     "Looking", "Waiting", "Going", "Calling", "Following", "Attached", "Appreciated", "Much", "Lot", "Lots",
     "Team,", "Whom", "Mr", "Mrs", "Ms", "Miss", "Dr", "Mx", "Prof", "To", "Concerned", "Valued", "Hope", "Hey", "Ok", "OK", "Yes", "No",
 }
-_EN_NAME = r"([A-Z][a-z'\-]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][a-z'\-]+){0,2})"
+_NW = r"[A-Z][A-Za-z'\-]*[a-z]"  # Smith, O'Brien, McDonald, Smith-Jones
+_EN_NAME = r"(" + _NW + r"(?:\s+(?:[A-Z]\.\s*)?" + _NW + r"){0,2})"
 EN_NAME_RES = (
-    re.compile(r"(?i:\bmy name is|\bmy name's|\bname\s*:|\bcontact person\s*:|\brecipient\s*:)\s+([A-Za-z][A-Za-z'\-]+(?:\s+[A-Z][a-z'\-]+){0,2})"),
-    re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Mx|Prof)\.?\s+([A-Z][a-z'\-]+(?:[\s\-][A-Z][a-z'\-]+)?)"),
+    re.compile(r"(?i:\bmy name is|\bmy name's|\bname\s*:|\bcontact person\s*:|\brecipient\s*:)\s+([A-Za-z][A-Za-z'\-]+(?:\s+" + _NW + r"){0,2})"),
+    re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Mx|Prof)\.?\s+(" + _NW + r"(?:\s" + _NW + r")?)"),
     re.compile(
         r"(?i:\b(?:this is|i am|i'm|signed|regards|sincerely|cheers|thanks|thank you|best|dear|hi|hello|hey|yours truly|yours))"
         r"[,!.:]?\s+" + _EN_NAME
     ),
 )
+
+
+_ANY_DIGIT_RE = re.compile(r"\d")
+_DIGIT_RUN_GATE = re.compile(r"\d(?:[ .\-()]{0,2}\d){3}")
+_ID_GATES = ("身份证", "证件", "护照", "微信", "vx", "wx", "qq", "passport", "id", "ssn", "social security", "licen", "wechat")
+_ZH_ADDR_GATE_RE = re.compile(r"\d\s*(?:号|弄|栋|幢|室|单元|楼|座)|[省市][^，。,\s]{1,12}?[区县镇]")
+_EN_ADDR_KW_GATES = ("address", "ship", "deliver", "send it", "live at")
+_ZH_NAME_GATES = ("户名", "持卡人", "寄件人", "我叫", "名字", "姓名", "联系人", "收件人", "收货人", "签收人", "用户名", "署名", "落款", "我是", "本人", "姓")
+_EN_NAME_GATES = ("name", "mr", "ms", "miss", "dr", "prof", "this is", "i am", "i'm", "signed", "regards", "sincerely",
+                  "cheers", "thank", "best", "dear", "hi", "hello", "hey", "yours", "contact person", "recipient")
+
+
+def _cn_id_repl(m: re.Match[str]) -> str | None:
+    raw = m.group(0)
+    d = _digits(raw)
+    if raw[-1] in "Xx":
+        return "[ID]"
+    return "[ID]" if cn_id_ok(d) else None
 
 
 class Redactor:
@@ -179,6 +205,7 @@ class Redactor:
             except re.error as exc:  # a bad configured pattern must not break the pipeline
                 raise ValueError(f"invalid order pattern {p!r}: {exc}") from exc
         self.order_res = pats
+        self._n_custom = len(order_patterns)
 
     # ------------------------------------------------------------ masking
 
@@ -250,30 +277,44 @@ class Redactor:
 
             text = rx.sub(_r, text)
 
-        sub(EMAIL_RE, "[EMAIL]")
-        for rx in self.order_res:
+        low = text.lower()
+        if "@" in text or "＠" in text or " at " in low or "(at)" in low or "[at]" in low:
+            sub(EMAIL_RE, "[EMAIL]")
+        has_digits = _DIGIT_RUN_GATE.search(text) is not None
+        for rx in self.order_res[: self._n_custom]:
             sub(rx, _order_repl(rx), group=1 if rx.groups else 0)
-        sub(ID_KEYWORD_RE, _id_kw_repl, group=1)
-        sub(INTL_PHONE_RE, lambda m: "[PHONE]" if len(_digits(m.group(0))) >= 8 else None)
-        sub(CN_MOBILE_RE, "[PHONE]")
-        sub(CN_ID_RE, lambda m: "[ID]" if (cn_id_ok(_digits(m.group(0)) + (m.group(0)[-1] if m.group(0)[-1] in "Xx" else ""))
-                                           or m.group(0)[-1] in "Xx") else None)
-        sub(CARD_RE, _card_repl)
-        sub(LANDLINE_RE, "[PHONE]")
-        sub(US_PHONE_RE, "[PHONE]")
-        sub(LONG_DIGITS_RE, "[ORDER]")
-        sub(ALNUM_ORDER_RE, "[ORDER]")
+        if has_digits or "#" in text:
+            for rx in self.order_res[self._n_custom :]:
+                sub(rx, _order_repl(rx), group=1 if rx.groups else 0)
+        if any(k in low for k in _ID_GATES):
+            sub(ID_KEYWORD_RE, _id_kw_repl, group=1)
+        if has_digits:
+            if "+" in text or "00" in text:
+                sub(INTL_PHONE_RE, lambda m: "[PHONE]" if len(_digits(m.group(0))) >= 8 else None)
+            sub(CN_MOBILE_RE, "[PHONE]")
+            sub(CN_ID_RE, _cn_id_repl)
+            sub(CARD_RE, _card_repl)
+            sub(LANDLINE_RE, "[PHONE]")
+            sub(US_PHONE_RE, "[PHONE]")
+            sub(LONG_DIGITS_RE, "[ORDER]")
+            sub(ALNUM_ORDER_RE, "[ORDER]")
         if _ZH_ADDR_HINT_RE.search(text):
             sub(ZH_ADDR_KEYWORD_RE, _zh_addr_kw_repl, group=1)
-            sub(ZH_ADDR_RE, "[ADDRESS]")
-        if re.search(r"\d", text):
-            sub(EN_ADDR_KEYWORD_RE, "[ADDRESS]", group=1)
+            if _ZH_ADDR_GATE_RE.search(text):
+                sub(ZH_ADDR_RE, "[ADDRESS]")
+        if _ANY_DIGIT_RE.search(text):
+            if any(k in low for k in _EN_ADDR_KW_GATES):
+                sub(EN_ADDR_KEYWORD_RE, "[ADDRESS]", group=1)
             sub(EN_ADDR_RE, "[ADDRESS]")
-        sub(ZH_NAME_STRONG_RE, _zh_name_repl, group=1)
-        sub(ZH_NAME_WEAK_RE, "[NAME]", group=1)
-        sub(ZH_TITLE_RE, "[NAME]")
-        for rx in EN_NAME_RES:
-            sub(rx, _en_name_repl, group=1)
+        if any(k in text for k in _ZH_NAME_GATES):
+            sub(ZH_NAME_STRONG_RE, _zh_name_repl, group=1)
+            sub(ZH_NAME_WEAK_RE, "[NAME]", group=1)
+            sub(ZH_NAME_CLAUSE_RE, "[NAME]", group=1)
+        if any(k in text for k in ("先生", "女士", "小姐", "太太")):
+            sub(ZH_TITLE_RE, "[NAME]")
+        if any(k in low for k in _EN_NAME_GATES):
+            for rx in EN_NAME_RES:
+                sub(rx, _en_name_repl, group=1)
         return self._unmask(text, saved), count
 
 

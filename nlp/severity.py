@@ -7,7 +7,6 @@ count; "burnt toast" is a cooking result, not a hazard.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable
 
 SEVERITIES = ("safety", "defect", "service", "other")
@@ -20,6 +19,60 @@ def ascii_lower(text: str) -> str:
     return text.translate(_ASCII_LOWER)
 
 
+def _factor(alts: list[str]) -> str:
+    """Group alternatives by their first literal char: 'a(?:b|c)|d(?:e|)' - one branch tried per position."""
+    groups: dict[str, list[str]] = {}
+    order: list[str] = []
+    special = set("\\.^$*+?{}[]|()")
+    for a in alts:
+        head = a[0] if a[0] not in special and not (len(a) > 1 and a[1] in "?*{") else ""
+        key = head or a
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(a[1:] if head else a)
+    parts = []
+    for key in order:
+        rests = groups[key]
+        if len(key) == 1 and key not in special:
+            rests = [r for r in rests if r] + [r for r in rests if not r]
+            parts.append(re.escape(key) + "(?:" + "|".join(rests) + ")")
+        else:
+            parts.append(rests[0])
+    return "|".join(parts)
+
+
+def _expand_leading_group(term: str) -> list[str]:
+    """'(?:a|b)c' -> ['ac', 'bc'] so every alternative starts with a literal (recursively)."""
+    if not term.startswith("(?:"):
+        return [term]
+    depth, alts, cur, i = 0, [], "", 3
+    while i < len(term):
+        c = term[i]
+        if c == "\\":
+            cur += term[i : i + 2]
+            i += 2
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif c == "|" and depth == 0:
+            alts.append(cur)
+            cur = ""
+            i += 1
+            continue
+        cur += c
+        i += 1
+    alts.append(cur)
+    rest = term[i + 1 :]
+    if rest[:1] in ("?", "*", "{"):  # optional leading group: cannot expand safely
+        return [term]
+    return [x for a in alts for x in _expand_leading_group(a + rest)]
+
+
 class Lexicon:
     def __init__(
         self,
@@ -28,10 +81,10 @@ class Lexicon:
         neg_zh: Iterable[str] = (),
         neg_en: Iterable[str] = (),
     ) -> None:
-        zh = [t for t in zh if t]
-        en = [t for t in en if t]
+        zh = [x for t in zh if t for x in _expand_leading_group(t)]
+        en = [x for t in en if t for x in _expand_leading_group(t)]
         alts = list(zh) + [t + r"(?![a-z])" for t in en]
-        self.rx = re.compile("|".join(alts)) if alts else None
+        self.rx = re.compile(_factor(alts)) if alts else None
         self.neg_zh = tuple(neg_zh)
         self.neg_en = tuple(neg_en)
 
@@ -79,14 +132,15 @@ SAFETY = Lexicon(
     zh=r"""起火 着火 失火 火苗 明火 冒火 火星 火花 打火 自燃 燃烧 烧起来 漏电 触电 电到 电了一下 麻手 电击 被电 冒烟 冒黑烟 冒白烟
     烟雾 浓烟 烫伤 烧伤 灼伤 烫到手 烫到了 烫起泡 爆炸 炸裂 爆裂 炸开 玻璃碎 玻璃爆 焦味 糊味 烧焦 焦糊 塑料烧 橡胶味
     烧坏 烧熔 熔化 融化 化了 短路 跳闸 过热 危险 安全隐患 受伤 划伤 割伤 伤到 送医 医院 爆了 着了 火灾 电线发烫 插头发烫
-    烫手 很烫 外壳烫""".split(),
+    烫手 很烫 外壳烫 黑烟 白烟 烟味 冒出烟 冒出黑烟 冒出白烟 炸了 水泡 起泡 烫红 烫破 烫了 烫到 热油 溅到 麻了一下 麻了 电麻 有电""".split(),
     en=terms(
         r"""fire; flames?; caught fire; on fire; sparks?; sparking; sparked; smoke; smoking; smoked; smoky;
         shock(?:ed|s|ing)?; electrocut\w*; tingl\w+; explod\w*; explosion; shatter\w*; melt(?:ed|ing|s)?;
         burn(?:ed|t|s|ing)?; scald\w*; blister\w*; injur\w*; hurt; hospital; short[- ]circuit\w*;
         tripp?\w* (?:the )?(?:breaker|fuse|circuit); overheat\w*; dangerous; hazard\w*; unsafe;
-        too hot to touch; smell\w* (?:of|like) (?:burning|plastic|smoke); scorch\w*; charred;
-        safety (?:issue|concern|hazard|risk); risk of fire; fire hazard;"""
+        too hot to touch; smell\w* (?:of|like) (?:burning|plastic|smoke); scorch\w*;
+        safety (?:issue|concern|hazard|risk); risk of fire; fire hazard; jolt; zapped; zap; hot oil; splashed; scalded;
+        clinic; a&e; emergency room; er visit; red mark; burn mark; scorch mark;"""
     ),
     neg_zh=("没有", "没", "不会", "并未", "未", "无", "不", "防"),
     neg_en=("no ", "not ", "without ", "any ", "never ", "zero "),
@@ -103,7 +157,7 @@ DEFECT = Lexicon(
     锈 松动 松了 晃 失灵 报错 错误代码 故障码 卡住 卡死 没反应 无反应 温度不准 受热不均 加热不均 烤不熟 不熟 屏幕不 按键不
     按钮不 灯不亮 死机 变形 凹 划痕 瑕疵 质量差 质量不 质量问题 质量太 次品 残次 缺陷 做工 粘锅 异味 有味道 味道很大 塑料味
     停止工作 停机 自动断电 断电 计时不准 定时不 风扇不 把手掉 把手松 密封不严 用了.{0,6}就 缺件 少了配件 少配件 不好用
-    没用几次 跳停 不均匀 夹生 刮花 掉皮 起皮 鼓包 不稳 显示e 出现e 代码e""".split(),
+    没用几次 跳停 不均匀 夹生 刮花 掉皮 起皮 鼓包 不稳 显示e 出现e 代码e 特别响 很响 太响 声音大 声音很大 不会自动停 不会停 停不下来 一条缝 有缝 缝隙 推不进 拉不出 对不上 装不上 取不出 烧了 化学味 呛人 少了 缺了 糊的 全糊 烤糊 闪 乱跳 不准 歪 弯 翘 不平 掉下来 失效 坏的 烧断 不出风 不出热风""".split(),
     en=terms(
         r"""broken; broke; breaks; stopped working; stops working; stop working; not working; doesn'?t work;
         does not work; won'?t (?:turn on|start|heat|close|power|work|open|stay);
@@ -117,7 +171,12 @@ DEFECT = Lexicon(
         missing (?:part|piece|screw|accessor\w*); doa; keeps? (?:shutting|turning) off; shuts? off;
         turns? off by itself;
         (?:display|button|thermostat|timer|fan|light|screen|knob|dial) (?:doesn'?t|does not|won'?t|stopped|is dead|went|is broken);
-        not (?:heating|closing|turning|spinning); isn'?t (?:heating|closing|working); stopped; stops;"""
+        not (?:heating|closing|turning|spinning); isn'?t (?:heating|closing|working); stopped; stops;
+        gap; gouge\w*; reject\w*; falling off; fall off; won'?t (?:slide|line up|fit|lock|latch|sit|stay); doesn'?t (?:line up|fit|lock|latch|sit|stay|close|open|register|respond|do anything);
+        does nothing; blew; blown; loud; missing; charred; bent; crooked; not level; don'?t sit; presses; never reaches; doesn'?t reach; won'?t reach;
+        burnt on; raw (?:inside|in the middle|on top); uneven; off by; reads \d+; wrong temperature; temperature is off; smell\w* (?:awful|terrible);
+        eye-watering; fumes; sticks; sticky; came apart; falls apart; fell apart; burnt; burned; seems off; is way off;
+        (?:timer|temperature|thermostat|dial|clock) (?:seems |is |runs |reads )?(?:off|wrong|fast|slow);"""
     ),
 )
 
@@ -125,16 +184,18 @@ SERVICE = Lexicon(
     zh=r"""客服 态度 物流 快递 发货 到货 送货 配送 没人理 没人回 不回复 不回 回复慢 回复太慢 等了 催 售后 上门 安装师傅 师傅 包装
     发错 少发 漏发 补发 价格 降价 保价 差价 发票 优惠券 运费 退款 退货 换货 投诉 电话打不通 打不通 转人工 机器人 承诺
     推诿 踢皮球 敷衍 拖 延迟 延误 丢件 丢了 签收 未收到 没收到 还没到 迟迟 工单 审核 赠品 积分 订单 下单 服务 维修
-    保修 寄回 寄修 返厂 快递员 派送""".split(),
+    保修 寄回 寄修 返厂 快递员 派送 门店 团购 优惠 单独买 购买 以旧换新 回收 活动 拒绝 被拒 模板 答非所问 缺货 翻新 二手 互相推 推来推去 跟进 回电 打电话 电话 人工 排队 运单 驿站 改地址 收货地址 开票 补偿""".split(),
     en=terms(
         r"""customer service; support; agent; representative; rep; rude; unhelpful; delivery; deliver\w*;
         shipping; shipped; ship; courier; carrier; package; parcel; refund\w*; return\w*; exchange;
         replacement; waiting; waited; wait; no response; no reply;
         never (?:replied|responded|heard back|arrived|received|came); ignored; tracking; invoice; charged;
-        overcharged; double charged; price; coupon; discount; late; delay\w*;
+        overcharged; double charged; price; coupon; discount; late; delayed; delays; delay in; delivery delay;
         wrong (?:item|color|colour|model|size|product); warranty; claim; runaround; on hold; call center;
         chat; escalat\w*; promised; lost (?:package|parcel|in transit); hasn'?t arrived; has not arrived;
-        not arrived; order\w*; repair\w*; service;"""
+        not arrived; order\w*; repair\w*; service; showroom; store; bulk; trade-in; buy (?:an? |one |two |extra )?\w*\s?separately; separately;
+        condescending; canned; refurbished; used unit; sold as new; call back; callback; follow(?:s|ed)? up; queue; on the phone;
+        fourth call; third call; pickup point; dispatch\w*; stuck at; sorting hub; out of stock; checkout; receipt; vat; offer;"""
     ),
 )
 

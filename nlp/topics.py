@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -166,7 +166,8 @@ def choose_k(
     embeddings: np.ndarray, k_max: int, *, seed: int = 0, sample: int = 2000, repeats: int = 3, tie: float = 0.97
 ) -> int:
     """k in [2, k_max] by silhouette of k-means, measured in a PCA(10) view (in the full
-    100-200-d space silhouette grows monotonically with k), averaged over ``repeats`` seeded
+    100-200-d space silhouette grows monotonically with k; the view is cut at a clear
+    eigen-gap), averaged over ``repeats`` seeded
     samples of ``sample`` rows (one sample is noisy at small k).  Among near-ties (within
     ``tie`` of the best mean score) the largest k wins: for triage a slightly finer split is
     more useful than one catch-all topic.  k=2 must beat the rest by 15%."""
@@ -189,12 +190,22 @@ def choose_k(
     fit_idx = np.sort(rng.choice(n, size=min(n, 20_000), replace=False))
     d = min(10, embeddings.shape[1], len(fit_idx) - 1)
     pca = PCA(n_components=d, random_state=seed).fit(embeddings[fit_idx]) if d >= 2 else None
+    keep = d
+    if pca is not None and d > 2:
+        # A clear eigen-gap (next component < 60% of the previous) means the theme structure
+        # lives in the components before it; the rest is within-theme detail that would make
+        # silhouette prefer sub-clusters.
+        ev = pca.explained_variance_
+        ratios = ev[1:] / np.maximum(ev[:-1], 1e-12)
+        j = int(np.argmin(ratios))
+        if ratios[j] < 0.6:
+            keep = max(j + 1, 2)
     scores = np.zeros(len(grid))
     # Small k-means fits: OpenMP threads only add spin-wait overhead (and hurt on a busy host).
     with threadpool_limits(limits=1):
         for r in range(repeats):
             idx = np.sort(rng.choice(n, size=min(n, sample), replace=False))
-            x = embeddings[idx] if pca is None else pca.transform(embeddings[idx]).astype(np.float32)
+            x = embeddings[idx] if pca is None else pca.transform(embeddings[idx])[:, :keep].astype(np.float32)
             for j, k in enumerate(grid):
                 labels = KMeans(n_clusters=k, n_init=3, random_state=seed + r).fit_predict(x)
                 scores[j] += float(silhouette_score(x, labels)) if len(np.unique(labels)) > 1 else -1.0

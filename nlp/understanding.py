@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nlp.entities import ModelFinder, ProductIndex, find_batch
 from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
+from nlp.entities import ModelFinder, ProductIndex, find_batch
 from nlp.intent import INTENTS, classify_intent
 from nlp.language import LANGUAGES, detect_language
 from nlp.normalize import MAX_CHARS, normalize
@@ -72,7 +72,7 @@ class Understander:
         order_patterns: Sequence[str] = (),
         *,
         max_chars: int = MAX_CHARS,
-        hmm: bool = True,
+        hmm: bool = False,
         batch_size: int = 512,
     ) -> None:
         self.products = tuple(products)
@@ -138,13 +138,14 @@ class Understander:
             if not idx:
                 continue
             texts = [token_text(prepared[i][0], self.index) for i in idx]
-            for i, doc in zip(idx, nlp.pipe(texts, batch_size=self.batch_size), strict=True):
-                docs[i] = doc
+            # lemmas are looked up only for content tokens (same lookup table), not for every token
+            with nlp.select_pipes(disable=[p for p in ("lemmatizer",) if p in nlp.pipe_names]):
+                for i, doc in zip(idx, nlp.pipe(texts, batch_size=self.batch_size), strict=True):
+                    docs[i] = doc
 
         out: list[Understanding] = []
         for item, (text, flags, n, lang), doc in zip(items, prepared, docs, strict=True):
-            route = "zh" if doc is not None and doc.lang_ == "zh" else "en"
-            tokens = content_tokens(doc, route, self._lemmas) if doc is not None else ()
+            tokens = content_tokens(doc, self._lemmas) if doc is not None else ()
 
             # --- entities: field first, then text
             product = self._field_product(item.product)

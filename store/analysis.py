@@ -39,7 +39,15 @@ from store.models import (
 
 T = TicketRow.__table__
 SEVERITY_RANK = {"other": 0, "service": 1, "defect": 2, "safety": 3}
-RANK_SEVERITY = {v: k for k, v in SEVERITY_RANK.items()}
+
+
+def cell_severity(n: int, n_safety: int, n_defect: int, n_service: int) -> str:
+    """A cell is 'safety' when safety tickets are a real part of it (≥ 2 and ≥ 20%), not one stray
+    mention; otherwise the most common of defect / service / other."""
+    if n_safety >= 2 and n_safety >= 0.2 * n:
+        return "safety"
+    other = n - n_safety - n_defect - n_service
+    return max((("defect", n_defect), ("service", n_service), ("other", other)), key=lambda kv: kv[1])[0]
 
 
 def _now() -> datetime:
@@ -172,12 +180,17 @@ def rebuild_counts(conn: Connection, until_week: int) -> None:
     prod, mod, bat = (func.coalesce(T.c.product_n, ""), func.coalesce(T.c.model_n, ""),
                       func.coalesce(T.c.batch_n, ""))
     conn.execute(delete(WeeklyCount).where(WeeklyCount.week <= until_week))
-    sel = (select(T.c.week, T.c.intent, topic, prod, mod, bat, func.count(), func.max(sev))
+    def n_sev(name: str):  # type: ignore[no-untyped-def]
+        return func.sum(case((T.c.severity == name, 1), else_=0))
+
+    sel = (select(T.c.week, T.c.intent, topic, prod, mod, bat, func.count(), func.max(sev), n_sev("safety"),
+                  n_sev("defect"), n_sev("service"))
            .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
            .where(T.c.week <= until_week)
            .group_by(T.c.week, T.c.intent, topic, prod, mod, bat))
     conn.execute(insert(WeeklyCount).from_select(
-        ["week", "intent", "topic_id", "product", "model", "batch", "n", "sev_max"], sel))
+        ["week", "intent", "topic_id", "product", "model", "batch", "n", "sev_max", "n_safety", "n_defect",
+         "n_service"], sel))
     conn.execute(delete(WeeklyVolume).where(WeeklyVolume.week <= until_week))
     upto, blank = T.c.week <= until_week, literal("", String)
     has_p, has_b = T.c.product_n.is_not(None), T.c.batch_n.is_not(None)
@@ -193,7 +206,7 @@ def rebuild_counts(conn: Connection, until_week: int) -> None:
 
 def counts_frame_rows(conn: Connection, intent: str, from_week: int, until_week: int) -> list[Any]:
     q = (select(WeeklyCount.week, WeeklyCount.topic_id, WeeklyCount.product, WeeklyCount.model,
-                WeeklyCount.batch, WeeklyCount.n, WeeklyCount.sev_max)
+                WeeklyCount.batch, WeeklyCount.n, WeeklyCount.n_safety, WeeklyCount.n_defect, WeeklyCount.n_service)
          .where(WeeklyCount.intent == intent, WeeklyCount.week >= from_week, WeeklyCount.week <= until_week))
     return list(conn.execute(q))
 

@@ -204,6 +204,9 @@ class WeeklyCount(Base):
     batch: Mapped[str] = mapped_column(String(100))
     n: Mapped[int] = mapped_column(Integer)
     sev_max: Mapped[int] = mapped_column(Integer, default=0)  # 3 safety, 2 defect, 1 service, 0 other
+    n_safety: Mapped[int] = mapped_column(Integer, default=0)
+    n_defect: Mapped[int] = mapped_column(Integer, default=0)
+    n_service: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class WeeklyVolume(Base):

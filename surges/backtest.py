@@ -11,7 +11,7 @@ import pandas as pd
 from surges.detect import detect_panel
 from surges.extras import global_rise
 from surges.panel import build_panel
-from surges.params import SurgeParams
+from surges.params import DEFAULT_PARAMS, SurgeParams
 
 _ISO_WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
 _EPOCH_ORD = date(1970, 1, 1).toordinal()
@@ -53,7 +53,7 @@ def period_label(ordinal: int, freq: str = "W") -> str:
     return f"{y}-W{w:02d}"
 
 
-def find_missing_periods(totals: pd.Series, params: SurgeParams = SurgeParams()) -> list[int]:
+def find_missing_periods(totals: pd.Series, params: SurgeParams = DEFAULT_PARAMS) -> list[int]:
     """Periods whose total is anomalously tiny (broken upstream data): total < missing_total_frac x
     median of the previous ``missing_total_window`` usable totals (needs 3 of them), or 0. Causal."""
     s = totals.sort_index().astype(float)
@@ -75,7 +75,7 @@ def backtest(
     count_col: str,
     exposure_col: str | None = None,
     freq: str = "W",
-    params: SurgeParams = SurgeParams(),
+    params: SurgeParams = DEFAULT_PARAMS,
 ) -> pd.DataFrame:
     """Test every period in turn with only earlier data; return all flagged cell-periods.
 

@@ -16,11 +16,13 @@ For the tested period t and every cell that exists and has data at t:
    phi (inflated for the uncertainty of the estimated mean).
 3. ``cusum`` - negative binomial CUSUM over the last few periods against an in-control rate
    estimated before them, for slow rises that never look large in a single period.
-4. One verdict: p = p_baseline, or max(p_baseline, p_seasonal) when the seasonal model applies (an
-   intersection-union test: the cell must be high against both the recent weeks and the same season of
-   past years, which removes seasonal peaks and long-accepted level shifts). Benjamini-Hochberg q over
-   every cell tested in the period (all levels together). flagged = (q <= fdr_q and observed >=
-   min_count and ratio >= min_ratio) or (CUSUM alarm and observed >= min_count).
+4. One verdict: p = p_baseline; Benjamini-Hochberg q over every cell tested in the period (all levels
+   together). flagged = (q <= fdr_q and observed >= min_count and ratio >= min_ratio and, once the
+   seasonal model applies, p_seasonal <= 0.05 and observed >= 1.25 x the seasonal expectation - a
+   veto of seasonal peaks and of long-accepted level shifts) or (CUSUM alarm and observed >=
+   min_count, the current count being nominally high for the season, or against the trailing
+   baseline at p <= 0.01 in the first year). ``methods`` names what fired: baseline (q <= fdr_q),
+   seasonal (p_seasonal below the BH cut-off), cusum.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import pandas as pd
 from scipy import special
 
 from surges.panel import Panel, build_panel
-from surges.params import SurgeParams
+from surges.params import DEFAULT_PARAMS, SurgeParams
 
 Z975 = 1.959963984540054
 
@@ -58,7 +60,7 @@ def bh(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def detect(counts: pd.DataFrame, period: int, params: SurgeParams = SurgeParams()) -> pd.DataFrame:
+def detect(counts: pd.DataFrame, period: int, params: SurgeParams = DEFAULT_PARAMS) -> pd.DataFrame:
     """Test every cell at ``period`` against its own history in ``counts`` (rows after ``period``
     are ignored). One row per tested cell, see OUTPUT_COLUMNS (+ descriptive columns and extras)."""
     period = int(period)
@@ -74,13 +76,25 @@ def _empty(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns=["level", "cell", *extra, *OUTPUT_COLUMNS[2:]])
 
 
+def _last_birth(y, valid, gap: int) -> np.ndarray:
+    """Per row, the last column with a count after >= ``gap`` usable zero periods (-1 if none)."""
+    C, W = y.shape
+    run = np.zeros(C)
+    last = np.full(C, -1)
+    for s in range(W):
+        born = valid[:, s] & (y[:, s] > 0) & (run >= gap)
+        last = np.where(born, s, last)
+        run = np.where(valid[:, s], np.where(y[:, s] > 0, 0, run + 1), run)
+    return last
+
+
 def _last_n(mask: np.ndarray, n: int) -> np.ndarray:
     """Per row, keep the last ``n`` True entries of ``mask``."""
     rc = np.cumsum(mask[:, ::-1], axis=1)[:, ::-1]
     return mask & (rc <= n)
 
 
-def detect_panel(panel: Panel, ti: int, params: SurgeParams = SurgeParams()) -> pd.DataFrame:
+def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) -> pd.DataFrame:
     """Core of :func:`detect` on a prebuilt panel, at period index ``ti`` (uses columns <= ti only)."""
     P = params
     S = P.season_length
@@ -104,7 +118,7 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = SurgeParams()) -> 
     valid = np.isfinite(o) & (o > 0)
     o = np.where(valid, o, 0.0)
     y = np.where(valid, y, 0.0)
-    ef = exist_from[idx]
+    ef = np.maximum(exist_from[idx], a + _last_birth(y, valid, P.rebirth_gap))
     cols = np.arange(a, ti + 1)
     exists = cols[None, :] >= ef[:, None]
     new_here = ef == ti
@@ -116,7 +130,7 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = SurgeParams()) -> 
     clean = base_ok & ~past_flag
     w_hist = np.where(past_flag, P.flagged_weight, 1.0) * base_ok
 
-    alpha = _dispersion(y[:, :t], o[:, :t], _last_n(clean[:, :t], P.dispersion_periods),
+    alpha = _dispersion(y[:, :t], o[:, :t], _last_n(clean[:, :t], P.dispersion_periods), clean[:, :t],
                         panel.level_code[idx], P)
 
     yt, ot = y[:, t], o[:, t]
@@ -136,29 +150,30 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = SurgeParams()) -> 
     has_f = k(far["available"])
     p_b = k(res["p"])
     p_f = k(far["p"])
-    p = np.where(has_f, np.maximum(p_b, p_f), p_b)
-    use_f = has_f & (k(far["mu0"]) > k(res["expected"]))
-    expected = np.where(use_f, k(far["mu0"]), k(res["expected"]))
-    lo = np.where(use_f, k(far["lo"]), k(res["lo"]))
-    hi = np.where(use_f, k(far["hi"]), k(res["hi"]))
+    p = p_b
+    expected = k(res["expected"])
+    lo, hi = k(res["lo"]), k(res["hi"])
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(expected > 0, yt_k / expected, np.inf)
+        ratio_f = np.where(k(far["mu0"]) > 0, yt_k / k(far["mu0"]), np.inf)
     ratio = np.where(yt_k == 0, 0.0, ratio)
     q = bh(p)
-    sig = q <= P.fdr_q
-    p_cut = p[sig].max() if sig.any() else -1.0
-    fired_b = p_b <= p_cut
+    p_cut = p[q <= P.fdr_q].max() if (q <= P.fdr_q).any() else -1.0
+    # where a year of history exists the count must also be high for the season (veto of seasonal
+    # peaks and of long-accepted level shifts)
+    season_ok = ~has_f | ((p_f <= P.seasonal_veto_p) & (ratio_f >= P.seasonal_veto_ratio))
+    sig = (q <= P.fdr_q) & season_ok
+    fired_b = sig
     fired_f = has_f & (p_f <= p_cut)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_f = np.where(k(far["mu0"]) > 0, yt_k / k(far["mu0"]), np.inf)
-    cus_alarm = (k(cus["alarm"]) & (p_b <= P.cusum_gate_p)
-                 & (~has_f | ((ratio_f >= P.cusum_min_ratio) & (p_f <= P.cusum_gate_p))))
+    # CUSUM alarms need the current count itself to be high: for the season where a seasonal model
+    # exists (the trailing baseline already contains the slow rise), else against the baseline, strictly
+    # (and at least cusum_min_ratio x the trailing baseline, so a plateau stops alarming)
+    cus_alarm = k(cus["alarm"]) & (ratio >= P.cusum_min_ratio) & np.where(
+        has_f, (ratio_f >= P.cusum_min_ratio) & (p_f <= P.cusum_gate_p), p_b <= P.cusum_gate_p_first_year)
     flagged = (sig & (yt_k >= P.min_count) & (ratio >= P.min_ratio)) | (cus_alarm & (yt_k >= P.min_count))
-    methods = np.array(
-        ["+".join(n for n, f in zip(("baseline", "seasonal", "cusum"), fs, strict=True) if f)
-         for fs in zip(fired_b, fired_f, cus_alarm, strict=True)],
-        dtype=object,
-    ) if len(sel) else np.array([], dtype=object)
+    names = ("baseline", "seasonal", "cusum")
+    table = np.array(["+".join(n for j, n in enumerate(names) if c >> j & 1) for c in range(8)], dtype=object)
+    methods = table[fired_b.astype(int) + 2 * fired_f.astype(int) + 4 * cus_alarm.astype(int)]
 
     # first period of the rise: CUSUM run start, or the start of the run of past flags
     run_start = np.where(k(cus["stat"]) > 0, k(cus["run_start"]) + a, ti)
@@ -198,39 +213,50 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = SurgeParams()) -> 
 
 
 # --------------------------------------------------------------------------------------------------
-def _dispersion(y, o, sel, level_code, P: SurgeParams) -> np.ndarray:
-    """Negative binomial alpha per cell (var = mu + alpha mu^2), shrunk towards the median alpha of the
-    cells of the same level and count-size stratum.
+def _dispersion(y, o, sel, usable_all, level_code, P: SurgeParams) -> np.ndarray:
+    """Negative binomial alpha per cell (var = mu + alpha mu^2), shrunk towards the trimmed-mean alpha
+    of the cells of the same level and count-size stratum.
 
-    The cell's own estimate uses successive differences of exposure-scaled counts over its recent
-    usable periods, winsorised at 5 robust SDs: level shifts, trends, a topic dying out or one past
-    spike barely move it (a plain moment estimate around the window mean would explode)."""
+    The cell's own estimate comes from one-step-ahead prediction errors of the very predictor the
+    baseline test uses (the mean rate of the previous k usable-looking periods) over its recent
+    periods ``sel``: so drift (seasonality, trends) inside the baseline window counts as dispersion,
+    and the test stays calibrated. Errors are winsorised at 5 robust SDs, so a topic dying out, a
+    level shift or one past spike barely move it."""
     C, H = y.shape
-    n = sel.sum(axis=1).astype(float)
-    Y = (y * sel).sum(axis=1)
-    mean = np.where(n > 0, Y / np.maximum(n, 1), 0.0)
-    pair = sel[:, 1:] & sel[:, :-1]
+    k = P.baseline_weeks
+    u = usable_all.astype(float)
+    cy = np.concatenate([np.zeros((C, 1)), np.cumsum(y * u, axis=1)], axis=1)
+    co = np.concatenate([np.zeros((C, 1)), np.cumsum(o * u, axis=1)], axis=1)
+    cn = np.concatenate([np.zeros((C, 1)), np.cumsum(u, axis=1)], axis=1)
+    lo = np.maximum(np.arange(H) - k, 0)
+    Yp = cy[:, np.arange(H)] - cy[:, lo]
+    Op = co[:, np.arange(H)] - co[:, lo]
+    Np = cn[:, np.arange(H)] - cn[:, lo]
+    ok = sel & (Np >= P.min_baseline_periods) & (Op > 0) & (Yp > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(pair, o[:, 1:] / np.where(o[:, :-1] > 0, o[:, :-1], 1.0), 1.0)
-        d = np.where(pair, y[:, 1:] - y[:, :-1] * scale, np.nan)
-        mu_pair = np.where(pair, 0.5 * (y[:, 1:] + y[:, :-1] * scale), np.nan)
-    n_pair = pair.sum(axis=1)
+        pred = np.where(ok, Yp / np.where(Op > 0, Op, 1.0) * o, np.nan)
+        e2 = np.where(ok, (y - pred) ** 2 / (1.0 + 1.0 / np.maximum(Np, 1)), np.nan)
+    n_ok = ok.sum(axis=1)
+    n = sel.sum(axis=1).astype(float)
+    mean = np.where(n > 0, (y * sel).sum(axis=1) / np.maximum(n, 1), 0.0)
     own = np.zeros(C)
-    usable = (n_pair >= 3) & (mean > 0)
+    usable = n_ok >= 3
     if usable.any():
-        du, mp = d[usable], mu_pair[usable]
-        with np.errstate(all="ignore"):
-            import warnings
+        import warnings
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                s2 = np.nanmedian(du**2, axis=1) / 0.455
-                lim = 5.0 * np.sqrt(np.maximum(s2, 1.0))
-                var_d = np.nanmean(np.clip(du, -lim[:, None], lim[:, None]) ** 2, axis=1)
-                m = np.nanmean(mp, axis=1)
-        # E d^2 = 2 (mu + alpha mu^2)
+        eu, pu = e2[usable], pred[usable]
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lim = 25.0 * np.maximum(np.nanmedian(eu, axis=1) / 0.455, np.nanmean(pu, axis=1))
+            ew = np.minimum(eu, lim[:, None])
+            num = np.nansum(ew - pu, axis=1)
+            den = np.nansum(pu**2, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            own[usable] = np.clip(np.where(m > 0, (var_d / 2 - m) / m**2, 0.0), 0.0, 5.0)
+            own[usable] = np.clip(np.where(den > 0, num / den, 0.0), 0.0, 5.0)
+    # cells dying out (recent mean < 1/4 of the window's) say nothing about the others' noise
+    recent = _last_n(sel, 3)
+    rmean = (y * recent).sum(axis=1) / np.maximum(recent.sum(axis=1), 1)
+    usable = usable & (mean > 0) & (rmean >= 0.25 * mean)
     # pooled: trimmed mean per level x log2 count-size stratum (>= 5 cells), else the level's
     nb = 16
     stratum = np.clip(np.floor(np.log2(mean + 0.5)).astype(int) + 2, 0, nb - 1)
@@ -244,15 +270,17 @@ def _dispersion(y, o, sel, level_code, P: SurgeParams) -> np.ndarray:
         lvl = l_med.reindex(lv).fillna(0.0).to_numpy()
         gm = g_med.reindex(g)
         pooled = np.where(gm["size"].fillna(0).to_numpy() >= 5, gm["median"].fillna(0).to_numpy(), lvl)
-    w_own = np.where(usable, n_pair * mean / (mean + P.dispersion_half_count), 0.0)
+    w_own = np.where(n_ok >= 3, n_ok * mean / (mean + P.dispersion_half_count), 0.0)
     return (w_own * own + P.dispersion_prior_df * pooled) / (w_own + P.dispersion_prior_df)
 
 
 def _trim_mean(a) -> float:
-    """Mean without the top and bottom 10% (at least one each side with >= 5 values)."""
+    """Mean without the top and bottom 10% (one each side at least); the median below 5 values."""
     v = np.sort(np.asarray(a, float))
-    k = max(1, int(0.1 * len(v))) if len(v) >= 5 else 0
-    return float(v[k : len(v) - k].mean()) if len(v) > 2 * k else float(np.median(v))
+    if len(v) < 5:
+        return float(np.median(v))
+    k = max(1, int(0.1 * len(v)))
+    return float(v[k : len(v) - k].mean())
 
 
 def _nb_sf(y, mu, phi):
@@ -291,7 +319,13 @@ def _baseline_test(yb, ob, w, yt, ot, alpha, P: SurgeParams) -> dict:
     ys, Bs = yt / phi, B / phi
     pi0 = ot / (ot + OB)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(yt > 0, special.betainc(np.maximum(ys, 1e-12), Bs + 1.0, pi0), 1.0)
+        p_cond = np.where(yt > 0, special.betainc(np.maximum(ys, 1e-12), Bs + 1.0, pi0), 1.0)
+        # negative binomial predictive tail (mean = expected, variance phi mu (1 + mu / B)): the
+        # scaled conditional binomial is too light in the far right tail of skewed NB counts; use the
+        # larger (more cautious) of the two
+        p_nb = _nb_sf(yt, np.where(np.isfinite(expected), expected, 1.0),
+                      phi * (1.0 + np.where(np.isfinite(expected), expected, 1.0) / np.maximum(B, 0.5)))
+        p = np.where(B > 0, np.maximum(p_cond, p_nb), p_cond)
         pl = np.where(ys > 0, special.betaincinv(np.maximum(ys, 1e-12), Bs + 1.0, 0.025), 0.0)
         ph = np.where(Bs > 0, special.betaincinv(ys + 1.0, np.maximum(Bs, 1e-12), 0.975), 1.0)
         scale = OB / ot
@@ -321,7 +355,7 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
     onehot = np.zeros((len(cols), L))
     onehot[np.arange(len(cols)), lev] = 1.0
     Y = y[:, cols]
-    O = o[:, cols]
+    Oc = o[:, cols]
     W = w[:, cols]
     tau = (cols - t) / S  # years before now (negative)
     win_pts = ((W > 0) & in_win[None, :]).sum(axis=1)
@@ -333,10 +367,10 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
         for _ in range(6 if use_trend.any() else 1):
             ex = np.exp(beta[:, None] * tau[None, :])
             Sy = (Wt * Y) @ onehot
-            So = (Wt * O * ex) @ onehot
+            So = (Wt * Oc * ex) @ onehot
             with np.errstate(divide="ignore", invalid="ignore"):
                 R = np.where(So > 0, Sy / So, 0.0)
-            mu = R[:, lev] * O * ex
+            mu = R[:, lev] * Oc * ex
             if not use_trend.any():
                 break
             U = (Wt * tau * (Y - mu)).sum(axis=1)
@@ -347,7 +381,7 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
                 step = np.where(use_trend & (info > 1e-9), U / info, 0.0)
             beta = np.clip(beta + step, -3, 3)
         Sy = (Wt * Y) @ onehot
-        So = (Wt * O * np.exp(beta[:, None] * tau[None, :])) @ onehot
+        So = (Wt * Oc * np.exp(beta[:, None] * tau[None, :])) @ onehot
         n = ((Wt > 0) & (mu > 0)).sum(axis=1)
         npar = (So > 0).sum(axis=1) + use_trend
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -373,7 +407,7 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
             zt = np.abs(beta) / se
         R0 = np.where(So[:, 0] > 0, Sy[:, 0] / np.where(So[:, 0] > 0, So[:, 0], 1), 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            max_rate = np.where(O > 0, Y / np.where(O > 0, O, 1), 0).max(axis=1)
+            max_rate = np.where(Oc > 0, Y / np.where(Oc > 0, Oc, 1), 0).max(axis=1)
         keep = trend_ok & (zt > special.ndtri(1 - P.farrington_trend_alpha / 2)) & (R0 <= max_rate)
         if (trend_ok & ~keep).any():
             Sy2, So2, _, phi2, _, _ = fit(Wn, np.zeros(C, dtype=bool))

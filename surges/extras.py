@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from surges.params import SurgeParams
+from surges.params import DEFAULT_PARAMS, SurgeParams
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,17 @@ def batch_concentration(
     product_batch_counts: Mapping[str, int],
     prior_strength: float = 5.0,
     max_p: float = 0.05,
+    min_count: int = 3,
 ) -> Concentration | None:
     """Is a surge concentrated in one production batch more than the batch's share of the product
     explains? ``topic_batch_counts``: this cell's complaints by batch; ``product_batch_counts``: the
     product's tickets (or units) by batch, the reference mix. A batch missing from the reference gets
     at least its own complaint count there. Picks the batch with the smallest p-value; ``None`` when
-    no batch is significantly over-represented (Bonferroni-adjusted p > max_p) or input is empty."""
+    no batch with >= ``min_count`` complaints is significantly over-represented (Bonferroni-adjusted
+    p > max_p) or the input is empty."""
     batches = [b for b, n in topic_batch_counts.items() if n and n > 0]
+    if sum(topic_batch_counts[b] for b in batches) < min_count:
+        return None
     if not batches:
         return None
     n = np.array([float(topic_batch_counts[b]) for b in batches])
@@ -46,6 +50,10 @@ def batch_concentration(
     m = len(ref_all)
     p = np.minimum(1.0, special.betainc(n, N - n + 1, e) * m)  # P(Bin(N, e) >= n) x batches
     p = np.where(e >= 1.0, 1.0, p)
+    cand = n >= min_count  # a batch needs a few complaints of its own to be "the" batch
+    if not cand.any():
+        return None
+    p = np.where(cand, p, 1.0)
     i = int(np.lexsort((-(n / (N * e)), p))[0])
     if p[i] > max_p:
         return None
@@ -64,7 +72,7 @@ class GlobalRise:
 
 
 def global_rise(
-    total_by_period: Mapping[int, float] | pd.Series, period: int, params: SurgeParams = SurgeParams()
+    total_by_period: Mapping[int, float] | pd.Series, period: int, params: SurgeParams = DEFAULT_PARAMS
 ) -> GlobalRise | None:
     """Volume-wide rise at ``period`` (a sale, consumer-rights day 3.15): the total against its own
     last ``baseline_weeks`` usable periods on the log scale (t test with the baseline's spread).

@@ -20,6 +20,9 @@ class SurgeParams:
     # ... within this many periods of the tested one; older flags count as normal history, so a
     # lasting level shift stops flagging (becomes the new normal) instead of flagging for ever
     flag_memory: int = 8
+    # a cell that comes back after this many usable all-zero periods is born again: tested once as a
+    # new cell, then only against its history since (a product category revived years later)
+    rebirth_gap: int = 16
     outlier_z: float = 2.58  # baseline periods above this residual are down-weighted ((z0/z)^2)
     # exposure is total ticket volume *including* the cell's own complaints: the cell is then
     # compared with the rest of the volume (odds, not share), so a dominant cell's own rise does not
@@ -40,6 +43,10 @@ class SurgeParams:
     farrington_levels: int = 10  # seasonal factor levels (1 window + 9 others)
     farrington_trend_min_periods: int = 156  # fit a trend only with >= 3 years of history
     farrington_trend_alpha: float = 0.05  # keep the trend if significant at this level
+    # once the seasonal model applies, a baseline alarm also needs p_seasonal <= seasonal_veto_p and
+    # observed / seasonal expectation >= seasonal_veto_ratio (not just a seasonal peak)
+    seasonal_veto_p: float = 0.05
+    seasonal_veto_ratio: float = 1.25
 
     # --- negative binomial CUSUM (slow rises) ---------------------------------------------------
     cusum_window: int = 8  # periods the CUSUM runs over (ending at the tested period)
@@ -47,10 +54,11 @@ class SurgeParams:
     cusum_k: float = 1.5  # out-of-control mean = k x in-control mean
     cusum_h: float = 8.0  # decision interval (log-likelihood ratio units)
     cusum_min_ratio: float = 1.25  # run total / in-control total must reach this to alarm
-    # the tested period itself must be nominally high (one-sided p <= this) against the recent
-    # baseline and, where the seasonal model applies, against the seasonal expectation: a CUSUM
-    # cannot tell a slow seasonal rise from a slow anomalous one on its own
+    # the tested period itself must be nominally high (one-sided p <= this) for the season where the
+    # seasonal model applies (the trailing baseline already contains a slow rise); in the first year,
+    # without a seasonal model to veto seasonal rises, against the trailing baseline at a stricter p
     cusum_gate_p: float = 0.05
+    cusum_gate_p_first_year: float = 0.01
 
     # --- global (volume-wide) rise and broken periods -------------------------------------------
     global_min_ratio: float = 1.25
@@ -70,5 +78,10 @@ class SurgeParams:
                 farrington_min_periods=12,
                 farrington_trend_min_periods=36,
                 dispersion_periods=12,
+                cusum_window=6,
+                cusum_ref_periods=9,
             )
         return self
+
+
+DEFAULT_PARAMS = SurgeParams()  # frozen: safe as a shared default argument

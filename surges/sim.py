@@ -19,6 +19,8 @@ class Sim:
     duration: int
     spike_week: int
     periods: np.ndarray  # (T,) period ordinals
+    phi_choices: tuple[float, ...] = (1.5, 2.0)
+    alpha_extra: float = 0.0
 
     def long(self, level: str = "topic") -> pd.DataFrame:
         C, T = self.y.shape
@@ -43,7 +45,7 @@ def simulate(
     spike_week: int | None = 70,
     spike_factor: float = 1.8,
     phi_choices: tuple[float, ...] = (1.5, 2.0),
-    alpha_extra: float = 0.02,
+    alpha_extra: float = 0.0,
     season_amp: float = 0.3,
     seed: int = 0,
     first_period: int = 105_000,
@@ -91,4 +93,4 @@ def simulate(
     exposure = (y.sum(axis=0) + other).astype(float)
     return Sim(y=y, exposure=exposure, base=base, event=kinds, size=sizes, onset=onset,
                duration=duration, spike_week=-1 if spike_week is None else spike_week,
-               periods=first_period + weeks)
+               periods=first_period + weeks, phi_choices=tuple(phi_choices), alpha_extra=alpha_extra)

@@ -5,16 +5,17 @@ Revises:
 Create Date: 2026-11-23
 
 """
-from collections.abc import Sequence
+from typing import Sequence, Union
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
@@ -229,6 +230,9 @@ def upgrade() -> None:
     sa.Column('batch', sa.String(length=100), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
     sa.Column('sev_max', sa.Integer(), nullable=False),
+    sa.Column('n_safety', sa.Integer(), nullable=False),
+    sa.Column('n_defect', sa.Integer(), nullable=False),
+    sa.Column('n_service', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('weekly_counts', schema=None) as batch_op:

@@ -1,0 +1,478 @@
+"""Stable topic ids across weeks.
+
+BERTopic (like any clustering) numbers its topics afresh on every fit, and its own answers to
+"keep topics stable over time" (``merge_models``, ``partial_fit``) either renumber, grow outliers
+or forget human edits (MaartenGr/BERTopic #1632, #1692, #1890, #2257, #1593).  The catalogue keeps
+the ids instead, as pure code over values:
+
+* :func:`assign_week` -- the weekly path.  New documents go to the nearest known topic when the
+  cosine to its centroid reaches ``threshold`` (merged topics forward to their target); what is
+  left is clustered with :func:`nlp.topics.fit_topics` and clusters that are big and coherent
+  enough become new ``'emerging'`` topics; the rest goes to its nearest topic anyway (with its
+  low similarity), so no document is an outlier.  Known topics that received documents get a
+  running-mean centroid and refreshed keywords (labels kept when a human wrote them).
+* :func:`refit` -- the periodic path (e.g. monthly) over the whole history: a fresh
+  ``fit_topics``; each new cluster is mapped onto an old id by Hungarian matching on ticket
+  overlap (Jaccard of member doc ids) plus centroid similarity; documents keep their old id
+  unless the refit puts them clearly (``margin``) closer to another topic (hysteresis); old
+  topics that land in one cluster *and* are near-duplicates are merged (older id kept);
+  an unmatched cluster drawn mostly from one old topic is a split; any other unmatched cluster
+  is a new ``'emerging'`` topic.  Human edits survive: human labels, ``'ignored'`` status and
+  human merges (``merged_into``; documents of a merged topic count for its target).
+
+Ignored topics: documents that match an ignored topic are assigned to it (so the caller can
+hide them) instead of resurfacing every week as a new emerging topic; pass
+``match_ignored=False`` to treat ignored topics as absent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nlp.topics import FoundTopic, describe_groups, fit_topics, make_label
+
+__all__ = [
+    "ACTIVE",
+    "EMERGING",
+    "IGNORED",
+    "MERGED",
+    "CatalogueUpdate",
+    "KnownTopic",
+    "assign_week",
+    "known_from_found",
+    "refit",
+    "resolve_ids",
+]
+
+ACTIVE, EMERGING, IGNORED, MERGED = "active", "emerging", "ignored", "merged"
+STATUSES = frozenset({ACTIVE, EMERGING, IGNORED, MERGED})
+
+
+@dataclass(frozen=True)
+class KnownTopic:
+    topic_id: int
+    label: str
+    keywords: tuple[str, ...]
+    centroid: np.ndarray
+    status: str  # 'active' | 'emerging' | 'ignored' | 'merged'
+    merged_into: int | None = None
+    human_label: bool = False
+    size: int = 0  # documents behind the centroid (weights the running mean); 0 = unknown
+
+
+@dataclass(frozen=True)
+class CatalogueUpdate:
+    assignments: list[tuple[int, float]]  # per input doc: (topic_id, cosine to that topic's centroid)
+    new_topics: list[KnownTopic]  # created this run ('emerging'), ids from next_id upward
+    updated: list[KnownTopic]  # existing topics whose centroid/keywords/status changed
+    lineage: list[tuple[int, int, str]]  # (old_id, new_id, 'merge' | 'split' | 'refit-map')
+
+    @property
+    def topic_ids(self) -> list[int]:
+        return [t for t, _ in self.assignments]
+
+
+def _norm(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        n = float(np.linalg.norm(x))
+        return x / n if n > 0 else x
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    n[n == 0] = 1
+    return x / n
+
+
+def resolve_ids(known: Sequence[KnownTopic]) -> dict[int, int]:
+    """topic_id -> final id after following ``merged_into`` chains (cycle-safe; a chain that
+    points at an unknown id stops at the last known topic)."""
+    by_id = {t.topic_id: t for t in known}
+    out: dict[int, int] = {}
+    for t in known:
+        cur, seen = t, {t.topic_id}
+        while cur.status == MERGED and cur.merged_into is not None and cur.merged_into in by_id:
+            nxt = by_id[cur.merged_into]
+            if nxt.topic_id in seen:
+                break
+            seen.add(nxt.topic_id)
+            cur = nxt
+        out[t.topic_id] = cur.topic_id
+    return out
+
+
+def known_from_found(found: Sequence[FoundTopic], *, first_id: int, status: str = EMERGING) -> list[KnownTopic]:
+    """Turn a batch's :class:`FoundTopic` list into catalogue entries with ids from ``first_id``."""
+    return [
+        KnownTopic(
+            topic_id=first_id + i,
+            label=f.label,
+            keywords=f.keywords,
+            centroid=f.centroid,
+            status=status,
+            size=len(f.members),
+        )
+        for i, f in enumerate(found)
+    ]
+
+
+def _check_inputs(texts, tokens, embeddings, known) -> np.ndarray:
+    n = len(texts)
+    if len(tokens) != n or len(embeddings) != n:
+        raise ValueError(f"texts/tokens/embeddings differ in length: {n}, {len(tokens)}, {len(embeddings)}")
+    emb = _norm(np.asarray(embeddings, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 0), np.float32))
+    for t in known:
+        if t.status not in STATUSES:
+            raise ValueError(f"topic {t.topic_id}: unknown status {t.status!r}")
+        if n and np.asarray(t.centroid).shape != (emb.shape[1],):
+            raise ValueError(
+                f"topic {t.topic_id}: centroid has shape {np.asarray(t.centroid).shape}, embeddings have "
+                f"dimension {emb.shape[1]} -- embed with the same fitted embedder as the catalogue "
+                "(load_embedder) or run a refit"
+            )
+    return emb
+
+
+def _check_next_id(known: Sequence[KnownTopic], next_id: int) -> None:
+    if known and next_id <= max(t.topic_id for t in known):
+        raise ValueError(f"next_id={next_id} collides with existing topic ids (max {max(t.topic_id for t in known)})")
+
+
+def _blend_keywords(old: Sequence[str], new: Sequence[str], w_old: float, w_new: float, top_n: int = 10) -> tuple[str, ...]:
+    score: dict[str, float] = defaultdict(float)
+    for w, kws in ((w_old, old), (w_new, new)):
+        for r, k in enumerate(kws):
+            score[k] += w / (r + 1)
+    order = {k: i for i, k in enumerate([*new, *old])}  # ties: newer evidence first
+    return tuple(sorted(score, key=lambda k: (-score[k], order[k]))[:top_n])
+
+
+# --------------------------------------------------------------------------------------------
+# Weekly assignment
+# --------------------------------------------------------------------------------------------
+def assign_week(
+    known: Sequence[KnownTopic],
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    embeddings: np.ndarray,
+    *,
+    threshold: float,
+    min_new_topic_size: int,
+    next_id: int,
+    max_new_topics: int = 40,
+    min_coherence: float | None = None,
+    same_topic_similarity: float = 0.8,
+    match_ignored: bool = True,
+    seed: int = 0,
+) -> CatalogueUpdate:
+    """Assign one week's documents (one intent) to catalogue topics; see the module docstring.
+
+    ``min_coherence`` (default: ``threshold``): a leftover cluster becomes a new topic only if
+    its members' mean cosine to its centroid reaches it -- a mixed bag of stragglers is not a
+    theme.  (When the catalogue is empty every cluster becomes a topic.)
+    ``same_topic_similarity``: a leftover cluster whose *centroid* is this close to a known
+    centroid is that topic's periphery, not a new one (centroid-to-centroid cosines run higher
+    than document-to-centroid ones, so this is not ``threshold``).
+    """
+    n = len(texts)
+    emb = _check_inputs(texts, tokens, embeddings, known)
+    _check_next_id(known, next_id)
+    if n == 0:
+        return CatalogueUpdate([], [], [], [])
+    min_new_topic_size = max(int(min_new_topic_size), 1)
+    min_coherence = threshold if min_coherence is None else min_coherence
+    by_id = {t.topic_id: t for t in known}
+    final = resolve_ids(known)
+
+    # anchors: every known centroid whose resolved target may receive documents
+    anchors = [
+        t for t in known
+        if by_id[final[t.topic_id]].status != IGNORED or match_ignored
+    ]
+    live_targets = sorted({final[t.topic_id] for t in anchors if by_id[final[t.topic_id]].status != IGNORED})
+    target_of = np.array([final[t.topic_id] for t in anchors], dtype=np.int64)
+    cents = np.stack([_norm(t.centroid) for t in anchors]) if anchors else np.zeros((0, emb.shape[1]), np.float32)
+
+    topic = np.full(n, -1, dtype=np.int64)
+    confident = np.zeros(n, dtype=bool)  # counts towards the target's running mean
+    if len(anchors):
+        sims = emb @ cents.T
+        best = sims.argmax(axis=1)
+        best_sim = sims[np.arange(n), best]
+        hit = best_sim >= threshold
+        topic[hit] = target_of[best[hit]]
+        confident[hit] = True
+
+    new_topics: list[KnownTopic] = []
+    new_cents: dict[int, np.ndarray] = {}
+    rest = np.flatnonzero(topic < 0)
+    if len(rest):
+        catalogue_empty = not live_targets
+        if catalogue_empty or len(rest) >= min_new_topic_size:
+            found = fit_topics(
+                [texts[i] for i in rest],
+                [tokens[i] for i in rest],
+                emb[rest],
+                min_topic_size=min_new_topic_size,
+                max_topics=max_new_topics,
+                seed=seed,
+            )
+            nid = next_id
+            for f in found:
+                members = rest[list(f.members)]
+                if not catalogue_empty:
+                    if len(members) < min_new_topic_size:
+                        continue
+                    # collectively close to a known topic: its periphery, not a new theme
+                    if len(anchors):
+                        s = cents @ f.centroid
+                        j = int(s.argmax())
+                        if s[j] >= same_topic_similarity and by_id[int(target_of[j])].status != IGNORED:
+                            topic[members] = target_of[j]
+                            confident[members] = True
+                            continue
+                    coherence = float((emb[members] @ f.centroid).mean())
+                    if coherence < min_coherence:
+                        continue
+                topic[members] = nid
+                confident[members] = True
+                new_cents[nid] = f.centroid
+                new_topics.append(
+                    KnownTopic(nid, f.label, f.keywords, f.centroid, EMERGING, size=len(members))
+                )
+                nid += 1
+
+    # leftovers: nearest live topic (known or new) so nothing is an outlier
+    rest = np.flatnonzero(topic < 0)
+    if len(rest):
+        ids = [*live_targets, *new_cents]
+        if ids:
+            c = np.stack([_norm(by_id[i].centroid) if i in by_id else new_cents[i] for i in ids])
+        else:  # only ignored topics exist: park the documents on the nearest of them
+            ids = sorted({final[t.topic_id] for t in known})
+            c = np.stack([_norm(by_id[i].centroid) for i in ids])
+        topic[rest] = np.asarray(ids)[(emb[rest] @ c.T).argmax(axis=1)]
+
+    # running means and keywords for the known topics that received confident documents
+    updated: list[KnownTopic] = []
+    got = [int(t) for t in np.unique(topic[confident]) if int(t) in by_id]
+    new_kw = describe_groups(tokens, np.where(confident & np.isin(topic, got), topic, -1), emb, seed=seed) if got else {}
+    final_cent: dict[int, np.ndarray] = dict(new_cents)
+    for tid in got:
+        t = by_id[tid]
+        mask = confident & (topic == tid)
+        k = int(mask.sum())
+        w_old = t.size if t.size > 0 else k
+        cent = _norm(w_old * _norm(t.centroid) + emb[mask].sum(axis=0))
+        kws = _blend_keywords(t.keywords, new_kw.get(tid, ()), w_old, k)
+        label = t.label if t.human_label else make_label(kws)
+        nt = replace(t, centroid=cent, keywords=kws, label=label, size=t.size + k)
+        updated.append(nt)
+        final_cent[tid] = cent
+    for tid in {int(x) for x in np.unique(topic)} - set(final_cent):
+        final_cent[tid] = _norm(by_id[tid].centroid)
+    assignments = [(int(t), float(emb[i] @ final_cent[int(t)])) for i, t in enumerate(topic)]
+    return CatalogueUpdate(assignments, new_topics, updated, [])
+
+
+# --------------------------------------------------------------------------------------------
+# Periodic refit
+# --------------------------------------------------------------------------------------------
+def refit(
+    known: Sequence[KnownTopic],
+    prior_assignments: Mapping[str, int],
+    doc_ids: Sequence[str],
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    embeddings: np.ndarray,
+    *,
+    next_id: int,
+    min_topic_size: int = 8,
+    max_topics: int = 40,
+    min_jaccard: float = 0.1,
+    margin: float = 0.05,
+    merge_share: float = 0.6,
+    merge_similarity: float = 0.8,
+    split_share: float = 0.5,
+    seed: int = 0,
+) -> CatalogueUpdate:
+    """Full refit over history with id continuity; see the module docstring.
+
+    ``prior_assignments`` maps doc id -> topic id from earlier runs (ids of merged topics are
+    followed to their target).  Documents keep that id unless the refit's topic for them is at
+    least ``margin`` more similar (cosine) than their old topic's refitted centroid.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    n = len(texts)
+    if len(doc_ids) != n:
+        raise ValueError(f"doc_ids has {len(doc_ids)} entries for {n} documents")
+    emb = _check_inputs(texts, tokens, embeddings, known)
+    _check_next_id(known, next_id)
+    if n == 0:
+        return CatalogueUpdate([], [], [], [])
+    by_id = {t.topic_id: t for t in known}
+    final = resolve_ids(known)
+    raw = np.array([int(prior_assignments.get(d, -1)) for d in doc_ids], dtype=np.int64)
+    prior = np.array([final.get(int(p), -1) for p in raw], dtype=np.int64)
+    merged_src = {t.topic_id for t in known if t.status == MERGED and final[t.topic_id] != t.topic_id}
+
+    found = fit_topics(texts, tokens, emb, min_topic_size=min_topic_size, max_topics=max_topics, seed=seed)
+    cluster = np.empty(n, dtype=np.int64)
+    for f in found:
+        cluster[list(f.members)] = f.key
+    k = len(found)
+    ccent = np.stack([f.centroid for f in found])
+
+    olds = sorted(int(o) for o in np.unique(prior) if o >= 0)
+    oidx = {o: i for i, o in enumerate(olds)}
+    m = len(olds)
+    overlap = np.zeros((m, k))
+    if m:
+        np.add.at(overlap, (np.array([oidx[int(p)] for p in prior[prior >= 0]]), cluster[prior >= 0]), 1)
+    old_n = overlap.sum(axis=1)
+    cl_n = np.array([len(f.members) for f in found], dtype=float)
+    ocent = (
+        np.stack([_norm(emb[prior == o].mean(axis=0)) for o in olds]) if m else np.zeros((0, emb.shape[1]), np.float32)
+    )
+
+    # 1. Hungarian matching of clusters to old ids on overlap (+ a little centroid similarity)
+    match: dict[int, int] = {}  # cluster -> old id
+    if m:
+        jac = overlap / (old_n[:, None] + cl_n[None, :] - overlap)
+        score = jac + 0.1 * np.clip(ocent @ ccent.T, 0, 1)
+        rows, cols = linear_sum_assignment(-score)
+        for r, c in zip(rows, cols, strict=True):
+            if jac[r, c] >= min_jaccard:
+                match[int(c)] = olds[r]
+
+    lineage: list[tuple[int, int, str]] = []
+    merged_away: dict[int, int] = {}
+
+    # 2. merges: near-duplicate old topics that mostly landed in the same cluster
+    for c in range(k):
+        share = overlap[:, c] / np.maximum(old_n, 1) if m else np.zeros(0)
+        group = [olds[i] for i in np.flatnonzero(share >= merge_share) if by_id.get(olds[i]) is not None]
+        group = [o for o in group if by_id[o].status != IGNORED]
+        if len(group) < 2:
+            continue
+        keep = min(group)  # ids are allocated in order: the smallest is the oldest
+        for o in sorted(group):
+            if o == keep or o in merged_away:
+                continue
+            if float(ocent[oidx[o]] @ ocent[oidx[keep]]) >= merge_similarity:
+                merged_away[o] = keep
+                lineage.append((o, keep, "merge"))
+        if any(merged_away.get(o) == keep for o in group):
+            match[c] = keep
+    # a cluster matched to a merged-away id now belongs to the kept one
+    match = {c: merged_away.get(o, o) for c, o in match.items()}
+    prior = np.array([merged_away.get(int(p), int(p)) for p in prior], dtype=np.int64)
+
+    # 3. unmatched clusters: splits of an old topic, or genuinely new themes
+    cl_target: dict[int, int] = dict(match)
+    new_ids: dict[int, int] = {}
+    nid = next_id
+    split_parent: dict[int, int] = {}
+    for c in sorted(set(range(k)) - set(match), key=lambda c: -cl_n[c]):
+        # a cluster made of a merged topic's documents: the merge stands (human or earlier
+        # refit decision) -- it maps to the merge target instead of resurfacing as a split
+        src = Counter(int(p) for p in raw[(cluster == c) & np.isin(raw, list(merged_src))])
+        if src:
+            o, cnt = src.most_common(1)[0]
+            if cnt / cl_n[c] >= split_share:
+                cl_target[c] = final[o]
+                continue
+        cl_target[c] = nid
+        new_ids[nid] = c
+        if m:
+            i = int(overlap[:, c].argmax())
+            parent = merged_away.get(olds[i], olds[i])
+            if overlap[i, c] / cl_n[c] >= split_share and overlap[i, c] >= min_topic_size:
+                split_parent[nid] = parent
+        nid += 1
+
+    # 4. per-document decision with hysteresis
+    targets = sorted(set(cl_target.values()) | {int(p) for p in np.unique(prior) if p >= 0})
+    tcent: dict[int, np.ndarray] = {}
+    for t in targets:
+        cs = [c for c, tt in cl_target.items() if tt == t]
+        mask = np.isin(cluster, cs) | (prior == t)
+        tcent[t] = _norm(emb[mask].mean(axis=0)) if mask.any() else _norm(by_id[t].centroid)
+    cand = np.array([cl_target[int(c)] for c in cluster], dtype=np.int64)
+    topic = cand.copy()
+    has_prior = prior >= 0
+    differs = has_prior & (prior != cand)
+    if differs.any():
+        idx = np.flatnonzero(differs)
+        s_new = np.einsum("ij,ij->i", emb[idx], np.stack([tcent[int(t)] for t in cand[idx]]))
+        s_old = np.einsum("ij,ij->i", emb[idx], np.stack([tcent[int(t)] for t in prior[idx]]))
+        stay = s_new < s_old + margin
+        topic[idx[stay]] = prior[idx[stay]]
+
+    # 5. new topics that hysteresis left too small dissolve back (prior id, else nearest)
+    for t in list(new_ids):
+        mask = topic == t
+        if 0 < mask.sum() < min_topic_size or not mask.any():
+            keep_ids = [x for x in targets if x != t and (topic == x).any()]
+            for i in np.flatnonzero(mask):
+                if prior[i] >= 0:
+                    topic[i] = prior[i]
+                elif keep_ids:
+                    topic[i] = keep_ids[int(np.argmax(np.stack([tcent[x] for x in keep_ids]) @ emb[i]))]
+            if not (topic == t).any():
+                del new_ids[t]
+                split_parent.pop(t, None)
+
+    # 6. old topics with docs before that ended with none: absorbed ('refit-map')
+    absorbed: dict[int, int] = {}
+    for o in olds:
+        o2 = merged_away.get(o, o)
+        if o2 != o or (topic == o).any():
+            continue
+        dest = Counter(int(t) for t in topic[prior == o]).most_common(1)
+        if dest and by_id.get(o) is not None and by_id[o].status != IGNORED:
+            absorbed[o] = dest[0][0]
+            lineage.append((o, dest[0][0], "refit-map"))
+
+    # 7. describe the final groups
+    ids_present = sorted(int(t) for t in np.unique(topic))
+    kws = describe_groups(tokens, topic, emb, seed=seed)
+    fcent = {t: _norm(emb[topic == t].mean(axis=0)) for t in ids_present}
+    sizes = {t: int((topic == t).sum()) for t in ids_present}
+
+    new_topics: list[KnownTopic] = []
+    renumber: dict[int, int] = {}
+    for j, t in enumerate(sorted(new_ids, key=lambda t: (-sizes.get(t, 0), t))):
+        renumber[t] = next_id + j  # ids stay contiguous after dissolved candidates
+    topic = np.array([renumber.get(int(t), int(t)) for t in topic], dtype=np.int64)
+    for t, nt_id in sorted(renumber.items(), key=lambda kv: kv[1]):
+        kw = kws.get(t, ())
+        new_topics.append(KnownTopic(nt_id, make_label(kw), kw, fcent[t], EMERGING, size=sizes[t]))
+        if t in split_parent:
+            lineage.append((split_parent[t], nt_id, "split"))
+    fcent = {renumber.get(t, t): c for t, c in fcent.items()}
+
+    updated: list[KnownTopic] = []
+    for t in ids_present:
+        if t in new_ids or t not in by_id:
+            continue
+        old = by_id[t]
+        kw = kws.get(t, old.keywords)
+        updated.append(
+            replace(old, centroid=fcent[t], keywords=kw, size=sizes[t], label=old.label if old.human_label else make_label(kw))
+        )
+    for o, keep in {**merged_away, **absorbed}.items():
+        old = by_id[o]
+        keep_t = by_id.get(keep)
+        upd = [u for u in updated if u.topic_id == keep]
+        # a human label on the merged-away topic survives on the kept one when it has none
+        if old.human_label and keep_t is not None and upd and not upd[0].human_label:
+            updated[updated.index(upd[0])] = replace(upd[0], label=old.label, human_label=True)
+        updated.append(replace(old, status=MERGED, merged_into=renumber.get(keep, keep)))
+
+    lineage = [(a, renumber.get(b, b), kind) for a, b, kind in lineage]
+    assignments = [(int(t), float(emb[i] @ fcent[int(t)])) for i, t in enumerate(topic)]
+    return CatalogueUpdate(assignments, new_topics, updated, lineage)

@@ -1,0 +1,161 @@
+"""Understander end to end: interface, field precedence, entities, tokens, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from nlp.understanding import CatalogueEntry, TicketText, Understander, Understanding
+
+PRODUCTS = (
+    CatalogueEntry("oven", "烤箱", "Oven", ("电烤箱", "toaster oven"), ("KX-30A", "KX-45B")),
+    CatalogueEntry("air_fryer", "空气炸锅", "Air fryer", ("炸锅", "airfryer"), ("AF-5L",)),
+)
+
+
+@pytest.fixture(scope="module")
+def u() -> Understander:
+    return Understander(PRODUCTS, order_patterns=[r"SO-\d{8}"])
+
+
+def one(u: Understander, body: str, **kw) -> Understanding:
+    return u.understand([TicketText(body=body, **kw)])[0]
+
+
+def test_interface_fields(u):
+    names = [f.name for f in dataclasses.fields(Understanding)]
+    assert names == [
+        "language", "text", "tokens", "product", "model", "batch", "product_source", "model_source",
+        "batch_source", "intent", "severity", "flags", "redactions",
+    ]
+    assert u.understand([]) == []
+
+
+def test_zh_ticket_full(u):
+    r = one(u, "我是张伟，电话13812345678，烤箱KX-30A批次B2409门关不紧，有焦味")
+    assert r.language == "zh"
+    assert "13812345678" not in r.text and "张伟" not in r.text
+    assert "[PHONE]" in r.text and "[NAME]" in r.text and r.redactions == 2
+    assert "KX-30A" in r.text and "B2409" in r.text
+    assert (r.product, r.product_source) == ("oven", "text")
+    assert (r.model, r.model_source) == ("KX-30A", "text")
+    assert (r.batch, r.batch_source) == ("B2409", "text")
+    assert r.severity == "safety" and r.intent == "complaint"
+    assert "KX-30A" in r.tokens and "关不紧" in r.tokens
+    assert not any(t in r.tokens for t in ("，", "我", "的", "PHONE", "[PHONE]", "NAME"))
+
+
+def test_en_ticket_lemmas_and_model_token(u):
+    r = one(u, "My airfryer AF-5L stopped heating after 2 weeks. Order #A12345678. Refund please.",
+            subject="Broken fryer")
+    assert r.language == "en"
+    assert r.text.startswith("Broken fryer. ")
+    assert "[ORDER]" in r.text
+    assert r.product == "air_fryer" and r.model == "AF-5L"
+    assert "AF-5L" in r.tokens and "stop" in r.tokens and "heat" in r.tokens
+    assert "my" not in r.tokens and "please" not in r.tokens
+    assert r.severity == "defect"
+
+
+def test_model_spelling_variants(u):
+    r = one(u, "请问kx30a的烤盘可以放洗碗机吗？")
+    assert r.model == "KX-30A" and r.product == "oven"
+    assert "KX-30A" in r.tokens and "烤盘" in r.tokens
+    assert r.intent == "question"
+
+
+def test_field_precedence(u):
+    r = one(u, "The KX-45B door is broken, lot 24A17", product="Air Fryer", model="kx-30a", batch="B9999")
+    assert (r.product, r.product_source) == ("air_fryer", "field")
+    assert (r.model, r.model_source) == ("KX-30A", "field")
+    assert (r.batch, r.batch_source) == ("B9999", "field")
+    r = one(u, "坏了", product="blender")
+    assert (r.product, r.product_source) == ("blender", "field")  # unknown product kept as given
+    r = one(u, "我的AF-5L坏了")
+    assert (r.product, r.product_source) == ("air_fryer", "text")
+
+
+def test_intent_hint_wins(u):
+    r = one(u, "Love it, works great!", intent_hint="complaint")
+    assert r.intent == "complaint"
+    r = one(u, "Love it, works great!", intent_hint="nonsense")
+    assert r.intent == "praise"
+
+
+def test_language_field_and_mixed(u):
+    assert one(u, "我的air fryer用了两周就不heat了，display一直显示E3").language == "mixed"
+    assert one(u, "hello", language="zh").language == "zh"
+
+
+def test_traditional_and_fullwidth(u):
+    r = one(u, "烤箱門關不緊，請問怎麼辦？ＫＸ－３０Ａ")
+    assert "门关不紧" in r.text and "请问怎么办" in r.text
+    assert r.model == "KX-30A"
+    assert "，" in r.text  # Chinese punctuation kept
+
+
+def test_html_quotes_boilerplate(u):
+    body = ("<p>您好，很高兴为您服务！</p><div>The fryer&nbsp;<b>stopped</b> working &amp; smells.</div>"
+            "<br>On Mon, Nov 3, 2025 at 10:00 AM Support <s@x.com> wrote:<br>&gt; old text 13912345678")
+    r = one(u, body)
+    assert "<" not in r.text and "&nbsp;" not in r.text and "&amp;" not in r.text
+    assert "old text" not in r.text and "很高兴为您服务" not in r.text
+    assert "stopped working & smells" in r.text
+    assert "html" in r.flags
+
+
+def test_redact_method(u):
+    out = u.redact("回访电话 010-12345678，邮箱 a.b@qq.com，型号 KX-45B")
+    assert out == "回访电话 [PHONE]，邮箱 [EMAIL]，型号 KX-45B"
+
+
+@pytest.mark.parametrize(
+    "body,flag",
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("😀😀👍", "emoji_only"),
+        ("[图片]", "placeholder_only"),
+        ("abc\x00\x01\x02\xff\xfe" * 50, "binary"),
+        ("烤箱门关不紧，有焦味，客服态度差".encode().decode("latin-1"), "mojibake"),
+        ("烤箱门关不紧，有焦味，客服态度差".encode().decode("gbk", errors="replace"), "mojibake"),
+        ("שלום, התנור שלי לא עובד", "rtl"),
+        ("<b>bold</b> text", "html"),
+    ],
+)
+def test_bad_input_flags(u, body, flag):
+    r = one(u, body)
+    assert flag in r.flags
+    assert r.intent in ("complaint", "question", "suggestion", "praise")
+    assert r.severity in ("safety", "defect", "service", "other")
+
+
+def test_mojibake_repaired(u):
+    r = one(u, "烤箱门关不紧，有焦味".encode().decode("latin-1"))
+    assert r.text == "烤箱门关不紧，有焦味"
+    assert r.language == "zh" and r.severity == "safety"
+
+
+def test_huge_body_truncated_and_order_kept(u):
+    big = "烤箱坏了。" * 250_000  # ~1.25M chars
+    items = [TicketText(""), TicketText(big), TicketText("😡"), TicketText(None), TicketText("最后一条：很好用")]
+    out = u.understand(items)
+    assert len(out) == 5
+    assert "truncated" in out[1].flags and len(out[1].text) <= 20_000
+    assert out[0].flags == ("empty",)
+    assert out[3].flags == ("empty",)
+    assert out[4].text == "最后一条：很好用" and out[4].intent == "praise"
+
+
+def test_subject_only(u):
+    r = u.understand([TicketText(body="", subject="Oven door broken")])[0]
+    assert r.text == "Oven door broken" and "empty" not in r.flags
+    assert r.product == "oven"
+
+
+def test_no_catalogue():
+    bare = Understander()
+    r = bare.understand([TicketText("型号: ZX-9000 冒烟了")])[0]
+    assert r.model == "ZX-9000" and r.model_source == "text" and r.product is None
+    assert r.severity == "safety"
