@@ -3,7 +3,8 @@
     python bench/nlp.py                # 100k synthetic tickets (zh / en / mixed, ~120 chars)
     python bench/nlp.py --n 20000 --batch 1000 --hmm
 
-Prints tickets/s per stage and for the whole ``Understander.understand``, the process peak RSS
+Prints tickets/s per stage and for the whole ``Understander.understand`` -- by wall clock and per
+CPU-second of this process (the per-core figure, robust to other load on the machine) -- the peak RSS
 (resource.getrusage) after each stage and the tracemalloc peak per stage on a subset.
 Single process: the figures are per core.
 """
@@ -96,10 +97,10 @@ def rss_mb() -> float:
 
 def timed(label: str, n: int, fn) -> object:
     gc.collect()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     res = fn()
-    dt = time.perf_counter() - t
-    print(f"{label:<28} {n / dt:>10,.0f} tickets/s  {dt:7.2f} s   peak RSS {rss_mb():7.1f} MB")
+    dt, dc = time.perf_counter() - t, time.process_time() - c
+    print(f"{label:<28} {n / dt:>9,.0f}/s wall {n / dc:>9,.0f}/s CPU  {dt:7.2f} s   peak RSS {rss_mb():7.1f} MB")
     return res
 
 

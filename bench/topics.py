@@ -223,7 +223,7 @@ def main() -> None:
     ap.add_argument("--child", nargs="+")
     ap.add_argument("--with-bertopic-default", action="store_true")
     ap.add_argument("--scale", type=int, default=0)
-    ap.add_argument("--threshold", type=float, default=0.3)
+    ap.add_argument("--threshold", type=float, default=0.25)
     ap.add_argument("--datasets", default="cfpb,zh,tweets")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-stability", action="store_true")

@@ -164,17 +164,21 @@ def assign_week(
     max_new_topics: int = 40,
     min_coherence: float | None = None,
     same_topic_similarity: float = 0.8,
+    new_topic_margin: float = 0.1,
     match_ignored: bool = True,
     seed: int = 0,
 ) -> CatalogueUpdate:
     """Assign one week's documents (one intent) to catalogue topics; see the module docstring.
 
-    ``min_coherence`` (default: ``threshold``): a leftover cluster becomes a new topic only if
+    ``min_coherence`` (default 0: off): a leftover cluster becomes a new topic only if
     its members' mean cosine to its centroid reaches it -- a mixed bag of stragglers is not a
     theme.  (When the catalogue is empty every cluster becomes a topic.)
     ``same_topic_similarity``: a leftover cluster whose *centroid* is this close to a known
     centroid is that topic's periphery, not a new one (centroid-to-centroid cosines run higher
     than document-to-centroid ones, so this is not ``threshold``).
+    ``new_topic_margin``: members of a new topic must on average be this much more similar to
+    its centroid than to their nearest known topic -- a pile of short generic stragglers is
+    "coherent" in a weak way and would otherwise become a junk 'emerging' topic every week.
     """
     n = len(texts)
     emb = _check_inputs(texts, tokens, embeddings, known)
@@ -182,7 +186,7 @@ def assign_week(
     if n == 0:
         return CatalogueUpdate([], [], [], [])
     min_new_topic_size = max(int(min_new_topic_size), 1)
-    min_coherence = threshold if min_coherence is None else min_coherence
+    min_coherence = 0.0 if min_coherence is None else min_coherence
     by_id = {t.topic_id: t for t in known}
     final = resolve_ids(known)
 
@@ -233,9 +237,13 @@ def assign_week(
                             topic[members] = target_of[j]
                             confident[members] = True
                             continue
-                    coherence = float((emb[members] @ f.centroid).mean())
-                    if coherence < min_coherence:
+                    own = emb[members] @ f.centroid
+                    if float(own.mean()) < min_coherence:
                         continue
+                    if len(anchors):
+                        near = (emb[members] @ cents.T).max(axis=1)
+                        if float((own - near).mean()) < new_topic_margin:
+                            continue
                 topic[members] = nid
                 confident[members] = True
                 new_cents[nid] = f.centroid

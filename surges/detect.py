@@ -64,7 +64,9 @@ def detect(counts: pd.DataFrame, period: int, params: SurgeParams = DEFAULT_PARA
     """Test every cell at ``period`` against its own history in ``counts`` (rows after ``period``
     are ignored). One row per tested cell, see OUTPUT_COLUMNS (+ descriptive columns and extras)."""
     period = int(period)
-    counts = counts[counts["period"].astype(np.int64) <= period]
+    per = counts["period"].to_numpy()
+    if len(per) and per.max() > period:  # rows after the tested period are ignored
+        counts = counts[per <= period]
     if len(counts) == 0 or int(counts["period"].max()) < period:
         return _empty(counts)
     panel = build_panel(counts)
@@ -130,11 +132,13 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     clean = base_ok & ~past_flag
     w_hist = np.where(past_flag, P.flagged_weight, 1.0) * base_ok
 
-    alpha = _dispersion(y[:, :t], o[:, :t], _last_n(clean[:, :t], P.dispersion_periods), clean[:, :t],
+    # the baseline and dispersion only look back max_lookback periods (the seasonal model further)
+    b0 = max(0, t - max(P.max_lookback, P.dispersion_periods + P.baseline_weeks))
+    alpha = _dispersion(y[:, b0:t], o[:, b0:t], _last_n(clean[:, b0:t], P.dispersion_periods), clean[:, b0:t],
                         panel.level_code[idx], P)
 
     yt, ot = y[:, t], o[:, t]
-    res = _baseline_test(y[:, :t], o[:, :t], w_hist[:, :t], yt, ot, alpha, P)
+    res = _baseline_test(y[:, b0:t], o[:, b0:t], w_hist[:, b0:t], yt, ot, alpha, P)
     far = _farrington(y, o, np.where(past_flag, P.flagged_weight, 1.0) * (valid & exists), t, ti - ef, yt, ot,
                       alpha, P)
     cus = _cusum(y, o, clean, t, alpha, P)
@@ -364,15 +368,16 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
 
     def fit(Wt, use_trend):
         beta = np.zeros(C)
-        for _ in range(6 if use_trend.any() else 1):
+        info = np.zeros(C)
+        trend = bool(use_trend.any())
+        Sy = (Wt * Y) @ onehot
+        WO = Wt * Oc
+        for _ in range(6 if trend else 0):  # profile Newton steps for the slope
             ex = np.exp(beta[:, None] * tau[None, :])
-            Sy = (Wt * Y) @ onehot
-            So = (Wt * Oc * ex) @ onehot
+            So = (WO * ex) @ onehot
             with np.errstate(divide="ignore", invalid="ignore"):
                 R = np.where(So > 0, Sy / So, 0.0)
             mu = R[:, lev] * Oc * ex
-            if not use_trend.any():
-                break
             U = (Wt * tau * (Y - mu)).sum(axis=1)
             a1 = (Wt * tau * mu) @ onehot
             a0 = (Wt * mu) @ onehot
@@ -380,14 +385,16 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
                 info = (Wt * tau**2 * mu).sum(axis=1) - np.where(a0 > 0, a1**2 / a0, 0.0).sum(axis=1)
                 step = np.where(use_trend & (info > 1e-9), U / info, 0.0)
             beta = np.clip(beta + step, -3, 3)
-        Sy = (Wt * Y) @ onehot
-        So = (Wt * Oc * np.exp(beta[:, None] * tau[None, :])) @ onehot
+        ex = np.exp(beta[:, None] * tau[None, :]) if trend else 1.0
+        So = (WO * ex) @ onehot
+        with np.errstate(divide="ignore", invalid="ignore"):
+            R = np.where(So > 0, Sy / So, 0.0)
+        mu = R[:, lev] * Oc * ex
         n = ((Wt > 0) & (mu > 0)).sum(axis=1)
         npar = (So > 0).sum(axis=1) + use_trend
         with np.errstate(divide="ignore", invalid="ignore"):
             pear = np.where(mu > 0, Wt * (Y - mu) ** 2 / mu, 0.0).sum(axis=1)
             phi = np.where(n - npar >= 1, np.maximum(1.0, pear / np.maximum(n - npar, 1)), 1.0)
-        info = locals().get("info", np.zeros(C))
         return Sy, So, mu, phi, beta, info
 
     Wt = W * avail[:, None]

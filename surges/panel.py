@@ -115,7 +115,7 @@ def build_panel(counts: pd.DataFrame) -> Panel:
 
 def _has_dupes(codes: np.ndarray, ti: np.ndarray, n_per: int) -> bool:
     k = codes.astype(np.int64) * n_per + ti
-    return len(np.unique(k)) != len(k)
+    return bool(np.bincount(k).max(initial=0) > 1)
 
 
 def _fill_exposure(expo, has_row, cell_level, ex, lv_codes, ti, n_levels) -> None:

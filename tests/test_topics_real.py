@@ -52,7 +52,7 @@ def test_zh_reviews_topics_quality_and_labels():
     assert 4 <= len(found) <= 40
     assert normalized_mutual_info_score(d.cat[:3000], labels) >= 0.3
     known = known_from_found(found, first_id=1, status="active")
-    upd = assign_week(known, texts[week], tokens[week], x[week], threshold=0.3, min_new_topic_size=20,
+    upd = assign_week(known, texts[week], tokens[week], x[week], threshold=0.25, min_new_topic_size=20,
                       next_id=len(known) + 1)
     assert len(upd.assignments) == 1000
     # the same kind of reviews: most of next week lands on known topics
