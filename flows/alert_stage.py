@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -102,7 +103,8 @@ def channel_from(settings: Settings, sink_dir: Path | None) -> Channel:
     raise DeliveryError("no alert channel configured: set VOC_SMTP_HOST or pass --alerts-to DIR", permanent=True)
 
 
-def send(engine: Engine, planned: list[PlannedAlert], channel: Channel, week: Week, attempts: int = 3) -> dict[str, int]:
+def send(engine: Engine, planned: list[PlannedAlert], channel: Channel, week: Week, attempts: int = 3,
+         retry_delay: float = 1.0) -> dict[str, int]:
     """Send planned alerts; a failing message is recorded and never stops the others."""
     stats = {"sent": 0, "failed": 0}
     for p in planned:
@@ -111,7 +113,8 @@ def send(engine: Engine, planned: list[PlannedAlert], channel: Channel, week: We
             ids = [_record_intent(conn, p, k, r, channel.name, payload_hash, week)
                    for k, r in zip(p.dedupe_keys, p.ratios, strict=True)]
         status, error, tries = "failed", None, 0
-        for tries in range(1, attempts + 1):
+        while tries < attempts:
+            tries += 1
             try:
                 channel.send(p.message)
                 status, error = "sent", None
@@ -120,6 +123,7 @@ def send(engine: Engine, planned: list[PlannedAlert], channel: Channel, week: We
                 error = str(e)
                 if e.permanent:
                     break
+                time.sleep(min(30.0, retry_delay * 2 ** (tries - 1)))
         with engine.begin() as conn:
             conn.execute(update(AlertSent).where(AlertSent.id.in_(ids)).values(
                 status=status, attempts=tries, error=error, sent_at=_now() if status == "sent" else None))

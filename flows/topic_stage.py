@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from nlp.catalogue import KnownTopic, assign_week
 from sqlalchemy import Connection, Engine
 
 from config.settings import VocConfig
+from nlp.catalogue import KnownTopic, assign_week
 from nlp.embedding import TfidfSvdEmbedder, load_embedder
 from store import analysis
 from store.models import Topic
