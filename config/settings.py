@@ -7,11 +7,21 @@ Both are read once at the entry point and passed down as values.
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voc.errors import ConfigError
@@ -34,14 +44,58 @@ class Product(_Strict):
     owner: str | None = None
 
 
+ChannelKind = Literal["email", "file", "slack", "dingtalk", "wecom", "feishu", "lark"]
+CHAT_KINDS = ("slack", "dingtalk", "wecom", "feishu", "lark")
+SIGNED_KINDS = ("dingtalk", "feishu", "lark")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ChannelRef(_Strict):
+    """One way to reach an owner. Chat webhooks name *environment variables*, never the URL itself.
+
+    ``webhook_env``: variable holding the webhook URL (Slack incoming webhook, DingTalk robot,
+    WeCom group robot, Feishu/Lark bot). ``secret_env``: variable holding the signing secret
+    (DingTalk "加签", Feishu/Lark "签名校验"); leave it out when the robot uses keywords or IP lists.
+    """
+
+    kind: ChannelKind
+    webhook_env: str | None = None
+    secret_env: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ChannelRef:
+        for field in ("webhook_env", "secret_env"):
+            v = getattr(self, field)
+            if v is not None and not _ENV_NAME.match(v):
+                raise ValueError(f"{field} must be the NAME of an environment variable (got something else: "
+                                 "URLs and secrets never go in the config file)")
+        if self.kind in CHAT_KINDS and not self.webhook_env:
+            raise ValueError(f"channel {self.kind!r} needs webhook_env (the variable holding the webhook URL)")
+        if self.kind not in CHAT_KINDS and (self.webhook_env or self.secret_env):
+            raise ValueError(f"channel {self.kind!r} takes no webhook_env/secret_env")
+        if self.secret_env and self.kind not in SIGNED_KINDS:
+            raise ValueError(f"channel {self.kind!r} is not signed; secret_env is for {', '.join(SIGNED_KINDS)}")
+        return self
+
+
 class Owner(_Strict):
-    """A person or team that receives alerts and owns action items."""
+    """A person or team that receives alerts and owns action items.
+
+    ``channels``: ``email``/``file`` as plain names, chat robots as ``{kind, webhook_env, secret_env}``.
+    """
 
     name: str
     department: str = ""
     email: str | None = None
     language: Literal["zh", "en"] = "zh"
-    channels: list[str] = Field(default_factory=lambda: ["email"])
+    channels: list[ChannelRef] = Field(default_factory=lambda: [ChannelRef(kind="email")])
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _names_to_refs(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"kind": x} if isinstance(x, str) else x for x in v]
+        return v
 
 
 class Mapping(_Strict):
@@ -79,6 +133,11 @@ class Source(_Strict):
     token_env: str | None = None
     email_env: str | None = None
     domain: str | None = None
+    # helpdesk/sql pulls (all optional)
+    base_url: str | None = None       # override https://{subdomain}.zendesk.com / https://{domain}.freshdesk.com
+    statuses: list[str] | None = None  # which ticket statuses count as closed (default: solved/closed, resolved/closed)
+    page_size: int | None = None      # tickets per API page / rows per SQL batch
+    since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
 
 
 class Thresholds(_Strict):
@@ -107,10 +166,45 @@ class Report(_Strict):
     brand: str = ""
 
 
+class Route(_Strict):
+    """A routing rule: every field given must match the surge; matching rules' owners are told."""
+
+    product: str | None = None  # catalogue product id
+    model: str | None = None
+    topic: int | str | None = None  # topic id, or its label (case-insensitive)
+    severity: Literal["safety", "defect", "service", "other"] | None = None
+    owners: list[str] = Field(min_length=1)
+
+
+class QuietHours(_Strict):
+    """Local times (``alerts.timezone``) between which only safety alerts go out; others wait."""
+
+    start: time
+    end: time
+
+
 class Alerts(_Strict):
     default_owner: str | None = None
     safety_list: list[str] = Field(default_factory=list)
     sink_dir: str | None = None
+    routes: list[Route] = Field(default_factory=list)
+    escalation_factor: float = Field(default=1.5, gt=1.0)
+    quiet_hours: QuietHours | None = None
+    timezone: str | None = None  # for quiet hours; default schedules.timezone
+    attempts: int = Field(default=3, ge=1, le=10)
+    retry_delay: float = Field(default=1.0, ge=0.0)  # seconds; doubles per attempt (429 Retry-After wins)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {v!r} (use an IANA name like Asia/Shanghai)") from None
+        return v
 
 
 class VocConfig(_Strict):

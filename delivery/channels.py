@@ -1,11 +1,18 @@
-"""Alert channels behind one small interface. Secrets come from settings (environment), never config."""
+"""Alert channels behind one small interface. Secrets come from the environment, never config.
+
+``Channel.send`` delivers one message or raises ``DeliveryError`` (``permanent`` = do not retry,
+``retry_after`` = the server asked us to wait). Channels never put a secret (password, webhook
+URL, signing secret) into an error message; the caller records those messages in the database.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import smtplib
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,11 +20,12 @@ from typing import Protocol
 
 
 class DeliveryError(Exception):
-    """A send failed; ``permanent`` ones are not retried."""
+    """A send failed; ``permanent`` ones are not retried; ``retry_after`` is the server's wish in seconds."""
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class Message:
     subject: str
     text: str
     html: str | None = None
+    markdown: str | None = None  # for chat robots that render Markdown (DingTalk, WeCom)
 
 
 class Channel(Protocol):
@@ -64,6 +73,10 @@ class SmtpChannel:
     starttls: bool = False
     timeout: float = 20.0
     name: str = "email"
+    ssl_context: ssl.SSLContext | None = None  # default: the system's trusted CAs
+
+    def __repr__(self) -> str:  # never show the password (dataclass repr would)
+        return f"SmtpChannel(host={self.host!r}, port={self.port}, user={self.user!r}, starttls={self.starttls})"
 
     def send(self, message: Message) -> None:
         msg = EmailMessage()
@@ -74,7 +87,7 @@ class SmtpChannel:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
                 if self.user:
                     smtp.login(self.user, self.password or "")
                 smtp.send_message(msg)
@@ -82,5 +95,46 @@ class SmtpChannel:
             raise DeliveryError(f"SMTP login refused for {self.user!r} ({e.smtp_code})", permanent=True) from e
         except smtplib.SMTPRecipientsRefused as e:
             raise DeliveryError(f"recipient refused: {message.recipient}", permanent=True) from e
+        except smtplib.SMTPResponseException as e:
+            # 5xx replies are permanent (bad sender, message refused); 4xx are worth another try
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {e.smtp_code}", permanent=e.smtp_code >= 500) from e
         except (OSError, smtplib.SMTPException) as e:
-            raise DeliveryError(f"SMTP {self.host}:{self.port}: {e}") from e
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {type(e).__name__}") from e
+
+
+class ChannelSet:
+    """Builds the channel for each (kind, webhook_env, secret_env) target when it is needed.
+
+    A missing piece (no SMTP host, an unset variable) is a permanent failure of *that* target only,
+    so one unconfigured channel never stops the others. With a ``sink`` every message goes to files.
+    """
+
+    def __init__(self, smtp: SmtpChannel | None = None, sink: FileSink | None = None,
+                 env: Mapping[str, str] | None = None, timeout: float = 10.0):
+        self.smtp, self.sink, self.timeout = smtp, sink, timeout
+        self.env = os.environ if env is None else env
+        self.name = "file" if sink is not None else "email"
+
+    def __repr__(self) -> str:
+        return f"ChannelSet(smtp={self.smtp!r}, sink={self.sink and self.sink.folder!r})"
+
+    def for_target(self, kind: str, webhook_env: str | None = None, secret_env: str | None = None) -> Channel:
+        from delivery import chat
+
+        if self.sink is not None:
+            return self.sink
+        if kind == "email":
+            if self.smtp is None:
+                raise DeliveryError("no SMTP server configured (set VOC_SMTP_HOST)", permanent=True)
+            return self.smtp
+        if kind not in chat.SENDERS:
+            raise DeliveryError(f"channel {kind!r} needs a sink folder (alerts.sink_dir or --to)", permanent=True)
+        url = self.env.get(webhook_env or "")
+        if not url:
+            raise DeliveryError(f"{kind}: environment variable {webhook_env} is not set", permanent=True)
+        secret = None
+        if secret_env:
+            secret = self.env.get(secret_env)
+            if not secret:
+                raise DeliveryError(f"{kind}: environment variable {secret_env} is not set", permanent=True)
+        return chat.SENDERS[kind](url, secret=secret, timeout=self.timeout)

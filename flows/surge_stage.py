@@ -95,6 +95,10 @@ def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, An
     return out
 
 
+def _week_name(ordinal: int) -> str:
+    return str(Week.from_ordinal(ordinal))
+
+
 def _cell_mask(df: pd.DataFrame, rec: dict[str, Any]) -> pd.Series:
     mask = pd.Series(True, index=df.index)
     for k in LEVELS[rec["level"]]:
@@ -125,8 +129,8 @@ def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch:
         "new_cell": bool(rec["new_cell"]), "severity": sev,
         "conc_batch": conc.top_batch if conc else None, "conc_share": conc.share if conc else None,
         "conc_expected": conc.expected_share if conc else None, "conc_ratio": conc.ratio if conc else None,
-        "explanation_zh": surges.explain(rec, label, "zh", conc),
-        "explanation_en": surges.explain(rec, label, "en", conc),
+        "explanation_zh": surges.explain(rec, label, "zh", conc, _week_name),
+        "explanation_en": surges.explain(rec, label, "en", conc, _week_name),
     }
 
 

@@ -100,6 +100,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "surge.observed_expected": "本周 {observed} 件，预期约 {expected} 件",
         "surge.ratio": "倍数 {ratio}",
         "surge.interval": "95%区间 {lo}–{hi}",
+        "surge.interval_open": "95%区间 ≥ {lo}",
         "surge.q": "q 值 {q}",
         "surge.q_lt": "q 值 < {q}",
         "action.due": "截止 {date}",
@@ -258,6 +259,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "surge.observed_expected": "{observed} this week vs about {expected} expected",
         "surge.ratio": "ratio {ratio}",
         "surge.interval": "95% interval {lo}–{hi}",
+        "surge.interval_open": "95% interval ≥ {lo}",
         "surge.q": "q = {q}",
         "surge.q_lt": "q < {q}",
         "action.due": "due {date}",
@@ -512,6 +514,8 @@ class Translator:
         return f"{x:,.{digits}f}×"
 
     def interval(self, lo: float | None, hi: float | None) -> str:
+        if _finite(lo) and not _finite(hi):
+            return self.t("surge.interval_open", lo=self.num_fixed(lo))
         return self.t("surge.interval", lo=self.num_fixed(lo), hi=self.num_fixed(hi))
 
     def num_fixed(self, x: float | None, digits: int = 1) -> str:

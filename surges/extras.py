@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,7 +124,8 @@ def _fmt_expected(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def explain(row: Mapping, label: str, lang: str, concentration: Concentration | None = None) -> str:
+def explain(row: Mapping, label: str, lang: str, concentration: Concentration | None = None,
+            period_name: Callable[[int], str] | None = None) -> str:
     """One sentence for a flagged cell, e.g.
     zh '门关不紧: 31 起投诉, 预期约 12 起 (2.6×, q=0.003); 80% 来自批次 B2409'
     en 'door not closing: 31 complaints vs ~12 expected (2.6×, q=0.003); 80% from batch B2409'."""
@@ -138,17 +139,18 @@ def explain(row: Mapping, label: str, lang: str, concentration: Concentration | 
     first, period = row.get("first_period"), row.get("period")
     since = first is not None and period is not None and int(first) < int(period)
     if new:
-        s = (f"{label}: 新出现 {obs} 起投诉, 此前 {_n(row)} 期为零 ({_fmt_q(q)})" if zh
+        s = (f"{label}：新出现 {obs} 起投诉，此前 {_n(row)} 期为零（{_fmt_q(q)}）" if zh
              else f"{label}: {obs} complaints, new (none in the previous {_n(row)} periods; {_fmt_q(q)})")
     elif zh:
-        s = f"{label}: {obs} 起投诉, 预期约 {_fmt_expected(exp_)} 起 ({_fmt_ratio(ratio)}, {_fmt_q(q)})"
+        s = f"{label}：{obs} 起投诉，预期约 {_fmt_expected(exp_)} 起（{_fmt_ratio(ratio)}，{_fmt_q(q)}）"
     else:
         s = f"{label}: {obs} complaints vs ~{_fmt_expected(exp_)} expected ({_fmt_ratio(ratio)}, {_fmt_q(q)})"
     if "cusum" in methods and since:
-        s += f"; 自第 {first} 期起持续上升" if zh else f"; rising steadily since period {first}"
+        when = period_name(int(first)) if period_name else f"{first}"
+        s += f"；自 {when} 起持续上升" if zh else f"; rising steadily since {when}"
     if concentration is not None:
         pct = f"{concentration.share * 100:.0f}%"
-        s += (f"; {pct} 来自批次 {concentration.top_batch}" if zh
+        s += (f"；{pct} 来自批次 {concentration.top_batch}" if zh
               else f"; {pct} from batch {concentration.top_batch}")
     return s
 

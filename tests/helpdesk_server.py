@@ -1,0 +1,274 @@
+"""A real local HTTP server speaking (the parts we use of) Zendesk's and Freshdesk's ticket APIs.
+
+It runs on 127.0.0.1 on a free port in a background thread, serves tickets from in-memory lists in
+the documented JSON shapes (Zendesk cursor-based incremental export; Freshdesk list tickets with
+``updated_since``/``page``/``per_page``, ``link`` header and rate-limit headers), checks basic auth,
+and can be told to misbehave on the next requests::
+
+    srv.inject(None, "429", "500", "drop")   # request 1 normal, 2 -> 429, 3 -> 500, 4 -> cut mid-body
+
+Faults: ``"429"`` (with Retry-After), ``"500"``, ``"503"``, ``"slow"`` (answers after ``slow_seconds``),
+``"drop"`` (full headers, half the body, then the connection is closed), ``"reset"`` (closed before
+any answer), ``"401"``, ``"spent"`` (normal answer reporting ``X-RateLimit-Remaining: 0``).
+``hooks[n]`` runs before request n is answered (e.g. a ticket changes while the client pages).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+ZD_EMAIL, ZD_TOKEN = "agent@example.com", "zd-secret-token"
+FD_KEY = "fd-secret-key"
+EPOCH = datetime(2026, 1, 5, 8, 0, 0, tzinfo=UTC)
+FD_STATUS = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class HelpdeskServer:
+    def __init__(self, *, zendesk_page: int = 1000, retry_after: int = 7, slow_seconds: float = 1.0) -> None:
+        self.zendesk: dict[int, dict[str, Any]] = {}
+        self.freshdesk: dict[int, dict[str, Any]] = {}
+        self.zendesk_page = zendesk_page
+        self.retry_after = retry_after
+        self.slow_seconds = slow_seconds
+        self.clock = EPOCH
+        self.faults: list[str | None] = []
+        self.log: list[tuple[str, dict[str, str], str | None]] = []
+        self.hooks: dict[int, Any] = {}  # request number (1-based) -> callable run before answering it
+        self.rate_total = 1000
+        self.rate_used = 0
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> HelpdeskServer:
+        handler = type("Handler", (_Handler,), {"state": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> HelpdeskServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- data ------------------------------------------------------------------------------
+    def tick(self, seconds: int = 1) -> datetime:
+        self.clock += timedelta(seconds=seconds)
+        return self.clock
+
+    def inject(self, *faults: str | None) -> None:
+        with self._lock:
+            self.faults.extend(faults)
+
+    def add_zendesk(self, tid: int, status: str, *, subject: str = "", description: str | None = None,
+                    at: datetime | None = None, channel: str = "email", assignee: int | None = 501) -> dict:
+        with self._lock:
+            now = at or self.tick()
+            t = {"id": tid, "url": f"/api/v2/tickets/{tid}.json", "created_at": _iso(now - timedelta(hours=3)),
+                 "updated_at": _iso(now), "generated_timestamp": int(now.timestamp()),
+                 "subject": subject or f"ticket {tid}",
+                 "description": description if description is not None else f"Customer problem number {tid}",
+                 "status": status, "via": {"channel": channel, "source": {}}, "assignee_id": assignee,
+                 "tags": ["kx-30a"], "custom_fields": [{"id": 360001, "value": f"B24{tid % 10}"}]}
+            t["_solved_at"] = _iso(now) if status in ("solved", "closed") else None
+            self.zendesk[tid] = t
+            return t
+
+    def update_zendesk(self, tid: int, **changes: Any) -> dict:
+        with self._lock:
+            t = self.zendesk[tid]
+            now = changes.pop("at", None) or self.tick()
+            t.update(changes)
+            t["updated_at"], t["generated_timestamp"] = _iso(now), int(now.timestamp())
+            if t["status"] in ("solved", "closed") and not t.get("_solved_at"):
+                t["_solved_at"] = _iso(now)
+            elif t["status"] not in ("solved", "closed"):
+                t["_solved_at"] = None
+            return t
+
+    def add_freshdesk(self, tid: int, status: str, *, subject: str = "", description: str | None = None,
+                      at: datetime | None = None, source: int = 3) -> dict:
+        with self._lock:
+            now = at or self.tick()
+            text = description if description is not None else f"Customer problem number {tid}"
+            t = {"id": tid, "subject": subject or f"ticket {tid}", "status": FD_STATUS[status], "priority": 1,
+                 "source": source, "responder_id": 9001, "created_at": _iso(now - timedelta(hours=2)),
+                 "updated_at": _iso(now), "tags": [], "custom_fields": {"cf_batch": f"B24{tid % 10}"},
+                 "description": f"<div>{text}</div>", "description_text": text,
+                 "stats": {"resolved_at": _iso(now) if status in ("resolved", "closed") else None,
+                           "closed_at": _iso(now) if status == "closed" else None}}
+            self.freshdesk[tid] = t
+            return t
+
+    def update_freshdesk(self, tid: int, **changes: Any) -> dict:
+        with self._lock:
+            t = self.freshdesk[tid]
+            now = changes.pop("at", None) or self.tick()
+            if "status" in changes:
+                changes["status"] = FD_STATUS[changes["status"]]
+                if changes["status"] in (4, 5) and not t["stats"]["resolved_at"]:
+                    t["stats"]["resolved_at"] = _iso(now)
+            if "description_text" in changes:
+                changes["description"] = f"<div>{changes['description_text']}</div>"
+            t.update(changes)
+            t["updated_at"] = _iso(now)
+            return t
+
+    # ---- API answers -----------------------------------------------------------------------
+    def zendesk_export(self, q: dict[str, str]) -> dict[str, Any]:
+        per_page = min(int(q.get("per_page", self.zendesk_page)), 1000)
+        with self._lock:
+            items = sorted(self.zendesk.values(), key=lambda t: (t["generated_timestamp"], t["id"]))
+        if "cursor" in q:
+            ts, tid = (int(x) for x in base64.urlsafe_b64decode(q["cursor"].encode()).decode().split("|"))
+            items = [t for t in items if (t["generated_timestamp"], t["id"]) > (ts, tid)]
+        else:
+            start = int(q.get("start_time", "0"))
+            items = [t for t in items if t["generated_timestamp"] >= start]
+            ts, tid = start - 1, 2**62
+        page = items[:per_page]
+        if page:
+            ts, tid = page[-1]["generated_timestamp"], page[-1]["id"]
+        cursor = base64.urlsafe_b64encode(f"{ts}|{tid}".encode()).decode()
+        out: dict[str, Any] = {
+            "tickets": [{k: v for k, v in t.items() if not k.startswith("_")} for t in page],
+            "after_cursor": cursor, "before_cursor": None,
+            "after_url": f"{self.url}/api/v2/incremental/tickets/cursor.json?cursor={cursor}",
+            "before_url": None, "end_of_stream": len(items) <= per_page}
+        if "metric_sets" in q.get("include", ""):
+            out["metric_sets"] = [{"ticket_id": t["id"], "solved_at": t["_solved_at"],
+                                   "created_at": t["created_at"]} for t in page]
+        return out
+
+    def freshdesk_list(self, q: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+        per_page = int(q.get("per_page", "30"))
+        page = int(q.get("page", "1"))
+        if per_page > 100:
+            raise ValueError("per_page must be at most 100")
+        since = datetime.fromisoformat(q["updated_since"].replace("Z", "+00:00")) if "updated_since" in q \
+            else self.clock - timedelta(days=30)
+        with self._lock:
+            items = [t for t in self.freshdesk.values()
+                     if datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) >= since]
+        items.sort(key=lambda t: (t["updated_at"], t["id"]), reverse=q.get("order_type", "desc") == "desc")
+        chunk = items[(page - 1) * per_page: page * per_page]
+        include = q.get("include", "").split(",")
+        out = []
+        for t in chunk:
+            d = dict(t)
+            if "description" not in include:
+                d.pop("description"), d.pop("description_text")
+            if "stats" not in include:
+                d.pop("stats")
+            out.append(d)
+        link = None
+        if page * per_page < len(items):
+            link = f'<{self.url}/api/v2/tickets?{urlencode({**q, "page": page + 1})}>; rel="next"'
+        return out, link
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: HelpdeskServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, *, cut: bool = False) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if cut:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
+    def _authorised(self, user: str, password: str) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            got = base64.b64decode(header[6:]).decode()
+        except ValueError:
+            return False
+        return got == f"{user}:{password}"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        s = self.state
+        u = urlparse(self.path)
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        with s._lock:
+            fault = s.faults.pop(0) if s.faults else None
+            s.log.append((u.path, q, fault))
+            hook = s.hooks.pop(len(s.log), None)
+        if hook is not None:
+            hook()
+        try:
+            if fault == "reset":
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            if fault == "slow":
+                time.sleep(s.slow_seconds)
+            if fault == "429":
+                return self._send(429, {"error": "too many requests"}, {"Retry-After": str(s.retry_after)})
+            if fault in ("500", "503"):
+                return self._send(int(fault), {"error": "internal error"})
+            if u.path == "/api/v2/incremental/tickets/cursor.json":
+                if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):
+                    return self._send(401, {"error": "Couldn't authenticate you"})
+                return self._send(200, s.zendesk_export(q), cut=fault == "drop")
+            if u.path == "/api/v2/tickets":
+                if fault == "401" or not self._authorised(FD_KEY, "X"):
+                    return self._send(401, {"code": "invalid_credentials",
+                                            "message": "You have to be logged in to perform this action."})
+                try:
+                    body, link = s.freshdesk_list(q)
+                except ValueError as e:
+                    return self._send(400, {"description": "Validation failed", "errors": [str(e)]})
+                s.rate_used += 1
+                headers = {"X-RateLimit-Total": str(s.rate_total),
+                           "X-RateLimit-Remaining": "0" if fault == "spent" else str(s.rate_total - s.rate_used),
+                           "X-RateLimit-Used-CurrentRequest": "1"}
+                if link:
+                    headers["link"] = link
+                return self._send(200, body, headers, cut=fault == "drop")
+            return self._send(404, {"error": "InvalidEndpoint"})
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True  # the client gave up (timeout): nothing to do
