@@ -78,6 +78,25 @@ def _pick_surges(rows: list[Any]) -> list[Any]:
     return [r for k, r in best.items() if k[0] == "t" or r.product not in topic_products]
 
 
+def _enrich(primary: Any, rows: list[Any]) -> tuple[str | None, Any]:
+    """Model and batch concentration for a surge shown at topic×product level.
+
+    When one model carries most of the rise (≥ 60% of it) the item names that model; batch
+    concentration comes from the primary row or, failing that, from that model's row.
+    """
+    siblings = [x for x in rows if x is not primary and x.topic_id == primary.topic_id
+                and x.product == primary.product and x.level == "topic×product×model"]
+    model = primary.model
+    main = max(siblings, key=lambda x: x.observed, default=None)
+    if model is None and main is not None and main.observed >= 0.6 * primary.observed:
+        model = main.model
+    if primary.conc_batch:
+        return model, primary
+    if main is not None and main.conc_batch and main.model == model:
+        return model, main
+    return model, None
+
+
 def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: date | None = None) -> Brief:
     today = today or date.today()
     w = week.ordinal()
@@ -97,13 +116,19 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
             history = tuple(hist.get(x, 0) for x in weeks)
             prev = history[-2]
             qs = report_queries.quotes(conn, r.topic_id, w, w, r.product, r.batch) if r.topic_id else []
+            model, src = _enrich(r, surge_rows)
             conc = None
-            if r.conc_batch:
-                conc = BatchShare(batch=r.conc_batch, share=r.conc_share, expected_share=r.conc_expected,
-                                  ratio=r.conc_ratio)
+            if src is not None:
+                conc = BatchShare(batch=src.conc_batch, share=src.conc_share, expected_share=src.conc_expected,
+                                  ratio=src.conc_ratio)
+            explanation = r.explanation_zh if lang == "zh" else r.explanation_en
+            if src is not None and src is not r:
+                pct = f"{src.conc_share * 100:.0f}%"
+                explanation += (f"；{pct} 来自批次 {src.conc_batch}" if lang == "zh"
+                                else f"; {pct} from batch {src.conc_batch}")
             items.append(SurgeItem(
                 topic_id=r.topic_id or 0, topic_label=labels.get(r.topic_id, "") if r.topic_id else "",
-                level=r.level, product=product_name(cfg, r.product, lang), model=r.model, batch=r.batch,
+                level=r.level, product=product_name(cfg, r.product, lang), model=model, batch=r.batch,
                 severity=r.severity, observed=r.observed, expected=r.expected, ratio=r.ratio,
                 ratio_lo=r.ratio_lo, ratio_hi=r.ratio_hi, q_value=r.q,
                 wow_change=(history[-1] - prev) / prev if prev else None,
@@ -112,7 +137,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
                 quotes=tuple(Quote(t, lg) for t, lg in qs),
                 workaround=report_queries.workaround(conn, r.topic_id, w - 12, w) if r.topic_id else None,
                 owner=owner_for(cfg, r.product), action=open_by_topic.get(r.topic_id),
-                explanation=r.explanation_zh if lang == "zh" else r.explanation_en,
+                explanation=explanation,
                 product_id=r.product, alert_key=f"{r.level}|{r.cell}|{r.first_week}"))
         items.sort(key=lambda s: (SEVERITY_ORDER.get(s.severity, 9), s.q_value, -s.ratio))
         global_rows = [r for r in surge_rows if r.level == "global"]

@@ -67,7 +67,7 @@ def _text(t: dict[str, Any]) -> str | None:
 
 def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
     """A Freshdesk ticket object as a canonical-ish row (custom fields kept as ``cf_<name>``)."""
-    stats = t.get("stats") if isinstance(t.get("stats"), dict) else {}
+    stats: dict[str, Any] = t["stats"] if isinstance(t.get("stats"), dict) else {}
     status = t.get("status")
     responder = t.get("responder_id")
     row: dict[str, Any] = {

@@ -161,7 +161,8 @@ class SqlSource:
                                             separators=(",", ":"))
                     yield Batch(rows, cursor)
         except SQLAlchemyError as e:
-            msg = str(e.orig if getattr(e, "orig", None) is not None else e).strip().splitlines()[0]
+            orig = getattr(e, "orig", None)
+            msg = (str(orig if orig is not None else e).strip().splitlines() or [type(e).__name__])[0]
             raise SourceError(f"source {self.name!r}: query failed on the database in ${self.url_env}: "
                               f"{msg[:300]}") from None
         finally:

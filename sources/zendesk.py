@@ -43,8 +43,9 @@ def _epoch(since: str | None) -> int:
 
 def ticket_row(t: dict[str, Any], metric: dict[str, Any] | None = None) -> dict[str, Any]:
     """A Zendesk ticket object as a canonical-ish row (custom fields kept as ``cf_<id>`` for mappings)."""
-    via = t.get("via") if isinstance(t.get("via"), dict) else {}
-    metric = metric or (t.get("metric_set") if isinstance(t.get("metric_set"), dict) else {}) or {}
+    via: dict[str, Any] = t["via"] if isinstance(t.get("via"), dict) else {}
+    if not metric:
+        metric = t["metric_set"] if isinstance(t.get("metric_set"), dict) else {}
     assignee = t.get("assignee_id")
     row: dict[str, Any] = {
         "ticket_id": None if t.get("id") is None else str(t["id"]),

@@ -20,10 +20,17 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
+
+from sqlalchemy import Engine, select
+
+from sources.files import RawRow
+from sources.incremental import Batch, IncrementalSource
+from store.models import TicketRow
 
 ZD_EMAIL, ZD_TOKEN = "agent@example.com", "zd-secret-token"
 FD_KEY = "fd-secret-key"
@@ -56,8 +63,8 @@ class HelpdeskServer:
     @property
     def url(self) -> str:
         assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> HelpdeskServer:
         handler = type("Handler", (_Handler,), {"state": self})
@@ -272,3 +279,36 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": "InvalidEndpoint"})
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True  # the client gave up (timeout): nothing to do
+
+
+# ---- helpers shared by the source tests ------------------------------------------------------
+
+def stored(engine: Engine, source: str) -> dict[str, tuple[str | None, str, str]]:
+    """ticket id -> (status, body, content hash) as stored."""
+    with engine.connect() as c:
+        rows = c.execute(select(TicketRow.source_id, TicketRow.status, TicketRow.body, TicketRow.content_hash)
+                         .where(TicketRow.source == source)).all()
+    out = {r[0]: (r[1], r[2], r[3]) for r in rows}
+    assert len(out) == len(rows)
+    return out
+
+
+class KillAfter:
+    """Wraps a real source; raises inside a batch once ``rows`` rows have been handed over."""
+
+    def __init__(self, inner: IncrementalSource, rows: int) -> None:
+        self.inner, self.rows, self.name = inner, rows, inner.name
+
+    def batches(self, watermark: str | None) -> Iterator[Batch]:
+        n = 0
+
+        def limited(rows: Iterable[RawRow]) -> Iterator[RawRow]:
+            nonlocal n
+            for r in rows:
+                if n == self.rows:
+                    raise RuntimeError("killed mid-batch")
+                n += 1
+                yield r
+
+        for b in self.inner.batches(watermark):
+            yield Batch(limited(b.rows), b.cursor, b.skipped)

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, func, select
 
 from config.settings import Mapping, Source, VocConfig
 from flows.ingest_stage import build_incremental, ingest_source
-from sources.incremental import Batch, IncrementalSource, pull
+from sources.incremental import IncrementalSource, pull
 from store import ingest_log
 from store.db import make_engine, migrate
 from store.models import IngestRun, TicketRow
-from tests.helpdesk_server import FD_KEY, ZD_EMAIL, ZD_TOKEN, HelpdeskServer
+from tests.helpdesk_server import FD_KEY, ZD_EMAIL, ZD_TOKEN, HelpdeskServer, KillAfter, stored
 from voc.errors import SourceError
 
 ZD_OPEN = ("new", "open", "pending", "hold")
@@ -42,7 +42,8 @@ class Run:
     """Runs the real ingest stage for one source config, recording the sleeps instead of sleeping."""
 
     def __init__(self, engine: Engine, src: Source) -> None:
-        self.engine, self.src, self.sleeps = engine, src, []  # type: list[float]
+        self.engine, self.src = engine, src
+        self.sleeps: list[float] = []
         self.cfg = VocConfig(sources=[src])
 
     def __call__(self):  # type: ignore[no-untyped-def]
@@ -60,16 +61,6 @@ def zendesk(server: HelpdeskServer, page_size: int | None = 4, **kw: object) -> 
 def freshdesk(server: HelpdeskServer, page_size: int | None = 4, **kw: object) -> Source:
     return Source(name="fd", kind="freshdesk", base_url=server.url, token_env="FD_KEY", page_size=page_size,
                   **kw)  # type: ignore[arg-type]
-
-
-def stored(engine: Engine, source: str) -> dict[str, tuple[str | None, str, str]]:
-    """ticket id -> (status, body, content hash) as stored."""
-    with engine.connect() as c:
-        rows = c.execute(select(TicketRow.source_id, TicketRow.status, TicketRow.body, TicketRow.content_hash)
-                         .where(TicketRow.source == source)).all()
-    out = {r[0]: (r[1], r[2], r[3]) for r in rows}
-    assert len(out) == len(rows)
-    return out
 
 
 def expected_zendesk(server: HelpdeskServer) -> dict[str, tuple[str, str]]:
@@ -164,27 +155,6 @@ def test_zendesk_later_updates_replace_old_version_and_new_closures_arrive(
     run()
     assert stored(engine, "zd")["5"][:2] == ("solved", "fixed for good")
     assert brief(stored(engine, "zd")) == expected_zendesk(server)
-
-
-class KillAfter:
-    """Wraps a real source; raises inside a batch once ``rows`` rows have been handed over."""
-
-    def __init__(self, inner: IncrementalSource, rows: int) -> None:
-        self.inner, self.rows, self.name = inner, rows, inner.name
-
-    def batches(self, watermark: str | None) -> Iterator[Batch]:
-        n = 0
-
-        def limited(rows):  # type: ignore[no-untyped-def]
-            nonlocal n
-            for r in rows:
-                if n == self.rows:
-                    raise RuntimeError("killed mid-batch")
-                n += 1
-                yield r
-
-        for b in self.inner.batches(watermark):
-            yield Batch(limited(b.rows), b.cursor, b.skipped)
 
 
 def clean_run_state(tmp_path: Path, src: Source, name: str) -> dict[str, tuple[str | None, str, str]]:
