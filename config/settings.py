@@ -182,6 +182,13 @@ class QuietHours(_Strict):
     start: time
     end: time
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, v: Any) -> Any:
+        if isinstance(v, int):  # YAML reads an unquoted 22:00 as the number 1320
+            raise ValueError('write times in quotes, e.g. start: "22:00"')
+        return v
+
 
 class Alerts(_Strict):
     default_owner: str | None = None
