@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, select
 
 from config.settings import Settings, VocConfig
 from flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
@@ -20,6 +20,7 @@ from flows.surge_stage import detect_week
 from store import analysis
 from store.db import check_ready, make_engine
 from store.models import StageRun
+from store.run_lock import week_lock
 from voc.weeks import Week
 
 
@@ -87,9 +88,7 @@ def brief_task(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path) ->
 def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None,
                 brief_link: str | None) -> dict[str, int]:
     engine = _engine(settings)
-    channel = alert_stage.channel_from(settings, sink_dir)
-    planned = alert_stage.plan(engine, cfg, week, channel.name, brief_link)
-    stats = alert_stage.send(engine, planned, channel, week)
+    stats = alert_stage.run(engine, cfg, week, alert_stage.channel_from(settings, sink_dir), brief_link)
     _mark(engine, week, "alerts", str(stats))
     return stats
 
@@ -114,20 +113,62 @@ def analyze_flow(settings: Settings, cfg: VocConfig, week: Week) -> list[str]:
 
 @flow(name="voc-weekly", log_prints=True)
 def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None = None,
-                ingest: bool = True, alerts: bool = True) -> WeeklyResult:
-    """The whole weekly run: ingest -> understand -> topics -> surges -> brief -> alerts."""
+                ingest: bool = True, alerts: bool = True, resume: bool = False) -> WeeklyResult:
+    """The whole weekly run: ingest -> understand -> topics -> surges -> brief -> alerts.
+
+    Every stage replaces its week's results, so re-running a week never duplicates anything.
+    ``resume`` skips the stages that already finished for this week (after a failed run).
+    """
     res = WeeklyResult(week=str(week))
-    if ingest:
-        res.lines += ingest_task(settings, cfg)
-    res.lines.append(understand_task(settings, cfg))
-    res.lines.append(topics_task(settings, cfg, week))
-    res.surges = surges_task(settings, cfg, week)
-    res.lines.append(f"{res.surges} surge cells flagged in {week}")
-    res.outputs = brief_task(settings, cfg, week, out_dir)
-    if alerts:
-        html = next((p for p in res.outputs if p.endswith(".html")), None)
-        res.alerts = alerts_task(settings, cfg, week, sink_dir, html)
-        res.lines.append(f"alerts: {res.alerts}")
+    engine = _engine(settings)
+    with week_lock(engine, week.ordinal(), str(week)):
+        done = _done_stages(engine, week) if resume else set()
+        if not resume:
+            _clear_stages(engine, week)
+        if ingest and "ingest" not in done:
+            res.lines += ingest_task(settings, cfg)
+            _mark(engine, week, "ingest", "; ".join(res.lines))
+        if "understand" not in done:
+            res.lines.append(understand_task(settings, cfg))
+            _mark(engine, week, "understand", res.lines[-1])
+        if "topics" not in done:
+            res.lines.append(topics_task(settings, cfg, week))
+        if "surges" not in done:
+            res.surges = surges_task(settings, cfg, week)
+            res.lines.append(f"{res.surges} surge cells flagged in {week}")
+        if "brief" not in done:
+            res.outputs = brief_task(settings, cfg, week, out_dir)
+        if alerts and "alerts" not in done:
+            html = next((p for p in res.outputs if p.endswith(".html")), None)
+            res.alerts = alerts_task(settings, cfg, week, sink_dir, html)
+            res.lines.append(f"alerts: {res.alerts}")
+        if done:
+            res.lines.append(f"resumed: skipped {', '.join(sorted(done))}")
     for line in res.lines:
         print(line)
+    _summary_artifact(res)
     return res
+
+
+def _done_stages(engine: Engine, week: Week) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(StageRun.stage).where(StageRun.week == week.ordinal(),
+                                                             StageRun.status == "ok")).scalars())
+
+
+def _clear_stages(engine: Engine, week: Week) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(StageRun).where(StageRun.week == week.ordinal()))
+
+
+def _summary_artifact(res: WeeklyResult) -> None:
+    """The run summary as a Prefect markdown artifact (visible in the Prefect UI)."""
+    from prefect.artifacts import create_markdown_artifact
+
+    body = "\n".join([f"# VoC weekly run {res.week}", "", *[f"- {line}" for line in res.lines], "",
+                      *[f"- output: `{p}`" for p in res.outputs]])
+    try:
+        create_markdown_artifact(markdown=body, key=f"voc-weekly-{res.week.lower()}",
+                                 description=f"VoC weekly run {res.week}")
+    except Exception as e:  # noqa: BLE001 - an artifact is a convenience; the run's own result stands
+        print(f"(run summary artifact not stored: {e})")

@@ -322,3 +322,13 @@ class StageRun(Base):
     status: Mapped[str] = mapped_column(String(20))
     finished_at: Mapped[datetime] = mapped_column(DateTime)
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class RunLock(Base):
+    """One row while a weekly run for a week is in progress: two runs for one week never overlap."""
+
+    __tablename__ = "run_locks"
+
+    week: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime)

@@ -108,7 +108,7 @@ def actions(conn: Connection) -> list[ActionItemRow]:
 
 def failed_alerts(conn: Connection, from_week: int) -> list[Any]:
     q = select(AlertSent.channel, AlertSent.recipient, AlertSent.error).where(
-        AlertSent.status == "failed", AlertSent.week >= from_week)
+        AlertSent.status.in_(["failed", "unknown"]), AlertSent.week >= from_week)
     return list(conn.execute(q))
 
 

@@ -150,7 +150,10 @@ class ChatServer:
         for k, v in (headers or {}).items():
             h.send_header(k, v)
         h.end_headers()
-        h.wfile.write(data)
+        try:
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a "timeout" fault)
+            pass
 
     # vendor checks: (problem or None, reply body)
     def _check_slack(self, path: str, query: dict[str, str], body: Any) -> tuple[str | None, Any]:
@@ -224,3 +227,113 @@ class ChatServer:
         else:
             return "feishu: bad msg_type", {"code": 19002, "msg": "params error, msg_type need"}
         return None, {"code": 0, "msg": "success", "data": {}}
+
+
+# ---------------------------------------------------------------------------------------------
+# A real local SMTP server (aiosmtpd) with STARTTLS and AUTH, for the e-mail channel
+# ---------------------------------------------------------------------------------------------
+
+
+def self_signed_cert(folder: Any) -> tuple[str, str]:
+    """A throw-away certificate for 127.0.0.1 (cert path, key path)."""
+    import datetime as dt
+    import ipaddress
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+class MailServer:
+    """aiosmtpd on 127.0.0.1 (free port): STARTTLS required, AUTH LOGIN/PLAIN with one user.
+
+    ``messages`` holds the parsed e-mails (``email.message.EmailMessage``); RCPT TO addresses in
+    ``refuse`` get a permanent 550.
+    """
+
+    def __init__(self, folder: Any, user: str = "voc", password: str = "smtp-pass-Zq81"):
+        import socket
+        import ssl
+
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        self.user, self.password = user, password
+        self.cert, key = self_signed_cert(folder)
+        self.messages: list[Any] = []
+        self.raw: list[bytes] = []
+        self.refuse: set[str] = set()
+        server = self
+
+        class Handler:
+            async def handle_RCPT(self, srv: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                                  rcpt_options: Any) -> str:
+                if address in server.refuse:
+                    return "550 5.1.1 mailbox unavailable"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, srv: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                import email
+                import email.policy
+
+                server.raw.append(envelope.content)
+                server.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        def authenticator(srv: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+            ok = getattr(auth_data, "login", b"") == user.encode() and \
+                getattr(auth_data, "password", b"") == password.encode()
+            return AuthResult(success=ok, handled=False)
+
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(self.cert, key)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=tls,
+                                     require_starttls=True, auth_required=True, auth_require_tls=True,
+                                     authenticator=authenticator)
+
+    def start(self) -> MailServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def client_tls(self) -> Any:
+        import ssl
+
+        return ssl.create_default_context(cafile=self.cert)
+
+    def channel(self, **kw: Any) -> Any:
+        from delivery.channels import SmtpChannel
+
+        return SmtpChannel(host="127.0.0.1", port=self.port, sender="voc@hearth.example", user=self.user,
+                           password=self.password, starttls=True, timeout=5, ssl_context=self.client_tls(), **kw)
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.raw.clear()

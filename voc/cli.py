@@ -64,6 +64,22 @@ def _ready(engine: Any) -> None:
     check_ready(engine)
 
 
+def _prefect_ready() -> None:
+    """With a configured Prefect server, make sure it answers before starting flows."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return  # Prefect starts its local ephemeral API itself
+    import httpx
+
+    try:
+        httpx.get(url.rstrip("/") + "/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as e:
+        raise VocError(f"the Prefect API at {url} does not answer ({type(e).__name__}): start it with "
+                       "`prefect server start`, or unset PREFECT_API_URL to run on the local ephemeral API") from None
+
+
 def _week(text: str | None) -> Week:
     return Week.parse(text) if text else Week.latest_complete()
 
@@ -89,6 +105,7 @@ def ingest(source: Annotated[str | None, typer.Option(help="Only this source fro
 
     settings, cfg, engine = _ctx()
     _ready(engine)
+    _prefect_ready()
     ingest_flow(settings, cfg, source)
 
 
@@ -154,6 +171,7 @@ def analyze(week: WeekOpt = None) -> None:
 
     settings, cfg, engine = _ctx()
     _ready(engine)
+    _prefect_ready()
     analyze_flow(settings, cfg, _week(week))
 
 
@@ -184,22 +202,22 @@ def alerts(week: WeekOpt = None,
     _ready(engine)
     w = _week(week)
     sink = to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
-    channel_name = "file" if sink else "email"
-    planned = alert_stage.plan(engine, cfg, w, channel_name)
     if dry_run:
-        rows = [{"owner": p.alert.owner, "recipient": p.message.recipient, "channel": channel_name,
-                 "language": p.alert.language, "kind": p.alert.kind, "subject": p.message.subject,
-                 "text": p.message.text} for p in planned]
+        planned = alert_stage.plan(engine, cfg, w, "file" if sink else "email")
+        rows = [{"owner": p.alert.owner, "recipient": p.message.recipient, "channel": p.alert.channel,
+                 "language": p.alert.language, "kind": p.alert.kind, "deferred": p.deferred,
+                 "subject": p.message.subject, "text": p.message.text} for p in planned]
         if as_json:
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        else:
-            for r in rows:
-                typer.echo(f"--- to {r['recipient']} ({r['owner']}, {r['channel']}, {r['language']}, {r['kind']})\n"
-                           f"Subject: {r['subject']}\n{r['text']}")
-            typer.echo(f"{len(rows)} alert(s) would be sent")
+            return
+        for r in rows:
+            note = ", deferred: quiet hours" if r["deferred"] else ""
+            typer.echo(f"--- to {r['recipient']} ({r['owner']}, {r['channel']}, {r['language']}, {r['kind']}{note})\n"
+                       f"Subject: {r['subject']}\n{r['text']}")
+        typer.echo(f"{len(rows)} alert(s) would be sent")
         return
-    stats = alert_stage.send(engine, planned, alert_stage.channel_from(settings, sink), w)
-    typer.echo(f"alerts {w}: {stats['sent']} sent, {stats['failed']} failed")
+    stats = alert_stage.run(engine, cfg, w, alert_stage.channel_from(settings, sink))
+    typer.echo(f"alerts {w}: " + ", ".join(f"{v} {k}" for k, v in stats.items()))
 
 
 @app.command()
@@ -404,14 +422,17 @@ def _date(text: str | None) -> date | None:
 @app.command("run-weekly")
 def run_weekly(week: WeekOpt = None,
                out: Annotated[Path | None, typer.Option(help="Output folder for briefs")] = None,
-               alerts_to: Annotated[Path | None, typer.Option(help="Write alerts as files here")] = None) -> None:
+               alerts_to: Annotated[Path | None, typer.Option(help="Write alerts as files here")] = None,
+               resume: Annotated[bool, typer.Option(help="Skip stages that already finished for this week")] = False
+               ) -> None:
     """The whole weekly flow: ingest, understand, topics, surges, brief, alerts."""
     from flows.weekly import weekly_flow
 
     settings, cfg, engine = _ctx()
     _ready(engine)
     sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
-    res = weekly_flow(settings, cfg, _week(week), out or settings.out_dir, sink)
+    _prefect_ready()
+    res = weekly_flow(settings, cfg, _week(week), out or settings.out_dir, sink, resume=resume)
     for p in res.outputs:
         typer.echo(p)
 
@@ -423,6 +444,7 @@ def serve() -> None:
 
     settings, cfg, engine = _ctx()
     _ready(engine)
+    _prefect_ready()
     serve_all(settings, cfg)
 
 

@@ -109,6 +109,12 @@ def upgrade() -> None:
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.create_index('ix_quarantine_source', ['source'], unique=False)
 
+    op.create_table('run_locks',
+    sa.Column('week', sa.Integer(), nullable=False),
+    sa.Column('holder', sa.String(length=200), nullable=False),
+    sa.Column('acquired_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('week')
+    )
     op.create_table('stage_runs',
     sa.Column('week', sa.Integer(), nullable=False),
     sa.Column('stage', sa.String(length=40), nullable=False),
@@ -288,6 +294,7 @@ def downgrade() -> None:
     op.drop_table('tickets')
     op.drop_table('surges')
     op.drop_table('stage_runs')
+    op.drop_table('run_locks')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.drop_index('ix_quarantine_source')
 
