@@ -57,7 +57,9 @@ def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[s
     after = _assignments(engine)
     yield f"week {week}: " + "; ".join(res.lines)
     kept = sum(1 for k, v in before.items() if after.get(k) == v)
-    yield f"topic ids stable across the two weekly runs: {kept} of {len(before)} tickets kept their topic id"
+    yield (f"topic ids stable across the two weekly runs: {kept} of {len(before)} tickets "
+           f"({100 * kept / max(len(before), 1):.1f}%) kept their topic id; the other {len(before) - kept} "
+           f"moved into topics split off in {week} (recorded in the lineage)")
     review = write_review(engine, cfg, Quarter.of(week.start), out, list(cfg.report.languages),
                           list(cfg.report.formats))
     yield f"planted: surge {planted.surge_model} batch {planted.surge_batch}; global spike {planted.global_spike_week}"

@@ -84,7 +84,11 @@ def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, An
     result = surges.detect(count_table(counts, total, weeks), w, params)
     flagged = result[result["flagged"]]
     this_week = counts[counts["week"] == w]
-    prod_batch = vol[(vol["week"] == w) & (vol["product"] != "") & (vol["batch"] != "")]
+    # a batch's expected share comes from the product's tickets in the baseline weeks: this week's
+    # own tickets would already carry the surge and hide the concentration
+    base = vol[(vol["week"] >= w - params.baseline_weeks) & (vol["week"] < w) & (vol["product"] != "")
+               & (vol["batch"] != "")]
+    prod_batch = base.groupby(["product", "batch"], as_index=False)["n"].sum()
     for rec in flagged.to_dict("records"):
         out.append(_surge_row(rec, w, this_week, prod_batch, labels))
     g = surges.global_rise(total.dropna(), w, params)

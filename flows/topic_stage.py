@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from config.settings import VocConfig
 from nlp.catalogue import KnownTopic, assign_week
 from nlp.embedding import TfidfSvdEmbedder, load_embedder
+from nlp.topics import describe_groups, make_label
 from store import analysis
 from store.models import Topic
 from voc.weeks import Week
@@ -28,9 +29,11 @@ INTENTS = ("complaint", "question", "suggestion")
 class TopicSummary:
     assigned: dict[str, int] = field(default_factory=dict)
     new_topics: dict[str, int] = field(default_factory=dict)
+    split: dict[str, int] = field(default_factory=dict)  # earlier tickets moved into this week's new topics
 
     def line(self) -> str:
         parts = [f"{i}: {self.assigned.get(i, 0)} assigned, {self.new_topics.get(i, 0)} new topics"
+                 + (f" ({self.split[i]} earlier tickets moved into them)" if self.split.get(i) else "")
                  for i in INTENTS]
         return "; ".join(parts)
 
@@ -81,6 +84,93 @@ def _embed(conn: Connection, embedder, key: str, ids: list[int], texts: list[str
     return np.vstack([cached[tid] for tid in ids]) if ids else np.zeros((0, 1), np.float32)
 
 
+def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], emb_key: str,
+                  threshold: float, min_size: int, terms: list[str]) -> int:
+    """Give this week's new topics their history: a split, not a birth, when the theme existed.
+
+    A theme that used to be a minor part of a broader topic (door complaints inside "heating") only
+    shows up as its own cluster once it grows. Tickets (earlier weeks and this one) that are closer
+    to a new topic's centroid than to their own topic's, and close enough to join it, move over; the
+    new topic then has a real baseline, so its rise is measured against it instead of against zero.
+    Then the new topic's centroid is recomputed from its members and this week's stragglers that now
+    sit closer to another topic go back there. Moves are recorded as 'split' lineage; tickets under
+    human-edited topics stay where they are. Returns how many earlier tickets moved.
+    """
+    topics = {t.id: t for t in analysis.load_topics(conn, intent)}
+    frozen = {tid for tid, t in topics.items() if t.human_label or t.status in ("ignored", "merged")}
+    rows = analysis.assigned_tickets(conn, intent, w)
+    vecs = analysis.cached_embeddings(conn, emb_key, [r.ticket_id for r in rows])
+    rows = [r for r in rows if r.ticket_id in vecs and r.topic_id in topics]
+    if not rows:
+        return 0
+    x = np.vstack([vecs[r.ticket_id] for r in rows])
+    label = np.array([r.topic_id for r in rows])
+    weeks = np.array([r.week for r in rows])
+    new_ids = [t.topic_id for t in new]
+    cents = {tid: np.frombuffer(t.centroid, np.float32) for tid, t in topics.items() if t.centroid}
+    movable = np.array([tid not in frozen and tid not in new_ids for tid in label])
+    new_c = np.vstack([cents[i] for i in new_ids])
+    sim_new = x @ new_c.T
+    best = sim_new.argmax(axis=1)
+    best_sim = sim_new[np.arange(len(rows)), best]
+    cur_sim = np.einsum("ij,ij->i", x, np.vstack([cents.get(t, np.zeros(x.shape[1], np.float32)) for t in label]))
+    move = movable & (best_sim >= threshold) & (best_sim > cur_sim)
+    moved_before, touched = 0, set(new_ids)
+    lineage = []
+    for j, tid in enumerate(new_ids):
+        idx = np.flatnonzero(move & (best == j))
+        if len(idx) < min_size:
+            continue
+        parents, counts = np.unique(label[idx], return_counts=True)
+        lineage += [(int(p), tid, "split") for p, n in zip(parents, counts, strict=True) if n >= 3]
+        touched.update(int(p) for p in parents)
+        label[idx] = tid
+        moved_before += int((weeks[idx] < w).sum())
+        analysis.mark_split(conn, tid)
+    # recompute centroids, then send this week's stragglers of each new topic back where they fit
+    live = [tid for tid in topics if tid not in frozen and np.any(label == tid)]
+    cents.update({tid: _unit(x[label == tid].mean(axis=0)) for tid in touched if np.any(label == tid)})
+    others = [tid for tid in live if tid not in new_ids]
+    if others:
+        oc = np.vstack([cents[t] for t in others])
+        for tid in new_ids:
+            idx = np.flatnonzero((label == tid) & (weeks == w))
+            if not len(idx):
+                continue
+            own = x[idx] @ cents[tid]
+            alt = x[idx] @ oc.T
+            back = alt.max(axis=1) > own
+            label[idx[back]] = np.array(others)[alt[back].argmax(axis=1)]
+            touched.update(int(t) for t in label[idx[back]])
+    changed = np.flatnonzero(label != np.array([r.topic_id for r in rows]))
+    for tid in np.unique(label[changed]):
+        sel = changed[label[changed] == tid]
+        analysis.reassign(conn, [rows[i].ticket_id for i in sel], int(tid), [float(x[i] @ cents[int(tid)]) for i in sel])
+    analysis.record_lineage(conn, lineage, w)
+    _refresh(conn, intent, rows, x, label, touched, topics, terms)
+    return moved_before
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)
+
+
+def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np.ndarray, touched: set[int],
+             topics: dict, terms: list[str]) -> None:
+    """New centroids, keywords and (machine) labels for the topics whose members changed."""
+    token_rows = analysis.ticket_tokens(conn, [r.ticket_id for r in rows])
+    _, tokens = topic_view(["" for _ in rows], [token_rows.get(r.ticket_id, "").split() for r in rows], terms)
+    keywords = describe_groups(tokens, label, x)
+    for tid in touched:
+        members = label == tid
+        if not members.any() or tid not in topics:
+            continue
+        t = topics[tid]
+        kws = keywords.get(tid, ())
+        analysis.refresh_topic(conn, tid, _unit(x[members].mean(axis=0)), kws,
+                               None if t.human_label or not kws else make_label(kws))
+
+
 def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
     th = cfg.thresholds
     summary = TopicSummary()
@@ -117,6 +207,9 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
             analysis.upsert_topics(conn, intent, [*new, *upd.updated], w)
             analysis.save_assignments(conn, ids, upd.assignments, w)
             analysis.record_lineage(conn, upd.lineage, w)
+            if not first and new:
+                summary.split[intent] = split_history(conn, intent, w, new, emb_key, th.topic_match_similarity,
+                                                      th.min_new_topic_size, terms)
             summary.assigned[intent] = len(ids)
             summary.new_topics[intent] = len(new)
     return summary

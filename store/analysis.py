@@ -164,6 +164,43 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
         for i, (tid, sim) in zip(ids, assignments, strict=True)])
 
 
+def assigned_tickets(conn: Connection, intent: str, until_week: int) -> list[Any]:
+    """(ticket_id, topic_id, week) of the tickets of one intent up to a week."""
+    A = Assignment.__table__
+    q = (select(A.c.ticket_id, A.c.topic_id, T.c.week).select_from(A.join(T, T.c.id == A.c.ticket_id))
+         .where(T.c.intent == intent, T.c.week <= until_week).order_by(A.c.ticket_id))
+    return list(conn.execute(q))
+
+
+def ticket_tokens(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 5000):
+        chunk = list(ids[i:i + 5000])
+        out.update(dict(conn.execute(select(T.c.id, T.c.tokens).where(T.c.id.in_(chunk))).all()))
+    return {k: v or "" for k, v in out.items()}
+
+
+def refresh_topic(conn: Connection, topic_id: int, centroid: np.ndarray, keywords: Sequence[str],
+                  label: str | None) -> None:
+    values: dict[str, Any] = {"centroid": np.asarray(centroid, np.float32).tobytes(),
+                              "keywords": " / ".join(keywords), "updated_at": _now()}
+    if label:
+        values["label"] = label
+    conn.execute(update(Topic).where(Topic.id == topic_id).values(values))
+
+
+def reassign(conn: Connection, ids: Sequence[int], topic_id: int, similarities: Sequence[float]) -> None:
+    """Move tickets to another topic, keeping the week they were first assigned in."""
+    stmt = (update(Assignment).where(Assignment.ticket_id == bindparam("_id"))
+            .values(topic_id=topic_id, similarity=bindparam("_sim")))
+    conn.execute(stmt, [{"_id": int(i), "_sim": float(s)} for i, s in zip(ids, similarities, strict=True)])
+
+
+def mark_split(conn: Connection, topic_id: int) -> None:
+    """A topic carved out of older ones has a history: it is 'active', not 'emerging'."""
+    conn.execute(update(Topic).where(Topic.id == topic_id, Topic.status == "emerging").values(status="active"))
+
+
 def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], week: int) -> None:
     rows = [{"old_id": o, "new_id": n, "kind": k, "week": week, "created_at": _now()} for o, n, k in lineage]
     if rows:

@@ -37,9 +37,34 @@ def test_demo_brief_names_the_planted_surge(demo: tuple[Path, str]) -> None:
         assert planted.surge_batch in section
         assert re.search(r"\d+(\.\d+)?×", section), "change vs baseline (ratio) is stated"
         assert surges
-    # the global spike week is not reported as a surge for the final week, and the brief for the
-    # spike week itself is not produced by the demo: detection there is checked in the surge tests
-    assert "topic ids stable" in stdout
+    stable = re.search(r"topic ids stable across the two weekly runs: (\d+) of (\d+)", stdout)
+    assert stable and int(stable.group(1)) >= 0.95 * int(stable.group(2))
+
+
+@pytest.mark.slow
+def test_demo_brief_states_batch_concentration_and_baseline(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    en = (out / f"brief-{WEEK}.en.md").read_text(encoding="utf-8")
+    first = en.split("\n### ")[1]  # the first surge card
+    assert "oven" in first and "KX-30A" in first
+    share = re.search(r"(\d+)% from batch B2409", first)
+    assert share and int(share.group(1)) >= 60
+    ratio = re.search(r"vs \\?~?([\d.]+) expected \(([\d.]+)×", first)
+    assert ratio and float(ratio.group(2)) >= 3
+
+
+@pytest.mark.slow
+def test_demo_global_spike_week_flags_no_topic(demo: tuple[Path, str]) -> None:
+    from config.settings import EXAMPLE_CONFIG, load_config
+    from flows.surge_stage import detect_week
+    from store.db import make_engine
+
+    out, _ = demo
+    _, planted = sample.generate(WEEK)
+    engine = make_engine(f"sqlite:///{out / 'demo.sqlite3'}")
+    rows = detect_week(engine, load_config(EXAMPLE_CONFIG), planted.global_spike_week)
+    assert [r for r in rows if r["level"] == "global"], "the volume-wide rise is reported once"
+    assert not [r for r in rows if r["level"] != "global"], "no topic or product cell flags in the spike week"
 
 
 @pytest.mark.slow
