@@ -161,7 +161,7 @@ class Schedules(_Strict):
 
 class Report(_Strict):
     languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
-    formats: list[Literal["html", "md"]] = Field(default_factory=lambda: ["html", "md"])
+    formats: list[Literal["html", "md", "pdf"]] = Field(default_factory=lambda: ["html", "md"])
     templates_dir: str | None = None
     brand: str = ""
 

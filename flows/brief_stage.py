@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from config.settings import VocConfig
+from flows.pdf import html_to_pdf
 from reports.model import (
     ActionItem,
     BatchShare,
@@ -202,24 +203,39 @@ def _resolved(conn: Any, action_items: list[ActionItem], topics: dict[int, Topic
     return out
 
 
+def ordered_formats(formats: list[str]) -> list[str]:
+    """PDF is printed from the HTML file, so HTML is written first."""
+    return sorted(formats, key=lambda f: f == "pdf")
+
+
 def write_brief(engine: Engine, cfg: VocConfig, week: Week, out_dir: Path, langs: list[str], formats: list[str],
                 today: date | None = None) -> list[Path]:
     """Render the brief in each language and format, record each file, return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    formats = ordered_formats(formats)
     paths = []
     for lang in langs:
         brief = build_brief(engine, cfg, week, lang, today)
         for fmt in formats:
-            text = render_brief(brief, lang, fmt, cfg.report.templates_dir)
             path = out_dir / f"brief-{week}.{lang}.{fmt}"
-            path.write_text(text, encoding="utf-8")
+            if fmt == "pdf":
+                html = out_dir / f"brief-{week}.{lang}.html"
+                if "html" not in formats:
+                    html.write_text(render_brief(brief, lang, "html", cfg.report.templates_dir), encoding="utf-8")
+                html_to_pdf(html, path)
+                record_output(engine, "weekly", str(week), lang, fmt, path, path.read_bytes())
+            else:
+                text = render_brief(brief, lang, fmt, cfg.report.templates_dir)
+                path.write_text(text, encoding="utf-8")
+                record_output(engine, "weekly", str(week), lang, fmt, path, text)
             paths.append(path)
-            record_output(engine, "weekly", str(week), lang, fmt, path, text)
     return paths
 
 
-def record_output(engine: Engine, kind: str, period: str, lang: str, fmt: str, path: Path, text: str) -> None:
+def record_output(engine: Engine, kind: str, period: str, lang: str, fmt: str, path: Path,
+                  content: str | bytes) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
     with engine.begin() as conn:
         conn.execute(insert(BriefRendered).values(
             kind=kind, period=period, lang=lang, fmt=fmt, path=str(path),
-            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), created_at=datetime.now().replace(microsecond=0)))
+            sha256=hashlib.sha256(data).hexdigest(), created_at=datetime.now().replace(microsecond=0)))

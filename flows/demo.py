@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from config.settings import Settings, Source, load_config
+from flows.pdf import pdf_available
 from flows.review_stage import write_review
 from flows.weekly import weekly_flow
 from store.db import make_engine, migrate
@@ -46,6 +47,10 @@ def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[s
     settings = Settings(database_url=f"sqlite:///{db}", out_dir=out)
     cfg = load_config(settings.config)
     cfg = cfg.model_copy(update={"sources": [Source(name="demo", kind="file", path=str(data))]})
+    if pdf_available():
+        cfg.report.formats = [*cfg.report.formats, "pdf"]
+    else:
+        yield "(no Chromium found: PDF briefs skipped; HTML and Markdown are written)"
     engine = make_engine(settings.database_url)
     migrate(engine)
 

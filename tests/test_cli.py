@@ -92,3 +92,17 @@ def test_actions_roundtrip(sqlite_url: str) -> None:
     assert '"status": "done"' in res.stdout and '"fix_date": "2026-11-20"' in res.stdout
     res = runner.invoke(app, ["actions", "update", "1", "--status", "finished"], env=env)
     assert res.exit_code == 2 and "status must be one of open, doing, done" in res.stderr
+
+
+def test_surges_backtest_on_cfpb_monthly_counts() -> None:
+    from tests.conftest import shared_data
+
+    path = shared_data("cfpb_monthly_by_product.csv")
+    res = runner.invoke(app, ["surges", "--counts", str(path), "--period-col", "month", "--cell-cols", "product",
+                              "--count-col", "n", "--freq", "M"])
+    assert res.exit_code == 0, res.output
+    sept = [ln for ln in res.stdout.splitlines() if ln.strip().startswith("2017-09") and "Credit reporting" in ln]
+    assert sept, "the September 2017 credit-reporting rise is flagged"
+    assert "missing-data periods (not tested): 2023-04, 2023-05, 2023-06, 2023-07, 2023-08, 2023-09, 2023-10" \
+        in res.stdout
+    assert not [ln for ln in res.stdout.splitlines() if ln.strip()[:7] in {f"2023-{m:02d}" for m in range(4, 11)}]

@@ -178,7 +178,7 @@ def analyze(week: WeekOpt = None) -> None:
 @app.command()
 def brief(week: WeekOpt = None,
           lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
-          format: Annotated[str, typer.Option("--format", help="html, md or html,md")] = "html,md",
+          format: Annotated[str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")] = "html,md",
           out: Annotated[Path | None, typer.Option(help="Output folder (default VOC_OUT_DIR)")] = None) -> None:
     """Render the weekly meeting brief from the analysed week."""
     from flows.brief_stage import write_brief
@@ -223,7 +223,7 @@ def alerts(week: WeekOpt = None,
 @app.command()
 def review(quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (default: the current quarter)")] = None,
            lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
-           format: Annotated[str, typer.Option("--format", help="html, md or html,md")] = "html,md",
+           format: Annotated[str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")] = "html,md",
            out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
     """Quarterly improvement review: did last quarter's fixes reduce complaints?"""
     from flows.review_stage import write_review
@@ -254,8 +254,15 @@ def surges(week: WeekOpt = None,
         res = backtest(df, period_col, _split(cell_cols), count_col, exposure_col, freq, SurgeParams())
         if as_json:
             typer.echo(res.to_json(orient="records", force_ascii=False, indent=2, default_handler=str))
-        else:
-            typer.echo(res.to_string(index=False) if len(res) else "no surges flagged")
+            return
+        cols = [c for c in ("period_label", "cell", "observed", "expected", "ratio", "q", "methods", "new_cell",
+                            "first_label") if c in res.columns]
+        with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", None):
+            typer.echo(res[cols].round({"expected": 1, "ratio": 2, "q": 4}).to_string(index=False)
+                       if len(res) else "no surges flagged")
+        missing = res.attrs.get("missing_periods") or []
+        typer.echo(f"{len(res)} flagged cell-periods; missing-data periods (not tested): "
+                   f"{', '.join(missing) if missing else 'none'}")
         return
     from store.analysis import load_surges
 
