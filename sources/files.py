@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,8 +62,12 @@ def detect_encoding(sample: bytes) -> str:
     return best.encoding if best else "utf-8"
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def _has_surrogates(values: Any) -> bool:
-    return any(isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v) for v in values)
+    """Undecodable bytes survive as lone surrogates (errors='surrogateescape')."""
+    return _SURROGATE.search("\x1f".join(v for v in values if isinstance(v, str))) is not None
 
 
 def _clean(v: str) -> str:
@@ -109,9 +114,10 @@ def _delimited(path: Path, encoding: str | None, delimiter: str | None) -> Itera
                 row[BROKEN] = f"expected {len(header)} columns, found {len(values)}"
             if _has_surrogates(values):
                 row[UNDECODABLE] = True
-            row.update({h: _clean(v) for h, v in zip(header, values, strict=False)})
+                values = [_clean(v) for v in values]
+            row.update(zip(header, values, strict=False))
             if len(values) > len(header):
-                row["__extra__"] = [_clean(v) for v in values[len(header):]]
+                row["__extra__"] = values[len(header):]
             yield RawRow(loc, row)
 
 

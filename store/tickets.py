@@ -36,11 +36,9 @@ class UpsertCounts:
 
 
 def content_hash(t: Ticket) -> str:
-    h = hashlib.sha256()
-    for f in _HASHED:
-        h.update(repr(getattr(t, f)).encode("utf-8"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+    """Identity of a ticket version: any field change makes a new hash (one hash call per ticket)."""
+    text = "\x1f".join("" if v is None else str(v) for v in (getattr(t, f) for f in _HASHED))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
 
 
 def _row(t: Ticket) -> dict[str, Any]:
