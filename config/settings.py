@@ -227,6 +227,17 @@ class VocConfig(_Strict):
     schedules: Schedules = Field(default_factory=Schedules)
     report: Report = Field(default_factory=Report)
     alerts: Alerts = Field(default_factory=Alerts)
+    # units shipped per product (and batch) per week: CSV/TSV/XLSX/Parquet with columns week, product,
+    # optional batch, units (flows/shipments.py). Given, product and batch surges are judged per 10k
+    # units in the field instead of per ticket; null = total ticket volume everywhere.
+    shipments: str | None = None
+
+    @field_validator("shipments")
+    @classmethod
+    def _shipments_path(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("give the path of the shipments file, or null")
+        return v
 
     @field_validator("sources")
     @classmethod

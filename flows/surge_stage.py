@@ -2,6 +2,14 @@
 
 Exposure is total ticket volume per week, so a volume-wide rush (a sale, 3·15) raises the
 expectation of every cell and is reported once as a global rise instead of flagging every topic.
+
+With a ``shipments`` file in the config (flows/shipments.py), cells at the product levels are judged
+against units in the field instead (units shipped in the trailing 26 weeks): the product's units for
+``product``, ``topic×product`` and ``topic×product×model`` (shipments carry no model), the batch's for
+``topic×product×batch``; NaN (missing, never tested) where nothing was shipped in the window. Products
+absent from the file, and batches of products the file names no batches for, keep ticket volume; the
+``topic`` level always does. Every cell-period has a row (full grid), so ``surges`` never borrows
+another cell's exposure. Explanations of unit-judged cells add the rate per 10k units.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from sqlalchemy import Engine
 
 import surges
 from config.settings import VocConfig
+from flows.shipments import PER_UNITS, load_shipments, units_in_field
 from store import analysis
 from voc.weeks import Week
 
@@ -24,6 +33,8 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "topic×product×batch": ("topic_id", "product", "batch"),
     "product": ("product",),
 }
+PRODUCT_LEVELS = ("topic×product", "topic×product×model", "product")  # exposure: the product's units
+BATCH_LEVELS = ("topic×product×batch",)  # exposure: the batch's units
 
 
 def params_from(cfg: VocConfig) -> surges.SurgeParams:
@@ -32,8 +43,13 @@ def params_from(cfg: VocConfig) -> surges.SurgeParams:
                               min_ratio=th.min_ratio)
 
 
-def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int]) -> pd.DataFrame:
-    """Long table (level, cell, period, count, exposure, descriptive cols) on a full week grid."""
+def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
+                units: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Long table (level, cell, period, count, exposure, descriptive cols) on a full week grid.
+
+    ``units``: units in the field per (product, week) and (product, batch, week) from
+    ``flows.shipments.units_in_field``; then product-level cells covered by the file take them as
+    exposure and a boolean ``per_units`` column says which cells did."""
     frames = []
     for level, keys in LEVELS.items():
         sub = counts
@@ -58,13 +74,36 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int]) -> pd.
     table = pd.concat(frames, ignore_index=True).rename(columns={"week": "period", "n": "count"})
     table["count"] = table["count"].astype(int)
     table["exposure"] = table["period"].map(total).astype(float)
+    if units is not None:
+        _units_exposure(table, *units)
     return table
+
+
+def _units_exposure(table: pd.DataFrame, by_product: pd.DataFrame, by_batch: pd.DataFrame) -> None:
+    """Replace ticket volume by units in the field where the shipments file covers the cell."""
+    table["per_units"] = False
+    product = table["product"].fillna("").astype(str)
+    batch = table["batch"].fillna("").astype(str)
+    for levels, lookup, keys in ((PRODUCT_LEVELS, by_product, [product]),
+                                 (BATCH_LEVELS, by_batch, [product, batch])):
+        names = ["product", "batch"][:len(keys)]
+        covered = table["level"].isin(levels) & product.isin(set(lookup["product"]))
+        if not covered.any():
+            continue
+        series = lookup.set_index([*names, "week"])["units"].astype(float)
+        idx = pd.MultiIndex.from_arrays([k[covered] for k in keys] + [table.loc[covered, "period"]],
+                                        names=[*names, "week"])
+        table.loc[covered, "exposure"] = series.reindex(idx).to_numpy()
+        table.loc[covered, "per_units"] = True
 
 
 def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, Any]]:
     """Run detection for ``week``, store the flagged cells (replacing the week's rows), return them."""
     w = week.ordinal()
     start = w - HISTORY_WEEKS
+    shipments = None
+    if cfg.shipments:
+        shipments = load_shipments(cfg.shipments, {p.id for p in cfg.products} or None)
     with engine.connect() as conn:
         rows = analysis.counts_frame_rows(conn, "complaint", start, w)
         vols = analysis.volumes(conn, start, w)
@@ -81,7 +120,8 @@ def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, An
     weeks = [x for x in range(int(total.index.min()), w + 1)]
     total = total.reindex(weeks)  # a week with no tickets at all is missing data (NaN exposure)
     params = params_from(cfg)
-    result = surges.detect(count_table(counts, total, weeks), w, params)
+    units = units_in_field(shipments, weeks) if shipments is not None else None
+    result = surges.detect(count_table(counts, total, weeks, units), w, params)
     flagged = result[result["flagged"]]
     this_week = counts[counts["week"] == w]
     # a batch's expected share comes from the product's tickets in the baseline weeks: this week's
@@ -133,9 +173,28 @@ def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch:
         "new_cell": bool(rec["new_cell"]), "severity": sev,
         "conc_batch": conc.top_batch if conc else None, "conc_share": conc.share if conc else None,
         "conc_expected": conc.expected_share if conc else None, "conc_ratio": conc.ratio if conc else None,
-        "explanation_zh": surges.explain(rec, label, "zh", conc, _week_name),
-        "explanation_en": surges.explain(rec, label, "en", conc, _week_name),
+        "explanation_zh": surges.explain(rec, label, "zh", conc, _week_name) + _rate_note(rec, "zh"),
+        "explanation_en": surges.explain(rec, label, "en", conc, _week_name) + _rate_note(rec, "en"),
     }
+
+
+def _per_10k(x: float) -> str:
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 1 else f"{x:.2g}"
+
+
+def _rate_note(rec: dict[str, Any], lang: str) -> str:
+    """'; 12.3 per 10k units vs 2.1 expected' for cells judged against units in the field."""
+    units = rec.get("exposure")
+    if not rec.get("per_units") or units is None or not units > 0:
+        return ""
+    rate = _per_10k(int(rec["observed"]) / float(units) * PER_UNITS)
+    exp_ = float(rec["expected"]) / float(units) * PER_UNITS
+    if rec.get("new_cell"):  # no history: the expectation is a placeholder, not a rate
+        n = f"{float(units):,.0f}"
+        return f"；每万台 {rate} 起（在用 {n} 台）" if lang == "zh" else f"; {rate} per 10k units ({n} in the field)"
+    if lang == "zh":
+        return f"；每万台 {rate} 起，预期 {_per_10k(exp_)} 起"
+    return f"; {rate} per 10k units vs {_per_10k(exp_)} expected"
 
 
 def _global_row(g: Any, w: int) -> dict[str, Any]:
