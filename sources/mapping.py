@@ -9,13 +9,9 @@ from typing import Any
 from config.settings import Mapping
 from sources.files import BROKEN, UNDECODABLE
 from voc.errors import RowError
-from voc.ticket import CANONICAL_FIELDS
+from voc.ticket import CANONICAL_FIELDS, is_blank
 
 _CANON = set(CANONICAL_FIELDS)
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
 
 
 def apply_mapping(raw: dict[str, Any], m: Mapping) -> dict[str, Any]:
@@ -24,40 +20,42 @@ def apply_mapping(raw: dict[str, Any], m: Mapping) -> dict[str, Any]:
         raise RowError(str(raw[BROKEN]))
     if raw.get(UNDECODABLE):
         raise RowError("undecodable bytes in row (wrong encoding? set `encoding:` on the source)")
+    if not m.model_fields_set:  # no mapping: the columns are already canonical (the common, fast case)
+        return {k: v for k, v in raw.items() if k in _CANON}
     out: dict[str, Any] = {}
     for k, v in raw.items():
         if k.startswith("__"):
             continue
         target = m.rename.get(k, k)
-        if target in _CANON and (target not in out or _blank(out[target])):
+        if target in _CANON and (target not in out or is_blank(out[target])):
             out[target] = v
     for field, value in m.constants.items():
         out.setdefault(field, value)
-    if m.id_from and _blank(out.get("ticket_id")):
+    if m.id_from and is_blank(out.get("ticket_id")):
         parts = [str(raw.get(c, "")) for c in m.id_from]
-        if all(_blank(p) for p in parts):
+        if all(is_blank(p) for p in parts):
             raise RowError(f"ticket_id: missing and id_from columns {m.id_from} are empty")
         out["ticket_id"] = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
     for field, spec in m.extract.items():
-        if not _blank(out.get(field)):
+        if not is_blank(out.get(field)):
             continue
         col = spec.get("column", "")
         value = raw.get(col)
-        if _blank(value):
+        if is_blank(value):
             continue
         match = re.search(spec["regex"], str(value))
         if match:
             out[field] = match.group(1) if match.groups() else match.group(0)
         elif "default" in spec:
             out[field] = spec["default"]
-    if m.status_map and not _blank(out.get("status")):
+    if m.status_map and not is_blank(out.get("status")):
         out["status"] = m.status_map.get(str(out["status"]).strip(), out["status"])
-    if m.combine_subject and not _blank(out.get("subject")):
-        body = "" if _blank(out.get("body")) else str(out["body"])
+    if m.combine_subject and not is_blank(out.get("subject")):
+        body = "" if is_blank(out.get("body")) else str(out["body"])
         out["body"] = f"{out['subject']}\n{body}".strip()
     if m.rating_column is not None and m.complaint_if_rating_le is not None:
         rating = raw.get(m.rating_column)
-        if not _blank(rating):
+        if not is_blank(rating):
             try:
                 r = float(rating)
             except (TypeError, ValueError):

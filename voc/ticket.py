@@ -59,8 +59,13 @@ class Ticket:
         return asdict(self)
 
 
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+def is_blank(v: Any) -> bool:
+    """None, NaN, or a string of only whitespace."""
+    if v is None:
+        return True
+    if v.__class__ is str:
+        return not v or v.isspace()
+    return isinstance(v, float) and v != v
 
 
 _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
@@ -71,7 +76,7 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
 
     The result is naive UTC. Unparseable text raises RowError naming the field and value.
     """
-    if _blank(value):
+    if is_blank(value):
         return None
     if isinstance(value, datetime):
         dt = value
@@ -100,7 +105,7 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
 
 
 def _parse_float(value: Any, field: str) -> float | None:
-    if _blank(value):
+    if is_blank(value):
         return None
     try:
         return float(value)
@@ -134,13 +139,13 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
                  tz: str = "UTC") -> Ticket:
     """Validate one canonical row (already mapped) into a Ticket, or raise RowError."""
     tid = row.get("ticket_id")
-    if _blank(tid):
+    if is_blank(tid):
         raise RowError("ticket_id: missing")
     tid = str(tid).strip()
     if len(tid) > 200:
         raise RowError(f"ticket_id: longer than 200 characters: {tid[:40]!r}...")
     body = row.get("body")
-    if _blank(body):
+    if is_blank(body):
         raise RowError("body: missing or empty")
     if not isinstance(body, str):
         body = str(body)
@@ -158,7 +163,7 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
     text = {}
     for f in TEXT_FIELDS:
         v = row.get(f)
-        text[f] = None if _blank(v) else str(v).strip()
+        text[f] = None if is_blank(v) else str(v).strip()
     return Ticket(
         source=source, ticket_id=tid, created_at=created, closed_at=closed, body=body,
         csat=csat, reopened=_parse_bool(row.get("reopened"), "reopened"),

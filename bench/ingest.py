@@ -1,0 +1,70 @@
+"""Ingest a generated canonical CSV into SQLite and/or PostgreSQL; print tickets/s and peak memory.
+
+    python bench/ingest.py --n 1000000 [--db sqlite --db postgres]
+
+Three runs per store: the first ingest, a forced no-change re-read (every row parsed and compared,
+nothing written) and a plain re-run (the file's hash is known: skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from config.settings import Mapping  # noqa: E402
+from sources.ingest import ingest_path  # noqa: E402
+from store.db import make_engine, migrate  # noqa: E402
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--db", action="append", choices=["sqlite", "postgres"])
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "voc-bench")
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    csv_path = args.workdir / f"tickets-{args.n}.csv"
+    if not csv_path.exists():
+        subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--n", str(args.n),
+                        "--out", str(csv_path), "--weeks", "52", "--end-week", "2026-W47"], check=True,
+                       stdout=subprocess.DEVNULL)
+    print(f"{args.n:,} rows, {csv_path.stat().st_size / 1e6:,.0f} MB CSV")
+    print(f"{'store':10} {'run':26} {'seconds':>8} {'tickets/s':>10}")
+    for db in args.db or ["sqlite"]:
+        if db == "sqlite":
+            url = f"sqlite:///{args.workdir / f'ingest-{uuid.uuid4().hex[:6]}.sqlite3'}"
+        else:
+            import sqlalchemy as sa
+
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            with sa.create_engine(PG).begin() as c:
+                c.execute(sa.text(f"CREATE SCHEMA {schema}"))
+            url = f"{PG}?options=-csearch_path%3D{schema}"
+        engine = make_engine(url)
+        migrate(engine)
+        for label, force in (("first ingest", False), ("no-change re-read (forced)", True),
+                             ("re-run (file known)", False)):
+            t = time.perf_counter()
+            s = ingest_path(engine, csv_path, "bench", Mapping(), force=force)
+            dt = time.perf_counter() - t
+            print(f"{db:10} {label:26} {dt:8.1f} {args.n / dt:10,.0f}   ({s.line()})")
+        print(f"peak memory so far: {peak_mb():,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
