@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -211,24 +212,32 @@ def ordered_formats(formats: list[str]) -> list[str]:
 def write_brief(engine: Engine, cfg: VocConfig, week: Week, out_dir: Path, langs: list[str], formats: list[str],
                 today: date | None = None) -> list[Path]:
     """Render the brief in each language and format, record each file, return the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    formats = ordered_formats(formats)
-    paths = []
+    paths: list[Path] = []
     for lang in langs:
         brief = build_brief(engine, cfg, week, lang, today)
-        for fmt in formats:
-            path = out_dir / f"brief-{week}.{lang}.{fmt}"
-            if fmt == "pdf":
-                html = out_dir / f"brief-{week}.{lang}.html"
-                if "html" not in formats:
-                    html.write_text(render_brief(brief, lang, "html", cfg.report.templates_dir), encoding="utf-8")
-                html_to_pdf(html, path)
-                record_output(engine, "weekly", str(week), lang, fmt, path, path.read_bytes())
-            else:
-                text = render_brief(brief, lang, fmt, cfg.report.templates_dir)
-                path.write_text(text, encoding="utf-8")
-                record_output(engine, "weekly", str(week), lang, fmt, path, text)
-            paths.append(path)
+        paths += write_rendered(engine, out_dir, "weekly", str(week), lang, formats, f"brief-{week}",
+                                lambda fmt, b=brief, lg=lang: render_brief(b, lg, fmt, cfg.report.templates_dir))
+    return paths
+
+
+def write_rendered(engine: Engine, out_dir: Path, kind: str, period: str, lang: str, formats: list[str], stem: str,
+                   render: Callable[[str], str]) -> list[Path]:
+    """Write one document in each format (PDF is printed from the HTML file) and record each."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in ordered_formats(formats):
+        path = out_dir / f"{stem}.{lang}.{fmt}"
+        content: str | bytes
+        if fmt == "pdf":
+            html = out_dir / f"{stem}.{lang}.html"
+            if "html" not in formats:
+                html.write_text(render("html"), encoding="utf-8")
+            content = html_to_pdf(html, path).read_bytes()
+        else:
+            content = render(fmt)
+            path.write_text(content, encoding="utf-8")
+        record_output(engine, kind, period, lang, fmt, path, content)
+        paths.append(path)
     return paths
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from config.settings import VocConfig
-from flows.brief_stage import _action_item, build_kpis, ordered_formats, record_output
-from flows.pdf import html_to_pdf
+from flows.brief_stage import _action_item, build_kpis, write_rendered
 from reports.model import ActionEffect, Review, TopicItem
 from reports.render import render_review
 from store import analysis, report_queries
@@ -91,21 +90,9 @@ def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date |
 
 def write_review(engine: Engine, cfg: VocConfig, quarter: Quarter, out_dir: Path, langs: list[str],
                  formats: list[str], today: date | None = None) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
     review = build_review(engine, cfg, quarter, today)
-    paths = []
+    paths: list[Path] = []
     for lang in langs:
-        for fmt in ordered_formats(formats):
-            path = out_dir / f"review-{quarter}.{lang}.{fmt}"
-            if fmt == "pdf":
-                html = out_dir / f"review-{quarter}.{lang}.html"
-                if "html" not in formats:
-                    html.write_text(render_review(review, lang, "html", cfg.report.templates_dir), encoding="utf-8")
-                html_to_pdf(html, path)
-                record_output(engine, "review", str(quarter), lang, fmt, path, path.read_bytes())
-            else:
-                text = render_review(review, lang, fmt, cfg.report.templates_dir)
-                path.write_text(text, encoding="utf-8")
-                record_output(engine, "review", str(quarter), lang, fmt, path, text)
-            paths.append(path)
+        paths += write_rendered(engine, out_dir, "review", str(quarter), lang, formats, f"review-{quarter}",
+                                lambda fmt, lg=lang: render_review(review, lg, fmt, cfg.report.templates_dir))
     return paths

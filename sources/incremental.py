@@ -18,12 +18,11 @@ from sqlalchemy import Engine
 
 from config.settings import Mapping
 from sources.files import RawRow
-from sources.ingest import IngestSummary
-from sources.mapping import apply_mapping
+from sources.ingest import IngestSummary, count_reasons, recorded_run, to_ticket
 from store import ingest_log
 from store.tickets import upsert_tickets
 from voc.errors import RowError
-from voc.ticket import Ticket, parse_ticket
+from voc.ticket import Ticket
 
 
 @dataclass
@@ -59,27 +58,19 @@ class IncrementalSummary(IngestSummary):
         return text
 
 
-def _run_counts(s: IngestSummary) -> dict[str, int]:
-    return dict(read=s.read, inserted=s.counts.inserted, updated=s.counts.updated,
-                unchanged=s.counts.unchanged, quarantined=s.quarantined)
-
-
 def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mapping: Mapping, *,
                    max_body_chars: int = 100_000,
                    on_batch: Callable[[int], None] | None = None) -> IncrementalSummary:
     """Validate and store each batch, advancing the watermark in the same transaction as its rows."""
     summary = IncrementalSummary(source)
-    with engine.begin() as conn:
-        run_id = ingest_log.start_run(conn, source)
-    try:
+    with recorded_run(engine, source, summary) as run_id:
         for batch in batches:
             good: list[Ticket] = []
             bad: list[tuple[str, dict, str]] = []
             for raw in batch.rows:
                 summary.read += 1
                 try:
-                    canon = apply_mapping(raw.data, mapping)
-                    good.append(parse_ticket(canon, source, max_body_chars=max_body_chars, tz=mapping.timezone))
+                    good.append(to_ticket(raw, source, mapping, max_body_chars))
                 except RowError as e:
                     bad.append((raw.location, raw.data, str(e)))
             with engine.begin() as conn:
@@ -91,17 +82,9 @@ def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mappin
             summary.quarantined += quarantined
             summary.skipped += batch.skipped
             summary.batches += 1
-            for _, _, reason in bad:
-                k = reason.split(":", 1)[0]
-                summary.reasons[k] = summary.reasons.get(k, 0) + 1
+            count_reasons(summary, bad)
             if on_batch:
                 on_batch(len(good) + len(bad))
-    except BaseException as e:
-        with engine.begin() as conn:
-            ingest_log.finish_run(conn, run_id, "failed", _run_counts(summary), error=repr(e)[:2000])
-        raise
-    with engine.begin() as conn:
-        ingest_log.finish_run(conn, run_id, "ok", _run_counts(summary))
     return summary
 
 

@@ -7,7 +7,8 @@ and a re-run converges to the same rows. A file is recorded as processed only af
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +41,31 @@ class IngestSummary:
         return text
 
 
-def _reason_kind(reason: str) -> str:
-    return reason.split(":", 1)[0]
+@contextmanager
+def recorded_run(engine: Engine, source: str, summary: IngestSummary) -> Iterator[int]:
+    """An ingest_runs row around the block: 'ok' with the counts, or 'failed' with the error."""
+    with engine.begin() as conn:
+        run_id = ingest_log.start_run(conn, source)
+    try:
+        yield run_id
+    except BaseException as e:
+        with engine.begin() as conn:
+            ingest_log.finish_run(conn, run_id, "failed", _run_counts(summary), error=repr(e)[:2000])
+        raise
+    with engine.begin() as conn:
+        ingest_log.finish_run(conn, run_id, "ok", _run_counts(summary))
+
+
+def to_ticket(raw: RawRow, source: str, mapping: Mapping, max_body_chars: int) -> Ticket:
+    """Map and validate one raw row; raises RowError with the reason it must be quarantined."""
+    return parse_ticket(apply_mapping(raw.data, mapping), source, max_body_chars=max_body_chars,
+                        tz=mapping.timezone)
+
+
+def count_reasons(summary: IngestSummary, bad: list[tuple[str, dict, str]]) -> None:
+    for _, _, reason in bad:
+        k = reason.split(":", 1)[0]
+        summary.reasons[k] = summary.reasons.get(k, 0) + 1
 
 
 def ingest_rows(engine: Engine, source: str, rows: Iterable[RawRow], mapping: Mapping, *,
@@ -49,8 +73,6 @@ def ingest_rows(engine: Engine, source: str, rows: Iterable[RawRow], mapping: Ma
                 on_batch: Callable[[int], None] | None = None) -> IngestSummary:
     """Validate and store rows from one source; returns the run's counts."""
     summary = IngestSummary(source)
-    with engine.begin() as conn:
-        run_id = ingest_log.start_run(conn, source)
     good: list[Ticket] = []
     bad: list[tuple[str, dict, str]] = []
 
@@ -58,31 +80,22 @@ def ingest_rows(engine: Engine, source: str, rows: Iterable[RawRow], mapping: Ma
         with engine.begin() as conn:
             summary.counts.add(upsert_tickets(conn, good))
             summary.quarantined += ingest_log.quarantine(conn, source, run_id, bad)
-        for _, _, reason in bad:
-            k = _reason_kind(reason)
-            summary.reasons[k] = summary.reasons.get(k, 0) + 1
+        count_reasons(summary, bad)
         if on_batch:
             on_batch(len(good) + len(bad))
         good.clear()
         bad.clear()
 
-    try:
+    with recorded_run(engine, source, summary) as run_id:
         for raw in rows:
             summary.read += 1
             try:
-                canon = apply_mapping(raw.data, mapping)
-                good.append(parse_ticket(canon, source, max_body_chars=max_body_chars, tz=mapping.timezone))
+                good.append(to_ticket(raw, source, mapping, max_body_chars))
             except RowError as e:
                 bad.append((raw.location, raw.data, str(e)))
             if len(good) + len(bad) >= batch_size:
                 flush()
         flush()
-    except BaseException as e:
-        with engine.begin() as conn:
-            ingest_log.finish_run(conn, run_id, "failed", _run_counts(summary), error=repr(e)[:2000])
-        raise
-    with engine.begin() as conn:
-        ingest_log.finish_run(conn, run_id, "ok", _run_counts(summary))
     return summary
 
 

@@ -255,7 +255,7 @@ def test_explain_formats():
     conc = batch_concentration({"B2409": 25, "B2408": 6}, {"B2409": 100, "B2408": 400})
     zh = explain(row, "门关不紧", "zh", conc)
     en = explain(row, "door not closing", "en", conc)
-    assert zh == "门关不紧: 31 起投诉, 预期约 12 起 (2.5×, q=0.003); 81% 来自批次 B2409"
+    assert zh == "门关不紧：31 起投诉，预期约 12 起（2.5×，q=0.003）；81% 来自批次 B2409"
     assert en == "door not closing: 31 complaints vs ~12 expected (2.5×, q=0.003); 81% from batch B2409"
 
 
