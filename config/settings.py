@@ -222,6 +222,7 @@ class VocConfig(_Strict):
     products: list[Product] = Field(default_factory=list)
     owners: list[Owner] = Field(default_factory=list)
     order_patterns: list[str] = Field(default_factory=list)
+    teams: dict[str, list[str]] = Field(default_factory=dict)
     max_body_chars: int = 100_000
     thresholds: Thresholds = Field(default_factory=Thresholds)
     schedules: Schedules = Field(default_factory=Schedules)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from config.settings import VocConfig
 from flows.brief_stage import _action_item, build_kpis, write_rendered
-from reports.model import ActionEffect, Review, TopicItem
+from reports.model import ActionEffect, Kpi, Review, TeamKpis, TopicItem
 from reports.render import render_review
 from store import analysis, report_queries
 from voc.weeks import Quarter, Week
@@ -37,13 +37,42 @@ def verdict(lo: float, hi: float, after_weeks: int) -> str:
     return "no_clear_change"
 
 
+TEAM_KPIS = (("fcr_rate", "fcr", "n"), ("closed_24h", "h24", "timed"), ("reopen_rate", "reopen", "n"),
+             ("transfer_rate", "transfer", "n"))
+
+
+def team_kpis(rows: list, teams: dict[str, list[str]], weeks: list[int]) -> tuple[TeamKpis, ...]:
+    """Service KPIs per team and week; a ticket's team is its agent's configured team, else its channel."""
+    team_of = {agent: team for team, agents in teams.items() for agent in agents}
+    sums: dict[str, dict[int, dict[str, int]]] = {}
+    for r in rows:
+        team = team_of.get(r.agent or "") or r.channel or "—"
+        cell = sums.setdefault(team, {}).setdefault(r.week, {})
+        for k in ("n", "fcr", "timed", "h24", "reopen", "transfer"):
+            cell[k] = cell.get(k, 0) + int(getattr(r, k) or 0)
+    out = []
+    for team, by_week in sums.items():
+        kpis = []
+        for key, num, den in TEAM_KPIS:
+            hist = tuple((by_week[w][num] / by_week[w][den]) if w in by_week and by_week[w][den] else None
+                         for w in weeks)
+            known = [h for h in hist if h is not None]
+            kpis.append(Kpi(key=key, value=known[-1] if known else None,
+                            previous=known[-2] if len(known) > 1 else None, history=hist, is_rate=True))
+        out.append(TeamKpis(team=team, tickets=sum(c["n"] for c in by_week.values()), kpis=tuple(kpis)))
+    return tuple(sorted(out, key=lambda t: -t.tickets))
+
+
 def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date | None = None) -> Review:
     today = today or date.today()
-    weeks = [w.ordinal() for w in quarter.weeks()]
+    complete = [w for w in quarter.weeks() if w.end <= today]  # a running quarter: only weeks that ended
+    weeks = [w.ordinal() for w in (complete or quarter.weeks())]
     first, last = weeks[0], weeks[-1]
     with engine.connect() as conn:
         topics = {t.id: t for t in analysis.load_topics(conn)}
         labels = {i: t.label for i, t in topics.items()}
+        # topics from the very first fit are the baseline catalogue, not themes that emerged
+        baseline_week = min((t.created_week for t in topics.values()), default=0)
         totals = report_queries.weekly_totals(conn, first, last)
         complaints = report_queries.weekly_totals(conn, first, last, "complaint")
         kpis = build_kpis(report_queries.kpi_rows(conn, first, last), weeks)
@@ -63,7 +92,8 @@ def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date |
                                  keywords=tuple(k for k in t.keywords.split(" / ") if k)[:8], quotes=(), history=h))
         emerging = [TopicItem(topic_id=t.id, label=t.label, intent=t.intent, count=sums.get(t.id, 0), previous=0,
                               keywords=(), quotes=(), history=tuple(hists.get(t.id, {}).get(w, 0) for w in weeks))
-                    for t in topics.values() if first <= t.created_week <= last and t.status != "ignored"]
+                    for t in topics.values() if first <= t.created_week <= last and t.status != "ignored"
+                    and t.created_week > baseline_week]
         effects = []
         for a in report_queries.actions(conn):
             if not a.fix_date or a.topic_id is None:
@@ -82,10 +112,11 @@ def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date |
                 action=_action_item(a, labels, today), weeks=len(after_w),
                 rate_before=1000 * nb / max(vb, 1), rate_after=1000 * na / max(va, 1),
                 change_lo=lo, change_hi=hi, ratio=ratio, verdict=verdict(lo, hi, len(after_w))))
+        teams = team_kpis(report_queries.kpi_sums_by_agent(conn, first, last), cfg.teams, weeks)
     return Review(quarter=str(quarter), weeks=tuple(str(Week.from_ordinal(w)) for w in weeks), generated_on=today,
                   brand=cfg.report.brand, totals=tuple(totals.get(w, 0) for w in weeks),
                   complaints=tuple(complaints.get(w, 0) for w in weeks), top_topics=tuple(top),
-                  effects=tuple(effects), emerging=tuple(emerging), kpis=kpis)
+                  effects=tuple(effects), emerging=tuple(emerging), kpis=kpis, teams=teams)
 
 
 def write_review(engine: Engine, cfg: VocConfig, quarter: Quarter, out_dir: Path, langs: list[str],

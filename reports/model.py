@@ -144,6 +144,15 @@ class ActionEffect:
 
 
 @dataclass(frozen=True)
+class TeamKpis:
+    """One support team's service KPIs over the review's weeks (team = configured agent group, else channel)."""
+
+    team: str
+    tickets: int
+    kpis: tuple[Kpi, ...]  # fcr_rate, closed_24h, reopen_rate, transfer_rate; history = the quarter's weeks
+
+
+@dataclass(frozen=True)
 class Review:
     """The quarterly improvement review."""
 
@@ -157,6 +166,7 @@ class Review:
     effects: tuple[ActionEffect, ...]
     emerging: tuple[TopicItem, ...]
     kpis: tuple[Kpi, ...]
+    teams: tuple[TeamKpis, ...] = ()
 
 
 @dataclass(frozen=True)

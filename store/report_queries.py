@@ -117,3 +117,21 @@ def weekly_totals(conn: Connection, from_week: int, until_week: int, intent: str
     if intent:
         q = q.where(T.c.intent == intent)
     return {w: int(n) for w, n in conn.execute(q.group_by(T.c.week))}
+
+
+def kpi_sums_by_agent(conn: Connection, from_week: int, until_week: int) -> list[Any]:
+    """Per week × agent × channel: ticket count and the numerators/denominators of the service KPIs."""
+    has_hours = T.c.hours_to_close.is_not(None)
+
+    def n(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    q = (select(T.c.week, T.c.agent, T.c.channel, func.count().label("n"),
+                n(and_(func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0))
+                .label("fcr"),
+                n(has_hours).label("timed"), n(and_(has_hours, T.c.hours_to_close <= 24)).label("h24"),
+                n(func.coalesce(T.c.reopened, False).is_(True)).label("reopen"),
+                n(func.coalesce(T.c.transfers, 0) > 0).label("transfer"))
+         .where(T.c.week >= from_week, T.c.week <= until_week)
+         .group_by(T.c.week, T.c.agent, T.c.channel))
+    return list(conn.execute(q))

@@ -21,6 +21,7 @@ from reports.model import (
     Quote,
     Review,
     SurgeItem,
+    TeamKpis,
     TopicItem,
 )
 
@@ -199,6 +200,18 @@ def review(lang: str = "zh") -> Review:
         emerging=(TopicItem(41, "App 无法绑定设备", "complaint", 14, 0, ("绑定", "配网"),
                             (Quote(f"配网失败 {PIPES}", "zh"),), (0, 0, 0, 1, 2, 11)),),
         kpis=kpis(),
+        teams=(
+            TeamKpis(team="售后一组", tickets=4210, kpis=(
+                Kpi(key="fcr_rate", value=0.62, previous=0.60, history=(0.58, 0.60, 0.62), is_rate=True),
+                Kpi(key="closed_24h", value=0.71, previous=0.69, history=(0.70, 0.69, 0.71), is_rate=True),
+                Kpi(key="reopen_rate", value=0.05, previous=0.06, history=(0.07, 0.06, 0.05), is_rate=True),
+                Kpi(key="transfer_rate", value=0.30, previous=None, history=(None, None, 0.30), is_rate=True))),
+            TeamKpis(team="English desk", tickets=980, kpis=(
+                Kpi(key="fcr_rate", value=None, previous=None, history=(None, None, None), is_rate=True),
+                Kpi(key="closed_24h", value=0.5, previous=0.4, history=(0.3, 0.4, 0.5), is_rate=True),
+                Kpi(key="reopen_rate", value=0.0, previous=0.1, history=(0.1, 0.1, 0.0), is_rate=True),
+                Kpi(key="transfer_rate", value=0.2, previous=0.2, history=(0.2, 0.2, 0.2), is_rate=True))),
+        ),
     )
 
 
