@@ -181,7 +181,7 @@ class Assignment(Base):
     """Which topic a ticket belongs to (one per ticket)."""
 
     __tablename__ = "assignments"
-    __table_args__ = (Index("ix_assignments_topic", "topic_id"),)
+    __table_args__ = (Index("ix_assignments_topic_sim", "topic_id", "similarity"),)
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     topic_id: Mapped[int] = mapped_column(Integer)

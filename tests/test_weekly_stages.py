@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
-from typer.testing import CliRunner
 
 from config.settings import EXAMPLE_CONFIG, Mapping, load_config
 from flows.brief_stage import write_brief
@@ -18,7 +17,6 @@ from store import analysis
 from store.models import Assignment, Surge, WeeklyCount
 from store.run_lock import RunInProgress, week_lock
 from voc import sample
-from voc.cli import app
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
@@ -97,10 +95,18 @@ def test_crashed_runs_lock_is_taken_over_when_stale(engine) -> None:
 
 
 def test_unreachable_prefect_api_says_what_to_do(sqlite_url: str) -> None:
-    env = {"VOC_DATABASE_URL": sqlite_url, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    runner = CliRunner()
-    assert runner.invoke(app, ["init"], env=env).exit_code == 0
-    res = runner.invoke(app, ["run-weekly", "--week", str(WEEK)], env=env)
-    assert res.exit_code == 2
+    # a separate process: Prefect reads PREFECT_API_URL once per process, so setting it here would
+    # leak into (or be masked by) every other test that runs a flow
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VOC_DATABASE_URL": sqlite_url, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    cmd = [sys.executable, "-m", "voc.cli"]
+    assert subprocess.run([*cmd, "init"], env=env, capture_output=True, timeout=120).returncode == 0
+    res = subprocess.run([*cmd, "run-weekly", "--week", str(WEEK)], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2
     assert "Prefect API at http://127.0.0.1:9/api does not answer" in res.stderr
     assert "prefect server start" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
