@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from config.settings import VocConfig
-from nlp.catalogue import KnownTopic, assign_week
+from config.settings import Thresholds, VocConfig
+from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from nlp.embedding import TfidfSvdEmbedder, load_embedder
 from nlp.topics import describe_groups, make_label
 from store import analysis
@@ -30,12 +30,44 @@ class TopicSummary:
     assigned: dict[str, int] = field(default_factory=dict)
     new_topics: dict[str, int] = field(default_factory=dict)
     split: dict[str, int] = field(default_factory=dict)  # earlier tickets moved into this week's new topics
+    refits: dict[str, RefitStats] = field(default_factory=dict)  # intents whose periodic refit was due
 
     def line(self) -> str:
         parts = [f"{i}: {self.assigned.get(i, 0)} assigned, {self.new_topics.get(i, 0)} new topics"
                  + (f" ({self.split[i]} earlier tickets moved into them)" if self.split.get(i) else "")
+                 + (f" [refit: {self.refits[i].line()}]" if i in self.refits else "")
                  for i in INTENTS]
         return "; ".join(parts)
+
+
+@dataclass
+class RefitStats:
+    """What a refit of one intent's catalogue did."""
+
+    tickets: int = 0
+    kept: int = 0  # tickets whose (merge-resolved) topic id did not change
+    merges: int = 0  # topics merged into another by the refit ('merge' and 'refit-map' lineage)
+    splits: int = 0  # new topics carved mostly out of one old topic
+    new_topics: int = 0  # new topics in all (splits included)
+
+    @property
+    def kept_share(self) -> float:
+        return self.kept / self.tickets if self.tickets else 1.0
+
+    def line(self) -> str:
+        return (f"{self.tickets} tickets, {self.kept_share:.1%} kept their topic id, {self.merges} merges, "
+                f"{self.splits} splits, {self.new_topics} new topics")
+
+
+@dataclass
+class RefitSummary:
+    week: int
+    intents: dict[str, RefitStats] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        if not self.intents:
+            return ["nothing to refit (no topic catalogue yet: run the weekly analysis first)"]
+        return [f"{i}: {st.line()}" for i, st in self.intents.items()]
 
 
 BATCH_CODE = re.compile(r"\b(?:[A-Z]{1,2}\d{3,5}[A-Z]?|\d{2}[A-Z]\d{2,3})\b")
@@ -178,38 +210,146 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
     terms = catalogue_terms(cfg)
     for intent in INTENTS:
         with engine.begin() as conn:
-            analysis.promote_emerging(conn, w)
-            known = [t for t in analysis.load_topics(conn, intent)]
-            art_key = f"embedder:{intent}"
-            blob = analysis.get_artifact(conn, art_key)
-            first = blob is None or not known
-            rows = analysis.tickets_for_topics(conn, intent, w, only_unassigned=not first)
-            if not rows:
-                continue
-            ids = [r.id for r in rows]
-            texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows],
-                                       terms)
-            if first:
-                embedder = TfidfSvdEmbedder().fit(texts, tokens)
-                blob = embedder.dumps()
-                analysis.put_artifact(conn, art_key, blob)
-            else:
-                embedder = load_embedder(blob)
-            emb_key = f"{intent}:{hashlib.sha256(blob).hexdigest()[:16]}"
-            vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)
-            upd = assign_week([] if first else [_known(t) for t in known], texts, tokens, vectors,
-                              threshold=th.topic_match_similarity, min_new_topic_size=th.min_new_topic_size,
-                              next_id=analysis.next_topic_id(conn))
-            new = upd.new_topics
-            if first:  # the initial fit on history is the baseline catalogue, not "emerging"
-                new = [KnownTopic(topic_id=t.topic_id, label=t.label, keywords=t.keywords, centroid=t.centroid,
-                                  status="active") for t in new]
-            analysis.upsert_topics(conn, intent, [*new, *upd.updated], w)
-            analysis.save_assignments(conn, ids, upd.assignments, w)
-            analysis.record_lineage(conn, upd.lineage, w)
-            if not first and new:
-                summary.split[intent] = split_history(conn, intent, w, new, emb_key, th.topic_match_similarity,
-                                                      th.min_new_topic_size, terms)
-            summary.assigned[intent] = len(ids)
-            summary.new_topics[intent] = len(new)
+            _assign_intent(conn, intent, w, th, terms, summary)
+        if refit_due(engine, intent, w, th.refit_every_weeks):
+            with engine.begin() as conn:
+                st = _refit_intent(conn, cfg, intent, w, terms)
+            if st is not None:
+                summary.refits[intent] = st
     return summary
+
+
+def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms: list[str],
+                   summary: TopicSummary) -> None:
+    """The weekly assignment of one intent (first run: the initial fit)."""
+    analysis.promote_emerging(conn, w)
+    known = [t for t in analysis.load_topics(conn, intent)]
+    art_key = f"embedder:{intent}"
+    blob = analysis.get_artifact(conn, art_key)
+    first = blob is None or not known
+    rows = analysis.tickets_for_topics(conn, intent, w, only_unassigned=not first)
+    if not rows:
+        return
+    ids = [r.id for r in rows]
+    texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows],
+                               terms)
+    if first:
+        embedder = TfidfSvdEmbedder().fit(texts, tokens)
+        blob = embedder.dumps()
+        analysis.put_artifact(conn, art_key, blob)
+    else:
+        embedder = load_embedder(blob)
+    emb_key = f"{intent}:{hashlib.sha256(blob).hexdigest()[:16]}"
+    vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)
+    upd = assign_week([] if first else [_known(t) for t in known], texts, tokens, vectors,
+                      threshold=th.topic_match_similarity, min_new_topic_size=th.min_new_topic_size,
+                      next_id=analysis.next_topic_id(conn))
+    new = upd.new_topics
+    if first:  # the initial fit on history is the baseline catalogue, not "emerging"
+        new = [KnownTopic(topic_id=t.topic_id, label=t.label, keywords=t.keywords, centroid=t.centroid,
+                          status="active") for t in new]
+    analysis.upsert_topics(conn, intent, [*new, *upd.updated], w)
+    analysis.save_assignments(conn, ids, upd.assignments, w)
+    analysis.record_lineage(conn, upd.lineage, w)
+    if not first and new:
+        summary.split[intent] = split_history(conn, intent, w, new, emb_key, th.topic_match_similarity,
+                                              th.min_new_topic_size, terms)
+    summary.assigned[intent] = len(ids)
+    summary.new_topics[intent] = len(new)
+
+
+# --------------------------------------------------------------------------------------------
+# Periodic refit
+# --------------------------------------------------------------------------------------------
+def _week_ordinal(week: Week | int) -> int:
+    return week if isinstance(week, int) else week.ordinal()
+
+
+def refit_due(engine: Engine, intent: str, week: Week | int, every: int) -> bool:
+    """Whether ``intent``'s catalogue is due for a refit in ``week``: ``every`` weeks after the last
+    refit (artifact ``refit:<intent>``), or after the first fit when it was never refitted.
+    ``every`` <= 0 turns periodic refits off."""
+    if every <= 0:
+        return False
+    with engine.connect() as conn:
+        blob = analysis.get_artifact(conn, f"refit:{intent}")
+        last = int(blob.decode()) if blob else analysis.first_topic_week(conn, intent)
+    return last is not None and _week_ordinal(week) - last >= every
+
+
+def refit_topics(engine: Engine, cfg: VocConfig, week: Week | int, intent: str | None = None) -> RefitSummary:
+    """Refit each intent's catalogue (or one) on every ticket assigned up to ``week``.
+
+    Same stored embedder (cached embeddings); :func:`nlp.catalogue.refit` maps the fresh clusters
+    onto the existing ids, so most tickets keep their topic, human labels, ignored topics and human
+    merges survive, and lineage records merges, splits and absorbed topics. Writes artifact
+    ``refit:<intent>`` = the week ordinal (see :func:`refit_due`).
+    """
+    w = _week_ordinal(week)
+    terms = catalogue_terms(cfg)
+    summary = RefitSummary(week=w)
+    for i in ([intent] if intent else INTENTS):
+        if i not in INTENTS:
+            raise ValueError(f"unknown intent {i!r} (one of {', '.join(INTENTS)})")
+        with engine.begin() as conn:
+            st = _refit_intent(conn, cfg, i, w, terms)
+        if st is not None:
+            summary.intents[i] = st
+    return summary
+
+
+def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: list[str]) -> RefitStats | None:
+    blob = analysis.get_artifact(conn, f"embedder:{intent}")
+    topics = analysis.load_topics(conn, intent)
+    rows = analysis.assigned_documents(conn, intent, w)
+    if blob is None or not topics or not rows:
+        return None
+    known = [_known(t) for t in topics]
+    ids = [r.id for r in rows]
+    # the refit is not a fixpoint of itself (its centroids move with the assignments it makes), so a
+    # refit over exactly the catalogue and assignments the last refit wrote is a no-op: idempotent
+    fp_key, fingerprint = f"refit-input:{intent}", _refit_fingerprint(rows, topics)
+    if analysis.get_artifact(conn, fp_key) == fingerprint:
+        analysis.put_artifact(conn, f"refit:{intent}", str(w).encode())
+        return RefitStats(tickets=len(rows), kept=len(rows))
+    texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms)
+    emb_key = f"{intent}:{hashlib.sha256(blob).hexdigest()[:16]}"
+    vectors = _embed(conn, load_embedder(blob), emb_key, ids, texts, tokens)
+    prior = {str(r.id): int(r.topic_id) for r in rows}
+    upd = refit(known, prior, [str(i) for i in ids], texts, tokens, vectors, next_id=analysis.next_topic_id(conn),
+                min_topic_size=cfg.thresholds.min_new_topic_size)
+    # refit's new topics carved out of an old one have a history: 'active', like weekly splits
+    split_ids = {n for _, n, kind in upd.lineage if kind == "split"}
+    new = [KnownTopic(t.topic_id, t.label, t.keywords, t.centroid, "active" if t.topic_id in split_ids else t.status,
+                      size=t.size) for t in upd.new_topics]
+    analysis.upsert_topics(conn, intent, [*new, *upd.updated], w)
+    for t in upd.updated:  # upsert_topics keeps merged_into of existing rows: write the refit's merges
+        if t.status == "merged" and t.merged_into is not None:
+            analysis.set_merged_into(conn, t.topic_id, t.merged_into)
+    by_topic: dict[int, tuple[list[int], list[float]]] = {}
+    for tid, (topic_id, sim) in zip(ids, upd.assignments, strict=True):
+        grp = by_topic.setdefault(topic_id, ([], []))
+        grp[0].append(tid)
+        grp[1].append(sim)
+    for topic_id, (members, sims) in by_topic.items():
+        analysis.reassign(conn, members, topic_id, sims)  # keeps each ticket's first assigned week
+    analysis.record_lineage(conn, upd.lineage, w)
+    analysis.put_artifact(conn, f"refit:{intent}", str(w).encode())
+    analysis.put_artifact(conn, fp_key, _refit_fingerprint(analysis.assigned_documents(conn, intent, w),
+                                                           analysis.load_topics(conn, intent)))
+    final = resolve_ids(known)
+    kept = sum(final.get(int(r.topic_id), int(r.topic_id)) == topic_id
+               for r, (topic_id, _) in zip(rows, upd.assignments, strict=True))
+    return RefitStats(tickets=len(rows), kept=int(kept),
+                      merges=sum(kind in ("merge", "refit-map") for _, _, kind in upd.lineage),
+                      splits=len(split_ids), new_topics=len(upd.new_topics))
+
+
+def _refit_fingerprint(rows: list, topics: list[Topic]) -> bytes:
+    """Digest of what a refit reads: the tickets with their topic ids and the topics' statuses."""
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(f"{r.id}:{r.topic_id};".encode())
+    for t in topics:
+        h.update(f"{t.id}:{t.status}:{t.merged_into};".encode())
+    return h.hexdigest().encode()

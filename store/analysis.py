@@ -172,6 +172,32 @@ def assigned_tickets(conn: Connection, intent: str, until_week: int) -> list[Any
     return list(conn.execute(q))
 
 
+def assigned_documents(conn: Connection, intent: str, until_week: int) -> list[Any]:
+    """(id, text_clean, tokens, week, topic_id) of the assigned tickets of one intent up to a week, for a refit."""
+    A = Assignment.__table__
+    q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week, A.c.topic_id)
+         .select_from(A.join(T, T.c.id == A.c.ticket_id))
+         .where(T.c.intent == intent, T.c.week <= until_week).order_by(T.c.id))
+    return list(conn.execute(q))
+
+
+def first_topic_week(conn: Connection, intent: str) -> int | None:
+    """The week the intent's catalogue was first fitted (its oldest topic's creation week)."""
+    return conn.execute(select(func.min(Topic.created_week)).where(Topic.intent == intent)).scalar_one_or_none()
+
+
+def set_merged_into(conn: Connection, topic_id: int, target_id: int) -> None:
+    """A topic merged by a refit: point it (and topics merged into it) at the kept topic.
+
+    Topics a human ignored or merged are left alone (``upsert_topics`` keeps their status too).
+    """
+    res = conn.execute(update(Topic).where(Topic.id == topic_id, Topic.merged_into.is_(None),
+                                           Topic.status != "ignored")
+                       .values(status="merged", merged_into=target_id, updated_at=_now()))
+    if res.rowcount:
+        conn.execute(update(Topic).where(Topic.merged_into == topic_id).values(merged_into=target_id))
+
+
 def ticket_tokens(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for i in range(0, len(ids), 5000):

@@ -335,6 +335,23 @@ def topics_ignore(topic_id: int) -> None:
     typer.echo(f"topic {topic_id} ignored")
 
 
+@topics_app.command("refit")
+def topics_refit(intent: Annotated[str | None, typer.Option(help="complaint, question or suggestion (default: all)")] = None,
+                 week: WeekOpt = None) -> None:
+    """Refit the catalogue on all history up to a week; ids, human labels, ignores and merges are kept."""
+    from flows.topic_stage import INTENTS, refit_topics
+
+    if intent is not None and intent not in INTENTS:
+        raise VocError(f"unknown intent {intent!r}: use one of {', '.join(INTENTS)}")
+    _, cfg, engine = _ctx()
+    _ready(engine)
+    w = _week(week)
+    summary = refit_topics(engine, cfg, w, intent)
+    typer.echo(f"topic refit up to {w}:")
+    for line in summary.lines():
+        typer.echo("  " + line)
+
+
 @topics_app.command("show")
 def topics_show(topic_id: int, weeks: int = 8) -> None:
     """Keywords, weekly size and three representative (redacted) quotes of a topic."""
