@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from config.settings import Mapping
-from sources.files import RawRow, file_sha256, list_files, read_rows
+from sources.files import BROKEN, UNDECODABLE, RawRow, file_sha256, list_files, read_rows
 from sources.mapping import apply_mapping
 from store import ingest_log
 from store.tickets import UpsertCounts, upsert_tickets
@@ -86,11 +86,19 @@ def ingest_rows(engine: Engine, source: str, rows: Iterable[RawRow], mapping: Ma
         good.clear()
         bad.clear()
 
+    # No mapping: the columns are already canonical and parse_ticket reads only canonical keys, so a
+    # clean row skips apply_mapping's copy (flagged rows still go through it for their RowError).
+    canonical = not mapping.model_fields_set
+    tz = mapping.timezone
     with recorded_run(engine, source, summary) as run_id:
         for raw in rows:
             summary.read += 1
+            data = raw.data
             try:
-                good.append(to_ticket(raw, source, mapping, max_body_chars))
+                if canonical and BROKEN not in data and UNDECODABLE not in data:
+                    good.append(parse_ticket(data, source, max_body_chars=max_body_chars, tz=tz))
+                else:
+                    good.append(to_ticket(raw, source, mapping, max_body_chars))
             except RowError as e:
                 bad.append((raw.location, raw.data, str(e)))
             if len(good) + len(bad) >= batch_size:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,14 +72,29 @@ def is_blank(v: Any) -> bool:
 _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
+@lru_cache(maxsize=64)
+def _zone(tz: str) -> ZoneInfo:
+    return ZoneInfo(tz)
+
+
 def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
     """Parse ISO / "2021/8/21 17:30" / "2021年8月21日" / epoch values; naive ones are in ``tz``.
 
     The result is naive UTC. Unparseable text raises RowError naming the field and value.
     """
-    if is_blank(value):
+    if value.__class__ is str:  # the common case (CSV): ISO text with an offset
+        if not value or value.isspace():
+            return None
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            dt = _parse_other(text, value, field)
+    elif is_blank(value):
         return None
-    if isinstance(value, datetime):
+    elif isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
         dt = datetime.combine(value, datetime.min.time())
@@ -89,19 +105,23 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            m = _YMD.match(text)
-            try:
-                if m:
-                    dt = datetime(*(int(g) for g in m.groups() if g is not None))  # type: ignore[misc]
-                elif re.fullmatch(r"\d{9,10}(\.\d+)?", text):
-                    dt = datetime.fromtimestamp(float(text), UTC)
-                else:
-                    raise ValueError(text)
-            except (ValueError, OverflowError):
-                raise RowError(f"{field}: not a date/time: {str(value)[:60]!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo(tz))
-    return dt.astimezone(UTC).replace(tzinfo=None)
+            dt = _parse_other(text, value, field)
+    off = dt.utcoffset()
+    if off is None:
+        return dt.replace(tzinfo=_zone(tz)).astimezone(UTC).replace(tzinfo=None)
+    return dt.replace(tzinfo=None) - off
+
+
+def _parse_other(text: str, value: Any, field: str) -> datetime:
+    m = _YMD.match(text)
+    try:
+        if m:
+            return datetime(*(int(g) for g in m.groups() if g is not None))  # type: ignore[misc]
+        if re.fullmatch(r"\d{9,10}(\.\d+)?", text):
+            return datetime.fromtimestamp(float(text), UTC)
+        raise ValueError(text)
+    except (ValueError, OverflowError):
+        raise RowError(f"{field}: not a date/time: {str(value)[:60]!r}") from None
 
 
 def _parse_float(value: Any, field: str) -> float | None:
@@ -135,16 +155,23 @@ def _parse_bool(value: Any, field: str) -> bool | None:
     raise RowError(f"{field}: not a yes/no value: {str(value)[:60]!r}")
 
 
+def _text(v: Any) -> str | None:
+    if v.__class__ is str:
+        return v.strip() or None  # strip() removes exactly what isspace() calls blank
+    return None if is_blank(v) else str(v).strip()
+
+
 def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 100_000,
                  tz: str = "UTC") -> Ticket:
     """Validate one canonical row (already mapped) into a Ticket, or raise RowError."""
-    tid = row.get("ticket_id")
+    get = row.get
+    tid = get("ticket_id")
     if is_blank(tid):
         raise RowError("ticket_id: missing")
     tid = str(tid).strip()
     if len(tid) > 200:
         raise RowError(f"ticket_id: longer than 200 characters: {tid[:40]!r}...")
-    body = row.get("body")
+    body = get("body")
     if is_blank(body):
         raise RowError("body: missing or empty")
     if not isinstance(body, str):
@@ -153,19 +180,17 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
         raise RowError("body: contains undecodable bytes (wrong encoding?)")
     if len(body) > max_body_chars:
         raise RowError(f"body: {len(body)} characters, over the limit of {max_body_chars}")
-    created = parse_datetime(row.get("created_at"), "created_at", tz)
-    closed = parse_datetime(row.get("closed_at"), "closed_at", tz)
+    created = parse_datetime(get("created_at"), "created_at", tz)
+    closed = parse_datetime(get("closed_at"), "closed_at", tz)
     if created is None and closed is None:
         raise RowError("closed_at/created_at: both missing")
-    csat = _parse_float(row.get("csat"), "csat")
+    csat = _parse_float(get("csat"), "csat")
     if csat is not None and not 0 <= csat <= 10:
         raise RowError(f"csat: out of range 0..10: {csat}")
-    text = {}
-    for f in TEXT_FIELDS:
-        v = row.get(f)
-        text[f] = None if is_blank(v) else str(v).strip()
     return Ticket(
-        source=source, ticket_id=tid, created_at=created, closed_at=closed, body=body,
-        csat=csat, reopened=_parse_bool(row.get("reopened"), "reopened"),
-        transfers=_parse_int(row.get("transfers"), "transfers"), **text,
+        source, tid, created, closed, body, _text(get("channel")), _text(get("product")),
+        _text(get("model")), _text(get("batch")), _text(get("subject")), _text(get("resolution")),
+        _text(get("status")), _text(get("agent")), _text(get("customer_region")), csat,
+        _parse_bool(get("reopened"), "reopened"), _parse_int(get("transfers"), "transfers"),
+        _text(get("language")), _text(get("intent_hint")),
     )
