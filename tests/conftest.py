@@ -97,3 +97,19 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
     migrate(eng)
     yield eng
     eng.dispose()
+
+
+def understood_sample(engine, tmp_path: Path, end_week: str = "2026-W47"):  # type: ignore[no-untyped-def]
+    """A real store through ingest and understanding: 10 weeks × ~300 generated tickets. Returns the config."""
+    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from flows.understand import understand_pending
+    from sources.ingest import ingest_path
+    from voc import sample
+    from voc.weeks import Week
+
+    rows, _ = sample.generate(Week.parse(end_week), weeks=10, per_week=300, seed=3)
+    sample.write_csv(tmp_path / "t.csv", rows)
+    cfg = load_config(EXAMPLE_CONFIG)
+    ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
+    understand_pending(engine, cfg)
+    return cfg

@@ -8,12 +8,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from config.settings import EXAMPLE_CONFIG, Mapping, load_config
 from flows.topic_stage import refit_due, refit_topics, update_topics
-from flows.understand import understand_pending
-from sources.ingest import ingest_path
 from store import analysis, topic_edits
-from voc import sample
+from tests.conftest import understood_sample
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
@@ -33,11 +30,7 @@ def _effective(engine, assignments: dict[int, int]) -> dict[int, int]:  # type: 
 
 @pytest.fixture
 def analysed(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
-    rows, _ = sample.generate(WEEK, weeks=10, per_week=300, seed=3)
-    sample.write_csv(tmp_path / "t.csv", rows)
-    cfg = load_config(EXAMPLE_CONFIG)
-    ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
-    understand_pending(engine, cfg)
+    cfg = understood_sample(engine, tmp_path, str(WEEK))
     update_topics(engine, cfg, WEEK.shift(-1))
     update_topics(engine, cfg, WEEK)
     return engine, cfg

@@ -7,16 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from config.settings import EXAMPLE_CONFIG, Mapping, load_config
 from flows.brief_stage import write_brief
 from flows.surge_stage import detect_week
 from flows.topic_stage import update_topics
 from flows.understand import understand_pending
-from sources.ingest import ingest_path
 from store import analysis
 from store.models import Assignment, Surge, WeeklyCount
 from store.run_lock import RunInProgress, week_lock
-from voc import sample
+from tests.conftest import understood_sample
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
@@ -35,11 +33,7 @@ def _snapshot(engine) -> dict[str, list]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def analysed(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
-    rows, _ = sample.generate(WEEK, weeks=10, per_week=300, seed=3)
-    sample.write_csv(tmp_path / "t.csv", rows)
-    cfg = load_config(EXAMPLE_CONFIG)
-    ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
-    understand_pending(engine, cfg)
+    cfg = understood_sample(engine, tmp_path, str(WEEK))
     update_topics(engine, cfg, WEEK)
     with engine.begin() as conn:
         analysis.rebuild_counts(conn, WEEK.ordinal())
