@@ -7,6 +7,7 @@ on the ephemeral API we stop with an explanation instead of silently running not
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from prefect import flow, serve
 
@@ -26,7 +27,7 @@ def scheduled_weekly() -> None:
     settings = Settings()
     cfg = settings.load_config()
     weekly_flow(settings, cfg, Week.latest_complete(), settings.out_dir,
-                None if not cfg.alerts.sink_dir else __import__("pathlib").Path(cfg.alerts.sink_dir))
+                Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
 
 
 @flow(name="voc-scheduled-ingest", log_prints=True)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 from config.settings import Thresholds, VocConfig
 from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from nlp.embedding import TfidfSvdEmbedder, load_embedder
-from nlp.topics import describe_groups, make_label
+from nlp.topics import describe_groups, make_label, normalise
 from store import analysis
 from store.models import Topic
 from voc.weeks import Week
@@ -130,12 +130,12 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     """
     topics = {t.id: t for t in analysis.load_topics(conn, intent)}
     frozen = {tid for tid, t in topics.items() if t.human_label or t.status in ("ignored", "merged")}
-    rows = analysis.assigned_tickets(conn, intent, w)
-    vecs = analysis.cached_embeddings(conn, emb_key, [r.ticket_id for r in rows])
-    rows = [r for r in rows if r.ticket_id in vecs and r.topic_id in topics]
+    rows = analysis.assigned_documents(conn, intent, w)
+    vecs = analysis.cached_embeddings(conn, emb_key, [r.id for r in rows])
+    rows = [r for r in rows if r.id in vecs and r.topic_id in topics]
     if not rows:
         return 0
-    x = np.vstack([vecs[r.ticket_id] for r in rows])
+    x = np.vstack([vecs[r.id] for r in rows])
     label = np.array([r.topic_id for r in rows])
     weeks = np.array([r.week for r in rows])
     new_ids = [t.topic_id for t in new]
@@ -161,7 +161,7 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
         analysis.mark_split(conn, tid)
     # recompute centroids, then send this week's stragglers of each new topic back where they fit
     live = [tid for tid in topics if tid not in frozen and np.any(label == tid)]
-    cents.update({tid: _unit(x[label == tid].mean(axis=0)) for tid in touched if np.any(label == tid)})
+    cents.update({tid: normalise(x[label == tid].mean(axis=0)) for tid in touched if np.any(label == tid)})
     others = [tid for tid in live if tid not in new_ids]
     if others:
         oc = np.vstack([cents[t] for t in others])
@@ -177,21 +177,16 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     changed = np.flatnonzero(label != np.array([r.topic_id for r in rows]))
     for tid in np.unique(label[changed]):
         sel = changed[label[changed] == tid]
-        analysis.reassign(conn, [rows[i].ticket_id for i in sel], int(tid), [float(x[i] @ cents[int(tid)]) for i in sel])
+        analysis.reassign(conn, [rows[i].id for i in sel], int(tid), [float(x[i] @ cents[int(tid)]) for i in sel])
     analysis.record_lineage(conn, lineage, w)
     _refresh(conn, intent, rows, x, label, touched, topics, terms)
     return moved_before
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)
-
-
 def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np.ndarray, touched: set[int],
              topics: dict, terms: list[str]) -> None:
     """New centroids, keywords and (machine) labels for the topics whose members changed."""
-    token_rows = analysis.ticket_tokens(conn, [r.ticket_id for r in rows])
-    _, tokens = topic_view(["" for _ in rows], [token_rows.get(r.ticket_id, "").split() for r in rows], terms)
+    _, tokens = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
     keywords = describe_groups(tokens, label, x)
     for tid in touched:
         members = label == tid
@@ -199,7 +194,7 @@ def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np
             continue
         t = topics[tid]
         kws = keywords.get(tid, ())
-        analysis.refresh_topic(conn, tid, _unit(x[members].mean(axis=0)), kws,
+        analysis.refresh_topic(conn, tid, normalise(x[members].mean(axis=0)), kws,
                                None if t.human_label or not kws else make_label(kws))
 
 

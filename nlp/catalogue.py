@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nlp.topics import FoundTopic, describe_groups, fit_topics, make_label
+from nlp.topics import FoundTopic, describe_groups, fit_topics, make_label, normalise
 
 __all__ = [
     "ACTIVE",
@@ -76,16 +76,6 @@ class CatalogueUpdate:
         return [t for t, _ in self.assignments]
 
 
-def _norm(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 1:
-        n = float(np.linalg.norm(x))
-        return x / n if n > 0 else x
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    n[n == 0] = 1
-    return x / n
-
-
 def resolve_ids(known: Sequence[KnownTopic]) -> dict[int, int]:
     """topic_id -> final id after following ``merged_into`` chains (cycle-safe; a chain that
     points at an unknown id stops at the last known topic)."""
@@ -122,7 +112,7 @@ def _check_inputs(texts, tokens, embeddings, known) -> np.ndarray:
     n = len(texts)
     if len(tokens) != n or len(embeddings) != n:
         raise ValueError(f"texts/tokens/embeddings differ in length: {n}, {len(tokens)}, {len(embeddings)}")
-    emb = _norm(np.asarray(embeddings, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 0), np.float32))
+    emb = normalise(np.asarray(embeddings, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 0), np.float32))
     for t in known:
         if t.status not in STATUSES:
             raise ValueError(f"topic {t.topic_id}: unknown status {t.status!r}")
@@ -197,7 +187,7 @@ def assign_week(
     ]
     live_targets = sorted({final[t.topic_id] for t in anchors if by_id[final[t.topic_id]].status != IGNORED})
     target_of = np.array([final[t.topic_id] for t in anchors], dtype=np.int64)
-    cents = np.stack([_norm(t.centroid) for t in anchors]) if anchors else np.zeros((0, emb.shape[1]), np.float32)
+    cents = np.stack([normalise(t.centroid) for t in anchors]) if anchors else np.zeros((0, emb.shape[1]), np.float32)
 
     topic = np.full(n, -1, dtype=np.int64)
     confident = np.zeros(n, dtype=bool)  # counts towards the target's running mean
@@ -257,10 +247,10 @@ def assign_week(
     if len(rest):
         ids = [*live_targets, *new_cents]
         if ids:
-            c = np.stack([_norm(by_id[i].centroid) if i in by_id else new_cents[i] for i in ids])
+            c = np.stack([normalise(by_id[i].centroid) if i in by_id else new_cents[i] for i in ids])
         else:  # only ignored topics exist: park the documents on the nearest of them
             ids = sorted({final[t.topic_id] for t in known})
-            c = np.stack([_norm(by_id[i].centroid) for i in ids])
+            c = np.stack([normalise(by_id[i].centroid) for i in ids])
         topic[rest] = np.asarray(ids)[(emb[rest] @ c.T).argmax(axis=1)]
 
     # running means and keywords for the known topics that received confident documents
@@ -273,14 +263,14 @@ def assign_week(
         mask = confident & (topic == tid)
         k = int(mask.sum())
         w_old = t.size if t.size > 0 else k
-        cent = _norm(w_old * _norm(t.centroid) + emb[mask].sum(axis=0))
+        cent = normalise(w_old * normalise(t.centroid) + emb[mask].sum(axis=0))
         kws = _blend_keywords(t.keywords, new_kw.get(tid, ()), w_old, k)
         label = t.label if t.human_label else make_label(kws)
         nt = replace(t, centroid=cent, keywords=kws, label=label, size=t.size + k)
         updated.append(nt)
         final_cent[tid] = cent
     for tid in {int(x) for x in np.unique(topic)} - set(final_cent):
-        final_cent[tid] = _norm(by_id[tid].centroid)
+        final_cent[tid] = normalise(by_id[tid].centroid)
     assignments = [(int(t), float(emb[i] @ final_cent[int(t)])) for i, t in enumerate(topic)]
     return CatalogueUpdate(assignments, new_topics, updated, [])
 
@@ -343,7 +333,7 @@ def refit(
     old_n = overlap.sum(axis=1)
     cl_n = np.array([len(f.members) for f in found], dtype=float)
     ocent = (
-        np.stack([_norm(emb[prior == o].mean(axis=0)) for o in olds]) if m else np.zeros((0, emb.shape[1]), np.float32)
+        np.stack([normalise(emb[prior == o].mean(axis=0)) for o in olds]) if m else np.zeros((0, emb.shape[1]), np.float32)
     )
 
     # 1. Hungarian matching of clusters to old ids on overlap (+ a little centroid similarity)
@@ -408,7 +398,7 @@ def refit(
     for t in targets:
         cs = [c for c, tt in cl_target.items() if tt == t]
         mask = np.isin(cluster, cs) | (prior == t)
-        tcent[t] = _norm(emb[mask].mean(axis=0)) if mask.any() else _norm(by_id[t].centroid)
+        tcent[t] = normalise(emb[mask].mean(axis=0)) if mask.any() else normalise(by_id[t].centroid)
     cand = np.array([cl_target[int(c)] for c in cluster], dtype=np.int64)
     topic = cand.copy()
     has_prior = prior >= 0
@@ -448,7 +438,7 @@ def refit(
     # 7. describe the final groups
     ids_present = sorted(int(t) for t in np.unique(topic))
     kws = describe_groups(tokens, topic, emb, seed=seed)
-    fcent = {t: _norm(emb[topic == t].mean(axis=0)) for t in ids_present}
+    fcent = {t: normalise(emb[topic == t].mean(axis=0)) for t in ids_present}
     sizes = {t: int((topic == t).sum()) for t in ids_present}
 
     new_topics: list[KnownTopic] = []

@@ -272,10 +272,11 @@ def _dissolve_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndar
 
 def _centroids(x: np.ndarray, labels: np.ndarray, ids: Sequence[int]) -> np.ndarray:
     cents = np.stack([x[labels == i].mean(axis=0) for i in ids])
-    return _normalise(cents)
+    return normalise(cents)
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray) -> np.ndarray:
+    """L2-normalise a vector or the rows of a matrix (float32; zero rows stay zero)."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:
         n = float(np.linalg.norm(x))
@@ -308,7 +309,7 @@ def _mmr_terms(
     idx = np.flatnonzero(ok)
     if len(idx) == 0:
         return [(w, s) for w, s in cands[:top_n]]
-    vecs = _normalise(np.asarray(occ[:, idx].T @ emb))
+    vecs = normalise(np.asarray(occ[:, idx].T @ emb))
     scores = np.array([cands[i][1] for i in idx], dtype=np.float32)
     scores = scores / scores.max() if scores.max() > 0 else scores
     rel = 0.5 * (vecs @ centroid) + 0.5 * scores
@@ -387,7 +388,7 @@ def describe_groups(
         top = top[row[top] > 0]
         cands = [(str(words[j]), float(row[j])) for j in top]
         sel = np.flatnonzero(gidx == gi)
-        centroid = _normalise(emb_rows[sel].mean(axis=0))
+        centroid = normalise(emb_rows[sel].mean(axis=0))
         ranked = _mmr_terms(cands, x[sel][:, top], emb_rows[sel], centroid, top_n=top_n)
         out[g] = tuple(w for w, _ in ranked)
     return out
@@ -439,7 +440,7 @@ def _make_representation(embeddings: np.ndarray, top_n: int):
                     continue
                 occ = topic_model.vectorizer_model.transform(list(docs))[:, [vocab[w] for w, _ in cands]]
                 emb = embeddings[ids]
-                centroid = _normalise(emb.mean(axis=0))
+                centroid = normalise(emb.mean(axis=0))
                 out[topic] = _mmr_terms(cands, occ, emb, centroid, self.top_n_words, self.diversity)
             return out
 
@@ -469,7 +470,7 @@ def fit_topics(
     if n == 0:
         return []
     min_topic_size = max(int(min_topic_size), 1)
-    emb = _normalise(np.asarray(embeddings, dtype=np.float32))
+    emb = normalise(np.asarray(embeddings, dtype=np.float32))
     has_terms = any(topic_terms(t, bigrams=False) for t in tokens)
 
     if n < 2 * min_topic_size or max_topics < 2 or not has_terms:
@@ -514,7 +515,7 @@ def _build(emb: np.ndarray, labels: np.ndarray, kws: Mapping[int, tuple[str, ...
     out = []
     for key, t in enumerate(order):
         members = np.flatnonzero(labels == t)
-        centroid = _normalise(emb[members].mean(axis=0))
+        centroid = normalise(emb[members].mean(axis=0))
         rep = [int(members[i]) for i in representatives(emb[members], centroid)]
         keywords = tuple(kws.get(t, ()))
         out.append(

@@ -164,16 +164,8 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
         for i, (tid, sim) in zip(ids, assignments, strict=True)])
 
 
-def assigned_tickets(conn: Connection, intent: str, until_week: int) -> list[Any]:
-    """(ticket_id, topic_id, week) of the tickets of one intent up to a week."""
-    A = Assignment.__table__
-    q = (select(A.c.ticket_id, A.c.topic_id, T.c.week).select_from(A.join(T, T.c.id == A.c.ticket_id))
-         .where(T.c.intent == intent, T.c.week <= until_week).order_by(A.c.ticket_id))
-    return list(conn.execute(q))
-
-
 def assigned_documents(conn: Connection, intent: str, until_week: int) -> list[Any]:
-    """(id, text_clean, tokens, week, topic_id) of the assigned tickets of one intent up to a week, for a refit."""
+    """(id, text_clean, tokens, week, topic_id) of the assigned tickets of one intent up to a week."""
     A = Assignment.__table__
     q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week, A.c.topic_id)
          .select_from(A.join(T, T.c.id == A.c.ticket_id))
@@ -196,14 +188,6 @@ def set_merged_into(conn: Connection, topic_id: int, target_id: int) -> None:
                        .values(status="merged", merged_into=target_id, updated_at=_now()))
     if res.rowcount:
         conn.execute(update(Topic).where(Topic.merged_into == topic_id).values(merged_into=target_id))
-
-
-def ticket_tokens(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for i in range(0, len(ids), 5000):
-        chunk = list(ids[i:i + 5000])
-        out.update(dict(conn.execute(select(T.c.id, T.c.tokens).where(T.c.id.in_(chunk))).all()))
-    return {k: v or "" for k, v in out.items()}
 
 
 def refresh_topic(conn: Connection, topic_id: int, centroid: np.ndarray, keywords: Sequence[str],

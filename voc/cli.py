@@ -49,19 +49,17 @@ app.add_typer(quarantine_app, name="quarantine")
 WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week)")]
 
 
-def _ctx() -> tuple[Any, Any, Any]:
+def _ctx(ready: bool = True) -> tuple[Any, Any, Any]:
+    """Settings, config and engine, built once at the entry point; ``ready`` checks the schema exists."""
     from config.settings import Settings
-    from store.db import make_engine
+    from store.db import check_ready, make_engine
 
     settings = Settings()
     cfg = settings.load_config()
-    return settings, cfg, make_engine(settings.database_url)
-
-
-def _ready(engine: Any) -> None:
-    from store.db import check_ready
-
-    check_ready(engine)
+    engine = make_engine(settings.database_url)
+    if ready:
+        check_ready(engine)
+    return settings, cfg, engine
 
 
 def _prefect_ready() -> None:
@@ -93,7 +91,7 @@ def init() -> None:
     """Create or upgrade the database schema (safe to run again)."""
     from store.db import migrate
 
-    settings, _, engine = _ctx()
+    settings, _, engine = _ctx(ready=False)
     migrate(engine)
     typer.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
 
@@ -104,7 +102,6 @@ def ingest(source: Annotated[str | None, typer.Option(help="Only this source fro
     from flows.weekly import ingest_flow
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     _prefect_ready()
     ingest_flow(settings, cfg, source)
 
@@ -121,7 +118,6 @@ def ingest_file(
     from sources.ingest import ingest_path
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     summary = ingest_path(engine, path, source or mapping or "files", cfg.mapping(mapping), encoding=encoding,
                           max_body_chars=cfg.max_body_chars, force=force)
     line = summary.line()
@@ -139,7 +135,6 @@ def quarantine(ctx: typer.Context, source: Annotated[str | None, typer.Option(he
     from store.ingest_log import list_quarantine
 
     _, _, engine = _ctx()
-    _ready(engine)
     with engine.connect() as conn:
         rows = list_quarantine(conn, source)
     if as_json:
@@ -157,7 +152,6 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
     from sources.ingest import replay_quarantine
 
     _, cfg, engine = _ctx()
-    _ready(engine)
     mappings = {name: m for name, m in cfg.mappings.items()}
     mappings.update({s.name: cfg.mapping(s.mapping) for s in cfg.sources})
     fixed, still = replay_quarantine(engine, source, mappings, cfg.max_body_chars)
@@ -170,7 +164,6 @@ def analyze(week: WeekOpt = None) -> None:
     from flows.weekly import analyze_flow
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     _prefect_ready()
     analyze_flow(settings, cfg, _week(week))
 
@@ -184,7 +177,6 @@ def brief(week: WeekOpt = None,
     from flows.brief_stage import write_brief
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     for p in write_brief(engine, cfg, _week(week), out or settings.out_dir, _split(lang), _split(format)):
         typer.echo(str(p))
 
@@ -199,7 +191,6 @@ def alerts(week: WeekOpt = None,
     from flows import alert_stage
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     w = _week(week)
     sink = to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
     if dry_run:
@@ -229,7 +220,6 @@ def review(quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (defau
     from flows.review_stage import write_review
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     q = Quarter.parse(quarter) if quarter else Quarter.of(date.today())
     for p in write_review(engine, cfg, q, out or settings.out_dir, _split(lang), _split(format)):
         typer.echo(str(p))
@@ -267,7 +257,6 @@ def surges(week: WeekOpt = None,
     from store.analysis import load_surges
 
     _, _, engine = _ctx()
-    _ready(engine)
     w = _week(week)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in load_surges(conn, w.ordinal())]
@@ -290,7 +279,6 @@ def topics(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     from store.analysis import load_topics
 
     _, _, engine = _ctx()
-    _ready(engine)
     with engine.connect() as conn:
         ts = load_topics(conn)
     rows = [{"id": t.id, "intent": t.intent, "label": t.label, "status": t.status, "merged_into": t.merged_into,
@@ -308,7 +296,6 @@ def topics_rename(topic_id: int, label: str) -> None:
     from store import topic_edits
 
     _, _, engine = _ctx()
-    _ready(engine)
     topic_edits.rename(engine, topic_id, label)
     typer.echo(f"topic {topic_id} renamed to {label!r}")
 
@@ -319,7 +306,6 @@ def topics_merge(source_id: int, target_id: int) -> None:
     from store import topic_edits
 
     _, _, engine = _ctx()
-    _ready(engine)
     topic_edits.merge(engine, source_id, target_id)
     typer.echo(f"topic {source_id} merged into {target_id}")
 
@@ -330,7 +316,6 @@ def topics_ignore(topic_id: int) -> None:
     from store import topic_edits
 
     _, _, engine = _ctx()
-    _ready(engine)
     topic_edits.set_status(engine, topic_id, "ignored")
     typer.echo(f"topic {topic_id} ignored")
 
@@ -344,7 +329,6 @@ def topics_refit(intent: Annotated[str | None, typer.Option(help="complaint, que
     if intent is not None and intent not in INTENTS:
         raise VocError(f"unknown intent {intent!r}: use one of {', '.join(INTENTS)}")
     _, cfg, engine = _ctx()
-    _ready(engine)
     w = _week(week)
     summary = refit_topics(engine, cfg, w, intent)
     typer.echo(f"topic refit up to {w}:")
@@ -358,7 +342,6 @@ def topics_show(topic_id: int, weeks: int = 8) -> None:
     from store import report_queries, topic_edits
 
     _, _, engine = _ctx()
-    _ready(engine)
     t = topic_edits.get(engine, topic_id)
     w = Week.latest_complete().ordinal()
     with engine.connect() as conn:
@@ -380,7 +363,6 @@ def topics_assignments(out: Annotated[Path, typer.Option(help="CSV file to write
     from store import topic_edits
 
     _, _, engine = _ctx()
-    _ready(engine)
     n = topic_edits.export_assignments(engine, out, Week.parse(week).ordinal() if week else None)
     typer.echo(f"wrote {n} rows to {out}")
 
@@ -396,7 +378,6 @@ def actions_add(topic: Annotated[int | None, typer.Option(help="Topic id")] = No
     from store import action_items
 
     _, _, engine = _ctx()
-    _ready(engine)
     aid = action_items.add(engine, topic, product, batch, owner, _date(due), note)
     typer.echo(f"action {aid} added")
 
@@ -407,7 +388,6 @@ def actions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     from store import report_queries
 
     _, _, engine = _ctx()
-    _ready(engine)
     with engine.connect() as conn:
         rows = report_queries.actions(conn)
     data = [{"id": a.id, "topic_id": a.topic_id, "product": a.product, "batch": a.batch, "owner": a.owner,
@@ -429,7 +409,6 @@ def actions_update(action_id: int,
     from store import action_items
 
     _, _, engine = _ctx()
-    _ready(engine)
     action_items.update_action(engine, action_id, status, _date(fix_date), note)
     typer.echo(f"action {action_id} updated")
 
@@ -453,7 +432,6 @@ def run_weekly(week: WeekOpt = None,
     from flows.weekly import weekly_flow
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
     _prefect_ready()
     res = weekly_flow(settings, cfg, _week(week), out or settings.out_dir, sink, resume=resume)
@@ -467,7 +445,6 @@ def serve() -> None:
     from flows.serve import serve_all
 
     settings, cfg, engine = _ctx()
-    _ready(engine)
     _prefect_ready()
     serve_all(settings, cfg)
 

@@ -82,24 +82,14 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
 
     The result is naive UTC. Unparseable text raises RowError naming the field and value.
     """
-    if value.__class__ is str:  # the common case (CSV): ISO text with an offset
-        if not value or value.isspace():
-            return None
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            dt = _parse_other(text, value, field)
-    elif is_blank(value):
+    if is_blank(value):
         return None
-    elif isinstance(value, datetime):
+    if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
         dt = datetime.combine(value, datetime.min.time())
-    else:
-        text = str(value).strip()
+    else:  # text (the common case: ISO with an offset), or a number such as an epoch
+        text = value.strip() if value.__class__ is str else str(value).strip()
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         try:
