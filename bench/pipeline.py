@@ -1,15 +1,21 @@
 """Time each stage of the weekly pipeline on generated tickets; print tickets/s and peak memory.
 
     python bench/pipeline.py --n 10000 [--n 100000 ...] [--db sqlite|postgres] [--weeks 20]
+                             [--increment 100000]
 
 Each size runs in a fresh database: ingest (CSV) -> understand -> topics (first fit on history,
-then the last week) -> counts -> surges -> brief. Stages are called directly (no Prefect), so the
-figures are the pipeline's own cost.
+then the last week) -> counts -> surges -> brief (the backfill). With ``--increment N`` a fresh
+process then runs the next week of ~N new tickets end to end on that database (ingest -> understand
+-> topics -> counts -> surges -> brief -> alerts to a file sink), as the Monday run would, with its
+own peak memory. Stages are called directly (no Prefect: ~1 s per flow on top), so the figures are
+the pipeline's own cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -24,6 +30,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
+from flows.alert_stage import ChannelSet, FileSink  # noqa: E402
+from flows.alert_stage import run as send_alerts  # noqa: E402
 from flows.brief_stage import write_brief  # noqa: E402
 from flows.surge_stage import detect_week  # noqa: E402
 from flows.topic_stage import update_topics  # noqa: E402
@@ -31,16 +39,34 @@ from flows.understand import understand_pending  # noqa: E402
 from sources.ingest import ingest_path  # noqa: E402
 from store import analysis  # noqa: E402
 from store.db import make_engine, migrate  # noqa: E402
+from voc.sample import iter_weeks  # noqa: E402
+from voc.ticket import CANONICAL_FIELDS  # noqa: E402
 from voc.weeks import Week  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def peak_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
+    fork + exec, so a child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> list[tuple[str, float]]:
+Times = list[tuple[str, float]]
+
+
+def _timer(times: Times):  # type: ignore[no-untyped-def]
+    def timed(name: str, fn) -> None:  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        fn()
+        times.append((name, time.perf_counter() - t))
+    return timed
+
+
+def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, str]:
     csv_path = workdir / f"tickets-{n}.csv"
     if not csv_path.exists():
         subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--n", str(n), "--out",
@@ -58,12 +84,8 @@ def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> list[tuple[str
     engine = make_engine(url)
     migrate(engine)
     cfg = load_config(EXAMPLE_CONFIG)
-    times: list[tuple[str, float]] = []
-
-    def timed(name: str, fn) -> None:  # type: ignore[no-untyped-def]
-        t = time.perf_counter()
-        fn()
-        times.append((name, time.perf_counter() - t))
+    times: Times = []
+    timed = _timer(times)
 
     timed("ingest", lambda: ingest_path(engine, csv_path, "bench", Mapping()))
     timed("understand", lambda: understand_pending(engine, cfg))
@@ -78,7 +100,51 @@ def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> list[tuple[str
     timed("surges", lambda: detect_week(engine, cfg, end))
     timed("brief (zh+en, html+md)", lambda: write_brief(engine, cfg, end, workdir / "briefs", ["zh", "en"],
                                                          ["html", "md"]))
-    return times
+    return times, url
+
+
+def increment_csv(n: int, week: Week, workdir: Path) -> tuple[Path, int]:
+    """``n`` new tickets created in ``week`` (ids INC-...): the generator's last of 3 weeks, cut to ``n``."""
+    path = workdir / f"increment-{n}-{week}.csv"
+    *_, rows = iter_weeks(week, 3, max(50, int(n / 0.9) + 1), seed=11)  # a week's volume varies by ±10%
+    rows = rows[:n]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CANONICAL_FIELDS)
+        w.writerows([("INC-" + r["ticket_id"], *(r[f] for f in CANONICAL_FIELDS[1:])) for r in rows])
+    return path, len(rows)
+
+
+def increment(url: str, csv_path: Path, week: Week, workdir: Path) -> tuple[Times, float]:
+    """One Monday run over an existing store, in its own process (own start-up, own peak memory)."""
+    engine = make_engine(url)
+    cfg = load_config(EXAMPLE_CONFIG)
+    times: Times = []
+    timed = _timer(times)
+    timed("ingest", lambda: ingest_path(engine, csv_path, "bench", Mapping()))
+    timed("understand", lambda: understand_pending(engine, cfg))
+    timed("topics (assign the week)", lambda: update_topics(engine, cfg, week))
+
+    def counts() -> None:
+        with engine.begin() as conn:
+            analysis.rebuild_counts(conn, week.ordinal())
+
+    timed("counts", counts)
+    timed("surges", lambda: detect_week(engine, cfg, week))
+    out = workdir / "briefs-increment"
+    timed("brief (zh+en, html+md)", lambda: write_brief(engine, cfg, week, out, ["zh", "en"], ["html", "md"]))
+    timed("alerts (file sink)", lambda: send_alerts(engine, cfg, week, ChannelSet(sink=FileSink(out / "alerts"))))
+    return times, peak_mb()
+
+
+def show(title: str, n: int, times: Times, peak: float) -> None:
+    total = sum(t for _, t in times)
+    print(f"\n{title}")
+    print(f"{'stage':28} {'seconds':>9} {'tickets/s':>11}")
+    for name, t in times:
+        print(f"{name:28} {t:9.2f} {n / t if t else float('inf'):11,.0f}")
+    print(f"{'total':28} {total:9.2f} {n / total:11,.0f}   ({1e3 * total / n:.2f} ms per ticket)")
+    print(f"peak memory: {peak:,.0f} MB")
 
 
 def main() -> int:
@@ -88,17 +154,21 @@ def main() -> int:
     ap.add_argument("--weeks", type=int, default=20)
     ap.add_argument("--end-week", default="2026-W47")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "voc-bench")
+    ap.add_argument("--increment", type=int, default=0, help="then one more week of ~N tickets end to end")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    end = Week.parse(args.end_week)
     for n in args.n or [10_000]:
-        times = run(n, args.db, args.weeks, Week.parse(args.end_week), args.workdir)
-        total = sum(t for _, t in times)
-        print(f"\n{n:,} tickets on {args.db} ({args.weeks} weeks)")
-        print(f"{'stage':28} {'seconds':>9} {'tickets/s':>11}")
-        for name, t in times:
-            print(f"{name:28} {t:9.2f} {n / t if t else float('inf'):11,.0f}")
-        print(f"{'total':28} {total:9.2f} {n / total:11,.0f}")
-        print(f"peak memory: {peak_mb():,.0f} MB")
+        times, url = run(n, args.db, args.weeks, end, args.workdir)
+        show(f"backfill: {n:,} tickets on {args.db} ({args.weeks} weeks, ingest -> brief for {end})", n, times,
+             peak_mb())
+        if args.increment:
+            path, m = increment_csv(args.increment, end.shift(1), args.workdir)
+            # a fresh process: the Monday run starts cold and its peak memory is its own
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                inc_times, inc_peak = pool.apply(increment, (url, path, end.shift(1), args.workdir))
+            show(f"weekly increment: {m:,} new tickets in {end.shift(1)} on a store of {n:,}", m, inc_times,
+                 inc_peak)
     return 0
 
 
