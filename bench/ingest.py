@@ -3,12 +3,15 @@
     python bench/ingest.py --n 1000000 [--db sqlite --db postgres]
 
 Three runs per store: the first ingest, a forced no-change re-read (every row parsed and compared,
-nothing written) and a plain re-run (the file's hash is known: skipped).
+nothing written) and a plain re-run (the file's hash is known: skipped). Each run prints wall and CPU
+seconds (user+sys, this process and its children) and the 1-minute load: on a shared machine the wall
+figure is inflated by other work, the CPU figure is not.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -27,7 +30,14 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process or any worker it started."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+
+
+def cpu_seconds() -> float:
+    """User + system time of this process and its (finished) children."""
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF,
+                                                                          resource.RUSAGE_CHILDREN)))
 
 
 def main() -> int:
@@ -43,7 +53,7 @@ def main() -> int:
                         "--out", str(csv_path), "--weeks", "52", "--end-week", "2026-W47"], check=True,
                        stdout=subprocess.DEVNULL)
     print(f"{args.n:,} rows, {csv_path.stat().st_size / 1e6:,.0f} MB CSV")
-    print(f"{'store':10} {'run':26} {'seconds':>8} {'tickets/s':>10}")
+    print(f"{'store':10} {'run':26} {'seconds':>8} {'tickets/s':>10} {'cpu s':>7} {'load':>5}")
     for db in args.db or ["sqlite"]:
         if db == "sqlite":
             url = f"sqlite:///{args.workdir / f'ingest-{uuid.uuid4().hex[:6]}.sqlite3'}"
@@ -58,10 +68,11 @@ def main() -> int:
         migrate(engine)
         for label, force in (("first ingest", False), ("no-change re-read (forced)", True),
                              ("re-run (file known)", False)):
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), cpu_seconds()
             s = ingest_path(engine, csv_path, "bench", Mapping(), force=force)
-            dt = time.perf_counter() - t
-            print(f"{db:10} {label:26} {dt:8.1f} {args.n / dt:10,.0f}   ({s.line()})")
+            dt, dcpu = time.perf_counter() - t, cpu_seconds() - cpu
+            print(f"{db:10} {label:26} {dt:8.1f} {args.n / dt:10,.0f} {dcpu:7.1f} {os.getloadavg()[0]:5.2f}"
+                  f"   ({s.line()})")
         print(f"peak memory so far: {peak_mb():,.0f} MB")
     return 0
 

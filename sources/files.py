@@ -112,7 +112,7 @@ def _delimited(path: Path, encoding: str | None, delimiter: str | None) -> Itera
             row: dict[str, Any] = {}
             if len(values) != len(header):
                 row[BROKEN] = f"expected {len(header)} columns, found {len(values)}"
-            if _has_surrogates(values):
+            if _SURROGATE.search("\x1f".join(values)):  # csv values are always str
                 row[UNDECODABLE] = True
                 values = [_clean(v) for v in values]
             row.update(zip(header, values, strict=False))

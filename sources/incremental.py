@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 
 from config.settings import Mapping
 from sources.files import RawRow
-from sources.ingest import IngestSummary, count_reasons, recorded_run, to_ticket
+from sources.ingest import IngestSummary, count_reasons, recorded_run
+from sources.prepare import to_ticket
 from store import ingest_log
 from store.tickets import upsert_tickets
 from voc.errors import RowError

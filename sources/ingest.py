@@ -15,12 +15,14 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from config.settings import Mapping
-from sources.files import BROKEN, UNDECODABLE, RawRow, file_sha256, list_files, read_rows
+from sources.files import RawRow, file_sha256, list_files, read_rows
 from sources.mapping import apply_mapping
+from sources.prepare import Bad, Prepared, prepare
+from sources.worker import prepared_in_worker, worth_it
 from store import ingest_log
-from store.tickets import UpsertCounts, upsert_tickets
+from store.tickets import RunSeen, UpsertCounts, upsert_rows, upsert_tickets
 from voc.errors import RowError
-from voc.ticket import Ticket, parse_ticket
+from voc.ticket import parse_ticket
 
 
 @dataclass
@@ -35,7 +37,10 @@ class IngestSummary:
     def line(self) -> str:
         c = self.counts
         text = (f"{self.source}: read {self.read}, inserted {c.inserted}, updated {c.updated}, "
-                f"unchanged {c.unchanged}, duplicates {c.duplicates}, quarantined {self.quarantined}")
+                f"unchanged {c.unchanged}, duplicates {c.duplicates}")
+        if c.duplicates:
+            text += " (same id again in this run: newest version kept)"
+        text += f", quarantined {self.quarantined}"
         if self.files_skipped:
             text += f", {self.files_skipped} file(s) already ingested"
         return text
@@ -56,16 +61,27 @@ def recorded_run(engine: Engine, source: str, summary: IngestSummary) -> Iterato
         ingest_log.finish_run(conn, run_id, "ok", _run_counts(summary))
 
 
-def to_ticket(raw: RawRow, source: str, mapping: Mapping, max_body_chars: int) -> Ticket:
-    """Map and validate one raw row; raises RowError with the reason it must be quarantined."""
-    return parse_ticket(apply_mapping(raw.data, mapping), source, max_body_chars=max_body_chars,
-                        tz=mapping.timezone)
-
-
-def count_reasons(summary: IngestSummary, bad: list[tuple[str, dict, str]]) -> None:
+def count_reasons(summary: IngestSummary, bad: list[Bad]) -> None:
     for _, _, reason in bad:
         k = reason.split(":", 1)[0]
         summary.reasons[k] = summary.reasons.get(k, 0) + 1
+
+
+def store_batches(engine: Engine, source: str, batches: Iterable[Prepared], summary: IngestSummary,
+                  run_id: int, on_batch: Callable[[int], None] | None = None) -> None:
+    """Write each prepared batch (tickets + quarantine) in one transaction, in order."""
+    seen: RunSeen | None = None
+    for b in batches:
+        with engine.begin() as conn:
+            seen = seen or RunSeen(conn)
+            counts = upsert_rows(conn, b.rows, seen)
+            quarantined = ingest_log.quarantine(conn, source, run_id, b.bad)
+        summary.read += b.read
+        summary.counts.add(counts)
+        summary.quarantined += quarantined
+        count_reasons(summary, b.bad)
+        if on_batch:
+            on_batch(len(b.rows) + len(b.bad))
 
 
 def ingest_rows(engine: Engine, source: str, rows: Iterable[RawRow], mapping: Mapping, *,
@@ -73,37 +89,9 @@ def ingest_rows(engine: Engine, source: str, rows: Iterable[RawRow], mapping: Ma
                 on_batch: Callable[[int], None] | None = None) -> IngestSummary:
     """Validate and store rows from one source; returns the run's counts."""
     summary = IngestSummary(source)
-    good: list[Ticket] = []
-    bad: list[tuple[str, dict, str]] = []
-
-    def flush() -> None:
-        with engine.begin() as conn:
-            summary.counts.add(upsert_tickets(conn, good))
-            summary.quarantined += ingest_log.quarantine(conn, source, run_id, bad)
-        count_reasons(summary, bad)
-        if on_batch:
-            on_batch(len(good) + len(bad))
-        good.clear()
-        bad.clear()
-
-    # No mapping: the columns are already canonical and parse_ticket reads only canonical keys, so a
-    # clean row skips apply_mapping's copy (flagged rows still go through it for their RowError).
-    canonical = not mapping.model_fields_set
-    tz = mapping.timezone
     with recorded_run(engine, source, summary) as run_id:
-        for raw in rows:
-            summary.read += 1
-            data = raw.data
-            try:
-                if canonical and BROKEN not in data and UNDECODABLE not in data:
-                    good.append(parse_ticket(data, source, max_body_chars=max_body_chars, tz=tz))
-                else:
-                    good.append(to_ticket(raw, source, mapping, max_body_chars))
-            except RowError as e:
-                bad.append((raw.location, raw.data, str(e)))
-            if len(good) + len(bad) >= batch_size:
-                flush()
-        flush()
+        store_batches(engine, source, prepare(rows, source, mapping, max_body_chars, batch_size), summary,
+                      run_id, on_batch)
     return summary
 
 
@@ -113,8 +101,12 @@ def _run_counts(s: IngestSummary) -> dict[str, int]:
 
 
 def ingest_path(engine: Engine, path: Path, source: str, mapping: Mapping, *, encoding: str | None = None,
-                max_body_chars: int = 100_000, batch_size: int = 5000, force: bool = False) -> IngestSummary:
-    """Ingest one file or a folder of drops; files already ingested with the same content are skipped."""
+                max_body_chars: int = 100_000, batch_size: int = 5000, force: bool = False,
+                worker: bool | None = None) -> IngestSummary:
+    """Ingest one file or a folder of drops; files already ingested with the same content are skipped.
+
+    A big file is read and validated in a worker process while this one writes (``worker=None``:
+    decided by size; True/False forces it)."""
     total = IngestSummary(source)
     for f in list_files(path):
         sha = file_sha256(f)
@@ -124,8 +116,14 @@ def ingest_path(engine: Engine, path: Path, source: str, mapping: Mapping, *, en
         if seen and not force:
             total.files_skipped += 1
             continue
-        s = ingest_rows(engine, source, read_rows(f, encoding), mapping, max_body_chars=max_body_chars,
-                        batch_size=batch_size)
+        if worker if worker is not None else worth_it(f):
+            s = IngestSummary(source)
+            with recorded_run(engine, source, s) as run_id:
+                batches = prepared_in_worker(f, encoding, source, mapping, max_body_chars, batch_size)
+                store_batches(engine, source, batches, s, run_id)
+        else:
+            s = ingest_rows(engine, source, read_rows(f, encoding), mapping, max_body_chars=max_body_chars,
+                            batch_size=batch_size)
         with engine.begin() as conn:
             ingest_log.record_file(conn, source, key, sha, s.read)
         total.read += s.read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,13 +28,39 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    duplicates: int = 0  # repeated (source, id) within the same batch: the newest is kept
+    duplicates: int = 0  # a (source, id) seen before in the same run: the newest version is kept
 
     def add(self, other: UpsertCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.duplicates += other.duplicates
+
+
+class RunSeen:
+    """Which stored tickets one ingest run has already met, so a ticket that occurs again later in
+    the run counts as a duplicate, never as 'unchanged' (or 'updated') in whichever batch it falls.
+
+    Rows this run inserted have ids above ``floor``; stored rows it matched are bits in a bitmap
+    indexed by id (125 kB per million ids)."""
+
+    def __init__(self, conn: Connection) -> None:
+        from sqlalchemy import func
+
+        self.floor = int(conn.execute(select(func.coalesce(func.max(_T.c.id), 0))).scalar_one())
+        self._bits = bytearray()
+
+    def again(self, pk: int) -> bool:
+        """True if this run already inserted or met the ticket ``pk``; marks it met."""
+        if pk > self.floor:
+            return True
+        i, bit = pk >> 3, 1 << (pk & 7)
+        if i >= len(self._bits):
+            self._bits.extend(bytes(i + 1 - len(self._bits) + 4096))
+        if self._bits[i] & bit:
+            return True
+        self._bits[i] |= bit
+        return False
 
 
 def content_hash(t: Ticket) -> str:
@@ -45,7 +72,7 @@ def content_hash(t: Ticket) -> str:
 # A prepared row is a tuple in _COLS order: source, source_id, the hashed fields, then the derived ones.
 _COLS = ("source", "source_id", *_HASHED, "event_at", "week", "hours_to_close", "content_hash")
 _I_SID, _I_EVENT, _I_HASH = 1, _COLS.index("event_at"), _COLS.index("content_hash")
-_DT_IDX = tuple(i for i, c in enumerate(_COLS) if c in ("created_at", "closed_at", "event_at"))
+_DT_IDX = DATETIME_COLUMNS = tuple(_COLS.index(c) for c in ("created_at", "closed_at", "event_at"))
 _blake2b = hashlib.blake2b
 
 # Bulk inserts of new rows bypass SQLAlchemy's per-row bind processing (raw executemany on SQLite,
@@ -53,8 +80,10 @@ _blake2b = hashlib.blake2b
 FAST_INSERT = True
 
 
-def _row(t: Ticket) -> tuple[Any, ...]:
-    """The stored columns of one ticket (same values and hash as ``content_hash``), as a _COLS tuple."""
+def ticket_row(t: Ticket) -> tuple[Any, ...]:
+    """The stored columns of one ticket (same values and hash as ``content_hash``), as a _COLS tuple.
+
+    Plain values only, so a worker process can prepare rows and hand them to the writer."""
     created, closed = t.created_at, t.closed_at
     vals = (created, closed, t.channel, t.product, t.model, t.batch, t.subject, t.body, t.resolution,
             t.status, t.agent, t.customer_region, t.csat, t.reopened, t.transfers, t.language, t.intent_hint)
@@ -73,46 +102,44 @@ def upsert_tickets(conn: Connection, tickets: Sequence[Ticket]) -> UpsertCounts:
     """Insert new tickets, replace changed ones with the newer version, skip identical ones.
 
     A changed ticket loses its derived fields and topic assignment so later stages redo it.
-    Within one batch the last occurrence of a (source, id) wins.
+    Within one batch the newest version (latest event time; on a tie the last occurrence) wins.
     """
+    return upsert_rows(conn, [ticket_row(t) for t in tickets])
+
+
+def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: RunSeen | None = None
+                ) -> UpsertCounts:
+    """``upsert_tickets`` for rows already made by ``ticket_row``; with ``seen``, a ticket met earlier
+    in the same run counts as a duplicate (and is still replaced if this version is newer)."""
     counts = UpsertCounts()
-    if not tickets:
+    if not prepared:
         return counts
     latest: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for t in tickets:
-        r = _row(t)
+    for r in prepared:
         key = (r[0], r[1])
         prev = latest.get(key)
         if prev is None or r[_I_EVENT] >= prev[_I_EVENT]:
             latest[key] = r
     rows = list(latest.values())
-    counts.duplicates = len(tickets) - len(rows)
+    counts.duplicates = len(prepared) - len(rows)
     by_source: dict[str, list[str]] = {}
     for r in rows:
         by_source.setdefault(r[0], []).append(r[1])
-    existing: dict[tuple[str, str], tuple[int, str, Any]] = {}
-    pg = conn.dialect.name == "postgresql"
-    for source, ids in by_source.items():
-        for i in range(0, len(ids), 5000):
-            chunk = ids[i:i + 5000]
-            if pg:  # one array parameter instead of 5000 placeholders for psycopg to parse
-                cond = _T.c.source_id == any_(bindparam("ids", chunk, type_=ARRAY(_T.c.source_id.type)))
-            else:
-                cond = _T.c.source_id.in_(chunk)
-            q = select(_T.c.id, _T.c.source_id, _T.c.content_hash, _T.c.event_at).where(
-                _T.c.source == source, cond)
-            for pk, sid, h, ev in conn.execute(q):
-                existing[(source, sid)] = (pk, h, ev)
+    existing = _existing(conn, by_source)
     new_rows: list[tuple[Any, ...]] = []
     changed: list[tuple[int, tuple[Any, ...]]] = []
     for r in rows:
         old = existing.get((r[0], r[1])) if existing else None
         if old is None:
             new_rows.append(r)
-        elif old[1] == r[_I_HASH] or r[_I_EVENT] < old[2]:
-            counts.unchanged += 1  # identical, or an older version than we hold
+            continue
+        repeat = seen is not None and seen.again(old[0])
+        if old[1] == r[_I_HASH] or r[_I_EVENT] < old[2]:  # identical, or an older version than we hold
+            counts.unchanged += not repeat
         else:
             changed.append((old[0], r))
+            counts.updated += not repeat
+        counts.duplicates += repeat
     if new_rows:
         _insert_new(conn, new_rows)
         counts.inserted = len(new_rows)
@@ -123,8 +150,35 @@ def upsert_tickets(conn: Connection, tickets: Sequence[Ticket]) -> UpsertCounts:
         conn.execute(stmt, [dict(zip(_COLS, r, strict=True)) | {"_pk": pk} for pk, r in changed])
         pks = [pk for pk, _ in changed]
         conn.execute(Assignment.__table__.delete().where(Assignment.__table__.c.ticket_id.in_(pks)))
-        counts.updated = len(changed)
     return counts
+
+
+_SQLITE_EXISTING = (f"SELECT id, source_id, content_hash, event_at FROM {_T.name} "
+                    "WHERE source = ? AND source_id IN (SELECT value FROM json_each(?))")
+
+
+def _existing(conn: Connection, by_source: dict[str, list[str]]) -> dict[tuple[str, str], tuple[int, str, Any]]:
+    """(pk, content hash, event time) of the stored tickets among these ids, in one parameter per
+    chunk (a JSON array on SQLite, an array on PostgreSQL) instead of thousands of placeholders."""
+    existing: dict[tuple[str, str], tuple[int, str, Any]] = {}
+    sqlite = conn.dialect.name == "sqlite"
+    for source, ids in by_source.items():
+        for i in range(0, len(ids), 5000):
+            chunk = ids[i:i + 5000]
+            if sqlite:  # raw text back: event_at is parsed as SQLAlchemy's DateTime would
+                res = conn.exec_driver_sql(_SQLITE_EXISTING, (source, json.dumps(chunk)))
+                for pk, sid, h, ev in res:
+                    existing[(source, sid)] = (pk, h, datetime.fromisoformat(ev))
+                continue
+            if conn.dialect.name == "postgresql":
+                cond = _T.c.source_id == any_(bindparam("ids", chunk, type_=ARRAY(_T.c.source_id.type)))
+            else:
+                cond = _T.c.source_id.in_(chunk)
+            q = select(_T.c.id, _T.c.source_id, _T.c.content_hash, _T.c.event_at).where(
+                _T.c.source == source, cond)
+            for pk, sid, h, ev in conn.execute(q):
+                existing[(source, sid)] = (pk, h, ev)
+    return existing
 
 
 def _insert_new(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -85,8 +85,8 @@ def test_fast_insert_keeps_the_batch_atomic(engine) -> None:
 def test_fast_insert_skips_a_row_that_appeared_meanwhile(engine) -> None:
     tickets = [parse_ticket(r, "a") for r in _raw_rows(20)]
     with engine.begin() as conn:
-        st._insert_new(conn, [st._row(tickets[3])])
-        st._insert_new(conn, [st._row(t) for t in tickets])  # conflict: the rest still goes in
+        st._insert_new(conn, [st.ticket_row(tickets[3])])
+        st._insert_new(conn, [st.ticket_row(t) for t in tickets])  # conflict: the rest still goes in
     assert len(_dump(engine)) == 20
 
 
@@ -94,7 +94,7 @@ def test_row_matches_the_reference_hash_and_week() -> None:
     from voc.weeks import Week
 
     for t in (parse_ticket(r, "a") for r in _raw_rows(500)):
-        r = dict(zip(st._COLS, st._row(t), strict=True))
+        r = dict(zip(st._COLS, st.ticket_row(t), strict=True))
         assert r["content_hash"] == st.content_hash(t)
         assert r["week"] == Week.of(t.event_at).ordinal()
         assert r["event_at"] == t.event_at

@@ -136,8 +136,11 @@ def test_jd_export_gb18030_with_mapping(engine) -> None:
     cfg = load_config(EXAMPLE_CONFIG)
     s = ingest_path(engine, path, "jd_reviews", cfg.mapping("jd_reviews"))
     assert s.read == 13576 and s.quarantined == 0
-    # the export repeats some reviews verbatim (same SKU, user, time and text): kept once
-    assert s.counts.inserted + s.counts.unchanged + s.counts.duplicates == 13576
+    # 2,407 reviews occur 2-5 times (same SKU, user, time and text; 11 of the repeats differ only in
+    # the unmapped reply/member counters): each is one ticket, every repeat counted as a duplicate,
+    # in whichever batch it falls
+    assert (s.counts.inserted, s.counts.duplicates, s.counts.unchanged, s.counts.updated) == (10866, 2710, 0, 0)
+    assert "duplicates 2710 (same id again in this run" in s.line()
     with engine.connect() as c:
         n, with_model, complaints = c.execute(text(
             "select count(*), count(model), sum(case when intent_hint='complaint' then 1 else 0 end) from tickets"
@@ -146,4 +149,70 @@ def test_jd_export_gb18030_with_mapping(engine) -> None:
     assert n == s.counts.inserted and with_model == n and complaints > 100
     assert "空调" in sample
     again = ingest_path(engine, path, "jd_reviews", cfg.mapping("jd_reviews"), force=True)
-    assert again.counts.inserted == 0
+    assert (again.counts.inserted, again.counts.unchanged, again.counts.duplicates) == (0, 10866, 2710)
+
+
+def _big_file(tmp_path: Path, n: int = 400) -> Path:
+    """Good rows with a repeat across batch boundaries, plus every kind of bad row."""
+    rows = [f"W{i},2026-11-16 09:00,2026-11-16 10:{i % 60:02d},电话,oven,,,,正文{i},,,,\n" for i in range(n)]
+    rows[n - 1] = rows[3].replace("正文3", "正文3 第二版").replace("10:03", "11:03")  # newer version of W3
+    rows[n - 2] = rows[5]  # verbatim repeat of W5
+    f = tmp_path / "big.csv"
+    f.write_text(HEADER + "".join(rows[:50] + BAD + rows[50:]), encoding="utf-8")
+    return f
+
+
+def _stored(engine, source: str) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+    cols = [c for c in TicketRow.__table__.c if c.name not in ("id", "source", "ingested_at")]
+    q = QuarantinedRow.__table__.c
+    with engine.connect() as c:
+        tickets = c.execute(select(*cols).where(TicketRow.source == source).order_by(TicketRow.source_id)).all()
+        bad = c.execute(select(q.location, q.raw, q.reason).where(q.source == source).order_by(q.location)).all()
+    return [tuple(r) for r in tickets], [tuple(r) for r in bad]
+
+
+def test_worker_process_stores_exactly_what_the_in_process_path_stores(engine, tmp_path: Path) -> None:
+    f = _big_file(tmp_path)
+    a = ingest_path(engine, f, "inproc", Mapping(), batch_size=64, worker=False)
+    b = ingest_path(engine, f, "worker", Mapping(), batch_size=64, worker=True)
+    assert a.line().replace("inproc", "worker") == b.line() and a.reasons == b.reasons
+    assert (b.read, b.counts.inserted, b.counts.duplicates, b.quarantined) == (405, 398, 2, 5)
+    assert _stored(engine, "inproc") == _stored(engine, "worker")
+    with engine.connect() as c:
+        w3 = c.execute(select(TicketRow.body).where(TicketRow.source == "worker", TicketRow.source_id == "W3"))
+        assert w3.scalars().all() == ["正文3 第二版"]  # the newest version of W3 kept
+    forced = ingest_path(engine, f, "worker", Mapping(), batch_size=64, worker=True, force=True)
+    assert (forced.counts.inserted, forced.counts.unchanged, forced.counts.duplicates) == (0, 398, 2)
+
+
+def test_worker_kill_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import sources.ingest as ing
+
+    f = _big_file(tmp_path)
+    ingest_path(engine, f, "clean", Mapping(), batch_size=64, worker=True)
+    real, calls = ing.upsert_rows, []
+
+    def dying(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed mid-run")
+        return real(*a, **k)
+
+    monkeypatch.setattr(ing, "upsert_rows", dying)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_path(engine, f, "killed", Mapping(), batch_size=64, worker=True)
+    assert len(_stored(engine, "killed")[0]) == 128 - 5  # two whole batches (minus their bad rows)
+    monkeypatch.setattr(ing, "upsert_rows", real)
+    ingest_path(engine, f, "killed", Mapping(), batch_size=64, worker=True)
+    assert _stored(engine, "killed") == _stored(engine, "clean")
+
+
+def test_worker_errors_reach_the_caller(engine, tmp_path: Path) -> None:
+    from voc.errors import SourceError
+
+    f = _big_file(tmp_path, 10)
+    with pytest.raises(SourceError, match="unknown encoding 'no-such-codec'"):
+        ingest_path(engine, f, "w", Mapping(), encoding="no-such-codec", worker=True)
+    with engine.connect() as c:
+        assert c.execute(text("select status from ingest_runs")).scalars().all() == ["failed"]

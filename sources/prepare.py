@@ -1,0 +1,61 @@
+"""Raw rows -> batches of prepared ticket rows and quarantine triples (pure: no database).
+
+This is the CPU-heavy half of ingestion (mapping, validation, content hash). It is kept apart from
+the writer so it can run in the writer's process or in a worker process with identical results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.settings import Mapping
+from sources.files import BROKEN, UNDECODABLE, RawRow
+from sources.mapping import apply_mapping
+from store.tickets import ticket_row
+from voc.errors import RowError
+from voc.ticket import Ticket, parse_ticket
+
+Bad = tuple[str, dict[str, Any], str]  # (location, raw row, reason)
+
+
+@dataclass
+class Prepared:
+    """One batch: how many raw rows it covers, its ticket rows (``ticket_row`` tuples), its bad rows."""
+
+    read: int = 0
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    bad: list[Bad] = field(default_factory=list)
+
+
+def to_ticket(raw: RawRow, source: str, mapping: Mapping, max_body_chars: int) -> Ticket:
+    """Map and validate one raw row; raises RowError with the reason it must be quarantined."""
+    return parse_ticket(apply_mapping(raw.data, mapping), source, max_body_chars=max_body_chars,
+                        tz=mapping.timezone)
+
+
+def prepare(rows: Iterable[RawRow], source: str, mapping: Mapping, max_body_chars: int,
+            batch_size: int) -> Iterator[Prepared]:
+    """Batches of ``batch_size`` rows (good + bad), then a last, possibly empty, one."""
+    # No mapping: the columns are already canonical and parse_ticket reads only canonical keys, so a
+    # clean row skips apply_mapping's copy (flagged rows still go through it for their RowError).
+    canonical = not mapping.model_fields_set
+    tz = mapping.timezone
+    b = Prepared()
+    for raw in rows:
+        b.read += 1
+        data = raw.data
+        try:
+            if canonical and BROKEN not in data and UNDECODABLE not in data:
+                t = parse_ticket(data, source, max_body_chars=max_body_chars, tz=tz)
+            else:
+                t = to_ticket(raw, source, mapping, max_body_chars)
+        except RowError as e:
+            b.bad.append((raw.location, data, str(e)))
+        else:
+            b.rows.append(ticket_row(t))
+        if len(b.rows) + len(b.bad) >= batch_size:
+            yield b
+            b = Prepared()
+    yield b
