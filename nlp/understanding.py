@@ -7,7 +7,7 @@ compiles the spaCy pipelines and the redaction rules once) and call ``understand
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
 from nlp.entities import ModelFinder, ProductIndex, find_batch
@@ -15,8 +15,8 @@ from nlp.intent import INTENTS, classify_intent
 from nlp.language import LANGUAGES, detect_language
 from nlp.normalize import MAX_CHARS, normalize
 from nlp.redact import Redactor
-from nlp.severity import classify_severity
-from nlp.tokens import build_pipelines, content_tokens, token_text
+from nlp.severity import classify_severities
+from nlp.tokens import ZhWords, build_pipelines, content_tokens, content_words, token_text
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class Understander:
         self.max_chars = max_chars
         self.batch_size = batch_size
         self.zh, self.en, self._lemmas = build_pipelines(self.index, hmm=hmm)
+        self.zh_words = ZhWords(self.zh)
 
     # ------------------------------------------------------------------ helpers
 
@@ -130,23 +131,31 @@ class Understander:
 
     def understand(self, items: Sequence[TicketText]) -> list[Understanding]:
         prepared = [self._prepare(it) for it in items]
-        docs: list[object] = [None] * len(prepared)
-        zh_idx = [i for i, p in enumerate(prepared) if p[3] in ("zh", "mixed") or (p[3] == "unknown" and _has_han(p[0]))]
-        zh_set = set(zh_idx)
-        en_idx = [i for i in range(len(prepared)) if i not in zh_set]
-        for nlp, idx in ((self.zh, zh_idx), (self.en, en_idx)):
-            if not idx:
-                continue
-            texts = [token_text(prepared[i][0], self.index) for i in idx]
+        # per ticket: (content tokens, first MODEL, first PRODUCT id) from its tokenizer + entity ruler
+        parsed: list[tuple[tuple[str, ...], str | None, str | None]] = [((), None, None)] * len(prepared)
+        en_idx = []
+        zw, lemmas = self.zh_words, self._lemmas
+        for i, p in enumerate(prepared):
+            if p[3] in ("zh", "mixed") or (p[3] == "unknown" and _has_han(p[0])):
+                # zh: words and entity spans straight from the segmenter (no Doc; see ZhWords)
+                words = zw.words(token_text(p[0], self.index))
+                ents = zw.entities(words)
+                models = {s: (e, eid or " ".join(words[s:e])) for s, e, lab, eid in ents if lab == "MODEL"}
+                model = next(iter(models.values()))[1] if models else None
+                pid = next((eid or self.index.product_id("".join(words[s:e]))
+                            for s, e, lab, eid in ents if lab == "PRODUCT"), None)
+                parsed[i] = (content_words(words, models, lemmas), model, pid)
+            else:
+                en_idx.append(i)
+        if en_idx:
+            texts = [token_text(prepared[i][0], self.index) for i in en_idx]
             # lemmas are looked up only for content tokens (same lookup table), not for every token
-            with nlp.select_pipes(disable=[p for p in ("lemmatizer",) if p in nlp.pipe_names]):
-                for i, doc in zip(idx, nlp.pipe(texts, batch_size=self.batch_size), strict=True):
-                    docs[i] = doc
+            with self.en.select_pipes(disable=[p for p in ("lemmatizer",) if p in self.en.pipe_names]):
+                for i, doc in zip(en_idx, self.en.pipe(texts, batch_size=self.batch_size), strict=True):
+                    parsed[i] = (content_tokens(doc, lemmas), _first_ent(doc, "MODEL"), _first_product(doc, self.index))
 
         out: list[Understanding] = []
-        for item, (text, flags, n, lang), doc in zip(items, prepared, docs, strict=True):
-            tokens = content_tokens(doc, self._lemmas) if doc is not None else ()
-
+        for item, (text, flags, n, lang), (tokens, text_model, text_pid) in zip(items, prepared, parsed, strict=True):
             # --- entities: field first, then text
             product = self._field_product(item.product)
             product_source = "field" if product else None
@@ -157,10 +166,10 @@ class Understander:
 
             if model is None:
                 spans = self.index.finder.spans(text)
-                model = _first_ent(doc, "MODEL") or (spans[0][2] if spans else None) or _keyword_model(text, self.index.finder)
+                model = text_model or (spans[0][2] if spans else None) or _keyword_model(text, self.index.finder)
                 model_source = "text" if model else None
             if product is None:
-                pid = _first_product(doc, self.index)
+                pid = text_pid
                 if pid is None and model:
                     pid = self.index.product_of_model(model)
                     if pid is not None:
@@ -180,7 +189,6 @@ class Understander:
                 intent = classify_intent(text) if text else "complaint"
             else:
                 intent = classify_intent(text)
-            severity = classify_severity(text, intent)
 
             out.append(
                 Understanding(
@@ -194,12 +202,14 @@ class Understander:
                     model_source=model_source,
                     batch_source=batch_source,
                     intent=intent,
-                    severity=severity,
+                    severity="",
                     flags=tuple(flags),
                     redactions=n,
                 )
             )
-        return out
+        # severity for the whole batch: one classifier call
+        sev = classify_severities([u.text for u in out], [u.intent for u in out])
+        return [replace(u, severity=s) for u, s in zip(out, sev, strict=True)]
 
 
 def _ends_han(s: str) -> bool:

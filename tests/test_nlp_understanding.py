@@ -159,3 +159,34 @@ def test_no_catalogue():
     r = bare.understand([TicketText("型号: ZX-9000 冒烟了")])[0]
     assert r.model == "ZX-9000" and r.model_source == "text" and r.product is None
     assert r.severity == "safety"
+
+
+def test_zh_words_match_the_spacy_pipeline(u):
+    """The Doc-free zh path gives the same content tokens, first MODEL and first PRODUCT as building
+    spaCy Docs with the pipeline's tokenizer and EntityRuler (on every labelled ticket text)."""
+    import csv
+    from pathlib import Path
+
+    from nlp.normalize import normalize
+    from nlp.tokens import content_tokens, content_words, token_text
+    from nlp.understanding import _first_ent, _first_product
+
+    rows = list(csv.DictReader((Path(__file__).parent / "data" / "intent_labelled.csv").open(encoding="utf-8")))
+    texts = [r["text"] for r in rows] + ["烤箱kx 30a的门把手和炸锅 Air fryer 都坏了", "电烤箱 toaster oven AF-5L 炸篮"]
+    differ = []
+    for t in texts:
+        tt = token_text(u.redactor.redact(normalize(t)[0])[0], u.index)
+        doc = u.zh(tt)
+        ref = (content_tokens(doc, u._lemmas), _first_ent(doc, "MODEL"), _first_product(doc, u.index))
+        words = u.zh_words.words(tt)
+        ents = u.zh_words.entities(words)
+        # (Doc indices also count whitespace tokens, which the word list drops: compare texts)
+        assert [(e.text.replace(" ", ""), e.label_) for e in doc.ents] == [("".join(words[s:e]), lab)
+                                                                         for s, e, lab, _ in ents]
+        models = {s: (e, eid) for s, e, lab, eid in ents if lab == "MODEL"}
+        got = (content_words(words, models, u._lemmas), next(iter(models.values()))[1] if models else None,
+               next((eid for s, e, lab, eid in ents if lab == "PRODUCT"), None))
+        if got != ref:
+            differ.append((t, ref, got))
+    assert not differ
+    assert one(u, "烤箱kx 30a的门把手坏了").model == "KX-30A"
