@@ -1,4 +1,9 @@
-"""Intent and severity rules against the hand-written labelled set (tests/data/intent_labelled.csv).
+"""Intent rules and severity (rules + classifier) against hand-written labelled sets.
+
+tests/data/intent_labelled.csv (383 rows) is what the rules were developed on and what the severity
+classifier trains on (nlp/data/severity_train.csv is the same rows); tests/data/severity_holdout.csv
+(132 rows) was written and committed before the classifier was built or any rule changed. Severity
+on the training rows is reported 5-fold cross-validated (the classifier never sees the row it labels).
 
 Labelling policy (written down so labels are reproducible): intent is what the customer mainly does
 (a failure report with a question is a complaint; a rhetorical question is a complaint). Severity is the
@@ -18,9 +23,17 @@ import pytest
 
 from nlp.intent import INTENTS, classify_intent
 from nlp.normalize import normalize
-from nlp.severity import SEVERITIES, classify_severity
+from nlp.severity import (
+    SEVERITIES,
+    SeverityModel,
+    classify_severities,
+    classify_severity,
+    rule_severity,
+    training_rows,
+)
 
 DATA = Path(__file__).parent / "data" / "intent_labelled.csv"
+HOLDOUT = Path(__file__).parent / "data" / "severity_holdout.csv"
 
 
 def _prf(rows, gold, pred, classes):
@@ -36,26 +49,59 @@ def _prf(rows, gold, pred, classes):
     return out
 
 
+def _cv_severity(texts, intents, labels, folds=5):
+    from sklearn.model_selection import StratifiedKFold
+
+    pred = [""] * len(texts)
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels):
+        m = SeverityModel([texts[i] for i in tr], [labels[i] for i in tr])
+        for i, p in zip(te, classify_severities([texts[i] for i in te], [intents[i] for i in te], model=m), strict=True):
+            pred[i] = p
+    return pred
+
+
 @pytest.fixture(scope="module")
 def rows():
     rows = list(csv.DictReader(DATA.open(encoding="utf-8")))
-    for r in rows:
-        text = normalize(r["text"])[0]
+    texts = [normalize(r["text"])[0] for r in rows]
+    for r, text in zip(rows, texts, strict=True):
         r["pred_intent"] = classify_intent(text)
-        r["pred_severity"] = classify_severity(text, r["pred_intent"])
+        r["rule_severity"] = rule_severity(text, r["pred_intent"])
         r.setdefault("split", "dev")
+    cv = _cv_severity(texts, [r["pred_intent"] for r in rows], [r["severity"] for r in rows])
+    for r, p in zip(rows, cv, strict=True):
+        r["pred_severity"] = p
     return rows
+
+
+@pytest.fixture(scope="module")
+def holdout():
+    rows = list(csv.DictReader(HOLDOUT.open(encoding="utf-8")))
+    texts = [normalize(r["text"])[0] for r in rows]
+    intents = [classify_intent(t) for t in texts]
+    for r, t, i, p in zip(rows, texts, intents, classify_severities(texts, intents), strict=True):
+        r["pred_intent"], r["pred_severity"], r["rule_severity"] = i, p, rule_severity(t, i)
+    return rows
+
+
+def test_training_file_is_the_labelled_set():
+    labelled = [(r["text"], r["intent"], r["severity"]) for r in csv.DictReader(DATA.open(encoding="utf-8"))]
+    assert [(r["text"], r["intent"], r["severity"]) for r in training_rows()] == labelled
+    held = {r["text"] for r in csv.DictReader(HOLDOUT.open(encoding="utf-8"))}
+    assert not held & {t for t, _, _ in labelled}, "held-out rows must not be training rows"
 
 
 def _report(rows, title):
     print(f"\n== {title}: {len(rows)} tickets")
     macro = {}
-    for gold, pred, classes in (("intent", "pred_intent", INTENTS), ("severity", "pred_severity", SEVERITIES)):
+    for key, gold, pred, classes in (("intent", "intent", "pred_intent", INTENTS),
+                                     ("severity", "severity", "pred_severity", SEVERITIES),
+                                     ("rules", "severity", "rule_severity", SEVERITIES)):
         stats = _prf(rows, gold, pred, classes)
-        macro[gold] = sum(v[2] for v in stats.values() if v[3]) / max(1, sum(1 for v in stats.values() if v[3]))
+        macro[key] = sum(v[2] for v in stats.values() if v[3]) / max(1, sum(1 for v in stats.values() if v[3]))
         for c, (p, rc, f, n) in stats.items():
-            print(f"  {gold:<8} {c:<10} n={n:<4d} P={p:.2f} R={rc:.2f} F1={f:.2f}")
-        print(f"  {gold:<8} macro-F1 {macro[gold]:.3f}")
+            print(f"  {key:<8} {c:<10} n={n:<4d} P={p:.2f} R={rc:.2f} F1={f:.2f}")
+        print(f"  {key:<8} macro-F1 {macro[key]:.3f}")
     return macro
 
 
@@ -75,9 +121,9 @@ def test_precision_recall_floors(rows):
     for lang, rs in sorted(by_lang.items()):
         _report(rs, f"language={lang}")
     sev = _prf(rows, "severity", "pred_severity", SEVERITIES)
-    assert sev["safety"][1] >= 0.95, "safety recall"
+    assert sev["safety"][1] >= 0.95, "safety recall (5-fold CV)"
     assert macro["intent"] >= 0.80
-    assert macro["severity"] >= 0.80
+    assert macro["severity"] >= 0.88
     for lang in ("zh", "en"):
         m = _report(by_lang[lang], f"floor check {lang}")
         assert m["intent"] >= 0.75 and m["severity"] >= 0.75
@@ -87,12 +133,25 @@ def test_holdout_floors(rows):
     hold = [r for r in rows if r["split"] == "holdout"]
     if not hold:
         pytest.skip("no holdout rows")
-    macro = _report(hold, "holdout (written after the rules were frozen)")
-    sev = _prf(hold, "severity", "pred_severity", SEVERITIES)
-    # measured when frozen: safety recall 0.88 (7/8), intent macro-F1 0.83, severity macro-F1 0.73
-    # (defect recall only 0.20: the defect lexicon does not generalise well). Regression guards:
-    assert sev["safety"][1] >= 0.85
-    assert macro["intent"] >= 0.75 and macro["severity"] >= 0.65
+    # these 50 rows are now training rows too; severity here is the cross-validated prediction
+    macro = _report(hold, "first holdout (written after the rules were frozen; severity 5-fold CV)")
+    # rules only, when frozen: safety recall 0.88 (7/8), intent macro-F1 0.83, severity macro-F1 0.73
+    assert macro["intent"] >= 0.75 and macro["severity"] >= 0.80
+
+
+def test_second_holdout(holdout):
+    """The 132-ticket set written before the classifier. Measured (first and only evaluation of this
+    configuration): severity rules only safety R .58, defect R .53; rules + classifier safety R .92
+    (24/26), defect .86, service .93, other .95; macro-F1 intent .84, severity .92. Floors = measured
+    minus a small margin."""
+    macro = _report(holdout, "second holdout (written before the classifier)")
+    for lang in ("zh", "en"):
+        _report([r for r in holdout if r["language"] == lang], f"second holdout language={lang}")
+    sev = _prf(holdout, "severity", "pred_severity", SEVERITIES)
+    rules = _prf(holdout, "severity", "rule_severity", SEVERITIES)
+    assert sev["safety"][1] >= 0.88 and sev["safety"][0] >= 0.90
+    assert sev["defect"][1] >= 0.80 and sev["defect"][1] > rules["defect"][1] + 0.2
+    assert macro["severity"] >= 0.88 and macro["intent"] >= 0.80
 
 
 @pytest.mark.parametrize(
