@@ -40,10 +40,10 @@ def apply_mapping(raw: dict[str, Any], m: Mapping) -> dict[str, Any]:
         if not is_blank(out.get(field)):
             continue
         col = spec.get("column", "")
-        value = raw.get(col)
-        if is_blank(value):
+        cell = raw.get(col)
+        if is_blank(cell):
             continue
-        match = re.search(spec["regex"], str(value))
+        match = re.search(spec["regex"], str(cell))
         if match:
             out[field] = match.group(1) if match.groups() else match.group(0)
         elif "default" in spec:
@@ -55,7 +55,7 @@ def apply_mapping(raw: dict[str, Any], m: Mapping) -> dict[str, Any]:
         out["body"] = f"{out['subject']}\n{body}".strip()
     if m.rating_column is not None and m.complaint_if_rating_le is not None:
         rating = raw.get(m.rating_column)
-        if not is_blank(rating):
+        if rating is not None and not is_blank(rating):
             try:
                 r = float(rating)
             except (TypeError, ValueError):

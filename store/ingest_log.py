@@ -6,9 +6,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,10 +24,12 @@ def _insert(conn: Connection, table: Any) -> Any:
 
 
 def start_run(conn: Connection, source: str) -> int:
-    res = conn.execute(IngestRun.__table__.insert().values(source=source, started_at=_now(), status="running",
-                                                           read=0, inserted=0, updated=0, unchanged=0,
-                                                           quarantined=0))
-    return int(res.inserted_primary_key[0])
+    t = cast(Table, IngestRun.__table__)
+    res = conn.execute(t.insert().values(source=source, started_at=_now(), status="running", read=0, inserted=0,
+                                         updated=0, unchanged=0, quarantined=0))
+    pk = res.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
 
 
 def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int], error: str | None = None) -> None:

@@ -7,9 +7,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, any_, bindparam, select, update
+from sqlalchemy import Connection, Table, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -17,7 +17,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from store.models import Assignment, TicketRow
 from voc.ticket import Ticket
 
-_T = TicketRow.__table__
+_T = cast(Table, TicketRow.__table__)
+_ASSIGNMENTS = cast(Table, Assignment.__table__)
 _HASHED = ("created_at", "closed_at", "channel", "product", "model", "batch", "subject", "body",
            "resolution", "status", "agent", "customer_region", "csat", "reopened", "transfers",
            "language", "intent_hint")
@@ -149,7 +150,7 @@ def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: Run
                 .values({c: bindparam(c) for c in cols} | {"nlp_version": None}))
         conn.execute(stmt, [dict(zip(_COLS, r, strict=True)) | {"_pk": pk} for pk, r in changed])
         pks = [pk for pk, _ in changed]
-        conn.execute(Assignment.__table__.delete().where(Assignment.__table__.c.ticket_id.in_(pks)))
+        conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(pks)))
     return counts
 
 
@@ -226,7 +227,7 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     dbapi = conn.connection.dbapi_connection
     cur = dbapi.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(_SQLITE_INSERT, map(conv, rows))
+        cur.executemany(_SQLITE_INSERT, [conv(r) for r in rows])
     finally:
         cur.close()
 
