@@ -157,7 +157,8 @@ class Schedules(_Strict):
     ingest_cron: str = "0 * * * *"
     weekly_cron: str = "0 8 * * 1"
     safety_cron: str = "0 9 * * *"
-    quarterly_cron: str = "0 8 1-7 1,4,7,10 1"
+    # "1#1" = the first Monday; "1-7 ... 1" would mean days 1-7 *or* any Monday (cron ORs the two day fields)
+    quarterly_cron: str = "0 8 * 1,4,7,10 1#1"
 
 
 class Report(_Strict):

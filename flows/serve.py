@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from prefect import flow, serve
+from prefect.schedules import Cron
 
 from config.settings import Settings, VocConfig
 from flows.brief_stage import write_brief
@@ -67,8 +68,8 @@ def serve_all(settings: Settings, cfg: VocConfig) -> None:
                           "PREFECT_API_URL=http://127.0.0.1:4200/api (see README 'Scheduling')")
     s = cfg.schedules
     serve(
-        scheduled_ingest.to_deployment(name="ingest", cron=s.ingest_cron, timezone=s.timezone),
-        scheduled_weekly.to_deployment(name="weekly", cron=s.weekly_cron, timezone=s.timezone),
-        safety_check.to_deployment(name="safety", cron=s.safety_cron, timezone=s.timezone),
-        scheduled_review.to_deployment(name="quarterly", cron=s.quarterly_cron, timezone=s.timezone),
+        scheduled_ingest.to_deployment(name="ingest", schedule=Cron(s.ingest_cron, timezone=s.timezone)),
+        scheduled_weekly.to_deployment(name="weekly", schedule=Cron(s.weekly_cron, timezone=s.timezone)),
+        safety_check.to_deployment(name="safety", schedule=Cron(s.safety_cron, timezone=s.timezone)),
+        scheduled_review.to_deployment(name="quarterly", schedule=Cron(s.quarterly_cron, timezone=s.timezone)),
     )

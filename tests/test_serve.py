@@ -1,0 +1,180 @@
+"""``voc serve`` against a real ``prefect server start``: the four deployments register with their
+schedules, the server plans the weekly and quarterly runs on the right days, and a forced run of the
+ingest deployment completes and ingests the configured file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import yaml
+from prefect.server.schemas.schedules import CronSchedule
+from sqlalchemy import text
+
+from config.settings import EXAMPLE_CONFIG, Schedules
+from voc import sample
+from voc.weeks import Week
+
+BIN = Path(sys.executable).parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEPLOYMENTS = {"voc-scheduled-ingest/ingest": "ingest_cron", "voc-scheduled-weekly/weekly": "weekly_cron",
+               "voc-safety-check/safety": "safety_cron", "voc-quarterly-review/quarterly": "quarterly_cron"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tails(logs: list[Path]) -> str:
+    return "\n".join(f"--- {p.name}:\n" + "\n".join(p.read_text(errors="replace").splitlines()[-25:])
+                     for p in logs if p.exists())
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float, logs: list[Path],
+          proc: subprocess.Popen[bytes] | None = None) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` with the logs' tails
+    (at once if ``proc``, the process that should make it happen, has exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"exited with code {proc.returncode} while waiting for {what}\n{_tails(logs)}")
+        try:
+            got = check()
+        except httpx.HTTPError:
+            got = None
+        if got:
+            return got
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{_tails(logs)}")
+
+
+def _stop(proc: subprocess.Popen[bytes], name: str) -> None:
+    """SIGTERM to the process group we started (server/serve and their children); kill only if stuck."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        pytest.fail(f"{name} did not stop within 30 s of SIGTERM")
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """A real Prefect server on a free port with its own PREFECT_HOME (the session's ephemeral one untouched)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    log = tmp_path / "prefect-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait("the Prefect server to be healthy", lambda: httpx.get(f"{api}/health", timeout=5).status_code == 200,
+              120, [log], proc)
+        yield api, env, log
+    finally:
+        _stop(proc, "prefect server")
+
+
+@pytest.mark.slow
+def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    api, env, server_log = prefect_server
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    rows, _ = sample.generate(Week.parse("2026-W47"), weeks=3, per_week=50, seed=11)
+    sample.write_csv(drops / "tickets.csv", rows)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    cfg["sources"] = [{"name": "drops", "kind": "file", "path": str(drops)}]
+    cfg_path = tmp_path / "voc.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'voc.sqlite3'}"
+    env = {**env, "PREFECT_API_URL": api, "VOC_DATABASE_URL": db, "VOC_CONFIG": str(cfg_path),
+           "VOC_OUT_DIR": str(tmp_path / "out"), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    voc = [str(BIN / "voc")]
+    init = subprocess.run([*voc, "init"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+
+    serve_log = tmp_path / "voc-serve.log"
+    logs = [serve_log, server_log]
+    with serve_log.open("wb") as out:
+        serve = subprocess.Popen([*voc, "serve"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    try:
+        def deployment(name: str) -> dict[str, Any] | None:
+            r = httpx.get(f"{api}/deployments/name/{name}", timeout=10)
+            return r.json() if r.status_code == 200 else None
+
+        deps = {name: _wait(f"deployment {name} to register", lambda n=name: deployment(n), 90, logs, serve)
+                for name in DEPLOYMENTS}
+
+        # the registered schedules: crons from the config, in Asia/Shanghai
+        defaults = Schedules()
+        for name, field in DEPLOYMENTS.items():
+            scheds = deps[name]["schedules"]
+            assert len(scheds) == 1 and scheds[0]["active"], (name, scheds)
+            s = scheds[0]["schedule"]
+            assert (s["cron"], s["timezone"]) == (getattr(defaults, field), "Asia/Shanghai"), (name, s)
+
+        # force a run of the ingest deployment and wait for `voc serve` to execute it
+        r = httpx.post(f"{api}/deployments/{deps['voc-scheduled-ingest/ingest']['id']}/create_flow_run",
+                       json={}, timeout=10)
+        r.raise_for_status()
+        run_id = r.json()["id"]
+
+        def finished() -> dict[str, Any] | None:
+            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]
+            return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+        state = _wait("the forced ingest run to finish", finished, 120, logs, serve)
+        assert state["type"] == "COMPLETED", f"{state['type']}: {state.get('message')}\n{_tails(logs)}"
+
+        from store.db import make_engine
+
+        eng = make_engine(db)
+        with eng.connect() as c:
+            tickets = c.execute(text("select count(*) from tickets where source = 'drops'")).scalar_one()
+            bad = c.execute(text("select count(*) from quarantine")).scalar_one()
+        eng.dispose()
+        assert tickets > 0 and tickets + bad == len(rows), (tickets, bad, len(rows))
+
+        # the server's own plan: the next weekly runs are Mondays 08:00 and the next quarterly runs are the
+        # first Monday of January/April/July/October, 08:00 Shanghai time
+        def planned(name: str, n: int) -> list[datetime] | None:
+            body = {"deployments": {"id": {"any_": [deps[name]["id"]]}},
+                    "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}, "sort": "EXPECTED_START_TIME_ASC"}
+            runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+            times = [datetime.fromisoformat(x["expected_start_time"]).astimezone(SHANGHAI) for x in runs]
+            return times if len(times) >= n else None
+
+        weekly = _wait("the server to plan weekly runs", lambda: planned("voc-scheduled-weekly/weekly", 3), 90, logs)
+        assert all((t.weekday(), t.hour, t.minute) == (0, 8, 0) for t in weekly), weekly
+        # the server plans 100 days ahead: always the next quarterly run (first Mondays are <= 98 days apart)
+        quarterly = _wait("the server to plan the quarterly run",
+                          lambda: planned("voc-quarterly-review/quarterly", 1), 90, logs)
+        # ... and the same schedule, computed further ahead by the server's own code
+        sched = CronSchedule(**deps["voc-quarterly-review/quarterly"]["schedules"][0]["schedule"])
+        quarterly += [t.astimezone(SHANGHAI) for t in asyncio.run(sched.get_dates(n=8, start=quarterly[0]))[1:]]
+        assert all((t.weekday(), t.hour, t.minute) == (0, 8, 0) and t.day <= 7 and t.month in (1, 4, 7, 10)
+                   for t in quarterly), quarterly
+        assert len({(t.year, t.month) for t in quarterly}) == len(quarterly) == 8, f"one run a quarter: {quarterly}"
+    finally:
+        _stop(serve, "voc serve")
+    assert serve.returncode is not None
