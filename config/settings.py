@@ -292,6 +292,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "voc@localhost"
     smtp_starttls: bool = False
+    # Where the understanding stage's NLP chunks run (docs/scale-out.md): here, one after another
+    # (sequential); a thread or process pool on this machine; or a Dask cluster (extra `dask`).
+    task_runner: Literal["sequential", "threads", "processes", "dask"] = "sequential"
+    dask_address: str = ""  # tcp://scheduler:8786; empty = start a LocalCluster of `workers` processes
+    workers: int = Field(default=2, ge=1)  # pool size / LocalCluster workers
+    chunk_size: int = Field(default=500, ge=1)  # tickets per NLP task
 
     def load_config(self) -> VocConfig:
         return load_config(self.config)

@@ -1,54 +1,139 @@
 """Understanding stage: every ticket not yet understood gets language, clean redacted text,
-tokens, product/model/batch, intent and severity (``nlp.understanding`` does the work)."""
+tokens, product/model/batch, intent and severity (``nlp.understanding`` does the work).
+
+The NLP work on a chunk is a pure function of the chunk's values (``understand_chunk``), so chunks
+can run anywhere — in this process, a thread or process pool, or a Dask cluster — while the database
+reads and writes stay here and results are written in ticket-id order, identical to a sequential run.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine
+from prefect import task, unmapped
+from prefect.cache_policies import NONE
+from sqlalchemy import Engine, func, or_, select
 
 from config.settings import VocConfig
 from nlp.understanding import CatalogueEntry, TicketText, Understander
 from store import analysis
+from store.models import TicketRow
 
 NLP_VERSION = "1"
 
+# (id, subject, body, product, model, batch, language, intent_hint, resolution): plain values, picklable
+ChunkRow = tuple[Any, ...]
+Progress = Callable[[int, int], None]  # (tickets done, tickets pending at the start)
 
-@lru_cache(maxsize=4)
-def _understander(products: tuple[CatalogueEntry, ...], order_patterns: tuple[str, ...]) -> Understander:
-    return Understander(products=products, order_patterns=order_patterns)
+
+@dataclass(frozen=True)
+class NlpSpec:
+    """Everything an Understander is built from; small and picklable, so a worker can build its own."""
+
+    products: tuple[CatalogueEntry, ...]
+    order_patterns: tuple[str, ...]
+
+
+def nlp_spec(cfg: VocConfig) -> NlpSpec:
+    return NlpSpec(tuple(CatalogueEntry(id=p.id, name_zh=p.name_zh, name_en=p.name_en, aliases=tuple(p.aliases),
+                                        models=tuple(p.models)) for p in cfg.products),
+                   tuple(cfg.order_patterns))
+
+
+_local = threading.local()
+
+
+def _understander(spec: NlpSpec) -> Understander:
+    """One Understander per catalogue *and thread*: spaCy/jieba objects are not promised thread-safe,
+    so every worker thread (thread pool, multi-threaded Dask worker) builds its own once."""
+    cache: dict[NlpSpec, Understander] = _local.__dict__.setdefault("cache", {})
+    if spec not in cache:
+        if len(cache) >= 4:
+            cache.pop(next(iter(cache)))
+        cache[spec] = Understander(products=spec.products, order_patterns=spec.order_patterns)
+    return cache[spec]
 
 
 def understander_for(cfg: VocConfig) -> Understander:
-    """One Understander (spaCy pipelines built once) per catalogue, reused across calls."""
-    entries = tuple(CatalogueEntry(id=p.id, name_zh=p.name_zh, name_en=p.name_en, aliases=tuple(p.aliases),
-                                   models=tuple(p.models)) for p in cfg.products)
-    return _understander(entries, tuple(cfg.order_patterns))
+    """One Understander (spaCy pipelines built once) per catalogue and thread, reused across calls."""
+    return _understander(nlp_spec(cfg))
 
 
-def understand_pending(engine: Engine, cfg: VocConfig, batch_size: int = 2000) -> int:
-    """Understand all pending tickets in batches; returns how many were processed."""
-    und = understander_for(cfg)
+def understand_chunk(spec: NlpSpec, rows: Sequence[ChunkRow]) -> list[dict[str, Any]]:
+    """The stored understanding columns for each row, in row order. No database, no shared state:
+    safe to run on any worker that has the package installed."""
+    und = _understander(spec)
+    items = [TicketText(body=r[2], subject=r[1], product=r[3], model=r[4], batch=r[5], language=r[6],
+                        intent_hint=r[7]) for r in rows]
+    out = []
+    for r, u in zip(rows, und.understand(items), strict=True):
+        sources = ",".join(f"{k}={v}" for k, v in (("product", u.product_source), ("model", u.model_source),
+                                                    ("batch", u.batch_source)) if v)
+        out.append({
+            "_id": r[0], "nlp_version": NLP_VERSION, "lang": u.language, "text_clean": u.text,
+            "resolution_clean": und.redact(r[8]) if r[8] else None,
+            "tokens": " ".join(t.replace(" ", "_") for t in u.tokens), "intent": u.intent, "severity": u.severity,
+            "product_n": u.product, "model_n": u.model, "batch_n": u.batch,
+            "entity_sources": sources or None, "flags": ",".join(u.flags) or None,
+        })
+    return out
+
+
+# Runs every chunk and returns the results in the order given: the plain default, or Prefect tasks.
+ChunkRunner = Callable[[NlpSpec, list[list[ChunkRow]]], list[list[dict[str, Any]]]]
+
+
+def run_in_process(spec: NlpSpec, chunks: list[list[ChunkRow]]) -> list[list[dict[str, Any]]]:
+    return [understand_chunk(spec, c) for c in chunks]
+
+
+def pending_count(engine: Engine) -> int:
+    t = TicketRow.__table__
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(t).where(
+            or_(t.c.nlp_version.is_(None), t.c.nlp_version != NLP_VERSION))).scalar_one()
+
+
+def understand_pending(engine: Engine, cfg: VocConfig, batch_size: int = 2000, *, chunk_size: int | None = None,
+                       run_chunks: ChunkRunner = run_in_process, progress: Progress | None = None) -> int:
+    """Understand all pending tickets; returns how many were processed.
+
+    Reads ``batch_size`` pending tickets at a time, hands them to ``run_chunks`` in chunks of
+    ``chunk_size`` (default: one chunk per batch) and writes each batch's results in one transaction,
+    so a kill mid-run loses at most the batch in flight and a re-run finishes the rest.
+    """
+    spec = nlp_spec(cfg)
+    size = chunk_size or batch_size
+    total = pending_count(engine) if progress else 0
     done = 0
     while True:
         with engine.connect() as conn:
-            rows = analysis.pending_understanding(conn, NLP_VERSION, batch_size)
+            rows = [(r.id, r.subject, r.body, r.product, r.model, r.batch, r.language, r.intent_hint, r.resolution)
+                    for r in analysis.pending_understanding(conn, NLP_VERSION, batch_size)]
         if not rows:
             return done
-        items = [TicketText(body=r.body, subject=r.subject, product=r.product, model=r.model, batch=r.batch,
-                            language=r.language, intent_hint=r.intent_hint) for r in rows]
-        results = und.understand(items)
-        out = []
-        for r, u in zip(rows, results, strict=True):
-            sources = ",".join(f"{k}={v}" for k, v in (("product", u.product_source), ("model", u.model_source),
-                                                        ("batch", u.batch_source)) if v)
-            out.append({
-                "_id": r.id, "nlp_version": NLP_VERSION, "lang": u.language, "text_clean": u.text,
-                "resolution_clean": und.redact(r.resolution) if r.resolution else None,
-                "tokens": " ".join(t.replace(" ", "_") for t in u.tokens), "intent": u.intent, "severity": u.severity,
-                "product_n": u.product, "model_n": u.model, "batch_n": u.batch,
-                "entity_sources": sources or None, "flags": ",".join(u.flags) or None,
-            })
+        results = run_chunks(spec, [rows[i:i + size] for i in range(0, len(rows), size)])
+        out = [u for chunk in results for u in chunk]
+        if [u["_id"] for u in out] != [r[0] for r in rows]:
+            raise RuntimeError("understanding results came back out of order or incomplete")
         with engine.begin() as conn:
             analysis.save_understanding(conn, out)
         done += len(out)
+        if progress:
+            progress(done, max(total, done))
+
+
+# --- orchestration: the same chunks as Prefect tasks on the flow's task runner ----------------------
+
+@task(retries=1, cache_policy=NONE)
+def understand_chunk_task(spec: NlpSpec, rows: list[ChunkRow]) -> list[dict[str, Any]]:
+    """One chunk on a task-runner worker (thread, process or Dask worker); retried once if a worker dies."""
+    return understand_chunk(spec, rows)
+
+
+def run_as_tasks(spec: NlpSpec, chunks: list[list[ChunkRow]]) -> list[list[dict[str, Any]]]:
+    """Submit every chunk to the current flow's task runner; results come back in submission order."""
+    return understand_chunk_task.map(unmapped(spec), chunks).result()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy import Engine, delete, insert, select
 
 from config.settings import Settings, VocConfig
@@ -21,6 +22,7 @@ from store import analysis
 from store.db import check_ready, make_engine
 from store.models import StageRun
 from store.run_lock import week_lock
+from voc.errors import ConfigError
 from voc.weeks import Week
 
 
@@ -51,9 +53,42 @@ def ingest_task(settings: Settings, cfg: VocConfig, source: str | None = None) -
     return [s.line() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
 
 
-@task(cache_policy=NONE)
-def understand_task(settings: Settings, cfg: VocConfig) -> str:
-    return f"understood {understand.understand_pending(_engine(settings), cfg)} tickets"
+def task_runner(settings: Settings) -> TaskRunner:
+    """The runner for the understanding chunks (``VOC_TASK_RUNNER``; docs/scale-out.md)."""
+    kind = settings.task_runner
+    if kind == "processes":
+        return ProcessPoolTaskRunner(max_workers=settings.workers)
+    if kind == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ConfigError("VOC_TASK_RUNNER=dask needs the dask extra: pip install 'voc-pipeline[dask]'") from None
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.workers, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
+    return ThreadPoolTaskRunner(max_workers=settings.workers)  # 'threads'; 'sequential' submits nothing
+
+
+@flow(name="voc-understand", log_prints=True)
+def understand_flow(settings: Settings, cfg: VocConfig, progress: understand.Progress | None = None) -> str:
+    """Understand pending tickets; chunks go to this flow's task runner unless sequential.
+
+    The database reads and writes stay in this process, so workers need no database access.
+    """
+    engine = _engine(settings)
+    if settings.task_runner == "sequential":
+        n = understand.understand_pending(engine, cfg, progress=progress)
+    else:  # enough chunks per read to keep every worker busy twice over
+        n = understand.understand_pending(engine, cfg, batch_size=settings.chunk_size * settings.workers * 2,
+                                          chunk_size=settings.chunk_size, run_chunks=understand.run_as_tasks,
+                                          progress=progress)
+    return f"understood {n} tickets"
+
+
+def understand_stage(settings: Settings, cfg: VocConfig, progress: understand.Progress | None = None) -> str:
+    """The understanding subflow on the configured task runner."""
+    return understand_flow.with_options(task_runner=task_runner(settings))(settings, cfg, progress)
 
 
 @task(cache_policy=NONE)
@@ -104,7 +139,7 @@ def ingest_flow(settings: Settings, cfg: VocConfig, source: str | None = None) -
 @flow(name="voc-analyze", log_prints=True)
 def analyze_flow(settings: Settings, cfg: VocConfig, week: Week) -> list[str]:
     """Understand, topics, counts and surges for one week (no ingest, no brief)."""
-    lines = [understand_task(settings, cfg), topics_task(settings, cfg, week)]
+    lines = [understand_stage(settings, cfg), topics_task(settings, cfg, week)]
     lines.append(f"{surges_task(settings, cfg, week)} surge cells flagged in {week}")
     for line in lines:
         print(line)
@@ -129,7 +164,7 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
             res.lines += ingest_task(settings, cfg)
             _mark(engine, week, "ingest", "; ".join(res.lines))
         if "understand" not in done:
-            res.lines.append(understand_task(settings, cfg))
+            res.lines.append(understand_stage(settings, cfg))
             _mark(engine, week, "understand", res.lines[-1])
         if "topics" not in done:
             res.lines.append(topics_task(settings, cfg, week))
