@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config.settings import Mapping  # noqa: E402
 from sources.ingest import ingest_path  # noqa: E402
+from sources.worker import worth_it  # noqa: E402
 from store.db import make_engine, migrate  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -44,15 +45,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--db", action="append", choices=["sqlite", "postgres"])
+    ap.add_argument("--worker", choices=["auto", "on", "off"], default="auto",
+                    help="parse in a worker process: auto (big file and a free core), on, off")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "voc-bench")
     args = ap.parse_args()
+    worker = {"auto": None, "on": True, "off": False}[args.worker]
     args.workdir.mkdir(parents=True, exist_ok=True)
     csv_path = args.workdir / f"tickets-{args.n}.csv"
     if not csv_path.exists():
         subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--n", str(args.n),
                         "--out", str(csv_path), "--weeks", "52", "--end-week", "2026-W47"], check=True,
                        stdout=subprocess.DEVNULL)
-    print(f"{args.n:,} rows, {csv_path.stat().st_size / 1e6:,.0f} MB CSV")
+    print(f"{args.n:,} rows, {csv_path.stat().st_size / 1e6:,.0f} MB CSV, worker {args.worker}"
+          f" (auto now: {'on' if worth_it(csv_path) else 'off'})")
     print(f"{'store':10} {'run':26} {'seconds':>8} {'tickets/s':>10} {'cpu s':>7} {'load':>5}")
     for db in args.db or ["sqlite"]:
         if db == "sqlite":
@@ -69,7 +74,7 @@ def main() -> int:
         for label, force in (("first ingest", False), ("no-change re-read (forced)", True),
                              ("re-run (file known)", False)):
             t, cpu = time.perf_counter(), cpu_seconds()
-            s = ingest_path(engine, csv_path, "bench", Mapping(), force=force)
+            s = ingest_path(engine, csv_path, "bench", Mapping(), force=force, worker=worker)
             dt, dcpu = time.perf_counter() - t, cpu_seconds() - cpu
             print(f"{db:10} {label:26} {dt:8.1f} {args.n / dt:10,.0f} {dcpu:7.1f} {os.getloadavg()[0]:5.2f}"
                   f"   ({s.line()})")

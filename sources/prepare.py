@@ -6,7 +6,7 @@ the writer so it can run in the writer's process or in a worker process with ide
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,8 @@ Bad = tuple[str, dict[str, Any], str]  # (location, raw row, reason)
 
 @dataclass
 class Prepared:
-    """One batch: how many raw rows it covers, its ticket rows (``ticket_row`` tuples), its bad rows."""
+    """One batch: how many raw rows it covers, its ticket rows (``ticket_row`` tuples, or ``base_row``
+    ones on their way from a worker), its bad rows."""
 
     read: int = 0
     rows: list[tuple[Any, ...]] = field(default_factory=list)
@@ -35,8 +36,8 @@ def to_ticket(raw: RawRow, source: str, mapping: Mapping, max_body_chars: int) -
                         tz=mapping.timezone)
 
 
-def prepare(rows: Iterable[RawRow], source: str, mapping: Mapping, max_body_chars: int,
-            batch_size: int) -> Iterator[Prepared]:
+def prepare(rows: Iterable[RawRow], source: str, mapping: Mapping, max_body_chars: int, batch_size: int,
+            row: Callable[[Ticket], tuple[Any, ...]] = ticket_row) -> Iterator[Prepared]:
     """Batches of ``batch_size`` rows (good + bad), then a last, possibly empty, one."""
     # No mapping: the columns are already canonical and parse_ticket reads only canonical keys, so a
     # clean row skips apply_mapping's copy (flagged rows still go through it for their RowError).
@@ -54,7 +55,7 @@ def prepare(rows: Iterable[RawRow], source: str, mapping: Mapping, max_body_char
         except RowError as e:
             b.bad.append((raw.location, data, str(e)))
         else:
-            b.rows.append(ticket_row(t))
+            b.rows.append(row(t))
         if len(b.rows) + len(b.bad) >= batch_size:
             yield b
             b = Prepared()

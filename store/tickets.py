@@ -73,7 +73,7 @@ def content_hash(t: Ticket) -> str:
 # A prepared row is a tuple in _COLS order: source, source_id, the hashed fields, then the derived ones.
 _COLS = ("source", "source_id", *_HASHED, "event_at", "week", "hours_to_close", "content_hash")
 _I_SID, _I_EVENT, _I_HASH = 1, _COLS.index("event_at"), _COLS.index("content_hash")
-_DT_IDX = DATETIME_COLUMNS = tuple(_COLS.index(c) for c in ("created_at", "closed_at", "event_at"))
+_DT_IDX = tuple(_COLS.index(c) for c in ("created_at", "closed_at", "event_at"))
 _blake2b = hashlib.blake2b
 
 # Bulk inserts of new rows bypass SQLAlchemy's per-row bind processing (raw executemany on SQLite,
@@ -81,22 +81,31 @@ _blake2b = hashlib.blake2b
 FAST_INSERT = True
 
 
-def ticket_row(t: Ticket) -> tuple[Any, ...]:
-    """The stored columns of one ticket (same values and hash as ``content_hash``), as a _COLS tuple.
+def base_row(t: Ticket) -> tuple[Any, ...]:
+    """source, id and the hashed fields of a ticket: the first part of its _COLS tuple (plain values,
+    so a worker process can make it and hand it to the writer, which adds the rest)."""
+    return (t.source, t.ticket_id, t.created_at, t.closed_at, t.channel, t.product, t.model, t.batch, t.subject,
+            t.body, t.resolution, t.status, t.agent, t.customer_region, t.csat, t.reopened, t.transfers,
+            t.language, t.intent_hint)
 
-    Plain values only, so a worker process can prepare rows and hand them to the writer."""
-    created, closed = t.created_at, t.closed_at
-    vals = (created, closed, t.channel, t.product, t.model, t.batch, t.subject, t.body, t.resolution,
-            t.status, t.agent, t.customer_region, t.csat, t.reopened, t.transfers, t.language, t.intent_hint)
-    text = "\x1f".join(["" if v is None else str(v) for v in vals])
+
+def complete_row(b: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A ``base_row`` plus the derived columns (event time, week, hours to close, content hash)."""
+    text = "\x1f".join(["" if v is None else str(v) for v in b[2:]])  # == content_hash's text
     h = _blake2b(text.encode("utf-8"), digest_size=20).hexdigest()
+    created, closed = b[2], b[3]
     hours = None
     if created and closed:
         hours = max(0.0, (closed - created).total_seconds() / 3600)
     ev = closed or created
     # == Week.of(ev).ordinal(): the ISO week's Monday is ev's date minus its weekday
-    week = (ev.toordinal() - ev.weekday()) // 7  # type: ignore[union-attr]
-    return (t.source, t.ticket_id, *vals, ev, week, hours, h)
+    week = (ev.toordinal() - ev.weekday()) // 7
+    return (*b, ev, week, hours, h)
+
+
+def ticket_row(t: Ticket) -> tuple[Any, ...]:
+    """The stored columns of one ticket (same values and hash as ``content_hash``), as a _COLS tuple."""
+    return complete_row(base_row(t))
 
 
 def upsert_tickets(conn: Connection, tickets: Sequence[Ticket]) -> UpsertCounts:
