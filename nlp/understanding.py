@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 
 from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
 from nlp.entities import ModelFinder, ProductIndex, find_batch
-from nlp.intent import INTENTS, classify_intent
+from nlp.intent import INTENTS, intent_and_flags
 from nlp.language import LANGUAGES, detect_language
 from nlp.normalize import MAX_CHARS, normalize
 from nlp.redact import Redactor
-from nlp.severity import classify_severities
+from nlp.severity import classify_severities, rule_severity
 from nlp.tokens import ZhWords, build_pipelines, content_tokens, content_words, token_text
 
 
@@ -155,6 +155,7 @@ class Understander:
                     parsed[i] = (content_tokens(doc, lemmas), _first_ent(doc, "MODEL"), _first_product(doc, self.index))
 
         out: list[Understanding] = []
+        rules: list[str] = []
         for item, (text, flags, n, lang), (tokens, text_model, text_pid) in zip(items, prepared, parsed, strict=True):
             # --- entities: field first, then text
             product = self._field_product(item.product)
@@ -185,10 +186,10 @@ class Understander:
             hint = hint.lower() if hint else None
             if hint in INTENTS:
                 intent = hint
-            elif "emoji_only" in flags or "empty" in flags:
-                intent = classify_intent(text) if text else "complaint"
+                rules.append(rule_severity(text, intent))
             else:
-                intent = classify_intent(text)
+                intent, safety, defect = intent_and_flags(text)
+                rules.append(rule_severity(text, intent, safety=safety, defect=defect))
 
             out.append(
                 Understanding(
@@ -208,7 +209,7 @@ class Understander:
                 )
             )
         # severity for the whole batch: one classifier call
-        sev = classify_severities([u.text for u in out], [u.intent for u in out])
+        sev = classify_severities([u.text for u in out], [u.intent for u in out], rules=rules)
         return [replace(u, severity=s) for u, s in zip(out, sev, strict=True)]
 
 

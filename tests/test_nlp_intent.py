@@ -169,3 +169,12 @@ def test_rule_cases(text, intent, severity):
     got = classify_intent(text)
     assert got == intent
     assert classify_severity(text, got) == severity
+
+
+def test_fast_proba_equals_sklearn():
+    from nlp.severity import default_model
+
+    m = default_model()
+    texts = [r["text"] for r in training_rows()][:120] + ["", "  a  b ", "😀烤箱\tKX-30A 冒烟了", "x" * 3000]
+    for a, b in zip(m.sk_proba(texts), m.proba(texts), strict=True):
+        assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-9
