@@ -6,6 +6,7 @@ Retries sit on I/O (ingest, alerts); the analysis stages are deterministic and r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -136,11 +137,35 @@ def ingest_flow(settings: Settings, cfg: VocConfig, source: str | None = None) -
     return lines
 
 
+# (what, done, total): "understand" counts tickets, "stage: NAME" counts the run's stages
+StageProgress = Callable[[str, int, int], None]
+
+
+def _stepper(plan: list[str], progress: StageProgress | None) -> Callable[[str], None]:
+    """Reports "stage: NAME" as each planned stage starts (and "stage: done" after the last)."""
+    def step(name: str) -> None:
+        if progress:
+            i = plan.index(name) if name in plan else len(plan)
+            progress(f"stage: {name}", i, len(plan))
+    return step
+
+
+def _tickets(progress: StageProgress | None) -> understand.Progress | None:
+    return (lambda done, total: progress("understand", done, total)) if progress else None
+
+
 @flow(name="voc-analyze", log_prints=True)
-def analyze_flow(settings: Settings, cfg: VocConfig, week: Week) -> list[str]:
+def analyze_flow(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None = None
+                 ) -> list[str]:
     """Understand, topics, counts and surges for one week (no ingest, no brief)."""
-    lines = [understand_stage(settings, cfg), topics_task(settings, cfg, week)]
+    step = _stepper(plan := ["understand", "topics", "surges"], progress)
+    step(plan[0])
+    lines = [understand_stage(settings, cfg, _tickets(progress))]
+    step(plan[1])
+    lines.append(topics_task(settings, cfg, week))
+    step(plan[2])
     lines.append(f"{surges_task(settings, cfg, week)} surge cells flagged in {week}")
+    step("done")
     for line in lines:
         print(line)
     return lines
@@ -148,11 +173,13 @@ def analyze_flow(settings: Settings, cfg: VocConfig, week: Week) -> list[str]:
 
 @flow(name="voc-weekly", log_prints=True)
 def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None = None,
-                ingest: bool = True, alerts: bool = True, resume: bool = False) -> WeeklyResult:
+                ingest: bool = True, alerts: bool = True, resume: bool = False,
+                progress: StageProgress | None = None) -> WeeklyResult:
     """The whole weekly run: ingest -> understand -> topics -> surges -> brief -> alerts.
 
     Every stage replaces its week's results, so re-running a week never duplicates anything.
-    ``resume`` skips the stages that already finished for this week (after a failed run).
+    ``resume`` skips the stages that already finished for this week (after a failed run);
+    ``progress`` hears which stage runs and how many tickets are understood (the CLI draws it).
     """
     res = WeeklyResult(week=str(week))
     engine = _engine(settings)
@@ -160,23 +187,33 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
         done = _done_stages(engine, week) if resume else set()
         if not resume:
             _clear_stages(engine, week)
-        if ingest and "ingest" not in done:
+        plan = [s for s, on in (("ingest", ingest), ("understand", True), ("topics", True), ("surges", True),
+                                ("brief", True), ("alerts", alerts)) if on and s not in done]
+        step = _stepper(plan, progress)
+        if "ingest" in plan:
+            step("ingest")
             res.lines += ingest_task(settings, cfg)
             _mark(engine, week, "ingest", "; ".join(res.lines))
-        if "understand" not in done:
-            res.lines.append(understand_stage(settings, cfg))
+        if "understand" in plan:
+            step("understand")
+            res.lines.append(understand_stage(settings, cfg, _tickets(progress)))
             _mark(engine, week, "understand", res.lines[-1])
-        if "topics" not in done:
+        if "topics" in plan:
+            step("topics")
             res.lines.append(topics_task(settings, cfg, week))
-        if "surges" not in done:
+        if "surges" in plan:
+            step("surges")
             res.surges = surges_task(settings, cfg, week)
             res.lines.append(f"{res.surges} surge cells flagged in {week}")
-        if "brief" not in done:
+        if "brief" in plan:
+            step("brief")
             res.outputs = brief_task(settings, cfg, week, out_dir)
-        if alerts and "alerts" not in done:
+        if "alerts" in plan:
+            step("alerts")
             html = next((p for p in res.outputs if p.endswith(".html")), None)
             res.alerts = alerts_task(settings, cfg, week, sink_dir, html)
             res.lines.append(f"alerts: {res.alerts}")
+        step("done")
         if done:
             res.lines.append(f"resumed: skipped {', '.join(sorted(done))}")
     for line in res.lines:

@@ -106,3 +106,75 @@ def test_surges_backtest_on_cfpb_monthly_counts() -> None:
     assert "missing-data periods (not tested): 2023-04, 2023-05, 2023-06, 2023-07, 2023-08, 2023-09, 2023-10" \
         in res.stdout
     assert not [ln for ln in res.stdout.splitlines() if ln.strip()[:7] in {f"2023-{m:02d}" for m in range(4, 11)}]
+
+
+def test_progress_is_drawn_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from voc import cli
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    pipe = io.StringIO()
+    monkeypatch.setattr("sys.stderr", pipe)
+    with cli._progress("ingesting x.csv") as update:
+        assert update is None
+    assert pipe.getvalue() == ""
+    tty = Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    with cli._progress() as update:
+        assert update is not None
+        update("understand", 1200, 3000)
+        update("stage: topics", 2, 6)
+        update("stage: surges", 3, 6)
+    out = tty.getvalue()
+    assert "understand" in out and "1200/3000" in out
+    assert "stage: surges" in out and "3/6" in out
+
+
+@pytest.mark.slow
+def test_analyze_draws_progress_on_a_terminal_and_nothing_in_a_pipe(sqlite_url: str, tmp_path: Path) -> None:
+    """The real command in a pseudo-terminal: bars for the stages and the tickets understood on stderr."""
+    import os
+    import re
+    import select
+    import subprocess
+    import sys
+
+    from voc import sample
+    from voc.weeks import Week
+
+    rows, _ = sample.generate(Week.parse("2026-W47"), weeks=3, per_week=100, seed=2)
+    sample.write_csv(tmp_path / "t.csv", rows)
+    env = {**os.environ, "VOC_DATABASE_URL": sqlite_url, "COLUMNS": "120"}
+    cmd = [sys.executable, "-m", "voc.cli"]
+    for args in (["init"], ["ingest-file", str(tmp_path / "t.csv")]):
+        res = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and res.stderr == "", res.stderr  # not a terminal: no bar
+    master, slave = os.openpty()
+    proc = subprocess.Popen([*cmd, "analyze", "--week", "2026-W47"], env=env, stdout=subprocess.PIPE,
+                            stderr=slave, close_fds=True)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    stdout = proc.communicate(timeout=300)[0].decode()
+    assert proc.returncode == 0, seen.decode(errors="replace")[-2000:]
+    drawn = seen.decode(errors="replace")
+    tickets = [(int(a), int(b)) for a, b in re.findall(r"understand\S*\s.*?(\d+)/(\d+)", drawn)]
+    assert tickets and tickets[-1][0] == tickets[-1][1] > len(rows) // 2, drawn[-2000:]
+    assert "stage: topics" in drawn and "stage: done" in drawn and "3/3" in drawn, drawn[-2000:]
+    assert "\x1b[" not in stdout, "no terminal codes on stdout"

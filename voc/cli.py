@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,6 +81,39 @@ def _prefect_ready() -> None:
                        "`prefect server start`, or unset PREFECT_API_URL to run on the local ephemeral API") from None
 
 
+@contextmanager
+def _progress(what: str | None = None) -> Iterator[Callable[[str, int, int], None] | None]:
+    """Progress bars on stderr for long work, drawn only when stderr is a terminal (logs, pipes and
+    tests get nothing). Yields ``update(label, done, total)``; ``what`` alone draws a spinner."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bars: dict[str, Any] = {}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as p:
+        if what:
+            p.add_task(what, total=None)
+
+        def update(label: str, done: int, total: int) -> None:
+            key = label.split(":")[0]  # "stage: topics" and "stage: brief" share one bar
+            if key not in bars:
+                bars[key] = p.add_task(label, total=total)
+            p.update(bars[key], description=label, completed=done, total=total)
+
+        yield update
+
+
 def _week(text: str | None) -> Week:
     return Week.parse(text) if text else Week.latest_complete()
 
@@ -118,8 +154,9 @@ def ingest_file(
     from sources.ingest import ingest_path
 
     settings, cfg, engine = _ctx()
-    summary = ingest_path(engine, path, source or mapping or "files", cfg.mapping(mapping), encoding=encoding,
-                          max_body_chars=cfg.max_body_chars, force=force)
+    with _progress(f"ingesting {path}"):
+        summary = ingest_path(engine, path, source or mapping or "files", cfg.mapping(mapping), encoding=encoding,
+                              max_body_chars=cfg.max_body_chars, force=force)
     line = summary.line()
     if summary.reasons:
         line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(summary.reasons.items())) + ")"
@@ -165,7 +202,8 @@ def analyze(week: WeekOpt = None) -> None:
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
-    analyze_flow(settings, cfg, _week(week))
+    with _progress() as progress:
+        analyze_flow(settings, cfg, _week(week), progress)
 
 
 @app.command()
@@ -434,7 +472,9 @@ def run_weekly(week: WeekOpt = None,
     settings, cfg, engine = _ctx()
     sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
     _prefect_ready()
-    res = weekly_flow(settings, cfg, _week(week), out or settings.out_dir, sink, resume=resume)
+    with _progress() as progress:
+        res = weekly_flow(settings, cfg, _week(week), out or settings.out_dir, sink, resume=resume,
+                          progress=progress)
     for p in res.outputs:
         typer.echo(p)
 
