@@ -104,3 +104,77 @@ def test_unreachable_prefect_api_says_what_to_do(sqlite_url: str) -> None:
     assert "Prefect API at http://127.0.0.1:9/api does not answer" in res.stderr
     assert "prefect server start" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+_UNDERSTOOD = ("nlp_version, lang, text_clean, resolution_clean, tokens, intent, severity, product_n, model_n, "
+               "batch_n, entity_sources, flags")
+
+
+def test_understanding_killed_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path) -> None:
+    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from flows import understand
+    from sources.ingest import ingest_path
+    from voc import sample
+
+    rows, _ = sample.generate(WEEK, weeks=3, per_week=60, seed=4)
+    sample.write_csv(tmp_path / "t.csv", rows)
+    cfg = load_config(EXAMPLE_CONFIG)
+    ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
+
+    def stored() -> list[tuple]:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(text(f"select id, {_UNDERSTOOD} from tickets order by id"))]
+
+    calls = 0
+
+    def dies_in_second_batch(spec, chunks):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt("killed mid-run")
+        return understand.run_in_process(spec, chunks)
+
+    with pytest.raises(KeyboardInterrupt):
+        understand.understand_pending(engine, cfg, batch_size=50, run_chunks=dies_in_second_batch)
+    partial = stored()
+    assert sum(r[1] is not None for r in partial) == 50, "the first batch is stored, nothing of the second"
+    assert understand.understand_pending(engine, cfg, batch_size=50) == len(partial) - 50
+    killed_then_rerun = stored()
+    with engine.begin() as c:
+        c.execute(text("update tickets set nlp_version = null"))
+    assert understand.understand_pending(engine, cfg) == len(partial)  # one clean run over everything
+    assert stored() == killed_then_rerun
+
+
+@pytest.mark.slow
+def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analysed, db_url: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Surges die after writing half their work: the run fails, holds no lock, and --resume finishes it
+    (skipping understand/topics) with the same surges, counts, assignments and brief as a clean run."""
+    from config.settings import Settings
+    from flows import weekly
+    from store.models import StageRun
+
+    engine, cfg = analysed
+    settings = Settings(database_url=db_url)
+    clean = weekly.weekly_flow(settings, cfg, WEEK, tmp_path / "clean", ingest=False, alerts=False)
+    before = _snapshot(engine)
+    real = weekly.detect_week
+
+    def dies_after_writing(*a, **k):  # type: ignore[no-untyped-def]
+        real(*a, **k)  # the week's surges are written ...
+        raise RuntimeError("killed mid-stage")  # ... but the stage never finishes
+
+    monkeypatch.setattr(weekly, "detect_week", dies_after_writing)
+    with pytest.raises(RuntimeError, match="killed mid-stage"):
+        weekly.weekly_flow(settings, cfg, WEEK, tmp_path / "killed", ingest=False, alerts=False)
+    with engine.connect() as c:
+        done = set(c.execute(select(StageRun.stage).where(StageRun.week == WEEK.ordinal())).scalars())
+        locks = c.execute(text("select count(*) from run_locks")).scalar_one()
+    assert done == {"understand", "topics"} and locks == 0
+    monkeypatch.setattr(weekly, "detect_week", real)
+    resumed = weekly.weekly_flow(settings, cfg, WEEK, tmp_path / "resumed", ingest=False, alerts=False, resume=True)
+    assert "resumed: skipped topics, understand" in resumed.lines
+    assert _snapshot(engine) == before
+    assert [Path(p).read_text(encoding="utf-8") for p in resumed.outputs] == \
+        [Path(p).read_text(encoding="utf-8") for p in clean.outputs]
