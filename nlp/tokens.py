@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from nlp.entities import PARTS_ZH, ProductIndex, add_entity_ruler
 from nlp.normalize import PLACEHOLDER_RE as MEDIA_PLACEHOLDER_RE
@@ -154,17 +155,20 @@ def build_pipelines(index: ProductIndex, hmm: bool = False):
         seg.add_word(surface)
     for m in index.models:
         seg.add_word(m)
-    zh.tokenizer.jieba_seg = seg
+    zh_tok: Any = zh.tokenizer  # spaCy types it as a plain callable
+    zh_tok.jieba_seg = seg
     add_entity_ruler(zh, index, "zh")
 
     en = spacy.blank("en")
     en.add_pipe("lemmatizer", config={"mode": "lookup"})
     en.initialize()  # loads the lookup table from spacy-lookups-data (offline)
+    en_tok: Any = en.tokenizer
     for m in index.models:
-        en.tokenizer.add_special_case(m, [{ORTH: m}])
+        en_tok.add_special_case(m, [{ORTH: m}])
     add_entity_ruler(en, index, "en")
     try:
-        table = en.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        lemmatizer: Any = en.get_pipe("lemmatizer")
+        table = lemmatizer.lookups.get_table("lemma_lookup")
     except (KeyError, ValueError):  # pragma: no cover - lookups data missing: no lemmas
         table = None
     return zh, en, Lemmas(table)
