@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
@@ -54,7 +55,7 @@ def ingest_task(settings: Settings, cfg: VocConfig, source: str | None = None) -
     return [s.line() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
 
 
-def task_runner(settings: Settings) -> TaskRunner:
+def task_runner(settings: Settings) -> TaskRunner[Any]:
     """The runner for the understanding chunks (``VOC_TASK_RUNNER``; docs/scale-out.md)."""
     kind = settings.task_runner
     if kind == "processes":
