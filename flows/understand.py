@@ -22,7 +22,7 @@ from nlp.understanding import CatalogueEntry, TicketText, Understander
 from store import analysis
 from store.models import TicketRow
 
-NLP_VERSION = "1"
+NLP_VERSION = "2"  # 2: severity from rules + classifier
 
 # (id, subject, body, product, model, batch, language, intent_hint, resolution): plain values, picklable
 ChunkRow = tuple[Any, ...]
