@@ -158,7 +158,9 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
                      week: int) -> None:
     if not ids:
         return
-    conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(list(ids))))
+    ids = list(ids)
+    for i in range(0, len(ids), 5000):  # SQLite allows at most 32,766 bound variables per statement
+        conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(ids[i:i + 5000])))
     conn.execute(insert(Assignment), [
         {"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
         for i, (tid, sim) in zip(ids, assignments, strict=True)])

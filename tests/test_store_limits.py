@@ -1,0 +1,27 @@
+"""Store statements stay within database limits at backfill sizes (SQLite: 32,766 bound variables by
+default, 250,000 in some builds; a 1M-ticket backfill re-assigns ~450k tickets in one call)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import func, select
+
+from store import analysis
+from store.db import make_engine, migrate
+from store.models import Assignment
+
+
+def test_save_assignments_replaces_more_ids_than_one_statement_can_bind(sqlite_url: str) -> None:
+    sqlite_engine = make_engine(sqlite_url)
+    migrate(sqlite_engine)
+    n = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) + 1000
+    ids = list(range(1, n + 1))
+    with sqlite_engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # the limit is the point here, not ticket/topic rows
+        conn.commit()
+        analysis.save_assignments(conn, ids, [(1, 0.5)] * len(ids), 1)
+        analysis.save_assignments(conn, ids, [(2, 0.7)] * len(ids), 2)  # one unchunked delete would bind n ids
+        rows = conn.execute(select(Assignment.topic_id, func.count()).group_by(Assignment.topic_id)).all()
+        conn.commit()
+    assert rows == [(2, n)]
