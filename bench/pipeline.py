@@ -92,15 +92,16 @@ def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, s
     timed("topics (fit on history)", lambda: update_topics(engine, cfg, end.shift(-1)))
     timed("topics (assign last week)", lambda: update_topics(engine, cfg, end))
 
-    def counts() -> None:
-        with engine.begin() as conn:
-            analysis.rebuild_counts(conn, end.ordinal())
-
-    timed("counts", counts)
+    timed("counts", lambda: rebuild_counts(engine, end))
     timed("surges", lambda: detect_week(engine, cfg, end))
     timed("brief (zh+en, html+md)", lambda: write_brief(engine, cfg, end, workdir / "briefs", ["zh", "en"],
                                                          ["html", "md"]))
     return times, url
+
+
+def rebuild_counts(engine, week: Week) -> None:  # type: ignore[no-untyped-def]
+    with engine.begin() as conn:
+        analysis.rebuild_counts(conn, week.ordinal())
 
 
 def increment_csv(n: int, week: Week, workdir: Path) -> tuple[Path, int]:
@@ -125,11 +126,7 @@ def increment(url: str, csv_path: Path, week: Week, workdir: Path) -> tuple[Time
     timed("understand", lambda: understand_pending(engine, cfg))
     timed("topics (assign the week)", lambda: update_topics(engine, cfg, week))
 
-    def counts() -> None:
-        with engine.begin() as conn:
-            analysis.rebuild_counts(conn, week.ordinal())
-
-    timed("counts", counts)
+    timed("counts", lambda: rebuild_counts(engine, week))
     timed("surges", lambda: detect_week(engine, cfg, week))
     out = workdir / "briefs-increment"
     timed("brief (zh+en, html+md)", lambda: write_brief(engine, cfg, week, out, ["zh", "en"], ["html", "md"]))
