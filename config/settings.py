@@ -149,7 +149,7 @@ class Thresholds(_Strict):
     min_ratio: float = 1.5
     topic_match_similarity: float = 0.35
     min_new_topic_size: int = 8
-    refit_every_weeks: int = 0  # 0 = refit only on demand (`voc topics refit`)
+    refit_every_weeks: int = 4  # monthly; 0 = refit only on demand (`voc topics refit`)
 
 
 class Schedules(_Strict):
