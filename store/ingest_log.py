@@ -95,5 +95,6 @@ def list_quarantine(conn: Connection, source: str | None = None, include_replaye
 
 
 def mark_replayed(conn: Connection, ids: Sequence[int]) -> None:
-    if ids:
-        conn.execute(update(QuarantinedRow).where(QuarantinedRow.id.in_(list(ids))).values(replayed_at=_now()))
+    ids = list(ids)
+    for i in range(0, len(ids), 5000):  # SQLite caps bound parameters per statement
+        conn.execute(update(QuarantinedRow).where(QuarantinedRow.id.in_(ids[i:i + 5000])).values(replayed_at=_now()))

@@ -159,7 +159,8 @@ def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: Run
                 .values({c: bindparam(c) for c in cols} | {"nlp_version": None}))
         conn.execute(stmt, [dict(zip(_COLS, r, strict=True)) | {"_pk": pk} for pk, r in changed])
         pks = [pk for pk, _ in changed]
-        conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(pks)))
+        for i in range(0, len(pks), 5000):  # SQLite caps bound parameters per statement
+            conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(pks[i:i + 5000])))
     return counts
 
 

@@ -25,3 +25,23 @@ def test_save_assignments_replaces_more_ids_than_one_statement_can_bind(sqlite_u
         rows = conn.execute(select(Assignment.topic_id, func.count()).group_by(Assignment.topic_id)).all()
         conn.commit()
     assert rows == [(2, n)]
+
+
+def test_mark_replayed_marks_more_rows_than_one_statement_can_bind(sqlite_url: str) -> None:
+    from datetime import datetime
+
+    from store import ingest_log
+    from store.models import QuarantinedRow
+
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    n = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) + 1000
+    now = datetime(2026, 1, 1)
+    with engine.begin() as conn:
+        conn.execute(QuarantinedRow.__table__.insert(), [
+            {"source": "s", "location": f"f:{i}", "raw": "x", "raw_hash": str(i), "reason": "r", "created_at": now}
+            for i in range(n)])
+        ids = list(conn.execute(select(QuarantinedRow.id)).scalars())
+        ingest_log.mark_replayed(conn, ids)
+        left = conn.execute(select(func.count()).select_from(QuarantinedRow).where(QuarantinedRow.replayed_at.is_(None))).scalar_one()
+    assert left == 0

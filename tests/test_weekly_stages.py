@@ -88,6 +88,38 @@ def test_crashed_runs_lock_is_taken_over_when_stale(engine) -> None:
         pass
 
 
+def _recent_lock(engine, holder: str) -> None:
+    from datetime import datetime
+
+    with engine.begin() as c:
+        c.execute(text("insert into run_locks (week, holder, acquired_at) values (:w, :h, :t)"),
+                  {"w": WEEK.ordinal(), "h": holder, "t": datetime.now().replace(microsecond=0)})
+
+
+def test_lock_of_a_killed_process_on_this_host_is_taken_over_at_once(engine) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # a pid that has exited
+    _recent_lock(engine, f"{socket.gethostname()}:{gone}")
+    with week_lock(engine, WEEK.ordinal(), str(WEEK)):
+        pass
+
+
+@pytest.mark.parametrize("where", ["live process here", "other host"])
+def test_recent_lock_of_a_live_or_remote_holder_blocks(engine, where: str) -> None:
+    import os
+    import socket
+
+    holder = f"{socket.gethostname()}:{os.getppid()}" if where == "live process here" else "elsewhere:1"
+    _recent_lock(engine, holder)
+    with pytest.raises(RunInProgress, match="already in progress"):
+        with week_lock(engine, WEEK.ordinal(), str(WEEK)):
+            pass
+
+
 def test_unreachable_prefect_api_says_what_to_do(sqlite_url: str) -> None:
     # a separate process: Prefect reads PREFECT_API_URL once per process, so setting it here would
     # leak into (or be masked by) every other test that runs a flow
