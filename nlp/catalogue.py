@@ -33,7 +33,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nlp.topics import FoundTopic, describe_groups, fit_topics, make_label, normalise
+from nlp.topics import (
+    MERGE_SIMILARITY,
+    FoundTopic,
+    describe_groups,
+    fit_topics,
+    make_label,
+    merge_duplicates,
+    normalise,
+)
 
 __all__ = [
     "ACTIVE",
@@ -212,6 +220,7 @@ def assign_week(
                 emb[rest],
                 min_topic_size=min_new_topic_size,
                 max_topics=max_new_topics,
+                min_topics=None if catalogue_empty else 2,  # this week's leftovers: silhouette decides
                 seed=seed,
             )
             nid = next_id
@@ -284,7 +293,7 @@ def anchored_clusters(
     prior: np.ndarray,
     *,
     min_size: int,
-    merge_similarity: float = 0.8,
+    merge_similarity: float = MERGE_SIMILARITY,
     split_similarity: float = 0.05,
     frozen: frozenset[int] | set[int] = frozenset(),
     seed: int = 0,
@@ -311,7 +320,7 @@ def anchored_clusters(
     n = len(emb)
     # near-duplicate topics are merged before k-means: started apart, k-means would pull the two
     # halves of one theme apart along its within-theme variation
-    start = _merge_duplicates(emb, np.where(prior >= 0, prior, -1), merge_similarity)
+    start = merge_duplicates(emb, np.where(prior >= 0, prior, -1), merge_similarity)
     olds = [int(o) for o in np.unique(start) if o >= 0]
     init = np.stack([normalise(emb[start == o].mean(axis=0)) for o in olds])
     with threadpool_limits(limits=1):
@@ -319,27 +328,11 @@ def anchored_clusters(
             labels = KMeans(n_clusters=len(olds), init=init, n_init=1, random_state=seed).fit_predict(emb)
         else:
             labels = np.zeros(n, dtype=np.int64)
-        labels = _merge_duplicates(emb, labels, merge_similarity)
+        labels = merge_duplicates(emb, labels, merge_similarity)
         keep = {int(c) for c in np.unique(labels) if _majority(prior[labels == c]) in frozen}
         labels = _split_separable(emb, labels, min_size, split_similarity, seed, keep)
     _, labels = np.unique(labels, return_inverse=True)
     return labels.astype(np.int64)
-
-
-def _merge_duplicates(emb: np.ndarray, labels: np.ndarray, similarity: float) -> np.ndarray:
-    """Join groups (label >= 0) whose centroids reach ``similarity``, the closest pair first."""
-    labels = labels.copy()
-    while True:
-        ids = np.unique(labels[labels >= 0])
-        if len(ids) < 2:
-            return labels
-        cents = normalise(np.stack([emb[labels == i].mean(axis=0) for i in ids]))
-        sim = cents @ cents.T
-        np.fill_diagonal(sim, -1)
-        a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
-        if sim[a, b] < similarity:
-            return labels
-        labels[labels == ids[max(a, b)]] = ids[min(a, b)]
 
 
 def _majority(values: np.ndarray) -> int:
@@ -382,7 +375,7 @@ def refit(
     min_jaccard: float = 0.1,
     margin: float = 0.05,
     merge_share: float = 0.6,
-    merge_similarity: float = 0.8,
+    merge_similarity: float = MERGE_SIMILARITY,
     split_share: float = 0.5,
     anchored: bool = True,
     split_similarity: float = 0.05,

@@ -35,6 +35,9 @@ __all__ = [
     "FoundTopic",
     "LABEL_STOPWORDS",
     "choose_k",
+    "min_topics_for",
+    "merge_duplicates",
+    "MERGE_SIMILARITY",
     "describe_groups",
     "fit_topics",
     "is_label_term",
@@ -162,15 +165,29 @@ def _k_grid(k_max: int) -> list[int]:
     return sorted(k for k in grid if 2 <= k <= k_max)
 
 
+MERGE_SIMILARITY = 0.9
+"""Topic centroids at or above this cosine are one theme (fit and refit alike)."""
+
+
+def min_topics_for(n: int) -> int:
+    """The fewest topics worth showing for ``n`` documents: about sqrt(n / 10) (6 for 400, 21 for
+    4,400, 45 for 20k). Silhouette alone settles on 3-4 broad themes for thousands of tickets
+    (measured on CFPB and the zh reviews), which hides a surge of one defect inside a catch-all
+    topic; the meeting triages finer themes, and refits keep ids however many there are."""
+    return max(2, round(float(np.sqrt(max(n, 0) / 10))))
+
+
 def choose_k(
-    embeddings: np.ndarray, k_max: int, *, seed: int = 0, sample: int = 2000, repeats: int = 3, tie: float = 0.97
+    embeddings: np.ndarray, k_max: int, *, k_min: int = 2, seed: int = 0, sample: int = 2000, repeats: int = 3,
+    tie: float = 0.97,
 ) -> int:
     """k in [2, k_max] by silhouette of k-means, measured in a PCA(10) view (in the full
     100-200-d space silhouette grows monotonically with k; the view is cut at a clear
     eigen-gap), averaged over ``repeats`` seeded
     samples of ``sample`` rows (one sample is noisy at small k).  Among near-ties (within
     ``tie`` of the best mean score) the largest k wins: for triage a slightly finer split is
-    more useful than one catch-all topic.  k=2 must beat the rest by 15%."""
+    more useful than one catch-all topic.  k=2 must beat the rest by 15%.  ``k_min`` is a floor
+    (see :func:`min_topics_for`); at or above ``k_max`` it is ``k_max``."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.metrics import silhouette_score
@@ -183,7 +200,11 @@ def choose_k(
     rng = np.random.default_rng(seed)
     if n <= sample:
         repeats = 1
-    grid = _k_grid(min(k_max, min(n, sample) - 1))
+    k_top = min(k_max, min(n, sample) - 1)
+    if k_min >= k_top:
+        return max(min(k_max, n - 1), 1)
+    grid = [k for k in _k_grid(k_top) if k >= k_min]
+    grid = sorted({max(k_min, 2), *grid})
     if not grid:
         return 1
     # One PCA view for all repeats, fitted on up to 20k rows (a PCA per small sample is noisy).
@@ -224,30 +245,52 @@ class _ChosenKMeans:
     fits k-means on the full embeddings, then dissolves clusters smaller than ``min_size`` into
     their nearest surviving centroid (so there are no outliers and no tiny topics)."""
 
-    def __init__(self, min_size: int, max_k: int, seed: int = 0) -> None:
+    def __init__(self, min_size: int, max_k: int, seed: int = 0, min_k: int = 2) -> None:
         self.min_size = min_size
         self.max_k = max_k
+        self.min_k = min_k
         self.seed = seed
         self.labels_: np.ndarray | None = None
 
     def fit(self, x: np.ndarray, y: Any = None) -> _ChosenKMeans:
-        self.labels_ = _kmeans_labels(np.asarray(x, dtype=np.float32), self.min_size, self.max_k, self.seed)
+        self.labels_ = _kmeans_labels(np.asarray(x, dtype=np.float32), self.min_size, self.max_k, self.seed,
+                                      self.min_k)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - BERTopic.transform only
         raise NotImplementedError("use nlp.catalogue.assign_week for new documents")
 
 
-def _kmeans_labels(x: np.ndarray, min_size: int, max_k: int, seed: int) -> np.ndarray:
+def _kmeans_labels(x: np.ndarray, min_size: int, max_k: int, seed: int, min_k: int = 2) -> np.ndarray:
     from sklearn.cluster import KMeans
 
     n = len(x)
     k_max = min(max_k, n // max(min_size, 1))
-    k = choose_k(x, k_max, seed=seed)
+    k = choose_k(x, k_max, k_min=min_k, seed=seed)
     if k < 2:
         return np.zeros(n, dtype=int)
     labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(x)
-    return _dissolve_small(x, labels, min_size)
+    labels = merge_duplicates(x, _dissolve_small(x, labels, min_size), MERGE_SIMILARITY)
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def merge_duplicates(emb: np.ndarray, labels: np.ndarray, similarity: float) -> np.ndarray:
+    """Join groups (label >= 0) whose centroids reach ``similarity``, the closest pair first
+    (labels keep the smaller id). Used after the first fit, whose k-means floor can cut one broad
+    theme into near-copies, and by the refit: the same rule both times, so a refit does not merge
+    what the fit just made."""
+    labels = labels.copy()
+    while True:
+        ids = np.unique(labels[labels >= 0])
+        if len(ids) < 2:
+            return labels
+        cents = normalise(np.stack([emb[labels == i].mean(axis=0) for i in ids]))
+        sim = cents @ cents.T
+        np.fill_diagonal(sim, -1)
+        a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[a, b] < similarity:
+            return labels
+        labels[labels == ids[max(a, b)]] = ids[min(a, b)]
 
 
 def _dissolve_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
@@ -454,6 +497,7 @@ def fit_topics(
     *,
     min_topic_size: int = 8,
     max_topics: int = 40,
+    min_topics: int | None = None,
     seed: int = 0,
 ) -> list[FoundTopic]:
     """Cluster one batch into topics; every document belongs to exactly one topic.
@@ -461,7 +505,8 @@ def fit_topics(
     * ``n == 0`` -> ``[]``.
     * ``n < 2 * min_topic_size`` (too few to split) -> one topic holding every document
       (keywords from the same c-TF-IDF/MMR code, without importing BERTopic).
-    * otherwise BERTopic with precomputed embeddings, no UMAP, silhouette-chosen k-means.
+    * otherwise BERTopic with precomputed embeddings, no UMAP, silhouette-chosen k-means with at
+      least ``min_topics`` clusters (default :func:`min_topics_for`; 2 lets silhouette decide).
     Topics are numbered by size (0 = largest). Deterministic for a given ``seed``.
     """
     n = len(texts)
@@ -470,6 +515,7 @@ def fit_topics(
     if n == 0:
         return []
     min_topic_size = max(int(min_topic_size), 1)
+    min_k = min_topics_for(n) if min_topics is None else max(int(min_topics), 2)
     emb = normalise(np.asarray(embeddings, dtype=np.float32))
     has_terms = any(topic_terms(t, bigrams=False) for t in tokens)
 
@@ -477,7 +523,7 @@ def fit_topics(
         labels = (
             np.zeros(n, dtype=int)
             if n < 2 * min_topic_size or max_topics < 2
-            else _kmeans_labels(emb, min_topic_size, max_topics, seed)
+            else _kmeans_labels(emb, min_topic_size, max_topics, seed, min_k)
         )
         kws = describe_groups(tokens, labels, emb, seed=seed)
         return _build(emb, labels, kws)
@@ -491,7 +537,7 @@ def fit_topics(
         language="multilingual",  # "english" would strip every non-ASCII character before c-TF-IDF
         embedding_model=None,
         umap_model=BaseDimensionalityReduction(),
-        hdbscan_model=_ChosenKMeans(min_size=min_topic_size, max_k=max_topics, seed=seed),
+        hdbscan_model=_ChosenKMeans(min_size=min_topic_size, max_k=max_topics, seed=seed, min_k=min_k),
         vectorizer_model=CountVectorizer(analyzer=_analyze_joined),
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
         representation_model=_make_representation(emb, top_n=10),

@@ -396,3 +396,47 @@ def test_refit_detects_merge_and_split(corpus):
 def test_refit_empty():
     r = refit([], {}, [], [], [], np.zeros((0, 5), np.float32), next_id=1)
     assert r.assignments == [] and r.new_topics == []
+
+
+def _nested_themes(n_themes: int, subs: int, per: int, sub_weight: float, noise: float, seed: int = 0):
+    """Embeddings with ``n_themes`` broad themes, each made of ``subs`` distinct sub-themes."""
+    rng = np.random.default_rng(seed)
+    dim = n_themes * (subs + 1) + 20
+    rows, tokens, truth = [], [], []
+    for t in range(n_themes):
+        for s in range(subs):
+            base = np.zeros(dim)
+            base[t] = 1.0
+            base[n_themes + t * subs + s] = sub_weight
+            rows.append(base + rng.normal(0, noise, (per, dim)))
+            tokens += [(f"theme{t}", f"sub{t}x{s}")] * per
+            truth += [t * subs + s] * per
+    x = np.vstack(rows).astype(np.float32)
+    return [" ".join(t) for t in tokens], tokens, x, np.array(truth)
+
+
+def test_min_topics_floor_grows_with_volume():
+    from nlp.topics import min_topics_for
+
+    assert [min_topics_for(n) for n in (0, 40, 400, 4400, 20_000)] == [2, 2, 6, 21, 45]
+
+
+def test_fit_topics_floor_separates_sub_themes_silhouette_would_pool():
+    # 3 broad themes x 8 sub-themes: silhouette alone prefers the 3 themes; the floor (sqrt(2400/10)
+    # = 15) keeps sub-themes apart, and none is merged (their centroids sit at cosine ~0.7 < 0.9)
+    texts, tokens, x, truth = _nested_themes(3, 8, 100, sub_weight=0.65, noise=0.05)
+    pooled = fit_topics(texts, tokens, x, min_topic_size=20, min_topics=2)
+    floored = fit_topics(texts, tokens, x, min_topic_size=20)
+    assert len(pooled) <= 4
+    assert len(floored) >= 15
+    for f in floored:  # each topic stays inside one broad theme
+        assert len({int(truth[i]) // 8 for i in f.members}) == 1
+
+
+def test_fit_topics_merges_near_copies_the_floor_cuts_from_one_theme():
+    # 2 compact themes and no sub-structure: k-means at the floor cuts each into near-identical
+    # pieces (centroid cosine > 0.9), which are merged back, so the fit shows the 2 real themes
+    texts, tokens, x, truth = _nested_themes(2, 1, 1000, sub_weight=0.0, noise=0.02)
+    found = fit_topics(texts, tokens, x, min_topic_size=20)
+    assert len(found) == 2
+    assert sorted(len(f.members) for f in found) == [1000, 1000]
