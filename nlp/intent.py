@@ -106,6 +106,15 @@ _REPORT = Lexicon(
         sparked; melted; burned; burnt; shocked; keeps; exploded; shattered; failed"""
     ),
 )
+# a demand for redress: "希望能退货" is a complaint, not a wish for a product (希望 alone is a suggestion cue)
+DEMAND = Lexicon(
+    zh=r"""希望(?:能|可以|你们|商家|客服|尽快|马上|早日|赶紧)?.{0,4}(?:退货|退款|退钱|换货|换一个|换新|赔|处理|解决|给个说法|给我个说法|回复|答复|上门|维修|修好|补发|重发|退回)
+    要求(?:退|换|赔|处理) 请(?:尽快|马上)?(?:退|换|处理|解决)""".split(),
+    en=terms(
+        r"""i want (?:a|my) (?:refund|replacement|money back); (?:please|pls) (?:refund|replace); i demand; i expect (?:a|my) (?:refund|replacement);
+        hope (?:to get|you can|you will|for) (?:a )?(?:refund|replacement|my money)"""
+    ),
+)
 # rhetorical questions that are really complaints
 RHETORICAL = Lexicon(
     zh="""合适吗 凭什么 为什么还 怎么能 难道 什么意思 有没有搞错 搞什么 还让我 还要我 你们怎么 对吗 像话吗 说得过去吗 是不是太""".split(),
@@ -148,7 +157,7 @@ def intent_and_flags(text: str) -> tuple[str, bool | None, bool | None]:
     neg_praise = NEGATED_PRAISE.search(low_p)
     strong_neg = NEGATIVE.search(low_p)
     report = _REPORT.search(low_p)
-    if not (strong_neg or neg_praise or report or emoji_neg) and SUGGESTION.search(low):
+    if not (strong_neg or neg_praise or report or emoji_neg) and SUGGESTION.search(low) and not DEMAND.search(low):
         return "suggestion", None, None
     safety = has_safety(low_p)
     defect = DEFECT.search(low_p)

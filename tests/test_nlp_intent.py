@@ -1,7 +1,8 @@
 """Intent rules and severity (rules + classifier) against hand-written labelled sets.
 
-tests/data/intent_labelled.csv (383 rows) is what the rules were developed on and what the severity
-classifier trains on (nlp/data/severity_train.csv is the same rows); tests/data/severity_holdout.csv
+tests/data/intent_labelled.csv (558 rows: 383, then 175 written on 2026-12-03 without looking at the
+held-out file, to widen safety/praise/suggestion phrasing) is what the rules were developed on and what
+the severity classifier trains on (nlp/data/severity_train.csv is the same rows); tests/data/severity_holdout.csv
 (132 rows) was written and committed before the classifier was built or any rule changed. Severity
 on the training rows is reported 5-fold cross-validated (the classifier never sees the row it labels).
 
@@ -142,14 +143,16 @@ def test_holdout_floors(rows):
 def test_second_holdout(holdout):
     """The 132-ticket set written before the classifier. Measured (first and only evaluation of this
     configuration): severity rules only safety R .58, defect R .53; rules + classifier safety R .92
-    (24/26), defect .86, service .93, other .95; macro-F1 intent .84, severity .92. Floors = measured
-    minus a small margin."""
+    (24/26), defect .86, service .93, other .95; macro-F1 intent .84, severity .92. After 175 more
+    training rows written without looking at this file (2026-12-03): safety R .96 (25/26) P .96,
+    defect R .86, severity macro-F1 .935, intent macro-F1 .824 (intent is rules: unchanged). Floors =
+    measured minus a small margin; safety recall is held at the 0.95 target."""
     macro = _report(holdout, "second holdout (written before the classifier)")
     for lang in ("zh", "en"):
         _report([r for r in holdout if r["language"] == lang], f"second holdout language={lang}")
     sev = _prf(holdout, "severity", "pred_severity", SEVERITIES)
     rules = _prf(holdout, "severity", "rule_severity", SEVERITIES)
-    assert sev["safety"][1] >= 0.88 and sev["safety"][0] >= 0.90
+    assert sev["safety"][1] >= 0.95 and sev["safety"][0] >= 0.90
     assert sev["defect"][1] >= 0.80 and sev["defect"][1] > rules["defect"][1] + 0.2
     assert macro["severity"] >= 0.88 and macro["intent"] >= 0.80
 
@@ -178,3 +181,17 @@ def test_fast_proba_equals_sklearn():
     texts = [r["text"] for r in training_rows()][:120] + ["", "  a  b ", "😀烤箱\tKX-30A 冒烟了", "x" * 3000]
     for a, b in zip(m.sk_proba(texts), m.proba(texts), strict=True):
         assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("RV-2老是卡在沙发底下出不来。希望能退货。", "complaint"),  # a demand for redress, not a wish
+        ("希望尽快处理，给个说法", "complaint"),
+        ("希望能出一款带定时的", "suggestion"),
+        ("Keeps shutting off after a minute. I want a refund.", "complaint"),
+        ("Would be great if it came with a second basket", "suggestion"),
+    ],
+)
+def test_demand_is_not_a_suggestion(text, intent):
+    assert classify_intent(text) == intent
