@@ -11,7 +11,10 @@ Cue families are matched on lower-cased, normalised text and combined:
 
 from __future__ import annotations
 
-from nlp.severity import DEFECT, SAFETY, Lexicon, ascii_lower, has_safety, terms
+from collections.abc import Sequence
+from functools import lru_cache
+
+from nlp.severity import DEFECT, SAFETY, Lexicon, SeverityModel, ascii_lower, has_safety, terms, training_rows
 
 INTENTS = ("complaint", "question", "suggestion", "praise")
 
@@ -136,18 +139,58 @@ _EMOJI_NEG = frozenset("😡😠👎💩😤😭😞🤬💔")
 _EMOJI_POS = frozenset("👍😊😍🥰❤👏💯🌟⭐😄😁🙏")
 
 
+# Rules first; the char n-gram classifier (trained on the same labelled rows as severity) decides
+# where no cue matched, and overrules a cue when it is >= INTENT_OVERRULE_P sure of another intent.
+# Chosen by 5-fold CV on the training rows (macro-F1: rules .918, classifier alone .848, this .927),
+# then evaluated once on tests/data/severity_holdout.csv: macro-F1 .824 -> .922, praise recall
+# .43 -> .71, suggestion .73 -> 1.00 (the rules were written against the training rows and overfit them).
+INTENT_OVERRULE_P = 0.7
+
+
+@lru_cache(maxsize=1)
+def intent_model() -> SeverityModel:
+    """The intent classifier, trained once per process on nlp/data/severity_train.csv (~0.2 s)."""
+    from nlp.normalize import normalize
+
+    rows = training_rows()
+    return SeverityModel([normalize(r["text"])[0] for r in rows], [r["intent"] for r in rows])
+
+
 def classify_intent(text: str) -> str:
-    return intent_and_flags(text)[0]
+    return classify_intents([text])[0][0]
+
+
+def classify_intents(
+    texts: Sequence[str], *, model: SeverityModel | None = None
+) -> list[tuple[str, bool | None, bool | None]]:
+    """``intent_and_flags`` for a batch, with the classifier combined as above (one call for all)."""
+    decisions = [intent_decision(t) for t in texts]
+    if not decisions:
+        return []
+    probs = (model or intent_model()).proba(list(texts))
+    out = []
+    for (intent, safety, defect, sure), p in zip(decisions, probs, strict=True):
+        best = max(p, key=p.__getitem__)
+        if not sure or p[best] >= INTENT_OVERRULE_P:
+            intent = best
+        out.append((intent, safety, defect))
+    return out
 
 
 def intent_and_flags(text: str) -> tuple[str, bool | None, bool | None]:
     """(intent, safety rule hit, defect rule hit); the flags are None where not computed on the plain
     text (callers then compute them: ``rule_severity`` takes them to avoid a second pass)."""
+    return intent_decision(text)[:3]
+
+
+def intent_decision(text: str) -> tuple[str, bool | None, bool | None, bool]:
+    """``intent_and_flags`` plus whether a cue decided it (False: no cue matched and 'complaint' is
+    only the fallback -- the case where a trained classifier may know better)."""
     low = ascii_lower(text)
     if not low.strip():
-        return "complaint", None, None
-    if RHETORICAL.search(low):
-        return "complaint", None, None
+        return "complaint", None, None, True
+    if RHETORICAL.search(low) or DEMAND.search(low):
+        return "complaint", None, None, True
     chars = set(text) if len(text) < 400 else set(text[:400])
     emoji_neg = not _EMOJI_NEG.isdisjoint(chars)
     emoji_pos = not _EMOJI_POS.isdisjoint(chars)
@@ -157,8 +200,8 @@ def intent_and_flags(text: str) -> tuple[str, bool | None, bool | None]:
     neg_praise = NEGATED_PRAISE.search(low_p)
     strong_neg = NEGATIVE.search(low_p)
     report = _REPORT.search(low_p)
-    if not (strong_neg or neg_praise or report or emoji_neg) and SUGGESTION.search(low) and not DEMAND.search(low):
-        return "suggestion", None, None
+    if not (strong_neg or neg_praise or report or emoji_neg) and SUGGESTION.search(low):
+        return "suggestion", None, None, True
     safety = has_safety(low_p)
     defect = DEFECT.search(low_p)
     flags = (None, None) if no_problem else (safety, defect)
@@ -169,15 +212,15 @@ def intent_and_flags(text: str) -> tuple[str, bool | None, bool | None]:
     problem = safety or defect or neg_praise or strong_neg or emoji_neg
     if problem:
         if question and not strong_neg and not neg_praise and not emoji_neg and not report:
-            return "question", *flags
+            return "question", *flags, True
         if praise and not (safety or strong_neg or neg_praise or emoji_neg or report):
-            return "praise", *flags
-        return "complaint", *flags
+            return "praise", *flags, True
+        return "complaint", *flags, True
     if question:
-        return ("praise" if praise and not qmark else "question"), *flags
+        return ("praise" if praise and not qmark else "question"), *flags, True
     if praise:
-        return "praise", *flags
-    return "complaint", *flags
+        return "praise", *flags, True
+    return "complaint", *flags, False
 
 
-__all__ = ["INTENTS", "classify_intent", "intent_and_flags", "SAFETY", "DEFECT"]
+__all__ = ["INTENTS", "classify_intent", "classify_intents", "intent_and_flags", "intent_decision", "intent_model", "SAFETY", "DEFECT"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
 from nlp.entities import ModelFinder, ProductIndex, find_batch
-from nlp.intent import INTENTS, intent_and_flags
+from nlp.intent import INTENTS, classify_intents
 from nlp.language import LANGUAGES, detect_language
 from nlp.normalize import MAX_CHARS, normalize
 from nlp.redact import Redactor
@@ -156,6 +156,7 @@ class Understander:
 
         out: list[Understanding] = []
         rules: list[str] = []
+        ask: list[int] = []  # tickets whose intent the rules + classifier decide
         for item, (text, flags, n, lang), (tokens, text_model, text_pid) in zip(items, prepared, parsed, strict=True):
             # --- entities: field first, then text
             product = self._field_product(item.product)
@@ -188,8 +189,9 @@ class Understander:
                 intent = hint
                 rules.append(rule_severity(text, intent))
             else:
-                intent, safety, defect = intent_and_flags(text)
-                rules.append(rule_severity(text, intent, safety=safety, defect=defect))
+                intent = ""  # decided for the whole batch below (one classifier call)
+                rules.append("")
+                ask.append(len(out))
 
             out.append(
                 Understanding(
@@ -208,7 +210,10 @@ class Understander:
                     redactions=n,
                 )
             )
-        # severity for the whole batch: one classifier call
+        # intent (rules + classifier) and severity for the whole batch: one classifier call each
+        for k, (intent, safety, defect) in zip(ask, classify_intents([out[k].text for k in ask]), strict=True):
+            out[k] = replace(out[k], intent=intent)
+            rules[k] = rule_severity(out[k].text, intent, safety=safety, defect=defect)
         sev = classify_severities([u.text for u in out], [u.intent for u in out], rules=rules)
         return [replace(u, severity=s) for u, s in zip(out, sev, strict=True)]
 

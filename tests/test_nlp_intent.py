@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.intent import INTENTS, classify_intent
+from nlp.intent import INTENTS, classify_intent, classify_intents, intent_and_flags
 from nlp.normalize import normalize
 from nlp.severity import (
     SEVERITIES,
@@ -61,12 +61,26 @@ def _cv_severity(texts, intents, labels, folds=5):
     return pred
 
 
+def _cv_intent(texts, labels, folds=5):
+    """Intent (rules + a classifier trained without the fold) for each training row."""
+    from sklearn.model_selection import StratifiedKFold
+
+    pred = [""] * len(texts)
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels):
+        m = SeverityModel([texts[i] for i in tr], [labels[i] for i in tr])
+        for i, (intent, _, _) in zip(te, classify_intents([texts[i] for i in te], model=m), strict=True):
+            pred[i] = intent
+    return pred
+
+
 @pytest.fixture(scope="module")
 def rows():
     rows = list(csv.DictReader(DATA.open(encoding="utf-8")))
     texts = [normalize(r["text"])[0] for r in rows]
-    for r, text in zip(rows, texts, strict=True):
-        r["pred_intent"] = classify_intent(text)
+    intents = _cv_intent(texts, [r["intent"] for r in rows])
+    for r, text, intent in zip(rows, texts, intents, strict=True):
+        r["pred_intent"] = intent
+        r["rule_intent"] = intent_and_flags(text)[0]
         r["rule_severity"] = rule_severity(text, r["pred_intent"])
         r.setdefault("split", "dev")
     cv = _cv_severity(texts, [r["pred_intent"] for r in rows], [r["severity"] for r in rows])
@@ -82,6 +96,7 @@ def holdout():
     intents = [classify_intent(t) for t in texts]
     for r, t, i, p in zip(rows, texts, intents, classify_severities(texts, intents), strict=True):
         r["pred_intent"], r["pred_severity"], r["rule_severity"] = i, p, rule_severity(t, i)
+        r["rule_intent"] = intent_and_flags(t)[0]
     return rows
 
 
@@ -96,6 +111,7 @@ def _report(rows, title):
     print(f"\n== {title}: {len(rows)} tickets")
     macro = {}
     for key, gold, pred, classes in (("intent", "intent", "pred_intent", INTENTS),
+                                     ("int-rule", "intent", "rule_intent", INTENTS),
                                      ("severity", "severity", "pred_severity", SEVERITIES),
                                      ("rules", "severity", "rule_severity", SEVERITIES)):
         stats = _prf(rows, gold, pred, classes)
@@ -146,7 +162,9 @@ def test_second_holdout(holdout):
     (24/26), defect .86, service .93, other .95; macro-F1 intent .84, severity .92. After 175 more
     training rows written without looking at this file (2026-12-03): safety R .96 (25/26) P .96,
     defect R .86, severity macro-F1 .935, intent macro-F1 .824 (intent is rules: unchanged). Floors =
-    measured minus a small margin; safety recall is held at the 0.95 target."""
+    measured minus a small margin; safety recall is held at the 0.95 target. Intent with the
+    classifier combined (nlp.intent.classify_intents, chosen by CV on the training rows): macro-F1
+    .824 -> .922, praise recall .43 -> .71, suggestion .73 -> 1.00."""
     macro = _report(holdout, "second holdout (written before the classifier)")
     for lang in ("zh", "en"):
         _report([r for r in holdout if r["language"] == lang], f"second holdout language={lang}")
@@ -154,7 +172,9 @@ def test_second_holdout(holdout):
     rules = _prf(holdout, "severity", "rule_severity", SEVERITIES)
     assert sev["safety"][1] >= 0.95 and sev["safety"][0] >= 0.90
     assert sev["defect"][1] >= 0.80 and sev["defect"][1] > rules["defect"][1] + 0.2
-    assert macro["severity"] >= 0.88 and macro["intent"] >= 0.80
+    assert macro["severity"] >= 0.88 and macro["intent"] >= 0.88
+    intent = _prf(holdout, "intent", "pred_intent", INTENTS)
+    assert intent["praise"][1] >= 0.6 and intent["suggestion"][1] >= 0.85
 
 
 @pytest.mark.parametrize(
