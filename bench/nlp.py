@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nlp.intent import classify_intent  # noqa: E402
+from nlp.intent import classify_intents  # noqa: E402
 from nlp.language import detect_language  # noqa: E402
 from nlp.normalize import normalize  # noqa: E402
 from nlp.severity import classify_severities, default_model, rule_severity  # noqa: E402
@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     with u.en.select_pipes(disable=["lemmatizer"]):
         timed(f"en spaCy pipe+tokens ({len(en)})", len(en),
               lambda: [content_tokens(d, lem) for d in u.en.pipe([token_text(x, u.index) for x in en], batch_size=512)])
-    intents = timed("intent", n, lambda: [classify_intent(x) for x in red])
+    intents = timed("intent (rules + classifier)", n, lambda: [i for k in range(0, n, args.batch)
+                                                              for i, _, _ in classify_intents(red[k : k + args.batch])])
     timed("severity rules", n, lambda: [rule_severity(x, i) for x, i in zip(red, intents, strict=True)])
     default_model()
     timed("severity rules+classifier", n,
