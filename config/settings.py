@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import (
@@ -162,8 +162,8 @@ class Schedules(_Strict):
 
 
 class Report(_Strict):
-    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
-    formats: list[Literal["html", "md", "pdf"]] = Field(default_factory=lambda: ["html", "md"])
+    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: cast(list[Literal["zh", "en"]], ["zh", "en"]))
+    formats: list[Literal["html", "md", "pdf"]] = Field(default_factory=lambda: cast(list[Literal["html", "md", "pdf"]], ["html", "md"]))
     templates_dir: str | None = None
     brand: str = ""
 

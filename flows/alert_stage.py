@@ -121,7 +121,7 @@ def _route_matches(r: Route, item: SurgeItem) -> bool:
 
 def owners_for(cfg: VocConfig, item: SurgeItem) -> list[str]:
     """Owners of every matching route; else the product's owner; else the default owner. Safety adds the list."""
-    routed = [o for r in cfg.alerts.routes if _route_matches(r, item) for o in r.owners]
+    routed: list[str | None] = [o for r in cfg.alerts.routes if _route_matches(r, item) for o in r.owners]
     owners = routed or [owner_for(cfg, item.product_id)]
     if item.severity == "safety":
         owners += cfg.alerts.safety_list
@@ -332,6 +332,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
             if all(x.ident != e.ident for x in lst):
                 lst.append(e)
 
+        tg: Target | None
         for ident, item in current["zh"].items():
             for owner in owners_for(cfg, item):
                 for tg in targets_for(cfg, owner, sink):
@@ -445,6 +446,7 @@ def _claim(engine: Engine, p: PlannedAlert, tg: Target, i: int, payload_hash: st
                 return int(row.id) if res.rowcount == 1 else None
             res = conn.execute(insert(AlertSent).values(dedupe_key=key, channel=tg.channel, recipient=tg.recipient,
                                                         attempts=0, created_at=_now(), **values))
+            assert res.inserted_primary_key is not None  # always set for a single-row insert
             return int(res.inserted_primary_key[0])
     except IntegrityError:  # a concurrent run inserted the same key first
         return None

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, insert
 
@@ -145,6 +145,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
         global_rows = [r for r in surge_rows if r.level == "global"]
         glob = (global_rows[0].explanation_zh if lang == "zh" else global_rows[0].explanation_en) \
             if global_rows else None
+        top: list[TopicItem]
         emerging, opportunities, top = [], [], []
         for intent in ("complaint", "suggestion"):
             now = report_queries.topic_counts(conn, intent, w)
@@ -216,7 +217,8 @@ def write_brief(engine: Engine, cfg: VocConfig, week: Week, out_dir: Path, langs
     for lang in langs:
         brief = build_brief(engine, cfg, week, lang, today)
         paths += write_rendered(engine, out_dir, "weekly", str(week), lang, formats, f"brief-{week}",
-                                lambda fmt, b=brief, lg=lang: render_brief(b, lg, fmt, cfg.report.templates_dir))
+                                cast(Callable[[str], str],
+                                     lambda fmt, b=brief, lg=lang: render_brief(b, lg, fmt, cfg.report.templates_dir)))
     return paths
 
 

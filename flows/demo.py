@@ -34,6 +34,7 @@ def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[s
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     db = out / "demo.sqlite3"
+    p: Path | str
     for p in out.glob("demo.sqlite3*"):
         p.unlink()
     outbox = alerts_to or out / "outbox"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import Engine
 
@@ -87,6 +89,7 @@ def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date |
             t = topics.get(tid)
             if t is None or t.status == "ignored":
                 continue
+            h: tuple[int, ...] | dict[int, int]  # reused below for a cell history
             h = tuple(hists[tid].get(w, 0) for w in weeks)
             top.append(TopicItem(topic_id=tid, label=t.label, intent="complaint", count=n, previous=0,
                                  keywords=tuple(k for k in t.keywords.split(" / ") if k)[:8], quotes=(), history=h))
@@ -125,5 +128,6 @@ def write_review(engine: Engine, cfg: VocConfig, quarter: Quarter, out_dir: Path
     paths: list[Path] = []
     for lang in langs:
         paths += write_rendered(engine, out_dir, "review", str(quarter), lang, formats, f"review-{quarter}",
-                                lambda fmt, lg=lang: render_review(review, lg, fmt, cfg.report.templates_dir))
+                                cast(Callable[[str], str],
+                                     lambda fmt, lg=lang: render_review(review, lg, fmt, cfg.report.templates_dir)))
     return paths

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from config.settings import Thresholds, VocConfig
 from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
-from nlp.embedding import TfidfSvdEmbedder, load_embedder
+from nlp.embedding import Embedder, TfidfSvdEmbedder, load_embedder
 from nlp.topics import describe_groups, make_label, normalise
 from store import analysis
 from store.models import Topic
@@ -228,11 +228,13 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
     ids = [r.id for r in rows]
     texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows],
                                terms)
+    embedder: Embedder
     if first:
         embedder = TfidfSvdEmbedder().fit(texts, tokens)
         blob = embedder.dumps()
         analysis.put_artifact(conn, art_key, blob)
     else:
+        assert blob is not None  # not `first`
         embedder = load_embedder(blob)
     emb_key = f"{intent}:{hashlib.sha256(blob).hexdigest()[:16]}"
     vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)

@@ -215,8 +215,8 @@ def assign_week(
         catalogue_empty = not live_targets
         if catalogue_empty or len(rest) >= min_new_topic_size:
             found = fit_topics(
-                [texts[i] for i in rest],
-                [tokens[i] for i in rest],
+                [texts[int(i)] for i in rest],
+                [tokens[int(i)] for i in rest],
                 emb[rest],
                 min_topic_size=min_new_topic_size,
                 max_topics=max_new_topics,
@@ -511,7 +511,7 @@ def refit(
         mask = topic == t
         if 0 < mask.sum() < min_topic_size or not mask.any():
             keep_ids = [x for x in targets if x != t and (topic == x).any()]
-            for i in np.flatnonzero(mask):
+            for i in np.flatnonzero(mask).tolist():
                 if prior[i] >= 0:
                     topic[i] = prior[i]
                 elif keep_ids:

@@ -209,7 +209,7 @@ class TfidfSvdEmbedder:
         return _dump({"kind": "tfidf", "state": state})
 
     # -- internals --------------------------------------------------------------------------
-    def _sparse(self, texts: list[str], tokens: list[tuple[str, ...]]):
+    def _sparse(self, texts: list[str], tokens: Sequence[Sequence[str]]):
         from scipy import sparse
         from sklearn.preprocessing import normalize
 

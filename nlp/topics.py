@@ -313,7 +313,7 @@ def _dissolve_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndar
     return labels
 
 
-def _centroids(x: np.ndarray, labels: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+def _centroids(x: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
     cents = np.stack([x[labels == i].mean(axis=0) for i in ids])
     return normalise(cents)
 
@@ -353,7 +353,7 @@ def _mmr_terms(
     if len(idx) == 0:
         return [(w, s) for w, s in cands[:top_n]]
     vecs = normalise(np.asarray(occ[:, idx].T @ emb))
-    scores = np.array([cands[i][1] for i in idx], dtype=np.float32)
+    scores = np.array([cands[int(i)][1] for i in idx], dtype=np.float32)
     scores = scores / scores.max() if scores.max() > 0 else scores
     rel = 0.5 * (vecs @ centroid) + 0.5 * scores
     sim = vecs @ vecs.T

@@ -23,6 +23,7 @@ def add(engine: Engine, topic_id: int | None, product: str | None, batch: str | 
         res = conn.execute(insert(ActionItemRow).values(topic_id=topic_id, product=product, batch=batch,
                                                         owner=owner.strip(), status="open", due=due, note=note,
                                                         created_at=now, updated_at=now))
+        assert res.inserted_primary_key is not None  # always set for a single-row insert
         return int(res.inserted_primary_key[0])
 
 

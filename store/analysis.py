@@ -68,7 +68,8 @@ def pending_understanding(conn: Connection, version: str, limit: int) -> list[An
 def save_understanding(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     cols = ["nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
             "product_n", "model_n", "batch_n", "entity_sources", "flags"]
-    stmt = update(T).where(T.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+    # T is a Table at runtime; the stubs type __table__ as FromClause
+    stmt = update(T).where(T.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})  # type: ignore[arg-type]
     conn.execute(stmt, list(rows))
 
 

@@ -483,7 +483,7 @@ def _cusum(y, o, clean, t, alpha, P: SurgeParams) -> dict:
     return out
 
 
-def _year_ago_adjust(y, o, clean, ref, ws, t, P: SurgeParams) -> np.ndarray:
+def _year_ago_adjust(y, o, clean, ref, ws, t, P: SurgeParams) -> tuple[np.ndarray, np.ndarray]:
     """Seasonal correction of the CUSUM's in-control mean where a year of history exists: last year's
     rate around s (+-w) over last year's rate in the reference periods, shrunk towards 1 when counts
     are small. (C, window) multipliers; 1 where last year is not available."""

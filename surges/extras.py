@@ -146,6 +146,7 @@ def explain(row: Mapping, label: str, lang: str, concentration: Concentration | 
     else:
         s = f"{label}: {obs} complaints vs ~{_fmt_expected(exp_)} expected ({_fmt_ratio(ratio)}, {_fmt_q(q)})"
     if "cusum" in methods and since:
+        assert first is not None  # `since` implies it
         when = period_name(int(first)) if period_name else f"{first}"
         s += f"；自 {when} 起持续上升" if zh else f"; rising steadily since {when}"
     if concentration is not None:

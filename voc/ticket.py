@@ -106,7 +106,7 @@ def _parse_other(text: str, value: Any, field: str) -> datetime:
     m = _YMD.match(text)
     try:
         if m:
-            return datetime(*(int(g) for g in m.groups() if g is not None))  # type: ignore[misc]
+            return datetime(*(int(g) for g in m.groups() if g is not None))  # type: ignore[arg-type]
         if re.fullmatch(r"\d{9,10}(\.\d+)?", text):
             return datetime.fromtimestamp(float(text), UTC)
         raise ValueError(text)
