@@ -255,3 +255,17 @@ def test_routing_rules_product_model_topic_severity_default_and_safety_list() ->
     kettle = replace(oven, product_id="kettle", severity="safety")
     assert alert_stage.owners_for(cfg, kettle) == ["王磊", "刘洋", "质量安全组"]
     assert alert_stage.owners_for(cfg, replace(kettle, severity="defect")) == ["刘洋"]
+
+
+@pytest.mark.parametrize("subject", [
+    "投诉激增提醒 · 2026-W47 · 关不紧 / 铰链 / 炉门 · 烤箱 · 型号 KX-30A · 批次 B2409",  # folds before "· 批次"
+    "Complaint surge · 2026-W47 · door does not close / hinge · oven · model KX-30A · batch B2409 · 12 vs 3",
+])
+def test_long_subject_arrives_exactly_as_written(smtp: MailServer, subject: str) -> None:
+    # the stdlib's new-policy folder dropped the space before a fold next to an encoded word
+    from delivery.channels import Message
+
+    smtp.channel().send(Message(recipient="owner@example.com", subject=subject, text="正文", html="<p>正文</p>"))
+    [m] = smtp.to("owner@example.com")
+    assert m["Subject"] == subject
+    assert m.get_body(preferencelist=("plain",)).get_content().strip() == "正文"
