@@ -91,9 +91,18 @@ def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> t
         return texts, tokens
     pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
     lowered = {t.lower() for t in terms}
-    out_texts = [BATCH_CODE.sub(" ", pattern.sub(" ", t)) for t in texts]
-    out_tokens = [[w for w in toks if w.lower() not in lowered and not BATCH_CODE.fullmatch(w)
-                   and not pattern.fullmatch(w.replace("_", " "))] for toks in tokens]
+    out_texts = [BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t for t in texts]
+    # each distinct token is tested once (history runs to millions of token occurrences)
+    keep: dict[str, bool] = {}
+
+    def kept(w: str) -> bool:
+        k = keep.get(w)
+        if k is None:
+            k = keep[w] = not (w.lower() in lowered or BATCH_CODE.fullmatch(w)
+                               or pattern.fullmatch(w.replace("_", " ")))
+        return k
+
+    out_tokens = [[w for w in toks if kept(w)] for toks in tokens]
     return out_texts, out_tokens
 
 
