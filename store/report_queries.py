@@ -68,18 +68,24 @@ def quotes(conn: Connection, topic_id: int, week_from: int, week_to: int, produc
     Walks the (topic, similarity) index from the top, so a topic with 10k tickets a week costs
     no sort: the first matching candidates are the most typical ones.
     """
-    q = (select(T.c.text_clean, T.c.lang, A.c.similarity)
-         .select_from(A.join(T, A.c.ticket_id == T.c.id))
-         .where(A.c.topic_id.in_(_members(conn, topic_id)), T.c.week >= week_from, T.c.week <= week_to,
-                T.c.text_clean.is_not(None), func.length(T.c.text_clean) >= 6)
-         .order_by(A.c.similarity.desc()).limit(candidates))
-    if product:
-        q = q.where(T.c.product_n == product)
-    if batch:
-        q = q.where(T.c.batch_n == batch)
+    rows: list[Any] = []
+    # one query per member topic: "topic_id = x ORDER BY similarity" walks the index; with
+    # "topic_id IN (...)" PostgreSQL scans the weeks and sorts instead (45 ms vs 1 ms a quote set)
+    for member in _members(conn, topic_id):
+        q = (select(T.c.text_clean, T.c.lang, A.c.similarity)
+             .select_from(A.join(T, A.c.ticket_id == T.c.id))
+             .where(A.c.topic_id == member, T.c.week >= week_from, T.c.week <= week_to,
+                    T.c.text_clean.is_not(None), func.length(T.c.text_clean) >= 6)
+             .order_by(A.c.similarity.desc()).limit(candidates))
+        if product:
+            q = q.where(T.c.product_n == product)
+        if batch:
+            q = q.where(T.c.batch_n == batch)
+        rows += conn.execute(q).all()
+    rows.sort(key=lambda r: -(r[2] or 0.0))
     chosen: list[tuple[str, str]] = []
     grams: list[set[str]] = []
-    for text, lang, _ in conn.execute(q):
+    for text, lang, _ in rows[:candidates]:
         g = {text[i:i + 2] for i in range(len(text) - 1)}
         if any(len(g & h) / max(1, len(g | h)) > 0.45 for h in grams):
             continue
