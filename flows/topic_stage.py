@@ -19,6 +19,7 @@ from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from nlp.embedding import Embedder, TfidfSvdEmbedder, load_embedder
 from nlp.topics import describe_groups, make_label, normalise
 from store import analysis
+from store.db import refresh_statistics
 from store.models import Topic
 from voc.weeks import Week
 
@@ -220,6 +221,7 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
                 st = _refit_intent(conn, cfg, intent, w, terms)
             if st is not None:
                 summary.refits[intent] = st
+    refresh_statistics(engine)  # the later stages' queries join the tickets and assignments just written
     return summary
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from sqlalchemy import func, select
 
 from store import analysis
@@ -45,3 +46,22 @@ def test_mark_replayed_marks_more_rows_than_one_statement_can_bind(sqlite_url: s
         ingest_log.mark_replayed(conn, ids)
         left = conn.execute(select(func.count()).select_from(QuarantinedRow).where(QuarantinedRow.replayed_at.is_(None))).scalar_one()
     assert left == 0
+
+
+@pytest.mark.postgres
+def test_statistics_are_refreshed_on_postgresql(pg_url: str) -> None:
+    # without statistics after a bulk load the planner scanned whole weeks for the brief's quotes
+    from sqlalchemy import text
+
+    from store.db import refresh_statistics
+
+    engine = make_engine(pg_url)
+    migrate(engine)
+    q = text("select count(*) from pg_stat_user_tables where schemaname = current_schema() "
+             "and relname in ('tickets', 'assignments') and last_analyze is not null")
+    with engine.connect() as c:
+        assert c.execute(q).scalar_one() == 0
+    refresh_statistics(engine)
+    with engine.connect() as c:
+        assert c.execute(q).scalar_one() == 2
+    engine.dispose()
