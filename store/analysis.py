@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from store.binds import chunks
 from store.models import (
     Artifact,
     Assignment,
@@ -86,10 +87,9 @@ def put_artifact(conn: Connection, key: str, blob: bytes) -> None:
 
 def cached_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
     out: dict[int, np.ndarray] = {}
-    for i in range(0, len(ids), 5000):
-        chunk = list(ids[i:i + 5000])
+    for chunk in chunks(ids):
         q = select(Embedding.ticket_id, Embedding.vector).where(
-            Embedding.embedder_key == embedder_key, Embedding.ticket_id.in_(chunk))
+            Embedding.embedder_key == embedder_key, Embedding.ticket_id.in_(list(chunk)))
         for tid, vec in conn.execute(q):
             out[tid] = np.frombuffer(vec, dtype=np.float32)
     return out
@@ -159,9 +159,8 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
                      week: int) -> None:
     if not ids:
         return
-    ids = list(ids)
-    for i in range(0, len(ids), 5000):  # SQLite allows at most 32,766 bound variables per statement
-        conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(ids[i:i + 5000])))
+    for chunk in chunks(ids):
+        conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(chunk)))
     conn.execute(insert(Assignment), [
         {"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
         for i, (tid, sim) in zip(ids, assignments, strict=True)])

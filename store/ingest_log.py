@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from store.binds import chunks
 from store.models import IngestRun, ProcessedFile, QuarantinedRow, Watermark
 
 
@@ -95,6 +96,5 @@ def list_quarantine(conn: Connection, source: str | None = None, include_replaye
 
 
 def mark_replayed(conn: Connection, ids: Sequence[int]) -> None:
-    ids = list(ids)
-    for i in range(0, len(ids), 5000):  # SQLite caps bound parameters per statement
-        conn.execute(update(QuarantinedRow).where(QuarantinedRow.id.in_(ids[i:i + 5000])).values(replayed_at=_now()))
+    for chunk in chunks(ids):
+        conn.execute(update(QuarantinedRow).where(QuarantinedRow.id.in_(chunk)).values(replayed_at=_now()))

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from store.binds import chunks
 from store.models import Assignment, TicketRow
 from voc.ticket import Ticket
 
@@ -159,8 +160,8 @@ def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: Run
                 .values({c: bindparam(c) for c in cols} | {"nlp_version": None}))
         conn.execute(stmt, [dict(zip(_COLS, r, strict=True)) | {"_pk": pk} for pk, r in changed])
         pks = [pk for pk, _ in changed]
-        for i in range(0, len(pks), 5000):  # SQLite caps bound parameters per statement
-            conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(pks[i:i + 5000])))
+        for chunk in chunks(pks):
+            conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(chunk)))
     return counts
 
 
@@ -174,8 +175,7 @@ def _existing(conn: Connection, by_source: dict[str, list[str]]) -> dict[tuple[s
     existing: dict[tuple[str, str], tuple[int, str, Any]] = {}
     sqlite = conn.dialect.name == "sqlite"
     for source, ids in by_source.items():
-        for i in range(0, len(ids), 5000):
-            chunk = ids[i:i + 5000]
+        for chunk in chunks(ids):
             if sqlite:  # raw text back: event_at is parsed as SQLAlchemy's DateTime would
                 res = conn.exec_driver_sql(_SQLITE_EXISTING, (source, json.dumps(chunk)))
                 for pk, sid, h, ev in res:
