@@ -260,9 +260,10 @@ def test_explain_formats():
 
 
 # --- real data --------------------------------------------------------------------------------------
-@pytest.mark.skipif(not CFPB.exists(), reason=f"shared data not present ({CFPB}); run from the full checkout")
 def test_cfpb_september_2017_credit_reporting_flagged():
-    df = pd.read_csv(CFPB)
+    from tests.conftest import shared_data
+
+    df = pd.read_csv(shared_data(CFPB.name))  # skips locally without ../shared, fails on CI
     res = backtest(df, "month", ["product"], "n", freq="M")
     eq = res[(res["period_label"] == "2017-09") & res["product"].str.startswith("Credit reporting")]
     assert len(eq) == 1 and eq["ratio"].iloc[0] > 1.8
