@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from nlp.severity import DEFECT, SAFETY, Lexicon, SeverityModel, ascii_lower, has_safety, terms, training_rows
+from nlp.severity import (
+    DEFECT,
+    SAFETY,
+    Lexicon,
+    SeverityModel,
+    ascii_lower,
+    has_safety,
+    terms,
+    training_texts,
+)
 
 INTENTS = ("complaint", "question", "suggestion", "praise")
 
@@ -150,10 +159,8 @@ INTENT_OVERRULE_P = 0.7
 @lru_cache(maxsize=1)
 def intent_model() -> SeverityModel:
     """The intent classifier, trained once per process on nlp/data/severity_train.csv (~0.2 s)."""
-    from nlp.normalize import normalize
-
-    rows = training_rows()
-    return SeverityModel([normalize(r["text"])[0] for r in rows], [r["intent"] for r in rows])
+    texts, rows = training_texts()
+    return SeverityModel(texts, [r["intent"] for r in rows])
 
 
 def classify_intent(text: str) -> str:

@@ -336,12 +336,20 @@ def training_rows() -> list[dict[str, str]]:
 
 
 @lru_cache(maxsize=1)
-def default_model() -> SeverityModel:
-    """Trained once per process on the labelled tickets shipped in nlp/data (~0.1-0.5 s)."""
+def training_texts() -> tuple[list[str], list[dict[str, str]]]:
+    """The shipped labelled rows with their normalised texts, once per process (severity and the
+    intent classifier both train on them)."""
     from nlp.normalize import normalize
 
     rows = training_rows()
-    return SeverityModel([normalize(r["text"])[0] for r in rows], [r["severity"] for r in rows])
+    return [normalize(r["text"])[0] for r in rows], rows
+
+
+@lru_cache(maxsize=1)
+def default_model() -> SeverityModel:
+    """Trained once per process on the labelled tickets shipped in nlp/data (~0.1-0.5 s)."""
+    texts, rows = training_texts()
+    return SeverityModel(texts, [r["severity"] for r in rows])
 
 
 def combine(rule: str, intent: str | None, p: dict[str, float]) -> str:
