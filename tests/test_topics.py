@@ -18,7 +18,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from nlp.catalogue import IGNORED, MERGED, KnownTopic, assign_week, known_from_found, refit, resolve_ids  # noqa: E402
+from nlp.catalogue import (  # noqa: E402
+    EMERGING,
+    IGNORED,
+    MERGED,
+    KnownTopic,
+    assign_week,
+    known_from_found,
+    refit,
+    resolve_ids,
+)
 from nlp.embedding import TfidfSvdEmbedder, embedder_from_config, load_embedder  # noqa: E402
 from nlp.topics import LABEL_STOPWORDS, FoundTopic, fit_topics, is_label_term, make_label, topic_terms  # noqa: E402
 
@@ -440,3 +449,58 @@ def test_fit_topics_merges_near_copies_the_floor_cuts_from_one_theme():
     found = fit_topics(texts, tokens, x, min_topic_size=20)
     assert len(found) == 2
     assert sorted(len(f.members) for f in found) == [1000, 1000]
+
+
+def _catch_all_with_emerging(seed: int = 0):
+    """Topic 1: 200 generic + 100 logistics documents (a catch-all); topic 2: an emerging
+    logistics topic of 10; topic 3: 200 door documents. Directions are orthogonal plus noise."""
+    rng = np.random.default_rng(seed)
+    dim = 16
+    axis = {"generic": 0, "logistics": 1, "door": 2}
+
+    def docs(theme: str, n: int) -> np.ndarray:
+        v = 0.15 * rng.standard_normal((n, dim))
+        v[:, axis[theme]] += 1.0
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    blocks = [("generic", 200, 1), ("logistics", 100, 1), ("logistics", 10, 2), ("door", 200, 3)]
+    x = np.vstack([docs(theme, n) for theme, n, _ in blocks]).astype(np.float32)
+    theme = [t for t, n, _ in blocks for _ in range(n)]
+    prior = [p for _, n, p in blocks for _ in range(n)]
+    tokens = [(t, f"{t}-word") for t in theme]
+    texts = [" ".join(t) for t in tokens]
+    doc_ids = [str(i) for i in range(len(texts))]
+    cents = {t: x[np.array(prior) == t].mean(axis=0) for t in (1, 2, 3)}
+    known = [KnownTopic(t, f"t{t}", (), cents[t] / np.linalg.norm(cents[t]), EMERGING if t == 2 else "active",
+                        size=int((np.array(prior) == t).sum())) for t in (1, 2, 3)]
+    return known, dict(zip(doc_ids, prior, strict=True)), doc_ids, texts, tokens, x, np.array(theme)
+
+
+def test_refit_grows_an_emerging_topic_out_of_a_catch_all_under_its_own_id() -> None:
+    known, prior, doc_ids, texts, tokens, x, theme = _catch_all_with_emerging()
+    r = refit(known, prior, doc_ids, texts, tokens, x, next_id=4, min_topic_size=8, max_churn=1.0)
+    out = np.array(r.topic_ids)
+    was = np.array([prior[d] for d in doc_ids])
+    # the 10-document emerging topic gathers its theme's history (Jaccard with its past is 0.09:
+    # the overlap test alone would have made it a new id); no id is born, the split is recorded
+    assert r.new_topics == []
+    assert (out[theme == "logistics"] == 2).mean() >= 0.9
+    assert (out[theme == "generic"] == 1).all() and (out[theme == "door"] == 3).all()
+    assert (1, 2, "split") in r.lineage
+    assert (out != was).sum() >= 90
+
+
+def test_refit_churn_budget_bounds_how_many_tickets_change_id() -> None:
+    known, prior, doc_ids, texts, tokens, x, theme = _catch_all_with_emerging()
+    was = np.array([prior[d] for d in doc_ids])
+    for budget in (0.0, 0.05):
+        out = np.array(refit(known, prior, doc_ids, texts, tokens, x, next_id=4, min_topic_size=8,
+                             max_churn=budget).topic_ids)
+        moved = out != was
+        assert moved.sum() <= budget * len(doc_ids)
+        assert set(was[moved].tolist()) <= {1} and set(out[moved].tolist()) <= {2}
+    # the budget goes to the clearest moves first, and the next refit carries on
+    r = refit(known, prior, doc_ids, texts, tokens, x, next_id=4, min_topic_size=8, max_churn=0.05)
+    assert np.array(r.topic_ids)[np.array([prior[d] for d in doc_ids]) == 1].tolist().count(2) == 25
+    with pytest.raises(ValueError, match="max_churn=1.5"):
+        refit(known, prior, doc_ids, texts, tokens, x, next_id=4, max_churn=1.5)
