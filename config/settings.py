@@ -150,6 +150,9 @@ class Thresholds(_Strict):
     topic_match_similarity: float = 0.35
     min_new_topic_size: int = 8
     refit_every_weeks: int = 4  # monthly; 0 = refit only on demand (`voc topics refit`)
+    # weeks before the current one whose tickets a new topic may take over (flows.topic_stage.split_history);
+    # never fewer than baseline_weeks (the surge baseline); 0 = all history (slow on large stores)
+    split_history_weeks: int = Field(default=26, ge=0)
 
 
 class Schedules(_Strict):

@@ -126,8 +126,20 @@ def _embed(conn: Connection, embedder, key: str, ids: list[int], texts: list[str
     return np.vstack([cached[tid] for tid in ids]) if ids else np.zeros((0, 1), np.float32)
 
 
+def split_window_start(w: int, th: Thresholds) -> int | None:
+    """First week (ordinal, inclusive) whose tickets :func:`split_history` may move in week ``w``.
+
+    ``th.split_history_weeks`` earlier weeks (but never fewer than ``th.baseline_weeks``, the surge
+    baseline: weeks ``w - baseline_weeks`` .. ``w - 1``) plus ``w`` itself; None (all history) when
+    ``split_history_weeks`` is 0. Week ordinals are consecutive integers, so this is a subtraction.
+    """
+    if th.split_history_weeks <= 0:
+        return None
+    return w - max(th.split_history_weeks, th.baseline_weeks)
+
+
 def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], emb_key: str,
-                  threshold: float, min_size: int, terms: list[str]) -> int:
+                  threshold: float, min_size: int, terms: list[str], since_week: int | None = None) -> int:
     """Give this week's new topics their history: a split, not a birth, when the theme existed.
 
     A theme that used to be a minor part of a broader topic (door complaints inside "heating") only
@@ -137,10 +149,17 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     Then the new topic's centroid is recomputed from its members and this week's stragglers that now
     sit closer to another topic go back there. Moves are recorded as 'split' lineage; tickets under
     human-edited topics stay where they are. Returns how many earlier tickets moved.
+
+    Only tickets of weeks ``since_week`` .. ``w`` are read and considered (None = all history; the
+    weekly run passes :func:`split_window_start`, 26 earlier weeks by default). Older tickets stay
+    where they are: the new topic's baseline then covers the window, which is what the surge stage
+    compares against (its trailing ``baseline_weeks``, 8 by default, always inside the window). The
+    centroids, keywords and labels of the topics whose members changed are recomputed from their
+    members in the window. A periodic refit (:func:`refit_topics`) still looks at all history.
     """
     topics = {t.id: t for t in analysis.load_topics(conn, intent)}
     frozen = {tid for tid, t in topics.items() if t.human_label or t.status in ("ignored", "merged")}
-    rows = analysis.assigned_documents(conn, intent, w)
+    rows = analysis.assigned_documents(conn, intent, w, since_week=since_week)
     vecs = analysis.cached_embeddings(conn, emb_key, [r.id for r in rows])
     rows = [r for r in rows if r.id in vecs and r.topic_id in topics]
     if not rows:
@@ -261,7 +280,7 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
     analysis.record_lineage(conn, upd.lineage, w)
     if not first and new:
         summary.split[intent] = split_history(conn, intent, w, new, emb_key, th.topic_match_similarity,
-                                              th.min_new_topic_size, terms)
+                                              th.min_new_topic_size, terms, since_week=split_window_start(w, th))
     summary.assigned[intent] = len(ids)
     summary.new_topics[intent] = len(new)
 

@@ -166,13 +166,20 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
         for i, (tid, sim) in zip(ids, assignments, strict=True)])
 
 
-def assigned_documents(conn: Connection, intent: str, until_week: int) -> list[Any]:
-    """(id, text_clean, tokens, week, topic_id) of the assigned tickets of one intent up to a week."""
+def assigned_documents(conn: Connection, intent: str, until_week: int,
+                       since_week: int | None = None) -> list[Any]:
+    """(id, text_clean, tokens, week, topic_id) of the assigned tickets of one intent up to a week.
+
+    ``since_week`` (a week ordinal, inclusive): only tickets of that week or later; None = all history.
+    The bound is in the query, so older tickets are never read.
+    """
     A = Assignment.__table__
     q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week, A.c.topic_id)
          .select_from(A.join(T, T.c.id == A.c.ticket_id))
-         .where(T.c.intent == intent, T.c.week <= until_week).order_by(T.c.id))
-    return list(conn.execute(q))
+         .where(T.c.intent == intent, T.c.week <= until_week))
+    if since_week is not None:
+        q = q.where(T.c.week >= since_week)
+    return list(conn.execute(q.order_by(T.c.id)))
 
 
 def first_topic_week(conn: Connection, intent: str) -> int | None:

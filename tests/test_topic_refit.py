@@ -1,15 +1,21 @@
-"""The periodic topic refit on real stores: ids stay, human edits survive, a second refit changes nothing."""
+"""The periodic topic refit on real stores: ids stay, human edits survive, a second refit changes nothing.
+
+Also the weekly split's history window (only recent tickets move into a new topic)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from typer.testing import CliRunner
 
-from flows.topic_stage import refit_due, refit_topics, update_topics
+from config.settings import EXAMPLE_CONFIG, Thresholds, load_config
+from flows.topic_stage import refit_due, refit_topics, split_history, split_window_start, update_topics
+from nlp.catalogue import KnownTopic
 from store import analysis, topic_edits
+from store.models import TicketRow
 from tests.conftest import understood_sample
 from voc.weeks import Week
 
@@ -97,3 +103,59 @@ def test_refit_keeps_ids_and_human_edits_and_is_idempotent(analysed, monkeypatch
     # refit with a week added. The anchored refit keeps ~99% here (a fresh silhouette-k fit kept ~86%).
     assert kept >= 0.95, f"only {kept:.1%} of tickets kept their topic id ({summary.lines()})"
     assert all(st.kept_share >= 0.95 for st in summary.intents.values()), summary.lines()
+
+
+# --------------------------------------------------------------------------------------------
+# The weekly split's history window (flows.topic_stage.split_history)
+# --------------------------------------------------------------------------------------------
+def _unit(v: list[float]) -> np.ndarray:
+    a = np.asarray(v, np.float32)
+    return a / np.linalg.norm(a)
+
+
+def test_split_history_moves_only_tickets_inside_the_window(engine) -> None:  # type: ignore[no-untyped-def]
+    """A new topic takes over a similar ticket of the window's first week, not one a week older."""
+    week = Week.parse("2027-W05")  # the window reaches back into 2026, which has 53 ISO weeks: ordinals
+    w = week.ordinal()
+    th = Thresholds()
+    assert th.split_history_weeks >= th.baseline_weeks
+    since = split_window_start(w, th)
+    assert since == w - 26 and Week.from_ordinal(since) == Week.parse("2026-W32")
+    broad, door = _unit([1, 0, 0, 0]), _unit([0, 1, 0, 0])
+    near_door = _unit([0.3, 1, 0, 0])  # closer to the new topic than to its own
+    tickets = {  # name: (week ordinal, topic, embedding)
+        "old": (since - 1, 1, near_door),  # one week before the window: stays
+        "edge": (since, 1, near_door),  # the window's first week: moves
+        "recent": (w - 1, 1, near_door),  # moves
+        "unrelated": (w - 1, 1, broad),  # inside, but not like the new topic: stays
+        "this_week": (w, 2, door),
+    }
+    with engine.begin() as c:
+        analysis.upsert_topics(c, "complaint", [KnownTopic(1, "heating", ("heat",), broad, "active")], w - 40)
+        analysis.upsert_topics(c, "complaint", [KnownTopic(2, "door", ("door",), door, "emerging")], w)
+        ids = {}
+        for name, (wk, topic, vec) in tickets.items():
+            start = Week.from_ordinal(wk).start_dt()
+            ids[name] = c.execute(insert(TicketRow).values(
+                source="t", source_id=name, event_at=start, week=wk, body=name, content_hash=name,
+                nlp_version="t", intent="complaint", text_clean=name, tokens=name)).inserted_primary_key[0]
+            analysis.save_assignments(c, [ids[name]], [(topic, 0.5)], wk)
+            analysis.store_embeddings(c, "k", [ids[name]], vec[None, :])
+        new = [KnownTopic(2, "door", ("door",), door, "emerging")]
+        moved = split_history(c, "complaint", w, new, "k", threshold=0.35, min_size=1, terms=[], since_week=since)
+    assert moved == 2  # edge and recent (this week's ticket was already there)
+    topic_of = _assignments(engine)
+    assert {n: topic_of[i] for n, i in ids.items()} == {"old": 1, "edge": 2, "recent": 2, "unrelated": 1,
+                                                        "this_week": 2}
+
+    # without the window (split_history_weeks: 0) the older ticket moves too
+    assert split_window_start(w, Thresholds(split_history_weeks=0)) is None
+    with engine.begin() as c:
+        assert split_history(c, "complaint", w, new, "k", threshold=0.35, min_size=1, terms=[]) == 1
+    assert _assignments(engine)[ids["old"]] == 2
+
+
+def test_split_window_is_never_shorter_than_the_surge_baseline() -> None:
+    th = Thresholds(split_history_weeks=4, baseline_weeks=12)
+    assert split_window_start(1000, th) == 1000 - 12
+    assert load_config(EXAMPLE_CONFIG).thresholds.split_history_weeks == 26
