@@ -153,6 +153,9 @@ class Thresholds(_Strict):
     # weeks before the current one whose tickets a new topic may take over (flows.topic_stage.split_history);
     # never fewer than baseline_weeks (the surge baseline); 0 = all history (slow on large stores)
     split_history_weeks: int = Field(default=26, ge=0)
+    # at most this share of tickets may change topic id in one refit by drift (nlp.catalogue.refit);
+    # the clearest moves go first, the rest wait for the next refit; clean splits are not counted
+    refit_max_churn: float = Field(default=0.03, ge=0.0, le=1.0)
 
 
 class Schedules(_Strict):

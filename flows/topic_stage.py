@@ -344,7 +344,7 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
     vectors = _embed(conn, load_embedder(blob), emb_key, ids, texts, tokens)
     prior = {str(r.id): int(r.topic_id) for r in rows}
     upd = refit(known, prior, [str(i) for i in ids], texts, tokens, vectors, next_id=analysis.next_topic_id(conn),
-                min_topic_size=cfg.thresholds.min_new_topic_size)
+                min_topic_size=cfg.thresholds.min_new_topic_size, max_churn=cfg.thresholds.refit_max_churn)
     # refit's new topics carved out of an old one have a history: 'active', like weekly splits
     split_ids = {n for _, n, kind in upd.lineage if kind == "split"}
     new = [KnownTopic(t.topic_id, t.label, t.keywords, t.centroid, "active" if t.topic_id in split_ids else t.status,
