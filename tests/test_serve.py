@@ -62,6 +62,19 @@ def _wait(what: str, check: Callable[[], Any], timeout: float, logs: list[Path],
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{_tails(logs)}")
 
 
+def _api(method: str, url: str, **kw: Any) -> httpx.Response:
+    """One Prefect API call, retried on 429/502/503 as Prefect's own client does: the server
+    answers 503 for errors a client may retry (its SQLite database briefly busy on a loaded
+    machine), which is not a failure of what this test checks."""
+    for attempt in range(8):
+        r = httpx.request(method, url, timeout=10, **kw)
+        if r.status_code not in (429, 502, 503):
+            break
+        time.sleep(min(0.25 * 2**attempt, 4.0))
+    r.raise_for_status()
+    return r
+
+
 def _stop(proc: subprocess.Popen[bytes], name: str) -> None:
     """SIGTERM to the process group we started (server/serve and their children); kill only if stuck."""
     if proc.poll() is not None:
@@ -134,13 +147,11 @@ def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path
             assert (s["cron"], s["timezone"]) == (getattr(defaults, field), "Asia/Shanghai"), (name, s)
 
         # force a run of the ingest deployment and wait for `voc serve` to execute it
-        r = httpx.post(f"{api}/deployments/{deps['voc-scheduled-ingest/ingest']['id']}/create_flow_run",
-                       json={}, timeout=10)
-        r.raise_for_status()
+        r = _api("POST", f"{api}/deployments/{deps['voc-scheduled-ingest/ingest']['id']}/create_flow_run", json={})
         run_id = r.json()["id"]
 
         def finished() -> dict[str, Any] | None:
-            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]
+            state = _api("GET", f"{api}/flow_runs/{run_id}").json()["state"]
             return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
 
         state = _wait("the forced ingest run to finish", finished, 120, logs, serve)
@@ -160,7 +171,7 @@ def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path
         def planned(name: str, n: int) -> list[datetime] | None:
             body = {"deployments": {"id": {"any_": [deps[name]["id"]]}},
                     "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}, "sort": "EXPECTED_START_TIME_ASC"}
-            runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+            runs = _api("POST", f"{api}/flow_runs/filter", json=body).json()
             times = [datetime.fromisoformat(x["expected_start_time"]).astimezone(SHANGHAI) for x in runs]
             return times if len(times) >= n else None
 
