@@ -315,7 +315,7 @@ def anchored_clusters(
     the catalogue's decision, not this function's).
     """
     return _anchored(emb, prior, min_size=min_size, merge_similarity=merge_similarity,
-                     split_similarity=split_similarity, frozen=frozen, seed=seed)[0]
+                     split_similarity=split_similarity, frozen=frozen, seed=seed).labels
 
 
 @dataclass(frozen=True)
@@ -489,8 +489,9 @@ def refit(
         # theme.  Human-edited, ignored and merged topics are left to the overlap test.
         taken = set(match.values())
         for c, o in seeded_by.items():
-            t = by_id.get(o)
-            if c in match or o in taken or t is None or t.human_label or t.status in (IGNORED, MERGED):
+            seed_topic = by_id.get(o)
+            if (c in match or o in taken or seed_topic is None or seed_topic.human_label
+                    or seed_topic.status in (IGNORED, MERGED)):
                 continue
             match[c] = o
             grown[o] = c

@@ -504,3 +504,13 @@ def test_refit_churn_budget_bounds_how_many_tickets_change_id() -> None:
     assert np.array(r.topic_ids)[np.array([prior[d] for d in doc_ids]) == 1].tolist().count(2) == 25
     with pytest.raises(ValueError, match="max_churn=1.5"):
         refit(known, prior, doc_ids, texts, tokens, x, next_id=4, max_churn=1.5)
+
+
+def test_anchored_clusters_returns_one_label_per_document() -> None:
+    from nlp.catalogue import anchored_clusters
+
+    known, prior, doc_ids, texts, tokens, x, theme = _catch_all_with_emerging()
+    labels = anchored_clusters(x, np.array([prior[d] for d in doc_ids]), min_size=8)
+    assert isinstance(labels, np.ndarray) and labels.shape == (len(doc_ids),)
+    # started from the three topics' centroids: the logistics documents end in one cluster
+    assert len(set(labels[theme == "logistics"].tolist())) == 1 and len(set(labels.tolist())) == 3
