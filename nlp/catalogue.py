@@ -421,9 +421,10 @@ def refit(
     followed to their target).  Documents keep that id unless the refit's topic for them is at
     least ``margin`` more similar (cosine) than their old topic's refitted centroid, and at most
     ``max_churn`` of them change id in one refit by drift (the moves with the largest gain go
-    first; the rest wait for the next refit; clean splits of a mixed topic are not counted).  Without a budget one refit of the 31k Chinese reviews split a
-    4,109-review catch-all into six new topics at once and moved 5.2% of tickets; the meeting's
-    history should change in small, explained steps (each split is recorded with its parent).
+    first; the rest wait for the next refit; clean splits of a mixed topic are not counted).
+    Without a budget one refit of the 31k Chinese reviews moved 5.2% of tickets at once out of a
+    4,109-review catch-all; the meeting's history should change in small, explained steps (each
+    split is recorded with its parent).
 
     ``anchored`` (default): the clusters are :func:`anchored_clusters` -- k-means started from the
     topics' current centroids, k = the live catalogue, plus merges of near-duplicates and splits
@@ -476,7 +477,7 @@ def refit(
 
     # 1. Hungarian matching of clusters to old ids on overlap (+ a little centroid similarity)
     match: dict[int, int] = {}  # cluster -> old id
-    grown: dict[int, int] = {}  # old id -> the cluster it grew into (matched by its seed)
+    grown: set[int] = set()  # old ids matched to the cluster their centroid started (not by overlap)
     if m:
         jac = overlap / (old_n[:, None] + cl_n[None, :] - overlap)
         score = jac + 0.1 * np.clip(ocent @ ccent.T, 0, 1)
@@ -494,7 +495,7 @@ def refit(
                     or seed_topic.status in (IGNORED, MERGED)):
                 continue
             match[c] = o
-            grown[o] = c
+            grown.add(o)
             taken.add(o)
 
     lineage: list[tuple[int, int, str]] = []
