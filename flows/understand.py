@@ -22,7 +22,7 @@ from nlp.understanding import CatalogueEntry, TicketText, Understander
 from store import analysis
 from store.models import TicketRow
 
-NLP_VERSION = "2"  # 2: severity from rules + classifier
+NLP_VERSION = "3"  # 3: safety language of food/electrics/injuries/children, question-complaints, product = model code
 
 # (id, subject, body, product, model, batch, language, intent_hint, resolution): plain values, picklable
 ChunkRow = tuple[Any, ...]

@@ -138,6 +138,21 @@ MODEL_KEYWORD_RE = re.compile(
     r"(?:型号|机型|(?i:\bmodel)(?:\s*(?:no\.?|number|#))?)\s*(?:是|为|is)?\s*[:：#]?\s*([A-Za-z]{1,5}[-\s]?\d{1,5}[A-Za-z0-9]{0,4})"
 )
 
+# a model code inside a free-text product field ("净水器 WP5", "Water purifier WP-5", "吹风机HD2201"):
+# letters then digits, a letter or digit may follow; not a capacity or size ("5L", "1.5 L", "2 pack")
+# (a space may separate only upper-case letters from the digits: "WP 5" is a code, "fryer 5L" is not)
+FIELD_CODE_RE = re.compile(
+    r"(?<![A-Za-z0-9])((?:[A-Z]{1,5}[\s_]|[A-Za-z]{1,5}[-_]?)\d{1,5}[A-Za-z0-9]{0,4}(?:-[A-Za-z0-9]{1,4})?)(?![A-Za-z0-9])"
+)
+
+
+def field_code(value: str) -> str | None:
+    """The model code a product field carries, upper-cased, any space or underscore written '-'
+    ("wp 5" -> "WP-5", "WP5" -> "WP5"); None when it carries none."""
+    m = FIELD_CODE_RE.search(value)
+    return re.sub(r"[\s_]+", "-", m.group(1).strip()).upper() if m else None
+
+
 # ---------------------------------------------------------------- products
 
 
@@ -167,6 +182,28 @@ class ProductIndex:
 
     def product_id(self, value: str) -> str | None:
         return self.by_name.get(_norm_name(value))
+
+    def field_product(self, value: str) -> tuple[str, str | None]:
+        """(product value, model code) of a product field. One product spelled two ways is one value:
+        a catalogue name or alias is its id; else a catalogue model code in it maps to that model's
+        product; else the catalogue name or alias left once the code is taken out; else the model
+        code itself ("净水器 WP5" and "Water purifier WP5" -> "WP5"); else the value as given."""
+        pid = self.product_id(value)
+        code = field_code(value)
+        model = (self.finder.canonical(code) or code) if code else None
+        if pid is not None:
+            return pid, model
+        spans = self.finder.spans(value)
+        if spans:
+            model = spans[0][2]
+            pid = self.by_model.get(ModelFinder._key(model))
+            if pid is not None:
+                return pid, model
+        if code:
+            rest = FIELD_CODE_RE.sub(" ", value).strip(" -_/()（）")
+            pid = self.product_id(rest) if rest else None
+            return (pid or model or value), model
+        return value, None
 
     def product_of_model(self, model: str) -> str | None:
         return self.by_model.get(ModelFinder._key(model))

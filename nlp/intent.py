@@ -67,6 +67,7 @@ QUESTION = Lexicon(
         question about; question:; any (?:way|tips); advice; is this (?:normal|safe|covered|compatible); can you (?:tell|confirm|explain|let me know);
         could you (?:tell|confirm|explain|let me know)"""
     ),
+    neg_zh=("不", "没"),  # 不怎么样 / 没怎么用 / 不如何 are no questions
 )
 
 PRAISE = Lexicon(
@@ -88,7 +89,7 @@ PRAISE = Lexicon(
 )
 NEGATED_PRAISE = Lexicon(
     zh=r"""不好 不太好 不是很好 不怎么好 不够好 不满意 不太满意 不是很满意 不喜欢 不推荐 不好用 不太好用 不方便 不值得 不值 不划算
-    不靠谱 不专业 不及时 没那么好 没有想象中好 没想象中好 一点也不 并不 差评 后悔""".split(),
+    不靠谱 不专业 不及时 没那么好 没有想象中好 没想象中好 一点也不 并不 差评 后悔 没有想象的好 没想象的好 不如想象""".split(),
     en=terms(
         r"""not (?:\w+ )?(?:great|good|happy|satisfied|recommend\w*|impressed|pleased|helpful|love|easy|nice|perfect|fast|quick|worth);
         never (?:\w+ )?(?:great|good|happy|satisfied|recommend\w*|impressed|pleased|helpful|love|easy|nice|perfect|fast|quick|worth);
@@ -97,18 +98,36 @@ NEGATED_PRAISE = Lexicon(
         hardly; far from; would not recommend; wouldn'?t recommend; do not recommend; can'?t recommend"""
     ),
 )
-NEGATIVE = Lexicon(
-    zh=r"""失望 差劲 太差 很差 极差 真差 好差 垃圾 烂 坑 骗 欺骗 假货 后悔 气死 无语 恶心 离谱 过分 愤怒 生气 不满 糟糕 投诉 差评
-    赔偿 索赔 维权 曝光 12315 消协 不行 不好 不满意 一直没 至今 还没 到现在 等了 没人 没有人 不理 不回 毛病
-    太慢 很慢 慢死 坑人 黑心 忽悠 再也不 别买 不会再买 浪费 心累 崩溃 郁闷 烦死 差 拒绝 被拒 答非所问 模板 推来推去 互相推 没人 一个电话都没有
-    翻新 二手 缺货 不负责 推卸 吓 吓人 担心 不敢 害怕 幸好 还好没""".split(),
-    en=terms(
-        r"""disappoint\w*; terrible; awful; horrible; worst; poor; bad; useless; garbage; junk; trash; scam; fraud; angry;
+NEGATIVE_EN = r"""disappoint\w*; terrible; awful; horrible; worst; poor; bad; useless; garbage; junk; trash; scam; fraud; angry;
         furious; upset; frustrat\w*; unacceptable; ridiculous; regret; complain\w*; compensat\w*; demand; still (?:waiting|no|not|haven'?t); never (?:arrived|received|got|came|replied|heard);
         waste; wasted; ruined; wrong; damaged; late; delayed; lost; rude; ignored; charged; can'?t believe;
         nobody; no one; no response; no reply; sick of; fed up; shame; shameful; pathetic; never again; avoid;
         stay away; do not buy; don'?t buy; lousy; mess; nightmare; annoy\w*; refused; condescending; canned; refurbished;
         worried; scared; afraid; terrified; shaking; thank god; luckily; no explanation; nothing like; sold as new; out of stock"""
+NEGATIVE = Lexicon(
+    zh=r"""失望 差劲 太差 很差 极差 真差 好差 垃圾 烂 坑 骗 欺骗 假货 后悔 气死 无语 恶心 离谱 过分 愤怒 生气 不满 糟糕 投诉 差评
+    赔偿 索赔 维权 曝光 12315 消协 不行 不好 不满意 一直没 至今 还没 到现在 等了 没人 没有人 不理 不回 毛病
+    太慢 很慢 慢死 坑人 黑心 忽悠 再也不 别买 不会再买 浪费 心累 崩溃 郁闷 烦死 差 拒绝 被拒 答非所问 模板 推来推去 互相推 没人 一个电话都没有
+    翻新 二手 缺货 不负责 推卸 吓 吓人 担心 不敢 害怕 幸好 还好没""".split(),
+    en=terms(NEGATIVE_EN),
+)
+# negative evaluations of any product kind (food, clothes, rooms, devices): evidence of a complaint, but
+# unlike NEGATIVE they do not turn a suggestion into a complaint ("单买太贵了，可以出个套装")
+NEGATIVE_EVAL = Lexicon(
+    zh=r"""不怎么样 不咋样 不咋地 不怎么好 一般般 很一般 太一般 非常一般 比较一般 凑合 将就 欠佳 乏善可陈 不太行 不到位 不值 不如
+    很脏 太脏 好脏 脏兮兮 脏乱 不干净 难看 难吃 难喝 难闻 难用 难受 很臭 好臭 太臭 发臭 臭味 恶臭 刺鼻 太小 好小 偏小 太大 偏大
+    太贵 很贵 好贵 偏贵 贵了 不便宜 太薄 很薄 好薄 特别薄 非常薄 起球 掉色 褪色 缩水 开线 破洞 发黄 陈旧 老旧 破旧 简陋 寒酸
+    很吵 太吵 好吵 吵死 嘈杂 隔音差 隔音不好 特慢 好慢 超慢 慢死 速度慢 反应慢 发货慢 卡顿 太卡 很卡 死机 黑屏 蓝屏 耗电 费电
+    不耐用 假的 山寨 冒牌 不像正品 不新鲜 烂了 烂的 坏了 很酸 太酸 好酸 又酸 很苦 太苦 发苦 不甜 没味 缺斤少两 分量不足
+    缺点 不足 上当 被骗 受骗 黑店 很痒 发痒 瘙痒 头屑 掉发 脱发 没效果 无效 效果不好 效果差 醉了 呵呵 无奈 心塞 不爽 不舒服
+    不合适 不合身 不符 不一致 不值得 质量一般 不满 有问题 问题多 出问题 虫子 发霉 变质 过期 拉肚子
+    一般吧 就那样 很普通 太普通 相当一般 有点假 不正宗 不地道 性价比不高 性价比低 性价比太低 不大满意 不愉快 太老 特别慢 非常慢
+    鄙视 抵制 肉疼 破了 撞坏 压坏 摔坏 搞错 弄错 发错 寄错 少发 漏发 没收到 没送到 掉价 怪味 什么鬼 什么玩意 怎么回事 咋回事
+    逗我 还能再 严重""".split(),
+    en=terms(
+        r"""keeps? (?:on )?(?:leaking|tripping|beeping|shutting|turning off|stopping|crashing|freezing|dropping|failing|breaking|overheating);
+        still (?:leaks|leaking|broken|not working|doesn'?t work); same (?:problem|issue) again; (?:happened|broke|failed|leaking|leaks|leaked) again;
+        overpriced; too expensive; dirty; filthy; smelly; stinks?; tastes? (?:bad|awful|off|weird|funny|stale|sour|disgusting); mediocre"""
     ),
 )
 _REPORT = Lexicon(
@@ -125,6 +144,17 @@ DEMAND = Lexicon(
     en=terms(
         r"""i want (?:a|my) (?:refund|replacement|money back); (?:please|pls) (?:refund|replace); i demand; i expect (?:a|my) (?:refund|replacement);
         hope (?:to get|you can|you will|for) (?:a )?(?:refund|replacement|my money)"""
+    ),
+)
+# a question that only fears a problem or asks whether something is normal: still a question
+# ("怕刮坏涂层，可以用钢丝球吗？", "第一次有点塑料味，正常吗？", "is it normal that it smells?")
+ASK_ONLY = Lexicon(
+    zh="""正常吗 是否正常 正不正常 正常不 正常现象 正常的吗 属于正常 会不会 会不 怕 担心会 以免 避免 防止 要紧吗 要不要紧
+    有影响吗 有没有影响 安全吗 有害吗 有没有害 能不能用 可以用吗 需要注意""".split(),
+    en=terms(
+        r"""is (?:it|this|that) (?:normal|safe|ok|okay|expected|supposed to); normal (?:for|that|to); should i (?:worry|be worried|be concerned);
+        to avoid; so (?:it|that) (?:doesn'?t|does not|won'?t); without (?:damaging|scratching|breaking); will it; would it; could it;
+        might it; in case; afraid (?:it|of) will; peel (?:off|it off)"""
     ),
 )
 # rhetorical questions that are really complaints
@@ -154,6 +184,14 @@ _EMOJI_POS = frozenset("👍😊😍🥰❤👏💯🌟⭐😄😁🙏")
 # then evaluated once on tests/data/severity_holdout.csv: macro-F1 .824 -> .922, praise recall
 # .43 -> .71, suggestion .73 -> 1.00 (the rules were written against the training rows and overfit them).
 INTENT_OVERRULE_P = 0.7
+# intent_decision's certainty: 0 no cue (the classifier decides), 1 a cue (the classifier may overrule
+# it when >= INTENT_OVERRULE_P sure of another intent), NO_PRAISE a complaint with problem evidence and
+# no praise cue (the classifier may not call it praise), NO_QUESTION a described product problem (nor a
+# question): on char n-grams it called "房间地毯很脏" praise and "漏水怎么办？" a question
+NO_PRAISE = 2
+NO_QUESTION = 3
+FIRM = 4  # a demand or a rhetorical question: the rules decide
+_BARRED = {NO_PRAISE: ("praise",), NO_QUESTION: ("praise", "question"), FIRM: INTENTS}
 
 
 @lru_cache(maxsize=1)
@@ -177,7 +215,8 @@ def classify_intents(
     probs = (model or intent_model()).proba(list(texts))
     out = []
     for (intent, safety, defect, sure), p in zip(decisions, probs, strict=True):
-        best = max(p, key=p.__getitem__)
+        barred = _BARRED.get(sure, ())
+        best = max((c for c in p if c not in barred), key=p.__getitem__, default=intent)
         if not sure or p[best] >= INTENT_OVERRULE_P:
             intent = best
         out.append((intent, safety, defect))
@@ -190,14 +229,14 @@ def intent_and_flags(text: str) -> tuple[str, bool | None, bool | None]:
     return intent_decision(text)[:3]
 
 
-def intent_decision(text: str) -> tuple[str, bool | None, bool | None, bool]:
-    """``intent_and_flags`` plus whether a cue decided it (False: no cue matched and 'complaint' is
-    only the fallback -- the case where a trained classifier may know better)."""
+def intent_decision(text: str) -> tuple[str, bool | None, bool | None, int]:
+    """``intent_and_flags`` plus how sure the rules are (0: no cue matched and 'complaint' is only the
+    fallback -- the case where a trained classifier may know better; 1: a cue; ``FIRM``: a problem)."""
     low = ascii_lower(text)
     if not low.strip():
         return "complaint", None, None, True
     if RHETORICAL.search(low) or DEMAND.search(low):
-        return "complaint", None, None, True
+        return "complaint", None, None, FIRM
     chars = set(text) if len(text) < 400 else set(text[:400])
     emoji_neg = not _EMOJI_NEG.isdisjoint(chars)
     emoji_pos = not _EMOJI_POS.isdisjoint(chars)
@@ -206,6 +245,7 @@ def intent_decision(text: str) -> tuple[str, bool | None, bool | None, bool]:
     low_p = NO_PROBLEM.sub(" ", low) if no_problem else low  # for problem detection
     neg_praise = NEGATED_PRAISE.search(low_p)
     strong_neg = NEGATIVE.search(low_p)
+    neg_eval = NEGATIVE_EVAL.search(low_p)
     report = _REPORT.search(low_p)
     if not (strong_neg or neg_praise or report or emoji_neg) and SUGGESTION.search(low):
         return "suggestion", None, None, True
@@ -216,13 +256,18 @@ def intent_decision(text: str) -> tuple[str, bool | None, bool | None, bool]:
     question = qmark or QUESTION.search(low)
     praise = emoji_pos or no_problem or PRAISE.search(NEGATED_PRAISE.sub(" ", low) if neg_praise else low)
 
-    problem = safety or defect or neg_praise or strong_neg or emoji_neg
+    problem = safety or defect or neg_praise or strong_neg or neg_eval or emoji_neg
     if problem:
-        if question and not strong_neg and not neg_praise and not emoji_neg and not report:
+        # a complaint that asks a question is a complaint ("漏水怎么办？", "why does it leak again?"); a
+        # question that only fears a problem or asks whether it is normal stays a question
+        if question and not (strong_neg or neg_eval or neg_praise or emoji_neg or report) and ASK_ONLY.search(low):
             return "question", *flags, True
-        if praise and not (safety or strong_neg or neg_praise or emoji_neg or report):
+        if praise and not (safety or strong_neg or neg_eval or neg_praise or emoji_neg or report or question):
             return "praise", *flags, True
-        return "complaint", *flags, True
+        # with no praise cue the classifier may not call it praise; a described product problem
+        # (safety / defect / failure report) not a question either
+        sure = True if praise else NO_QUESTION if (safety or defect or report) else NO_PRAISE
+        return "complaint", *flags, sure
     if question:
         return ("praise" if praise and not qmark else "question"), *flags, True
     if praise:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from nlp.entities import FIELD_CODE_RE, ModelFinder, ProductIndex, find_batch
 from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
-from nlp.entities import ModelFinder, ProductIndex, find_batch
 from nlp.intent import INTENTS, classify_intents
 from nlp.language import LANGUAGES, detect_language
 from nlp.normalize import MAX_CHARS, normalize
@@ -116,16 +116,24 @@ class Understander:
         return red, flags, n, lang
 
     def _field_product(self, value: str | None) -> str | None:
+        """The product field's identity: model code first, catalogue aliases second (see
+        ``ProductIndex.field_product``)."""
         v = _clean(value)
         if v is None:
             return None
-        return self.index.product_id(v) or v
+        return self.index.field_product(v)[0]
 
-    def _field_model(self, value: str | None) -> str | None:
+    def _field_model(self, value: str | None, product: str | None = None) -> str | None:
+        """The model field (catalogue spelling if known, a bare code upper-cased); when it is empty,
+        the model code the product field carries ("净水器 WP5" -> "WP5")."""
         v = _clean(value)
         if v is None:
-            return None
-        return self.index.finder.canonical(v) or v
+            p = _clean(product)
+            return self.index.field_product(p)[1] if p else None
+        known = self.index.finder.canonical(v)
+        if known:
+            return known
+        return v.upper() if FIELD_CODE_RE.fullmatch(v) else v
 
     # ------------------------------------------------------------------ main
 
@@ -161,7 +169,7 @@ class Understander:
             # --- entities: field first, then text
             product = self._field_product(item.product)
             product_source = "field" if product else None
-            model = self._field_model(item.model)
+            model = self._field_model(item.model, item.product)
             model_source = "field" if model else None
             batch = _clean(item.batch)
             batch_source = "field" if batch else None

@@ -1,7 +1,9 @@
 """Intent rules and severity (rules + classifier) against hand-written labelled sets.
 
-tests/data/intent_labelled.csv (558 rows: 383, then 175 written on 2026-12-03 without looking at the
-held-out file, to widen safety/praise/suggestion phrasing) is what the rules were developed on and what
+tests/data/intent_labelled.csv (695 rows: 383, then 175 written on 2026-12-03 without looking at the
+held-out file, to widen safety/praise/suggestion phrasing, then 137 on 2026-12-15, also without looking at
+it: food / electrics / injury / child safety language, negated and figurative uses, complaints that ask
+a question, everyday complaints about food, clothes, rooms and devices) is what the rules were developed on and what
 the severity classifier trains on (nlp/data/severity_train.csv is the same rows); tests/data/severity_holdout.csv
 (132 rows) was written and committed before the classifier was built or any rule changed. Severity
 on the training rows is reported 5-fold cross-validated (the classifier never sees the row it labels).

@@ -204,3 +204,26 @@ def test_fast_segmenter_is_jiebas_cut(u):
     texts = [token_text(r["text"], u.index) for r in rows]
     texts += ["  a  b\n\r\nc", "", "烤箱KX-30A炸锅 abc123 ＃& x", "门把手把手门关不紧电烤箱toaster oven"]
     assert [seg.cut(t) for t in texts] == [list(seg.tk.cut(t, HMM=False)) for t in texts]
+
+
+def test_one_product_spelled_two_ways_is_one_product():
+    """Product identity: the model code first, catalogue aliases second."""
+    bare = Understander()
+    zh, en = bare.understand([TicketText("滤芯接口漏水", product="净水器 WP5"),
+                              TicketText("The filter housing leaks", product="Water purifier WP5")])
+    assert zh.product == en.product == "WP5"
+    assert (zh.model, zh.model_source) == (en.model, en.model_source) == ("WP5", "field")  # filled from the product
+    assert bare._field_product("净水器 WP5") == bare._field_product("Water purifier WP5")
+    # no code: kept as given; a size is not a code
+    assert bare._field_product("Air fryer 5L") == "Air fryer 5L"
+    assert bare.understand([TicketText("坏了", product="Air fryer 5L")])[0].model is None
+    # a model field wins over the code in the product field
+    assert bare.understand([TicketText("坏了", product="净水器 WP5", model="WP7")])[0].model == "WP7"
+
+    cat = Understander(PRODUCTS + (CatalogueEntry("purifier", "净水器", "Water purifier", ("净水机",), ("WP5",)),))
+    got = cat.understand([TicketText("漏水", product="净水器 WP5"), TicketText("leaks", product="Water purifier WP5"),
+                          TicketText("漏水", product="净水机"), TicketText("leaks", product="wp5"),
+                          TicketText("door", product="Oven KX-99")])
+    assert [u.product for u in got] == ["purifier"] * 4 + ["oven"]  # known code / alias -> catalogue id
+    assert [u.model for u in got] == ["WP5", "WP5", None, "WP5", "KX-99"]
+    assert cat.understand([TicketText("坏了", product="blender")])[0].product == "blender"  # unknown kept
