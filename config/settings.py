@@ -156,6 +156,11 @@ class Thresholds(_Strict):
     # at most this share of tickets may change topic id in one refit by drift (nlp.catalogue.refit);
     # the clearest moves go first, the rest wait for the next refit; clean splits are not counted
     refit_max_churn: float = Field(default=0.03, ge=0.0, le=1.0)
+    # safety tickets of a product are their own false-discovery family with a recall-favouring rule
+    # (surges.SurgeParams: BH level, and the handful of tickets / rise needed)
+    safety_fdr_q: float = Field(default=0.2, gt=0.0, le=1.0)
+    safety_min_count: int = Field(default=6, ge=1)
+    safety_min_ratio: float = Field(default=2.5, ge=1.0)
 
 
 class Schedules(_Strict):

@@ -32,7 +32,8 @@ KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "re
 RATE_KEYS = {"fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate"}
 HISTORY = 12
 # which surge row speaks for a topic when it is flagged at several levels
-LEVEL_PREFERENCE = ["topic×product", "topic×product×batch", "topic×product×model", "topic", "product"]
+LEVEL_PREFERENCE = ["topic×product", "topic×product×batch", "topic×product×model", "topic", "theme×product",
+                    "theme×product×batch", "theme", "product×safety", "safety", "product×batch", "product"]
 SEVERITY_ORDER = {"safety": 0, "defect": 1, "service": 2, "other": 3}
 
 
@@ -70,14 +71,28 @@ def _pick_surges(rows: list[Any]) -> list[Any]:
     for r in rows:
         if r.level == "global":
             continue
-        key = ("t", r.topic_id) if r.topic_id is not None else ("p", r.product)
+        key = _surge_key(r)
         cur = best.get(key)
-        rank = LEVEL_PREFERENCE.index(r.level)
-        if cur is None or rank < LEVEL_PREFERENCE.index(cur.level) or (
-                rank == LEVEL_PREFERENCE.index(cur.level) and r.q < cur.q):
+        rank = _rank(r.level)
+        if cur is None or rank < _rank(cur.level) or (rank == _rank(cur.level) and r.q < cur.q):
             best[key] = r
     topic_products = {r.product for k, r in best.items() if k[0] == "t"}
-    return [r for k, r in best.items() if k[0] == "t" or r.product not in topic_products]
+    return [r for k, r in best.items() if k[0] != "p" or r.product not in topic_products]
+
+
+def _rank(level: str) -> int:
+    return LEVEL_PREFERENCE.index(level) if level in LEVEL_PREFERENCE else len(LEVEL_PREFERENCE)
+
+
+def _surge_key(r: Any) -> tuple[str, Any]:
+    """Which brief item a surge row belongs to: its topic, theme, product's safety, or product."""
+    if r.topic_id is not None:
+        return ("t", r.topic_id)
+    if str(r.level).startswith("theme"):
+        return ("h", str(r.cell).split("|")[0])
+    if r.level in ("product×safety", "safety"):
+        return ("s", r.product)
+    return ("p", r.product)
 
 
 def _enrich(primary: Any, rows: list[Any]) -> tuple[str | None, Any]:

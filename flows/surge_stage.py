@@ -1,12 +1,16 @@
 """Surge stage: build the weekly count table at every level and let ``surges`` judge week W.
 
-Exposure is total ticket volume per week, so a volume-wide rush (a sale, 3·15) raises the
-expectation of every cell and is reported once as a global rise instead of flagging every topic.
+The cells, their exposure and their false-discovery families are defined in ``surges.cells`` (pure);
+this stage reads the counts and volumes from the store and stores the verdict. Exposure is total
+ticket volume per week, so a volume-wide rush (a sale, 3·15) raises the expectation of every cell
+and is reported once as a global rise instead of flagging every topic; a batch's complaints and a
+product's safety tickets are judged against the product's own ticket volume.
 
 With a ``shipments`` file in the config (flows/shipments.py), cells at the product levels are judged
 against units in the field instead (units shipped in the trailing 26 weeks): the product's units for
-``product``, ``topic×product`` and ``topic×product×model`` (shipments carry no model), the batch's for
-``topic×product×batch``; NaN (missing, never tested) where nothing was shipped in the window. Products
+``product``, ``topic×product``, ``topic×product×model`` (shipments carry no model), ``theme×product``
+and ``product×safety``, the batch's for ``topic×product×batch``, ``theme×product×batch`` and
+``product×batch``; NaN (missing, never tested) where nothing was shipped in the window. Products
 absent from the file, and batches of products the file names no batches for, keep ticket volume; the
 ``topic`` level always does. Every cell-period has a row (full grid), so ``surges`` never borrows
 another cell's exposure. Explanations of unit-judged cells add the rate per 10k units.
@@ -14,6 +18,7 @@ another cell's exposure. Explanations of unit-judged cells add the rate per 10k 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pandas as pd
@@ -23,119 +28,93 @@ import surges
 from config.settings import VocConfig
 from flows.shipments import PER_UNITS, load_shipments, units_in_field
 from store import analysis
+from surges import cells
 from voc.weeks import Week
 
 HISTORY_WEEKS = 104
-LEVELS: dict[str, tuple[str, ...]] = {
-    "topic": ("topic_id",),
-    "topic×product": ("topic_id", "product"),
-    "topic×product×model": ("topic_id", "product", "model"),
-    "topic×product×batch": ("topic_id", "product", "batch"),
-    "product": ("product",),
-}
-PRODUCT_LEVELS = ("topic×product", "topic×product×model", "product")  # exposure: the product's units
-BATCH_LEVELS = ("topic×product×batch",)  # exposure: the batch's units
+LEVELS: dict[str, tuple[str, ...]] = {lv: keys for lv, (keys, _, _) in cells.LEVELS.items()}
+PRODUCT_LEVELS = cells.PRODUCT_LEVELS  # exposure: the product's units
+BATCH_LEVELS = cells.BATCH_LEVELS  # exposure: the batch's units
+COUNT_COLUMNS = ["week", "topic_id", "product", "model", "batch", "n", "n_safety", "n_defect", "n_service"]
 
 
 def params_from(cfg: VocConfig) -> surges.SurgeParams:
     th = cfg.thresholds
     return surges.SurgeParams(baseline_weeks=th.baseline_weeks, min_count=th.min_count, fdr_q=th.fdr_q,
-                              min_ratio=th.min_ratio)
+                              min_ratio=th.min_ratio, safety_fdr_q=th.safety_fdr_q,
+                              safety_min_count=th.safety_min_count, safety_min_ratio=th.safety_min_ratio)
 
 
 def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
-                units: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Long table (level, cell, period, count, exposure, descriptive cols) on a full week grid.
-
-    ``units``: units in the field per (product, week) and (product, batch, week) from
-    ``flows.shipments.units_in_field``; then product-level cells covered by the file take them as
-    exposure and a boolean ``per_units`` column says which cells did."""
-    frames = []
-    for level, keys in LEVELS.items():
-        sub = counts
-        for k in keys:
-            if k != "topic_id":
-                sub = sub[sub[k] != ""]
-        if sub.empty:
-            continue
-        g = sub.groupby([*keys, "week"], as_index=False)["n"].sum()
-        cells = g[list(keys)].drop_duplicates()
-        grid = cells.merge(pd.DataFrame({"week": weeks}), how="cross")
-        g = grid.merge(g, on=[*keys, "week"], how="left").fillna({"n": 0})
-        g["level"] = level
-        g["cell"] = g[list(keys)].astype(str).agg("|".join, axis=1)
-        for k in ("topic_id", "product", "model", "batch"):
-            if k not in keys:
-                g[k] = None
-        frames.append(g)
-    if not frames:
-        return pd.DataFrame(columns=["level", "cell", "period", "count", "exposure", "topic_id", "product",
-                                     "model", "batch"])
-    table = pd.concat(frames, ignore_index=True).rename(columns={"week": "period", "n": "count"})
-    table["count"] = table["count"].astype(int)
-    table["exposure"] = table["period"].map(total).astype(float)
-    if units is not None:
-        _units_exposure(table, *units)
-    return table
+                units: tuple[pd.DataFrame, pd.DataFrame] | None = None, *,
+                theme_of: Mapping[int, int] | None = None, product_total: pd.DataFrame | None = None,
+                new_topics: Collection[int] = ()) -> pd.DataFrame:
+    """Long count table of every level (see ``surges.cells.count_table``)."""
+    return cells.count_table(counts, total, weeks, units, theme_of=theme_of, product_total=product_total,
+                             new_topics=new_topics)
 
 
-def _units_exposure(table: pd.DataFrame, by_product: pd.DataFrame, by_batch: pd.DataFrame) -> None:
-    """Replace ticket volume by units in the field where the shipments file covers the cell."""
-    table["per_units"] = False
-    product = table["product"].fillna("").astype(str)
-    batch = table["batch"].fillna("").astype(str)
-    for levels, lookup, keys in ((PRODUCT_LEVELS, by_product, [product]),
-                                 (BATCH_LEVELS, by_batch, [product, batch])):
-        names = ["product", "batch"][:len(keys)]
-        covered = table["level"].isin(levels) & product.isin(set(lookup["product"]))
-        if not covered.any():
-            continue
-        series = lookup.set_index([*names, "week"])["units"].astype(float)
-        idx = pd.MultiIndex.from_arrays([k[covered] for k in keys] + [table.loc[covered, "period"]],
-                                        names=[*names, "week"])
-        table.loc[covered, "exposure"] = series.reindex(idx).to_numpy()
-        table.loc[covered, "per_units"] = True
+ASSESS_COLUMNS = ["level", "cell", "family", "topic_id", "product", "model", "batch", "observed", "expected",
+                  "ratio", "p", "q", "flagged"]
 
 
-def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, Any]]:
-    """Run detection for ``week``, store the flagged cells (replacing the week's rows), return them."""
+def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[int, int] | None = None,
+                theme_labels: Mapping[int, str] | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Judge ``week`` without storing anything: (every tested cell of the week - level, cell, family,
+    topic_id, theme_id, product, model, batch, observed, expected, ratio, p, q, flagged, methods and
+    the detector's extra columns -, the rows :func:`detect_week` stores). ``theme_of``: topic id ->
+    theme id (adds the theme levels); ``theme_labels``: theme id -> label for their explanations."""
     w = week.ordinal()
     start = w - HISTORY_WEEKS
     shipments = None
     if cfg.shipments:
         shipments = load_shipments(cfg.shipments, {p.id for p in cfg.products} or None)
     with engine.connect() as conn:
-        rows = analysis.counts_frame_rows(conn, "complaint", start, w)
+        frames = [pd.DataFrame(analysis.counts_frame_rows(conn, intent, start, w), columns=COUNT_COLUMNS)
+                  .assign(intent=intent) for intent in ("complaint", "question")]
         vols = analysis.volumes(conn, start, w)
-        labels = {t.id: t.label for t in analysis.load_topics(conn)}
-    counts = pd.DataFrame(rows, columns=["week", "topic_id", "product", "model", "batch", "n", "n_safety",
-                                         "n_defect", "n_service"])
+        topics = analysis.load_topics(conn)
+    labels = {t.id: t.label for t in topics}
+    new_topics = {t.id for t in topics if t.created_week == w}
+    counts = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     vol = pd.DataFrame(vols, columns=["week", "product", "batch", "n"])
     total = vol[(vol["product"] == "") & (vol["batch"] == "")].set_index("week")["n"]
     out: list[dict[str, Any]] = []
-    if counts.empty or w not in total.index:
-        with engine.begin() as conn:
-            analysis.replace_surges(conn, w, out)
-        return out
+    if not (counts["intent"] == "complaint").any() or w not in total.index:
+        return pd.DataFrame(columns=ASSESS_COLUMNS), out
     weeks = [x for x in range(int(total.index.min()), w + 1)]
     total = total.reindex(weeks)  # a week with no tickets at all is missing data (NaN exposure)
+    product_total = vol[(vol["product"] != "") & (vol["batch"] == "")][["week", "product", "n"]]
     params = params_from(cfg)
     units = units_in_field(shipments, weeks) if shipments is not None else None
-    result = surges.detect(count_table(counts, total, weeks, units), w, params)
+    table = count_table(counts, total, weeks, units, theme_of=theme_of, product_total=product_total,
+                        new_topics=new_topics)
+    result = surges.detect(table, w, params)
     flagged = result[result["flagged"]]
-    this_week = counts[counts["week"] == w]
+    this_week = counts[counts["week"] == w].copy()
+    if theme_of:
+        tmap = {int(k): int(v) for k, v in theme_of.items()}
+        this_week["theme_id"] = this_week["topic_id"].map(lambda t: tmap.get(int(t)))
     # a batch's expected share comes from the product's tickets in the baseline weeks: this week's
     # own tickets would already carry the surge and hide the concentration
     base = vol[(vol["week"] >= w - params.baseline_weeks) & (vol["week"] < w) & (vol["product"] != "")
                & (vol["batch"] != "")]
     prod_batch = base.groupby(["product", "batch"], as_index=False)["n"].sum()
+    names = {**{("t", k): v for k, v in labels.items()},
+             **{("h", int(k)): v for k, v in (theme_labels or {}).items()}}
     for rec in flagged.to_dict("records"):
-        out.append(_surge_row(rec, w, this_week, prod_batch, labels))
+        out.append(_surge_row(rec, w, this_week, prod_batch, names))
     g = surges.global_rise(total.dropna(), w, params)
     if g is not None:
         out.append(_global_row(g, w))
+    return result.reset_index(drop=True), out
+
+
+def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, Any]]:
+    """Run detection for ``week``, store the flagged cells (replacing the week's rows), return them."""
+    _, out = assess_week(engine, cfg, week)
     with engine.begin() as conn:
-        analysis.replace_surges(conn, w, out)
+        analysis.replace_surges(conn, week.ordinal(), out)
     return out
 
 
@@ -144,28 +123,45 @@ def _week_name(ordinal: int) -> str:
 
 
 def _cell_mask(df: pd.DataFrame, rec: dict[str, Any]) -> pd.Series:
-    mask = pd.Series(True, index=df.index)
-    for k in LEVELS[rec["level"]]:
+    keys, intents, _ = cells.LEVELS[rec["level"]]
+    mask = df["intent"].isin(intents) if "intent" in df.columns else pd.Series(True, index=df.index)
+    for k in keys:
         v = rec[k]
-        mask &= df[k] == (int(v) if k == "topic_id" else v)
+        mask &= df[k] == (int(v) if k in ("topic_id", "theme_id") else v)
     return mask
 
 
+def _int_or_none(v: Any) -> int | None:
+    return None if v is None or pd.isna(v) else int(v)
+
+
 def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch: pd.DataFrame,
-               labels: dict[int, str]) -> dict[str, Any]:
+               labels: Mapping[tuple[str, int], str]) -> dict[str, Any]:
+    level = rec["level"]
     cell_rows = this_week[_cell_mask(this_week, rec)]
     sums = cell_rows[["n", "n_safety", "n_defect", "n_service"]].sum()
-    sev = analysis.cell_severity(*(int(sums[k]) for k in ("n", "n_safety", "n_defect", "n_service")))
+    if cells.LEVELS[level][2] == "n_safety":
+        sev = "safety"
+        cell_rows = cell_rows[cell_rows["n_safety"] > 0].assign(n=lambda d: d["n_safety"])
+    else:
+        sev = analysis.cell_severity(*(int(sums[k]) for k in ("n", "n_safety", "n_defect", "n_service")))
     conc = None
-    if rec["level"] in ("topic×product", "topic×product×model", "product") and rec.get("product"):
+    if level in ("topic×product", "topic×product×model", "product", "theme×product", "product×safety") \
+            and rec.get("product"):
         by_batch = cell_rows[cell_rows["batch"] != ""].groupby("batch")["n"].sum().to_dict()
         pb = prod_batch[prod_batch["product"] == rec["product"]].set_index("batch")["n"].to_dict()
         if by_batch and pb:
             conc = surges.batch_concentration(by_batch, pb)
-    topic_id = None if rec.get("topic_id") is None or pd.isna(rec.get("topic_id")) else int(rec["topic_id"])
-    label = labels.get(topic_id, "") if topic_id is not None else (rec.get("product") or "")
+    topic_id = _int_or_none(rec.get("topic_id"))
+    theme_id = _int_or_none(rec.get("theme_id"))
+    if topic_id is not None:
+        label = labels.get(("t", topic_id), "")
+    elif theme_id is not None:
+        label = labels.get(("h", theme_id), "") or f"#{theme_id}"
+    else:
+        label = rec.get("product") or ""
     return {
-        "week": w, "level": rec["level"], "cell": rec["cell"], "topic_id": topic_id,
+        "week": w, "level": level, "cell": rec["cell"], "topic_id": topic_id,
         "product": rec.get("product"), "model": rec.get("model"), "batch": rec.get("batch"),
         "observed": int(rec["observed"]), "expected": float(rec["expected"]), "ratio": float(rec["ratio"]),
         "ratio_lo": float(rec["ratio_lo"]), "ratio_hi": float(rec["ratio_hi"]), "p": float(rec["p"]),

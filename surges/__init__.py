@@ -4,6 +4,7 @@ See surges/README.md for the statistics and the rules for missing data.
 """
 
 from surges.backtest import backtest, find_missing_periods, parse_periods
+from surges.cells import count_table
 from surges.detect import bh, detect, detect_panel
 from surges.extras import Concentration, GlobalRise, batch_concentration, explain, global_rise
 from surges.panel import Panel, build_panel
@@ -18,6 +19,7 @@ __all__ = [
     "batch_concentration",
     "bh",
     "build_panel",
+    "count_table",
     "detect",
     "detect_panel",
     "explain",

@@ -161,23 +161,12 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
         ratio = np.where(expected > 0, yt_k / expected, np.inf)
         ratio_f = np.where(k(far["mu0"]) > 0, yt_k / k(far["mu0"]), np.inf)
     ratio = np.where(yt_k == 0, 0.0, ratio)
-    q = bh(p)
-    p_cut = p[q <= P.fdr_q].max() if (q <= P.fdr_q).any() else -1.0
-    # where a year of history exists the count must also be high for the season (veto of seasonal
-    # peaks and of long-accepted level shifts)
-    season_ok = ~has_f | ((p_f <= P.seasonal_veto_p) & (ratio_f >= P.seasonal_veto_ratio))
-    sig = (q <= P.fdr_q) & season_ok
-    fired_b = sig
-    fired_f = has_f & (p_f <= p_cut)
-    # CUSUM alarms need the current count itself to be high: for the season where a seasonal model
-    # exists (the trailing baseline already contains the slow rise), else against the baseline, strictly
-    # (and at least cusum_min_ratio x the trailing baseline, so a plateau stops alarming)
-    cus_alarm = k(cus["alarm"]) & (ratio >= P.cusum_min_ratio) & np.where(
+    gi = idx[sel]
+    p_cus = k(cus["alarm"]) & (ratio >= P.cusum_min_ratio) & np.where(
         has_f, (ratio_f >= P.cusum_min_ratio) & (p_f <= P.cusum_gate_p), p_b <= P.cusum_gate_p_first_year)
-    flagged = (sig & (yt_k >= P.min_count) & (ratio >= P.min_ratio)) | (cus_alarm & (yt_k >= P.min_count))
-    names = ("baseline", "seasonal", "cusum")
-    table = np.array(["+".join(n for j, n in enumerate(names) if c >> j & 1) for c in range(8)], dtype=object)
-    methods = table[fired_b.astype(int) + 2 * fired_f.astype(int) + 4 * cus_alarm.astype(int)]
+    young = k(ti - ef) < P.maturity_periods  # periods since the cell's (last) birth
+    v = _verdict(panel, gi, p, p_f, has_f, ratio, ratio_f, yt_k, p_cus, young, yt_k + k(res["B"]), P)
+    q, flagged, methods, family, gated = v["q"], v["flagged"], v["methods"], v["family"], v["gated"]
 
     # first period of the rise: CUSUM run start, or the start of the run of past flags
     run_start = np.where(k(cus["stat"]) > 0, k(cus["run_start"]) + a, ti)
@@ -186,7 +175,6 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     first = np.minimum(run_start, ti - chain)
     first = np.where(flagged, first, np.where(k(cus["stat"]) > 0, run_start, ti))
 
-    gi = idx[sel]
     p0 = int(panel.periods[0])
     out = pd.DataFrame({"level": panel.level[gi], "cell": panel.cell[gi]}, index=gi)
     for c in panel.desc.columns:
@@ -204,6 +192,9 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     out["flagged"] = flagged
     out["first_period"] = (p0 + first).astype(np.int64)
     out["new_cell"] = k(res["B"]) == 0
+    out["family"] = family
+    out["gated"] = gated
+    out["baseline_periods"] = k(res["n_base"]).astype(np.int64)
     # extras (for reports and the benchmark)
     out["exposure"] = panel.expo[gi, ti]
     out["expected_baseline"] = k(res["expected"])
@@ -214,6 +205,81 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     out["cusum_alarm"] = k(cus["alarm"])
     out["dispersion"] = 1.0 + k(alpha) * k(res["expected"])
     return out
+
+
+def _desc(panel: Panel, col: str, default, gi: np.ndarray) -> np.ndarray:
+    if col in panel.desc.columns:
+        v = panel.desc[col].to_numpy()[gi]
+        return np.where(pd.isna(v), default, v) if default is not None else v
+    return np.full(len(gi), default, dtype=object)
+
+
+def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, young, n_cond,
+             P: SurgeParams) -> dict:
+    """q, flagged and methods per tested cell, family by family.
+
+    Without a ``family`` column every cell is one family (BH over all). With it: BH per family over
+    its top-level cells (``parent`` None), then, depth by depth, per parent that was flagged over its
+    children; cells under a parent that did not move are not tested (``gated``, q NaN). Emerging
+    cells (``emerging``) and young cells where birth is not news (``flag_new`` False: fewer than
+    ``maturity_periods`` since birth) are never flagged and not counted in a family. Nor are cells
+    whose conditional total (this period + baseline) is below the family's ``min_count``: they can
+    never be flagged, and the total is independent of the conditional test's p-value under the null
+    (Bourgon et al. 2010), so leaving them out keeps the false-discovery control. The safety family uses its own (recall-favouring) level and floors."""
+    n = len(gi)
+    family = _desc(panel, "family", "all", gi).astype(str)
+    parent = _desc(panel, "parent", None, gi)
+    emerging = _desc(panel, "emerging", False, gi).astype(bool)
+    flag_new = _desc(panel, "flag_new", True, gi).astype(bool)
+    unborn = young & ~flag_new
+    # parent -> position among the tested cells (a parent not tested never moved)
+    pos = {f"{lv}\t{c}": j for j, (lv, c) in enumerate(zip(panel.level[gi], panel.cell[gi], strict=True))}
+    par = np.array([-2 if x is None or (isinstance(x, float) and np.isnan(x)) else pos.get(str(x), -1)
+                    for x in parent], dtype=np.int64)  # -2 top level, -1 parent not tested
+    depth = np.where(par == -2, 0, -1)
+    for _ in range(8):  # chains are short (theme > topic > topic x product > x batch)
+        up = np.where(par >= 0, depth[np.maximum(par, 0)], -1)
+        depth = np.where(par >= 0, np.where(up >= 0, up + 1, -1), depth)
+    safety = family == P.safety_family
+    fdr = np.where(safety, P.safety_fdr_q, P.fdr_q)
+    min_count = np.where(safety, P.safety_min_count, P.min_count)
+    min_ratio = np.where(safety, P.safety_min_ratio, P.min_ratio)
+    # where a year of history exists the count must also be high for the season (veto of seasonal
+    # peaks and of long-accepted level shifts)
+    season_ok = ~has_f | ((p_f <= P.seasonal_veto_p) & (ratio_f >= P.seasonal_veto_ratio))
+    q = np.full(n, np.nan)
+    flagged = np.zeros(n, dtype=bool)
+    fired_b = np.zeros(n, dtype=bool)
+    fired_f = np.zeros(n, dtype=bool)
+    fired_c = np.zeros(n, dtype=bool)
+    gated = depth < 0
+    candidate = ~emerging & ~unborn & (n_cond >= min_count)
+    for d in range(int(depth.max(initial=0)) + 1):
+        at = (depth == d) & candidate
+        if d > 0:
+            open_ = at & flagged[np.maximum(par, 0)]
+            gated |= (depth == d) & ~flagged[np.maximum(par, 0)]
+            at = open_
+        if not at.any():
+            continue
+        groups = pd.Series(family[at]).str.cat(pd.Series(par[at]).astype(str), sep="\t").to_numpy()
+        for g in np.unique(groups):
+            m = np.nonzero(at)[0][groups == g]
+            qm = bh(p[m])
+            q[m] = qm
+            sig = qm <= fdr[m]
+            p_cut = p[m][sig].max() if sig.any() else -1.0
+            fired_b[m] = sig & season_ok[m]
+            fired_f[m] = has_f[m] & (p_f[m] <= p_cut)
+            fired_c[m] = cus_alarm[m]
+            flagged[m] = ((fired_b[m] & (yt[m] >= min_count[m]) & (ratio[m] >= min_ratio[m]))
+                          | (fired_c[m] & (yt[m] >= min_count[m])))
+    names = ("baseline", "seasonal", "cusum")
+    table = np.array(["+".join(nm for j, nm in enumerate(names) if c >> j & 1) for c in range(8)], dtype=object)
+    methods = table[fired_b.astype(int) + 2 * fired_f.astype(int) + 4 * fired_c.astype(int)]
+    methods = np.where(unborn, "young", methods)
+    methods = np.where(emerging, "emerging", methods)
+    return {"q": q, "flagged": flagged, "methods": methods, "family": family, "gated": gated & candidate}
 
 
 # --------------------------------------------------------------------------------------------------

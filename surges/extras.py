@@ -124,11 +124,34 @@ def _fmt_expected(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.1f}".rstrip("0").rstrip(".")
 
 
+# the wording of an explanation, one place per language: the noun counted and how a cell is named
+WORDS = {
+    "zh": {"complaints": "起投诉", "safety": "起安全类工单", "batch": "{label} 批次 {batch}",
+           "product_safety": "{label} 安全问题", "all_safety": "全部产品安全问题"},
+    "en": {"complaints": "complaints", "safety": "safety tickets", "batch": "{label}, batch {batch}",
+           "product_safety": "{label}, safety", "all_safety": "All products, safety"},
+}
+
+
+def _cell_name(row: Mapping, label: str, w: Mapping[str, str]) -> tuple[str, str]:
+    """(name of the cell, noun counted) by level: a batch is named, safety cells count safety tickets."""
+    level = str(row.get("level", "") or "")
+    if level == "product×batch":
+        return w["batch"].format(label=label, batch=row.get("batch", "")), w["complaints"]
+    if level == "product×safety":
+        return w["product_safety"].format(label=label), w["safety"]
+    if level == "safety":
+        return w["all_safety"], w["safety"]
+    return label, w["complaints"]
+
+
 def explain(row: Mapping, label: str, lang: str, concentration: Concentration | None = None,
             period_name: Callable[[int], str] | None = None) -> str:
     """One sentence for a flagged cell, e.g.
-    zh '门关不紧: 31 起投诉, 预期约 12 起 (2.6×, q=0.003); 80% 来自批次 B2409'
-    en 'door not closing: 31 complaints vs ~12 expected (2.6×, q=0.003); 80% from batch B2409'."""
+    zh '门关不紧：31 起投诉，预期约 12 起（2.6×，q=0.003）；80% 来自批次 B2409'
+    en 'door not closing: 31 complaints vs ~12 expected (2.6×, q=0.003); 80% from batch B2409'.
+    ``row`` is a row of ``detect``'s output; its ``level`` chooses how the cell is named
+    (``product×batch``: the batch; ``product×safety`` / ``safety``: safety tickets)."""
     obs = int(row["observed"])
     exp_ = float(row["expected"])
     ratio = float(row.get("ratio", obs / exp_ if exp_ > 0 else math.inf))
@@ -136,15 +159,16 @@ def explain(row: Mapping, label: str, lang: str, concentration: Concentration | 
     methods = str(row.get("methods", "") or "")
     new = bool(row.get("new_cell", False))
     zh = lang.lower().startswith("zh")
+    name, noun = _cell_name(row, label, WORDS["zh" if zh else "en"])
     first, period = row.get("first_period"), row.get("period")
     since = first is not None and period is not None and int(first) < int(period)
     if new:
-        s = (f"{label}：新出现 {obs} 起投诉，此前 {_n(row)} 期为零（{_fmt_q(q)}）" if zh
-             else f"{label}: {obs} complaints, new (none in the previous {_n(row)} periods; {_fmt_q(q)})")
+        s = (f"{name}：新出现 {obs} {noun}，此前 {_n(row)} 期为零（{_fmt_q(q)}）" if zh
+             else f"{name}: {obs} {noun}, new (none in the previous {_n(row)} periods; {_fmt_q(q)})")
     elif zh:
-        s = f"{label}：{obs} 起投诉，预期约 {_fmt_expected(exp_)} 起（{_fmt_ratio(ratio)}，{_fmt_q(q)}）"
+        s = f"{name}：{obs} {noun}，预期约 {_fmt_expected(exp_)} 起（{_fmt_ratio(ratio)}，{_fmt_q(q)}）"
     else:
-        s = f"{label}: {obs} complaints vs ~{_fmt_expected(exp_)} expected ({_fmt_ratio(ratio)}, {_fmt_q(q)})"
+        s = f"{name}: {obs} {noun} vs ~{_fmt_expected(exp_)} expected ({_fmt_ratio(ratio)}, {_fmt_q(q)})"
     if "cusum" in methods and since:
         assert first is not None  # `since` implies it
         when = period_name(int(first)) if period_name else f"{first}"
@@ -157,4 +181,6 @@ def explain(row: Mapping, label: str, lang: str, concentration: Concentration | 
 
 
 def _n(row: Mapping) -> int:
-    return int(row.get("baseline_periods", 8) or 8)
+    """Baseline periods the cell was judged against (``detect``'s ``baseline_periods``)."""
+    n = row.get("baseline_periods")
+    return 8 if n is None or (isinstance(n, float) and math.isnan(n)) else int(n)

@@ -13,6 +13,18 @@ class SurgeParams:
     fdr_q: float = 0.05  # Benjamini-Hochberg level across every cell tested in the period
     min_ratio: float = 1.5  # observed / expected must reach this (practical significance)
 
+    # --- false-discovery families (see surges/cells.py: `family`, `parent` columns) -------------
+    # BH runs per family and, below a family's top level, per parent whose cell was flagged; cells
+    # under a parent that did not move are not tested. The safety family favours recall: a handful
+    # of safety tickets above a near-zero baseline is a surge.
+    safety_family: str = "safety"
+    safety_fdr_q: float = 0.2
+    safety_min_count: int = 6
+    safety_min_ratio: float = 2.5
+    # cells whose `flag_new` column is False (a batch judged by ticket volume: its complaints ramp up
+    # as it enters the field) are not flagged before they have this many periods since their birth
+    maturity_periods: int = 8
+
     # --- baseline (exact conditional) test -------------------------------------------------------
     min_baseline_periods: int = 3  # fewer usable baseline periods -> the cell is not tested
     max_lookback: int = 52  # look at most this far back for the k usable baseline periods

@@ -1,0 +1,241 @@
+"""Cells that do not depend on clustering (product×batch, safety), theme levels, structured
+false-discovery families and emerging topics (surges.cells + surges.detect, plain values)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surges import SurgeParams, build_panel, count_table, detect, detect_panel, explain
+from surges.sim import simulate_tickets
+
+WEEKS = list(range(3000, 3020))  # 20 weeks, the last one is judged
+W = WEEKS[-1]
+TOTAL = pd.Series(2000.0, index=WEEKS)
+
+
+def _rows(rng, topic, product, batch, mean, intent="complaint", safety_mean=0.0, model="M1"):
+    out = []
+    for wk in WEEKS:
+        n = int(rng.poisson(mean))
+        s = int(rng.poisson(safety_mean))
+        if n or s:
+            out.append({"week": wk, "intent": intent, "topic_id": topic, "product": product, "model": model,
+                        "batch": batch, "n": n + s, "n_safety": s})
+    return out
+
+
+def _frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows).groupby(["week", "intent", "topic_id", "product", "model", "batch"],
+                                      as_index=False)[["n", "n_safety"]].sum()
+
+
+def _add(df: pd.DataFrame, week, topic, product, batch, n, n_safety=0, intent="complaint") -> pd.DataFrame:
+    row = {"week": week, "intent": intent, "topic_id": topic, "product": product, "model": "M1", "batch": batch,
+           "n": n, "n_safety": n_safety}
+    return pd.concat([df, pd.DataFrame([row])], ignore_index=True)
+
+
+def _flagged(res: pd.DataFrame) -> pd.DataFrame:
+    return res[res["flagged"]]
+
+
+# --- product × batch --------------------------------------------------------------------------------
+def test_batch_surge_spread_over_fine_topics_is_flagged_at_product_batch_with_the_batch_named():
+    rng = np.random.default_rng(1)
+    rows = []
+    for topic in range(1, 7):  # six fine topics of the purifier, ~2 a week each, over three batches
+        for batch in ("WP5-2408", "WP5-2409", "WP5-2410"):
+            rows += _rows(rng, topic, "WP5", batch, 0.7)
+    for topic in range(7, 40):  # other products' topics
+        rows += _rows(rng, topic, f"X{topic % 4}", "", 2.0)
+    counts = _frame(rows)
+    for topic in range(1, 6):  # +4 in each of five fine topics, all from batch WP5-2410 (+20)
+        counts = _add(counts, W, topic, "WP5", "WP5-2410", 4)
+    product_total = pd.DataFrame({"week": WEEKS, "product": "WP5", "n": 60})
+    res = detect(count_table(counts, TOTAL, WEEKS, product_total=product_total), W)
+    hot = _flagged(res)
+    batch_rows = hot[hot["level"] == "product×batch"]
+    assert list(batch_rows["batch"]) == ["WP5-2410"]
+    row = batch_rows.iloc[0]
+    assert row["exposure"] == 60 and row["family"] == "products"
+    # no single fine topic carries it, nor any topic × product × batch cell on its own
+    assert not hot["level"].str.startswith("topic").any()
+    en = explain(row, "WP5", "en")
+    assert en.startswith("WP5, batch WP5-2410: ") and "complaints vs ~" in en
+    assert explain(row, "WP5", "zh").startswith("WP5 批次 WP5-2410：")
+
+
+def test_a_new_batch_is_not_a_surge_by_birth_but_judged_once_it_has_a_history():
+    rng = np.random.default_rng(2)
+    rows = _rows(rng, 1, "oven", "B1", 6.0) + _rows(rng, 2, "kettle", "K1", 6.0)
+    counts = _frame(rows)
+    for i, wk in enumerate(WEEKS[-4:]):  # B2 enters the field: ramping complaints, first at W-3
+        counts = _add(counts, wk, 1, "oven", "B2", [4, 8, 12, 16][i])
+    res = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    b2 = res.loc[("product×batch", "oven|B2")]
+    assert not b2["flagged"] and b2["methods"] == "young"
+    # older than maturity_periods, the same jump is judged
+    young = SurgeParams(maturity_periods=2)
+    res2 = detect(count_table(counts, TOTAL, WEEKS), W, young).set_index(["level", "cell"])
+    assert res2.loc[("product×batch", "oven|B2"), "methods"] != "young"
+
+
+# --- safety ------------------------------------------------------------------------------------------
+def _safety_panel(seed: int = 3) -> pd.DataFrame:
+    """A hair dryer whose 'airflow' topic (~1 a week) hides ~1 safety complaint a week, among 300
+    other topics; in the last week 6 safety complaints (one mis-classed as a question)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for topic in range(1, 301):
+        rows += _rows(rng, topic, f"P{topic % 5}", "", float(rng.choice([0.5, 1.0, 3.0, 8.0])))
+    hist = [1, 0, 2, 1, 1, 0, 1, 2, 1, 1, 0, 1, 1, 2, 1, 0, 1, 1, 1]
+    counts = _frame(rows)
+    for wk, s in zip(WEEKS[:-1], hist, strict=True):
+        if s:
+            counts = _add(counts, wk, 500, "HD2", "", s + 3, n_safety=s)
+        else:
+            counts = _add(counts, wk, 500, "HD2", "", 3)
+    counts = _add(counts, W, 500, "HD2", "", 8, n_safety=5)
+    return _add(counts, W, 900, "HD2", "", 1, n_safety=1, intent="question")
+
+
+def test_safety_rise_from_one_to_six_is_flagged_in_its_own_family():
+    counts = _safety_panel()
+    res = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    row = res.loc[("product×safety", "HD2")]
+    assert row["observed"] == 6  # complaint and question intents both count
+    assert row["flagged"] and row["family"] == "safety"
+    assert row["expected"] < 2
+    # the same rise among all ~800 cells of every level would not survive one correction
+    flat = detect(count_table(counts, TOTAL, WEEKS).drop(columns=["family", "parent"]), W)
+    flat = flat.set_index(["level", "cell"])
+    assert flat.loc[("product×safety", "HD2"), "q"] > 0.2
+    s = explain({**row.to_dict(), "level": "product×safety"}, "HD2", "en")
+    assert s.startswith("HD2, safety: 6 safety tickets vs ~")
+
+
+def test_safety_rule_needs_a_handful():
+    counts = _safety_panel()
+    counts = counts[~((counts["week"] == W) & (counts["topic_id"].isin([500, 900])))]
+    counts = _add(counts, W, 500, "HD2", "", 7, n_safety=4)  # 4: not yet a handful
+    res = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    assert not res.loc[("product×safety", "HD2"), "flagged"]
+
+
+# --- structured families ----------------------------------------------------------------------------
+def test_families_flag_a_theme_that_one_global_correction_dilutes():
+    """A cell holding exactly a theme (~10 -> 23) among 1,000 null topic cells: top-level family of 20
+    themes flags it; one BH over every cell does not."""
+    rng = np.random.default_rng(4)
+    rows = []
+    theme_of = {}
+    for topic in range(1, 1001):
+        theme_of[topic] = topic % 20
+        rows += _rows(rng, topic, f"P{topic % 7}", "", float(rng.choice([0.3, 1.0, 2.0])))
+    counts = _frame(rows)
+    theme_of[5000] = 99  # theme 99: one topic, ~10 a week, 23 in the last week
+    for wk, n in zip(WEEKS, [9, 11, 10, 12, 8, 10, 11, 9, 10, 12, 9, 10, 11, 8, 10, 11, 9, 10, 12, 23], strict=True):
+        counts = _add(counts, wk, 5000, "WP5", "", n)
+    table = count_table(counts, TOTAL, WEEKS, theme_of=theme_of)
+    res = detect(table, W).set_index(["level", "cell"])
+    assert res.loc[("theme", "99"), "flagged"] and res.loc[("theme", "99"), "q"] <= 0.05
+    assert res.loc[("topic", "5000"), "flagged"]  # its topic, tested under the theme that moved
+    flat = detect(table.drop(columns=["family", "parent"]), W).set_index(["level", "cell"])
+    assert flat.loc[("theme", "99"), "p"] == pytest.approx(res.loc[("theme", "99"), "p"])
+    assert not flat.loc[("theme", "99"), "flagged"] and flat.loc[("theme", "99"), "q"] > 0.05
+
+
+def test_children_are_tested_only_under_a_parent_that_moved():
+    rng = np.random.default_rng(5)
+    rows = []
+    for topic in range(1, 41):
+        for p in ("A", "B", "C", "D", "E", "F"):
+            rows += _rows(rng, topic, p, "", 3.0)
+    counts = _frame(rows)
+    counts = _add(counts, W, 7, "A", "", 9)  # topic 7 on product A: +9 on ~3 (topic 7: ~27 on ~18)
+    res = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    top = res.loc[("topic", "7")]
+    child = res.loc[("topic×product", "7|A")]
+    assert not top["flagged"]
+    assert child["gated"] and np.isnan(child["q"]) and not child["flagged"]
+    assert (res.xs("topic×product", level="level")["gated"]).all()
+
+
+def test_without_family_columns_one_bh_over_all_cells_as_before():
+    counts = _safety_panel()
+    table = count_table(counts, TOTAL, WEEKS).drop(columns=["family", "parent", "emerging", "flag_new"])
+    res = detect(table, W)
+    assert (res["family"] == "all").all() and not res["gated"].any()
+
+
+# --- theme levels and emerging topics ------------------------------------------------------------------
+def test_theme_levels_count_complaints_and_questions_of_their_topics():
+    counts = pd.DataFrame([
+        {"week": W, "intent": "complaint", "topic_id": 1, "product": "WP5", "model": "M", "batch": "B1", "n": 4,
+         "n_safety": 0},
+        {"week": W, "intent": "complaint", "topic_id": 2, "product": "WP5", "model": "M", "batch": "B2", "n": 3,
+         "n_safety": 1},
+        {"week": W, "intent": "question", "topic_id": 3, "product": "WP5", "model": "M", "batch": "B1", "n": 2,
+         "n_safety": 1},
+        {"week": W, "intent": "complaint", "topic_id": 4, "product": "KT", "model": "K", "batch": "", "n": 5,
+         "n_safety": 0},
+    ])
+    t = count_table(counts, TOTAL, WEEKS, theme_of={1: 10, 2: 10, 3: 10, 4: 11})
+    now = t[t["period"] == W].set_index(["level", "cell"])
+    assert now.loc[("theme", "10"), "count"] == 9  # complaint + question topics of the theme
+    assert now.loc[("theme×product", "10|WP5"), "count"] == 9
+    assert now.loc[("theme×product×batch", "10|WP5|B1"), "count"] == 6
+    assert now.loc[("topic", "1"), "parent"] == "theme\t10"
+    assert now.loc[("topic×product", "1|WP5"), "parent"] == "topic\t1"
+    assert now.loc[("theme×product×batch", "10|WP5|B1"), "parent"] == "theme×product\t10|WP5"
+    assert ("topic", "3") not in now.index  # topic levels hold complaint topics only
+    assert now.loc[("product×safety", "WP5"), "count"] == 2 and now.loc[("safety", "all"), "count"] == 2
+    assert now.loc[("product", "WP5"), "count"] == 7  # the product level: complaints
+    assert set(now["family"]) == {"topics", "products", "safety"}
+    no_themes = count_table(counts, TOTAL, WEEKS)
+    assert not no_themes["level"].str.startswith("theme").any() and no_themes["parent"].isna().sum() > 0
+    assert no_themes[no_themes["level"] == "topic"]["parent"].isna().all()
+
+
+def test_a_topic_created_this_week_is_emerging_never_a_surge():
+    rng = np.random.default_rng(6)
+    rows = []
+    for topic in range(1, 30):
+        rows += _rows(rng, topic, "P", "", 2.0)
+    counts = _add(_frame(rows), W, 77, "P", "", 20)  # born this week from leftovers: 20 tickets
+    theme_of = {t: 1 for t in range(1, 30)} | {77: 1}
+    table = count_table(counts, TOTAL, WEEKS, theme_of=theme_of, new_topics={77})
+    res = detect(table, W).set_index(["level", "cell"])
+    for key in (("topic", "77"), ("topic×product", "77|P"), ("topic×product×model", "77|P|M1")):
+        assert res.loc[key, "methods"] == "emerging" and not res.loc[key, "flagged"]
+    # its tickets have no history: not added to its theme yet (the theme is not raised by them)
+    assert table[(table["level"] == "theme") & (table["period"] == W)]["count"].iloc[0] < 100
+    assert not res.loc[("theme", "1"), "flagged"]
+    # without the emerging mark the same cell would be flagged as a new cell
+    plain = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    assert plain.loc[("topic", "77"), "flagged"] and plain.loc[("topic", "77"), "new_cell"]
+
+
+def test_new_cell_explanation_names_its_own_baseline_length():
+    row = {"observed": 7, "expected": 0.2, "ratio": 35.0, "q": 0.001, "new_cell": True, "baseline_periods": 5,
+           "level": "product×batch", "batch": "B9"}
+    assert "previous 5 periods" in explain(row, "oven", "en")
+    assert "此前 5 期为零" in explain(row, "oven", "zh")
+
+
+# --- null simulation ------------------------------------------------------------------------------------
+def test_null_brand_gives_few_false_surges_per_week():
+    """A simulated brand (~8,000 cells of every level, 26 weeks, no event): the structured families
+    flag few cells per week (seed not used for choosing any parameter)."""
+    s = simulate_tickets(seed=31, scenario="null")
+    panel = build_panel(s.table())
+    assert panel.n_cells > 5000
+    per_week = []
+    for ti in range(12, len(s.weeks)):
+        r = detect_panel(panel, ti, SurgeParams())
+        panel.flags[r.index.to_numpy(), ti] = r["flagged"].to_numpy()
+        if ti >= 16:
+            per_week.append(int(r["flagged"].sum()))
+    assert np.mean(per_week) <= 0.5, per_week
