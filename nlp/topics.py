@@ -35,12 +35,14 @@ __all__ = [
     "FoundTopic",
     "LABEL_STOPWORDS",
     "choose_k",
+    "core_terms",
     "min_topics_for",
     "merge_duplicates",
     "MERGE_SIMILARITY",
     "describe_groups",
     "fit_topics",
     "is_label_term",
+    "label_groups",
     "make_label",
     "representatives",
     "topic_terms",
@@ -50,7 +52,7 @@ __all__ = [
 @dataclass(frozen=True)
 class FoundTopic:
     key: int  # local cluster number (0..k-1), 0 = largest
-    label: str  # 2-3 top phrases joined with " / "
+    label: str  # a phrase the members wrote (nlp.labels), else 2-3 top keywords joined with " / "
     keywords: tuple[str, ...]  # top ~10 terms (c-TF-IDF, MMR re-ranked)
     centroid: np.ndarray  # mean of member embeddings, L2-normalised
     members: tuple[int, ...]  # indices into the input
@@ -153,6 +155,36 @@ def make_label(keywords: Sequence[str], max_terms: int = 3, sep: str = " / ") ->
         if len(chosen) >= max_terms:
             break
     return sep.join(chosen) if chosen else "(no keywords)"
+
+
+def label_groups(
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    labels: Sequence[int] | np.ndarray,
+    embeddings: np.ndarray,
+    keywords: Mapping[int, Sequence[str]],
+    *,
+    drop_terms: Sequence[str] = (),
+    previous: Mapping[int, str] | None = None,
+) -> dict[int, str]:
+    """The label of each group (label >= 0) with keywords: :func:`nlp.labels.topic_label` over its
+    members, most typical (closest to the group's centroid) first.  ``previous``: current machine
+    labels, kept while they are still good phrases; ``drop_terms``: catalogue terms no label carries."""
+    from nlp.labels import MAX_DOCS, topic_label
+
+    labels = np.asarray(labels, dtype=int)
+    emb = normalise(np.asarray(embeddings, dtype=np.float32)) if len(labels) else np.zeros((0, 1), np.float32)
+    previous = previous or {}
+    out: dict[int, str] = {}
+    for g, kws in keywords.items():
+        members = np.flatnonzero(labels == g)
+        if not len(members):
+            continue
+        centroid = normalise(emb[members].mean(axis=0))
+        order = members[np.argsort(-(emb[members] @ centroid), kind="stable")][:MAX_DOCS]
+        out[g] = topic_label([texts[i] for i in order], [tokens[i] for i in order], kws,
+                             drop_terms=drop_terms, previous=previous.get(g))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,6 +364,25 @@ def normalise(x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Keywords and representatives
 # --------------------------------------------------------------------------------------------
+def core_terms(hits: np.ndarray, n_core: int, *, edge_ratio: float = 0.5, min_core: int = 2) -> np.ndarray:
+    """Which terms speak for a topic's core.  ``hits``: documents x terms (bool), documents ordered
+    most typical first; the first ``n_core`` are the core.  A term is off-core when it is in fewer
+    than ``min_core`` core documents (cores of 4+) or its core share is below ``edge_ratio`` times
+    its share among the rest: a few unrelated tickets at the topic's edge ("椅子", chair, in an
+    oven-door topic) bring it, not the topic."""
+    hits = np.asarray(hits, dtype=bool)
+    n = hits.shape[0]
+    n_core = min(max(n_core, 1), n) if n else 0
+    core = hits[:n_core].sum(axis=0)
+    edge = hits[n_core:].sum(axis=0)
+    ok = np.ones(hits.shape[1], dtype=bool)
+    if n_core >= 4:
+        ok &= core >= min_core
+    if n > n_core:
+        ok &= core / n_core >= edge_ratio * edge / (n - n_core)
+    return ok
+
+
 def _mmr_terms(
     cands: Sequence[tuple[str, float]],
     occurrence: Any,  # sparse (docs x cands) counts for the topic's (sampled) documents
@@ -349,6 +400,12 @@ def _mmr_terms(
     ok = df >= min_df
     if ok.sum() < min(3, len(cands)):  # tiny topics: accept what there is
         ok = df >= 1
+    # terms of the topic's core only (when enough are left): not those of a few tickets at its edge
+    order = np.argsort(-(emb @ centroid), kind="stable")
+    dense = occ.toarray() if hasattr(occ, "toarray") else np.asarray(occ)
+    on_core = ok & core_terms(dense[order] > 0, max(5, -(-n_docs // 2)))
+    if on_core.sum() >= min(5, ok.sum()):
+        ok = on_core
     idx = np.flatnonzero(ok)
     if len(idx) == 0:
         return [(w, s) for w, s in cands[:top_n]]
@@ -499,6 +556,7 @@ def fit_topics(
     max_topics: int = 40,
     min_topics: int | None = None,
     seed: int = 0,
+    drop_terms: Sequence[str] = (),
 ) -> list[FoundTopic]:
     """Cluster one batch into topics; every document belongs to exactly one topic.
 
@@ -508,6 +566,8 @@ def fit_topics(
     * otherwise BERTopic with precomputed embeddings, no UMAP, silhouette-chosen k-means with at
       least ``min_topics`` clusters (default :func:`min_topics_for`; 2 lets silhouette decide).
     Topics are numbered by size (0 = largest). Deterministic for a given ``seed``.
+    Labels are phrases the members wrote (:func:`label_groups`); ``drop_terms`` (catalogue terms)
+    never appear in them.
     """
     n = len(texts)
     if len(tokens) != n or len(embeddings) != n:
@@ -526,7 +586,7 @@ def fit_topics(
             else _kmeans_labels(emb, min_topic_size, max_topics, seed, min_k)
         )
         kws = describe_groups(tokens, labels, emb, seed=seed)
-        return _build(emb, labels, kws)
+        return _build(emb, labels, kws, label_groups(texts, tokens, labels, emb, kws, drop_terms=drop_terms))
 
     from bertopic import BERTopic
     from bertopic.dimensionality import BaseDimensionalityReduction
@@ -552,10 +612,11 @@ def fit_topics(
         int(t): tuple(w for w, s in model.get_topic(t) or [] if w and s > 0)
         for t in np.unique(labels)
     }
-    return _build(emb, labels, kws)
+    return _build(emb, labels, kws, label_groups(texts, tokens, labels, emb, kws, drop_terms=drop_terms))
 
 
-def _build(emb: np.ndarray, labels: np.ndarray, kws: Mapping[int, tuple[str, ...]]) -> list[FoundTopic]:
+def _build(emb: np.ndarray, labels: np.ndarray, kws: Mapping[int, tuple[str, ...]],
+           names: Mapping[int, str]) -> list[FoundTopic]:
     ids, counts = np.unique(labels, return_counts=True)
     order = [int(i) for i in ids[np.argsort(-counts, kind="stable")]]
     out = []
@@ -567,7 +628,7 @@ def _build(emb: np.ndarray, labels: np.ndarray, kws: Mapping[int, tuple[str, ...
         out.append(
             FoundTopic(
                 key=key,
-                label=make_label(keywords),
+                label=names.get(t) or make_label(keywords),
                 keywords=keywords,
                 centroid=centroid,
                 members=tuple(int(i) for i in members),

@@ -177,6 +177,44 @@ class TopicLineage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class Theme(Base):
+    """A theme (L1) over fine topics, with a stable id. Human labels and placements survive refits."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    label_en: Mapped[str | None] = mapped_column(Text)
+    human_label: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))  # active | emerging | merged | retired
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    created_week: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TopicTheme(Base):
+    """Which theme a (live) topic belongs to; ``pinned`` when a human put it there (move, merge)."""
+
+    __tablename__ = "topic_themes"
+    __table_args__ = (Index("ix_topic_themes_theme", "theme_id"),)
+
+    topic_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    theme_id: Mapped[int] = mapped_column(Integer)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_week: Mapped[int] = mapped_column(Integer)
+
+
+class ThemeLineage(Base):
+    __tablename__ = "theme_lineage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    old_id: Mapped[int] = mapped_column(Integer)  # theme (or topic, for 'human-move')
+    new_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # split | refit-map | human-merge | human-move
+    week: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Assignment(Base):
     """Which topic a ticket belongs to (one per ticket)."""
 

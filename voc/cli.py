@@ -40,11 +40,13 @@ class _VocGroup(TyperGroup):
 
 app = typer.Typer(cls=_VocGroup, add_completion=False, no_args_is_help=True,
                   help="Voice-of-customer pipeline: closed tickets -> weekly 'complaints into opportunities' briefs.")
-topics_app = typer.Typer(help="The topic catalogue: list, show, rename, merge, ignore, export assignments.",
+topics_app = typer.Typer(help="The topic catalogue: list (by theme), show, rename, merge, ignore, move, export.",
                          invoke_without_command=True)
 actions_app = typer.Typer(help="Action items: the closed loop from a surge to a fix.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Rows that could not be ingested, with the reason.", invoke_without_command=True)
+themes_app = typer.Typer(help="Themes over the topics (`voc topics` lists them): rename, merge.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(themes_app, name="themes")
 app.add_typer(actions_app, name="actions")
 app.add_typer(quarantine_app, name="quarantine")
 
@@ -310,21 +312,36 @@ def surges(week: WeekOpt = None,
 
 @topics_app.callback()
 def topics(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List topics with their stable ids."""
+    """List the themes with their topics (stable ids); topics without a theme last."""
     if ctx.invoked_subcommand:
         return
     from store.analysis import load_topics
+    from store.themes import load_themes, topic_theme_map
 
     _, _, engine = _ctx()
     with engine.connect() as conn:
-        ts = load_topics(conn)
+        ts, themes, theme_of = load_topics(conn), load_themes(conn), topic_theme_map(conn)
     rows = [{"id": t.id, "intent": t.intent, "label": t.label, "status": t.status, "merged_into": t.merged_into,
-             "keywords": [k for k in t.keywords.split(" / ") if k], "human_label": t.human_label} for t in ts]
+             "keywords": [k for k in t.keywords.split(" / ") if k], "human_label": t.human_label,
+             "theme_id": theme_of.get(t.id)} for t in ts]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    for r in rows:
-        typer.echo(f"{r['id']}\t{r['intent']}\t{r['status']}\t{r['label']}")
+    by_id = {r["id"]: r for r in rows}
+    for th in themes:
+        if not th.topic_ids:
+            continue
+        en = f" | {th.label_en}" if th.label_en and th.label_en != th.label else ""
+        typer.echo(f"theme {th.id}\t{th.status}\t{th.label}{en}")
+        for tid in th.topic_ids:
+            r = by_id[tid]
+            typer.echo(f"  {r['id']}\t{r['intent']}\t{r['status']}\t{r['label']}")
+    rest = [r for r in rows if r["theme_id"] is None]
+    if rest and len(rest) < len(rows):
+        typer.echo("no theme:")
+    for r in rest:
+        typer.echo(f"  {r['id']}\t{r['intent']}\t{r['status']}\t{r['label']}"
+                   + (f" -> {r['merged_into']}" if r["merged_into"] else ""))
 
 
 @topics_app.command("rename")
@@ -345,6 +362,37 @@ def topics_merge(source_id: int, target_id: int) -> None:
     _, _, engine = _ctx()
     topic_edits.merge(engine, source_id, target_id)
     typer.echo(f"topic {source_id} merged into {target_id}")
+
+
+@topics_app.command("move")
+def topics_move(topic_id: int, theme_id: int) -> None:
+    """Put a topic in another theme; later runs and refits keep it there."""
+    from store import themes
+
+    _, _, engine = _ctx()
+    themes.move(engine, topic_id, theme_id)
+    typer.echo(f"topic {topic_id} moved to theme {theme_id}")
+
+
+@themes_app.command("rename")
+def themes_rename(theme_id: int, label: str,
+                  en: Annotated[str | None, typer.Option("--en", help="English label too")] = None) -> None:
+    """Give a theme a human label; it survives every refit."""
+    from store import themes
+
+    _, _, engine = _ctx()
+    themes.rename(engine, theme_id, label, en)
+    typer.echo(f"theme {theme_id} renamed to {label!r}")
+
+
+@themes_app.command("merge")
+def themes_merge(source_id: int, target_id: int) -> None:
+    """Merge theme A into theme B (A's topics stay in B through refits; recorded in lineage)."""
+    from store import themes
+
+    _, _, engine = _ctx()
+    themes.merge(engine, source_id, target_id)
+    typer.echo(f"theme {source_id} merged into {target_id}")
 
 
 @topics_app.command("ignore")

@@ -1,0 +1,199 @@
+"""Themes (L1) over the fine topics: reads, writes and the human edits (rename, merge, move).
+
+The grouping itself is pure (``nlp.themes``); the topic stage calls :func:`topic_rows`, builds the
+profiles and writes the result back with :func:`save_update`. Other stages read themes through
+exactly two functions: :func:`topic_theme_map` and :func:`load_themes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from nlp.themes import ACTIVE, EMERGING, LIVE, MERGED, RETIRED, KnownTheme, ThemeUpdate
+from store.models import Assignment, Theme, ThemeLineage, TicketRow, Topic, TopicTheme
+from voc.errors import VocError
+
+
+@dataclass(frozen=True)
+class ThemeRecord:
+    id: int
+    label: str
+    label_en: str | None
+    human_label: bool
+    status: str  # active | emerging | merged | retired
+    created_week: int
+    topic_ids: tuple[int, ...] = field(default_factory=tuple)  # its live topics (empty unless live)
+    merged_into: int | None = None
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+# --- the two reads other stages use --------------------------------------------------------
+
+def topic_theme_map(conn: Connection) -> dict[int, int]:
+    """Merge-resolved topic id -> theme id, for themes that are active or emerging.
+
+    Keys are the ids counts use (``coalesce(merged_into, topic_id)``); a topic merged into another
+    is also listed, with its target's theme. Ignored topics have no theme.
+    """
+    live = set(conn.execute(select(Theme.id).where(Theme.status.in_(sorted(LIVE)))).scalars())
+    out = {int(t): int(th) for t, th in conn.execute(select(TopicTheme.topic_id, TopicTheme.theme_id))
+           if th in live}
+    for tid, into in conn.execute(select(Topic.id, Topic.merged_into).where(Topic.merged_into.is_not(None))):
+        if into in out and tid not in out:
+            out[int(tid)] = out[into]
+    return out
+
+
+def load_themes(conn: Connection) -> list[ThemeRecord]:
+    """Every theme (all statuses) by id, with the live topics of the live ones."""
+    members: dict[int, list[int]] = {}
+    for tid, th in conn.execute(select(TopicTheme.topic_id, TopicTheme.theme_id).order_by(TopicTheme.topic_id)):
+        members.setdefault(int(th), []).append(int(tid))
+    return [ThemeRecord(id=r.id, label=r.label, label_en=r.label_en, human_label=bool(r.human_label), status=r.status,
+                        created_week=r.created_week,
+                        topic_ids=tuple(members.get(r.id, ())) if r.status in LIVE else (),
+                        merged_into=r.merged_into)
+            for r in conn.execute(select(Theme.__table__).order_by(Theme.id))]
+
+
+# --- what the topic stage reads and writes -------------------------------------------------
+
+def topic_rows(conn: Connection, until_week: int) -> tuple[list[Any], list[Any]]:
+    """(tickets, topics): every assigned ticket up to a week as (topic_id merge-resolved, intent, lang,
+    tokens), and the live topics (id, intent, label, status, centroid). Ignored topics are left out."""
+    T, A = TicketRow.__table__, Assignment.__table__
+    topic = func.coalesce(Topic.merged_into, A.c.topic_id)
+    q = (select(topic.label("topic_id"), T.c.intent, T.c.lang, T.c.tokens)
+         .select_from(A.join(T, T.c.id == A.c.ticket_id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+         .where(T.c.week <= until_week))
+    topics = list(conn.execute(select(Topic.id, Topic.intent, Topic.label, Topic.status, Topic.centroid)
+                               .where(Topic.status.in_(sorted(LIVE))).order_by(Topic.id)))
+    return list(conn.execute(q)), topics
+
+
+def known_themes(conn: Connection) -> list[KnownTheme]:
+    return [KnownTheme(r.id, r.status, r.merged_into, bool(r.human_label), r.label, r.label_en)
+            for r in conn.execute(select(Theme.__table__).order_by(Theme.id))]
+
+
+def memberships(conn: Connection) -> tuple[dict[int, int], set[int]]:
+    """(topic -> theme as last written, topics a human placed)."""
+    rows = list(conn.execute(select(TopicTheme.topic_id, TopicTheme.theme_id, TopicTheme.pinned)))
+    return {int(r.topic_id): int(r.theme_id) for r in rows}, {int(r.topic_id) for r in rows if r.pinned}
+
+
+def next_theme_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(Theme.id), 0))).scalar_one()) + 1
+
+
+def save_update(conn: Connection, upd: ThemeUpdate, week: int, emerging_topics: Iterable[int]) -> None:
+    """Write one run's grouping: memberships, new themes, labels, statuses, retired themes, lineage.
+
+    A theme is 'emerging' in the week it was created when all its topics are emerging, 'active'
+    otherwise. Human labels are kept (both languages).
+    """
+    emerging = set(emerging_topics)
+    prev, pinned = memberships(conn)
+    existing = {r.id: r for r in conn.execute(select(Theme.id, Theme.human_label, Theme.created_week))}
+    members: dict[int, list[int]] = {}
+    for t, th in upd.membership.items():
+        members.setdefault(th, []).append(t)
+    # memberships: rewrite the changed rows, drop the rows of topics that are no longer live
+    gone = [t for t in prev if t not in upd.membership]
+    if gone:
+        conn.execute(delete(TopicTheme).where(TopicTheme.topic_id.in_(gone)))
+    changed = [(t, th) for t, th in upd.membership.items() if prev.get(t) != th]
+    if changed:
+        conn.execute(delete(TopicTheme).where(TopicTheme.topic_id.in_([t for t, _ in changed])))
+        conn.execute(insert(TopicTheme), [{"topic_id": t, "theme_id": th, "pinned": t in pinned, "assigned_week": week}
+                                          for t, th in changed])
+    for th, tids in sorted(members.items()):
+        label, label_en = upd.labels.get(th, ("", None))
+        created = existing[th].created_week if th in existing else week
+        status = EMERGING if created == week and all(t in emerging for t in tids) else ACTIVE
+        if th not in existing:
+            conn.execute(insert(Theme).values(id=th, label=label or f"theme {th}", label_en=label_en, human_label=False,
+                                              status=status, merged_into=None, created_week=week, updated_at=_now()))
+            continue
+        values: dict[str, Any] = {"status": status, "merged_into": None, "updated_at": _now()}
+        if not existing[th].human_label:
+            values.update(label=label or f"theme {th}", label_en=label_en)
+        conn.execute(update(Theme).where(Theme.id == th).values(values))
+    for th, dest in upd.retired.items():
+        conn.execute(update(Theme).where(Theme.id == th).values(
+            status=MERGED if dest is not None else RETIRED, merged_into=dest, updated_at=_now()))
+    record_lineage(conn, upd.lineage, week)
+
+
+def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], week: int) -> None:
+    rows = [{"old_id": o, "new_id": n, "kind": k, "week": week, "created_at": _now()} for o, n, k in lineage]
+    if rows:
+        conn.execute(insert(ThemeLineage), rows)
+
+
+# --- human edits (kept by every later run and refit) ---------------------------------------
+
+def _live_theme(conn: Connection, theme_id: int) -> Any:
+    r = conn.execute(select(Theme.__table__).where(Theme.id == theme_id)).first()
+    if r is None:
+        raise VocError(f"no theme with id {theme_id} (see `voc topics`)")
+    if r.status not in LIVE:
+        raise VocError(f"theme {theme_id} is {r.status}" + (f" into {r.merged_into}" if r.merged_into else ""))
+    return r
+
+
+def _week() -> int:
+    from voc.weeks import Week
+
+    return Week.of(datetime.now()).ordinal()
+
+
+def rename(engine: Engine, theme_id: int, label: str, label_en: str | None = None) -> None:
+    """A human label (and optionally an English one); refits keep both."""
+    if not label.strip():
+        raise VocError("a theme label cannot be empty")
+    with engine.begin() as conn:
+        _live_theme(conn, theme_id)
+        values: dict[str, Any] = {"label": label.strip(), "human_label": True, "updated_at": _now()}
+        if label_en is not None and label_en.strip():
+            values["label_en"] = label_en.strip()
+        conn.execute(update(Theme).where(Theme.id == theme_id).values(values))
+
+
+def merge(engine: Engine, source_id: int, target_id: int) -> None:
+    """Theme A into theme B: A's topics are pinned to B (refits keep them there); A is 'merged'."""
+    if source_id == target_id:
+        raise VocError("cannot merge a theme into itself")
+    with engine.begin() as conn:
+        _live_theme(conn, source_id)
+        _live_theme(conn, target_id)
+        conn.execute(update(TopicTheme).where(TopicTheme.theme_id == source_id)
+                     .values(theme_id=target_id, pinned=True))
+        conn.execute(update(Theme).where(Theme.id == source_id)
+                     .values(status=MERGED, merged_into=target_id, updated_at=_now()))
+        conn.execute(update(Theme).where(Theme.merged_into == source_id).values(merged_into=target_id))
+        record_lineage(conn, [(source_id, target_id, "human-merge")], _week())
+
+
+def move(engine: Engine, topic_id: int, theme_id: int) -> None:
+    """Put a topic in another theme; pinned there for every later run and refit."""
+    with engine.begin() as conn:
+        t = conn.execute(select(Topic.id, Topic.status, Topic.merged_into).where(Topic.id == topic_id)).first()
+        if t is None:
+            raise VocError(f"no topic with id {topic_id} (see `voc topics`)")
+        if t.status not in LIVE:
+            raise VocError(f"topic {topic_id} is {t.status}"
+                           + (f" into {t.merged_into}: move {t.merged_into} instead" if t.merged_into else ""))
+        _live_theme(conn, theme_id)
+        conn.execute(delete(TopicTheme).where(TopicTheme.topic_id == topic_id))
+        conn.execute(insert(TopicTheme).values(topic_id=topic_id, theme_id=theme_id, pinned=True,
+                                               assigned_week=_week()))
+        record_lineage(conn, [(topic_id, theme_id, "human-move")], _week())
