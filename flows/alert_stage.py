@@ -45,11 +45,12 @@ from sqlalchemy.exc import IntegrityError
 
 from config.settings import Route, Settings, VocConfig
 from delivery.channels import Channel, ChannelSet, DeliveryError, FileSink, Message, SmtpChannel
-from flows.brief_stage import HISTORY, _pick_surges, build_brief, owner_for, product_name
+from flows.brief_stage import HISTORY, build_brief, owner_for, product_name
 from reports.model import Alert, BatchShare, SurgeItem
 from reports.render import alert_subject, render_alert
-from store import analysis, report_queries
+from store import analysis, report_queries, themes
 from store.models import AlertSent, StageRun, Surge
+from surges.selection import group_surges
 from voc.weeks import Week
 
 log = logging.getLogger("voc.alerts")
@@ -160,7 +161,10 @@ def in_quiet_hours(cfg: VocConfig, now: datetime | None = None) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def identity(topic_id: int | None, product: str | None) -> str:
+def identity(topic_id: int | None, product: str | None, theme_id: int | None = None) -> str:
+    """Which surge an alert is about: its theme (one item per theme) or topic, and product."""
+    if theme_id is not None:
+        return f"h{theme_id}|{product or '-'}"
     return f"{topic_id or 0}|{product or '-'}"
 
 
@@ -313,16 +317,17 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
     quiet = in_quiet_hours(cfg, now)
     factor = cfg.alerts.escalation_factor
     briefs = {lang: build_brief(engine, cfg, week, lang) for lang in ("zh", "en")}
-    current = {lang: {identity(s.topic_id, s.product_id): s for s in b.surges} for lang, b in briefs.items()}
+    current = {lang: {identity(s.topic_id, s.product_id, s.theme_id): s for s in b.surges} for lang, b in briefs.items()}
 
     with engine.connect() as conn:
         tracks = _load_tracks(conn)
+        theme_of = themes.topic_theme_map(conn)
         cache: dict[int, dict[str, Any]] = {}
 
         def picked(week_ord: int) -> dict[str, Any]:
             if week_ord not in cache:
-                cache[week_ord] = {identity(r.topic_id, r.product): r
-                                   for r in _pick_surges(analysis.load_surges(conn, week_ord))}
+                cache[week_ord] = {identity(g.primary.topic_id, g.primary.product, g.theme_id): g.primary
+                                   for g in group_surges(analysis.load_surges(conn, week_ord), theme_of)}
             return cache[week_ord]
 
         buckets: dict[Target, dict[str, list[_Entry]]] = {}

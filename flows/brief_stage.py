@@ -24,16 +24,14 @@ from reports.model import (
     TopicItem,
 )
 from reports.render import render_brief
-from store import analysis, report_queries
+from store import analysis, report_queries, themes
 from store.models import BriefRendered, Topic
+from surges.selection import SAFETY_LEVELS, SurgeGroup, group_surges
 from voc.weeks import Week
 
 KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate")
 RATE_KEYS = {"fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate"}
 HISTORY = 12
-# which surge row speaks for a topic when it is flagged at several levels
-LEVEL_PREFERENCE = ["topic×product", "topic×product×batch", "topic×product×model", "topic", "theme×product",
-                    "theme×product×batch", "theme", "product×safety", "safety", "product×batch", "product"]
 SEVERITY_ORDER = {"safety": 0, "defect": 1, "service": 2, "other": 3}
 
 
@@ -65,34 +63,18 @@ def _action_item(a: Any, labels: dict[int, str], today: date) -> ActionItem:
                       fix_date=a.fix_date, days_open=max(0, (end - a.created_at.date()).days), note=a.note)
 
 
-def _pick_surges(rows: list[Any]) -> list[Any]:
-    """One item per topic (or per product for product-only surges), most telling level first."""
-    best: dict[tuple[str, Any], Any] = {}
-    for r in rows:
-        if r.level == "global":
-            continue
-        key = _surge_key(r)
-        cur = best.get(key)
-        rank = _rank(r.level)
-        if cur is None or rank < _rank(cur.level) or (rank == _rank(cur.level) and r.q < cur.q):
-            best[key] = r
-    topic_products = {r.product for k, r in best.items() if k[0] == "t"}
-    return [r for k, r in best.items() if k[0] != "p" or r.product not in topic_products]
-
-
-def _rank(level: str) -> int:
-    return LEVEL_PREFERENCE.index(level) if level in LEVEL_PREFERENCE else len(LEVEL_PREFERENCE)
-
-
-def _surge_key(r: Any) -> tuple[str, Any]:
-    """Which brief item a surge row belongs to: its topic, theme, product's safety, or product."""
-    if r.topic_id is not None:
-        return ("t", r.topic_id)
-    if str(r.level).startswith("theme"):
-        return ("h", str(r.cell).split("|")[0])
-    if r.level in ("product×safety", "safety"):
-        return ("s", r.product)
-    return ("p", r.product)
+def _surge_cell(conn: Any, g: SurgeGroup, theme_topics: tuple[int, ...], w0: int, w: int) -> dict[int, int]:
+    """Weekly counts of the cell that speaks for the item (a theme counts complaints and questions,
+    a safety cell its safety tickets)."""
+    r = g.primary
+    model = r.model if r.level == "topic×product×model" else None
+    if r.level.startswith("theme"):
+        return report_queries.cell_history(conn, ("complaint", "question"), theme_topics, r.product, None, r.batch,
+                                           w0, w)
+    if r.level in SAFETY_LEVELS:
+        return report_queries.cell_history(conn, ("complaint", "question"), None, r.product, None, None, w0, w,
+                                           safety_only=True)
+    return report_queries.cell_history(conn, "complaint", r.topic_id, r.product, model, r.batch, w0, w)
 
 
 def _enrich(primary: Any, rows: list[Any]) -> tuple[str | None, Any]:
@@ -126,34 +108,57 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
         actions_all = report_queries.actions(conn)
         action_items = [_action_item(a, labels, today) for a in actions_all]
         open_by_topic = {a.topic_id: a for a in action_items if a.status != "done"}
+        theme_of = themes.topic_theme_map(conn)
+        theme_recs = {t.id: t for t in themes.load_themes(conn)}
+        week_counts = report_queries.topic_counts(conn, "complaint", w)
+        for tid, n in report_queries.topic_counts(conn, "question", w).items():
+            week_counts[tid] = week_counts.get(tid, 0) + n
         items = []
-        for r in _pick_surges(surge_rows):
-            hist = report_queries.cell_history(conn, "complaint", r.topic_id, r.product, r.model,
-                                               r.batch, weeks[0], w)
+        for g in group_surges(surge_rows, theme_of):
+            r = g.primary
+            theme = theme_recs.get(g.theme_id) if g.theme_id is not None else None
+            theme_topics = tuple(t for t in (theme.topic_ids if theme else ()) if t in topics)
+            # the fine topics under the theme that have tickets this week, most first
+            under = sorted((t for t in theme_topics if week_counts.get(t)), key=lambda t: (-week_counts[t], t))
+            rep = r.topic_id if r.topic_id is not None else next(iter(g.topic_ids or under), None)
+            label = labels.get(rep, "") if rep is not None else ""
+            if theme is not None:
+                label = (theme.label_en if lang == "en" and theme.label_en else theme.label) or label
+            hist = _surge_cell(conn, g, theme_topics, weeks[0], w)
             history = tuple(hist.get(x, 0) for x in weeks)
             prev = history[-2]
-            qs = report_queries.quotes(conn, r.topic_id, w, w, r.product, r.batch) if r.topic_id else []
+            qs = report_queries.quotes(conn, rep, w, w, r.product, r.batch) if rep is not None else []
             model, src = _enrich(r, surge_rows)
             conc = None
-            if src is not None:
+            if src is None and g.batch_row is not None and g.batch_row is not r and r.level != "product×batch":
+                src = g.batch_row if g.batch_row.conc_batch else None
+            if src is not None and src.conc_batch:
                 conc = BatchShare(batch=src.conc_batch, share=src.conc_share, expected_share=src.conc_expected,
                                   ratio=src.conc_ratio)
             explanation = r.explanation_zh if lang == "zh" else r.explanation_en
-            if src is not None and src is not r:
+            batch = r.batch
+            if src is not None and src is not r and src.conc_batch:
                 pct = f"{src.conc_share * 100:.0f}%"
                 explanation += (f"；{pct} 来自批次 {src.conc_batch}" if lang == "zh"
                                 else f"; {pct} from batch {src.conc_batch}")
+            elif g.batch_row is not None and g.batch_row is not r and not r.batch:
+                b = g.batch_row
+                batch = b.batch
+                explanation += (f"；批次 {b.batch} 本周 {b.observed} 件，预期约 {b.expected:.1f} 件"
+                                if lang == "zh" else f"; batch {b.batch}: {b.observed} vs ~{b.expected:.1f} expected")
             items.append(SurgeItem(
-                topic_id=r.topic_id or 0, topic_label=labels.get(r.topic_id, "") if r.topic_id else "",
-                level=r.level, product=product_name(cfg, r.product, lang), model=model, batch=r.batch,
-                severity=r.severity, observed=r.observed, expected=r.expected, ratio=r.ratio,
+                topic_id=rep or 0, topic_label=label, theme_id=g.theme_id,
+                fine_topics=tuple(labels[t] for t in under[:4] if labels.get(t) and labels[t] != label),
+                level=r.level, product=product_name(cfg, r.product, lang), model=model, batch=batch,
+                severity="safety" if any(x.severity == "safety" for x in g.rows) else r.severity,
+                observed=r.observed, expected=r.expected, ratio=r.ratio,
                 ratio_lo=r.ratio_lo, ratio_hi=r.ratio_hi, q_value=r.q,
                 wow_change=(history[-1] - prev) / prev if prev else None,
                 since_week=str(Week.from_ordinal(r.first_week)), methods=tuple(r.methods.split("+")),
                 is_new_topic=r.new_cell, concentration=conc, history=history,
                 quotes=tuple(Quote(t, lg) for t, lg in qs),
-                workaround=report_queries.workaround(conn, r.topic_id, w - 12, w) if r.topic_id else None,
-                owner=owner_for(cfg, r.product), action=open_by_topic.get(r.topic_id),
+                workaround=report_queries.workaround(conn, rep, w - 12, w) if rep is not None else None,
+                owner=owner_for(cfg, r.product), action=open_by_topic.get(rep) if rep is not None else None,
                 explanation=explanation,
                 product_id=r.product, alert_key=f"{r.level}|{r.cell}|{r.first_week}"))
         items.sort(key=lambda s: (SEVERITY_ORDER.get(s.severity, 9), s.q_value, -s.ratio))

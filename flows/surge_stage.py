@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 import surges
 from config.settings import VocConfig
 from flows.shipments import PER_UNITS, load_shipments, units_in_field
-from store import analysis
+from store import analysis, themes
 from surges import cells
 from voc.weeks import Week
 
@@ -111,8 +111,12 @@ def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[in
 
 
 def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, Any]]:
-    """Run detection for ``week``, store the flagged cells (replacing the week's rows), return them."""
-    _, out = assess_week(engine, cfg, week)
+    """Run detection for ``week`` (with the theme levels of the live theme catalogue), store the
+    flagged cells (replacing the week's rows), return them."""
+    with engine.connect() as conn:
+        theme_of = themes.topic_theme_map(conn)
+        labels = {t.id: t.label for t in themes.load_themes(conn)}
+    _, out = assess_week(engine, cfg, week, theme_of=theme_of or None, theme_labels=labels)
     with engine.begin() as conn:
         analysis.replace_surges(conn, week.ordinal(), out)
     return out
@@ -161,7 +165,7 @@ def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch:
     else:
         label = rec.get("product") or ""
     return {
-        "week": w, "level": level, "cell": rec["cell"], "topic_id": topic_id,
+        "week": w, "level": level, "cell": rec["cell"], "topic_id": topic_id, "theme_id": theme_id,
         "product": rec.get("product"), "model": rec.get("model"), "batch": rec.get("batch"),
         "observed": int(rec["observed"]), "expected": float(rec["expected"]), "ratio": float(rec["ratio"]),
         "ratio_lo": float(rec["ratio_lo"]), "ratio_hi": float(rec["ratio_hi"]), "p": float(rec["p"]),
@@ -195,7 +199,7 @@ def _rate_note(rec: dict[str, Any], lang: str) -> str:
 
 def _global_row(g: Any, w: int) -> dict[str, Any]:
     return {
-        "week": w, "level": "global", "cell": "all", "topic_id": None, "product": None, "model": None,
+        "week": w, "level": "global", "cell": "all", "topic_id": None, "theme_id": None, "product": None, "model": None,
         "batch": None, "observed": int(g.observed), "expected": float(g.expected), "ratio": float(g.ratio),
         "ratio_lo": float(getattr(g, "ratio_lo", g.ratio)), "ratio_hi": float(getattr(g, "ratio_hi", g.ratio)),
         "p": float(getattr(g, "p", 0.0)), "q": float(getattr(g, "p", 0.0)), "methods": "global",

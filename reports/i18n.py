@@ -119,6 +119,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "surge.history": "近 {n} 周",
         "surge.quotes": "客户原话",
         "surge.workaround": "常用处理方式",
+        "surge.fine_topics": "细分话题",
         "surge.no_workaround": "暂无",
         "surge.owner": "负责人",
         "surge.unassigned": "未指派",
@@ -282,6 +283,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "surge.history": "last {n} weeks",
         "surge.quotes": "Customers said",
         "surge.workaround": "Usual workaround",
+        "surge.fine_topics": "Fine topics",
         "surge.no_workaround": "none recorded",
         "surge.owner": "Owner",
         "surge.unassigned": "unassigned",
@@ -381,9 +383,13 @@ SEVERITY_ORDER = {"safety": 0, "defect": 1, "service": 2, "other": 3}
 
 LEVEL_NAMES = {
     "zh": {"topic": "话题", "topic×product": "话题×产品", "topic×product×model": "话题×产品×型号",
-           "topic×product×batch": "话题×产品×批次", "product": "产品"},
+           "topic×product×batch": "话题×产品×批次", "product": "产品", "theme": "主题", "theme×product": "主题×产品",
+           "theme×product×batch": "主题×产品×批次", "product×batch": "产品×批次", "product×safety": "产品安全",
+           "safety": "安全（全部产品）"},
     "en": {"topic": "topic", "topic×product": "topic × product", "topic×product×model": "topic × model",
-           "topic×product×batch": "topic × batch", "product": "product"},
+           "topic×product×batch": "topic × batch", "product": "product", "theme": "theme",
+           "theme×product": "theme × product", "theme×product×batch": "theme × batch", "product×batch": "product × batch",
+           "product×safety": "product safety", "safety": "safety (all products)"},
 }
 
 VERDICT_NAMES = {

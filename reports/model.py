@@ -39,7 +39,7 @@ class BatchShare:
 class SurgeItem:
     topic_id: int
     topic_label: str
-    level: str  # topic | topic×product | topic×product×model | topic×product×batch | product
+    level: str  # theme… | topic… | product | product×batch | product×safety | safety (surges.cells)
     product: str | None  # display name in the brief's language
     model: str | None
     batch: str | None
@@ -63,6 +63,8 @@ class SurgeItem:
     explanation: str  # one sentence in the brief's language
     product_id: str | None = None  # catalogue id (``product`` is the display name)
     alert_key: str = ""  # identity of the surge episode (cell + start week), for alert dedupe
+    theme_id: int | None = None  # the theme this item speaks for (one item per theme)
+    fine_topics: tuple[str, ...] = ()  # labels of the fine topics under the theme with tickets this week
 
 
 @dataclass(frozen=True)

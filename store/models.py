@@ -267,6 +267,7 @@ class Surge(Base):
     level: Mapped[str] = mapped_column(String(40))
     cell: Mapped[str] = mapped_column(String(400))
     topic_id: Mapped[int | None] = mapped_column(Integer)
+    theme_id: Mapped[int | None] = mapped_column(Integer)  # theme-level cells
     product: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str | None] = mapped_column(String(200))
     batch: Mapped[str | None] = mapped_column(String(100))

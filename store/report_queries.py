@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Float, and_, case, cast, func, select
@@ -37,12 +38,19 @@ def kpi_rows(conn: Connection, from_week: int, until_week: int) -> dict[int, dic
     return {r.week: dict(r._mapping) for r in conn.execute(q)}
 
 
-def cell_history(conn: Connection, intent: str, topic_id: int | None, product: str | None, model: str | None,
-                 batch: str | None, from_week: int, until_week: int) -> dict[int, int]:
-    q = select(WeeklyCount.week, func.sum(WeeklyCount.n)).where(
-        WeeklyCount.intent == intent, WeeklyCount.week >= from_week, WeeklyCount.week <= until_week)
-    if topic_id is not None:
+def cell_history(conn: Connection, intent: str | Sequence[str], topic_id: int | Sequence[int] | None,
+                 product: str | None, model: str | None, batch: str | None, from_week: int, until_week: int,
+                 *, safety_only: bool = False) -> dict[int, int]:
+    """Weekly counts of one cell: an intent (or several), a topic (or a theme's topics), a product,
+    model and batch when given; ``safety_only`` counts the safety-severity tickets only."""
+    intents = [intent] if isinstance(intent, str) else list(intent)
+    n = WeeklyCount.n_safety if safety_only else WeeklyCount.n
+    q = select(WeeklyCount.week, func.sum(n)).where(
+        WeeklyCount.intent.in_(intents), WeeklyCount.week >= from_week, WeeklyCount.week <= until_week)
+    if isinstance(topic_id, int):
         q = q.where(WeeklyCount.topic_id == topic_id)
+    elif topic_id is not None:
+        q = q.where(WeeklyCount.topic_id.in_(list(topic_id)))
     for col, v in ((WeeklyCount.product, product), (WeeklyCount.model, model), (WeeklyCount.batch, batch)):
         if v:
             q = q.where(col == v)

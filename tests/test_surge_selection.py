@@ -1,0 +1,56 @@
+"""surges.selection: one brief item per theme, over plain records (no database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from surges.selection import group_surges
+
+
+@dataclass
+class Row:
+    level: str
+    topic_id: int | None = None
+    theme_id: int | None = None
+    product: str | None = None
+    batch: str | None = None
+    q: float = 0.01
+    observed: int = 10
+    severity: str = "defect"
+
+
+def test_theme_topics_and_batch_of_one_defect_are_one_item() -> None:
+    rows = [Row("theme", theme_id=7, q=0.001, observed=40), Row("theme×product", theme_id=7, product="purifier"),
+            Row("topic", topic_id=11, observed=15), Row("topic×product", topic_id=12, product="purifier", observed=9),
+            Row("product×batch", product="purifier", batch="WP5-2410", observed=19),
+            Row("global", q=0.0)]
+    groups = group_surges(rows, {11: 7, 12: 7})
+    assert len(groups) == 1
+    g = groups[0]
+    assert g.theme_id == 7 and g.primary.level == "theme×product"
+    assert g.batch_row is not None and g.batch_row.batch == "WP5-2410"
+    assert g.topic_ids == (11, 12)
+
+
+def test_topics_of_different_themes_stay_apart_and_topics_without_theme_are_their_own_item() -> None:
+    rows = [Row("topic", topic_id=1), Row("topic", topic_id=2), Row("topic", topic_id=3)]
+    groups = group_surges(rows, {1: 5, 2: 6})
+    assert sorted((g.theme_id, g.primary.topic_id) for g in groups if g.theme_id) == [(5, 1), (6, 2)]
+    assert [g.primary.topic_id for g in groups if g.theme_id is None] == [3]
+
+
+def test_safety_is_never_hidden_in_a_non_safety_item_but_joins_a_safety_theme() -> None:
+    safety = Row("product×safety", product="dryer", severity="safety", observed=7)
+    plain = group_surges([Row("theme×product", theme_id=1, product="dryer"), safety], {})
+    assert len(plain) == 2 and any(g.primary is safety for g in plain)
+    joined = group_surges([Row("theme×product", theme_id=1, product="dryer", severity="safety"), safety], {})
+    assert len(joined) == 1 and safety in joined[0].rows
+
+
+def test_product_cells_without_a_theme_on_the_product_are_their_own_item() -> None:
+    rows = [Row("theme×product", theme_id=1, product="oven"), Row("product×batch", product="kettle", batch="K1"),
+            Row("product", product="kettle", q=0.02)]
+    groups = group_surges(rows, {})
+    kettle = next(g for g in groups if g.primary.product == "kettle")
+    assert kettle.primary.level == "product" and kettle.batch_row is not None and kettle.batch_row.batch == "K1"
+    assert len(groups) == 2
