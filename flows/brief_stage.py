@@ -77,6 +77,21 @@ def _surge_cell(conn: Any, g: SurgeGroup, theme_topics: tuple[int, ...], w0: int
     return report_queries.cell_history(conn, "complaint", r.topic_id, r.product, model, r.batch, w0, w)
 
 
+def _about(by_topic: dict[int, int], theme_of: dict[int, int], theme_recs: dict[int, Any]
+           ) -> tuple[Any, list[int], int | None]:
+    """(the theme holding most of a cell's tickets, its topics in the cell most first, the top one)."""
+    by_theme: dict[int, int] = {}
+    for t, n in by_topic.items():
+        if t in theme_of:
+            by_theme[theme_of[t]] = by_theme.get(theme_of[t], 0) + n
+    if not by_theme:
+        top = sorted(by_topic, key=lambda t: (-by_topic[t], t))
+        return None, top, top[0] if top else None
+    th = min(by_theme, key=lambda h: (-by_theme[h], h))
+    under = sorted((t for t in by_topic if theme_of.get(t) == th), key=lambda t: (-by_topic[t], t))
+    return theme_recs.get(th), under, under[0] if under else None
+
+
 def _enrich(primary: Any, rows: list[Any]) -> tuple[str | None, Any]:
     """Model and batch concentration for a surge shown at topic×product level.
 
@@ -121,6 +136,15 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
             # the fine topics under the theme that have tickets this week, most first
             under = sorted((t for t in theme_topics if week_counts.get(t)), key=lambda t: (-week_counts[t], t))
             rep = r.topic_id if r.topic_id is not None else next(iter(g.topic_ids or under), None)
+            if rep is None and theme is None and r.product:
+                # a product, batch or safety cell on its own: say what its tickets are about (the
+                # theme holding most of them, and its fine topics)
+                safety = r.level in SAFETY_LEVELS
+                about = report_queries.cell_topics(conn, w, r.product, None if safety else r.batch,
+                                                   ("complaint", "question") if safety else ("complaint",),
+                                                   safety_only=safety)
+                theme, under, rep = _about(about, theme_of, theme_recs)
+                theme_topics = ()
             label = labels.get(rep, "") if rep is not None else ""
             if theme is not None:
                 label = (theme.label_en if lang == "en" and theme.label_en else theme.label) or label

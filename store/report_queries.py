@@ -57,6 +57,20 @@ def cell_history(conn: Connection, intent: str | Sequence[str], topic_id: int | 
     return {w: int(n) for w, n in conn.execute(q.group_by(WeeklyCount.week))}
 
 
+def cell_topics(conn: Connection, week: int, product: str | None, batch: str | None,
+                intents: Sequence[str] = ("complaint",), *, safety_only: bool = False) -> dict[int, int]:
+    """Tickets per topic of one product (and batch) in a week: what a product-level cell is about
+    (``safety_only``: its safety-severity tickets)."""
+    n = WeeklyCount.n_safety if safety_only else WeeklyCount.n
+    q = (select(WeeklyCount.topic_id, func.sum(n))
+         .where(WeeklyCount.intent.in_(list(intents)), WeeklyCount.week == week).group_by(WeeklyCount.topic_id))
+    if product:
+        q = q.where(WeeklyCount.product == product)
+    if batch:
+        q = q.where(WeeklyCount.batch == batch)
+    return {int(t): int(k) for t, k in conn.execute(q) if k}
+
+
 def topic_counts(conn: Connection, intent: str, week: int) -> dict[int, int]:
     q = (select(WeeklyCount.topic_id, func.sum(WeeklyCount.n))
          .where(WeeklyCount.intent == intent, WeeklyCount.week == week).group_by(WeeklyCount.topic_id))

@@ -11,8 +11,10 @@ uses for its verdict:
   tested at all (hierarchical testing, Yekutieli 2008), or None for the family's top level. With a
   theme map: theme -> topic / theme×product -> theme×product×batch, topic -> topic×product ->
   topic×product×model / ×batch; topics without a theme are top level.
-- ``emerging``: the cell's topic was created this very week (or every topic of its theme was): it
-  is reported as emerging, never as a surge - a first week has no history to be judged against.
+- ``emerging``: the cell's topic was created this very week and has tickets in fewer than
+  ``min_history_weeks`` earlier weeks (or every topic of its theme is such): it is reported as
+  emerging, never as a surge - a first week has no history to be judged against. A topic split off a
+  broader one this week, with its earlier tickets moved over, has a history and is judged on it.
 - ``flag_new``: False where a cell's birth is not news (a new batch entering the field, judged by
   ticket volume: its complaints ramp up with its sales); such cells are flagged only once they have
   ``SurgeParams.maturity_periods`` of history of their own (before that the batch is named by the
@@ -74,7 +76,7 @@ COLUMNS = ["level", "cell", "period", "count", "exposure", *DESC, "family", "par
 def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
                 units: tuple[pd.DataFrame, pd.DataFrame] | None = None, *,
                 theme_of: Mapping[int, int] | None = None, product_total: pd.DataFrame | None = None,
-                new_topics: Collection[int] = ()) -> pd.DataFrame:
+                new_topics: Collection[int] = (), min_history_weeks: int = 3) -> pd.DataFrame:
     """Long table (level, cell, period, count, exposure, descriptive and structure columns).
 
     ``counts``: week, topic_id, product, model, batch, n (+ n_safety for the safety levels, + intent;
@@ -84,14 +86,19 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
     ``per_units`` column says which cells did. ``product_total``: week, product, n - each product's
     ticket volume, the exposure of ``product×batch`` and ``product×safety`` (total volume if None).
     ``theme_of``: topic id -> theme id, adds the theme levels. ``new_topics``: topics created this
-    week (emerging)."""
+    week; those with tickets in fewer than ``min_history_weeks`` earlier weeks are emerging."""
     c = counts.copy()
     if "intent" not in c.columns:
         c["intent"] = "complaint"
     for k in ("product", "model", "batch"):
         c[k] = c[k].fillna("").astype(str)
     c["topic_id"] = c["topic_id"].astype("Int64")
-    new = {int(t) for t in new_topics}
+    # a topic created this week is emerging only while its history is thin: a topic split off a
+    # broader one gets its earlier tickets (flows.topic_stage.split_history) and is judged on them
+    w_now = max(weeks)
+    past = c[(c["n"] > 0) & (c["week"] < w_now) & c["topic_id"].isin([int(t) for t in new_topics])]
+    history_weeks = past.groupby("topic_id")["week"].nunique()
+    new = {int(t) for t in new_topics if int(history_weeks.get(int(t), 0)) < min_history_weeks}
     themes_on = bool(theme_of)
     if themes_on:
         assert theme_of is not None
@@ -99,7 +106,6 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
         c["theme_id"] = c["topic_id"].map(tmap).astype("Int64")
         # a topic created this week with no earlier tickets has no history: not part of its theme yet
         first = c[c["n"] > 0].groupby("topic_id")["week"].min()
-        w_now = max(weeks)
         unborn = {int(t) for t in new if t in first.index and int(first[t]) >= w_now}
         c.loc[c["topic_id"].isin(unborn), "theme_id"] = pd.NA
         members: dict[int, set[int]] = {}

@@ -218,6 +218,28 @@ def test_a_topic_created_this_week_is_emerging_never_a_surge():
     assert plain.loc[("topic", "77"), "flagged"] and plain.loc[("topic", "77"), "new_cell"]
 
 
+def test_a_topic_split_off_this_week_with_its_history_is_judged_not_emerging():
+    """A theme that grew inside a broader topic is split off this week with its earlier tickets
+    moved over (flows.topic_stage.split_history): it has a history, and its rise is a surge."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for topic in range(1, 30):
+        rows += _rows(rng, topic, "P", "", 2.0)
+    rows += [r for r in _rows(rng, 78, "P", "", 3.0) if r["week"] < W]  # its rebuilt history: ~3 a week
+    counts = _add(_frame(rows), W, 78, "P", "", 20)
+    table = count_table(counts, TOTAL, WEEKS, new_topics={78})
+    res = detect(table, W).set_index(["level", "cell"])
+    assert res.loc[("topic", "78"), "methods"] != "emerging" and res.loc[("topic", "78"), "flagged"]
+    # the same topic with tickets in only two earlier weeks is still emerging (without the mark its
+    # 20 tickets against ~0.2 expected would be flagged)
+    thin = counts[(counts["topic_id"] != 78) | counts["week"].isin([W - 10, W - 5, W])]
+    assert thin[thin["topic_id"] == 78]["week"].nunique() == 3
+    res2 = detect(count_table(thin, TOTAL, WEEKS, new_topics={78}), W).set_index(["level", "cell"])
+    assert res2.loc[("topic", "78"), "methods"] == "emerging" and not res2.loc[("topic", "78"), "flagged"]
+    plain = detect(count_table(thin, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    assert plain.loc[("topic", "78"), "flagged"]
+
+
 def test_new_cell_explanation_names_its_own_baseline_length():
     row = {"observed": 7, "expected": 0.2, "ratio": 35.0, "q": 0.001, "new_cell": True, "baseline_periods": 5,
            "level": "product×batch", "batch": "B9"}
