@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -92,21 +92,27 @@ def _about(by_topic: dict[int, int], theme_of: dict[int, int], theme_recs: dict[
     return theme_recs.get(th), under, under[0] if under else None
 
 
-def _enrich(primary: Any, rows: list[Any]) -> tuple[str | None, Any]:
-    """Model and batch concentration for a surge shown at topic×product level.
+def _enrich(primary: Any, rows: Sequence[Any]) -> tuple[str | None, Any]:
+    """Model and batch concentration for a surge shown at a topic or theme × product level.
 
-    When one model carries most of the rise (≥ 60% of it) the item names that model; batch
-    concentration comes from the primary row or, failing that, from that model's row.
+    When one model carries most of the rise (≥ 60% of it, over the fine topics of the item) the item
+    names that model; batch concentration comes from the primary row or, failing that, from that
+    model's row.
     """
-    siblings = [x for x in rows if x is not primary and x.topic_id == primary.topic_id
-                and x.product == primary.product and x.level == "topic×product×model"]
+    siblings = [x for x in rows if x is not primary and x.product == primary.product
+                and x.level == "topic×product×model"
+                and (primary.topic_id is None or x.topic_id == primary.topic_id)]
     model = primary.model
-    main = max(siblings, key=lambda x: x.observed, default=None)
-    if model is None and main is not None and main.observed >= 0.6 * primary.observed:
-        model = main.model
+    by_model: dict[str, int] = {}
+    for x in siblings:
+        by_model[x.model] = by_model.get(x.model, 0) + int(x.observed)
+    top = max(by_model, key=lambda m: (by_model[m], m), default=None)
+    if model is None and top is not None and by_model[top] >= 0.6 * primary.observed:
+        model = top
     if primary.conc_batch:
         return model, primary
-    if main is not None and main.conc_batch and main.model == model:
+    main = max((x for x in siblings if x.model == model), key=lambda x: x.observed, default=None)
+    if main is not None and main.conc_batch:
         return model, main
     return model, None
 
@@ -152,7 +158,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
             history = tuple(hist.get(x, 0) for x in weeks)
             prev = history[-2]
             qs = report_queries.quotes(conn, rep, w, w, r.product, r.batch) if rep is not None else []
-            model, src = _enrich(r, surge_rows)
+            model, src = _enrich(r, g.rows)
             conc = None
             if src is None and g.batch_row is not None and g.batch_row is not r and r.level != "product×batch":
                 src = g.batch_row if g.batch_row.conc_batch else None

@@ -37,6 +37,12 @@ def test_demo_brief_names_the_planted_surge(demo: tuple[Path, str]) -> None:
         assert planted.surge_batch in section
         assert re.search(r"\d+(\.\d+)?×", section), "change vs baseline (ratio) is stated"
         assert surges
+        # one item per theme: the planted door defect is listed once, its label a phrase, not keywords
+        cards = section.split("\n### ")[1:]
+        door = [c for c in cards if planted.surge_batch in c.split("\n")[0]]
+        assert len(door) == 1, [c.split("\n")[0] for c in cards]
+        title = door[0].split("\n")[0]
+        assert " / " not in title, title
     stable = re.search(r"topic ids stable across the two weekly runs: (\d+) of (\d+)", stdout)
     assert stable and int(stable.group(1)) >= 0.95 * int(stable.group(2))
 
