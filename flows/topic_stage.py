@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,14 @@ from sqlalchemy import Connection, Engine
 from config.settings import Thresholds, VocConfig
 from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from nlp.embedding import Embedder, TfidfSvdEmbedder, load_embedder
-from nlp.themes import THEME_SIMILARITY, ThemeTopic, concept_profile, default_concepts
+from nlp.themes import (
+    THEME_SIMILARITY,
+    ThemeTopic,
+    concept_coverage,
+    concept_profile,
+    default_concepts,
+    product_key,
+)
 from nlp.themes import update_themes as group_themes
 from nlp.topics import describe_groups, label_groups, make_label, normalise
 from store import analysis
@@ -420,23 +428,30 @@ def _refit_fingerprint(rows: list, topics: list[Topic]) -> bytes:
 # Themes over the topics
 # --------------------------------------------------------------------------------------------
 def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None) -> list[ThemeTopic]:  # type: ignore[no-untyped-def]
-    """The live topics with their tickets' concept profiles (catalogue terms removed, as for topics)."""
+    """The live topics with their tickets' concept profiles and coverage (catalogue terms removed, as
+    for topics) and product counts."""
     tickets, topics = theme_store.topic_rows(conn, w)
     docs: dict[int, list[list[str]]] = {}
     sizes: dict[int, list[int]] = {}
+    products: dict[int, Counter[str]] = {}
+    fn = concepts or default_concepts()
+    keys: dict[str, str] = {}
     for r in tickets:
         docs.setdefault(int(r.topic_id), []).append((r.tokens or "").split())
         n = sizes.setdefault(int(r.topic_id), [0, 0])
         n[0] += 1
         n[1] += r.lang == "en"
-    fn = concepts or default_concepts()
+        if r.product_n:
+            key = keys.get(r.product_n) or keys.setdefault(r.product_n, product_key(r.product_n, fn))
+            products.setdefault(int(r.topic_id), Counter())[key] += 1
     out = []
     for t in topics:
         if t.id not in docs:
             continue
         _, toks = topic_view(["" for _ in docs[t.id]], docs[t.id], terms)
         out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=sizes[t.id][0], label=t.label, size_en=sizes[t.id][1],
-                              profile=concept_profile(toks, fn),
+                              profile=concept_profile(toks, fn), coverage=concept_coverage(toks, fn),
+                              products=dict(products.get(t.id, {})),
                               centroid=np.frombuffer(t.centroid, np.float32) if t.centroid else None, status=t.status))
     return out
 

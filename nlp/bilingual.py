@@ -14,20 +14,32 @@ Matching, per token of a ticket's ``tokens`` (jieba words, lower-case English le
 * a Chinese word not listed (jieba keeps some compounds whole, e.g. ``滤芯漏水``) maps to the listed
   words of two or more characters it contains, longest first, left to right;
 * anything else is left unchanged.
+
+Each concept has a *kind* (:func:`concept_kind`), from the section header of the tsv it is listed
+under (``# ---- [defect] ...``): what is wrong (:data:`PROBLEM_KINDS`: a defect or failure mode,
+safety, food, logistics, service, quality, hotel), what it is wrong with (``part``, ``function``: what
+the product does, e.g. heating; ``product``: the catalogue's products too), or neither (``general``:
+how upset, how often).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["PREFIX", "TermMap", "concept_tokens", "concepts_of", "default_terms", "is_concept"]
+__all__ = ["KINDS", "PREFIX", "PROBLEM_KINDS", "TermMap", "concept_kind", "concept_tokens", "concepts_of",
+           "default_terms", "is_concept"]
 
 PREFIX = "c:"
 _MAX_ZH_TERM = 8
+KINDS = frozenset({"defect", "safety", "food", "logistics", "service", "quality", "hotel", "part", "function", "product",
+                   "general"})
+PROBLEM_KINDS = frozenset({"defect", "safety", "food", "logistics", "service", "quality", "hotel"})
+_KIND_HEADER = re.compile(r"^#\s*-{2,}\s*\[(\w+)\]")
 
 
 def is_concept(token: str) -> bool:
@@ -48,6 +60,7 @@ class TermMap:
 
     single: dict[str, tuple[str, ...]] = field(default_factory=dict)
     phrases: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # concept id -> kind (see KINDS)
 
     # -- building ---------------------------------------------------------------------------
     def add(self, concept: str, term: str) -> None:
@@ -72,19 +85,28 @@ class TermMap:
     @classmethod
     def from_tsv(cls, text: str) -> TermMap:
         m = cls()
+        kind: str | None = None
         for n, line in enumerate(text.splitlines(), 1):
+            header = _KIND_HEADER.match(line.strip())
+            if header:
+                kind = header.group(1)
+                if kind not in KINDS:
+                    raise ValueError(f"bilingual terms line {n}: unknown concept kind {kind!r}")
+                continue
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             cols = line.split("\t")
             if len(cols) != 3:
                 raise ValueError(f"bilingual terms line {n}: expected 3 tab-separated columns, got {len(cols)}")
             concept = cols[0].strip()
+            if kind is not None:
+                m.kinds[PREFIX + concept] = kind
             for term in (*_split_terms(cols[1]), *_split_terms(cols[2])):
                 m.add(concept, term)
         return m
 
     def copy(self) -> TermMap:
-        return TermMap(dict(self.single), {k: list(v) for k, v in self.phrases.items()})
+        return TermMap(dict(self.single), {k: list(v) for k, v in self.phrases.items()}, dict(self.kinds))
 
     def with_products(self, products: Iterable[Any]) -> TermMap:
         """A copy that also maps each catalogue product's names and aliases onto one concept.
@@ -100,6 +122,7 @@ class TermMap:
             surfaces = [s for s in (get("name_zh"), get("name_en"), *(get("aliases") or ())) if s]
             known = [c for s in surfaces for c in self.concepts_of_term(s) if c.startswith(PREFIX + "prod")]
             cid = known[0] if known else f"{PREFIX}prod:{get('id')}"
+            m.kinds.setdefault(cid, "product")
             for s in surfaces:
                 words = s.lower().split()
                 if len(words) == 1:
@@ -109,6 +132,14 @@ class TermMap:
         return m
 
     # -- lookup -----------------------------------------------------------------------------
+    def kind(self, concept: str) -> str | None:
+        """The concept's kind (see :data:`KINDS`); catalogue products (``c:prod:<id>``) are
+        ``product``; None for a token that is not a concept or a concept listed without a kind."""
+        k = self.kinds.get(concept)
+        if k is None and concept.startswith(PREFIX + "prod:"):
+            return "product"
+        return k
+
     def concepts_of_term(self, term: str) -> tuple[str, ...]:
         words = tuple(term.lower().split())
         if len(words) == 1:
@@ -196,6 +227,11 @@ def default_terms() -> TermMap:
     """The bundled vocabulary (``nlp/data/bilingual_terms.tsv``), parsed once per process."""
     text = resources.files("nlp").joinpath("data", "bilingual_terms.tsv").read_text(encoding="utf-8")
     return TermMap.from_tsv(text)
+
+
+def concept_kind(concept: str, terms: TermMap | None = None) -> str | None:
+    """Kind of a concept id (``"c:leak"`` -> ``"defect"``, ``"c:filter"`` -> ``"part"``), else None."""
+    return (terms or default_terms()).kind(concept)
 
 
 def concept_tokens(tokens: Sequence[str], terms: TermMap | None = None) -> list[str]:

@@ -5,9 +5,10 @@ float32 rows out.  Two backends:
 
 * :class:`TfidfSvdEmbedder` (default) -- needs no model file and works on Chinese and English:
   word TF-IDF on the given tokens + character n-gram TF-IDF (``char_wb`` 2-3) on the text,
-  stacked, reduced with a seeded ``TruncatedSVD`` and L2-normalised.  With ``concepts="replace"``
-  each known complaint word is replaced by its bilingual concept (``nlp.bilingual``: 漏水 and
-  "leak" are both ``c:leak``), so Chinese and English tickets about one defect share features.  Its fitted state is
+  stacked, reduced with a seeded ``TruncatedSVD`` and L2-normalised.  By default
+  (``concepts="replace"``) each known complaint word is replaced by its bilingual concept
+  (``nlp.bilingual``: 漏水 and "leak" are both ``c:leak``), so Chinese and English tickets about
+  one defect share features.  Its fitted state is
   pickled by :meth:`dumps` so next week's documents are embedded in the *same* space (topic
   centroids stay comparable across runs).
 * :class:`SentenceTransformerEmbedder` (optional) -- a local sentence-transformers model
@@ -96,17 +97,15 @@ class TfidfSvdEmbedder:
         Vocabulary and SVD are fitted on at most this many documents (a seeded sample); the
         transform is applied to any number.  Keeps a 100k-document refit inside its budget.
     concepts:
-        How the bilingual concepts (``nlp.bilingual``) enter: ``"off"`` (default for now) -- the
-        tokens as given; ``"replace"`` -- the word block reads :func:`nlp.bilingual.concept_tokens`
-        (known words replaced by their concept; on the zh reviews and the support tweets it
-        clusters better than "off", and an English complaint finds Chinese ones about the same
-        defect: ``bench/crosslingual.py``); ``"append"`` -- the concepts added to the tokens;
-        ``"both"`` -- "replace" plus a block of the concepts alone (weight ``concept_weight``,
-        scaled by the square root of the share of the ticket's tokens that are concepts): a
-        stronger cross-lingual pull, at a cost to monolingual clustering.  Not yet the default:
-        with "replace", two checks calibrated on the synthetic corpus of tests/test_topics.py fail
-        (a new 27-document theme comes out as two emerging topics; 90% instead of >= 95% of a
-        merged topic's documents reach its target).  Embedders restored from blobs written before concepts existed are "off".
+        How the bilingual concepts (``nlp.bilingual``) enter: ``"replace"`` (default) -- the word
+        block reads :func:`nlp.bilingual.concept_tokens` (known words replaced by their concept; on
+        the zh reviews and the support tweets it clusters better than "off", and an English
+        complaint finds Chinese ones about the same defect: ``bench/crosslingual.py``);
+        ``"off"`` -- the tokens as given (the embedder before ``nlp.bilingual``); ``"append"`` --
+        the concepts added to the tokens; ``"both"`` -- "replace" plus a block of the concepts
+        alone (weight ``concept_weight``, scaled by the square root of the share of the ticket's
+        tokens that are concepts): a stronger cross-lingual pull, at a cost to monolingual clustering.  Embedders restored from
+        blobs written before concepts existed are "off" (a stored catalogue keeps its space).
     concept_weight:
         Weight of the concept block in ``"both"`` mode.
     products:
@@ -129,7 +128,7 @@ class TfidfSvdEmbedder:
         max_df: float = 0.5,
         max_fit_docs: int = 60_000,
         random_state: int = 0,
-        concepts: str = "off",
+        concepts: str = "replace",
         concept_weight: float = 1.0,
         products: Sequence[Any] = (),
     ) -> None:

@@ -68,10 +68,10 @@ def load_themes(conn: Connection) -> list[ThemeRecord]:
 
 def topic_rows(conn: Connection, until_week: int) -> tuple[list[Any], list[Any]]:
     """(tickets, topics): every assigned ticket up to a week as (topic_id merge-resolved, intent, lang,
-    tokens), and the live topics (id, intent, label, status, centroid). Ignored topics are left out."""
+    tokens, product_n), and the live topics (id, intent, label, status, centroid). Ignored topics are left out."""
     T, A = TicketRow.__table__, Assignment.__table__
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
-    q = (select(topic.label("topic_id"), T.c.intent, T.c.lang, T.c.tokens)
+    q = (select(topic.label("topic_id"), T.c.intent, T.c.lang, T.c.tokens, T.c.product_n)
          .select_from(A.join(T, T.c.id == A.c.ticket_id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
          .where(T.c.week <= until_week))
     topics = list(conn.execute(select(Topic.id, Topic.intent, Topic.label, Topic.status, Topic.centroid)

@@ -514,3 +514,27 @@ def test_anchored_clusters_returns_one_label_per_document() -> None:
     assert isinstance(labels, np.ndarray) and labels.shape == (len(doc_ids),)
     # started from the three topics' centroids: the logistics documents end in one cluster
     assert len(set(labels[theme == "logistics"].tolist())) == 1 and len(set(labels.tolist())) == 3
+
+
+def test_first_fit_splits_what_the_refit_would_split_and_weekly_leftovers_join_below_resolution() -> None:
+    from nlp.catalogue import _join_unseparated, _split_first_fit
+
+    rng = np.random.default_rng(0)
+    basis = np.eye(6, dtype=np.float32)
+
+    def group(axis: int, n: int) -> np.ndarray:
+        return basis[axis] + 0.05 * rng.standard_normal((n, 6)).astype(np.float32)
+
+    x = np.vstack([group(0, 12), group(1, 12)])  # two orthogonal themes in one found cluster
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    texts = ["the app crashes"] * 12 + ["the door will not close"] * 12
+    tokens = [("app", "crashes")] * 12 + [("door", "close")] * 12
+    one = FoundTopic(0, "x", ("x",), x.mean(axis=0), tuple(range(24)), (0,))
+    split = _split_first_fit([one], texts, tokens, x, 8, seed=0, drop_terms=())
+    assert sorted(sorted(f.members) for f in split) == [list(range(12)), list(range(12, 24))]
+    assert _split_first_fit([one], texts, tokens, x, 13, seed=0, drop_terms=()) == [one]  # halves too small
+    # the same two clusters as weekly leftovers: kept apart unless the catalogue keeps finer distinctions
+    halves = sorted(split, key=lambda f: min(f.members))
+    assert len(_join_unseparated(halves, texts, tokens, x, 0.9, seed=0, drop_terms=())) == 2
+    joined = _join_unseparated(halves, texts, tokens, x, -0.5, seed=0, drop_terms=())
+    assert len(joined) == 1 and sorted(joined[0].members) == list(range(24))
