@@ -29,6 +29,7 @@ from config.settings import VocConfig
 from flows.shipments import PER_UNITS, load_shipments, units_in_field
 from store import analysis, themes
 from surges import cells
+from surges.cells import young_topics
 from voc.weeks import Week
 
 HISTORY_WEEKS = 104
@@ -75,7 +76,8 @@ def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[in
         vols = analysis.volumes(conn, start, w)
         topics = analysis.load_topics(conn)
     labels = {t.id: t.label for t in topics}
-    new_topics = {t.id for t in topics if t.created_week == w}
+    params = params_from(cfg)
+    new_topics = young_topics([(t.id, t.created_week) for t in topics], w, params.topic_maturity_periods)
     counts = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     vol = pd.DataFrame(vols, columns=["week", "product", "batch", "n"])
     total = vol[(vol["product"] == "") & (vol["batch"] == "")].set_index("week")["n"]
@@ -85,7 +87,6 @@ def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[in
     weeks = [x for x in range(int(total.index.min()), w + 1)]
     total = total.reindex(weeks)  # a week with no tickets at all is missing data (NaN exposure)
     product_total = vol[(vol["product"] != "") & (vol["batch"] == "")][["week", "product", "n"]]
-    params = params_from(cfg)
     units = units_in_field(shipments, weeks) if shipments is not None else None
     table = count_table(counts, total, weeks, units, theme_of=theme_of, product_total=product_total,
                         new_topics=new_topics)

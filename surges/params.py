@@ -24,6 +24,9 @@ class SurgeParams:
     # cells whose `flag_new` column is False (a batch judged by ticket volume: its complaints ramp up
     # as it enters the field) are not flagged before they have this many periods since their birth
     maturity_periods: int = 8
+    # a topic born after the first fit (a weekly new topic, a split, a refit) is emerging - never a
+    # surge - for this many periods: it was born in a week that is high for it (surges/cells.py)
+    topic_maturity_periods: int = 3
 
     # --- baseline (exact conditional) test -------------------------------------------------------
     min_baseline_periods: int = 3  # fewer usable baseline periods -> the cell is not tested

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from surges import SurgeParams, build_panel, count_table, detect, detect_panel, explain
+from surges.cells import young_topics
 from surges.sim import simulate_tickets
 
 WEEKS = list(range(3000, 3020))  # 20 weeks, the last one is judged
@@ -218,26 +219,27 @@ def test_a_topic_created_this_week_is_emerging_never_a_surge():
     assert plain.loc[("topic", "77"), "flagged"] and plain.loc[("topic", "77"), "new_cell"]
 
 
-def test_a_topic_split_off_this_week_with_its_history_is_judged_not_emerging():
-    """A theme that grew inside a broader topic is split off this week with its earlier tickets
-    moved over (flows.topic_stage.split_history): it has a history, and its rise is a surge."""
+def test_a_young_topic_is_emerging_even_with_a_rebuilt_history():
+    """A topic split off a broader one this week gets its earlier tickets (split_history), but it was
+    born in a week that is high for it: it stays emerging for its first weeks (topic_maturity_periods)."""
     rng = np.random.default_rng(7)
     rows = []
     for topic in range(1, 30):
         rows += _rows(rng, topic, "P", "", 2.0)
     rows += [r for r in _rows(rng, 78, "P", "", 3.0) if r["week"] < W]  # its rebuilt history: ~3 a week
     counts = _add(_frame(rows), W, 78, "P", "", 20)
-    table = count_table(counts, TOTAL, WEEKS, new_topics={78})
-    res = detect(table, W).set_index(["level", "cell"])
-    assert res.loc[("topic", "78"), "methods"] != "emerging" and res.loc[("topic", "78"), "flagged"]
-    # the same topic with tickets in only two earlier weeks is still emerging (without the mark its
-    # 20 tickets against ~0.2 expected would be flagged)
-    thin = counts[(counts["topic_id"] != 78) | counts["week"].isin([W - 10, W - 5, W])]
-    assert thin[thin["topic_id"] == 78]["week"].nunique() == 3
-    res2 = detect(count_table(thin, TOTAL, WEEKS, new_topics={78}), W).set_index(["level", "cell"])
-    assert res2.loc[("topic", "78"), "methods"] == "emerging" and not res2.loc[("topic", "78"), "flagged"]
-    plain = detect(count_table(thin, TOTAL, WEEKS), W).set_index(["level", "cell"])
-    assert plain.loc[("topic", "78"), "flagged"]
+    res = detect(count_table(counts, TOTAL, WEEKS, new_topics={78}), W).set_index(["level", "cell"])
+    assert res.loc[("topic", "78"), "methods"] == "emerging" and not res.loc[("topic", "78"), "flagged"]
+    # once mature, the same counts are judged: 20 against ~3 is a surge
+    mature = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    assert mature.loc[("topic", "78"), "flagged"]
+
+
+def test_young_topics_are_those_born_after_the_first_fit_within_the_maturity_window():
+    created = [(1, 100), (2, 100), (3, 105), (4, 107), (5, 108)]
+    assert young_topics(created, 108, 3) == {4, 5}  # born at 106..108, after the first fit (100)
+    assert young_topics(created, 111, 3) == set()
+    assert young_topics([(1, 108), (2, 108)], 108, 3) == set()  # the first fit's topics have their history
 
 
 def test_new_cell_explanation_names_its_own_baseline_length():
