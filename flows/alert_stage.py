@@ -22,9 +22,12 @@ cannot un-send messages. Transient failures (timeouts, 429, 5xx) are retried wit
 backoff; permanent ones are recorded as ``failed`` (the next brief lists them) and retried on the
 next run. A failing channel never stops the other channels or the flow.
 
-Dedupe keys: ``{topic}|{product}|w{episode week}|{start|esc<week>|resolved}``. The surge identity
-is the brief's (one item per topic and product), so a surge that moves between levels (topic ×
-product → topic × product × batch) is still the same surge.
+Dedupe keys: ``{identity}|w{episode week}|{start|esc<week>|resolved}``. The surge identity is the
+brief's item (``surges.selection.SurgeGroup.identity``: ``h{theme}`` for a theme, ``{topic}|{product}``
+for a topic without a theme, ``0|{product}`` / ``s|{product}`` for a product's or its safety
+complaints), so a surge that moves between levels (theme → theme × product → a fine topic) is still
+the same surge. Alerts sent before themes existed used ``{topic}|{product}``: a surge of a theme
+that was alerted under such a key is alerted once more under its theme.
 """
 
 from __future__ import annotations
@@ -45,10 +48,10 @@ from sqlalchemy.exc import IntegrityError
 
 from config.settings import Route, Settings, VocConfig
 from delivery.channels import Channel, ChannelSet, DeliveryError, FileSink, Message, SmtpChannel
-from flows.brief_stage import HISTORY, build_brief, owner_for, product_name
+from flows.brief_stage import HISTORY, build_brief, owner_for, product_name, surge_series
 from reports.model import Alert, BatchShare, SurgeItem
 from reports.render import alert_subject, render_alert
-from store import analysis, report_queries, themes
+from store import analysis, themes
 from store.models import AlertSent, StageRun, Surge
 from surges.selection import group_surges
 from voc.weeks import Week
@@ -161,10 +164,8 @@ def in_quiet_hours(cfg: VocConfig, now: datetime | None = None) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def identity(topic_id: int | None, product: str | None, theme_id: int | None = None) -> str:
-    """Which surge an alert is about: its theme (one item per theme) or topic, and product."""
-    if theme_id is not None:
-        return f"h{theme_id}|{product or '-'}"
+def identity(topic_id: int | None, product: str | None) -> str:
+    """Which surge an alert is about, for items built without a group (see SurgeGroup.identity)."""
     return f"{topic_id or 0}|{product or '-'}"
 
 
@@ -274,8 +275,8 @@ def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until:
                    resolved: bool) -> SurgeItem:
     """A surge item from a stored surges row (no quotes): for resolved notes and late deferred alerts."""
     weeks = range(until - HISTORY + 1, until + 1)
-    hist = report_queries.cell_history(conn, "complaint", row.topic_id, row.product, row.model, row.batch,
-                                       weeks[0], until)
+    theme = next((t for t in themes.load_themes(conn) if t.id == getattr(row, "theme_id", None)), None)
+    hist = surge_series(conn, row, theme.topic_ids if theme else (), weeks[0], until)
     history = tuple(hist.get(x, 0) for x in weeks)
     prev = history[-2]
     nan = float("nan")
@@ -289,7 +290,10 @@ def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until:
         conc = BatchShare(row.conc_batch, row.conc_share, row.conc_expected, row.conc_ratio) \
             if row.conc_batch else None
     return SurgeItem(
-        topic_id=row.topic_id or 0, topic_label=labels.get(row.topic_id, "") if row.topic_id else "",
+        topic_id=row.topic_id or 0,
+        topic_label=labels.get(row.topic_id, "") if row.topic_id else (
+            (theme.label_en if lang == "en" and theme.label_en else theme.label) if theme else ""),
+        theme_id=theme.id if theme else None,
         level=row.level, product=product_name(cfg, row.product, lang), model=row.model, batch=row.batch,
         severity=row.severity, observed=observed, expected=row.expected, ratio=ratio, ratio_lo=lo, ratio_hi=hi,
         q_value=q, wow_change=(history[-1] - prev) / prev if prev else None,
@@ -317,7 +321,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
     quiet = in_quiet_hours(cfg, now)
     factor = cfg.alerts.escalation_factor
     briefs = {lang: build_brief(engine, cfg, week, lang) for lang in ("zh", "en")}
-    current = {lang: {identity(s.topic_id, s.product_id, s.theme_id): s for s in b.surges} for lang, b in briefs.items()}
+    current = {lang: {s.surge_identity or identity(s.topic_id, s.product_id): s for s in b.surges} for lang, b in briefs.items()}
 
     with engine.connect() as conn:
         tracks = _load_tracks(conn)
@@ -326,7 +330,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
 
         def picked(week_ord: int) -> dict[str, Any]:
             if week_ord not in cache:
-                cache[week_ord] = {identity(g.primary.topic_id, g.primary.product, g.theme_id): g.primary
+                cache[week_ord] = {g.identity: g.primary
                                    for g in group_surges(analysis.load_surges(conn, week_ord), theme_of)}
             return cache[week_ord]
 

@@ -26,7 +26,7 @@ from reports.model import (
 from reports.render import render_brief
 from store import analysis, report_queries, themes
 from store.models import BriefRendered, Topic
-from surges.selection import SAFETY_LEVELS, SurgeGroup, group_surges
+from surges.selection import SAFETY_LEVELS, group_surges
 from voc.weeks import Week
 
 KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate")
@@ -63,10 +63,9 @@ def _action_item(a: Any, labels: dict[int, str], today: date) -> ActionItem:
                       fix_date=a.fix_date, days_open=max(0, (end - a.created_at.date()).days), note=a.note)
 
 
-def _surge_cell(conn: Any, g: SurgeGroup, theme_topics: tuple[int, ...], w0: int, w: int) -> dict[int, int]:
-    """Weekly counts of the cell that speaks for the item (a theme counts complaints and questions,
-    a safety cell its safety tickets)."""
-    r = g.primary
+def surge_series(conn: Any, r: Any, theme_topics: Sequence[int], w0: int, w: int) -> dict[int, int]:
+    """Weekly counts of a flagged cell (a stored surge row): a theme counts its topics' complaints and
+    questions, a safety cell its safety tickets, other cells complaints."""
     model = r.model if r.level == "topic×product×model" else None
     if r.level.startswith("theme"):
         return report_queries.cell_history(conn, ("complaint", "question"), theme_topics, r.product, None, r.batch,
@@ -154,7 +153,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
             label = labels.get(rep, "") if rep is not None else ""
             if theme is not None:
                 label = (theme.label_en if lang == "en" and theme.label_en else theme.label) or label
-            hist = _surge_cell(conn, g, theme_topics, weeks[0], w)
+            hist = surge_series(conn, r, theme_topics, weeks[0], w)
             history = tuple(hist.get(x, 0) for x in weeks)
             prev = history[-2]
             qs = report_queries.quotes(conn, rep, w, w, r.product, r.batch) if rep is not None else []
@@ -177,7 +176,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
                 explanation += (f"；批次 {b.batch} 本周 {b.observed} 件，预期约 {b.expected:.1f} 件"
                                 if lang == "zh" else f"; batch {b.batch}: {b.observed} vs ~{b.expected:.1f} expected")
             items.append(SurgeItem(
-                topic_id=rep or 0, topic_label=label, theme_id=g.theme_id,
+                topic_id=rep or 0, topic_label=label, theme_id=g.theme_id, surge_identity=g.identity,
                 fine_topics=tuple(labels[t] for t in under[:4] if labels.get(t) and labels[t] != label),
                 level=r.level, product=product_name(cfg, r.product, lang), model=model, batch=batch,
                 severity="safety" if any(x.level in SAFETY_LEVELS for x in g.rows) else r.severity,

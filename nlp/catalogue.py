@@ -279,12 +279,21 @@ def assign_week(
     if len(rest):
         ids = [*live_targets, *new_cents]
         c = [normalise(by_id[i].centroid) if i in by_id else new_cents[i] for i in ids]
+        hidden: list[int] = []
         if match_ignored or not ids:  # with only ignored topics, park the documents on the nearest
             hidden = sorted({final[t.topic_id] for t in known
                              if not ids or by_id[final[t.topic_id]].status == IGNORED} - set(live_targets))
-            ids += hidden
-            c += [normalise(by_id[i].centroid) for i in hidden]
-        topic[rest] = np.asarray(ids)[(emb[rest] @ np.stack(c).T).argmax(axis=1)]
+        if not ids:
+            ids, c, hidden = hidden, [normalise(by_id[i].centroid) for i in hidden], []
+        sims = emb[rest] @ np.stack(c).T
+        choice = np.asarray(ids)[sims.argmax(axis=1)]
+        if hidden:
+            # an ignored topic takes a straggler only when it is nearer than every live topic and
+            # nearly close enough to have matched it (0.9 x threshold): never a complaint far from it
+            hs = emb[rest] @ np.stack([normalise(by_id[i].centroid) for i in hidden]).T
+            take = (hs.max(axis=1) > sims.max(axis=1)) & (hs.max(axis=1) >= 0.9 * threshold)
+            choice = np.where(take, np.asarray(hidden)[hs.argmax(axis=1)], choice)
+        topic[rest] = choice
 
     # running means and keywords for the known topics that received confident documents
     updated: list[KnownTopic] = []

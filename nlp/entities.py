@@ -202,7 +202,12 @@ class ProductIndex:
         if code:
             rest = FIELD_CODE_RE.sub(" ", value).strip(" -_/()（）")
             pid = self.product_id(rest) if rest else None
-            return (pid or model or value), model
+            if pid:
+                return pid, model
+            # the code alone is the product only when it is distinctive: "WP5", "WP-5" and "wp 5" are
+            # one product; a two-character code ("V2", "S7") is shared by unrelated products
+            key = re.sub(r"[\s_-]+", "", code)
+            return (key if len(key) >= 3 else value), model
         return value, None
 
     def product_of_model(self, model: str) -> str | None:

@@ -64,6 +64,7 @@ class SurgeItem:
     product_id: str | None = None  # catalogue id (``product`` is the display name)
     alert_key: str = ""  # identity of the surge episode (cell + start week), for alert dedupe
     theme_id: int | None = None  # the theme this item speaks for (one item per theme)
+    surge_identity: str = ""  # which surge this is week after week (surges.selection.SurgeGroup.identity)
     fine_topics: tuple[str, ...] = ()  # labels of the fine topics under the theme with tickets this week
 
 

@@ -39,6 +39,19 @@ class SurgeGroup:
     batch_row: Any | None = None
 
     @property
+    def identity(self) -> str:
+        """Which surge this is, week after week (alert dedupe): its theme; else its topic and product
+        (the format alerts used before themes); else its product's safety or complaints."""
+        p = self.primary
+        if self.theme_id is not None:
+            return f"h{self.theme_id}"
+        if p.topic_id is not None:
+            return f"{p.topic_id}|{p.product or '-'}"
+        if p.level in SAFETY_LEVELS:
+            return f"s|{p.product or '-'}"
+        return f"0|{p.product or '-'}"
+
+    @property
     def topic_ids(self) -> tuple[int, ...]:
         """The fine topics flagged in this group, most complaints first."""
         seen: dict[int, int] = {}
@@ -76,21 +89,24 @@ def group_surges(rows: Sequence[Any], theme_of: Mapping[int, int] | None = None)
         if r.level == "global":
             continue
         groups.setdefault(_key(r, theme_of), []).append(r)
-    # product-only cells join the theme (or topic) item on the same product with the most complaints
-    topical = {k: v for k, v in groups.items() if k[0] in ("h", "t")}
-    for k in [k for k in groups if k[0] in ("p", "s")]:
-        product = k[1]
-        hosts = [(sum(r.observed for r in v if r.product == product), hk) for hk, v in topical.items()
-                 if any(r.product == product for r in v)
-                 and (k[0] == "p" or any(r.severity == "safety" for r in v))]
-        if product is not None and hosts:
-            host = max(hosts, key=lambda h: (h[0], str(h[1])))[1]
-            groups[host].extend(groups.pop(k))
     # the all-products safety cell joins a product's safety item when there is one
     if ("s", None) in groups:
         others = [k for k in groups if k[0] == "s" and k[1] is not None]
         if others:
             groups[others[0]].extend(groups.pop(("s", None)))
+    # product-only cells join the theme (or topic) item on the same product with the most complaints;
+    # a batch's cell only an item that itself names that batch (a batch row or its concentration)
+    topical = {k: v for k, v in groups.items() if k[0] in ("h", "t")}
+    for k in [k for k in groups if k[0] in ("p", "s")]:
+        product = k[1]
+        batches = {r.batch for r in groups[k] if r.level in BATCH_LEVELS and r.batch}
+        hosts = [(sum(r.observed for r in v if r.product == product), hk) for hk, v in topical.items()
+                 if any(r.product == product for r in v)
+                 and (k[0] == "p" or any(r.severity == "safety" for r in v))
+                 and (not batches or any({r.batch, getattr(r, "conc_batch", None)} & batches for r in v))]
+        if product is not None and hosts:
+            host = max(hosts, key=lambda h: (h[0], str(h[1])))[1]
+            groups[host].extend(groups.pop(k))
     out = []
     for k, rs in groups.items():
         primary = _best(rs)

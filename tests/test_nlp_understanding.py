@@ -214,6 +214,9 @@ def test_one_product_spelled_two_ways_is_one_product():
     assert zh.product == en.product == "WP5"
     assert (zh.model, zh.model_source) == (en.model, en.model_source) == ("WP5", "field")  # filled from the product
     assert bare._field_product("净水器 WP5") == bare._field_product("Water purifier WP5")
+    assert bare._field_product("净水器 WP-5") == bare._field_product("Water purifier WP 5") == "WP5"
+    # a short code is not an identity: two unrelated products sharing "V2" stay apart
+    assert bare._field_product("Hair dryer V2") != bare._field_product("Toothbrush V2")
     # no code: kept as given; a size is not a code
     assert bare._field_product("Air fryer 5L") == "Air fryer 5L"
     assert bare.understand([TicketText("坏了", product="Air fryer 5L")])[0].model is None

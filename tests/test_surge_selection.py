@@ -17,10 +17,12 @@ class Row:
     q: float = 0.01
     observed: int = 10
     severity: str = "defect"
+    conc_batch: str | None = None
 
 
 def test_theme_topics_and_batch_of_one_defect_are_one_item() -> None:
-    rows = [Row("theme", theme_id=7, q=0.001, observed=40), Row("theme×product", theme_id=7, product="purifier"),
+    rows = [Row("theme", theme_id=7, q=0.001, observed=40),
+            Row("theme×product", theme_id=7, product="purifier", conc_batch="WP5-2410"),
             Row("topic", topic_id=11, observed=15), Row("topic×product", topic_id=12, product="purifier", observed=9),
             Row("product×batch", product="purifier", batch="WP5-2410", observed=19),
             Row("global", q=0.0)]
@@ -54,3 +56,29 @@ def test_product_cells_without_a_theme_on_the_product_are_their_own_item() -> No
     kettle = next(g for g in groups if g.primary.product == "kettle")
     assert kettle.primary.level == "product" and kettle.batch_row is not None and kettle.batch_row.batch == "K1"
     assert len(groups) == 2
+
+
+def test_one_safety_rise_is_one_item_even_with_the_all_products_cell() -> None:
+    rows = [Row("theme×product", theme_id=7, product="HD", severity="safety"),
+            Row("product×safety", product="HD", severity="safety"), Row("safety", severity="safety")]
+    groups = group_surges(rows, {})
+    assert len(groups) == 1 and len(groups[0].rows) == 3
+
+
+def test_a_batch_cell_joins_only_an_item_that_names_that_batch() -> None:
+    batch = Row("product×batch", product="oven", batch="B2409", observed=20)
+    unrelated = group_surges([Row("theme×product", theme_id=3, product="oven", observed=3), batch], {})
+    assert len(unrelated) == 2, "a late-delivery theme on the oven does not take the door batch"
+    related = group_surges([Row("theme×product", theme_id=3, product="oven", observed=3),
+                            Row("theme×product×batch", theme_id=3, product="oven", batch="B2409", observed=3),
+                            batch], {})
+    assert len(related) == 1 and related[0].batch_row is not None
+
+
+def test_identity_is_the_theme_whatever_row_speaks_for_it() -> None:
+    a = group_surges([Row("theme", theme_id=7)], {})[0]
+    b = group_surges([Row("theme×product", theme_id=7, product="P"), Row("topic", topic_id=3)], {3: 7})[0]
+    assert a.identity == b.identity == "h7"
+    assert group_surges([Row("topic", topic_id=3, product="P")], {})[0].identity == "3|P"
+    assert group_surges([Row("product×safety", product="P")], {})[0].identity == "s|P"
+    assert group_surges([Row("product×batch", product="P", batch="B")], {})[0].identity == "0|P"
