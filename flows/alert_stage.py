@@ -36,7 +36,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ from reports.model import Alert, BatchShare, SurgeItem
 from reports.render import alert_subject, render_alert
 from store import analysis, themes
 from store.models import AlertSent, StageRun, Surge
+from store.themes import ThemeRecord
 from surges.selection import group_surges
 from voc.weeks import Week
 
@@ -272,10 +273,11 @@ def _decide(tr: _Track | None, ident: str, item: SurgeItem, w: int, factor: floa
 
 
 def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int, labels: dict[int, str],
-                   resolved: bool) -> SurgeItem:
+                   resolved: bool, theme_recs: Mapping[int, ThemeRecord]) -> SurgeItem:
     """A surge item from a stored surges row (no quotes): for resolved notes and late deferred alerts."""
     weeks = range(until - HISTORY + 1, until + 1)
-    theme = next((t for t in themes.load_themes(conn) if t.id == getattr(row, "theme_id", None)), None)
+    theme_id = getattr(row, "theme_id", None)
+    theme = theme_recs.get(theme_id) if theme_id is not None else None
     hist = surge_series(conn, row, theme.topic_ids if theme else (), weeks[0], until)
     history = tuple(hist.get(x, 0) for x in weeks)
     prev = history[-2]
@@ -376,8 +378,9 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
                     add(tg, bucket, _Entry(ident, "start", start.dedupe_key, float(start.ratio or 0),
                                            int(start.week), row=row, severity=row.severity))
 
-        labels = {t.id: t.label for t in analysis.load_topics(conn)} if any(
-            e.row is not None for b in buckets.values() for es in b.values() for e in es) else {}
+        from_rows = any(e.row is not None for b in buckets.values() for es in b.values() for e in es)
+        labels = {t.id: t.label for t in analysis.load_topics(conn)} if from_rows else {}
+        theme_recs = {t.id: t for t in themes.load_themes(conn)} if from_rows else {}
         out = []
         for tg, b in buckets.items():
             for bucket, entries in b.items():
@@ -385,7 +388,8 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
                     continue
                 items = tuple(
                     _item_from_row(conn, cfg, e.row, tg.language, w if e.kind == "resolved" else e.week, labels,
-                                   e.kind == "resolved") if e.row is not None else current[tg.language][e.ident]
+                                   e.kind == "resolved", theme_recs) if e.row is not None
+                    else current[tg.language][e.ident]
                     for e in entries)
                 if bucket == "resolved":
                     kind = "resolved"

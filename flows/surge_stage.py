@@ -151,8 +151,7 @@ def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch:
     else:
         sev = analysis.cell_severity(*(int(sums[k]) for k in ("n", "n_safety", "n_defect", "n_service")))
     conc = None
-    if level in ("topic×product", "topic×product×model", "product", "theme×product", "product×safety") \
-            and rec.get("product"):
+    if level in cells.PRODUCT_LEVELS and rec.get("product"):  # a product's cells, not a batch's
         by_batch = cell_rows[cell_rows["batch"] != ""].groupby("batch")["n"].sum().to_dict()
         pb = prod_batch[prod_batch["product"] == rec["product"]].set_index("batch")["n"].to_dict()
         if by_batch and pb:
