@@ -21,6 +21,8 @@ from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Protocol
 
+from voc.atomic import atomic_write, make_folder
+
 
 class DeliveryError(Exception):
     """A send failed; ``permanent`` ones are not retried; ``retry_after`` is the server's wish in seconds."""
@@ -53,15 +55,14 @@ class FileSink:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
 
     def send(self, message: Message) -> None:
         n = len(list(self.folder.glob("*.json"))) + 1
         stem = f"{n:03d}-" + re.sub(r"[^\w.-]+", "_", message.recipient)[:60]
-        (self.folder / f"{stem}.txt").write_text(f"To: {message.recipient}\nSubject: {message.subject}\n\n"
-                                                 f"{message.text}", encoding="utf-8")
-        (self.folder / f"{stem}.json").write_text(json.dumps(message.__dict__, ensure_ascii=False, indent=2),
-                                                  encoding="utf-8")
+        atomic_write(self.folder / f"{stem}.txt", f"To: {message.recipient}\nSubject: {message.subject}\n\n"
+                                                  f"{message.text}")
+        atomic_write(self.folder / f"{stem}.json", json.dumps(message.__dict__, ensure_ascii=False, indent=2))
 
 
 @dataclass

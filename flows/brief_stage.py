@@ -27,6 +27,7 @@ from reports.render import render_brief
 from store import analysis, report_queries, themes
 from store.models import BriefRendered, Topic
 from surges.selection import SAFETY_LEVELS, group_surges
+from voc.atomic import atomic_write, make_folder
 from voc.weeks import Week
 
 KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate")
@@ -274,7 +275,7 @@ def write_brief(engine: Engine, cfg: VocConfig, week: Week, out_dir: Path, langs
 def write_rendered(engine: Engine, out_dir: Path, kind: str, period: str, lang: str, formats: list[str], stem: str,
                    render: Callable[[str], str]) -> list[Path]:
     """Write one document in each format (PDF is printed from the HTML file) and record each."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     paths = []
     for fmt in ordered_formats(formats):
         path = out_dir / f"{stem}.{lang}.{fmt}"
@@ -282,11 +283,11 @@ def write_rendered(engine: Engine, out_dir: Path, kind: str, period: str, lang: 
         if fmt == "pdf":
             html = out_dir / f"{stem}.{lang}.html"
             if "html" not in formats:
-                html.write_text(render("html"), encoding="utf-8")
+                atomic_write(html, render("html"))
             content = html_to_pdf(html, path).read_bytes()
         else:
             content = render(fmt)
-            path.write_text(content, encoding="utf-8")
+            atomic_write(path, content)
         record_output(engine, kind, period, lang, fmt, path, content)
         paths.append(path)
     return paths

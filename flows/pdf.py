@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from voc.atomic import atomic_write
 from voc.errors import VocError
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
@@ -39,14 +40,15 @@ def html_to_pdf(html: Path, pdf: Path, timeout: float = 120.0) -> Path:
     if browser is None:
         raise VocError("PDF output needs Chromium: install it (Debian: apt-get install chromium) "
                        "or set VOC_CHROMIUM to its path; HTML and Markdown need nothing")
-    with tempfile.TemporaryDirectory(prefix="voc-pdf-") as profile:
-        cmd = [browser, *FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={pdf.resolve()}",
+    with tempfile.TemporaryDirectory(prefix="voc-pdf-") as work:
+        printed = Path(work) / "out.pdf"  # Chromium writes here; the brief's folder only sees a whole file
+        cmd = [browser, *FLAGS, f"--user-data-dir={Path(work) / 'profile'}", f"--print-to-pdf={printed}",
                html.resolve().as_uri()]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as e:
             raise VocError(f"Chromium did not finish printing {html.name} within {timeout:.0f} s") from e
-    if not pdf.exists() or pdf.stat().st_size == 0:
-        last = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        raise VocError(f"Chromium could not print {html.name} to PDF (exit {proc.returncode}): {last[0]}")
-    return pdf
+        if not printed.exists() or printed.stat().st_size == 0:
+            last = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+            raise VocError(f"Chromium could not print {html.name} to PDF (exit {proc.returncode}): {last[0]}")
+        return atomic_write(pdf, printed.read_bytes())

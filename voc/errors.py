@@ -23,3 +23,7 @@ class StoreError(VocError):
 
 class WeekError(VocError):
     """A week or quarter string is malformed."""
+
+
+class OutputError(VocError):
+    """A brief, export or alert file cannot be written (names the file and the reason)."""
