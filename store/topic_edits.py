@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from store.models import Assignment, TicketRow, Topic, TopicLineage
 from voc.errors import VocError
+from voc.spreadsheet import write_csv
 from voc.weeks import Week
 
 
@@ -62,11 +62,6 @@ def export_assignments(engine: Engine, out: Path, week: int | None) -> int:
     with engine.connect() as conn:
         labels = {t.id: t.label for t in conn.execute(select(Topic.id, Topic.label))}
         rows = list(conn.execute(q))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["ticket_id", "topic_id", "topic_label", "intent"])
-        for sid, tid, merged, label, intent in rows:
-            eff = merged or tid
-            w.writerow([sid, eff, labels.get(eff, label), intent])
-    return len(rows)
+    return write_csv(out, ["ticket_id", "topic_id", "topic_label", "intent"],
+                     ([sid, merged or tid, labels.get(merged or tid, label), intent]
+                      for sid, tid, merged, label, intent in rows))

