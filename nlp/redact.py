@@ -2,7 +2,8 @@
 
 ``Redactor(models, order_patterns).redact(text) -> (text, count)``. Model and batch codes are masked
 first so no rule can touch them; then, in order: e-mail, order numbers (keyword + configured
-patterns), IDs (keyword), phone numbers, 18-digit resident IDs (checksum), bank cards (Luhn or
+patterns), IDs (keyword), phone numbers read out in Chinese numerals (一三八…, 幺/〇/零, full-width or
+mixed digits), phone numbers, 18-digit resident IDs (checksum), bank cards (Luhn or
 4-digit grouping), other long digit runs (treated as order numbers), addresses, names.
 Recall is preferred over precision: a long digit run that is not a code is always removed.
 """
@@ -85,6 +86,38 @@ LANDLINE_RE = re.compile(
     r"(?:\s*(?:转|ext\.?|x|-)\s*\d{1,5})?(?!\d)"
 )
 US_PHONE_RE = re.compile(r"(?<![\d\-])(?:\(\d{3}\)\s?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?!\d)")
+# phone numbers read out digit by digit in Chinese numerals (一三八一二三四五六七八, 幺 for 1, 〇/零 for 0),
+# full-width digits, financial numerals (壹贰...), or any mix with ASCII digits; spaces/dashes/dots between
+_CN_DIGIT_VALUE = {**{c: str(i) for i, c in enumerate("〇一二三四五六七八九")}, "零": "0", "幺": "1", "两": "2",
+                   **{c: str(i) for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")},
+                   **{chr(0xFF10 + i): str(i) for i in range(10)}, **{str(i): str(i) for i in range(10)}}
+_CN_DIGIT = "[" + "".join(sorted(_CN_DIGIT_VALUE)) + "]"
+_CN_NUMERAL_ONLY = re.compile("[" + "".join(sorted(set(_CN_DIGIT_VALUE) - set("0123456789"))) + "]")
+_CN_DIGIT_CHARS = "".join(sorted(_CN_DIGIT_VALUE))
+CN_NUMERAL_PHONE_RE = re.compile(
+    r"(?<![+＋" + _CN_DIGIT_CHARS + r"])[+＋]?" + _CN_DIGIT + r"(?:[ \-－—·.]?" + _CN_DIGIT + r"){6,}"
+    r"(?![" + _CN_DIGIT_CHARS + r"])"
+)
+# what a digit string must look like to be a phone number: a mainland mobile (optionally +86 / 0086),
+# a landline with area code, or a 7-8 digit local number
+_PHONE_DIGITS_RE = re.compile(r"(?:0{0,2}86)?1[3-9]\d{9}|0\d{9,11}|[2-9]\d{6,7}")
+
+
+def cn_numeral_digits(text: str) -> str:
+    """The ASCII digits that a run of Chinese / full-width / ASCII numerals spells ('一三八' -> '138')."""
+    return "".join(_CN_DIGIT_VALUE[c] for c in text if c in _CN_DIGIT_VALUE)
+
+
+def _cn_numeral_repl(m: re.Match[str]) -> str | None:
+    raw = m.group(0)
+    if not _CN_NUMERAL_ONLY.search(raw):
+        return None  # plain ASCII digits: the rules below handle them
+    d = cn_numeral_digits(raw)
+    if _PHONE_DIGITS_RE.fullmatch(d):
+        return "[PHONE]"
+    return "[ORDER]" if len(d) >= 11 else None
+
+
 CN_ID_RE = re.compile(r"(?<![0-9A-Za-z])\d{6}[ \-]?\d{8}[ \-]?\d{3}[\dXx](?![0-9A-Za-z])")
 CARD_RE = re.compile(r"(?<![0-9A-Za-z])\d(?:[ \-]?\d){12,18}(?![0-9A-Za-z])")
 _GROUPED4_RE = re.compile(r"\d{4}(?:[ \-]\d{4}){2,3}(?:[ \-]\d{1,3})?")
@@ -288,6 +321,8 @@ class Redactor:
                 sub(rx, _order_repl(rx), group=1 if rx.groups else 0)
         if any(k in low for k in _ID_GATES):
             sub(ID_KEYWORD_RE, _id_kw_repl, group=1)
+        if _CN_NUMERAL_ONLY.search(text):
+            sub(CN_NUMERAL_PHONE_RE, _cn_numeral_repl)
         if has_digits:
             if "+" in text or "00" in text:
                 sub(INTL_PHONE_RE, lambda m: "[PHONE]" if len(_digits(m.group(0))) >= 8 else None)

@@ -120,3 +120,39 @@ def test_placeholders_not_rematched(r):
 def test_private_use_chars_in_input(r):
     out, _ = r.redact("\ue000 KX-30A 13812345678")
     assert out.strip() == "KX-30A [PHONE]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我的电话一三八一二三四五六七八，请回电",
+        "电话：幺三八 一二三四 五六七八",
+        "打一三九〇〇〇〇一二三四找我",
+        "手机１３８１２３４５６７８谢谢",  # full-width digits, not normalised first
+        "联系138一二三四5678",  # mixed
+        "号码是一五零-零零零零-一二三四",
+        "+八六一三八一二三四五六七八",
+        "座机零二一 六二三四 五六七八",
+        "电话壹叁捌壹贰叁肆伍陆柒捌",
+        "一三八一二三四五六七八微信同号 call me",
+    ],
+)
+def test_phone_in_chinese_numerals(r, text):
+    out, n = r.redact(text)
+    assert n == 1 and "[PHONE]" in out, out
+    assert not re.search(r"[〇零幺一二三四五六七八九壹贰叁肆伍陆柒捌０-９\d]{4}", out), out
+
+
+def test_phone_in_chinese_numerals_survives_normalize(r):
+    out, _ = r.redact(normalize("客户电话：一三八一二三四五六七八，KX-30A 门关不紧")[0])
+    assert "[PHONE]" in out and "KX-30A" in out and "一三八" not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["用了三个月就坏了", "一二年买的，二〇二四年十一月又买了一台", "一二三四五六七八九十都试过了", "两个小时响了三次",
+     "等了一个星期零三天", "第一二三批都有问题", "一九九八年的老顾客"],
+)
+def test_ordinary_chinese_numbers_are_kept(r, text):
+    out, n = r.redact(text)
+    assert n == 0 and out == text
