@@ -13,6 +13,12 @@ Escaping:
   ``finalize`` hook, so ticket text cannot inject HTML, links, table cells or headings even in a
   user template that forgets to escape. Use ``|safe`` only for text you built yourself.
 * ``*.txt.j2``: plain text, not escaped (not rendered as markup anywhere).
+
+In every format, each ``{{ expression }}`` loses control characters and bidi overrides/isolates
+(U+202A-E, U+2066-9, U+200E/F, U+061C) on its way out (the ``finalize`` hook, :func:`plain`): a ticket
+cannot make its quote, or the text around it, display reversed or as something else. Names shown in
+headings (topic labels, product, model, batch) go through :func:`clip`, so a 2,000-character product
+name is cut to ``NAME_MAX`` characters with an ellipsis.
 """
 
 from __future__ import annotations
@@ -49,7 +55,23 @@ _EXT = {"html": "html", "md": "md", "text": "txt", "txt": "txt"}
 
 _NEWLINES = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
 # C0/C1 controls and bidi overrides/isolates (which can make a quote display as something else).
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+NAME_MAX = 80  # characters of a topic label / product / model / batch name shown in a heading
+
+
+def plain(value: object) -> str:
+    """``value`` as text without control characters or bidi overrides (newlines and tabs kept)."""
+    return _CONTROLS.sub("", str(value))
+
+
+def clip(value: object, limit: int = NAME_MAX) -> str:
+    """A name cut to ``limit`` characters, the cut marked with an ellipsis."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _plain_finalize(value: object) -> object:
+    return value if isinstance(value, Markup) else plain(value)
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|~])")
 _MD_LEADING_MARK = re.compile(r"^([-+=])(?=\s|$|\1)")
 _MD_LEADING_NUMBER = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
@@ -195,18 +217,18 @@ class ReportText(Translator):
     def where(self, s: SurgeItem) -> list[str]:
         parts = []
         if s.product:
-            parts.append(s.product)
+            parts.append(clip(s.product))
         if s.model:
-            parts.append(f"{self.t('surge.model')} {s.model}")
+            parts.append(f"{self.t('surge.model')} {clip(s.model)}")
         if s.batch:
-            parts.append(f"{self.t('surge.batch')} {s.batch}")
+            parts.append(f"{self.t('surge.batch')} {clip(s.batch)}")
         return parts
 
     def subject(self, s: SurgeItem) -> str:
         """What rose: 'topic · product · model X · batch Y'."""
-        parts = [s.topic_label] if s.level != "product" or not s.product else []
+        parts = [clip(s.topic_label)] if s.level != "product" or not s.product else []
         parts += self.where(s)
-        return " · ".join(p for p in parts if p) or s.topic_label
+        return " · ".join(p for p in parts if p) or clip(s.topic_label)
 
     def observed_expected(self, s: SurgeItem) -> str:
         return self.t("surge.observed_expected", observed=self.integer(s.observed),
@@ -246,12 +268,13 @@ class ReportText(Translator):
 
     def action_where(self, a: ActionItem, empty: str | None = None) -> str:
         """'product · batch X'; ``empty`` (default '—') when the action names neither."""
-        bits = [b for b in (a.product, f"{self.t('surge.batch')} {a.batch}" if a.batch else None) if b]
+        bits = [b for b in (a.product and clip(a.product), f"{self.t('surge.batch')} {clip(a.batch)}" if a.batch else None)
+                if b]
         return " · ".join(bits) if bits else (self.t("none") if empty is None else empty)
 
     def action_title(self, a: ActionItem) -> str:
         """'#19 topic · product · batch X' for the review table."""
-        bits = [f"#{a.action_id}", a.topic_label or "", self.action_where(a, "")]
+        bits = [f"#{a.action_id}", clip(a.topic_label or ""), self.action_where(a, "")]
         head = f"{bits[0]} {bits[1]}".strip()
         return f"{head} · {bits[2]}" if bits[2] else head
 
@@ -375,7 +398,7 @@ def _environment(kind: str, templates_dir: str | None) -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html", "htm", "xml"),
                                      disabled_extensions=("md.j2", "txt.j2"),
                                      default_for_string=False, default=False),
-        finalize=_md_finalize if kind == "md" else None,
+        finalize=_md_finalize if kind == "md" else _plain_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -383,6 +406,7 @@ def _environment(kind: str, templates_dir: str | None) -> Environment:
     env.filters["md"] = _md_filter
     env.filters["url"] = _md_url if kind == "md" else safe_url
     env.filters["oneline"] = _oneline
+    env.filters["name"] = clip
     env.filters["spark"] = charts.unicode_sparkline
     env.globals.update(
         sparkline=charts.sparkline,

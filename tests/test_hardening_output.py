@@ -157,3 +157,56 @@ def test_pdf_appears_only_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     printed = Path(seen.read_text(encoding="utf-8").strip())
     assert printed.parent != html.parent and not printed.exists()  # printed elsewhere, then moved in whole
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["brief.zh.html", "brief.zh.pdf"]
+
+
+# ----------------------------------------------------------------------------- 10. bidi and long names
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def _hostile_brief(lang: str):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from reports.model import Quote
+    from tests import reports_fixtures as fx
+
+    defect, safety = fx.surges(lang)
+    defect = dataclasses.replace(
+        defect, product="\u202e" + "超长产品名" * 400, model="AF\u2066-300\u2069", owner="王工\u202e",
+        topic_label="屏幕\u202e闪烁\u202c", workaround="重启\u200f即可",
+        quotes=(Quote(text="付款后 \u202egnp.exe\u202c 没收到货", language="zh"),))
+    brief = dataclasses.replace(fx.brief(lang), surges=(defect, safety))
+    alert = dataclasses.replace(fx.digest(lang), surges=(defect, safety), owner="Li\u202eNa")
+    return brief, alert
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_bidi_controls_never_reach_brief_or_alert(lang: str) -> None:
+    from reports.render import alert_subject, render_alert, render_brief
+
+    brief, alert = _hostile_brief(lang)
+    outputs = {"brief.html": render_brief(brief, lang, "html"), "brief.md": render_brief(brief, lang, "md"),
+               "alert.txt": render_alert(alert, "text"), "alert.html": render_alert(alert, "html"),
+               "alert.md": render_alert(alert, "md"), "subject": alert_subject(alert)}
+    for name, text in outputs.items():
+        assert not [c for c in text if c in BIDI], name
+    assert "付款后 gnp.exe 没收到货" in outputs["brief.html"] and "付款后 gnp.exe 没收到货" in outputs["alert.txt"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_long_product_name_is_cut_in_headings(lang: str) -> None:
+    import re
+
+    from reports.render import NAME_MAX, alert_subject, render_alert, render_brief
+
+    brief, alert = _hostile_brief(lang)
+    html = render_brief(brief, lang, "html")
+    headings = re.findall(r"<h3>(.*?)</h3>", html, re.S)
+    long_one = next(h for h in headings if "超长产品名" in h)
+    assert "…" in long_one and len(long_one) < 3 * NAME_MAX
+    assert "超长产品名" * 40 not in html  # not printed in full anywhere in the brief
+    import dataclasses
+
+    single = dataclasses.replace(alert, surges=alert.surges[:1])
+    for text in (render_alert(alert, "text"), render_alert(alert, "md"), alert_subject(single)):
+        assert "超长产品名" * 40 not in text and "…" in text
