@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -31,6 +32,28 @@ EXAMPLE_CONFIG = Path(__file__).with_name("voc.example.yaml")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _regex(pattern: str) -> str:
+    """The pattern, if it compiles; else a ValueError saying why (caught at load, not mid-run)."""
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise ValueError(f"invalid regular expression '{pattern}': {e}") from None
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+
+
+def _timezone(v: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {v!r} (use an IANA name like Asia/Shanghai)") from None
+    return v
 
 
 class Product(_Strict):
@@ -117,6 +140,20 @@ class Mapping(_Strict):
     timezone: str = "Asia/Shanghai"
     id_from: list[str] = Field(default_factory=list)
 
+    @field_validator("extract")
+    @classmethod
+    def _extract_rules(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for field, spec in v.items():
+            if "regex" not in spec or "column" not in spec:
+                raise ValueError(f"extract.{field} needs a column and a regex")
+            _regex(spec["regex"])
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        return _timezone(v)
+
 
 class Source(_Strict):
     """A place tickets come from. Secrets are read from ``*_env`` variables, never from here."""
@@ -136,20 +173,20 @@ class Source(_Strict):
     # helpdesk/sql pulls (all optional)
     base_url: str | None = None       # override https://{subdomain}.zendesk.com / https://{domain}.freshdesk.com
     statuses: list[str] | None = None  # which ticket statuses count as closed (default: solved/closed, resolved/closed)
-    page_size: int | None = None      # tickets per API page / rows per SQL batch
+    page_size: int | None = Field(default=None, ge=1)  # tickets per API page / rows per SQL batch
     since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
 
 
 class Thresholds(_Strict):
     """Surge detection knobs (plain-language meaning in the brief's method note)."""
 
-    baseline_weeks: int = 8
-    min_count: int = 5
-    fdr_q: float = 0.05
-    min_ratio: float = 1.5
-    topic_match_similarity: float = 0.35
-    min_new_topic_size: int = 8
-    refit_every_weeks: int = 4  # monthly; 0 = refit only on demand (`voc topics refit`)
+    baseline_weeks: int = Field(default=8, ge=1)
+    min_count: int = Field(default=5, ge=1)
+    fdr_q: float = Field(default=0.05, gt=0.0, le=1.0)
+    min_ratio: float = Field(default=1.5, ge=1.0)
+    topic_match_similarity: float = Field(default=0.35, ge=0.0, le=1.0)
+    min_new_topic_size: int = Field(default=8, ge=1)
+    refit_every_weeks: int = Field(default=4, ge=0)  # monthly; 0 = refit only on demand (`voc topics refit`)
     # weeks before the current one whose tickets a new topic may take over (flows.topic_stage.split_history);
     # never fewer than baseline_weeks (the surge baseline); 0 = all history (slow on large stores)
     split_history_weeks: int = Field(default=26, ge=0)
@@ -170,6 +207,11 @@ class Schedules(_Strict):
     safety_cron: str = "0 9 * * *"
     # "1#1" = the first Monday; "1-7 ... 1" would mean days 1-7 *or* any Monday (cron ORs the two day fields)
     quarterly_cron: str = "0 8 * 1,4,7,10 1#1"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        return _timezone(v)
 
 
 class Report(_Strict):
@@ -217,14 +259,7 @@ class Alerts(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, v: str | None) -> str | None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        if v is not None:
-            try:
-                ZoneInfo(v)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown timezone {v!r} (use an IANA name like Asia/Shanghai)") from None
-        return v
+        return None if v is None else _timezone(v)
 
 
 class VocConfig(_Strict):
@@ -234,9 +269,9 @@ class VocConfig(_Strict):
     mappings: dict[str, Mapping] = Field(default_factory=dict)
     products: list[Product] = Field(default_factory=list)
     owners: list[Owner] = Field(default_factory=list)
-    order_patterns: list[str] = Field(default_factory=list)
+    order_patterns: list[Regex] = Field(default_factory=list)
     teams: dict[str, list[str]] = Field(default_factory=dict)
-    max_body_chars: int = 100_000
+    max_body_chars: int = Field(default=100_000, ge=1)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     schedules: Schedules = Field(default_factory=Schedules)
     report: Report = Field(default_factory=Report)
@@ -298,7 +333,7 @@ class Settings(BaseSettings):
     out_dir: Path = Path("out")
     lang: Literal["zh", "en"] = "zh"
     smtp_host: str | None = None
-    smtp_port: int = 25
+    smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = "voc@localhost"
@@ -314,18 +349,83 @@ class Settings(BaseSettings):
         return load_config(self.config)
 
 
-def load_config(path: Path | str) -> VocConfig:
-    """Read and validate the YAML config; errors name the file and the offending field."""
-    p = Path(path)
+# fields whose values may be (or may have been pasted by mistake as) secrets: never echoed in errors
+_SECRET_FIELD = re.compile(r"(?i)password|secret|token|_env$|url|query|dsn|key")
+
+
+def _shown(field: str, value: Any) -> str:
+    """`` (got X)`` for a value that is safe and useful to echo, else nothing (never a secret)."""
+    if _SECRET_FIELD.search(field):
+        return ""
+    if value is None or isinstance(value, (bool, int, float)):
+        return f" (got {value!r})"
+    if isinstance(value, str) and len(value) <= 60 and "://" not in value and "@" not in value:
+        return f" (got {value!r})"
+    return ""
+
+
+def validation_problems(e: ValidationError, prefix: str = "") -> list[str]:
+    """Every problem pydantic found, as ``field: message (got value)`` lines, in file order."""
+    lines = []
+    for err in e.errors():
+        where = prefix + ".".join(str(x) for x in err["loc"]) if err["loc"] else prefix.rstrip(".") or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {msg}" + ("" if err["type"] == "value_error" else _shown(where, err.get("input"))))
+    return lines
+
+
+def _decode(p: Path, data: bytes) -> str:
+    """The config text: UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is a clear error
+    naming the likely encoding (a GBK file is not silently guessed: the rules must read exactly as written)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
     try:
-        raw: Any = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        try:
+            data.decode("gb18030")
+            guess = "; it looks like GBK/GB18030"
+        except UnicodeDecodeError:
+            guess = ""
+        raise ConfigError(f"config file {p} is not UTF-8 (line {line}{guess}): save it as UTF-8") from None
+
+
+def load_config(path: Path | str) -> VocConfig:
+    """Read and validate the YAML config completely (every regex compiled, every range checked).
+
+    Errors name the file and the offending field; when several fields are wrong, the ConfigError lists
+    every one, one per line (``config file F: field: problem``). Values of secret-looking fields are never shown.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a folder (VOC_CONFIG must name a YAML file)")
+    try:
+        data = p.read_bytes()
     except FileNotFoundError as e:
         raise ConfigError(f"config file not found: {p}") from e
+    except OSError as e:
+        raise ConfigError(f"config file {p} cannot be read: {e.strerror or e}") from e
+    try:
+        raw: Any = yaml.safe_load(_decode(p, data)) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {p} is not valid YAML: {e}") from e
+        raise ConfigError(f"config file {p} is not valid YAML: {' '.join(str(e).split())}") from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {p} must be a YAML mapping (key: value lines), not a {type(raw).__name__}")
     try:
         return VocConfig.model_validate(raw)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"config file {p}: {where}: {first['msg']} (got {first.get('input')!r})") from e
+        problems = [f"config file {p}: {line}" for line in validation_problems(e)]
+        raise ConfigError("; ".join(problems), problems) from e
+
+
+def settings_from_env() -> Settings:
+    """``Settings()`` with errors as one ConfigError line per ``VOC_`` variable (values never shown)."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            name = "VOC_" + "_".join(str(x) for x in err["loc"]).upper()
+            lines.append(f"environment variable {name}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("; ".join(lines), lines) from e

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from voc.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+SUPPORTED = ("sqlite", "postgresql")
 
 
 def normalise_url(url: str) -> str:
@@ -27,10 +28,22 @@ def make_engine(url: str) -> Engine:
     try:
         u = make_url(normalise_url(url))
     except ArgumentError as e:
-        raise StoreError(f"VOC_DATABASE_URL is not a database URL: {url!r}") from e
+        raise StoreError("VOC_DATABASE_URL is not a database URL (use sqlite:///path/voc.sqlite3 or "
+                         "postgresql://user@host/db)") from e
+    if u.get_backend_name() not in SUPPORTED:
+        raise StoreError(f"VOC_DATABASE_URL: {u.get_backend_name()!r} databases are not supported "
+                         "(use sqlite:///path/voc.sqlite3 or postgresql://user@host/db)")
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
-            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(u.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except FileExistsError as e:
+                raise StoreError(f"cannot create the SQLite database {u.database}: {e.filename or folder} "
+                                 "is a file, not a folder") from e
+            except OSError as e:
+                raise StoreError(f"cannot create the SQLite database {u.database}: "
+                                 f"{e.strerror or e} ({e.filename or folder})") from e
         engine = create_engine(u, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -89,6 +102,15 @@ def check_ready(engine: Engine) -> None:
         raise StoreError(f"cannot reach the database at {engine.url!r}: {getattr(e, 'orig', e)}") from e
     if not has:
         raise StoreError(f"database {engine.url!r} is not initialised: run `voc init` first")
+
+
+def describe_error(e: SQLAlchemyError) -> str:
+    """One line for a database failure met mid-command (read-only file, disk full, lost connection...):
+    the driver's own first line, without the SQL statement or its parameters (they can hold ticket text)."""
+    orig = getattr(e, "orig", None)
+    first = (str(orig) if orig is not None else str(e)).strip().splitlines()
+    reason = first[0] if first else type(e).__name__
+    return f"the database refused the operation: {reason}"
 
 
 def is_postgres(engine: Engine) -> bool:
