@@ -7,6 +7,7 @@ Retries sit on I/O (ingest, alerts); the analysis stages are deterministic and r
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -175,16 +176,18 @@ def analyze_flow(settings: Settings, cfg: VocConfig, week: Week, progress: Stage
 @flow(name="voc-weekly", log_prints=True)
 def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None = None,
                 ingest: bool = True, alerts: bool = True, resume: bool = False,
-                progress: StageProgress | None = None) -> WeeklyResult:
+                progress: StageProgress | None = None, take_lock: bool = True) -> WeeklyResult:
     """The whole weekly run: ingest -> understand -> topics -> surges -> brief -> alerts.
 
     Every stage replaces its week's results, so re-running a week never duplicates anything.
     ``resume`` skips the stages that already finished for this week (after a failed run);
     ``progress`` hears which stage runs and how many tickets are understood (the CLI draws it).
+    ``take_lock=False``: the caller already holds the week's lock (the CLI takes it before starting
+    Prefect, so a refused run is one line rather than a failed flow run with its traceback).
     """
     res = WeeklyResult(week=str(week))
     engine = _engine(settings)
-    with week_lock(engine, week.ordinal(), str(week)):
+    with week_lock(engine, week.ordinal(), str(week)) if take_lock else nullcontext():
         done = _done_stages(engine, week) if resume else set()
         if not resume:
             _clear_stages(engine, week)

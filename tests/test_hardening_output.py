@@ -210,3 +210,105 @@ def test_long_product_name_is_cut_in_headings(lang: str) -> None:
     single = dataclasses.replace(alert, surges=alert.surges[:1])
     for text in (render_alert(alert, "text"), render_alert(alert, "md"), alert_subject(single)):
         assert "超长产品名" * 40 not in text and "…" in text
+
+
+# ----------------------------------------------------------------------------- 8. one line, exit 2
+
+def _one_line(res, *must: str) -> str:  # type: ignore[no-untyped-def]
+    assert res.exit_code == 2, (res.exit_code, res.output)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert "Traceback" not in res.output
+    for m in must:
+        assert m in lines[0], (m, lines[0])
+    return lines[0]
+
+
+def test_config_problems_are_all_listed_one_line_each(sqlite_url: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "voc.yaml"
+    cfg.write_text('order_patterns:\n  - "SO-\\\\d{8}"\n  - "SO-(\\\\d{8}"\nmax_body_chars: -5\n'
+                   "thresholds:\n  min_count: many\n  fdr_q: 3\n", encoding="utf-8")
+    res = runner.invoke(app, ["topics"], env=_env(sqlite_url, VOC_CONFIG=str(cfg)))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    lines = res.stderr.strip().splitlines()
+    assert [ln.split(": ")[2] for ln in lines] == ["order_patterns.1", "max_body_chars", "thresholds.min_count",
+                                                   "thresholds.fdr_q"]
+    assert all(ln.startswith(f"error: config file {cfg}: ") for ln in lines)
+    assert "invalid regular expression 'SO-(\\d{8}'" in lines[0] and "(got -5)" in lines[1]
+
+
+def test_secret_values_are_never_echoed(sqlite_url: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "voc.yaml"
+    cfg.write_text("owners:\n  - name: a\n    channels:\n      - kind: slack\n"
+                   "        webhook_env: https://hooks.slack.com/services/T0/B0/s3cr3tT0ken\n", encoding="utf-8")
+    res = runner.invoke(app, ["topics"], env=_env(sqlite_url, VOC_CONFIG=str(cfg)))
+    _one_line(res, "owners.0.channels.0")
+    assert "s3cr3tT0ken" not in res.output
+    res = runner.invoke(app, ["topics"], env=_env(sqlite_url, VOC_SMTP_PORT="hunter2"))
+    _one_line(res, "VOC_SMTP_PORT")
+    assert "hunter2" not in res.output
+
+
+def test_config_file_problems_are_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("products:\n  - id: p1\n    name_zh: 烤箱\n    name_en: Oven\n".encode("gbk"))
+    _one_line(runner.invoke(app, ["topics"], env=_env(sqlite_url, VOC_CONFIG=str(gbk))),
+              str(gbk), "not UTF-8", "line 3", "GBK")
+    _one_line(runner.invoke(app, ["topics"], env=_env(sqlite_url, VOC_CONFIG=str(tmp_path))),
+              str(tmp_path), "is a folder")
+    bom = tmp_path / "bom.yaml"  # UTF-8 with a BOM (Windows Notepad) is fine
+    bom.write_bytes("\ufeffmax_body_chars: 5000\n".encode())
+    assert runner.invoke(app, ["init"], env=_env(sqlite_url, VOC_CONFIG=str(bom))).exit_code == 0
+
+
+def test_database_url_problems_are_one_line(tmp_path: Path) -> None:
+    _one_line(runner.invoke(app, ["topics"], env=_env("mysql://u:pw@db/voc")), "VOC_DATABASE_URL", "'mysql'")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    _one_line(runner.invoke(app, ["init"], env=_env(f"sqlite:///{tmp_path}/afile/voc.sqlite3")),
+              "cannot create the SQLite database", "is a file, not a folder")
+    _one_line(runner.invoke(app, ["init"], env=_env("sqlite:////proc/no/voc.sqlite3")),
+              "cannot create the SQLite database /proc/no/voc.sqlite3")
+
+
+def test_read_only_database_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "voc.sqlite3"
+    assert runner.invoke(app, ["init"], env=_env(f"sqlite:///{db}")).exit_code == 0
+    ro = f"sqlite:///file:{db}?mode=ro&uri=true"
+    _one_line(runner.invoke(app, ["actions", "add", "--owner", "qa", "--product", "p1"], env=_env(ro)),
+              "the database refused the operation: attempt to write a readonly database")
+
+
+def test_refused_concurrent_run_is_one_line_before_prefect(db_url: str) -> None:
+    import socket
+    from datetime import datetime
+
+    from store.db import make_engine
+    from store.models import RunLock
+
+    assert runner.invoke(app, ["init"], env=_env(db_url)).exit_code == 0
+    engine = make_engine(db_url)
+    with engine.begin() as c:
+        c.execute(insert(RunLock).values(week=Week.parse("2026-W47").ordinal(), holder=f"{socket.gethostname()}:1",
+                                         acquired_at=datetime.now().replace(microsecond=0)))
+    engine.dispose()
+    res = runner.invoke(app, ["run-weekly", "--week", "2026-W47"], env=_env(db_url))
+    _one_line(res, "a weekly run for 2026-W47 is already in progress")
+    assert "prefect" not in res.output.lower()
+
+
+def test_unexpected_error_says_where_the_log_is(sqlite_url: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from store import topic_edits
+
+    def bug(*a: object) -> int:
+        raise ZeroDivisionError("division by zero in export")
+
+    assert runner.invoke(app, ["init"], env=_env(sqlite_url)).exit_code == 0
+    monkeypatch.setattr(topic_edits, "export_assignments", bug)
+    log = tmp_path / "logs" / "voc.log"
+    res = runner.invoke(app, ["topics", "assignments", "--out", str(tmp_path / "a.csv")],
+                        env=_env(sqlite_url, VOC_LOG_FILE=str(log)))
+    assert res.exit_code == 1
+    assert res.stderr.strip().splitlines() == [
+        f"error: unexpected ZeroDivisionError: division by zero in export (a bug; the traceback is in {log})"]
+    assert "Traceback" in log.read_text(encoding="utf-8") and "def bug" not in res.output

@@ -5,6 +5,7 @@ Errors the pipeline raises on purpose (``VocError``) become one line on stderr a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -27,15 +28,79 @@ for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_P
                "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
     os.environ.setdefault(_k, _v)
 
+# an OSError with one of these is the machine's state (disk, permissions), not a bug: said in one line
+_EXPECTED_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT,
+                    errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EMFILE, errno.ENAMETOOLONG}
+
+
+def log_file() -> Path:
+    """Where unexpected errors are logged with their traceback: ``VOC_LOG_FILE``, else
+    ``$XDG_STATE_HOME/voc/voc-errors.log`` (``~/.local/state/voc/voc-errors.log``)."""
+    if os.environ.get("VOC_LOG_FILE"):
+        return Path(os.environ["VOC_LOG_FILE"]).expanduser()
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "voc" / "voc-errors.log"
+
+
+def _log_unexpected(e: BaseException) -> Path:
+    import tempfile
+    import traceback
+    from datetime import datetime
+
+    text = (f"--- {datetime.now():%Y-%m-%d %H:%M:%S} voc {' '.join(sys.argv[1:])}\n"
+            + "".join(traceback.format_exception(e)))
+    for path in (log_file(), Path(tempfile.gettempdir()) / "voc-errors.log"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(text)
+            return path
+        except OSError:
+            continue
+    return Path("(nowhere: no writable log file)")
+
+
+def _expected(e: Exception) -> list[str] | None:
+    """The line(s) for a failure that is the environment's state rather than a bug, else None."""
+    if isinstance(e, VocError):
+        return e.lines()
+    if type(e).__module__.startswith("sqlalchemy"):
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        from store.db import describe_error
+
+        if isinstance(e, (OperationalError, DBAPIError)):
+            return [describe_error(e)]
+    if isinstance(e, OSError) and e.errno in _EXPECTED_ERRNOS:
+        where = f": {e.filename}" if e.filename else ""
+        return [f"{e.strerror or e}{where}"]
+    return None
+
+
 class _VocGroup(TyperGroup):
-    """Turns any VocError raised by a command into one clear line on stderr and exit code 2."""
+    """Every failure of a command ends as clear lines on stderr, never a traceback.
+
+    Expected ones (any VocError, a database refusing, a full disk or a read-only file) print one
+    ``error: ...`` line (a config file with several wrong fields: one line per field) and exit 2.
+    Anything else is a bug: its traceback goes to :func:`log_file`, and one line says where (exit 1).
+    """
 
     def invoke(self, ctx: typer._click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except VocError as e:
-            typer.echo("error: " + " ".join(str(e).split()), err=True)
-            raise SystemExit(2) from None
+        except (typer.Exit, typer.Abort, typer._click.exceptions.ClickException):
+            raise  # --help, usage errors and explicit exits keep their own output and codes
+        except Exception as e:  # noqa: BLE001 - this is the one place every error is turned into lines
+            said = _expected(e)
+            if said is not None:
+                for line in said:
+                    typer.echo("error: " + " ".join(line.split()), err=True)
+                raise SystemExit(2) from None
+            log = _log_unexpected(e)
+            first = " ".join(str(e).split())[:200]
+            typer.echo(f"error: unexpected {type(e).__name__}{': ' + first if first else ''} "
+                       f"(a bug; the traceback is in {log})", err=True)
+            raise SystemExit(1) from None
 
 
 app = typer.Typer(cls=_VocGroup, add_completion=False, no_args_is_help=True,
@@ -55,10 +120,10 @@ WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026
 
 def _ctx(ready: bool = True) -> tuple[Any, Any, Any]:
     """Settings, config and engine, built once at the entry point; ``ready`` checks the schema exists."""
-    from config.settings import Settings
+    from config.settings import settings_from_env
     from store.db import check_ready, make_engine
 
-    settings = Settings()
+    settings = settings_from_env()
     cfg = settings.load_config()
     engine = make_engine(settings.database_url)
     if ready:
@@ -515,13 +580,17 @@ def run_weekly(week: WeekOpt = None,
                ) -> None:
     """The whole weekly flow: ingest, understand, topics, surges, brief, alerts."""
     from flows.weekly import weekly_flow
+    from store.run_lock import week_lock
 
     settings, cfg, engine = _ctx()
     sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
-    _prefect_ready()
-    with _progress() as progress:
-        res = weekly_flow(settings, cfg, _week(week), out or settings.out_dir, sink, resume=resume,
-                          progress=progress)
+    w = _week(week)
+    # the week's lock is taken here, before Prefect starts: a refused run is one line, not a flow failure
+    with week_lock(engine, w.ordinal(), str(w)):
+        _prefect_ready()
+        with _progress() as progress:
+            res = weekly_flow(settings, cfg, w, out or settings.out_dir, sink, resume=resume, progress=progress,
+                              take_lock=False)
     for p in res.outputs:
         typer.echo(p)
 
