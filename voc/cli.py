@@ -617,7 +617,19 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the demo database, d
         typer.echo(line)
 
 
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    # SIGTERM/SIGHUP end the run as an exit (not the default instant death), so atexit handlers run:
+    # Prefect stops the ephemeral API server it started (a killed run used to leave it behind).
+    # SIGKILL cannot be handled; that server then lingers until it is stopped by hand.
+    import signal
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, _exit_on_signal)
     app()
 
 
