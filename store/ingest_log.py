@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -14,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from store.binds import chunks
 from store.models import IngestRun, ProcessedFile, QuarantinedRow, Watermark
+from store.run_lock import _HOST, STALE_AFTER, _dead_here
 
 SOURCE_CHARS = int(IngestRun.__table__.c.source.type.length)  # type: ignore[attr-defined]
 
@@ -27,12 +29,29 @@ def _insert(conn: Connection, table: Any) -> Any:
 
 
 def start_run(conn: Connection, source: str) -> int:
+    """Record a new 'running' run; first mark runs that can no longer finish as 'interrupted'."""
+    mark_interrupted(conn)
     t = cast(Table, IngestRun.__table__)
     res = conn.execute(t.insert().values(source=source, started_at=_now(), status="running", read=0, inserted=0,
-                                         updated=0, unchanged=0, quarantined=0))
+                                         updated=0, unchanged=0, quarantined=0, holder=f"{_HOST}:{os.getpid()}"))
     pk = res.inserted_primary_key
     assert pk is not None
     return int(pk[0])
+
+
+def mark_interrupted(conn: Connection) -> int:
+    """'running' runs whose process is gone (same host) or that started over 6 h ago (any host, or
+    from before runs named their process) become 'interrupted': a killed ingest does not stay
+    'running' forever. Returns how many."""
+    now = _now()
+    rows = conn.execute(select(IngestRun.id, IngestRun.holder, IngestRun.started_at)
+                        .where(IngestRun.status == "running")).all()
+    gone = [r.id for r in rows if r.started_at < now - STALE_AFTER or (r.holder and _dead_here(r.holder))]
+    for chunk in chunks(gone):
+        conn.execute(update(IngestRun).where(IngestRun.id.in_(chunk), IngestRun.status == "running")
+                     .values(status="interrupted", finished_at=now,
+                             error="interrupted: its process ended without finishing the run"))
+    return len(gone)
 
 
 def finish_run(conn: Connection, run_id: int, status: str, counts: dict[str, int], error: str | None = None) -> None:
