@@ -232,10 +232,14 @@ def test_json_array_and_object_body(db: str, tmp_path: Path) -> None:
     assert q["reason"] == "body: a JSON object, not text" and q["raw"]["body"] == {"text": "对象"}
 
 
-def test_empty_unnamed_trailing_column_is_ignored(db: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("header_comma, rows_comma", [(True, False), (False, True), (True, True)])
+def test_empty_unnamed_trailing_column_is_ignored(db: str, tmp_path: Path, header_comma: bool,
+                                                  rows_comma: bool) -> None:
     f = tmp_path / "excel.csv"
-    f.write_text(HEADER.replace("\n", ",\n") + "".join(r.replace("\n", ",\n") for r in _numbered(3))
-                 + _row("X", "多一列", batch="B1").replace("\n", ",有值\n"), encoding="utf-8")
+    header = HEADER.replace("\n", ",\n") if header_comma else HEADER
+    rows = [r.replace("\n", ",\n") if rows_comma else r for r in _numbered(3)]
+    extra = _row("X", "多一列", batch="B1").replace("\n", ",有值\n")  # a value under no name: not dropped
+    f.write_text(header + "".join(rows) + extra, encoding="utf-8")
     n, _ = _ingest(db, f, rows_in=4)
     assert (n["inserted"], n["quarantined"]) == (3, 1)
     assert {k: v["body"] for k, v in _tickets(db).items()} == {f"T{i}": f"正文{i}" for i in range(3)}
