@@ -127,18 +127,19 @@ def _byte_lines(f: io.BufferedReader) -> Iterator[bytes]:
 
 
 _TWO_BYTE = re.compile("[\u0080-\u07ff]")
-
-
 OK, UNDECODED, AMBIGUOUS = 0, 1, 2  # how a line was decoded
+_CJK = {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "cp932", "shift_jis", "euc_jp", "euc_kr",
+        "cp949"}
 
 
 def _decoder(enc: str, fallback: str | None) -> Callable[[bytes], tuple[str, int]]:
-    """Decode one line: (text, undecodable). With a fallback: UTF-8 first, then the fallback. In a
-    file detected as legacy (the fallback is its own encoding), a line both read differently where
+    """Decode one line: (text, OK/UNDECODED/AMBIGUOUS). With a fallback: UTF-8 first, then the
+    fallback. In a file detected as a multibyte CJK encoding, a line both read differently where
     UTF-8 sees Latin/Greek/Cyrillic letters is ambiguous (a short GBK word such as 漏水 is also
     valid UTF-8): it is flagged rather than guessed."""
     primary = "utf-8" if fallback is not None else enc
-    legacy = fallback is not None and codecs.lookup(fallback).name == codecs.lookup(enc).name
+    legacy = (fallback is not None and codecs.lookup(fallback).name == codecs.lookup(enc).name
+              and codecs.lookup(enc).name in _CJK)
     if fallback is not None and codecs.lookup(fallback).name == "utf-8":
         fallback = None
 
