@@ -13,13 +13,15 @@ import hashlib
 import io
 import json
 import re
+import stat
 import sys
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voc.errors import SourceError
+from voc.errors import SourceError, VocError
 
 SUFFIXES = {".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".xlsx", ".parquet"}
 UNDECODABLE = "__undecodable__"
@@ -56,10 +58,21 @@ def detect_encoding(sample: bytes) -> str:
             return enc
         except UnicodeDecodeError:
             continue
+    whole = sample.split(b"\n")[:-1] or [sample]  # the last piece may be cut short
+    if all(_decodes(line, "utf-8") or _decodes(line, "gb18030") for line in whole):
+        return "gb18030"  # rows in UTF-8 and rows in GBK: read line by line (see _decoder)
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
     return best.encoding if best else "utf-8"
+
+
+def _decodes(b: bytes, enc: str) -> bool:
+    try:
+        b.decode(enc)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -74,73 +87,268 @@ def _clean(v: str) -> str:
     return v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if isinstance(v, str) else v
 
 
-def _text_stream(path: Path, encoding: str | None) -> tuple[io.TextIOWrapper, str]:
+class UnreadableFile(SourceError):
+    """A whole file cannot be read (truncated, not the format its name says, not a regular file):
+    the file is quarantined and the rest of the folder is read."""
+
+
+def _pick_encoding(path: Path, encoding: str | None) -> tuple[str, str | None, bytes]:
+    """(encoding, per-line fallback, sample). With detection, a line that is not UTF-8 is read in
+    the file's legacy encoding (GB18030 when the sample was UTF-8): a file that mixes UTF-8 and GBK
+    rows is stored correctly either way. A given ``encoding`` is used for every line, no fallback."""
     with path.open("rb") as f:
         sample = f.read(1 << 16)
     enc = encoding or detect_encoding(sample)
     try:
-        codecs.lookup(enc)
+        name = codecs.lookup(enc).name
     except LookupError as e:
         raise SourceError(f"{path}: unknown encoding {enc!r}") from e
-    return open(path, encoding=enc, errors="surrogateescape", newline=""), enc  # noqa: SIM115
+    if encoding is not None:
+        return enc, None, sample
+    return enc, ("gb18030" if name in ("utf-8", "utf-8-sig") else enc), sample
+
+
+def _ascii_compatible(enc: str) -> bool:
+    """Lines can be split on the byte 0x0a and ASCII read as ASCII (not UTF-16/32, not EBCDIC)."""
+    probe = 'ticket_id,\t\r\n"'
+    try:
+        return probe.encode(enc) == probe.encode("ascii")
+    except (UnicodeError, LookupError):
+        return False
+
+
+def _byte_lines(f: io.BufferedReader) -> Iterator[bytes]:
+    """Physical lines ending in \n, \r\n or a lone \r (as ``newline=''`` text streams split them)."""
+    for chunk in f:
+        if b"\r" in chunk and not (chunk.endswith(b"\r\n") and chunk.count(b"\r") == 1):
+            yield from (p for p in re.split(rb"(?<=\r)(?!\n)", chunk) if p)
+        else:
+            yield chunk
+
+
+_TWO_BYTE = re.compile("[\u0080-\u07ff]")
+OK, UNDECODED, AMBIGUOUS = 0, 1, 2  # how a line was decoded
+_CJK = {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "cp932", "shift_jis", "euc_jp", "euc_kr",
+        "cp949"}
+
+
+def _decoder(enc: str, fallback: str | None) -> Callable[[bytes], tuple[str, int]]:
+    """Decode one line: (text, OK/UNDECODED/AMBIGUOUS). With a fallback: UTF-8 first, then the
+    fallback. In a file detected as a multibyte CJK encoding, a line both read differently where
+    UTF-8 sees Latin/Greek/Cyrillic letters is ambiguous (a short GBK word such as 漏水 is also
+    valid UTF-8): it is flagged rather than guessed."""
+    primary = "utf-8" if fallback is not None else enc
+    legacy = (fallback is not None and codecs.lookup(fallback).name == codecs.lookup(enc).name
+              and codecs.lookup(enc).name in _CJK)
+    if fallback is not None and codecs.lookup(fallback).name == "utf-8":
+        fallback = None
+
+    def decode(b: bytes) -> tuple[str, int]:
+        if b.isascii():
+            return b.decode("ascii"), OK
+        try:
+            text = b.decode(primary)
+        except UnicodeDecodeError:
+            if fallback is not None:
+                try:
+                    return b.decode(fallback), OK
+                except UnicodeDecodeError:
+                    pass
+            return b.decode(primary, "surrogateescape"), UNDECODED
+        if legacy and fallback is not None and _TWO_BYTE.search(text):
+            try:
+                other = b.decode(fallback)
+            except UnicodeDecodeError:
+                return text, OK
+            if other != text:
+                return b.decode("ascii", "surrogateescape"), AMBIGUOUS
+        return text, OK
+
+    return decode
+
+
+_AMBIGUOUS = ("ambiguous encoding: the line reads differently as UTF-8 and as the file's legacy encoding "
+              "(set `encoding:` on the source)")
+
+
+class _Lines:
+    """Physical lines of a text file, decoded one by one, for csv.reader; remembers the lines each
+    record took and can push lines back (to re-read the rows an unclosed quote swallowed)."""
+
+    def __init__(self, path: Path, encoding: str | None) -> None:
+        enc, fallback, _ = _pick_encoding(path, encoding)
+        self._f: Any
+        if not _ascii_compatible(enc):
+            self._f = open(path, encoding=enc, errors="surrogateescape", newline="")  # noqa: SIM115
+            self._raw: Iterator[tuple[str, int]] = ((t, UNDECODED if _has_surrogates([t]) else OK)
+                                                    for t in self._f)
+        else:
+            self._f = path.open("rb")
+            decode = _decoder(enc, fallback)
+            first = [True]
+            bom = codecs.BOM_UTF8
+
+            def raw() -> Iterator[tuple[str, int]]:
+                for b in _byte_lines(self._f):
+                    if first[0]:
+                        first[0] = False
+                        b = b[len(bom):] if b.startswith(bom) else b
+                    yield decode(b)
+
+            self._raw = raw()
+        self._n = 0
+        self._back: deque[tuple[int, str, int]] = deque()
+        self.taken: list[tuple[int, str, int]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._back:
+            item = self._back.popleft()
+        else:
+            text, bad = next(self._raw)
+            self._n += 1
+            item = (self._n, text, bad)
+        self.taken.append(item)
+        return item[1]
+
+    def take(self) -> list[tuple[int, str, int]]:
+        t, self.taken = self.taken, []
+        return t
+
+    def push_back(self, items: list[tuple[int, str, int]]) -> None:
+        self._back.extendleft(reversed(items))
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _fields_alone(line: str, delimiter: str) -> int:
+    """How many fields one physical line has, read on its own (0 if it is not a row by itself)."""
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter)))
+    except (csv.Error, StopIteration):
+        return 0
 
 
 def _delimited(path: Path, encoding: str | None, delimiter: str | None) -> Iterator[RawRow]:
-    stream, _ = _text_stream(path, encoding)
-    with stream:
-        head = stream.read(1 << 14)
-        stream.seek(0)
+    """Rows of a CSV/TSV file. Every physical line ends up in exactly one row: a record that a
+    stray quote ran on over following lines (csv.Error in strict mode, or the wrong column count)
+    while those lines look like rows is quarantined as its first line alone, and the lines after it
+    are read again as rows. Trailing unnamed columns (an Excel quirk) are ignored when empty."""
+    lines = _Lines(path, encoding)
+    try:
         if delimiter is None:
-            delimiter = "\t" if head.count("\t") > head.count(",") else ","
-        reader = csv.reader(stream, delimiter=delimiter)
+            with path.open("rb") as f:
+                head = f.read(1 << 14)
+            delimiter = "\t" if head.count(b"\t") > head.count(b",") else ","
+
+        def reader() -> Iterator[list[str]]:
+            return csv.reader(lines, delimiter=delimiter, strict=True)
+
+        rd = reader()
         try:
-            header = next(reader)
+            header = next(rd)
         except StopIteration:
             return
+        except csv.Error:
+            raise UnreadableFile(f"{path.name}: the header line is not valid CSV") from None
+        lines.take()
         header = [h.strip().lstrip("\ufeff") for h in header]
+        width = len(header)
+        while width and not header[width - 1]:
+            width -= 1  # trailing unnamed columns
+        header = header[:width]
         while True:
+            err = None
             try:
-                values = next(reader)
+                values = next(rd)
             except StopIteration:
                 return
             except csv.Error as e:
-                yield RawRow(f"{path.name}:{reader.line_num}", {BROKEN: f"unparseable CSV line: {e}"})
+                values, err = [], str(e)
+            taken = lines.take()
+            if not taken:
+                return
+            loc = f"{path.name}:{taken[0][0]}"
+            while len(values) > width and not values[-1].strip():
+                values.pop()  # empty cells of the unnamed trailing columns
+            if err is not None or (len(taken) > 1 and len(values) != width):
+                rd = reader()  # a fresh parser: after an error the old one's state is not defined
+                rest = taken[1:]
+                if rest and any(_fields_alone(t, delimiter) >= width for _, t, _ in rest):
+                    lines.push_back(rest)
+                    yield RawRow(loc, {BROKEN: f"unclosed quote: the record ran on over {len(rest)} more "
+                                               f"line(s), which are read again as rows",
+                                       "__line__": _clean(taken[0][1])})
+                    continue
+                what = f"unparseable CSV ({err})" if err else f"expected {width} columns, found {len(values)}"
+                yield RawRow(loc, {BROKEN: f"{what} in a record of {len(taken)} line(s)",
+                                   "__line__": _clean("".join(t for _, t, _ in taken))})
                 continue
-            loc = f"{path.name}:{reader.line_num}"
             if not any(v.strip() for v in values):
                 continue  # blank line, not a row
             row: dict[str, Any] = {}
-            if len(values) != len(header):
-                row[BROKEN] = f"expected {len(header)} columns, found {len(values)}"
-            if _SURROGATE.search("\x1f".join(values)):  # csv values are always str
+            if len(values) != width:
+                row[BROKEN] = f"expected {width} columns, found {len(values)}"
+            if any(how for _, _, how in taken):
                 row[UNDECODABLE] = True
                 values = [_clean(v) for v in values]
+                if any(how == AMBIGUOUS for _, _, how in taken):
+                    row[BROKEN] = _AMBIGUOUS
             row.update(zip(header, values, strict=False))
-            if len(values) > len(header):
-                row["__extra__"] = values[len(header):]
+            if len(values) > width:
+                row["__extra__"] = values[width:]
             yield RawRow(loc, row)
+    finally:
+        lines.close()
 
 
 def _jsonl(path: Path, encoding: str | None) -> Iterator[RawRow]:
-    stream, _ = _text_stream(path, encoding)
-    with stream:
-        for n, line in enumerate(stream, 1):
+    lines = _Lines(path, encoding)
+    try:
+        for line in lines:
+            n, _, how = lines.take()[0]
             if not line.strip():
                 continue
             loc = f"{path.name}:{n}"
-            if _has_surrogates([line]):
-                yield RawRow(loc, {UNDECODABLE: True, BROKEN: "undecodable bytes", "__line__": _clean(line)})
+            if how:
+                yield RawRow(loc, {UNDECODABLE: True, BROKEN: _AMBIGUOUS if how == AMBIGUOUS else "undecodable bytes",
+                                   "__line__": _clean(line)})
                 continue
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield RawRow(loc, {BROKEN: f"invalid JSON: {e.msg} at column {e.colno}", "__line__": line[:2000]})
+            except (json.JSONDecodeError, RecursionError) as e:
+                why = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+                yield RawRow(loc, {BROKEN: f"invalid JSON: {why}", "__line__": line[:2000]})
                 continue
-            if not isinstance(obj, dict):
-                yield RawRow(loc, {BROKEN: f"JSON line is a {type(obj).__name__}, not an object",
-                                   "__line__": line[:2000]})
-                continue
-            yield RawRow(loc, obj)
+            yield _json_row(loc, obj, line)
+    finally:
+        lines.close()
+
+
+def _json_row(loc: str, obj: Any, text: str | None = None) -> RawRow:
+    if isinstance(obj, dict):
+        return RawRow(loc, obj)
+    what = "JSON line" if text is not None else "JSON array item"
+    raw = text[:2000] if text is not None else json.dumps(obj, ensure_ascii=False)[:2000]
+    return RawRow(loc, {BROKEN: f"{what} is a {type(obj).__name__}, not an object", "__line__": raw})
+
+
+def _json(path: Path, encoding: str | None) -> Iterator[RawRow]:
+    """A .json file: a JSON array of objects (one row per item), else JSON lines."""
+    with path.open("rb") as f:
+        start = f.read(1 << 10).lstrip(codecs.BOM_UTF8).lstrip()
+    if not start.startswith(b"["):
+        yield from _jsonl(path, encoding)
+        return
+    try:
+        items = json.loads(path.read_bytes().decode(encoding or "utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise UnreadableFile(f"{path.name}: not a valid JSON array ({_why(e)})") from None
+    for i, obj in enumerate(items, 1):
+        yield _json_row(f"{path.name}:item {i}", obj)
 
 
 def _xlsx(path: Path) -> Iterator[RawRow]:
@@ -170,28 +378,74 @@ def _parquet(path: Path) -> Iterator[RawRow]:
             yield RawRow(f"{path.name}:{n}", rec)
 
 
+def _why(e: BaseException) -> str:
+    """One short line for an exception: its type and the first line of its message."""
+    msg = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def _guarded(path: Path, rows: Iterator[RawRow]) -> Iterator[RawRow]:
+    """Any failure of a format reader is a property of the file: UnreadableFile, never a traceback."""
+    try:
+        yield from rows
+    except VocError:
+        raise
+    except Exception as e:  # noqa: BLE001 - truncated zip, bad parquet footer, I/O error ...
+        raise UnreadableFile(f"{path.name}: cannot be read as {path.suffix.lower() or 'a file'} "
+                             f"({_why(e)})") from e
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an export file (a FIFO would block, /dev/zero never ends), or None."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else "not found"
+    except OSError as e:
+        return f"cannot be opened ({_why(e)})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
+             stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a directory"}
+    kind = next((name for test, name in kinds.items() if test(st.st_mode)), "not a regular file")
+    return f"{kind}, not a regular file"
+
+
 def read_rows(path: Path, encoding: str | None = None) -> Iterator[RawRow]:
-    """Stream the rows of one export file; the format follows the file suffix."""
-    if not path.exists():
+    """Stream the rows of one export file; the format follows the file suffix. A file that fails to
+    read raises UnreadableFile (when iterated); a bad encoding name raises SourceError."""
+    problem = file_problem(path)
+    if problem == "not found":
         raise SourceError(f"file not found: {path}")
+    if problem:
+        raise UnreadableFile(f"{path}: {problem}")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        return _delimited(path, encoding, None)
-    if suffix == ".tsv":
-        return _delimited(path, encoding, "\t")
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return _jsonl(path, encoding)
-    if suffix == ".xlsx":
-        return _xlsx(path)
-    if suffix == ".parquet":
-        return _parquet(path)
-    raise SourceError(f"{path}: unsupported file type {suffix!r} (use one of {sorted(SUFFIXES)})")
+        rows = _delimited(path, encoding, None)
+    elif suffix == ".tsv":
+        rows = _delimited(path, encoding, "\t")
+    elif suffix == ".json":
+        rows = _json(path, encoding)
+    elif suffix in (".jsonl", ".ndjson"):
+        rows = _jsonl(path, encoding)
+    elif suffix == ".xlsx":
+        rows = _xlsx(path)
+    elif suffix == ".parquet":
+        rows = _parquet(path)
+    else:
+        raise SourceError(f"{path}: unsupported file type {suffix!r} (use one of {sorted(SUFFIXES)})")
+    return _guarded(path, rows)
 
 
 def list_files(path: Path) -> list[Path]:
-    """One file, or every supported file in a folder (sorted, so runs are repeatable)."""
+    """One file, or every supported entry in a folder (sorted, so runs are repeatable). Folder entries
+    that are not regular files (a FIFO, a link to a device) are listed too, to be reported; a given
+    path that is not a regular file is an error."""
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
-    if not path.exists():
+        return sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and not p.is_dir())
+    problem = file_problem(path)
+    if problem == "not found":
         raise SourceError(f"path not found: {path}")
+    if problem:
+        raise SourceError(f"{path}: {problem}")
     return [path]

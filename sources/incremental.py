@@ -76,11 +76,12 @@ def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mappin
                     bad.append((raw.location, raw.data, str(e)))
             with engine.begin() as conn:
                 counts = upsert_tickets(conn, good)
-                quarantined = ingest_log.quarantine(conn, source, run_id, bad)
+                new = ingest_log.quarantine(conn, source, run_id, bad)
                 if batch.cursor is not None:
                     ingest_log.set_watermark(conn, source, batch.cursor)
             summary.counts.add(counts)
-            summary.quarantined += quarantined
+            summary.quarantined += len(bad)
+            summary.known += len(bad) - new
             summary.skipped += batch.skipped
             summary.batches += 1
             count_reasons(summary, bad)

@@ -96,7 +96,8 @@ class IngestRun(Base):
     source: Mapped[str] = mapped_column(String(100))
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(20))  # running | ok | failed
+    status: Mapped[str] = mapped_column(String(20))  # running | ok | failed | interrupted
+    holder: Mapped[str | None] = mapped_column(String(200))  # "host:pid" of the process running it
     read: Mapped[int] = mapped_column(Integer, default=0)
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)

@@ -44,13 +44,16 @@ class RunSeen:
     the run counts as a duplicate, never as 'unchanged' (or 'updated') in whichever batch it falls.
 
     Rows this run inserted have ids above ``floor``; stored rows it matched are bits in a bitmap
-    indexed by id (125 kB per million ids)."""
+    indexed by id (125 kB per million ids). ``pending`` holds changed versions older (by event time)
+    than the stored one: a correction (e.g. an earlier close time) unless a newer version of the
+    ticket follows in the same run; ``apply_pending`` stores what is left at the end of the run."""
 
     def __init__(self, conn: Connection) -> None:
         from sqlalchemy import func
 
         self.floor = int(conn.execute(select(func.coalesce(func.max(_T.c.id), 0))).scalar_one())
         self._bits = bytearray()
+        self.pending: dict[int, tuple[Any, ...]] = {}
 
     def again(self, pk: int) -> bool:
         """True if this run already inserted or met the ticket ``pk``; marks it met."""
@@ -109,19 +112,22 @@ def ticket_row(t: Ticket) -> tuple[Any, ...]:
     return complete_row(base_row(t))
 
 
-def upsert_tickets(conn: Connection, tickets: Sequence[Ticket]) -> UpsertCounts:
+def upsert_tickets(conn: Connection, tickets: Sequence[Ticket], keep_newer: bool = False) -> UpsertCounts:
     """Insert new tickets, replace changed ones with the newer version, skip identical ones.
 
     A changed ticket loses its derived fields and topic assignment so later stages redo it.
-    Within one batch the newest version (latest event time; on a tie the last occurrence) wins.
+    Within one batch the newest version (latest event time; on a tie the last occurrence) wins;
+    a stored ticket is replaced by any changed version (a later export may correct a close time to
+    an earlier one), or with ``keep_newer`` (replaying old rows) only by a version at least as recent.
     """
-    return upsert_rows(conn, [ticket_row(t) for t in tickets])
+    return upsert_rows(conn, [ticket_row(t) for t in tickets], keep_newer=keep_newer)
 
 
-def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: RunSeen | None = None
-                ) -> UpsertCounts:
+def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: RunSeen | None = None,
+                keep_newer: bool = False) -> UpsertCounts:
     """``upsert_tickets`` for rows already made by ``ticket_row``; with ``seen``, a ticket met earlier
-    in the same run counts as a duplicate (and is still replaced if this version is newer)."""
+    in the same run counts as a duplicate (and is still replaced if this version is newer, by event
+    time, as within a batch). A ticket stored by an earlier run is replaced by any changed version."""
     counts = UpsertCounts()
     if not prepared:
         return counts
@@ -144,25 +150,57 @@ def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: Run
         if old is None:
             new_rows.append(r)
             continue
-        repeat = seen is not None and seen.again(old[0])
-        if old[1] == r[_I_HASH] or r[_I_EVENT] < old[2]:  # identical, or an older version than we hold
-            counts.unchanged += not repeat
+        pk, stored_hash, stored_event = old
+        if seen is None or not seen.again(pk):  # first met in this run: compare with the stored version
+            if stored_hash == r[_I_HASH] or (keep_newer and r[_I_EVENT] < stored_event):
+                counts.unchanged += 1
+            elif r[_I_EVENT] >= stored_event or seen is None:
+                changed.append((pk, r))
+                counts.updated += 1
+            else:
+                seen.pending[pk] = r  # counted when settled (below, or by apply_pending)
+            continue
+        counts.duplicates += 1  # met before in this run: the newer of the run's versions is kept
+        held = seen.pending.pop(pk, None)
+        if held is None:
+            if stored_hash != r[_I_HASH] and r[_I_EVENT] >= stored_event:
+                changed.append((pk, r))
+            continue
+        best = held if held[_I_EVENT] > r[_I_EVENT] else r
+        if best[_I_EVENT] < stored_event:
+            seen.pending[pk] = best
+        elif best[_I_HASH] == stored_hash:
+            counts.unchanged += 1
         else:
-            changed.append((old[0], r))
-            counts.updated += not repeat
-        counts.duplicates += repeat
+            changed.append((pk, best))
+            counts.updated += 1
     if new_rows:
         _insert_new(conn, new_rows)
         counts.inserted = len(new_rows)
-    if changed:
-        cols = [*_HASHED, "event_at", "week", "hours_to_close", "content_hash"]
-        stmt = (update(_T).where(_T.c.id == bindparam("_pk"))
-                .values({c: bindparam(c) for c in cols} | {"nlp_version": None}))
-        conn.execute(stmt, [dict(zip(_COLS, r, strict=True)) | {"_pk": pk} for pk, r in changed])
-        pks = [pk for pk, _ in changed]
-        for chunk in chunks(pks):
-            conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(chunk)))
+    _replace(conn, changed)
     return counts
+
+
+def apply_pending(conn: Connection, seen: RunSeen) -> UpsertCounts:
+    """At the end of a run: store the changed versions older than the stored ones that no newer
+    version in the run superseded (corrections); they count as updated."""
+    changed = list(seen.pending.items())
+    seen.pending.clear()
+    _replace(conn, changed)
+    return UpsertCounts(updated=len(changed))
+
+
+def _replace(conn: Connection, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
+    """Overwrite stored tickets (by pk) with new versions; their derived fields and topic go."""
+    if not changed:
+        return
+    cols = [*_HASHED, "event_at", "week", "hours_to_close", "content_hash"]
+    stmt = (update(_T).where(_T.c.id == bindparam("_pk"))
+            .values({c: bindparam(c) for c in cols} | {"nlp_version": None}))
+    conn.execute(stmt, [dict(zip(_COLS, r, strict=True)) | {"_pk": pk} for pk, r in changed])
+    pks = [pk for pk, _ in changed]
+    for chunk in chunks(pks):
+        conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(chunk)))
 
 
 _SQLITE_EXISTING = (f"SELECT id, source_id, content_hash, event_at FROM {_T.name} "

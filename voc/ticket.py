@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from voc.errors import RowError
+from voc.fields import as_text, check_text
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "ticket_id", "created_at", "closed_at", "channel", "product", "model", "batch", "subject",
@@ -25,6 +26,7 @@ TEXT_FIELDS = ("channel", "product", "model", "batch", "subject", "resolution", 
                "customer_region", "language", "intent_hint")
 _TRUE = {"1", "true", "yes", "y", "t", "是", "已重开", "重开"}
 _FALSE = {"0", "false", "no", "n", "f", "否", ""}
+_INT_MAX = 2**31 - 1  # an Integer column on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +98,13 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
             dt = datetime.fromisoformat(text)
         except ValueError:
             dt = _parse_other(text, value, field)
-    off = dt.utcoffset()
-    if off is None:
-        return dt.replace(tzinfo=_zone(tz)).astimezone(UTC).replace(tzinfo=None)
-    return dt.replace(tzinfo=None) - off
+    try:
+        off = dt.utcoffset()
+        if off is None:
+            return dt.replace(tzinfo=_zone(tz)).astimezone(UTC).replace(tzinfo=None)
+        return dt.replace(tzinfo=None) - off
+    except OverflowError:  # e.g. 0001-01-01 east of UTC: before the first representable time
+        raise RowError(f"{field}: out of range: {str(value)[:60]!r}") from None
 
 
 def _parse_other(text: str, value: Any, field: str) -> datetime:
@@ -127,8 +132,10 @@ def _parse_int(value: Any, field: str) -> int | None:
     f = _parse_float(value, field)
     if f is None:
         return None
-    if f != int(f) or f < 0:
-        raise RowError(f"{field}: not a non-negative whole number: {value!r}")
+    if not f.is_integer() or f < 0:  # also NaN and infinity
+        raise RowError(f"{field}: not a non-negative whole number: {str(value)[:60]!r}")
+    if f > _INT_MAX:
+        raise RowError(f"{field}: {str(value)[:60]!r} is over the limit of {_INT_MAX}")
     return int(f)
 
 
@@ -145,10 +152,23 @@ def _parse_bool(value: Any, field: str) -> bool | None:
     raise RowError(f"{field}: not a yes/no value: {str(value)[:60]!r}")
 
 
-def _text(v: Any) -> str | None:
-    if v.__class__ is str:
-        return v.strip() or None  # strip() removes exactly what isspace() calls blank
-    return None if is_blank(v) else str(v).strip()
+def _text(v: Any, field: str) -> str | None:
+    """A short text field: stripped, None when blank, checked against the field's rules."""
+    if v.__class__ is not str:
+        if is_blank(v):
+            return None
+        v = as_text(v, field)
+    t = v.strip()  # strip() removes exactly what isspace() calls blank
+    return check_text(t, field) if t else None
+
+
+def _free_text(v: Any, field: str, limit: int) -> str | None:
+    if v.__class__ is not str:
+        if is_blank(v):
+            return None
+        v = as_text(v, field)
+    t = v.strip()
+    return check_text(t, field, limit) if t else None
 
 
 def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 100_000,
@@ -158,18 +178,16 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
     tid = get("ticket_id")
     if is_blank(tid):
         raise RowError("ticket_id: missing")
-    tid = str(tid).strip()
-    if len(tid) > 200:
-        raise RowError(f"ticket_id: longer than 200 characters: {tid[:40]!r}...")
+    tid = check_text(as_text(tid, "ticket_id").strip(), "ticket_id")
+    if not tid:
+        raise RowError("ticket_id: missing")
     body = get("body")
     if is_blank(body):
         raise RowError("body: missing or empty")
-    if not isinstance(body, str):
-        body = str(body)
-    if "\x00" in body or "\ufffd" in body:
+    body = as_text(body, "body")
+    if "\ufffd" in body:
         raise RowError("body: contains undecodable bytes (wrong encoding?)")
-    if len(body) > max_body_chars:
-        raise RowError(f"body: {len(body)} characters, over the limit of {max_body_chars}")
+    check_text(body, "body", max_body_chars)
     created = parse_datetime(get("created_at"), "created_at", tz)
     closed = parse_datetime(get("closed_at"), "closed_at", tz)
     if created is None and closed is None:
@@ -178,9 +196,12 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
     if csat is not None and not 0 <= csat <= 10:
         raise RowError(f"csat: out of range 0..10: {csat}")
     return Ticket(
-        source, tid, created, closed, body, _text(get("channel")), _text(get("product")),
-        _text(get("model")), _text(get("batch")), _text(get("subject")), _text(get("resolution")),
-        _text(get("status")), _text(get("agent")), _text(get("customer_region")), csat,
+        source, tid, created, closed, body, _text(get("channel"), "channel"), _text(get("product"), "product"),
+        _text(get("model"), "model"), _text(get("batch"), "batch"),
+        _free_text(get("subject"), "subject", max_body_chars),
+        _free_text(get("resolution"), "resolution", max_body_chars),
+        _text(get("status"), "status"), _text(get("agent"), "agent"),
+        _text(get("customer_region"), "customer_region"), csat,
         _parse_bool(get("reopened"), "reopened"), _parse_int(get("transfers"), "transfers"),
-        _text(get("language")), _text(get("intent_hint")),
+        _text(get("language"), "language"), _text(get("intent_hint"), "intent_hint"),
     )
