@@ -43,7 +43,8 @@ def params_from(cfg: VocConfig) -> surges.SurgeParams:
     th = cfg.thresholds
     return surges.SurgeParams(baseline_weeks=th.baseline_weeks, min_count=th.min_count, fdr_q=th.fdr_q,
                               min_ratio=th.min_ratio, safety_fdr_q=th.safety_fdr_q,
-                              safety_min_count=th.safety_min_count, safety_min_ratio=th.safety_min_ratio)
+                              safety_min_count=th.safety_min_count, safety_min_ratio=th.safety_min_ratio,
+                              product_min_ratio=th.product_min_ratio)
 
 
 def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],

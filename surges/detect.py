@@ -165,7 +165,11 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     p_cus = k(cus["alarm"]) & (ratio >= P.cusum_min_ratio) & np.where(
         has_f, (ratio_f >= P.cusum_min_ratio) & (p_f <= P.cusum_gate_p), p_b <= P.cusum_gate_p_first_year)
     young = k(ti - ef) < P.maturity_periods  # periods since the cell's (last) birth
-    v = _verdict(panel, gi, p, p_f, has_f, ratio, ratio_f, yt_k, p_cus, young, yt_k + k(res["B"]), P)
+    # a cell holding most of the volume has no reference left (its "rest" is a handful of tickets)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dominant = P.exposure_includes_counts & (expected / k(ot) >= P.dominant_odds)
+    v = _verdict(panel, gi, p, p_f, has_f, ratio, ratio_f, yt_k, p_cus, young, yt_k + k(res["B"]), P,
+                 dominant)
     q, flagged, methods, family, gated = v["q"], v["flagged"], v["methods"], v["family"], v["gated"]
 
     # first period of the rise: CUSUM run start, or the start of the run of past flags
@@ -215,7 +219,7 @@ def _desc(panel: Panel, col: str, default, gi: np.ndarray) -> np.ndarray:
 
 
 def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, young, n_cond,
-             P: SurgeParams) -> dict:
+             P: SurgeParams, dominant=None) -> dict:
     """q, flagged and methods per tested cell, family by family.
 
     Without a ``family`` column every cell is one family (BH over all). With it: BH per family over
@@ -236,6 +240,10 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
     pos = {f"{lv}\t{c}": j for j, (lv, c) in enumerate(zip(panel.level[gi], panel.cell[gi], strict=True))}
     par = np.array([-2 if x is None or (isinstance(x, float) and np.isnan(x)) else pos.get(str(x), -1)
                     for x in parent], dtype=np.int64)  # -2 top level, -1 parent not tested
+    dominant = np.zeros(n, dtype=bool) if dominant is None else np.asarray(dominant, dtype=bool)
+    # a dominant cell (most of the volume: a catch-all theme, a brand's only product) is no test of
+    # anything and no gate: its children are judged as top-level cells of their family
+    par = np.where((par >= 0) & dominant[np.maximum(par, 0)], -2, par)
     depth = np.where(par == -2, 0, -1)
     for _ in range(8):  # chains are short (theme > topic > topic x product > x batch)
         up = np.where(par >= 0, depth[np.maximum(par, 0)], -1)
@@ -243,7 +251,8 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
     safety = family == P.safety_family
     fdr = np.where(safety, P.safety_fdr_q, P.fdr_q)
     min_count = np.where(safety, P.safety_min_count, P.min_count)
-    min_ratio = np.where(safety, P.safety_min_ratio, P.min_ratio)
+    min_ratio = np.where(safety, P.safety_min_ratio, np.where(family == P.product_family, P.product_min_ratio,
+                                                              P.min_ratio))
     # where a year of history exists the count must also be high for the season (veto of seasonal
     # peaks and of long-accepted level shifts)
     season_ok = ~has_f | ((p_f <= P.seasonal_veto_p) & (ratio_f >= P.seasonal_veto_ratio))
@@ -253,7 +262,7 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
     fired_f = np.zeros(n, dtype=bool)
     fired_c = np.zeros(n, dtype=bool)
     gated = depth < 0
-    candidate = ~emerging & ~unborn & (n_cond >= min_count)
+    candidate = ~emerging & ~unborn & ~dominant & (n_cond >= min_count)
     for d in range(int(depth.max(initial=0)) + 1):
         at = (depth == d) & candidate
         if d > 0:
@@ -277,6 +286,7 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
     names = ("baseline", "seasonal", "cusum")
     table = np.array(["+".join(nm for j, nm in enumerate(names) if c >> j & 1) for c in range(8)], dtype=object)
     methods = table[fired_b.astype(int) + 2 * fired_f.astype(int) + 4 * fired_c.astype(int)]
+    methods = np.where(dominant, "dominant", methods)
     methods = np.where(unborn, "young", methods)
     methods = np.where(emerging, "emerging", methods)
     return {"q": q, "flagged": flagged, "methods": methods, "family": family, "gated": gated & candidate}

@@ -55,8 +55,10 @@ def test_batch_surge_spread_over_fine_topics_is_flagged_at_product_batch_with_th
     for topic in range(1, 6):  # +4 in each of five fine topics, all from batch WP5-2410 (+20)
         counts = _add(counts, W, topic, "WP5", "WP5-2410", 4)
     product_total = pd.DataFrame({"week": WEEKS, "product": "WP5", "n": 60})
-    res = detect(count_table(counts, TOTAL, WEEKS, product_total=product_total), W)
+    # at a strict level (BH 0.05) no fine topic carries it; the product and its batch do
+    res = detect(count_table(counts, TOTAL, WEEKS, product_total=product_total), W, SurgeParams(fdr_q=0.05))
     hot = _flagged(res)
+    assert "product" in set(hot["level"])  # the batch's cell is looked at under its product
     batch_rows = hot[hot["level"] == "product×batch"]
     assert list(batch_rows["batch"]) == ["WP5-2410"]
     row = batch_rows.iloc[0]
@@ -263,3 +265,51 @@ def test_null_brand_gives_few_false_surges_per_week():
         if ti >= 16:
             per_week.append(int(r["flagged"].sum()))
     assert np.mean(per_week) <= 0.5, per_week
+
+
+def test_a_young_topic_with_a_rebuilt_history_is_left_out_of_its_theme():
+    """A topic split off this week pulls tickets into its theme that the theme's history never had:
+    counted, the theme jumps (a false surge); left out until it matures, the theme is judged on the
+    topics it always had."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for topic in range(1, 30):
+        rows += _rows(rng, topic, "P", "", 2.0)
+    rows += [r for r in _rows(rng, 78, "P", "", 0.5) if r["week"] < W]  # thin rebuilt history
+    counts = _add(_frame(rows), W, 78, "P", "", 15)
+    theme_of = {1: 1, 2: 1, 78: 1} | {t: t + 100 for t in range(3, 30)}
+    young = count_table(counts, TOTAL, WEEKS, theme_of=theme_of, new_topics={78})
+    now = young[(young["level"] == "theme") & (young["period"] == W)].set_index("cell")
+    assert now.loc["1", "count"] < 15  # topics 1 and 2 only
+    assert not detect(young, W).set_index(["level", "cell"]).loc[("theme", "1"), "flagged"]
+    mature = detect(count_table(counts, TOTAL, WEEKS, theme_of=theme_of), W).set_index(["level", "cell"])
+    assert mature.loc[("theme", "1"), "flagged"]  # the same counts, the topic counted: a jump
+
+
+def test_a_cell_holding_most_of_the_volume_is_no_test_and_no_gate():
+    """A catch-all theme (most of the week's tickets) is compared with a 'rest' of a handful: not
+    tested; the topics under it are judged as top-level cells."""
+    rng = np.random.default_rng(9)
+    rows = []
+    for topic in range(1, 6):
+        rows += _rows(rng, topic, "P", "", 30.0)
+    counts = _add(_frame(rows), W, 1, "P", "", 40)  # topic 1: ~30 -> ~70
+    total = pd.Series(160.0, index=WEEKS)  # the five topics are ~94% of the volume
+    theme_of = {t: 1 for t in range(1, 6)}
+    res = detect(count_table(counts, total, WEEKS, theme_of=theme_of), W).set_index(["level", "cell"])
+    theme = res.loc[("theme", "1")]
+    assert theme["methods"] == "dominant" and not theme["flagged"] and np.isnan(theme["q"])
+    assert res.loc[("topic", "1"), "flagged"] and not res.loc[("topic", "1"), "gated"]
+    assert not res.loc[("topic", "2"), "flagged"]
+
+
+def test_a_batch_is_looked_at_under_its_product():
+    rng = np.random.default_rng(10)
+    rows = _rows(rng, 1, "oven", "B1", 6.0) + _rows(rng, 2, "oven", "B2", 6.0) + _rows(rng, 3, "kettle", "K1", 6.0)
+    counts = _add(_frame(rows), W, 1, "oven", "B1", 14)
+    product_total = pd.DataFrame({"week": WEEKS * 2, "product": ["oven"] * 20 + ["kettle"] * 20, "n": 40})
+    table = count_table(counts, TOTAL, WEEKS, product_total=product_total)
+    assert set(table[table["level"] == "product×batch"]["parent"]) == {"product\toven", "product\tkettle"}
+    res = detect(table, W).set_index(["level", "cell"])
+    assert res.loc[("product", "oven"), "flagged"] and res.loc[("product×batch", "oven|B1"), "flagged"]
+    assert res.loc[("product×batch", "kettle|K1"), "gated"]  # its product did not move

@@ -392,3 +392,19 @@ def test_human_edits_survive_refits(defect_store, monkeypatch: pytest.MonkeyPatc
     check()
     update_theme_catalogue(engine, cfg, last, refit=True)
     check()
+
+
+def test_topic_centroids_are_compared_without_the_corpus_common_direction():
+    """Long narratives of one domain share most of their vocabulary: every centroid points the same
+    way. Raw cosines (~0.9) would make one catch-all theme; centred, distinct topics stay apart and
+    two topics that share their own direction still join."""
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=64) * 4
+    own = [rng.normal(size=64) for _ in range(5)]
+    cents = [common + own[0], common + own[0] + 0.2 * rng.normal(size=64)] + [common + v for v in own[1:]]
+    topics = [ThemeTopic(i + 1, "complaint", 20, centroid=c.astype(np.float32)) for i, c in enumerate(cents)]
+    raw = np.array([[float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) for b in cents] for a in cents])
+    assert raw[2:, 2:].min() > 0.8  # what the raw cosines would join
+    groups = cluster(similarity_matrix(topics))
+    assert groups[0] == groups[1]
+    assert len(set(groups[1:])) == 5
