@@ -31,7 +31,9 @@ from voc.errors import SourceError
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
-HEADER = "ticket_id,closed_at,channel,product,batch,subject,body\n"
+HEADER = "ticket_id,closed_at,channel,product,batch,subject,body,agent,customer_region,status\n"
+# personal data in structured columns that are stored as given but feed no report, export or page
+PLANTED = {"agent": "li.na@example.com", "customer_region": "上海 13812345678", "status": "13912345678"}
 
 
 def _voc(db: str, *args: str, cwd: Path, prefect_home: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -113,9 +115,9 @@ def _drop_folder(tmp_path: Path) -> tuple[Path, int]:
     wb.save(full)
     (drops / "b_truncated.xlsx").write_bytes(full.read_bytes()[:300])
     (drops / "c_bad_rows.csv").write_text(
-        HEADER + "C1,2026-11-17 10:00,电话,oven,B2409,门,烤箱门关不紧\n"
-        + "C2,2026-11-17 10:00,电话," + "p" * 201 + ",B2409,门,产品名太长\n"
-        + "C3,2026-11-17 10:00,电话,oven,B2409,门,正文有\x00NUL\n", encoding="utf-8")
+        HEADER + "C1,2026-11-17 10:00,电话,oven,B2409,门,烤箱门关不紧," + ",".join(PLANTED.values()) + "\n"
+        + "C2,2026-11-17 10:00,电话," + "p" * 201 + ",B2409,门,产品名太长,,,\n"
+        + "C3,2026-11-17 10:00,电话,oven,B2409,门,正文有\x00NUL,,,\n", encoding="utf-8")
     return drops, len(rows) + 1
 
 
@@ -146,9 +148,21 @@ def test_bad_file_and_rows_never_block_the_weekly_run(db_url: str, tmp_path: Pat
     try:
         with engine.connect() as c:
             assert c.execute(select(func.count()).select_from(TicketRow)).scalar() == good
-            assert c.execute(select(TicketRow.body).where(TicketRow.source_id == "C1")).scalar() == "烤箱门关不紧"
+            c1 = c.execute(select(TicketRow.body, TicketRow.agent, TicketRow.customer_region, TicketRow.status)
+                           .where(TicketRow.source_id == "C1")).one()
+            assert tuple(c1) == ("烤箱门关不紧", *PLANTED.values())
     finally:
         engine.dispose()
+    # stored as given, yet no brief, alert, quarterly review or export shows them
+    review = _voc(db_url, "review", "--quarter", "2026-Q4", "--out", str(tmp_path / "review"), cwd=tmp_path)
+    export = _voc(db_url, "topics", "assignments", "--out", str(tmp_path / "assign.csv"), cwd=tmp_path)
+    assert review.returncode == 0 and export.returncode == 0, (review.stderr, export.stderr)
+    written = [f for d in (out, outbox, tmp_path / "review") if d.exists() for f in d.iterdir()]
+    written.append(tmp_path / "assign.csv")
+    assert len(written) >= 9  # 4 briefs, 4 review files, the export (and any alerts)
+    for f in written:
+        text = f.read_text(encoding="utf-8")
+        assert not [v for v in ("li.na@example.com", "13812345678", "13912345678") if v in text], f
 
     # the next run (the bad file is still there) goes past the same place, and keeps one entry per problem
     for p in briefs:
