@@ -269,6 +269,8 @@ def ingest_file(
     if summary.reasons:
         line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(summary.reasons.items())) + ")"
     typer.echo(line)
+    for warning in summary.warnings():  # a file left out does not fail the command; it is said on stderr
+        typer.echo(warning, err=True)
 
 
 @quarantine_app.callback()
