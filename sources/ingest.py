@@ -53,6 +53,12 @@ class IngestSummary:
             text += f", {len(self.bad_files)} file(s) unreadable, quarantined: " + "; ".join(self.bad_files)
         return text
 
+    def warnings(self) -> list[str]:
+        """One line per file quarantined whole: the run went on without it (exit 0), so say it apart
+        from the counts, where it cannot be missed."""
+        return [f"warning: {self.source}: file not ingested, quarantined: {reason}; fix or replace it and "
+                f"run again (`voc quarantine` lists it)" for reason in self.bad_files]
+
     def add(self, other: IngestSummary) -> None:
         self.read += other.read
         self.quarantined += other.quarantined

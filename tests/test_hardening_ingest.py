@@ -49,10 +49,16 @@ def db(db_url: str) -> str:
     return db_url
 
 
-def _ingest(db: str, path: Path, *extra: str, rows_in: int) -> tuple[dict[str, int], str]:
-    """Run `voc ingest-file` and check that every row in is accounted for exactly once."""
+def _ingest(db: str, path: Path, *extra: str, rows_in: int, bad_files: tuple[str, ...] = ()
+            ) -> tuple[dict[str, int], str]:
+    """Run `voc ingest-file` and check that every row in is accounted for exactly once, and that each
+    file quarantined whole (``bad_files``) is a warning line of its own on stderr (exit code still 0)."""
     code, out, err = _cli(db, "ingest-file", str(path), *extra)
     assert code == 0, (out, err)
+    warnings = err.strip().splitlines()
+    assert len(warnings) == len(bad_files), err
+    for w, name in zip(warnings, bad_files, strict=True):
+        assert w.startswith("warning: files: file not ingested, quarantined: ") and name in w, w
     lines = out.strip().splitlines()
     assert len(lines) == 1, out
     m = SUMMARY.search(lines[0])
@@ -162,13 +168,13 @@ def test_unreadable_file_is_quarantined_and_the_folder_goes_on(db: str, tmp_path
     _xlsx(good_xlsx, [["ticket_id", "closed_at", "body"], ["B1", "2026-11-16 10:00", "表格里的"]])
     (drop / "b.xlsx").write_bytes(good_xlsx.read_bytes()[:300])  # truncated
     (drop / "c.csv").write_text(HEADER + _row("C1", "第三个"), encoding="utf-8")
-    n, line = _ingest(db, drop, rows_in=2)
+    n, line = _ingest(db, drop, rows_in=2, bad_files=("b.xlsx",))
     assert n["inserted"] == 2 and "1 file(s) unreadable" in line and "b.xlsx" in line
     assert set(_tickets(db)) == {"A1", "C1"}
     (q,) = _quarantine(db)
     assert q["location"] == "b.xlsx" and q["reason"].startswith("unreadable file: b.xlsx")
     # the same bad file again: reported again (it is still there), kept once in quarantine
-    _, line = _ingest(db, drop, rows_in=0)
+    _, line = _ingest(db, drop, rows_in=0, bad_files=("b.xlsx",))
     assert "2 file(s) already ingested" in line and "b.xlsx" in line and len(_quarantine(db)) == 1
     # fixed: read, and its quarantine entry resolved
     (drop / "b.xlsx").write_bytes(good_xlsx.read_bytes())
@@ -216,6 +222,9 @@ def test_fifo_and_device_named_csv_do_not_hang(db: str, tmp_path: Path) -> None:
     res = _voc(db, "ingest-file", str(drop), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "read 1, inserted 1" in res.stdout and "2 file(s) unreadable" in res.stdout
+    warnings = res.stderr.splitlines()
+    assert len(warnings) == 2 and all(w.startswith("warning: files: file not ingested") for w in warnings)
+    assert "a.csv" in warnings[0] and "FIFO" in warnings[0] and "b.csv" in warnings[1], warnings
     assert {q["location"] for q in _quarantine(db)} == {"a.csv", "b.csv"}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -75,6 +76,46 @@ def _expected(e: Exception) -> list[str] | None:
         where = f": {e.filename}" if e.filename else ""
         return [f"{e.strerror or e}{where}"]
     return None
+
+
+class _QuietExpectedRuns(logging.Filter):
+    """Put on Prefect's console handler by the CLI: a task or flow run that failed on an expected error
+    (:func:`_expected`: any VocError, a database refusing, ...) prints neither its traceback nor its
+    "Finished in state Failed" line, because the CLI says the same in one ``error:`` line.
+
+    Only the console is quieted: the API handler (the Prefect UI) still gets every record with its
+    traceback, and the run's state is Failed as before. Other records pass untouched.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed_runs: set[str] = set()  # runs that failed on an expected error
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        run = getattr(record, "task_run_id", None) or getattr(record, "flow_run_id", None)
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, Exception) and _expected(exc) is not None:
+            if run is not None:
+                self.failed_runs.add(str(run))
+            return False
+        # the run's closing line repeats the exception (as text, without exc_info)
+        return not (run is not None and str(run) in self.failed_runs
+                    and str(record.msg).startswith("Finished in state"))
+
+
+def _quiet_prefect_console() -> None:
+    """Install :class:`_QuietExpectedRuns` on every Prefect console handler (once). Prefect configures
+    its logging when it is imported, so this runs after that, before a flow starts. Not for `voc serve`:
+    there no CLI line follows a scheduled run, so Prefect's own lines are the only report."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(x for x in logging.root.manager.loggerDict.values()
+                                      if isinstance(x, logging.Logger))]
+    for lg in loggers:
+        for h in lg.handlers:
+            if isinstance(h, PrefectConsoleHandler) and not any(isinstance(f, _QuietExpectedRuns)
+                                                                 for f in h.filters):
+                h.addFilter(_QuietExpectedRuns())
 
 
 class _VocGroup(TyperGroup):
@@ -205,6 +246,7 @@ def ingest(source: Annotated[str | None, typer.Option(help="Only this source fro
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
+    _quiet_prefect_console()
     ingest_flow(settings, cfg, source)
 
 
@@ -227,6 +269,8 @@ def ingest_file(
     if summary.reasons:
         line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(summary.reasons.items())) + ")"
     typer.echo(line)
+    for warning in summary.warnings():  # a file left out does not fail the command; it is said on stderr
+        typer.echo(warning, err=True)
 
 
 @quarantine_app.callback()
@@ -268,6 +312,7 @@ def analyze(week: WeekOpt = None) -> None:
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
+    _quiet_prefect_console()
     with _progress() as progress:
         analyze_flow(settings, cfg, _week(week), progress)
 
@@ -588,6 +633,7 @@ def run_weekly(week: WeekOpt = None,
     # the week's lock is taken here, before Prefect starts: a refused run is one line, not a flow failure
     with week_lock(engine, w.ordinal(), str(w)):
         _prefect_ready()
+        _quiet_prefect_console()
         with _progress() as progress:
             res = weekly_flow(settings, cfg, w, out or settings.out_dir, sink, resume=resume, progress=progress,
                               take_lock=False)
@@ -613,6 +659,7 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the demo database, d
     """Generate bundled sample tickets and run the weekly flow on them; writes briefs and alerts."""
     from flows.demo import run_demo
 
+    _quiet_prefect_console()
     for line in run_demo(out, _week(week), alerts_to):
         typer.echo(line)
 

@@ -22,7 +22,14 @@ from voc.errors import RowError
 _COLUMN = {"ticket_id": "source_id"}
 # free text: line breaks, tabs and other controls are ordinary content there
 FREE_TEXT = ("subject", "body", "resolution")
-# fields that become report cells (product x batch ...): a phone or e-mail there is personal data
+# fields that become report cells (product x batch ...): a phone or e-mail there is personal data.
+# The other short text columns are stored as given and feed no brief, alert, review or export:
+# customer_region and status are never read back; language and intent_hint are only used when they
+# are one of a closed set of codes (nlp/understanding.py); agent is only a key into `teams:`, the
+# review shows the configured team name or the channel (flows/review_stage.team_kpis). An agent is a
+# staff member's name or address by nature, so checking it would quarantine ordinary tickets.
+# tests/test_hardening_weekly.py plants personal data in agent, customer_region and status and checks
+# that no output shows it.
 CODE_FIELDS = ("channel", "product", "model", "batch")
 # redactor placeholders that mean personal data; [ORDER] is a bare long digit run, which is how
 # SKU and batch codes look (a JD product id is 12 digits), so it does not count
