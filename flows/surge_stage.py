@@ -19,6 +19,8 @@ another cell's exposure. Explanations of unit-judged cells add the rate per 10k 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -30,6 +32,7 @@ from flows.shipments import PER_UNITS, load_shipments, units_in_field
 from store import analysis, themes
 from surges import cells
 from surges.cells import young_topics
+from surges.rolling import SAFETY_LEVELS, detect_window
 from voc.weeks import Week
 
 HISTORY_WEEKS = 104
@@ -122,6 +125,77 @@ def detect_week(engine: Engine, cfg: VocConfig, week: Week) -> list[dict[str, An
     with engine.begin() as conn:
         analysis.replace_surges(conn, week.ordinal(), out)
     return out
+
+
+SAFETY_WINDOW_DAYS = 7
+
+
+@dataclass
+class SafetyWindow:
+    """The daily safety check's verdict: the rolling window [start, end) (naive UTC, as tickets'
+    ``event_at``), the week it is stored under (the week ``end`` falls in), the last complete week
+    of its baseline, every tested safety cell and the flagged rows (``surges`` table rows)."""
+
+    start: datetime
+    end: datetime
+    week: Week
+    baseline_until: Week
+    tested: pd.DataFrame
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def assess_safety_window(engine: Engine, cfg: VocConfig, now: datetime, days: int = SAFETY_WINDOW_DAYS
+                         ) -> SafetyWindow:
+    """Judge the safety cells (``product×safety``, ``safety``) over the ``days`` days before ``now``
+    (naive UTC) against the complete weeks before the window (``surges.rolling``); stores nothing.
+
+    The window's counts are read from the tickets and their topic assignments (counted as
+    ``analysis.rebuild_counts`` counts a week), the baseline from the weekly counts."""
+    start = now - timedelta(days=days)
+    week = Week.of(now)
+    p = week.ordinal()
+    b = Week.of(start).ordinal() - 1  # the last week that ended before the window began
+    first = b - HISTORY_WEEKS
+    shipments = None
+    if cfg.shipments:
+        shipments = load_shipments(cfg.shipments, {x.id for x in cfg.products} or None)
+    with engine.connect() as conn:
+        frames = [pd.DataFrame(analysis.counts_frame_rows(conn, intent, first, b), columns=COUNT_COLUMNS)
+                  .assign(intent=intent) for intent in ("complaint", "question")]
+        window = [pd.DataFrame(analysis.window_counts_rows(conn, intent, start, now), columns=COUNT_COLUMNS)
+                  .assign(intent=intent, week=p) for intent in ("complaint", "question")]
+        vols = [*analysis.volumes(conn, first, b), *[(p, *r[1:]) for r in analysis.window_volumes(conn, start, now)]]
+    verdict = SafetyWindow(start, now, week, Week.from_ordinal(b), pd.DataFrame(columns=ASSESS_COLUMNS))
+    counts = pd.concat([f for f in [*frames, *window] if len(f)] or frames[:1], ignore_index=True)
+    this_window = pd.concat([f for f in window if len(f)] or window[:1], ignore_index=True)
+    vol = pd.DataFrame(vols, columns=["week", "product", "batch", "n"])
+    total = vol[(vol["product"] == "") & (vol["batch"] == "") & (vol["n"] > 0)].set_index("week")["n"]
+    if not len(this_window) or p not in total.index:
+        return verdict  # nothing in the window
+    weeks = list(range(int(total.index.min()), p + 1))
+    total = total.reindex(weeks)
+    product_total = vol[(vol["product"] != "") & (vol["batch"] == "")][["week", "product", "n"]]
+    units = units_in_field(shipments, weeks) if shipments is not None else None
+    table = count_table(counts, total, weeks, units, product_total=product_total)
+    params = params_from(cfg)
+    result = detect_window(table, p, b, params, days=days)
+    base = vol[(vol["week"] > b - params.baseline_weeks) & (vol["week"] <= b) & (vol["product"] != "")
+               & (vol["batch"] != "")]
+    prod_batch = base.groupby(["product", "batch"], as_index=False)["n"].sum()
+    verdict.tested = result.reset_index(drop=True)
+    for rec in result[result["flagged"]].to_dict("records"):
+        row = _surge_row(rec, p, this_window, prod_batch, {})
+        row["explanation_zh"] += f"；近 {days} 天（截至 {now:%m-%d %H:%M} UTC）"
+        row["explanation_en"] += f"; in the {days} days to {now:%Y-%m-%d %H:%M} UTC"
+        verdict.rows.append(row)
+    return verdict
+
+
+def store_safety_window(engine: Engine, verdict: SafetyWindow) -> None:
+    """Store the flagged safety cells under the window's week, replacing that week's safety rows
+    only (the week's full detection replaces them all once the week is complete)."""
+    with engine.begin() as conn:
+        analysis.replace_surges_of_levels(conn, verdict.week.ordinal(), SAFETY_LEVELS, verdict.rows)
 
 
 def _week_name(ordinal: int) -> str:

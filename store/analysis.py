@@ -273,6 +273,49 @@ def volumes(conn: Connection, from_week: int, until_week: int) -> list[Any]:
     return list(conn.execute(q))
 
 
+def window_counts_rows(conn: Connection, intent: str, start: datetime, end: datetime) -> list[Any]:
+    """Like :func:`counts_frame_rows` for the tickets whose ``event_at`` is in [start, end) (the daily
+    safety check's rolling window; ``week`` is 0): counted as ``rebuild_counts`` counts a week."""
+    A = Assignment.__table__
+    topic = func.coalesce(Topic.merged_into, A.c.topic_id)
+    prod, mod, bat = (func.coalesce(T.c.product_n, ""), func.coalesce(T.c.model_n, ""),
+                      func.coalesce(T.c.batch_n, ""))
+
+    def n_sev(name: str):  # type: ignore[no-untyped-def]
+        return func.sum(case((T.c.severity == name, 1), else_=0))
+
+    q = (select(literal(0).label("week"), topic.label("topic_id"), prod.label("product"), mod.label("model"),
+                bat.label("batch"), func.count().label("n"), n_sev("safety").label("n_safety"),
+                n_sev("defect").label("n_defect"), n_sev("service").label("n_service"))
+         .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+         .where(T.c.intent == intent, T.c.event_at >= start, T.c.event_at < end)
+         .group_by(topic, prod, mod, bat))
+    return list(conn.execute(q))
+
+
+def window_volumes(conn: Connection, start: datetime, end: datetime) -> list[Any]:
+    """Like :func:`volumes` for the tickets whose ``event_at`` is in [start, end) (``week`` is 0)."""
+    inside, blank, zero = and_(T.c.event_at >= start, T.c.event_at < end), literal("", String), literal(0)
+    has_p, has_b = T.c.product_n.is_not(None), T.c.batch_n.is_not(None)
+    out: list[Any] = []
+    for sel in (
+        select(zero, blank, blank, func.count()).where(inside),
+        select(zero, T.c.product_n, blank, func.count()).where(inside, has_p).group_by(T.c.product_n),
+        select(zero, T.c.product_n, T.c.batch_n, func.count()).where(inside, has_p, has_b)
+        .group_by(T.c.product_n, T.c.batch_n),
+    ):
+        out += list(conn.execute(sel))
+    return out
+
+
+def replace_surges_of_levels(conn: Connection, week: int, levels: Sequence[str], rows: Sequence[dict[str, Any]]
+                             ) -> None:
+    """Replace only the rows of ``levels`` for ``week`` (the daily safety check's cells)."""
+    conn.execute(delete(Surge).where(Surge.week == week, Surge.level.in_(list(levels))))
+    if rows:
+        conn.execute(insert(Surge), list(rows))
+
+
 # --- surges --------------------------------------------------------------------------------
 
 def replace_surges(conn: Connection, week: int, rows: Sequence[dict[str, Any]]) -> None:
