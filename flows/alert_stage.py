@@ -26,7 +26,10 @@ Dedupe keys: ``{identity}|w{episode week}|{start|esc<week>|resolved}``. The surg
 brief's item (``surges.selection.SurgeGroup.identity``: ``h{theme}`` for a theme, ``{topic}|{product}``
 for a topic without a theme, ``0|{product}`` / ``s|{product}`` for a product's or its safety
 complaints), so a surge that moves between levels (theme → theme × product → a fine topic) is still
-the same surge. Alerts sent before themes existed used ``{topic}|{product}``: a surge of a theme
+the same surge. A product's safety surge is one surge whichever item carries it: the daily safety
+check (flows/safety.py) tells ``s|{product}``, and a later brief item about the same product's safety
+tickets (a theme or topic that took the product's safety cell) continues that episode rather than
+starting another (and the other way round). Alerts sent before themes existed used ``{topic}|{product}``: a surge of a theme
 that was alerted under such a key is alerted once more under its theme.
 """
 
@@ -54,7 +57,7 @@ from reports.render import alert_subject, render_alert
 from store import analysis, themes
 from store.models import AlertSent, StageRun, Surge
 from store.themes import ThemeRecord
-from surges.selection import group_surges
+from surges.selection import SAFETY_LEVELS, group_surges
 from voc.weeks import Week
 
 log = logging.getLogger("voc.alerts")
@@ -99,6 +102,7 @@ class _Entry:
     week: int
     row: Any = None  # a surges row, for items not in this week's brief (resolved, late)
     severity: str = "other"
+    item: str = ""  # the brief item's identity when the surge is told under another one (_same_safety)
 
 
 def _now() -> datetime:
@@ -231,6 +235,27 @@ def _detected(conn: Connection, w: int) -> bool:
     return bool(ran) or bool(conn.execute(select(exists().where(Surge.week == w))).scalar())
 
 
+def _same_safety(tracks: Mapping[tuple[str, str, str], _Track], tg: Target, ident: str, item: SurgeItem,
+                 picked: Callable[[int], dict[str, Any]]) -> tuple[_Track, str] | None:
+    """An open episode about the same product's safety that this target was told about under another
+    identity: the daily safety check tells ``s|{product}`` (it judges only the safety cells), the week's
+    brief may carry the same tickets as a theme or topic item (``group_surges`` joins the product's
+    safety cell to it), and the other way round. One product's safety surge is one surge."""
+    if item.severity != "safety":
+        return None
+    alias = f"s|{item.product_id or '-'}"
+    for (ch, rcp, other), tr in tracks.items():
+        if (ch, rcp) != (tg.channel, tg.recipient) or other == ident:
+            continue
+        ep = tr.episode()
+        if ep is None or not tr.is_open(ep):
+            continue
+        row = picked(int(tr.last_told(ep).week)).get(other)
+        if other == alias or (row is not None and row.product == item.product_id and row.severity == "safety"):
+            return tr, other
+    return None
+
+
 def _escalated(item: SurgeItem, last_ratio: float, base: Any, factor: float) -> bool:
     if last_ratio > 0 and item.ratio >= last_ratio * factor:
         return True
@@ -243,8 +268,10 @@ def _escalated(item: SurgeItem, last_ratio: float, base: Any, factor: float) -> 
 
 
 def _decide(tr: _Track | None, ident: str, item: SurgeItem, w: int, factor: float,
-            picked: Callable[[int], dict[str, Any]]) -> tuple[str, str] | None:
-    """(kind, dedupe key) to tell this target about a flagged surge, or None (told already)."""
+            picked: Callable[[int], dict[str, Any]], same_cell: bool = True) -> tuple[str, str] | None:
+    """(kind, dedupe key) to tell this target about a flagged surge, or None (told already).
+    ``same_cell=False``: the track was told about another cell of the surge (``_same_safety``), whose
+    ratio says nothing about this one's: it escalates by count (or by becoming a safety issue) only."""
     if tr is None:
         return "start", _key(ident, w, "start")
     if tr.max_told_week() > w:
@@ -256,8 +283,8 @@ def _decide(tr: _Track | None, ident: str, item: SurgeItem, w: int, factor: floa
         if row is not None:
             return None if row.status in TOLD else ("escalation", key)
         last = tr.last_told(ep)
-        return ("escalation", key) if _escalated(item, float(last.ratio or 0), picked(int(last.week)).get(ident),
-                                                 factor) else None
+        return ("escalation", key) if _escalated(item, float(last.ratio or 0) if same_cell else 0.0,
+                                                 picked(int(last.week)).get(ident), factor) else None
     if ep is not None:  # a start that never reached the recipient (deferred, failed): same episode
         row = tr.by_key(_key(ident, ep, "start"))
         if row is not None and row.status not in TOLD:
@@ -312,11 +339,13 @@ def _payload_hash(m: Message) -> str:
 
 
 def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email", brief_link: str | None = None,
-         *, now: datetime | None = None) -> list[PlannedAlert]:
+         *, now: datetime | None = None, only_safety: bool = False) -> list[PlannedAlert]:
     """Work out who gets what, on which channel, in which language; nothing is sent or written.
 
     ``channel_name='file'`` plans for a file sink (one message per owner); anything else uses each
-    owner's configured channels.
+    owner's configured channels. ``only_safety`` (the daily safety check, flows/safety.py): only the
+    week's safety surges, starts and escalations; no resolved notes and no late deferred alerts
+    (the week is still running: the weekly run judges it whole and takes care of those).
     """
     sink = channel_name == "file"
     w = week.ordinal()
@@ -332,8 +361,12 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
 
         def picked(week_ord: int) -> dict[str, Any]:
             if week_ord not in cache:
-                cache[week_ord] = {g.identity: g.primary
-                                   for g in group_surges(analysis.load_surges(conn, week_ord), theme_of)}
+                groups = group_surges(analysis.load_surges(conn, week_ord), theme_of)
+                cache[week_ord] = {g.identity: g.primary for g in groups}
+                for g in groups:  # a product's safety cell inside a theme / topic item: also its s|product
+                    for r in g.rows:
+                        if r.level in SAFETY_LEVELS and r.product:
+                            cache[week_ord].setdefault(f"s|{r.product}", g.primary)
             return cache[week_ord]
 
         buckets: dict[Target, dict[str, list[_Entry]]] = {}
@@ -344,19 +377,26 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
                 lst.append(e)
 
         tg: Target | None
+        carried: set[tuple[str, str, str]] = set()  # tracks a current item of another identity carries on
         for ident, item in current["zh"].items():
+            if only_safety and item.severity != "safety":
+                continue
             for owner in owners_for(cfg, item):
                 for tg in targets_for(cfg, owner, sink):
-                    decision = _decide(tracks.get((tg.channel, tg.recipient, ident)), ident, item, w, factor, picked)
+                    told_as, tr = ident, tracks.get((tg.channel, tg.recipient, ident))
+                    if tr is None and (same := _same_safety(tracks, tg, ident, item, picked)) is not None:
+                        tr, told_as = same
+                        carried.add((tg.channel, tg.recipient, told_as))
+                    decision = _decide(tr, told_as, item, w, factor, picked, same_cell=told_as == ident)
                     if decision is None:
                         continue
                     kind, key = decision
                     bucket = "later" if quiet and item.severity != "safety" else "now"
-                    add(tg, bucket, _Entry(ident, kind, key, item.ratio, w, severity=item.severity))
+                    add(tg, bucket, _Entry(told_as, kind, key, item.ratio, w, severity=item.severity, item=ident))
 
         detected = _detected(conn, w)
         for (ch, rcp, ident), tr in tracks.items():
-            if ident in current["zh"]:
+            if ident in current["zh"] or only_safety or (ch, rcp, ident) in carried:
                 continue
             tg = next((t for t in targets_for(cfg, tr.owner, sink) if (t.channel, t.recipient) == (ch, rcp)), None)
             ep = tr.episode()
@@ -389,7 +429,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
                 items = tuple(
                     _item_from_row(conn, cfg, e.row, tg.language, w if e.kind == "resolved" else e.week, labels,
                                    e.kind == "resolved", theme_recs) if e.row is not None
-                    else current[tg.language][e.ident]
+                    else current[tg.language][e.item or e.ident]
                     for e in entries)
                 if bucket == "resolved":
                     kind = "resolved"
@@ -531,9 +571,10 @@ def send(engine: Engine, planned: list[PlannedAlert], channels: ChannelSet | Cha
 
 
 def run(engine: Engine, cfg: VocConfig, week: Week, channels: ChannelSet | Channel, brief_link: str | None = None,
-        *, now: datetime | None = None, sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
+        *, now: datetime | None = None, sleep: Callable[[float], None] = time.sleep, only_safety: bool = False
+        ) -> dict[str, int]:
     """Plan and send with the config's retry settings (what the weekly flow needs in one call)."""
     name = getattr(channels, "name", "email")
-    planned = plan(engine, cfg, week, name, brief_link, now=now)
+    planned = plan(engine, cfg, week, name, brief_link, now=now, only_safety=only_safety)
     return send(engine, planned, channels, week, cfg.alerts.attempts, cfg.alerts.retry_delay, sleep=sleep)
 
