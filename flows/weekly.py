@@ -156,6 +156,29 @@ def _tickets(progress: StageProgress | None) -> understand.Progress | None:
     return (lambda done, total: progress("understand", done, total)) if progress else None
 
 
+# A stage of the shared preparation: (settings, cfg, week, progress) -> its summary lines.
+Stage = Callable[[Settings, VocConfig, Week, StageProgress | None], list[str]]
+
+
+def _ingest_stage(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None) -> list[str]:
+    return ingest_task(settings, cfg)
+
+
+def _understand_stage(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None) -> list[str]:
+    return [understand_stage(settings, cfg, _tickets(progress))]
+
+
+def _topics_stage(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None) -> list[str]:
+    return [topics_task(settings, cfg, week)]
+
+
+# What every run does first, in this order, before anything is judged: ingest what is new, understand
+# it, assign it to topics and count it (up to ``week``). The weekly run and the daily safety run
+# (flows/safety.py) both go through this one list.
+PREPARE: tuple[tuple[str, Stage], ...] = (("ingest", _ingest_stage), ("understand", _understand_stage),
+                                          ("topics", _topics_stage))
+
+
 @flow(name="voc-analyze", log_prints=True)
 def analyze_flow(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None = None
                  ) -> list[str]:
@@ -194,17 +217,13 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
         plan = [s for s, on in (("ingest", ingest), ("understand", True), ("topics", True), ("surges", True),
                                 ("brief", True), ("alerts", alerts)) if on and s not in done]
         step = _stepper(plan, progress)
-        if "ingest" in plan:
-            step("ingest")
-            res.lines += ingest_task(settings, cfg)
-            _mark(engine, week, "ingest", "; ".join(res.lines))
-        if "understand" in plan:
-            step("understand")
-            res.lines.append(understand_stage(settings, cfg, _tickets(progress)))
-            _mark(engine, week, "understand", res.lines[-1])
-        if "topics" in plan:
-            step("topics")
-            res.lines.append(topics_task(settings, cfg, week))
+        for name, stage in PREPARE:
+            if name in plan:
+                step(name)
+                lines = stage(settings, cfg, week, progress)
+                res.lines += lines
+                if name != "topics":  # topics_task marks itself
+                    _mark(engine, week, name, "; ".join(lines))
         if "surges" in plan:
             step("surges")
             res.surges = surges_task(settings, cfg, week)
