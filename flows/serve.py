@@ -13,11 +13,9 @@ from prefect import flow, serve
 from prefect.schedules import Cron
 
 from config.settings import Settings, VocConfig
-from flows.brief_stage import write_brief
 from flows.review_stage import write_review
-from flows.surge_stage import detect_week
+from flows.safety import safety_flow
 from flows.weekly import ingest_flow, weekly_flow
-from store.analysis import load_surges
 from store.db import make_engine
 from voc.errors import ConfigError
 from voc.weeks import Quarter, Week
@@ -39,18 +37,12 @@ def scheduled_ingest() -> None:
 
 @flow(name="voc-safety-check", log_prints=True)
 def safety_check() -> None:
-    """Daily: re-run detection for the current (partial) week and report safety surges early."""
+    """Daily (schedules.safety_cron): the safety run (flows/safety.py): ingest, understand, topics and
+    counts, the safety cells over the last 7 days, alerts to the owners and the safety list at once."""
     settings = Settings()
     cfg = settings.load_config()
-    engine = make_engine(settings.database_url)
-    week = Week.latest_complete().shift(1)
-    detect_week(engine, cfg, week)
-    with engine.connect() as conn:
-        safety = [r for r in load_surges(conn, week.ordinal()) if r.severity == "safety"]
-    for r in safety:
-        print(r.explanation_en)
-    if safety:
-        write_brief(engine, cfg, week, settings.out_dir, list(cfg.report.languages), list(cfg.report.formats))
+    res = safety_flow(settings, cfg, None, Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
+    print(res.line())
 
 
 @flow(name="voc-quarterly-review", log_prints=True)

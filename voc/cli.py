@@ -641,6 +641,28 @@ def run_weekly(week: WeekOpt = None,
         typer.echo(p)
 
 
+@app.command("check-safety")
+def check_safety(
+    now: Annotated[str | None, typer.Option(help="The clock, e.g. 2026-11-27T18:00 (schedules.timezone unless it "
+                                                 "has an offset; default: now)")] = None,
+    alerts_to: Annotated[Path | None, typer.Option(help="Write alerts as files here instead of sending them")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The daily safety check by hand: ingest, understand, topics and counts, then safety surges over the
+    last 7 days; owners and the safety list are alerted at once (once per surge, again if it escalates)."""
+    from flows.safety import parse_now, safety_flow, safety_locks, utc_naive
+
+    settings, cfg, engine = _ctx()
+    sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
+    at = utc_naive(parse_now(now, cfg))
+    with safety_locks(engine, at):  # before Prefect starts: a refused run is one line, as for run-weekly
+        _prefect_ready()
+        _quiet_prefect_console()
+        with _progress() as progress:
+            res = safety_flow(settings, cfg, at, sink, progress, take_lock=False)
+    typer.echo(json.dumps(res.as_dict(), ensure_ascii=False) if as_json else res.line())
+
+
 @app.command()
 def serve() -> None:
     """Run the schedules (ingest, weekly, daily safety check, quarterly review). Needs a Prefect server."""
