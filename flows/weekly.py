@@ -36,6 +36,7 @@ class WeeklyResult:
     outputs: list[str] = field(default_factory=list)
     surges: int = 0
     alerts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # "warning: ..." lines (a missing drop folder)
 
 
 def _engine(settings: Settings) -> Engine:
@@ -53,7 +54,14 @@ def _mark(engine: Engine, week: Week, stage: str, summary: str) -> None:
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
 def ingest_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[str]:
-    return [s.line() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
+    """One summary line per source, then its ``warning: ...`` lines (:func:`split_warnings`)."""
+    summaries = ingest_stage.ingest_all(_engine(settings), cfg, source)
+    return [s.line() for s in summaries] + [w for s in summaries for w in s.warnings()]
+
+
+def split_warnings(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(summary lines, ``warning: ...`` lines) of what a stage returned."""
+    return ([x for x in lines if not x.startswith("warning: ")], [x for x in lines if x.startswith("warning: ")])
 
 
 def task_runner(settings: Settings) -> TaskRunner[Any]:
@@ -196,7 +204,9 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
         step = _stepper(plan, progress)
         if "ingest" in plan:
             step("ingest")
-            res.lines += ingest_task(settings, cfg)
+            said, warned = split_warnings(ingest_task(settings, cfg))
+            res.lines += said
+            res.warnings += warned
             _mark(engine, week, "ingest", "; ".join(res.lines))
         if "understand" in plan:
             step("understand")
@@ -220,7 +230,7 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
         step("done")
         if done:
             res.lines.append(f"resumed: skipped {', '.join(sorted(done))}")
-    for line in res.lines:
+    for line in res.lines + res.warnings:
         print(line)
     _summary_artifact(res)
     return res

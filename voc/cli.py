@@ -639,6 +639,8 @@ def run_weekly(week: WeekOpt = None,
                               take_lock=False)
     for p in res.outputs:
         typer.echo(p)
+    for warning in res.warnings:  # e.g. a drop folder nobody created yet: the run went on without it
+        typer.echo(warning, err=True)
 
 
 @app.command()
