@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from config.settings import Settings, VocConfig
 from flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
+from flows.logs import attach_project_loggers
 from flows.surge_stage import detect_week
 from store import analysis
 from store.db import check_ready, make_engine
@@ -27,6 +28,8 @@ from store.models import StageRun
 from store.run_lock import week_lock
 from voc.errors import ConfigError
 from voc.weeks import Week
+
+attach_project_loggers()  # the project's INFO lines (rate-limit pauses, alert sends) in the run's logs
 
 
 @dataclass
@@ -139,12 +142,21 @@ def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path |
     return stats
 
 
+@task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
+def ingest_summaries_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[dict[str, Any]]:
+    """Per source: its counts, summary line and warnings (:meth:`IngestSummary.as_dict`)."""
+    return [s.as_dict() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
+
+
 @flow(name="voc-ingest", log_prints=True)
-def ingest_flow(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[str]:
-    lines = ingest_task(settings, cfg, source)
-    for line in lines:
-        print(line)
-    return lines
+def ingest_flow(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[dict[str, Any]]:
+    """Pull the configured sources; returns each source's summary (``voc ingest`` prints them)."""
+    summaries = ingest_summaries_task(settings, cfg, source)
+    for s in summaries:
+        print(s["line"])
+        for warning in s["warnings"]:
+            print(warning)
+    return summaries
 
 
 # (what, done, total): "understand" counts tickets, "stage: NAME" counts the run's stages

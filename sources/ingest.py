@@ -56,6 +56,14 @@ class IngestSummary:
             text += f", {len(self.bad_files)} file(s) unreadable, quarantined: " + "; ".join(self.bad_files)
         return text
 
+    def as_dict(self) -> dict[str, object]:
+        """The counts for ``--json`` (with the summary line and the warnings as printed)."""
+        c = self.counts
+        return {"source": self.source, "read": self.read, "inserted": c.inserted, "updated": c.updated,
+                "unchanged": c.unchanged, "duplicates": c.duplicates, "quarantined": self.quarantined,
+                "files_skipped": self.files_skipped, "reasons": dict(self.reasons), "missing": self.missing,
+                "line": self.line(), "warnings": self.warnings()}
+
     def warnings(self) -> list[str]:
         """One line per file quarantined whole: the run went on without it (exit 0), so say it apart
         from the counts, where it cannot be missed."""

@@ -26,7 +26,9 @@ from voc.weeks import Quarter, Week
 for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-               "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+               # Prefect's run logs (the UI) get INFO, the terminal only warnings and errors: each
+               # command prints its own summary (flows/logs.py puts the project's loggers in the run logs)
+               "PREFECT_LOGGING_LEVEL": "INFO", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}.items():
     os.environ.setdefault(_k, _v)
 
 # an OSError with one of these is the machine's state (disk, permissions), not a bug: said in one line
@@ -156,6 +158,27 @@ app.add_typer(themes_app, name="themes")
 app.add_typer(actions_app, name="actions")
 app.add_typer(quarantine_app, name="quarantine")
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        def v(dist: str) -> str:
+            try:
+                return version(dist)
+            except PackageNotFoundError:
+                return "not installed"
+
+        typer.echo(f"voc {v('voc-pipeline')} (Prefect {v('prefect')}, SQLAlchemy {v('sqlalchemy')}, "
+                   f"Python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit")] = False) -> None:
+    """Voice-of-customer pipeline: closed tickets -> weekly 'complaints into opportunities' briefs."""
+
+
 WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week)")]
 
 
@@ -240,14 +263,23 @@ def init() -> None:
 
 
 @app.command()
-def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None) -> None:
-    """Pull new closed tickets from the configured sources (a Prefect flow)."""
+def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Per-source counts as JSON")] = False) -> None:
+    """Pull new closed tickets from the configured sources (a Prefect flow); one summary line per source."""
     from flows.weekly import ingest_flow
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
     _quiet_prefect_console()
-    ingest_flow(settings, cfg, source)
+    summaries = ingest_flow(settings, cfg, source)
+    if as_json:
+        typer.echo(json.dumps(summaries, ensure_ascii=False, indent=2))
+    else:
+        for s in summaries:
+            typer.echo(s["line"])
+    for s in summaries:  # a source left out (no drop folder yet) does not fail the command
+        for warning in s["warnings"]:
+            typer.echo(warning, err=True)
 
 
 @app.command("ingest-file")
@@ -306,15 +338,24 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
 
 
 @app.command()
-def analyze(week: WeekOpt = None) -> None:
+def analyze(week: WeekOpt = None,
+            as_json: Annotated[bool, typer.Option("--json", help="Each stage's summary as JSON")] = False) -> None:
     """Understand new tickets, update topics and counts, detect surges for a week (a Prefect flow)."""
     from flows.weekly import analyze_flow
 
     settings, cfg, engine = _ctx()
+    w = _week(week)
     _prefect_ready()
     _quiet_prefect_console()
     with _progress() as progress:
-        analyze_flow(settings, cfg, _week(week), progress)
+        lines = analyze_flow(settings, cfg, w, progress)
+    stages = dict(zip(("understand", "topics", "surges"), lines, strict=True))
+    if as_json:
+        typer.echo(json.dumps({"week": str(w), **stages}, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"analyzed {w}:")
+    for stage, line in stages.items():
+        typer.echo(f"  {stage}: {line}")
 
 
 @app.command()
