@@ -354,12 +354,17 @@ class Settings(BaseSettings):
 
 
 # fields whose values may be (or may have been pasted by mistake as) secrets: never echoed in errors
-_SECRET_FIELD = re.compile(r"(?i)password|secret|token|_env$|url|query|dsn|key")
+_SECRET_FIELD = re.compile(r"(?i)password|passwd|secret|token|_env$|url|query|dsn|key|hook|sign|auth|cred|"
+                           r"cookie|access|private|cert")
+# an opaque run of letters and digits (an access_token, an API key) is not echoed under any field name
+_TOKEN_LIKE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-+/=.]{20,}")
 
 
 def _shown(field: str, value: Any) -> str:
     """`` (got X)`` for a value that is safe and useful to echo, else nothing (never a secret)."""
     if _SECRET_FIELD.search(field):
+        return ""
+    if isinstance(value, str) and _TOKEN_LIKE.fullmatch(value.strip()):
         return ""
     if value is None or isinstance(value, (bool, int, float)):
         return f" (got {value!r})"
@@ -374,7 +379,9 @@ def validation_problems(e: ValidationError, prefix: str = "") -> list[str]:
     for err in e.errors():
         where = prefix + ".".join(str(x) for x in err["loc"]) if err["loc"] else prefix.rstrip(".") or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {msg}" + ("" if err["type"] == "value_error" else _shown(where, err.get("input"))))
+        # the value of an unknown key is never shown: it may be a secret pasted under any name
+        quiet = err["type"] in ("value_error", "extra_forbidden")
+        lines.append(f"{where}: {msg}" + ("" if quiet else _shown(where, err.get("input"))))
     return lines
 
 

@@ -7,7 +7,6 @@ on the ephemeral API we stop with an explanation instead of silently running not
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from prefect import flow, serve
 from prefect.schedules import Cron
@@ -25,16 +24,12 @@ from voc.weeks import Quarter, Week
 
 @flow(name="voc-scheduled-weekly", log_prints=True)
 def scheduled_weekly() -> None:
-    settings = Settings()
-    cfg = settings.load_config()
-    weekly_flow(settings, cfg, Week.latest_complete(), settings.out_dir,
-                Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
+    weekly_flow()  # the latest complete week; settings and config from this process's environment
 
 
 @flow(name="voc-scheduled-ingest", log_prints=True)
 def scheduled_ingest() -> None:
-    settings = Settings()
-    ingest_flow(settings, settings.load_config())
+    ingest_flow()
 
 
 @flow(name="voc-safety-check", log_prints=True)

@@ -128,3 +128,66 @@ def test_version() -> None:
     res = CliRunner().invoke(app, ["--version"])
     assert res.exit_code == 0
     assert res.stdout.startswith(f"voc {version('voc-pipeline')} (Prefect {version('prefect')}, ")
+
+
+PASSWORD = "pw-Zq81-never-stored"
+
+
+def test_flows_store_no_secret_in_prefect(pg_url: str, tmp_path: Path) -> None:
+    """The flows take week/paths/flags, never Settings: the database URL's password (and the SMTP
+    password) appear nowhere in Prefect's database after `voc ingest` and `voc analyze` ran on it,
+    and the analyze run's stored parameters are just its week (and the CLI's progress hook)."""
+    import json
+    import sqlite3
+
+    # the test server trusts local connections, so any password is accepted: it only has to be stored nowhere
+    db = pg_url.replace("postgres@", f"postgres:{PASSWORD}@", 1)
+    assert PASSWORD in db
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    _export(drops)
+    home = tmp_path / "prefect"
+    env = {"VOC_DATABASE_URL": db, "VOC_SMTP_PASSWORD": PASSWORD + "-smtp", "PREFECT_HOME": str(home)}
+    assert _voc("init", cwd=tmp_path, **env).returncode == 0
+    for args in (["ingest"], ["analyze", "--week", str(WEEK)]):
+        res = _voc(*args, cwd=tmp_path, **env)
+        assert res.returncode == 0, res.stderr
+        assert PASSWORD not in res.stdout + res.stderr
+    with sqlite3.connect(home / "prefect.db") as c:
+        runs = {name: json.loads(params) for name, params in
+                c.execute("select flow.name, flow_run.parameters from flow_run join flow on flow.id = flow_run.flow_id")}
+    assert set(runs) == {"voc-ingest", "voc-analyze", "voc-understand"}, runs
+    assert runs["voc-ingest"] == {"source": None}
+    assert runs["voc-analyze"]["week"] == str(WEEK) and set(runs["voc-analyze"]) <= {"week", "progress"}
+    c.close()
+    stored = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    assert PASSWORD.encode() not in stored, "a password is stored in Prefect's database"
+
+
+def test_config_errors_never_echo_a_pasted_webhook_token(tmp_path: Path) -> None:
+    """A DingTalk robot's access_token pasted where its variable's name belongs (or under a made-up key)
+    is never repeated in the error; every problem of the file is still listed."""
+    import pytest
+
+    from config.settings import load_config
+    from voc.errors import ConfigError
+
+    token = "9f2c1e0d4b7a6c3e8f1d2b5a7c9e0f1a3b5c7d9e"
+    cfg = tmp_path / "voc.yaml"
+    cfg.write_text(f"""owners:
+  - name: a
+    channels:
+      - {{kind: dingtalk, webhook: {token}}}
+      - {{kind: dingtalk, access_token: {token}}}
+      - {{kind: dingtalk, webhook_env: {token}}}
+      - {{kind: dingtalk, url: "https://oapi.dingtalk.com/robot/send?access_token={token}"}}
+thresholds: {{min_count: many}}
+""", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    lines = e.value.lines()
+    assert token not in str(e.value) and not any(token in line for line in lines), lines
+    assert [line.split(": ")[1] for line in lines] == [
+        "owners.0.channels.0.webhook", "owners.0.channels.1.access_token", "owners.0.channels.2",
+        "owners.0.channels.3.url", "thresholds.min_count"], lines
+    assert "(got 'many')" in lines[-1]  # a harmless value is still shown

@@ -266,12 +266,13 @@ def init() -> None:
 def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None,
            as_json: Annotated[bool, typer.Option("--json", help="Per-source counts as JSON")] = False) -> None:
     """Pull new closed tickets from the configured sources (a Prefect flow); one summary line per source."""
-    from flows.weekly import ingest_flow
+    from flows.weekly import given, ingest_flow
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
     _quiet_prefect_console()
-    summaries = ingest_flow(settings, cfg, source)
+    with given(settings, cfg):
+        summaries = ingest_flow(source)
     if as_json:
         typer.echo(json.dumps(summaries, ensure_ascii=False, indent=2))
     else:
@@ -341,14 +342,15 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
 def analyze(week: WeekOpt = None,
             as_json: Annotated[bool, typer.Option("--json", help="Each stage's summary as JSON")] = False) -> None:
     """Understand new tickets, update topics and counts, detect surges for a week (a Prefect flow)."""
-    from flows.weekly import analyze_flow
+    from flows.weekly import analyze_flow, given
 
     settings, cfg, engine = _ctx()
     w = _week(week)
     _prefect_ready()
     _quiet_prefect_console()
     with _progress() as progress:
-        lines = analyze_flow(settings, cfg, w, progress)
+        with given(settings, cfg):
+            lines = analyze_flow(str(w), progress)
     stages = dict(zip(("understand", "topics", "surges"), lines, strict=True))
     if as_json:
         typer.echo(json.dumps({"week": str(w), **stages}, ensure_ascii=False, indent=2))
@@ -665,7 +667,7 @@ def run_weekly(week: WeekOpt = None,
                resume: Annotated[bool, typer.Option(help="Skip stages that already finished for this week")] = False
                ) -> None:
     """The whole weekly flow: ingest, understand, topics, surges, brief, alerts."""
-    from flows.weekly import weekly_flow
+    from flows.weekly import given, weekly_flow
     from store.run_lock import week_lock
 
     settings, cfg, engine = _ctx()
@@ -676,8 +678,9 @@ def run_weekly(week: WeekOpt = None,
         _prefect_ready()
         _quiet_prefect_console()
         with _progress() as progress:
-            res = weekly_flow(settings, cfg, w, out or settings.out_dir, sink, resume=resume, progress=progress,
-                              take_lock=False)
+            with given(settings, cfg):
+                res = weekly_flow(str(w), out or settings.out_dir, sink, resume=resume, progress=progress,
+                                  take_lock=False)
     for p in res.outputs:
         typer.echo(p)
     for warning in res.warnings:  # e.g. a drop folder nobody created yet: the run went on without it
