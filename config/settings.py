@@ -176,6 +176,14 @@ class Source(_Strict):
     page_size: int | None = Field(default=None, ge=1)  # tickets per API page / rows per SQL batch
     since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
 
+    @field_validator("statuses", mode="before")
+    @classmethod
+    def _status_numbers(cls, v: Any) -> Any:
+        """Freshdesk statuses are numbers (``statuses: [4, 5]``) as often as names: both are kept as text."""
+        if isinstance(v, list):
+            return [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in v]
+        return v
+
 
 class Thresholds(_Strict):
     """Surge detection knobs (plain-language meaning in the brief's method note)."""

@@ -191,3 +191,32 @@ thresholds: {{min_count: many}}
         "owners.0.channels.0.webhook", "owners.0.channels.1.access_token", "owners.0.channels.2",
         "owners.0.channels.3.url", "thresholds.min_count"], lines
     assert "(got 'many')" in lines[-1]  # a harmless value is still shown
+
+
+def _uncommented(text: str) -> tuple[str, int]:
+    """The example config with every commented-out YAML block switched on: an indented comment line whose
+    text is YAML (``- ...``, ``key: ...``) loses its ``# ``, keeping its indentation. Returns the text and
+    how many lines were switched on."""
+    import re
+
+    code = re.compile(r"^(\s+)# ((?:- |[\w-]+:(?: |$)|  +[-\w{]).*)$")
+    out, n = [], 0
+    for line in text.splitlines():
+        m = code.match(line)
+        if m:
+            line, n = m.group(1) + m.group(2), n + 1
+        out.append(line)
+    return "\n".join(out) + "\n", n
+
+
+def test_example_config_loads_with_every_commented_block_switched_on(tmp_path: Path) -> None:
+    from config.settings import EXAMPLE_CONFIG, load_config
+
+    text, n = _uncommented(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    assert n >= 25, n
+    (tmp_path / "all.yaml").write_text(text, encoding="utf-8")
+    cfg = load_config(tmp_path / "all.yaml")  # the Freshdesk block's `statuses: [4, 5]` used to fail here
+    assert [s.kind for s in cfg.sources] == ["file", "zendesk", "freshdesk", "sql"]
+    assert cfg.source("freshdesk").statuses == ["4", "5"]
+    assert [c.kind for c in cfg.owners[0].channels] == ["email", "dingtalk", "wecom", "feishu", "slack"]
+    assert len(cfg.alerts.routes) == 3
