@@ -350,12 +350,19 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "voc@localhost"
     smtp_starttls: bool = False
+    smtp_ssl: bool = False  # implicit TLS (SMTPS, usually port 465) instead of plain SMTP or STARTTLS
     # Where the understanding stage's NLP chunks run (docs/scale-out.md): here, one after another
     # (sequential); a thread or process pool on this machine; or a Dask cluster (extra `dask`).
     task_runner: Literal["sequential", "threads", "processes", "dask"] = "sequential"
     dask_address: str = ""  # tcp://scheduler:8786; empty = start a LocalCluster of `workers` processes
     workers: int = Field(default=2, ge=1)  # pool size / LocalCluster workers
     chunk_size: int = Field(default=500, ge=1)  # tickets per NLP task
+
+    @model_validator(mode="after")
+    def _one_tls(self) -> Settings:
+        if self.smtp_ssl and self.smtp_starttls:
+            raise ValueError("set VOC_SMTP_SSL (implicit TLS, port 465) or VOC_SMTP_STARTTLS (port 587), not both")
+        return self
 
     def load_config(self) -> VocConfig:
         return load_config(self.config)
@@ -445,6 +452,10 @@ def settings_from_env() -> Settings:
     except ValidationError as e:
         lines = []
         for err in e.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:  # a rule across variables
+                lines.append(f"environment: {msg}")
+                continue
             name = "VOC_" + "_".join(str(x) for x in err["loc"]).upper()
-            lines.append(f"environment variable {name}: {err['msg'].removeprefix('Value error, ')}")
+            lines.append(f"environment variable {name}: {msg}")
         raise ConfigError("; ".join(lines), lines) from e

@@ -220,3 +220,38 @@ def test_example_config_loads_with_every_commented_block_switched_on(tmp_path: P
     assert cfg.source("freshdesk").statuses == ["4", "5"]
     assert [c.kind for c in cfg.owners[0].channels] == ["email", "dingtalk", "wecom", "feishu", "slack"]
     assert len(cfg.alerts.routes) == 3
+
+
+def test_smtp_over_implicit_tls(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """VOC_SMTP_SSL=1: the alert e-mail goes over TLS from the first byte (SMTPS, port 465) to a real
+    aiosmtpd server with a self-signed certificate (trusted here through SSL_CERT_FILE), with login."""
+    import pytest
+
+    from config.settings import settings_from_env
+    from delivery.channels import DeliveryError, Message
+    from flows.alert_stage import channel_from
+    from tests.chat_server import MailServer
+    from voc.errors import ConfigError
+
+    server = MailServer(tmp_path, implicit_tls=True).start()
+    try:
+        for k, v in {"VOC_SMTP_HOST": "127.0.0.1", "VOC_SMTP_PORT": str(server.port), "VOC_SMTP_SSL": "1",
+                     "VOC_SMTP_USER": server.user, "VOC_SMTP_PASSWORD": server.password,
+                     "VOC_SMTP_FROM": "voc@hearth.example", "SSL_CERT_FILE": server.cert}.items():
+            monkeypatch.setenv(k, v)
+        smtp = channel_from(settings_from_env(), None).smtp
+        assert smtp is not None and smtp.implicit_tls
+        smtp.send(Message("wang.lei@hearth.example", "烤箱 KX-30A 投诉激增", "正文 text"))
+        assert [(m["To"], str(m["Subject"])) for m in server.messages] == \
+            [("wang.lei@hearth.example", "烤箱 KX-30A 投诉激增")]
+        # the same server spoken to in plain SMTP (the old behaviour): no greeting ever comes
+        plain = channel_from(settings_from_env(), None).smtp
+        assert plain is not None
+        plain.implicit_tls, plain.timeout = False, 2
+        with pytest.raises(DeliveryError):
+            plain.send(Message("wang.lei@hearth.example", "s", "t"))
+    finally:
+        server.stop()
+    monkeypatch.setenv("VOC_SMTP_STARTTLS", "1")
+    with pytest.raises(ConfigError, match="not both"):
+        settings_from_env()
