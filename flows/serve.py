@@ -6,8 +6,6 @@ on the ephemeral API we stop with an explanation instead of silently running not
 
 from __future__ import annotations
 
-import os
-
 from prefect import flow, serve
 from prefect.schedules import Cron
 
@@ -23,8 +21,10 @@ from voc.weeks import Quarter, Week
 
 
 @flow(name="voc-scheduled-weekly", log_prints=True)
-def scheduled_weekly() -> None:
-    weekly_flow()  # the latest complete week; settings and config from this process's environment
+def scheduled_weekly(week: str | None = None) -> None:
+    """``week``: an ISO week to (re-)run; default the latest complete week. Settings and config come from
+    this process's environment (never flow parameters: Prefect stores those in plain text)."""
+    weekly_flow(week)
 
 
 @flow(name="voc-scheduled-ingest", log_prints=True)
@@ -58,7 +58,9 @@ def scheduled_review() -> None:
 
 
 def serve_all(settings: Settings, cfg: VocConfig) -> None:
-    if not os.environ.get("PREFECT_API_URL"):
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():  # the environment or the active Prefect profile (`prefect config set`)
         raise ConfigError("schedules need a Prefect server: run `prefect server start` and set "
                           "PREFECT_API_URL=http://127.0.0.1:4200/api (see README 'Scheduling')")
     s = cfg.schedules

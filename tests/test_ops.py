@@ -255,3 +255,42 @@ def test_smtp_over_implicit_tls(tmp_path: Path, monkeypatch) -> None:  # type: i
     monkeypatch.setenv("VOC_SMTP_STARTTLS", "1")
     with pytest.raises(ConfigError, match="not both"):
         settings_from_env()
+
+
+def test_prefect_yaml_deploys_the_four_schedules_of_the_config() -> None:
+    """prefect.yaml: a process-worker pool, the four deployments on the config's crons and timezone,
+    a `week` parameter for the weekly run, one run at a time; every entrypoint is a flow."""
+    import importlib
+
+    import yaml
+
+    from config.settings import EXAMPLE_CONFIG, load_config
+
+    root = Path(__file__).resolve().parents[1]
+    spec = yaml.safe_load((root / "prefect.yaml").read_text(encoding="utf-8"))
+    s = load_config(EXAMPLE_CONFIG).schedules
+    want = {"weekly": s.weekly_cron, "safety": s.safety_cron, "ingest": s.ingest_cron, "quarterly": s.quarterly_cron}
+    deps = {d["name"]: d for d in spec["deployments"]}
+    assert set(deps) == set(want)
+    for name, d in deps.items():
+        assert d["schedules"] == [{"cron": want[name], "timezone": s.timezone}], name
+        assert d["concurrency_limit"]["limit"] == 1 and d["work_pool"]["name"] == "voc"
+        path, fn = d["entrypoint"].split(":")
+        obj = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), fn)
+        assert hasattr(obj, "to_deployment"), d["entrypoint"]
+    assert deps["weekly"]["parameters"] == {"week": None}
+
+
+def test_serve_reads_the_api_url_from_prefects_settings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A PREFECT_API_URL from the active Prefect profile (not the environment) is enough for `voc serve`."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from config.settings import EXAMPLE_CONFIG, Settings, load_config
+    from flows import serve
+
+    served: list[object] = []
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(serve, "serve", lambda *deps: served.extend(deps))
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        serve.serve_all(Settings(), load_config(EXAMPLE_CONFIG))
+    assert sorted(d.name for d in served) == ["ingest", "quarterly", "safety", "weekly"]  # type: ignore[attr-defined]
