@@ -176,6 +176,14 @@ class Source(_Strict):
     page_size: int | None = Field(default=None, ge=1)  # tickets per API page / rows per SQL batch
     since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
 
+    @field_validator("statuses", mode="before")
+    @classmethod
+    def _status_numbers(cls, v: Any) -> Any:
+        """Freshdesk statuses are numbers (``statuses: [4, 5]``) as often as names: both are kept as text."""
+        if isinstance(v, list):
+            return [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in v]
+        return v
+
 
 class Thresholds(_Strict):
     """Surge detection knobs (plain-language meaning in the brief's method note)."""
@@ -342,6 +350,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "voc@localhost"
     smtp_starttls: bool = False
+    smtp_ssl: bool = False  # implicit TLS (SMTPS, usually port 465) instead of plain SMTP or STARTTLS
     # Where the understanding stage's NLP chunks run (docs/scale-out.md): here, one after another
     # (sequential); a thread or process pool on this machine; or a Dask cluster (extra `dask`).
     task_runner: Literal["sequential", "threads", "processes", "dask"] = "sequential"
@@ -349,17 +358,28 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1)  # pool size / LocalCluster workers
     chunk_size: int = Field(default=500, ge=1)  # tickets per NLP task
 
+    @model_validator(mode="after")
+    def _one_tls(self) -> Settings:
+        if self.smtp_ssl and self.smtp_starttls:
+            raise ValueError("set VOC_SMTP_SSL (implicit TLS, port 465) or VOC_SMTP_STARTTLS (port 587), not both")
+        return self
+
     def load_config(self) -> VocConfig:
         return load_config(self.config)
 
 
 # fields whose values may be (or may have been pasted by mistake as) secrets: never echoed in errors
-_SECRET_FIELD = re.compile(r"(?i)password|secret|token|_env$|url|query|dsn|key")
+_SECRET_FIELD = re.compile(r"(?i)password|passwd|secret|token|_env$|url|query|dsn|key|hook|sign|auth|cred|"
+                           r"cookie|access|private|cert")
+# an opaque run of letters and digits (an access_token, an API key) is not echoed under any field name
+_TOKEN_LIKE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-+/=.]{20,}")
 
 
 def _shown(field: str, value: Any) -> str:
     """`` (got X)`` for a value that is safe and useful to echo, else nothing (never a secret)."""
     if _SECRET_FIELD.search(field):
+        return ""
+    if isinstance(value, str) and _TOKEN_LIKE.fullmatch(value.strip()):
         return ""
     if value is None or isinstance(value, (bool, int, float)):
         return f" (got {value!r})"
@@ -374,7 +394,9 @@ def validation_problems(e: ValidationError, prefix: str = "") -> list[str]:
     for err in e.errors():
         where = prefix + ".".join(str(x) for x in err["loc"]) if err["loc"] else prefix.rstrip(".") or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {msg}" + ("" if err["type"] == "value_error" else _shown(where, err.get("input"))))
+        # the value of an unknown key is never shown: it may be a secret pasted under any name
+        quiet = err["type"] in ("value_error", "extra_forbidden")
+        lines.append(f"{where}: {msg}" + ("" if quiet else _shown(where, err.get("input"))))
     return lines
 
 
@@ -430,6 +452,10 @@ def settings_from_env() -> Settings:
     except ValidationError as e:
         lines = []
         for err in e.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:  # a rule across variables
+                lines.append(f"environment: {msg}")
+                continue
             name = "VOC_" + "_".join(str(x) for x in err["loc"]).upper()
-            lines.append(f"environment variable {name}: {err['msg'].removeprefix('Value error, ')}")
+            lines.append(f"environment variable {name}: {msg}")
         raise ConfigError("; ".join(lines), lines) from e

@@ -67,7 +67,8 @@ class FileSink:
 
 @dataclass
 class SmtpChannel:
-    """Plain SMTP with optional STARTTLS and login; HTML and text parts."""
+    """SMTP with optional STARTTLS, or implicit TLS from the first byte (``implicit_tls``, port 465);
+    optional login; HTML and text parts."""
 
     host: str
     port: int = 25
@@ -78,9 +79,11 @@ class SmtpChannel:
     timeout: float = 20.0
     name: str = "email"
     ssl_context: ssl.SSLContext | None = None  # default: the system's trusted CAs
+    implicit_tls: bool = False  # SMTPS (port 465): TLS before the greeting; STARTTLS is then not used
 
     def __repr__(self) -> str:  # never show the password (dataclass repr would)
-        return f"SmtpChannel(host={self.host!r}, port={self.port}, user={self.user!r}, starttls={self.starttls})"
+        return (f"SmtpChannel(host={self.host!r}, port={self.port}, user={self.user!r}, starttls={self.starttls}, "
+                f"implicit_tls={self.implicit_tls})")
 
     def send(self, message: Message) -> None:
         # email.mime + Header, not EmailMessage: the new policy's folder drops the space before a
@@ -95,9 +98,12 @@ class SmtpChannel:
         msg["From"], msg["To"] = self.sender, message.recipient
         msg["Subject"] = Header(message.subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
+            tls = self.ssl_context or ssl.create_default_context()
+            server = (smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=tls) if self.implicit_tls
+                      else smtplib.SMTP(self.host, self.port, timeout=self.timeout))
+            with server as smtp:
+                if self.starttls and not self.implicit_tls:
+                    smtp.starttls(context=tls)
                 if self.user:
                     smtp.login(self.user, self.password or "")
                 smtp.send_message(msg)

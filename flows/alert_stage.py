@@ -464,7 +464,7 @@ def channel_from(settings: Settings, sink_dir: Path | None) -> ChannelSet:
         smtp = SmtpChannel(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
                            user=settings.smtp_user,
                            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                           starttls=settings.smtp_starttls)
+                           starttls=settings.smtp_starttls, implicit_tls=settings.smtp_ssl)
     return ChannelSet(smtp=smtp, sink=FileSink(sink_dir) if sink_dir is not None else None)
 
 

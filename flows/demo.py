@@ -15,7 +15,7 @@ from sqlalchemy import select
 from config.settings import Settings, Source, load_config
 from flows.pdf import pdf_available
 from flows.review_stage import write_review
-from flows.weekly import weekly_flow
+from flows.weekly import given, weekly_flow
 from store.db import make_engine, migrate
 from store.models import Assignment
 from voc import sample
@@ -56,10 +56,12 @@ def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[s
     migrate(engine)
 
     previous = week.shift(-1)
-    first = weekly_flow(settings, cfg, previous, out, outbox, ingest=True, alerts=False)
+    with given(settings, cfg):
+        first = weekly_flow(str(previous), out, outbox, ingest=True, alerts=False)
     before = _assignments(engine)
     yield f"week {previous}: " + "; ".join(first.lines)
-    res = weekly_flow(settings, cfg, week, out, outbox, ingest=True, alerts=True)
+    with given(settings, cfg):
+        res = weekly_flow(str(week), out, outbox, ingest=True, alerts=True)
     after = _assignments(engine)
     yield f"week {week}: " + "; ".join(res.lines)
     kept = sum(1 for k, v in before.items() if after.get(k) == v)

@@ -69,9 +69,8 @@ def ingest_source(engine: Engine, cfg: VocConfig, src: Source, *, sleep: Callabl
     if src.kind == "file":
         if not src.path:
             raise SourceError(f"source {src.name!r}: kind 'file' needs a path")
-        if not Path(src.path).exists():
-            raise SourceError(f"source {src.name!r}: {src.path} does not exist (relative to {Path.cwd()}); "
-                              "create it or change `sources:` in your VOC_CONFIG")
+        if not Path(src.path).exists():  # an empty drop folder nobody created yet: said, not a failed run
+            return IngestSummary(src.name, missing=f"{src.path} does not exist (relative to {Path.cwd()})")
         return ingest_path(engine, Path(src.path), src.name, cfg.mapping(src.mapping), encoding=src.encoding,
                            max_body_chars=cfg.max_body_chars)
     if src.kind in ("sql", "zendesk", "freshdesk"):

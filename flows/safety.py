@@ -34,7 +34,7 @@ from sqlalchemy import Engine, exists, func, select
 from config.settings import Settings, VocConfig
 from flows import alert_stage
 from flows.surge_stage import SAFETY_WINDOW_DAYS, assess_safety_window, store_safety_window
-from flows.weekly import PREPARE, StageProgress, _engine
+from flows.weekly import PREPARE, StageProgress, _engine, run_settings
 from store import analysis, themes
 from store.models import StageRun, TicketRow
 from store.run_lock import week_lock
@@ -128,11 +128,16 @@ def safety_alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir:
 
 
 @flow(name="voc-safety", log_prints=True)
-def safety_flow(settings: Settings, cfg: VocConfig, now: datetime | None = None, sink_dir: Path | None = None,
+def safety_flow(now: datetime | None = None, sink_dir: Path | None = None,
                 progress: StageProgress | None = None, take_lock: bool = True) -> SafetyResult:
     """Prepare (ingest, understand, topics and counts), judge the safety cells over the last 7 days,
-    alert. ``now``: the clock (tests, backfills; naive = UTC); ``take_lock=False``: the caller
-    holds :func:`safety_locks` already."""
+    alert. ``now``: the clock (tests, backfills; naive = UTC); ``sink_dir``: write alerts as files
+    there (default ``alerts.sink_dir``, else send); ``take_lock=False``: the caller holds
+    :func:`safety_locks` already. Settings come from :func:`flows.weekly.run_settings` (never flow
+    parameters: Prefect stores those in plain text)."""
+    settings, cfg = run_settings()
+    if sink_dir is None and cfg.alerts.sink_dir:
+        sink_dir = Path(cfg.alerts.sink_dir)
     at = utc_naive(now)
     week = Week.of(at)
     engine = _engine(settings)

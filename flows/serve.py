@@ -6,9 +6,6 @@ on the ephemeral API we stop with an explanation instead of silently running not
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from prefect import flow, serve
 from prefect.schedules import Cron
 
@@ -22,27 +19,22 @@ from voc.weeks import Quarter, Week
 
 
 @flow(name="voc-scheduled-weekly", log_prints=True)
-def scheduled_weekly() -> None:
-    settings = Settings()
-    cfg = settings.load_config()
-    weekly_flow(settings, cfg, Week.latest_complete(), settings.out_dir,
-                Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
+def scheduled_weekly(week: str | None = None) -> None:
+    """``week``: an ISO week to (re-)run; default the latest complete week. Settings and config come from
+    this process's environment (never flow parameters: Prefect stores those in plain text)."""
+    weekly_flow(week)
 
 
 @flow(name="voc-scheduled-ingest", log_prints=True)
 def scheduled_ingest() -> None:
-    settings = Settings()
-    ingest_flow(settings, settings.load_config())
+    ingest_flow()
 
 
 @flow(name="voc-safety-check", log_prints=True)
 def safety_check() -> None:
     """Daily (schedules.safety_cron): the safety run (flows/safety.py): ingest, understand, topics and
     counts, the safety cells over the last 7 days, alerts to the owners and the safety list at once."""
-    settings = Settings()
-    cfg = settings.load_config()
-    res = safety_flow(settings, cfg, None, Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
-    print(res.line())
+    print(safety_flow().line())
 
 
 @flow(name="voc-quarterly-review", log_prints=True)
@@ -55,7 +47,9 @@ def scheduled_review() -> None:
 
 
 def serve_all(settings: Settings, cfg: VocConfig) -> None:
-    if not os.environ.get("PREFECT_API_URL"):
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():  # the environment or the active Prefect profile (`prefect config set`)
         raise ConfigError("schedules need a Prefect server: run `prefect server start` and set "
                           "PREFECT_API_URL=http://127.0.0.1:4200/api (see README 'Scheduling')")
     s = cfg.schedules

@@ -6,8 +6,9 @@ Retries sit on I/O (ingest, alerts); the analysis stages are deterministic and r
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +19,9 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy import Engine, delete, insert, select
 
-from config.settings import Settings, VocConfig
+from config.settings import Settings, VocConfig, settings_from_env
 from flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
+from flows.logs import attach_project_loggers
 from flows.surge_stage import detect_week
 from store import analysis
 from store.db import check_ready, make_engine
@@ -27,6 +29,8 @@ from store.models import StageRun
 from store.run_lock import week_lock
 from voc.errors import ConfigError
 from voc.weeks import Week
+
+attach_project_loggers()  # the project's INFO lines (rate-limit pauses, alert sends) in the run's logs
 
 
 @dataclass
@@ -36,6 +40,37 @@ class WeeklyResult:
     outputs: list[str] = field(default_factory=list)
     surges: int = 0
     alerts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # "warning: ..." lines (a missing drop folder)
+
+
+# The flows take no Settings: a flow's parameters are stored by Prefect in plain text (and shown in its
+# UI), and Settings holds VOC_DATABASE_URL with its password and the SMTP password. A flow reads its
+# settings and config from the environment where it runs (a worker, `voc serve`), or from `given(...)`
+# when the caller built them already (the CLI, the demo's own database, tests).
+_GIVEN: ContextVar[tuple[Settings, VocConfig] | None] = ContextVar("voc_given_settings", default=None)
+
+
+@contextmanager
+def given(settings: Settings, cfg: VocConfig) -> Iterator[None]:
+    """Flows started inside this block use these settings and config instead of the environment's."""
+    token = _GIVEN.set((settings, cfg))
+    try:
+        yield
+    finally:
+        _GIVEN.reset(token)
+
+
+def run_settings() -> tuple[Settings, VocConfig]:
+    """The settings and config of the current run: :func:`given`, else ``VOC_*`` and ``VOC_CONFIG``."""
+    got = _GIVEN.get()
+    if got is None:
+        settings = settings_from_env()
+        got = (settings, settings.load_config())
+    return got
+
+
+def _week_of(week: str | None) -> Week:
+    return Week.parse(week) if week else Week.latest_complete()
 
 
 def _engine(settings: Settings) -> Engine:
@@ -53,7 +88,14 @@ def _mark(engine: Engine, week: Week, stage: str, summary: str) -> None:
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
 def ingest_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[str]:
-    return [s.line() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
+    """One summary line per source, then its ``warning: ...`` lines (:func:`split_warnings`)."""
+    summaries = ingest_stage.ingest_all(_engine(settings), cfg, source)
+    return [s.line() for s in summaries] + [w for s in summaries for w in s.warnings()]
+
+
+def split_warnings(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(summary lines, ``warning: ...`` lines) of what a stage returned."""
+    return ([x for x in lines if not x.startswith("warning: ")], [x for x in lines if x.startswith("warning: ")])
 
 
 def task_runner(settings: Settings) -> TaskRunner[Any]:
@@ -74,11 +116,12 @@ def task_runner(settings: Settings) -> TaskRunner[Any]:
 
 
 @flow(name="voc-understand", log_prints=True)
-def understand_flow(settings: Settings, cfg: VocConfig, progress: understand.Progress | None = None) -> str:
+def understand_flow(progress: understand.Progress | None = None) -> str:
     """Understand pending tickets; chunks go to this flow's task runner unless sequential.
 
     The database reads and writes stay in this process, so workers need no database access.
     """
+    settings, cfg = run_settings()
     engine = _engine(settings)
     if settings.task_runner == "sequential":
         n = understand.understand_pending(engine, cfg, progress=progress)
@@ -91,7 +134,8 @@ def understand_flow(settings: Settings, cfg: VocConfig, progress: understand.Pro
 
 def understand_stage(settings: Settings, cfg: VocConfig, progress: understand.Progress | None = None) -> str:
     """The understanding subflow on the configured task runner."""
-    return understand_flow.with_options(task_runner=task_runner(settings))(settings, cfg, progress)
+    with given(settings, cfg):
+        return understand_flow.with_options(task_runner=task_runner(settings))(progress)
 
 
 @task(cache_policy=NONE)
@@ -131,12 +175,22 @@ def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path |
     return stats
 
 
+@task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
+def ingest_summaries_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[dict[str, Any]]:
+    """Per source: its counts, summary line and warnings (:meth:`IngestSummary.as_dict`)."""
+    return [s.as_dict() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
+
+
 @flow(name="voc-ingest", log_prints=True)
-def ingest_flow(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[str]:
-    lines = ingest_task(settings, cfg, source)
-    for line in lines:
-        print(line)
-    return lines
+def ingest_flow(source: str | None = None) -> list[dict[str, Any]]:
+    """Pull the configured sources; returns each source's summary (``voc ingest`` prints them)."""
+    settings, cfg = run_settings()
+    summaries = ingest_summaries_task(settings, cfg, source)
+    for s in summaries:
+        print(s["line"])
+        for warning in s["warnings"]:
+            print(warning)
+    return summaries
 
 
 # (what, done, total): "understand" counts tickets, "stage: NAME" counts the run's stages
@@ -180,16 +234,17 @@ PREPARE: tuple[tuple[str, Stage], ...] = (("ingest", _ingest_stage), ("understan
 
 
 @flow(name="voc-analyze", log_prints=True)
-def analyze_flow(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None = None
-                 ) -> list[str]:
-    """Understand, topics, counts and surges for one week (no ingest, no brief)."""
+def analyze_flow(week: str | None = None, progress: StageProgress | None = None) -> list[str]:
+    """Understand, topics, counts and surges for one week (ISO week; default the latest complete one)."""
+    settings, cfg = run_settings()
+    w = _week_of(week)
     step = _stepper(plan := ["understand", "topics", "surges"], progress)
     step(plan[0])
     lines = [understand_stage(settings, cfg, _tickets(progress))]
     step(plan[1])
-    lines.append(topics_task(settings, cfg, week))
+    lines.append(topics_task(settings, cfg, w))
     step(plan[2])
-    lines.append(f"{surges_task(settings, cfg, week)} surge cells flagged in {week}")
+    lines.append(f"{surges_task(settings, cfg, w)} surge cells flagged in {w}")
     step("done")
     for line in lines:
         print(line)
@@ -197,10 +252,13 @@ def analyze_flow(settings: Settings, cfg: VocConfig, week: Week, progress: Stage
 
 
 @flow(name="voc-weekly", log_prints=True)
-def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None = None,
+def weekly_flow(week: str | None = None, out_dir: Path | None = None, sink_dir: Path | None = None,
                 ingest: bool = True, alerts: bool = True, resume: bool = False,
                 progress: StageProgress | None = None, take_lock: bool = True) -> WeeklyResult:
     """The whole weekly run: ingest -> understand -> topics -> surges -> brief -> alerts.
+
+    ``week``: ISO week, default the latest complete one; ``out_dir``: default ``VOC_OUT_DIR``;
+    ``sink_dir``: write alerts as files there (default ``alerts.sink_dir`` of the config, else send).
 
     Every stage replaces its week's results, so re-running a week never duplicates anything.
     ``resume`` skips the stages that already finished for this week (after a failed run);
@@ -208,6 +266,16 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
     ``take_lock=False``: the caller already holds the week's lock (the CLI takes it before starting
     Prefect, so a refused run is one line rather than a failed flow run with its traceback).
     """
+    settings, cfg = run_settings()
+    week_ = _week_of(week)
+    out_dir = out_dir or settings.out_dir
+    if sink_dir is None and cfg.alerts.sink_dir:
+        sink_dir = Path(cfg.alerts.sink_dir)
+    return _weekly(settings, cfg, week_, out_dir, sink_dir, ingest, alerts, resume, progress, take_lock)
+
+
+def _weekly(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None, ingest: bool,
+            alerts: bool, resume: bool, progress: StageProgress | None, take_lock: bool) -> WeeklyResult:
     res = WeeklyResult(week=str(week))
     engine = _engine(settings)
     with week_lock(engine, week.ordinal(), str(week)) if take_lock else nullcontext():
@@ -221,6 +289,9 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
             if name in plan:
                 step(name)
                 lines = stage(settings, cfg, week, progress)
+                if name == "ingest":  # a missing drop folder is a warning, not a line of the summary
+                    lines, warned = split_warnings(lines)
+                    res.warnings += warned
                 res.lines += lines
                 if name != "topics":  # topics_task marks itself
                     _mark(engine, week, name, "; ".join(lines))
@@ -239,7 +310,7 @@ def weekly_flow(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, s
         step("done")
         if done:
             res.lines.append(f"resumed: skipped {', '.join(sorted(done))}")
-    for line in res.lines:
+    for line in res.lines + res.warnings:
         print(line)
     _summary_artifact(res)
     return res

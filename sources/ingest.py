@@ -37,8 +37,11 @@ class IngestSummary:
     bad_files: list[str] = field(default_factory=list)  # why each unreadable file was quarantined
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     reasons: dict[str, int] = field(default_factory=dict)
+    missing: str | None = None  # the source's path does not exist: nothing was read (a warning, not a failure)
 
     def line(self) -> str:
+        if self.missing:
+            return f"{self.source}: nothing read ({self.missing})"
         c = self.counts
         text = (f"{self.source}: read {self.read}, inserted {c.inserted}, updated {c.updated}, "
                 f"unchanged {c.unchanged}, duplicates {c.duplicates}")
@@ -53,11 +56,23 @@ class IngestSummary:
             text += f", {len(self.bad_files)} file(s) unreadable, quarantined: " + "; ".join(self.bad_files)
         return text
 
+    def as_dict(self) -> dict[str, object]:
+        """The counts for ``--json`` (with the summary line and the warnings as printed)."""
+        c = self.counts
+        return {"source": self.source, "read": self.read, "inserted": c.inserted, "updated": c.updated,
+                "unchanged": c.unchanged, "duplicates": c.duplicates, "quarantined": self.quarantined,
+                "files_skipped": self.files_skipped, "reasons": dict(self.reasons), "missing": self.missing,
+                "line": self.line(), "warnings": self.warnings()}
+
     def warnings(self) -> list[str]:
         """One line per file quarantined whole: the run went on without it (exit 0), so say it apart
         from the counts, where it cannot be missed."""
-        return [f"warning: {self.source}: file not ingested, quarantined: {reason}; fix or replace it and "
+        said = [f"warning: {self.source}: file not ingested, quarantined: {reason}; fix or replace it and "
                 f"run again (`voc quarantine` lists it)" for reason in self.bad_files]
+        if self.missing:
+            said.append(f"warning: source {self.source!r}: {self.missing}, nothing read; create it (exports "
+                        "dropped there are read by the next run) or change `sources:` in your VOC_CONFIG")
+        return said
 
     def add(self, other: IngestSummary) -> None:
         self.read += other.read

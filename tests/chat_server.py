@@ -263,13 +263,14 @@ def self_signed_cert(folder: Any) -> tuple[str, str]:
 
 
 class MailServer:
-    """aiosmtpd on 127.0.0.1 (free port): STARTTLS required, AUTH LOGIN/PLAIN with one user.
+    """aiosmtpd on 127.0.0.1 (free port): STARTTLS required (or, ``implicit_tls``, TLS from the first
+    byte as on port 465), AUTH LOGIN/PLAIN with one user.
 
     ``messages`` holds the parsed e-mails (``email.message.EmailMessage``); RCPT TO addresses in
     ``refuse`` get a permanent 550.
     """
 
-    def __init__(self, folder: Any, user: str = "voc", password: str = "smtp-pass-Zq81"):
+    def __init__(self, folder: Any, user: str = "voc", password: str = "smtp-pass-Zq81", implicit_tls: bool = False):
         import socket
         import ssl
 
@@ -309,9 +310,16 @@ class MailServer:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=tls,
-                                     require_starttls=True, auth_required=True, auth_require_tls=True,
-                                     authenticator=authenticator)
+        self.implicit_tls = implicit_tls
+        if implicit_tls:
+            # auth_require_tls=False: aiosmtpd 1.4 on Python 3.11 does not see an implicit-TLS transport as
+            # TLS and would not offer AUTH; every byte of this connection is TLS anyway
+            self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, ssl_context=tls,
+                                         auth_required=True, auth_require_tls=False, authenticator=authenticator)
+        else:
+            self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=tls,
+                                         require_starttls=True, auth_required=True, auth_require_tls=True,
+                                         authenticator=authenticator)
 
     def start(self) -> MailServer:
         self.controller.start()

@@ -55,6 +55,7 @@ class HelpdeskServer:
         self.hooks: dict[int, Any] = {}  # request number (1-based) -> callable run before answering it
         self.rate_total = 1000
         self.rate_used = 0
+        self.rate_reset: str | None = None  # the IETF `ratelimit-reset` header (seconds), when set
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -273,6 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = {"X-RateLimit-Total": str(s.rate_total),
                            "X-RateLimit-Remaining": "0" if fault == "spent" else str(s.rate_total - s.rate_used),
                            "X-RateLimit-Used-CurrentRequest": "1"}
+                if s.rate_reset is not None:
+                    headers["ratelimit-reset"] = s.rate_reset
                 if link:
                     headers["link"] = link
                 return self._send(200, body, headers, cut=fault == "drop")

@@ -36,30 +36,44 @@ HEADER = "ticket_id,closed_at,channel,product,batch,subject,body,agent,customer_
 PLANTED = {"agent": "li.na@example.com", "customer_region": "上海 13812345678", "status": "13912345678"}
 
 
-def _voc(db: str, *args: str, cwd: Path, prefect_home: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _voc(db: str, *args: str, cwd: Path, prefect_home: Path | None = None,
+         config: Path | None = None) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("voc")
     env = {**os.environ, "VOC_DATABASE_URL": db, "VOC_LOG_FILE": str(cwd / "voc-errors.log")}
+    if config is not None:
+        env["VOC_CONFIG"] = str(config)
     if prefect_home is not None:
         env["PREFECT_HOME"] = str(prefect_home)
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
 
 
-def test_missing_source_folder_in_the_weekly_run_is_one_line(db_url: str, tmp_path: Path) -> None:
+def test_unset_source_secret_in_the_weekly_run_is_one_line(db_url: str, tmp_path: Path) -> None:
+    # (a missing drop folder used to be the example here; it is a warning now: tests/test_ops.py)
+    import yaml
+
+    from config.settings import EXAMPLE_CONFIG
+
+    cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    cfg["sources"] = [{"name": "helpdesk", "kind": "zendesk", "subdomain": "nowhere",
+                       "email_env": "VOC_TEST_UNSET_EMAIL", "token_env": "VOC_TEST_UNSET_TOKEN"}]
+    (tmp_path / "voc.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    os.environ.pop("VOC_TEST_UNSET_EMAIL", None)
     assert _voc(db_url, "init", cwd=tmp_path).returncode == 0
     home = tmp_path / "prefect"  # its own Prefect database, to look at the run afterwards
     res = _voc(db_url, "run-weekly", "--week", str(WEEK), "--out", str(tmp_path / "out"),
-               "--alerts-to", str(tmp_path / "outbox"), cwd=tmp_path, prefect_home=home)
+               "--alerts-to", str(tmp_path / "outbox"), cwd=tmp_path, prefect_home=home,
+               config=tmp_path / "voc.yaml")
     assert res.returncode == 2, res
     assert res.stderr.splitlines() == [
-        f"error: source 'drops': ./drops does not exist (relative to {tmp_path}); create it or change "
-        "`sources:` in your VOC_CONFIG"], res.stderr
+        "error: source 'helpdesk': environment variable $VOC_TEST_UNSET_EMAIL (the agent email) is not set"
+    ], res.stderr
     assert res.stdout == "", res.stdout
     # Prefect still knows: the run is Failed, and its logs (sent to the API) keep the traceback
     with sqlite3.connect(home / "prefect.db") as c:
         states = [r[0] for r in c.execute("select state_type from flow_run")]
         logs = [r[0] for r in c.execute("select message from log where level >= 40")]
     assert states == ["FAILED"]
-    assert any("Traceback" in m and "SourceError: source 'drops'" in m for m in logs), logs
+    assert any("Traceback" in m and "SourceError: source 'helpdesk'" in m for m in logs), logs
 
 
 def _records() -> list[logging.LogRecord]:

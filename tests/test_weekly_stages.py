@@ -189,7 +189,8 @@ def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analys
 
     engine, cfg = analysed
     settings = Settings(database_url=db_url)
-    clean = weekly.weekly_flow(settings, cfg, WEEK, tmp_path / "clean", ingest=False, alerts=False)
+    with weekly.given(settings, cfg):
+        clean = weekly.weekly_flow(str(WEEK), tmp_path / "clean", ingest=False, alerts=False)
     before = _snapshot(engine)
     real = weekly.detect_week
 
@@ -198,14 +199,15 @@ def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analys
         raise RuntimeError("killed mid-stage")  # ... but the stage never finishes
 
     monkeypatch.setattr(weekly, "detect_week", dies_after_writing)
-    with pytest.raises(RuntimeError, match="killed mid-stage"):
-        weekly.weekly_flow(settings, cfg, WEEK, tmp_path / "killed", ingest=False, alerts=False)
+    with pytest.raises(RuntimeError, match="killed mid-stage"), weekly.given(settings, cfg):
+        weekly.weekly_flow(str(WEEK), tmp_path / "killed", ingest=False, alerts=False)
     with engine.connect() as c:
         done = set(c.execute(select(StageRun.stage).where(StageRun.week == WEEK.ordinal())).scalars())
         locks = c.execute(text("select count(*) from run_locks")).scalar_one()
     assert done == {"understand", "topics"} and locks == 0
     monkeypatch.setattr(weekly, "detect_week", real)
-    resumed = weekly.weekly_flow(settings, cfg, WEEK, tmp_path / "resumed", ingest=False, alerts=False, resume=True)
+    with weekly.given(settings, cfg):
+        resumed = weekly.weekly_flow(str(WEEK), tmp_path / "resumed", ingest=False, alerts=False, resume=True)
     assert "resumed: skipped topics, understand" in resumed.lines
     assert _snapshot(engine) == before
     assert [Path(p).read_text(encoding="utf-8") for p in resumed.outputs] == \

@@ -26,7 +26,9 @@ from voc.weeks import Quarter, Week
 for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-               "PREFECT_LOGGING_LEVEL": "WARNING"}.items():
+               # Prefect's run logs (the UI) get INFO, the terminal only warnings and errors: each
+               # command prints its own summary (flows/logs.py puts the project's loggers in the run logs)
+               "PREFECT_LOGGING_LEVEL": "INFO", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}.items():
     os.environ.setdefault(_k, _v)
 
 # an OSError with one of these is the machine's state (disk, permissions), not a bug: said in one line
@@ -156,6 +158,27 @@ app.add_typer(themes_app, name="themes")
 app.add_typer(actions_app, name="actions")
 app.add_typer(quarantine_app, name="quarantine")
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        def v(dist: str) -> str:
+            try:
+                return version(dist)
+            except PackageNotFoundError:
+                return "not installed"
+
+        typer.echo(f"voc {v('voc-pipeline')} (Prefect {v('prefect')}, SQLAlchemy {v('sqlalchemy')}, "
+                   f"Python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit")] = False) -> None:
+    """Voice-of-customer pipeline: closed tickets -> weekly 'complaints into opportunities' briefs."""
+
+
 WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week)")]
 
 
@@ -240,14 +263,24 @@ def init() -> None:
 
 
 @app.command()
-def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None) -> None:
-    """Pull new closed tickets from the configured sources (a Prefect flow)."""
-    from flows.weekly import ingest_flow
+def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Per-source counts as JSON")] = False) -> None:
+    """Pull new closed tickets from the configured sources (a Prefect flow); one summary line per source."""
+    from flows.weekly import given, ingest_flow
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
     _quiet_prefect_console()
-    ingest_flow(settings, cfg, source)
+    with given(settings, cfg):
+        summaries = ingest_flow(source)
+    if as_json:
+        typer.echo(json.dumps(summaries, ensure_ascii=False, indent=2))
+    else:
+        for s in summaries:
+            typer.echo(s["line"])
+    for s in summaries:  # a source left out (no drop folder yet) does not fail the command
+        for warning in s["warnings"]:
+            typer.echo(warning, err=True)
 
 
 @app.command("ingest-file")
@@ -306,15 +339,25 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
 
 
 @app.command()
-def analyze(week: WeekOpt = None) -> None:
+def analyze(week: WeekOpt = None,
+            as_json: Annotated[bool, typer.Option("--json", help="Each stage's summary as JSON")] = False) -> None:
     """Understand new tickets, update topics and counts, detect surges for a week (a Prefect flow)."""
-    from flows.weekly import analyze_flow
+    from flows.weekly import analyze_flow, given
 
     settings, cfg, engine = _ctx()
+    w = _week(week)
     _prefect_ready()
     _quiet_prefect_console()
     with _progress() as progress:
-        analyze_flow(settings, cfg, _week(week), progress)
+        with given(settings, cfg):
+            lines = analyze_flow(str(w), progress)
+    stages = dict(zip(("understand", "topics", "surges"), lines, strict=True))
+    if as_json:
+        typer.echo(json.dumps({"week": str(w), **stages}, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"analyzed {w}:")
+    for stage, line in stages.items():
+        typer.echo(f"  {stage}: {line}")
 
 
 @app.command()
@@ -624,7 +667,7 @@ def run_weekly(week: WeekOpt = None,
                resume: Annotated[bool, typer.Option(help="Skip stages that already finished for this week")] = False
                ) -> None:
     """The whole weekly flow: ingest, understand, topics, surges, brief, alerts."""
-    from flows.weekly import weekly_flow
+    from flows.weekly import given, weekly_flow
     from store.run_lock import week_lock
 
     settings, cfg, engine = _ctx()
@@ -635,10 +678,13 @@ def run_weekly(week: WeekOpt = None,
         _prefect_ready()
         _quiet_prefect_console()
         with _progress() as progress:
-            res = weekly_flow(settings, cfg, w, out or settings.out_dir, sink, resume=resume, progress=progress,
-                              take_lock=False)
+            with given(settings, cfg):
+                res = weekly_flow(str(w), out or settings.out_dir, sink, resume=resume, progress=progress,
+                                  take_lock=False)
     for p in res.outputs:
         typer.echo(p)
+    for warning in res.warnings:  # e.g. a drop folder nobody created yet: the run went on without it
+        typer.echo(warning, err=True)
 
 
 @app.command("check-safety")
@@ -651,6 +697,7 @@ def check_safety(
     """The daily safety check by hand: ingest, understand, topics and counts, then safety surges over the
     last 7 days; owners and the safety list are alerted at once (once per surge, again if it escalates)."""
     from flows.safety import parse_now, safety_flow, safety_locks, utc_naive
+    from flows.weekly import given
 
     settings, cfg, engine = _ctx()
     sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
@@ -659,7 +706,8 @@ def check_safety(
         _prefect_ready()
         _quiet_prefect_console()
         with _progress() as progress:
-            res = safety_flow(settings, cfg, at, sink, progress, take_lock=False)
+            with given(settings, cfg):
+                res = safety_flow(at, sink, progress, take_lock=False)
     typer.echo(json.dumps(res.as_dict(), ensure_ascii=False) if as_json else res.line())
 
 
