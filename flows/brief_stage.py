@@ -26,7 +26,7 @@ from reports.model import (
 from reports.render import render_brief
 from store import analysis, report_queries, themes
 from store.models import BriefRendered, Topic
-from surges.selection import SAFETY_LEVELS, group_surges
+from surges.selection import SAFETY_LEVELS, group_surges, item_model, item_theme
 from voc.atomic import atomic_write, make_folder
 from voc.weeks import Week
 
@@ -77,46 +77,6 @@ def surge_series(conn: Any, r: Any, theme_topics: Sequence[int], w0: int, w: int
     return report_queries.cell_history(conn, "complaint", r.topic_id, r.product, model, r.batch, w0, w)
 
 
-def _about(by_topic: dict[int, int], theme_of: dict[int, int], theme_recs: dict[int, Any]
-           ) -> tuple[Any, list[int], int | None]:
-    """(the theme holding most of a cell's tickets, its topics in the cell most first, the top one)."""
-    by_theme: dict[int, int] = {}
-    for t, n in by_topic.items():
-        if t in theme_of:
-            by_theme[theme_of[t]] = by_theme.get(theme_of[t], 0) + n
-    if not by_theme:
-        top = sorted(by_topic, key=lambda t: (-by_topic[t], t))
-        return None, top, top[0] if top else None
-    th = min(by_theme, key=lambda h: (-by_theme[h], h))
-    under = sorted((t for t in by_topic if theme_of.get(t) == th), key=lambda t: (-by_topic[t], t))
-    return theme_recs.get(th), under, under[0] if under else None
-
-
-def _enrich(primary: Any, rows: Sequence[Any]) -> tuple[str | None, Any]:
-    """Model and batch concentration for a surge shown at a topic or theme × product level.
-
-    When one model carries most of the rise (≥ 60% of it, over the fine topics of the item) the item
-    names that model; batch concentration comes from the primary row or, failing that, from that
-    model's row.
-    """
-    siblings = [x for x in rows if x is not primary and x.product == primary.product
-                and x.level == "topic×product×model"
-                and (primary.topic_id is None or x.topic_id == primary.topic_id)]
-    model = primary.model
-    by_model: dict[str, int] = {}
-    for x in siblings:
-        by_model[x.model] = by_model.get(x.model, 0) + int(x.observed)
-    top = max(by_model, key=lambda m: (by_model[m], m), default=None)
-    if model is None and top is not None and by_model[top] >= 0.6 * primary.observed:
-        model = top
-    if primary.conc_batch:
-        return model, primary
-    main = max((x for x in siblings if x.model == model), key=lambda x: x.observed, default=None)
-    if main is not None and main.conc_batch:
-        return model, main
-    return model, None
-
-
 def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: date | None = None) -> Brief:
     today = today or date.today()
     w = week.ordinal()
@@ -149,7 +109,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
                 about = report_queries.cell_topics(conn, w, r.product, None if safety else r.batch,
                                                    ("complaint", "question") if safety else ("complaint",),
                                                    safety_only=safety)
-                theme, under, rep = _about(about, theme_of, theme_recs)
+                theme, under, rep = item_theme(about, theme_of, theme_recs)
                 theme_topics = ()
             label = labels.get(rep, "") if rep is not None else ""
             if theme is not None:
@@ -158,7 +118,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
             history = tuple(hist.get(x, 0) for x in weeks)
             prev = history[-2]
             qs = report_queries.quotes(conn, rep, w, w, r.product, r.batch) if rep is not None else []
-            model, src = _enrich(r, g.rows)
+            model, src = item_model(r, g.rows)
             conc = None
             if src is None and g.batch_row is not None and g.batch_row is not r and r.level != "product×batch":
                 src = g.batch_row if g.batch_row.conc_batch else None

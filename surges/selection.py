@@ -115,3 +115,46 @@ def group_surges(rows: Sequence[Any], theme_of: Mapping[int, int] | None = None)
         out.append(SurgeGroup(primary=primary, rows=tuple(rs), theme_id=k[1] if k[0] == "h" else None,
                               batch_row=min(batch_rows, key=lambda r: (r.q, -r.observed)) if batch_rows else None))
     return out
+
+
+def item_theme(by_topic: Mapping[int, int], theme_of: Mapping[int, int], theme_recs: Mapping[int, Any]
+               ) -> tuple[Any, list[int], int | None]:
+    """What a cell without a topic is about: (the theme holding most of its tickets - from
+    ``theme_recs`` -, that theme's topics in the cell most first, the top one); without a theme, the
+    cell's topics most first and the top one."""
+    by_theme: dict[int, int] = {}
+    for t, n in by_topic.items():
+        if t in theme_of:
+            by_theme[theme_of[t]] = by_theme.get(theme_of[t], 0) + n
+    if not by_theme:
+        top = sorted(by_topic, key=lambda t: (-by_topic[t], t))
+        return None, top, top[0] if top else None
+    th = min(by_theme, key=lambda h: (-by_theme[h], h))
+    under = sorted((t for t in by_topic if theme_of.get(t) == th), key=lambda t: (-by_topic[t], t))
+    return theme_recs.get(th), under, under[0] if under else None
+
+
+def item_model(primary: Any, rows: Sequence[Any]) -> tuple[str | None, Any]:
+    """(model, row whose batch concentration the item shows) for a surge shown at a topic or theme ×
+    product level.
+
+    When one model carries most of the rise (≥ 60% of it, over the fine topics of the item) the item
+    names that model; batch concentration comes from the primary row or, failing that, from that
+    model's row.
+    """
+    siblings = [x for x in rows if x is not primary and x.product == primary.product
+                and x.level == "topic×product×model"
+                and (primary.topic_id is None or x.topic_id == primary.topic_id)]
+    model = primary.model
+    by_model: dict[str, int] = {}
+    for x in siblings:
+        by_model[x.model] = by_model.get(x.model, 0) + int(x.observed)
+    top = max(by_model, key=lambda m: (by_model[m], m), default=None)
+    if model is None and top is not None and by_model[top] >= 0.6 * primary.observed:
+        model = top
+    if primary.conc_batch:
+        return model, primary
+    main = max((x for x in siblings if x.model == model), key=lambda x: x.observed, default=None)
+    if main is not None and main.conc_batch:
+        return model, main
+    return model, None

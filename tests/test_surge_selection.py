@@ -82,3 +82,26 @@ def test_identity_is_the_theme_whatever_row_speaks_for_it() -> None:
     assert group_surges([Row("topic", topic_id=3, product="P")], {})[0].identity == "3|P"
     assert group_surges([Row("product×safety", product="P")], {})[0].identity == "s|P"
     assert group_surges([Row("product×batch", product="P", batch="B")], {})[0].identity == "0|P"
+
+
+def test_a_cell_without_a_topic_is_about_the_theme_holding_most_of_its_tickets():
+    from surges.selection import item_theme
+
+    recs = {7: "door theme", 8: "noise theme"}
+    theme, under, top = item_theme({1: 3, 2: 5, 3: 6}, {1: 7, 2: 7, 3: 8}, recs)
+    assert theme == "door theme" and under == [2, 1] and top == 2  # 8 door tickets against 6 noise
+    theme, under, top = item_theme({4: 2, 5: 9}, {}, recs)  # no theme: its topics, most first
+    assert theme is None and under == [5, 4] and top == 5
+
+
+def test_an_item_names_the_model_carrying_most_of_the_rise_and_its_batch_row():
+    from types import SimpleNamespace as R
+
+    from surges.selection import item_model
+
+    primary = R(level="topic×product", topic_id=1, product="oven", model=None, observed=20, conc_batch=None)
+    a = R(level="topic×product×model", topic_id=1, product="oven", model="KX-30A", observed=14, conc_batch="B2409")
+    b = R(level="topic×product×model", topic_id=1, product="oven", model="KX-20", observed=4, conc_batch=None)
+    assert item_model(primary, [primary, a, b]) == ("KX-30A", a)
+    a.observed = 10  # half the rise: no model is named, and no batch row either
+    assert item_model(primary, [primary, a, b]) == (None, None)
