@@ -26,6 +26,7 @@ from reports.model import (
 from reports.render import render_brief
 from store import analysis, report_queries, themes
 from store.models import BriefRendered, Topic
+from surges.extras import batch_count_clause, batch_share_clause
 from surges.selection import SAFETY_LEVELS, group_surges, item_model, item_theme
 from voc.atomic import atomic_write, make_folder
 from voc.weeks import Week
@@ -128,14 +129,11 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
             explanation = r.explanation_zh if lang == "zh" else r.explanation_en
             batch = r.batch
             if src is not None and src is not r and src.conc_batch:
-                pct = f"{src.conc_share * 100:.0f}%"
-                explanation += (f"；{pct} 来自批次 {src.conc_batch}" if lang == "zh"
-                                else f"; {pct} from batch {src.conc_batch}")
+                explanation += batch_share_clause(src.conc_share, src.conc_batch, lang)
             elif g.batch_row is not None and g.batch_row is not r and not r.batch:
                 b = g.batch_row
                 batch = b.batch
-                explanation += (f"；批次 {b.batch} 本周 {b.observed} 件，预期约 {b.expected:.1f} 件"
-                                if lang == "zh" else f"; batch {b.batch}: {b.observed} vs ~{b.expected:.1f} expected")
+                explanation += batch_count_clause(b.batch, b.observed, b.expected, lang)
             items.append(SurgeItem(
                 topic_id=rep or 0, topic_label=label, theme_id=g.theme_id, surge_identity=g.identity,
                 fine_topics=tuple(labels[t] for t in under[:4] if labels.get(t) and labels[t] != label),

@@ -174,10 +174,23 @@ def explain(row: Mapping, label: str, lang: str, concentration: Concentration | 
         when = period_name(int(first)) if period_name else f"{first}"
         s += f"；自 {when} 起持续上升" if zh else f"; rising steadily since {when}"
     if concentration is not None:
-        pct = f"{concentration.share * 100:.0f}%"
-        s += (f"；{pct} 来自批次 {concentration.top_batch}" if zh
-              else f"; {pct} from batch {concentration.top_batch}")
+        s += batch_share_clause(concentration.share, concentration.top_batch, lang)
     return s
+
+
+def batch_share_clause(share: float, batch: str, lang: str) -> str:
+    """'；80% 来自批次 B2409' / '; 80% from batch B2409': the clause an explanation ends with when
+    one batch carries the surge (the one place this sentence is worded)."""
+    pct = f"{share * 100:.0f}%"
+    return f"；{pct} 来自批次 {batch}" if lang.lower().startswith("zh") else f"; {pct} from batch {batch}"
+
+
+def batch_count_clause(batch: str, observed: int, expected: float, lang: str) -> str:
+    """'；批次 B2409 本周 12 件，预期约 3.1 件' / '; batch B2409: 12 vs ~3.1 expected': a flagged batch
+    cell named inside its theme's or product's item."""
+    if lang.lower().startswith("zh"):
+        return f"；批次 {batch} 本周 {observed} 件，预期约 {expected:.1f} 件"
+    return f"; batch {batch}: {observed} vs ~{expected:.1f} expected"
 
 
 def _n(row: Mapping) -> int:

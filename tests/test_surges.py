@@ -269,3 +269,12 @@ def test_cfpb_september_2017_credit_reporting_flagged():
     assert len(eq) == 1 and eq["ratio"].iloc[0] > 1.8
     assert res.attrs["missing_periods"] == [f"2023-{m:02d}" for m in range(4, 11)]
     assert not res["period_label"].between("2023-04", "2023-10").any()
+
+
+def test_batch_clauses_are_worded_in_one_place_per_language():
+    from surges.extras import batch_count_clause, batch_share_clause
+
+    assert batch_share_clause(0.8, "B2409", "zh") == "；80% 来自批次 B2409"
+    assert batch_share_clause(0.8, "B2409", "en") == "; 80% from batch B2409"
+    assert batch_count_clause("B2409", 12, 3.14, "zh") == "；批次 B2409 本周 12 件，预期约 3.1 件"
+    assert batch_count_clause("B2409", 12, 3.14, "en") == "; batch B2409: 12 vs ~3.1 expected"
