@@ -189,3 +189,68 @@ def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path
     finally:
         _stop(serve, "voc serve")
     assert serve.returncode is not None
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(prefect_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The operator setup of README "Running with a Prefect server": ``prefect work-pool create voc --type
+    process``, ``prefect deploy`` of the weekly deployment from prefect.yaml, a run of one week
+    (``week`` parameter) executed by ``prefect worker start --pool voc --run-once``: COMPLETED, briefs written."""
+    api, env, server_log = prefect_server
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    rows, _ = sample.generate(Week.parse("2026-W47"), weeks=4, per_week=60, seed=5)
+    sample.write_csv(drops / "tickets.csv", rows)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    cfg["sources"] = [{"name": "drops", "kind": "file", "path": str(drops)}]
+    cfg_path = tmp_path / "voc.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    env = {**env, "PREFECT_API_URL": api, "VOC_CONFIG": str(cfg_path), "VOC_OUT_DIR": str(out_dir),
+           "VOC_HOME": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("VOC_DATABASE_URL", None)
+    env.pop("VOC_SMTP_HOST", None)
+    db = f"sqlite:///{tmp_path / 'voc.sqlite3'}"
+    logs = [server_log]
+
+    def run(*args: str, cwd: Path = tmp_path, extra: dict[str, str] | None = None) -> str:
+        p = subprocess.run(list(args), env={**env, **(extra or {})}, cwd=cwd, capture_output=True, text=True,
+                           timeout=180)
+        assert p.returncode == 0, f"{args}: {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        return p.stdout
+
+    run(str(BIN / "voc"), "init", extra={"VOC_DATABASE_URL": db})
+    run(str(BIN / "prefect"), "work-pool", "create", "voc", "--type", "process")
+    # deploy-time env: VOC_HOME (pull step), VOC_CONFIG and VOC_OUT_DIR (job variables); never the database URL
+    run(str(BIN / "prefect"), "--no-prompt", "deploy", "--name", "weekly", cwd=REPO)
+    dep = _api("GET", f"{api}/deployments/name/voc-scheduled-weekly/weekly").json()
+    assert dep["work_pool_name"] == "voc" and dep["parameter_openapi_schema"]["properties"].get("week") is not None
+    assert dep["job_variables"]["env"] == {"VOC_CONFIG": str(cfg_path), "VOC_OUT_DIR": str(out_dir)}
+    assert [s["schedule"]["cron"] for s in dep["schedules"]] == ["0 8 * * 1"]
+    assert (dep.get("concurrency_limit") or (dep.get("global_concurrency_limit") or {}).get("limit")) == 1, dep
+
+    r = _api("POST", f"{api}/deployments/{dep['id']}/create_flow_run", json={"parameters": {"week": "2026-W47"}})
+    run_id = r.json()["id"]
+
+    worker_log = tmp_path / "worker.log"
+    logs.insert(0, worker_log)
+    with worker_log.open("wb") as out:  # the worker's environment holds the database URL (a secret in production)
+        worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "voc", "--run-once"],
+                                  env={**env, "VOC_DATABASE_URL": db}, cwd=tmp_path, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def finished() -> dict[str, Any] | None:
+            state = _api("GET", f"{api}/flow_runs/{run_id}").json()["state"]
+            return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+        state = _wait("the weekly run on the worker to finish", finished, 300, logs)
+        assert state["type"] == "COMPLETED", f"{state['type']}: {state.get('message')}\n{_tails(logs)}"
+        worker.wait(timeout=60)  # --run-once: it exits once the run it took is over
+    finally:
+        _stop(worker, "prefect worker")
+    briefs = sorted(p.name for p in out_dir.glob("brief-2026-W47.*"))
+    assert briefs and all(p.stat().st_size > 0 for p in out_dir.glob("brief-2026-W47.*")), sorted(out_dir.iterdir())
+    assert "brief-2026-W47.zh.html" in briefs or any(b.endswith(".md") for b in briefs), briefs
