@@ -12,6 +12,7 @@ it and sent nothing: every assertion on alerts here fails on it (and the command
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,52 @@ def test_a_mid_week_safety_surge_is_alerted_once_then_escalated(setup: Any) -> N
                                                               (SAFETY_LIST, "escalation", "sent")}, esc
     new = _messages(sink)[before:]
     assert sorted(m["recipient"] for m in new if "电热水壶" in m["text"]) == sorted([OWNER, SAFETY_LIST])
+
+
+@pytest.mark.slow
+def test_check_safety_delivers_through_real_smtp_and_chat_servers(setup: Any, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """No file sink: one ``voc check-safety --now`` run sends the start alert to the kettle's owner by e-mail
+    (a real SMTP server: STARTTLS + AUTH) and to the safety list's Feishu group (the local chat server,
+    signature checked) - asserted on what the servers received."""
+    from tests.chat_server import ChatServer, MailServer
+
+    runner, app, drops, _sink, rows, engine = setup
+    token, secret = "feishu-safety-hook-1", "feishu-safety-secret-9"
+    chat = ChatServer(secrets={token: secret}).start()
+    (tmp_path / "smtp").mkdir()
+    mail = MailServer(tmp_path / "smtp").start()
+    try:
+        cfg_path = Path(str(os.environ["VOC_CONFIG"]))
+        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        quality = next(o for o in cfg["owners"] if o["email"] == SAFETY_LIST)
+        quality["channels"] = [{"kind": "feishu", "webhook_env": "VOC_QUALITY_FEISHU_URL",
+                                "secret_env": "VOC_QUALITY_FEISHU_SECRET"}]
+        cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+        for k, v in {"VOC_QUALITY_FEISHU_URL": chat.feishu_url(token), "VOC_QUALITY_FEISHU_SECRET": secret,
+                     "VOC_SMTP_HOST": "127.0.0.1", "VOC_SMTP_PORT": str(mail.port), "VOC_SMTP_USER": mail.user,
+                     "VOC_SMTP_PASSWORD": mail.password, "VOC_SMTP_STARTTLS": "true",
+                     "VOC_SMTP_FROM": "voc@hearth.example", "SSL_CERT_FILE": mail.cert}.items():
+            monkeypatch.setenv(k, v)  # SSL_CERT_FILE: the default TLS context trusts the test server's certificate
+
+        first_six = [_kettle_safety(i, datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(hours=3 * i))
+                     for i in range(6)]
+        _drop(drops, "a-history", [r for r in rows if _closed(r) < T1] + first_six)
+        res = runner.invoke(app, ["check-safety", "--now", T1.isoformat(), "--json"])
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.stdout)
+        assert out["flagged"] >= 1 and out["alerts"]["sent"] >= 2 and not out["alerts"].get("failed"), out
+
+        to_owner = [m for m in mail.to(OWNER) if "电热水壶" in m.get_body(("plain",)).get_content()]
+        assert len(to_owner) == 1, [m["To"] for m in mail.messages]
+        assert "安全" in str(to_owner[0]["Subject"]) and to_owner[0]["From"] == "voc@hearth.example"
+        assert not mail.to(SAFETY_LIST)  # the safety list's only channel is its Feishu group
+        [req] = chat.accepted("feishu")
+        assert req.problem == "" and {"timestamp", "sign"} <= set(req.body)
+        assert "电热水壶" in req.raw.decode("utf-8") and secret not in req.raw.decode("utf-8")
+        told = _kettle_rows(engine)
+        assert {(r.recipient, r.kind, r.status) for r in told} == {
+            (OWNER, "start", "sent"), ("feishu:VOC_QUALITY_FEISHU_URL", "start", "sent")}, told
+    finally:
+        chat.stop()
+        mail.stop()

@@ -92,7 +92,9 @@ def _stop(proc: subprocess.Popen[bytes], name: str) -> None:
 def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     """A real Prefect server on a free port with its own PREFECT_HOME (the session's ephemeral one untouched)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               # a run refused by a deployment's concurrency limit (ENQUEUE) is retried after 2 s, not 30
+               PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2")
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     log = tmp_path / "prefect-server.log"
@@ -189,3 +191,92 @@ def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path
     finally:
         _stop(serve, "voc serve")
     assert serve.returncode is not None
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(prefect_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The operator setup of README "Running with a Prefect server": ``prefect work-pool create voc --type
+    process``, ``prefect deploy`` of the weekly deployment from prefect.yaml, a run of one week
+    (``week`` parameter) executed by ``prefect worker start --pool voc --run-once``: COMPLETED, briefs written.
+    Two runs of that week are asked for at once: the deployment's concurrency limit (1, ENQUEUE) holds the
+    second (AwaitingConcurrencySlot) until the first is over, and a later worker runs it."""
+    api, env, server_log = prefect_server
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    rows, _ = sample.generate(Week.parse("2026-W47"), weeks=4, per_week=60, seed=5)
+    sample.write_csv(drops / "tickets.csv", rows)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    cfg["sources"] = [{"name": "drops", "kind": "file", "path": str(drops)}]
+    cfg_path = tmp_path / "voc.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    env = {**env, "PREFECT_API_URL": api, "VOC_CONFIG": str(cfg_path), "VOC_OUT_DIR": str(out_dir),
+           "VOC_HOME": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("VOC_DATABASE_URL", None)
+    env.pop("VOC_SMTP_HOST", None)
+    db = f"sqlite:///{tmp_path / 'voc.sqlite3'}"
+    logs = [server_log]
+
+    def run(*args: str, cwd: Path = tmp_path, extra: dict[str, str] | None = None) -> str:
+        p = subprocess.run(list(args), env={**env, **(extra or {})}, cwd=cwd, capture_output=True, text=True,
+                           timeout=180)
+        assert p.returncode == 0, f"{args}: {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        return p.stdout
+
+    run(str(BIN / "voc"), "init", extra={"VOC_DATABASE_URL": db})
+    run(str(BIN / "prefect"), "work-pool", "create", "voc", "--type", "process")
+    # deploy-time env: VOC_HOME (pull step), VOC_CONFIG and VOC_OUT_DIR (job variables); never the database URL
+    run(str(BIN / "prefect"), "--no-prompt", "deploy", "--name", "weekly", cwd=REPO)
+    dep = _api("GET", f"{api}/deployments/name/voc-scheduled-weekly/weekly").json()
+    assert dep["work_pool_name"] == "voc" and dep["parameter_openapi_schema"]["properties"].get("week") is not None
+    assert dep["job_variables"]["env"] == {"VOC_CONFIG": str(cfg_path), "VOC_OUT_DIR": str(out_dir)}
+    assert [s["schedule"]["cron"] for s in dep["schedules"]] == ["0 8 * * 1"]
+    assert (dep.get("concurrency_limit") or (dep.get("global_concurrency_limit") or {}).get("limit")) == 1, dep
+
+    # two runs of the same week at once: the deployment's limit of one makes the second wait for the first
+    run_ids = [_api("POST", f"{api}/deployments/{dep['id']}/create_flow_run",
+                    json={"parameters": {"week": "2026-W47"}}).json()["id"] for _ in range(2)]
+
+    def flow_run(run_id: str) -> dict[str, Any]:
+        return _api("GET", f"{api}/flow_runs/{run_id}").json()  # type: ignore[no-any-return]
+
+    def done(run_id: str) -> bool:
+        return flow_run(run_id)["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+    worker_log = tmp_path / "worker.log"
+    logs.insert(0, worker_log)
+    workers = 0
+    deadline = time.monotonic() + 420
+    while not all(done(i) for i in run_ids):
+        # the worker's environment holds the database URL (a secret in production); --run-once takes the runs
+        # due now and exits when they are over, so another one is started for the run that had to wait
+        assert time.monotonic() < deadline, f"runs not finished in time\n{_tails(logs)}"
+        workers += 1
+        with worker_log.open("ab") as out:
+            worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "voc", "--run-once"],
+                                      env={**env, "VOC_DATABASE_URL": db}, cwd=tmp_path, stdout=out,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            worker.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"prefect worker --run-once still running after 300 s\n{_tails(logs)}")
+        finally:
+            _stop(worker, "prefect worker")
+        assert worker.returncode == 0, _tails(logs)
+        time.sleep(1)
+    runs = [flow_run(i) for i in run_ids]
+    for fr in runs:
+        assert fr["state"]["type"] == "COMPLETED", f"{fr['state']['type']}: {fr['state'].get('message')}\n{_tails(logs)}"
+        assert fr["parameters"] == {"week": "2026-W47"}
+    history = {i: [st["name"] for st in _api("GET", f"{api}/flow_run_states/", params={"flow_run_id": i}).json()]
+               for i in run_ids}
+    assert sum("AwaitingConcurrencySlot" in names for names in history.values()) == 1, history
+    first, second = sorted(runs, key=lambda fr: fr["start_time"])
+    assert datetime.fromisoformat(second["start_time"]) >= datetime.fromisoformat(first["end_time"]), runs
+    assert workers >= 2
+    briefs = sorted(p.name for p in out_dir.glob("brief-2026-W47.*"))
+    assert briefs and all(p.stat().st_size > 0 for p in out_dir.glob("brief-2026-W47.*")), sorted(out_dir.iterdir())
+    assert "brief-2026-W47.zh.html" in briefs or any(b.endswith(".md") for b in briefs), briefs
