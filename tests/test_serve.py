@@ -197,12 +197,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(prefect_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(prefect_server, pg_url: str, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                                   ) -> None:
     """The operator setup of README "Running with a Prefect server": ``prefect work-pool create voc --type
     process``, ``prefect deploy`` of the weekly deployment from prefect.yaml, a run of one week
     (``week`` parameter) executed by ``prefect worker start --pool voc --run-once``: COMPLETED, briefs written.
     Two runs of that week are asked for at once: the deployment's concurrency limit (1, ENQUEUE) holds the
-    second (AwaitingConcurrencySlot) until the first is over, and a later worker runs it."""
+    second (AwaitingConcurrencySlot) until the first is over, and a later worker runs it. voc's store is
+    PostgreSQL, as in that README section (``voc serve`` above runs on SQLite)."""
     api, env, server_log = prefect_server
     drops = tmp_path / "drops"
     drops.mkdir()
@@ -217,7 +219,7 @@ def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(prefect_server,
            "VOC_HOME": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("VOC_DATABASE_URL", None)
     env.pop("VOC_SMTP_HOST", None)
-    db = f"sqlite:///{tmp_path / 'voc.sqlite3'}"
+    db = pg_url
     logs = [server_log]
 
     def run(*args: str, cwd: Path = tmp_path, extra: dict[str, str] | None = None) -> str:
@@ -280,3 +282,14 @@ def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(prefect_server,
     briefs = sorted(p.name for p in out_dir.glob("brief-2026-W47.*"))
     assert briefs and all(p.stat().st_size > 0 for p in out_dir.glob("brief-2026-W47.*")), sorted(out_dir.iterdir())
     assert "brief-2026-W47.zh.html" in briefs or any(b.endswith(".md") for b in briefs), briefs
+    # the runs worked on the PostgreSQL store the worker's environment named: its tickets, its week judged
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(pg_url)
+    try:
+        with eng.connect() as conn:
+            assert conn.execute(sa.text("select count(*) from tickets")).scalar_one() > 0
+            assert conn.execute(sa.text("select count(*) from stage_runs where week = :w and stage = 'surges'"),
+                                {"w": Week.parse("2026-W47").ordinal()}).scalar_one() == 1
+    finally:
+        eng.dispose()
