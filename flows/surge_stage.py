@@ -18,7 +18,7 @@ another cell's exposure. Explanations of unit-judged cells add the rate per 10k 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +59,17 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
                              new_topics=new_topics)
 
 
+def _shipments(cfg: VocConfig) -> pd.DataFrame | None:
+    """The config's shipments file (units in the field), or None when it names none."""
+    return load_shipments(cfg.shipments, {p.id for p in cfg.products} or None) if cfg.shipments else None
+
+
+def _intent_frames(rows_of: Callable[[str], Any]) -> list[pd.DataFrame]:
+    """Count frames (COUNT_COLUMNS + intent) of the intents the levels count: complaints and questions."""
+    return [pd.DataFrame(rows_of(intent), columns=COUNT_COLUMNS).assign(intent=intent)
+            for intent in ("complaint", "question")]
+
+
 ASSESS_COLUMNS = ["level", "cell", "family", "topic_id", "product", "model", "batch", "observed", "expected",
                   "ratio", "p", "q", "flagged"]
 
@@ -71,12 +82,9 @@ def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[in
     theme id (adds the theme levels); ``theme_labels``: theme id -> label for their explanations."""
     w = week.ordinal()
     start = w - HISTORY_WEEKS
-    shipments = None
-    if cfg.shipments:
-        shipments = load_shipments(cfg.shipments, {p.id for p in cfg.products} or None)
+    shipments = _shipments(cfg)
     with engine.connect() as conn:
-        frames = [pd.DataFrame(analysis.counts_frame_rows(conn, intent, start, w), columns=COUNT_COLUMNS)
-                  .assign(intent=intent) for intent in ("complaint", "question")]
+        frames = _intent_frames(lambda intent: analysis.counts_frame_rows(conn, intent, start, w))
         vols = analysis.volumes(conn, start, w)
         topics = analysis.load_topics(conn)
     labels = {t.id: t.label for t in topics}
@@ -156,14 +164,11 @@ def assess_safety_window(engine: Engine, cfg: VocConfig, now: datetime, days: in
     p = week.ordinal()
     b = Week.of(start).ordinal() - 1  # the last week that ended before the window began
     first = b - HISTORY_WEEKS
-    shipments = None
-    if cfg.shipments:
-        shipments = load_shipments(cfg.shipments, {x.id for x in cfg.products} or None)
+    shipments = _shipments(cfg)
     with engine.connect() as conn:
-        frames = [pd.DataFrame(analysis.counts_frame_rows(conn, intent, first, b), columns=COUNT_COLUMNS)
-                  .assign(intent=intent) for intent in ("complaint", "question")]
-        window = [pd.DataFrame(analysis.window_counts_rows(conn, intent, start, now), columns=COUNT_COLUMNS)
-                  .assign(intent=intent, week=p) for intent in ("complaint", "question")]
+        frames = _intent_frames(lambda intent: analysis.counts_frame_rows(conn, intent, first, b))
+        window = [f.assign(week=p) for f in
+                  _intent_frames(lambda intent: analysis.window_counts_rows(conn, intent, start, now))]
         vols = [*analysis.volumes(conn, first, b), *[(p, *r[1:]) for r in analysis.window_volumes(conn, start, now)]]
     verdict = SafetyWindow(start, now, week, Week.from_ordinal(b), pd.DataFrame(columns=ASSESS_COLUMNS))
     counts = pd.concat([f for f in [*frames, *window] if len(f)] or frames[:1], ignore_index=True)

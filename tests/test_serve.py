@@ -109,17 +109,24 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]
         _stop(proc, "prefect server")
 
 
-@pytest.mark.slow
-def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    api, env, server_log = prefect_server
+def _sample_drop_config(tmp_path: Path, *, weeks: int, per_week: int, seed: int) -> tuple[Path, int]:
+    """(the example config with one file source, the tickets in it): a drop folder holding sample tickets
+    up to 2026-W47."""
     drops = tmp_path / "drops"
     drops.mkdir()
-    rows, _ = sample.generate(Week.parse("2026-W47"), weeks=3, per_week=50, seed=11)
+    rows, _ = sample.generate(Week.parse("2026-W47"), weeks=weeks, per_week=per_week, seed=seed)
     sample.write_csv(drops / "tickets.csv", rows)
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     cfg["sources"] = [{"name": "drops", "kind": "file", "path": str(drops)}]
     cfg_path = tmp_path / "voc.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    return cfg_path, len(rows)
+
+
+@pytest.mark.slow
+def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    api, env, server_log = prefect_server
+    cfg_path, n_rows = _sample_drop_config(tmp_path, weeks=3, per_week=50, seed=11)
     db = f"sqlite:///{tmp_path / 'voc.sqlite3'}"
     env = {**env, "PREFECT_API_URL": api, "VOC_DATABASE_URL": db, "VOC_CONFIG": str(cfg_path),
            "VOC_OUT_DIR": str(tmp_path / "out"), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -166,7 +173,7 @@ def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path
             tickets = c.execute(text("select count(*) from tickets where source = 'drops'")).scalar_one()
             bad = c.execute(text("select count(*) from quarantine")).scalar_one()
         eng.dispose()
-        assert tickets > 0 and tickets + bad == len(rows), (tickets, bad, len(rows))
+        assert tickets > 0 and tickets + bad == n_rows, (tickets, bad, n_rows)
 
         # the server's own plan: the next weekly runs are Mondays 08:00 and the next quarterly runs are the
         # first Monday of January/April/July/October, 08:00 Shanghai time
@@ -206,14 +213,7 @@ def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(prefect_server,
     second (AwaitingConcurrencySlot) until the first is over, and a later worker runs it. voc's store is
     PostgreSQL, as in that README section (``voc serve`` above runs on SQLite)."""
     api, env, server_log = prefect_server
-    drops = tmp_path / "drops"
-    drops.mkdir()
-    rows, _ = sample.generate(Week.parse("2026-W47"), weeks=4, per_week=60, seed=5)
-    sample.write_csv(drops / "tickets.csv", rows)
-    cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    cfg["sources"] = [{"name": "drops", "kind": "file", "path": str(drops)}]
-    cfg_path = tmp_path / "voc.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    cfg_path, _ = _sample_drop_config(tmp_path, weeks=4, per_week=60, seed=5)
     out_dir = tmp_path / "out"
     env = {**env, "PREFECT_API_URL": api, "VOC_CONFIG": str(cfg_path), "VOC_OUT_DIR": str(out_dir),
            "VOC_HOME": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
