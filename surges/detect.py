@@ -219,7 +219,7 @@ def _desc(panel: Panel, col: str, default, gi: np.ndarray) -> np.ndarray:
 
 
 def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, young, n_cond,
-             P: SurgeParams, dominant=None) -> dict:
+             P: SurgeParams, dominant) -> dict:
     """q, flagged and methods per tested cell, family by family.
 
     Without a ``family`` column every cell is one family (BH over all). With it: BH per family over
@@ -240,7 +240,7 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
     pos = {f"{lv}\t{c}": j for j, (lv, c) in enumerate(zip(panel.level[gi], panel.cell[gi], strict=True))}
     par = np.array([-2 if x is None or (isinstance(x, float) and np.isnan(x)) else pos.get(str(x), -1)
                     for x in parent], dtype=np.int64)  # -2 top level, -1 parent not tested
-    dominant = np.zeros(n, dtype=bool) if dominant is None else np.asarray(dominant, dtype=bool)
+    dominant = np.asarray(dominant, dtype=bool)
     # a dominant cell (most of the volume: a catch-all theme, a brand's only product) is no test of
     # anything and no gate: its children are judged as top-level cells of their family
     par = np.where((par >= 0) & dominant[np.maximum(par, 0)], -2, par)
