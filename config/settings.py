@@ -208,8 +208,9 @@ class Thresholds(_Strict):
     # safety tickets of a product are their own false-discovery family with a recall-favouring rule
     # (surges.SurgeParams: BH level, and the handful of tickets / rise needed)
     safety_fdr_q: float = Field(default=0.2, gt=0.0, le=1.0)
-    safety_min_count: int = Field(default=6, ge=1)
-    safety_min_ratio: float = Field(default=2.5, ge=1.0)
+    safety_p: float = Field(default=0.1, ge=0.0, le=1.0)
+    safety_min_count: int = Field(default=5, ge=1)
+    safety_min_ratio: float = Field(default=2.0, ge=1.0)
 
 
 class Schedules(_Strict):

@@ -45,7 +45,7 @@ COUNT_COLUMNS = ["week", "topic_id", "product", "model", "batch", "n", "n_safety
 def params_from(cfg: VocConfig) -> surges.SurgeParams:
     th = cfg.thresholds
     return surges.SurgeParams(baseline_weeks=th.baseline_weeks, min_count=th.min_count, fdr_q=th.fdr_q,
-                              min_ratio=th.min_ratio, safety_fdr_q=th.safety_fdr_q,
+                              min_ratio=th.min_ratio, safety_fdr_q=th.safety_fdr_q, safety_p=th.safety_p,
                               safety_min_count=th.safety_min_count, safety_min_ratio=th.safety_min_ratio,
                               product_min_ratio=th.product_min_ratio)
 

@@ -277,6 +277,8 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
             qm = bh(p[m])
             q[m] = qm
             sig = qm <= fdr[m]
+            if P.safety_p > 0 and safety[m[0]]:  # recall first: per cell, no correction
+                sig = p[m] <= P.safety_p
             p_cut = p[m][sig].max() if sig.any() else -1.0
             fired_b[m] = sig & season_ok[m]
             fired_f[m] = has_f[m] & (p_f[m] <= p_cut)

@@ -28,8 +28,14 @@ class SurgeParams:
     # of safety tickets above a near-zero baseline is a surge.
     safety_family: str = "safety"
     safety_fdr_q: float = 0.2
-    safety_min_count: int = 6
-    safety_min_ratio: float = 2.5
+    # the safety family is judged cell by cell at this one-sided p, with no false-discovery correction
+    # (one cell per product: a missed safety rise costs more than a false alarm); 0 = BH at
+    # safety_fdr_q. bench/detection.py, tuning seeds 100-104: zh_shop safety 2 -> 5 of 5, mixed
+    # 2 -> 3 of 5; product x safety cells with >= 5 tickets at p <= 0.1 in the ~200 scored weeks
+    # without an injected safety rise: 4 (0.02 a week)
+    safety_p: float = 0.1
+    safety_min_count: int = 5
+    safety_min_ratio: float = 2.0
     # cells whose `flag_new` column is False (a batch judged by ticket volume: its complaints ramp up
     # as it enters the field) are not flagged before they have this many periods since their birth
     maturity_periods: int = 8

@@ -127,6 +127,31 @@ def test_safety_rule_needs_a_handful():
     assert not res.loc[("product×safety", "HD2"), "flagged"]
 
 
+def _safety_products(last: int) -> pd.DataFrame:
+    """12 products with ~2 safety complaints a week each (fixed histories); in the last week product
+    S0 has ``last`` and the others their usual count."""
+    hist = [2, 1, 3, 2, 1, 2, 2, 3, 1, 2, 2, 1, 3, 2, 2, 1, 2, 3, 2]
+    rows = []
+    for i in range(12):
+        h = hist[i:] + hist[:i]
+        for wk, s in zip(WEEKS, [*h, last if i == 0 else h[-1]], strict=True):
+            rows.append({"week": wk, "intent": "complaint", "topic_id": 1, "product": f"S{i}", "model": "",
+                         "batch": "", "n": 20 + s, "n_safety": s})
+    return pd.DataFrame(rows)
+
+
+def test_safety_cells_are_judged_one_by_one_not_diluted_by_the_other_products():
+    counts = _safety_products(last=6)
+    res = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    row = res.loc[("product×safety", "S0")]
+    assert row["flagged"] and 0.01 < row["p"] <= 0.1  # p alone: a false-discovery correction over the
+    assert row["q"] > 0.2  # products would have kept it below the line (q over the family)
+    bh = detect(count_table(counts, TOTAL, WEEKS), W, SurgeParams(safety_p=0.0)).set_index(["level", "cell"])
+    assert not bh.loc[("product×safety", "S0"), "flagged"]
+    usual = detect(count_table(_safety_products(last=3), TOTAL, WEEKS), W)
+    assert not usual[usual["level"] == "product×safety"]["flagged"].any()
+
+
 # --- structured families ----------------------------------------------------------------------------
 def test_families_flag_a_theme_that_one_global_correction_dilutes():
     """A cell holding exactly a theme (~10 -> 23) among 1,000 null topic cells: top-level family of 20
