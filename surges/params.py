@@ -30,9 +30,9 @@ class SurgeParams:
     safety_fdr_q: float = 0.2
     # the safety family is judged cell by cell at this one-sided p, with no false-discovery correction
     # (one cell per product: a missed safety rise costs more than a false alarm); 0 = BH at
-    # safety_fdr_q. bench/detection.py, tuning seeds 100-104: zh_shop safety 2 -> 5 of 5, mixed
-    # 2 -> 3 of 5; product x safety cells with >= 5 tickets at p <= 0.1 in the ~200 scored weeks
-    # without an injected safety rise: 4 (0.02 a week)
+    # safety_fdr_q. bench/detection.py, tuning seeds 100-104 (surge stage re-run on the kept stores):
+    # zh_shop safety found 2 -> 5 of 5, mixed 2 -> 2 of 5; false items in the ~190 scored weeks
+    # without an injected safety rise: +2 (cfpb, safety-classed credit-report complaints)
     safety_p: float = 0.1
     safety_min_count: int = 5
     safety_min_ratio: float = 2.0
