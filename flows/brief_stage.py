@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, insert
 
 from config.settings import VocConfig
+from delivery.routing import owner_for
 from flows.pdf import html_to_pdf
 from reports.model import (
     ActionItem,
@@ -42,11 +43,6 @@ def product_name(cfg: VocConfig, product_id: str | None, lang: str) -> str | Non
     if p is None:
         return product_id
     return p.name_zh if lang == "zh" else p.name_en
-
-
-def owner_for(cfg: VocConfig, product_id: str | None) -> str | None:
-    p = cfg.product(product_id)
-    return (p.owner if p and p.owner else None) or cfg.alerts.default_owner
 
 
 def build_kpis(rows: dict[int, dict[str, Any]], weeks: list[int]) -> tuple[Kpi, ...]:

@@ -32,6 +32,7 @@ from prefect.cache_policies import NONE
 from sqlalchemy import Engine, exists, func, select
 
 from config.settings import Settings, VocConfig
+from delivery.lifecycle import parse_key
 from flows import alert_stage
 from flows.surge_stage import SAFETY_WINDOW_DAYS, assess_safety_window, store_safety_window
 from flows.weekly import PREPARE, StageProgress, _engine, run_settings
@@ -122,7 +123,7 @@ def safety_alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir:
     with engine.connect() as conn:
         groups = group_surges(analysis.load_surges(conn, week.ordinal()), themes.topic_theme_map(conn))
     flagged = {g.identity for g in groups if any(r.severity == "safety" for r in g.rows)}
-    told = {parsed[0] for p in planned for k in p.dedupe_keys if (parsed := alert_stage._parse(k)) is not None}
+    told = {parsed[0] for p in planned for k in p.dedupe_keys if (parsed := parse_key(k)) is not None}
     stats = alert_stage.send(engine, planned, channels, week, cfg.alerts.attempts, cfg.alerts.retry_delay)
     return stats, len(flagged - told)
 
