@@ -33,8 +33,9 @@ from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings, VocConfig
 from delivery import lifecycle
-from delivery.channels import Channel, ChannelSet, DeliveryError, FileSink, Message, SmtpChannel
+from delivery.channels import ChannelSet, FileSink, SmtpChannel
 from delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
+from delivery.message import Channel, DeliveryError, Message
 from delivery.routing import Target, owner_for
 from flows.brief_stage import HISTORY, build_brief, product_name, surge_series
 from reports.model import Alert, BatchShare, SurgeItem
