@@ -1,8 +1,5 @@
-"""Alert channels behind one small interface. Secrets come from the environment, never config.
-
-``Channel.send`` delivers one message or raises ``DeliveryError`` (``permanent`` = do not retry,
-``retry_after`` = the server asked us to wait). Channels never put a secret (password, webhook
-URL, signing secret) into an error message; the caller records those messages in the database.
+"""Alert channels behind one small interface (``delivery.message``): e-mail, files, and the chat robots
+of ``delivery.chat`` chosen per target. Secrets come from the environment, never config.
 """
 
 from __future__ import annotations
@@ -19,33 +16,9 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
-from typing import Protocol
 
+from delivery.message import Channel, DeliveryError, Message
 from voc.atomic import atomic_write, make_folder
-
-
-class DeliveryError(Exception):
-    """A send failed; ``permanent`` ones are not retried; ``retry_after`` is the server's wish in seconds."""
-
-    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Message:
-    recipient: str
-    subject: str
-    text: str
-    html: str | None = None
-    markdown: str | None = None  # for chat robots that render Markdown (DingTalk, WeCom)
-
-
-class Channel(Protocol):
-    name: str
-
-    def send(self, message: Message) -> None: ...
 
 
 class FileSink:

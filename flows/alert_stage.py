@@ -1,16 +1,9 @@
 """Alert stage: tell each owner about their surges once, in their language, on their channels.
 
-Lifecycle, per surge and per (channel, recipient):
-
-* **start** — the first message about a surge episode;
-* **escalation** — again only when the ratio or the count grew by ``alerts.escalation_factor``
-  since the last message, or the severity became *safety*;
-* **resolved** — one note when a surge someone was told about is no longer flagged;
-* nothing otherwise, however often the stage runs.
-
-Each owner gets one digest per channel (all their new or escalated surges in one message; resolved
-notes in a second one). In ``alerts.quiet_hours`` non-safety messages are recorded as ``deferred``
-and go out on the next run outside quiet hours; safety surges go out at once.
+The rules live in pure modules: who is told and where in ``delivery/routing.py``; the lifecycle
+(start, escalation, resolved, quiet hours, dedupe keys, one product's safety surge across items) in
+``delivery/lifecycle.py``. This stage loads what they need from the store, renders the messages,
+and claims, sends and records each one.
 
 Every send is one row per (dedupe key, channel, recipient) in ``alerts``. The row is written
 *before* sending (``pending``) and updated after. A ``pending`` row found by a later run means the
@@ -21,16 +14,6 @@ check one ``unknown`` row (it stays visible in the table and in the run's stats)
 cannot un-send messages. Transient failures (timeouts, 429, 5xx) are retried with exponential
 backoff; permanent ones are recorded as ``failed`` (the next brief lists them) and retried on the
 next run. A failing channel never stops the other channels or the flow.
-
-Dedupe keys: ``{identity}|w{episode week}|{start|esc<week>|resolved}``. The surge identity is the
-brief's item (``surges.selection.SurgeGroup.identity``: ``h{theme}`` for a theme, ``{topic}|{product}``
-for a topic without a theme, ``0|{product}`` / ``s|{product}`` for a product's or its safety
-complaints), so a surge that moves between levels (theme → theme × product → a fine topic) is still
-the same surge. A product's safety surge is one surge whichever item carries it: the daily safety
-check (flows/safety.py) tells ``s|{product}``, and a later brief item about the same product's safety
-tickets (a theme or topic that took the product's safety cell) continues that episode rather than
-starting another (and the other way round). Alerts sent before themes existed used ``{topic}|{product}``: a surge of a theme
-that was alerted under such a key is alerted once more under its theme.
 """
 
 from __future__ import annotations
@@ -41,17 +24,20 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from config.settings import Route, Settings, VocConfig
-from delivery.channels import Channel, ChannelSet, DeliveryError, FileSink, Message, SmtpChannel
-from flows.brief_stage import HISTORY, build_brief, owner_for, product_name, surge_series
+from config.settings import Settings, VocConfig
+from delivery import lifecycle
+from delivery.channels import ChannelSet, FileSink, SmtpChannel
+from delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
+from delivery.message import Channel, DeliveryError, Message
+from delivery.routing import Target, owner_for
+from flows.brief_stage import HISTORY, build_brief, product_name, surge_series
 from reports.model import Alert, BatchShare, SurgeItem
 from reports.render import alert_subject, render_alert
 from store import analysis, themes
@@ -62,22 +48,9 @@ from voc.weeks import Week
 
 log = logging.getLogger("voc.alerts")
 
-TOLD = ("sent", "unknown", "pending")  # the recipient was (or may have been) told: never sent again
 CLAIMABLE = ("failed", "deferred", "superseded")  # rows a later run may take over and send
 UNKNOWN_NOTE = ("outcome unknown: the run stopped after the send started and before its result was "
                 "recorded; not re-sent, please check with the recipient")
-
-
-@dataclass(frozen=True)
-class Target:
-    """One way to reach one owner. ``recipient`` is an e-mail address or ``kind:VARIABLE_NAME``."""
-
-    owner: str
-    language: str
-    channel: str  # email | file | slack | dingtalk | wecom | feishu | lark
-    recipient: str
-    webhook_env: str | None = None
-    secret_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,205 +66,22 @@ class PlannedAlert:
     supersedes: tuple[str, ...] = ()  # deferred keys this message makes obsolete
 
 
-@dataclass
-class _Entry:
-    ident: str
-    kind: str
-    key: str
-    ratio: float
-    week: int
-    row: Any = None  # a surges row, for items not in this week's brief (resolved, late)
-    severity: str = "other"
-    item: str = ""  # the brief item's identity when the surge is told under another one (_same_safety)
-
-
 def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
-# ---------------------------------------------------------------------------------------------
-# Routing
-# ---------------------------------------------------------------------------------------------
-
-
-def _route_matches(r: Route, item: SurgeItem) -> bool:
-    if r.product is not None and r.product != item.product_id:
-        return False
-    if r.model is not None and (item.model or "").lower() != r.model.lower():
-        return False
-    if r.severity is not None and r.severity != item.severity:
-        return False
-    if r.topic is not None:
-        if isinstance(r.topic, int):
-            return item.topic_id == r.topic
-        return item.topic_label.strip().lower() == r.topic.strip().lower()
-    return True
-
-
-def owners_for(cfg: VocConfig, item: SurgeItem) -> list[str]:
-    """Owners of every matching route; else the product's owner; else the default owner. Safety adds the list."""
-    routed: list[str | None] = [o for r in cfg.alerts.routes if _route_matches(r, item) for o in r.owners]
-    owners = routed or [owner_for(cfg, item.product_id)]
-    if item.severity == "safety":
-        owners += cfg.alerts.safety_list
-    return list(dict.fromkeys(o for o in owners if o))
-
-
-def targets_for(cfg: VocConfig, owner_name: str, sink: bool = False) -> list[Target]:
-    owner = cfg.owner(owner_name)
-    lang = owner.language if owner else "zh"
-    email = owner.email if owner and owner.email else owner_name
-    if sink:  # demo / testing: one file per owner
-        return [Target(owner_name, lang, "file", email)]
-    if owner is None:
-        return [Target(owner_name, lang, "email", email)]
-    out: dict[tuple[str, str], Target] = {}
-    for ref in owner.channels:
-        recipient = email if ref.kind in ("email", "file") else f"{ref.kind}:{ref.webhook_env}"
-        out.setdefault((ref.kind, recipient), Target(owner_name, lang, ref.kind, recipient, ref.webhook_env,
-                                                     ref.secret_env))
-    return list(out.values())
-
-
-def in_quiet_hours(cfg: VocConfig, now: datetime | None = None) -> bool:
-    """Is ``now`` inside ``alerts.quiet_hours`` in ``alerts.timezone``? (naive ``now`` = that timezone)."""
-    q = cfg.alerts.quiet_hours
-    if q is None or q.start == q.end:
-        return False
-    tz = ZoneInfo(cfg.alerts.timezone or cfg.schedules.timezone)
-    now = now or datetime.now(UTC)
-    t = (now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)).time()
-    return q.start <= t < q.end if q.start < q.end else (t >= q.start or t < q.end)
-
-
-# ---------------------------------------------------------------------------------------------
-# What has been told
-# ---------------------------------------------------------------------------------------------
-
-
-def identity(topic_id: int | None, product: str | None) -> str:
-    """Which surge an alert is about, for items built without a group (see SurgeGroup.identity)."""
-    return f"{topic_id or 0}|{product or '-'}"
-
-
-def _key(ident: str, episode: int, kind: str) -> str:
-    return f"{ident}|w{episode}|{kind}"
-
-
-def _parse(key: str) -> tuple[str, int, str] | None:
-    parts = key.rsplit("|", 2)
-    if len(parts) != 3 or not parts[1].startswith("w") or not parts[1][1:].isdigit():
-        return None  # a key from an older version: ignored
-    return parts[0], int(parts[1][1:]), parts[2]
-
-
-class _Track:
-    """All rows for one surge identity and one (channel, recipient)."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[Any, int, str]] = []  # (row, episode, kind) by id
-
-    def by_key(self, key: str) -> Any:
-        return next((r for r, _, _ in self.rows if r.dedupe_key == key), None)
-
-    @property
-    def owner(self) -> str:
-        return str(self.rows[-1][0].owner)
-
-    def episode(self) -> int | None:
-        return max((e for _, e, _ in self.rows), default=None)
-
-    def is_open(self, ep: int) -> bool:
-        mine = [(r, k) for r, e, k in self.rows if e == ep and r.status in TOLD]
-        return any(k == "start" for _, k in mine) and not any(k == "resolved" for _, k in mine)
-
-    def last_told(self, ep: int) -> Any:
-        told = [r for r, e, k in self.rows if e == ep and r.status in TOLD and k != "resolved"]
-        return told[-1] if told else None
-
-    def max_told_week(self) -> int:
-        return max((int(r.week) for r, _, _ in self.rows if r.status in TOLD), default=-1)
-
-    def deferred_keys(self) -> list[str]:
-        return [r.dedupe_key for r, _, _ in self.rows if r.status == "deferred"]
-
-
-def _load_tracks(conn: Connection) -> dict[tuple[str, str, str], _Track]:
-    tracks: dict[tuple[str, str, str], _Track] = {}
-    q = select(AlertSent.id, AlertSent.dedupe_key, AlertSent.kind, AlertSent.owner, AlertSent.channel,
-               AlertSent.recipient, AlertSent.status, AlertSent.week, AlertSent.ratio).order_by(AlertSent.id)
-    for r in conn.execute(q):
-        parsed = _parse(r.dedupe_key)
-        if parsed is None:
-            continue
-        ident, ep, kind = parsed
-        tracks.setdefault((r.channel, r.recipient, ident), _Track()).rows.append((r, ep, kind))
-    return tracks
+def _load_tracks(conn: Connection) -> dict[TrackKey, Track]:
+    """What each (channel, recipient) was told about each surge, from the ``alerts`` rows in id order."""
+    q = select(AlertSent.dedupe_key, AlertSent.channel, AlertSent.recipient, AlertSent.owner, AlertSent.status,
+               AlertSent.week, AlertSent.ratio).order_by(AlertSent.id)
+    return lifecycle.tracks_from(Record(r.dedupe_key, r.channel, r.recipient, str(r.owner), r.status, int(r.week),
+                                        r.ratio) for r in conn.execute(q))
 
 
 def _detected(conn: Connection, w: int) -> bool:
     """Did surge detection run for week ``w``? (without it 'not flagged' means nothing)."""
     ran = conn.execute(select(exists().where(StageRun.week == w, StageRun.stage == "surges"))).scalar()
     return bool(ran) or bool(conn.execute(select(exists().where(Surge.week == w))).scalar())
-
-
-def _same_safety(tracks: Mapping[tuple[str, str, str], _Track], tg: Target, ident: str, item: SurgeItem,
-                 picked: Callable[[int], dict[str, Any]]) -> tuple[_Track, str] | None:
-    """An open episode about the same product's safety that this target was told about under another
-    identity: the daily safety check tells ``s|{product}`` (it judges only the safety cells), the week's
-    brief may carry the same tickets as a theme or topic item (``group_surges`` joins the product's
-    safety cell to it), and the other way round. One product's safety surge is one surge."""
-    if item.severity != "safety":
-        return None
-    alias = f"s|{item.product_id or '-'}"
-    for (ch, rcp, other), tr in tracks.items():
-        if (ch, rcp) != (tg.channel, tg.recipient) or other == ident:
-            continue
-        ep = tr.episode()
-        if ep is None or not tr.is_open(ep):
-            continue
-        row = picked(int(tr.last_told(ep).week)).get(other)
-        if other == alias or (row is not None and row.product == item.product_id and row.severity == "safety"):
-            return tr, other
-    return None
-
-
-def _escalated(item: SurgeItem, last_ratio: float, base: Any, factor: float) -> bool:
-    if last_ratio > 0 and item.ratio >= last_ratio * factor:
-        return True
-    if base is not None:
-        if base.observed > 0 and item.observed >= base.observed * factor:
-            return True
-        if item.severity == "safety" and base.severity != "safety":
-            return True
-    return False
-
-
-def _decide(tr: _Track | None, ident: str, item: SurgeItem, w: int, factor: float,
-            picked: Callable[[int], dict[str, Any]], same_cell: bool = True) -> tuple[str, str] | None:
-    """(kind, dedupe key) to tell this target about a flagged surge, or None (told already).
-    ``same_cell=False``: the track was told about another cell of the surge (``_same_safety``), whose
-    ratio says nothing about this one's: it escalates by count (or by becoming a safety issue) only."""
-    if tr is None:
-        return "start", _key(ident, w, "start")
-    if tr.max_told_week() > w:
-        return None  # a later week was handled already: this is a re-run of an old week
-    ep = tr.episode()
-    if ep is not None and tr.is_open(ep):
-        key = _key(ident, ep, f"esc{w}")
-        row = tr.by_key(key)
-        if row is not None:
-            return None if row.status in TOLD else ("escalation", key)
-        last = tr.last_told(ep)
-        return ("escalation", key) if _escalated(item, float(last.ratio or 0) if same_cell else 0.0,
-                                                 picked(int(last.week)).get(ident), factor) else None
-    if ep is not None:  # a start that never reached the recipient (deferred, failed): same episode
-        row = tr.by_key(_key(ident, ep, "start"))
-        if row is not None and row.status not in TOLD:
-            return "start", row.dedupe_key
-    key = _key(ident, w, "start")
-    row = tr.by_key(key)
-    return None if row is not None and row.status in TOLD else ("start", key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,10 +137,8 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
     week's safety surges, starts and escalations; no resolved notes and no late deferred alerts
     (the week is still running: the weekly run judges it whole and takes care of those).
     """
-    sink = channel_name == "file"
     w = week.ordinal()
     quiet = in_quiet_hours(cfg, now)
-    factor = cfg.alerts.escalation_factor
     briefs = {lang: build_brief(engine, cfg, week, lang) for lang in ("zh", "en")}
     current = {lang: {s.surge_identity or identity(s.topic_id, s.product_id): s for s in b.surges} for lang, b in briefs.items()}
 
@@ -358,8 +146,10 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
         tracks = _load_tracks(conn)
         theme_of = themes.topic_theme_map(conn)
         cache: dict[int, dict[str, Any]] = {}
+        flagged_cache: dict[int, dict[str, Flagged]] = {}
 
         def picked(week_ord: int) -> dict[str, Any]:
+            """Week ``week_ord``'s flagged surges by identity: each item's primary surges row."""
             if week_ord not in cache:
                 groups = group_surges(analysis.load_surges(conn, week_ord), theme_of)
                 cache[week_ord] = {g.identity: g.primary for g in groups}
@@ -369,86 +159,36 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
                             cache[week_ord].setdefault(f"s|{r.product}", g.primary)
             return cache[week_ord]
 
-        buckets: dict[Target, dict[str, list[_Entry]]] = {}
+        def flagged(week_ord: int) -> dict[str, Flagged]:
+            if week_ord not in flagged_cache:
+                flagged_cache[week_ord] = {k: Flagged(r.product, r.severity, r.observed)
+                                           for k, r in picked(week_ord).items()}
+            return flagged_cache[week_ord]
 
-        def add(tg: Target, bucket: str, e: _Entry) -> None:
-            lst = buckets.setdefault(tg, {"now": [], "later": [], "resolved": []})[bucket]
-            if all(x.ident != e.ident for x in lst):
-                lst.append(e)
+        digests = lifecycle.plan_digests(cfg, tracks, current["zh"], flagged, w, quiet=quiet,
+                                         detected=_detected(conn, w), sink=channel_name == "file",
+                                         only_safety=only_safety)
 
-        tg: Target | None
-        carried: set[tuple[str, str, str]] = set()  # tracks a current item of another identity carries on
-        for ident, item in current["zh"].items():
-            if only_safety and item.severity != "safety":
-                continue
-            for owner in owners_for(cfg, item):
-                for tg in targets_for(cfg, owner, sink):
-                    told_as, tr = ident, tracks.get((tg.channel, tg.recipient, ident))
-                    if tr is None and (same := _same_safety(tracks, tg, ident, item, picked)) is not None:
-                        tr, told_as = same
-                        carried.add((tg.channel, tg.recipient, told_as))
-                    decision = _decide(tr, told_as, item, w, factor, picked, same_cell=told_as == ident)
-                    if decision is None:
-                        continue
-                    kind, key = decision
-                    bucket = "later" if quiet and item.severity != "safety" else "now"
-                    add(tg, bucket, _Entry(told_as, kind, key, item.ratio, w, severity=item.severity, item=ident))
-
-        detected = _detected(conn, w)
-        for (ch, rcp, ident), tr in tracks.items():
-            if ident in current["zh"] or only_safety or (ch, rcp, ident) in carried:
-                continue
-            tg = next((t for t in targets_for(cfg, tr.owner, sink) if (t.channel, t.recipient) == (ch, rcp)), None)
-            ep = tr.episode()
-            if tg is None or ep is None:
-                continue  # owner or channel no longer configured
-            if tr.is_open(ep):
-                last = tr.last_told(ep)
-                row = picked(int(last.week)).get(ident)
-                if not detected or int(last.week) >= w or row is None:
-                    continue
-                add(tg, "resolved", _Entry(ident, "resolved", _key(ident, ep, "resolved"), float(last.ratio or 0), w,
-                                           row=row, severity=row.severity))
-                continue
-            start = tr.by_key(_key(ident, ep, "start"))
-            if start is not None and start.status == "deferred" and int(start.week) <= w:
-                row = picked(int(start.week)).get(ident)  # deferred in quiet hours, not flagged any more: late
-                if row is not None:
-                    bucket = "later" if quiet and row.severity != "safety" else "now"
-                    add(tg, bucket, _Entry(ident, "start", start.dedupe_key, float(start.ratio or 0),
-                                           int(start.week), row=row, severity=row.severity))
-
-        from_rows = any(e.row is not None for b in buckets.values() for es in b.values() for e in es)
+        from_rows = any(e.flagged_week is not None for d in digests for e in d.entries)
         labels = {t.id: t.label for t in analysis.load_topics(conn)} if from_rows else {}
         theme_recs = {t.id: t for t in themes.load_themes(conn)} if from_rows else {}
         out = []
-        for tg, b in buckets.items():
-            for bucket, entries in b.items():
-                if not entries:
-                    continue
-                items = tuple(
-                    _item_from_row(conn, cfg, e.row, tg.language, w if e.kind == "resolved" else e.week, labels,
-                                   e.kind == "resolved", theme_recs) if e.row is not None
-                    else current[tg.language][e.item or e.ident]
-                    for e in entries)
-                if bucket == "resolved":
-                    kind = "resolved"
-                else:
-                    kind = "escalation" if all(e.kind == "escalation" for e in entries) else "start"
-                alert = Alert(owner=tg.owner, language=tg.language, channel=tg.channel, recipient=tg.recipient,
-                              week=str(week), kind=kind, surges=items, brief_link=brief_link)
-                keys = tuple(e.key for e in entries)
-                idents = {e.ident for e in entries}
-                obsolete = tuple(k for i in idents for k in tracks.get((tg.channel, tg.recipient, i), _Track())
-                                 .deferred_keys() if k not in keys)
-                msg = Message(recipient=tg.recipient, subject=alert_subject(alert),
-                              text=render_alert(alert, "text", cfg.report.templates_dir),
-                              html=render_alert(alert, "html", cfg.report.templates_dir),
-                              markdown=render_alert(alert, "md", cfg.report.templates_dir))
-                deferred = bucket == "later" or (bucket == "resolved" and quiet)
-                out.append(PlannedAlert(alert, keys, tuple(e.ratio for e in entries), msg, tg,
-                                        tuple(e.kind for e in entries), tuple(e.week for e in entries), deferred,
-                                        obsolete))
+        for d in digests:
+            tg = d.target
+            items = tuple(
+                _item_from_row(conn, cfg, picked(e.flagged_week)[e.ident], tg.language,
+                               w if e.kind == "resolved" else e.week, labels, e.kind == "resolved", theme_recs)
+                if e.flagged_week is not None else current[tg.language][e.item or e.ident]
+                for e in d.entries)
+            alert = Alert(owner=tg.owner, language=tg.language, channel=tg.channel, recipient=tg.recipient,
+                          week=str(week), kind=d.kind, surges=items, brief_link=brief_link)
+            msg = Message(recipient=tg.recipient, subject=alert_subject(alert),
+                          text=render_alert(alert, "text", cfg.report.templates_dir),
+                          html=render_alert(alert, "html", cfg.report.templates_dir),
+                          markdown=render_alert(alert, "md", cfg.report.templates_dir))
+            out.append(PlannedAlert(alert, tuple(e.key for e in d.entries), tuple(e.ratio for e in d.entries), msg,
+                                    tg, tuple(e.kind for e in d.entries), tuple(e.week for e in d.entries),
+                                    d.deferred, d.supersedes))
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, insert
 
 from config.settings import VocConfig
+from delivery.routing import owner_for
 from flows.pdf import html_to_pdf
 from reports.model import (
     ActionItem,
@@ -44,11 +45,6 @@ def product_name(cfg: VocConfig, product_id: str | None, lang: str) -> str | Non
     return p.name_zh if lang == "zh" else p.name_en
 
 
-def owner_for(cfg: VocConfig, product_id: str | None) -> str | None:
-    p = cfg.product(product_id)
-    return (p.owner if p and p.owner else None) or cfg.alerts.default_owner
-
-
 def build_kpis(rows: dict[int, dict[str, Any]], weeks: list[int]) -> tuple[Kpi, ...]:
     out = []
     for key in KPI_KEYS:
@@ -58,7 +54,8 @@ def build_kpis(rows: dict[int, dict[str, Any]], weeks: list[int]) -> tuple[Kpi, 
     return tuple(out)
 
 
-def _action_item(a: Any, labels: dict[int, str], today: date) -> ActionItem:
+def action_item(a: Any, labels: dict[int, str], today: date) -> ActionItem:
+    """An action-items row as the brief and the quarterly review show it (days open until its fix, or today)."""
     end = a.fix_date if a.status == "done" and a.fix_date else today
     return ActionItem(action_id=a.id, topic_id=a.topic_id, topic_label=labels.get(a.topic_id),
                       product=a.product, batch=a.batch, owner=a.owner, status=a.status, due=a.due,
@@ -88,7 +85,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
         kpis = build_kpis(report_queries.kpi_rows(conn, weeks[0], w), weeks)
         surge_rows = analysis.load_surges(conn, w)
         actions_all = report_queries.actions(conn)
-        action_items = [_action_item(a, labels, today) for a in actions_all]
+        action_items = [action_item(a, labels, today) for a in actions_all]
         open_by_topic = {a.topic_id: a for a in action_items if a.status != "done"}
         theme_of = themes.topic_theme_map(conn)
         theme_recs = {t.id: t for t in themes.load_themes(conn)}

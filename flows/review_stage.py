@@ -11,7 +11,7 @@ from typing import cast
 from sqlalchemy import Engine
 
 from config.settings import VocConfig
-from flows.brief_stage import _action_item, build_kpis, write_rendered
+from flows.brief_stage import action_item, build_kpis, write_rendered
 from reports.model import ActionEffect, Kpi, Review, TeamKpis, TopicItem
 from reports.render import render_review
 from store import analysis, report_queries
@@ -112,7 +112,7 @@ def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date |
             vb, va = sum(vol.get(w, 0) for w in before_w), sum(vol.get(w, 0) for w in after_w)
             ratio, lo, hi = action_effect(nb, vb, na, va)
             effects.append(ActionEffect(
-                action=_action_item(a, labels, today), weeks=len(after_w),
+                action=action_item(a, labels, today), weeks=len(after_w),
                 rate_before=1000 * nb / max(vb, 1), rate_after=1000 * na / max(va, 1),
                 change_lo=lo, change_hi=hi, ratio=ratio, verdict=verdict(lo, hi, len(after_w))))
         teams = team_kpis(report_queries.kpi_sums_by_agent(conn, first, last), cfg.teams, weeks)

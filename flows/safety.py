@@ -32,9 +32,10 @@ from prefect.cache_policies import NONE
 from sqlalchemy import Engine, exists, func, select
 
 from config.settings import Settings, VocConfig
+from delivery.lifecycle import parse_key
 from flows import alert_stage
 from flows.surge_stage import SAFETY_WINDOW_DAYS, assess_safety_window, store_safety_window
-from flows.weekly import PREPARE, StageProgress, _engine, run_settings
+from flows.weekly import PREPARE, StageProgress, ready_engine, run_settings
 from store import analysis, themes
 from store.models import StageRun, TicketRow
 from store.run_lock import week_lock
@@ -115,14 +116,14 @@ def _judged_whole(engine: Engine, week: Week) -> bool:
 def safety_alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None,
                        now: datetime) -> tuple[dict[str, int], int]:
     """Plan and send the week's safety alerts: (send counts, flagged surges nobody had to be told about)."""
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     channels = alert_stage.channel_from(settings, sink_dir)
     planned = alert_stage.plan(engine, cfg, week, getattr(channels, "name", "email"), now=now.replace(tzinfo=UTC),
                                only_safety=True)
     with engine.connect() as conn:
         groups = group_surges(analysis.load_surges(conn, week.ordinal()), themes.topic_theme_map(conn))
     flagged = {g.identity for g in groups if any(r.severity == "safety" for r in g.rows)}
-    told = {parsed[0] for p in planned for k in p.dedupe_keys if (parsed := alert_stage._parse(k)) is not None}
+    told = {parsed[0] for p in planned for k in p.dedupe_keys if (parsed := parse_key(k)) is not None}
     stats = alert_stage.send(engine, planned, channels, week, cfg.alerts.attempts, cfg.alerts.retry_delay)
     return stats, len(flagged - told)
 
@@ -140,7 +141,7 @@ def safety_flow(now: datetime | None = None, sink_dir: Path | None = None,
         sink_dir = Path(cfg.alerts.sink_dir)
     at = utc_naive(now)
     week = Week.of(at)
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     with safety_locks(engine, at) if take_lock else nullcontext():
         before = _tickets(engine)
         lines: list[str] = []

@@ -73,7 +73,8 @@ def _week_of(week: str | None) -> Week:
     return Week.parse(week) if week else Week.latest_complete()
 
 
-def _engine(settings: Settings) -> Engine:
+def ready_engine(settings: Settings) -> Engine:
+    """The run's database engine; one clear error when the database is unreachable or not initialised."""
     engine = make_engine(settings.database_url)
     check_ready(engine)
     return engine
@@ -89,7 +90,7 @@ def _mark(engine: Engine, week: Week, stage: str, summary: str) -> None:
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
 def ingest_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[str]:
     """One summary line per source, then its ``warning: ...`` lines (:func:`split_warnings`)."""
-    summaries = ingest_stage.ingest_all(_engine(settings), cfg, source)
+    summaries = ingest_stage.ingest_all(ready_engine(settings), cfg, source)
     return [s.line() for s in summaries] + [w for s in summaries for w in s.warnings()]
 
 
@@ -122,7 +123,7 @@ def understand_flow(progress: understand.Progress | None = None) -> str:
     The database reads and writes stay in this process, so workers need no database access.
     """
     settings, cfg = run_settings()
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     if settings.task_runner == "sequential":
         n = understand.understand_pending(engine, cfg, progress=progress)
     else:  # enough chunks per read to keep every worker busy twice over
@@ -140,7 +141,7 @@ def understand_stage(settings: Settings, cfg: VocConfig, progress: understand.Pr
 
 @task(cache_policy=NONE)
 def topics_task(settings: Settings, cfg: VocConfig, week: Week) -> str:
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     line = topic_stage.update_topics(engine, cfg, week).line()
     with engine.begin() as conn:
         analysis.rebuild_counts(conn, week.ordinal())
@@ -150,7 +151,7 @@ def topics_task(settings: Settings, cfg: VocConfig, week: Week) -> str:
 
 @task(cache_policy=NONE)
 def surges_task(settings: Settings, cfg: VocConfig, week: Week) -> int:
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     rows = detect_week(engine, cfg, week)
     n = sum(1 for r in rows if r["level"] != "global")
     _mark(engine, week, "surges", f"{n} flagged cells")
@@ -159,7 +160,7 @@ def surges_task(settings: Settings, cfg: VocConfig, week: Week) -> int:
 
 @task(cache_policy=NONE)
 def brief_task(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path) -> list[str]:
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     paths = brief_stage.write_brief(engine, cfg, week, out_dir, list(cfg.report.languages),
                                     list(cfg.report.formats))
     _mark(engine, week, "brief", ", ".join(p.name for p in paths))
@@ -169,7 +170,7 @@ def brief_task(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path) ->
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
 def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None,
                 brief_link: str | None) -> dict[str, int]:
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     stats = alert_stage.run(engine, cfg, week, alert_stage.channel_from(settings, sink_dir), brief_link)
     _mark(engine, week, "alerts", str(stats))
     return stats
@@ -178,7 +179,7 @@ def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path |
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
 def ingest_summaries_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[dict[str, Any]]:
     """Per source: its counts, summary line and warnings (:meth:`IngestSummary.as_dict`)."""
-    return [s.as_dict() for s in ingest_stage.ingest_all(_engine(settings), cfg, source)]
+    return [s.as_dict() for s in ingest_stage.ingest_all(ready_engine(settings), cfg, source)]
 
 
 @flow(name="voc-ingest", log_prints=True)
@@ -277,7 +278,7 @@ def weekly_flow(week: str | None = None, out_dir: Path | None = None, sink_dir: 
 def _weekly(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None, ingest: bool,
             alerts: bool, resume: bool, progress: StageProgress | None, take_lock: bool) -> WeeklyResult:
     res = WeeklyResult(week=str(week))
-    engine = _engine(settings)
+    engine = ready_engine(settings)
     with week_lock(engine, week.ordinal(), str(week)) if take_lock else nullcontext():
         done = _done_stages(engine, week) if resume else set()
         if not resume:

@@ -7,7 +7,7 @@ values:
 
 * **profile** of a topic: its member tickets' content tokens mapped onto bilingual concept ids
   (:func:`nlp.bilingual.concept_tokens`: leak / leaking / 漏水 / 渗水 -> one concept), counted;
-  the profiles of all topics are weighted with c-TF-IDF (``nlp.topics._ctfidf``, BERTopic's
+  the profiles of all topics are weighted with c-TF-IDF (``nlp.topics.ctfidf``, BERTopic's
   formula) and compared by cosine;
 * **what is wrong** (:func:`problem_similarity`): a topic's *problem coverage* is, for each concept
   of a problem kind (:data:`nlp.bilingual.PROBLEM_KINDS`: a defect or failure mode, safety, food,
@@ -245,7 +245,7 @@ def _profile_matrix(topics: Sequence[ThemeTopic]) -> np.ndarray:
     """Row-normalised c-TF-IDF of the topics' concept profiles (dense: topics x concepts)."""
     from scipy import sparse
 
-    from nlp.topics import _ctfidf
+    from nlp.topics import ctfidf
 
     vocab: dict[str, int] = {}
     rows, cols, vals = [], [], []
@@ -259,7 +259,7 @@ def _profile_matrix(topics: Sequence[ThemeTopic]) -> np.ndarray:
         return np.zeros((len(topics), 1))
     counts = sparse.csr_matrix((vals, (rows, cols)), shape=(len(topics), len(vocab)))
     if PROFILE_IDF == "frequency":
-        m = np.asarray(_ctfidf(counts).todense())
+        m = np.asarray(ctfidf(counts).todense())
     else:
         dense = np.asarray(counts.todense())
         tf = np.sqrt(dense / np.maximum(dense.sum(axis=1, keepdims=True), 1e-12))

@@ -479,7 +479,7 @@ def describe_groups(
     words = cv.get_feature_names_out()
     gidx = np.searchsorted(groups, row_group)
     ind = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (gidx, np.arange(len(rows)))), shape=(len(groups), len(rows)))
-    ctf = _ctfidf(ind @ x)
+    ctf = ctfidf(ind @ x)
     out: dict[int, tuple[str, ...]] = {}
     emb_rows = embeddings[rows]
     for gi, g in enumerate(groups):
@@ -494,7 +494,7 @@ def describe_groups(
     return out
 
 
-def _ctfidf(counts: Any) -> Any:
+def ctfidf(counts: Any) -> Any:
     """BERTopic's ClassTfidfTransformer(reduce_frequent_words=True): tf = l1-normalised class
     counts (square-rooted), idf = log(1 + mean class size / term frequency)."""
     from scipy import sparse

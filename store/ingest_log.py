@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from store.binds import chunks
 from store.models import IngestRun, ProcessedFile, QuarantinedRow, Watermark
-from store.run_lock import _HOST, STALE_AFTER, _dead_here
+from store.run_lock import HOST, STALE_AFTER, dead_here
 
 SOURCE_CHARS = int(IngestRun.__table__.c.source.type.length)  # type: ignore[attr-defined]
 
@@ -33,7 +33,7 @@ def start_run(conn: Connection, source: str) -> int:
     mark_interrupted(conn)
     t = cast(Table, IngestRun.__table__)
     res = conn.execute(t.insert().values(source=source, started_at=_now(), status="running", read=0, inserted=0,
-                                         updated=0, unchanged=0, quarantined=0, holder=f"{_HOST}:{os.getpid()}"))
+                                         updated=0, unchanged=0, quarantined=0, holder=f"{HOST}:{os.getpid()}"))
     pk = res.inserted_primary_key
     assert pk is not None
     return int(pk[0])
@@ -46,7 +46,7 @@ def mark_interrupted(conn: Connection) -> int:
     now = _now()
     rows = conn.execute(select(IngestRun.id, IngestRun.holder, IngestRun.started_at)
                         .where(IngestRun.status == "running")).all()
-    gone = [r.id for r in rows if r.started_at < now - STALE_AFTER or (r.holder and _dead_here(r.holder))]
+    gone = [r.id for r in rows if r.started_at < now - STALE_AFTER or (r.holder and dead_here(r.holder))]
     for chunk in chunks(gone):
         conn.execute(update(IngestRun).where(IngestRun.id.in_(chunk), IngestRun.status == "running")
                      .values(status="interrupted", finished_at=now,

@@ -15,7 +15,7 @@ from store.models import RunLock
 from voc.errors import VocError
 
 STALE_AFTER = timedelta(hours=6)
-_HOST = socket.gethostname()
+HOST = socket.gethostname()
 
 
 class RunInProgress(VocError):
@@ -27,12 +27,12 @@ def week_lock(engine: Engine, week: int, label: str) -> Iterator[None]:
     """Hold the lock for ``week`` while the block runs. A lock left by a crashed run is taken over: at
     once when its holder was a process on this host that no longer exists (a SIGKILLed run, so
     ``--resume`` works straight away), otherwise once it is older than 6 h (a holder on another host)."""
-    holder = f"{_HOST}:{os.getpid()}"
+    holder = f"{HOST}:{os.getpid()}"
     now = datetime.now().replace(microsecond=0)
     with engine.begin() as conn:
         conn.execute(delete(RunLock).where(RunLock.week == week, RunLock.acquired_at < now - STALE_AFTER))
         old = conn.execute(select(RunLock.holder).where(RunLock.week == week)).scalar_one_or_none()
-        if old is not None and _dead_here(old):
+        if old is not None and dead_here(old):
             conn.execute(delete(RunLock).where(RunLock.week == week, RunLock.holder == old))
     try:
         with engine.begin() as conn:
@@ -51,10 +51,10 @@ def week_lock(engine: Engine, week: int, label: str) -> Iterator[None]:
             conn.execute(delete(RunLock).where(RunLock.week == week, RunLock.holder == holder))
 
 
-def _dead_here(holder: str) -> bool:
+def dead_here(holder: str) -> bool:
     """True when ``holder`` ("host:pid") names a process on this host that is not running."""
     host, _, pid = holder.rpartition(":")
-    if host != _HOST or not pid.isdigit():
+    if host != HOST or not pid.isdigit():
         return False
     try:
         os.kill(int(pid), 0)

@@ -15,7 +15,9 @@ import yaml
 from sqlalchemy import insert, select
 
 from config.settings import EXAMPLE_CONFIG, VocConfig
-from delivery.channels import ChannelSet, Message
+from delivery.channels import ChannelSet
+from delivery.message import Message
+from delivery.routing import owners_for
 from flows import alert_stage
 from flows.brief_stage import build_brief
 from store.models import AlertSent, StageRun, Surge, Topic
@@ -248,13 +250,13 @@ def test_routing_rules_product_model_topic_severity_default_and_safety_list() ->
                          {"severity": "safety", "product": "kettle", "owners": ["王磊", "刘洋"]}])
     base = surges("zh")[0]
     oven = replace(base, product_id="oven", model=None, topic_id=7, topic_label="门关不紧", severity="defect")
-    assert alert_stage.owners_for(cfg, oven) == ["王磊"]  # product owner
-    assert alert_stage.owners_for(cfg, replace(oven, model="KX-45B")) == ["Kevin Zhao"]  # model route
-    assert alert_stage.owners_for(cfg, replace(oven, topic_label="物流慢")) == ["周敏"]  # topic route
-    assert alert_stage.owners_for(cfg, replace(oven, product_id="toaster")) == ["周敏"]  # default owner
+    assert owners_for(cfg, oven) == ["王磊"]  # product owner
+    assert owners_for(cfg, replace(oven, model="KX-45B")) == ["Kevin Zhao"]  # model route
+    assert owners_for(cfg, replace(oven, topic_label="物流慢")) == ["周敏"]  # topic route
+    assert owners_for(cfg, replace(oven, product_id="toaster")) == ["周敏"]  # default owner
     kettle = replace(oven, product_id="kettle", severity="safety")
-    assert alert_stage.owners_for(cfg, kettle) == ["王磊", "刘洋", "质量安全组"]
-    assert alert_stage.owners_for(cfg, replace(kettle, severity="defect")) == ["刘洋"]
+    assert owners_for(cfg, kettle) == ["王磊", "刘洋", "质量安全组"]
+    assert owners_for(cfg, replace(kettle, severity="defect")) == ["刘洋"]
 
 
 @pytest.mark.parametrize("subject", [
@@ -263,7 +265,7 @@ def test_routing_rules_product_model_topic_severity_default_and_safety_list() ->
 ])
 def test_long_subject_arrives_exactly_as_written(smtp: MailServer, subject: str) -> None:
     # the stdlib's new-policy folder dropped the space before a fold next to an encoded word
-    from delivery.channels import Message
+    from delivery.message import Message
 
     smtp.channel().send(Message(recipient="owner@example.com", subject=subject, text="正文", html="<p>正文</p>"))
     [m] = smtp.to("owner@example.com")

@@ -13,8 +13,9 @@ import yaml
 from sqlalchemy import select
 
 from config.settings import EXAMPLE_CONFIG, VocConfig
-from delivery.channels import ChannelSet, DeliveryError, Message
+from delivery.channels import ChannelSet
 from delivery.chat import DingTalkRobot, FeishuBot, WeComRobot
+from delivery.message import DeliveryError, Message
 from flows import alert_stage
 from store.db import make_engine, migrate
 from store.models import AlertSent

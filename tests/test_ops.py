@@ -228,7 +228,7 @@ def test_smtp_over_implicit_tls(tmp_path: Path, monkeypatch) -> None:  # type: i
     import pytest
 
     from config.settings import settings_from_env
-    from delivery.channels import DeliveryError, Message
+    from delivery.message import DeliveryError, Message
     from flows.alert_stage import channel_from
     from tests.chat_server import MailServer
     from voc.errors import ConfigError
