@@ -149,20 +149,22 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
         flagged_cache: dict[int, dict[str, Flagged]] = {}
 
         def picked(week_ord: int) -> dict[str, Any]:
-            """Week ``week_ord``'s flagged surges by identity: each item's primary surges row."""
+            """Week ``week_ord``'s brief items (surge groups) by identity."""
             if week_ord not in cache:
                 groups = group_surges(analysis.load_surges(conn, week_ord), theme_of)
-                cache[week_ord] = {g.identity: g.primary for g in groups}
+                cache[week_ord] = {g.identity: g for g in groups}
                 for g in groups:  # a product's safety cell inside a theme / topic item: also its s|product
                     for r in g.rows:
                         if r.level in SAFETY_LEVELS and r.product:
-                            cache[week_ord].setdefault(f"s|{r.product}", g.primary)
+                            cache[week_ord].setdefault(f"s|{r.product}", g)
             return cache[week_ord]
 
         def flagged(week_ord: int) -> dict[str, Flagged]:
+            # the item's severity as the brief shows it (SurgeGroup.severity), not its primary row's:
+            # else an item holding a safety cell "becomes safety" again on every run
             if week_ord not in flagged_cache:
-                flagged_cache[week_ord] = {k: Flagged(r.product, r.severity, r.observed)
-                                           for k, r in picked(week_ord).items()}
+                flagged_cache[week_ord] = {k: Flagged(g.primary.product, g.severity, g.primary.observed)
+                                           for k, g in picked(week_ord).items()}
             return flagged_cache[week_ord]
 
         digests = lifecycle.plan_digests(cfg, tracks, current["zh"], flagged, w, quiet=quiet,
@@ -176,7 +178,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
         for d in digests:
             tg = d.target
             items = tuple(
-                _item_from_row(conn, cfg, picked(e.flagged_week)[e.ident], tg.language,
+                _item_from_row(conn, cfg, picked(e.flagged_week)[e.ident].primary, tg.language,
                                w if e.kind == "resolved" else e.week, labels, e.kind == "resolved", theme_recs)
                 if e.flagged_week is not None else current[tg.language][e.item or e.ident]
                 for e in d.entries)

@@ -135,7 +135,7 @@ def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: da
                 topic_id=rep or 0, topic_label=label, theme_id=g.theme_id, surge_identity=g.identity,
                 fine_topics=tuple(labels[t] for t in under[:4] if labels.get(t) and labels[t] != label),
                 level=r.level, product=product_name(cfg, r.product, lang), model=model, batch=batch,
-                severity="safety" if any(x.level in SAFETY_LEVELS for x in g.rows) else r.severity,
+                severity=g.severity,
                 observed=r.observed, expected=r.expected, ratio=r.ratio,
                 ratio_lo=r.ratio_lo, ratio_hi=r.ratio_hi, q_value=r.q,
                 wow_change=(history[-1] - prev) / prev if prev else None,

@@ -52,6 +52,15 @@ class SurgeGroup:
         return f"0|{p.product or '-'}"
 
     @property
+    def severity(self) -> str:
+        """The item's severity: safety when it holds a safety cell (a product's safety tickets joined
+        to a theme or topic item), else its primary row's. The brief shows it and the alerts compare it
+        week to week (an item does not "become safety" again on every run)."""
+        if any(r.level in SAFETY_LEVELS for r in self.rows):
+            return "safety"
+        return str(self.primary.severity)
+
+    @property
     def topic_ids(self) -> tuple[int, ...]:
         """The fine topics flagged in this group, most complaints first."""
         seen: dict[int, int] = {}

@@ -105,3 +105,20 @@ def test_an_item_names_the_model_carrying_most_of_the_rise_and_its_batch_row():
     assert item_model(primary, [primary, a, b]) == ("KX-30A", a)
     a.observed = 10  # half the rise: no model is named, and no batch row either
     assert item_model(primary, [primary, a, b]) == (None, None)
+
+
+def test_an_item_holding_a_product_safety_cell_is_a_safety_item_whatever_its_primary_row_says() -> None:
+    # the brief shows it as safety and the alerts compare this severity week to week: were it the
+    # primary row's ("service"), every alert run would see the item "become safety" and re-send it
+    rows = [Row("theme", theme_id=1, q=0.001, observed=41, severity="service", product=None),
+            Row("topic×product", topic_id=2, product="oven", severity="safety", observed=8),
+            Row("product×safety", product="oven", severity="safety", observed=5)]
+    groups = group_surges(rows, {2: 1})
+    [g] = groups
+    assert [r.level for r in g.rows] == ["theme", "topic×product", "product×safety"]
+    assert g.primary.severity == "service" and g.severity == "safety"
+
+
+def test_an_item_without_a_safety_cell_has_its_primary_rows_severity() -> None:
+    [g] = group_surges([Row("topic", topic_id=3, severity="defect")], {})
+    assert g.severity == "defect"
