@@ -163,8 +163,8 @@ def explain(row: Mapping, label: str, lang: str, concentration: Concentration | 
     first, period = row.get("first_period"), row.get("period")
     since = first is not None and period is not None and int(first) < int(period)
     if new:
-        s = (f"{name}：新出现 {obs} {noun}，此前 {_n(row)} 期为零（{_fmt_q(q)}）" if zh
-             else f"{name}: {obs} {noun}, new (none in the previous {_n(row)} periods; {_fmt_q(q)})")
+        s = (f"{name}：新出现 {obs} {noun}，此前 {baseline_periods(row)} 期为零（{_fmt_q(q)}）" if zh
+             else f"{name}: {obs} {noun}, new (none in the previous {baseline_periods(row)} periods; {_fmt_q(q)})")
     elif zh:
         s = f"{name}：{obs} {noun}，预期约 {_fmt_expected(exp_)} 起（{_fmt_ratio(ratio)}，{_fmt_q(q)}）"
     else:
@@ -193,7 +193,17 @@ def batch_count_clause(batch: str, observed: int, expected: float, lang: str) ->
     return f"; batch {batch}: {observed} vs ~{expected:.1f} expected"
 
 
-def _n(row: Mapping) -> int:
-    """Baseline periods the cell was judged against (``detect``'s ``baseline_periods``)."""
+def baseline_periods(row: Mapping, params: SurgeParams = DEFAULT_PARAMS) -> int:
+    """Baseline periods a flagged cell was judged against (``detect``'s ``baseline_periods``; a row
+    without that column: ``params.baseline_weeks``). A new cell had none in that many periods."""
     n = row.get("baseline_periods")
-    return 8 if n is None or (isinstance(n, float) and math.isnan(n)) else int(n)
+    return params.baseline_weeks if n is None or (isinstance(n, float) and math.isnan(n)) else int(n)
+
+
+def rising_since(row: Mapping) -> int | None:
+    """The period a steady rise began: a ``detect`` row's ``first_period`` when CUSUM saw the rise
+    (``methods``) and it began before the row's ``period``; else None."""
+    first, period = row.get("first_period"), row.get("period")
+    if "cusum" not in str(row.get("methods", "") or "") or first is None or period is None:
+        return None
+    return int(first) if int(first) < int(period) else None
