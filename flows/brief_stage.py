@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert
 from config.settings import VocConfig
 from delivery.routing import owner_for
 from flows.pdf import html_to_pdf
+from reports.explanations import batch_count_clause, batch_share_clause
 from reports.model import (
     ActionItem,
     BatchShare,
@@ -27,7 +28,6 @@ from reports.model import (
 from reports.render import render_brief
 from store import analysis, report_queries, themes
 from store.models import BriefRendered, Topic
-from surges.extras import batch_count_clause, batch_share_clause
 from surges.selection import SAFETY_LEVELS, group_surges, item_model, item_theme
 from voc.atomic import atomic_write, make_folder
 from voc.weeks import Week

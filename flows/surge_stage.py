@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 import surges
 from config.settings import VocConfig
 from flows.shipments import PER_UNITS, load_shipments, units_in_field
+from reports import explanations
 from store import analysis, themes
 from surges import cells
 from surges.cells import young_topics
@@ -190,8 +191,8 @@ def assess_safety_window(engine: Engine, cfg: VocConfig, now: datetime, days: in
     verdict.tested = result.reset_index(drop=True)
     for rec in result[result["flagged"]].to_dict("records"):
         row = _surge_row(rec, p, this_window, prod_batch, {})
-        row["explanation_zh"] += f"；近 {days} 天（截至 {now:%m-%d %H:%M} UTC）"
-        row["explanation_en"] += f"; in the {days} days to {now:%Y-%m-%d %H:%M} UTC"
+        for lang in ("zh", "en"):
+            row[f"explanation_{lang}"] += explanations.window_note(lang, days, now)
         verdict.rows.append(row)
     return verdict
 
@@ -253,13 +254,9 @@ def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch:
         "new_cell": bool(rec["new_cell"]), "severity": sev,
         "conc_batch": conc.top_batch if conc else None, "conc_share": conc.share if conc else None,
         "conc_expected": conc.expected_share if conc else None, "conc_ratio": conc.ratio if conc else None,
-        "explanation_zh": surges.explain(rec, label, "zh", conc, _week_name) + _rate_note(rec, "zh"),
-        "explanation_en": surges.explain(rec, label, "en", conc, _week_name) + _rate_note(rec, "en"),
+        "explanation_zh": explanations.explain(rec, label, "zh", conc, _week_name) + _rate_note(rec, "zh"),
+        "explanation_en": explanations.explain(rec, label, "en", conc, _week_name) + _rate_note(rec, "en"),
     }
-
-
-def _per_10k(x: float) -> str:
-    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 1 else f"{x:.2g}"
 
 
 def _rate_note(rec: dict[str, Any], lang: str) -> str:
@@ -267,14 +264,10 @@ def _rate_note(rec: dict[str, Any], lang: str) -> str:
     units = rec.get("exposure")
     if not rec.get("per_units") or units is None or not units > 0:
         return ""
-    rate = _per_10k(int(rec["observed"]) / float(units) * PER_UNITS)
+    rate = int(rec["observed"]) / float(units) * PER_UNITS
     exp_ = float(rec["expected"]) / float(units) * PER_UNITS
-    if rec.get("new_cell"):  # no history: the expectation is a placeholder, not a rate
-        n = f"{float(units):,.0f}"
-        return f"；每万台 {rate} 起（在用 {n} 台）" if lang == "zh" else f"; {rate} per 10k units ({n} in the field)"
-    if lang == "zh":
-        return f"；每万台 {rate} 起，预期 {_per_10k(exp_)} 起"
-    return f"; {rate} per 10k units vs {_per_10k(exp_)} expected"
+    # a new cell has no history: its expectation is a placeholder, not a rate
+    return explanations.units_rate_note(lang, rate, exp_, float(units), new_cell=bool(rec.get("new_cell")))
 
 
 def _global_row(g: Any, w: int) -> dict[str, Any]:
@@ -285,7 +278,6 @@ def _global_row(g: Any, w: int) -> dict[str, Any]:
         "p": float(getattr(g, "p", 0.0)), "q": float(getattr(g, "p", 0.0)), "methods": "global",
         "first_week": w, "new_cell": False, "severity": "other", "conc_batch": None, "conc_share": None,
         "conc_expected": None, "conc_ratio": None,
-        "explanation_zh": f"本周总工单量 {int(g.observed)} 件, 约为常态 {g.expected:.0f} 件的 {g.ratio:.1f} 倍 (整体上升, 不计为单个主题激增)",
-        "explanation_en": f"Total volume {int(g.observed)} tickets, {g.ratio:.1f}× the usual ~{g.expected:.0f} "
-                          "(a volume-wide rise, not counted as a topic surge)",
+        "explanation_zh": explanations.global_rise_sentence("zh", g.observed, g.expected, g.ratio),
+        "explanation_en": explanations.global_rise_sentence("en", g.observed, g.expected, g.ratio),
     }

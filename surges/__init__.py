@@ -6,7 +6,7 @@ See surges/README.md for the statistics and the rules for missing data.
 from surges.backtest import backtest, find_missing_periods, parse_periods
 from surges.cells import count_table
 from surges.detect import bh, detect, detect_panel
-from surges.extras import Concentration, GlobalRise, batch_concentration, explain, global_rise
+from surges.extras import Concentration, GlobalRise, batch_concentration, global_rise
 from surges.panel import Panel, build_panel
 from surges.params import SurgeParams
 
@@ -22,7 +22,6 @@ __all__ = [
     "count_table",
     "detect",
     "detect_panel",
-    "explain",
     "find_missing_periods",
     "global_rise",
     "parse_periods",

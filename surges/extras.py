@@ -1,9 +1,10 @@
-"""Batch concentration, volume-wide rises and one-sentence explanations."""
+"""Batch concentration, volume-wide rises and the numbers an explanation of a flagged cell names
+(its baseline length, the start of a steady rise); the sentences are worded in ``reports.explanations``."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,95 +103,6 @@ def global_rise(
     if ratio >= params.global_min_ratio and p <= params.global_p:
         return GlobalRise(period=int(period), observed=float(s.loc[period]), expected=expected, ratio=ratio, p=p)
     return None
-
-
-def _fmt_q(q: float) -> str:
-    if not np.isfinite(q):
-        return "q=n/a"
-    if q < 0.001:
-        return "q<0.001"
-    return f"q={q:.3f}" if q < 0.01 else f"q={q:.2f}"
-
-
-def _fmt_ratio(r: float) -> str:
-    if not np.isfinite(r):
-        return "new"
-    return f"{r:.1f}×" if r < 10 else f"{r:.0f}×"
-
-
-def _fmt_expected(x: float) -> str:
-    if x < 1:
-        return "<1"
-    return f"{x:.0f}" if x >= 10 else f"{x:.1f}".rstrip("0").rstrip(".")
-
-
-# the wording of an explanation, one place per language: the noun counted and how a cell is named
-WORDS = {
-    "zh": {"complaints": "起投诉", "safety": "起安全类工单", "batch": "{label} 批次 {batch}",
-           "product_safety": "{label} 安全问题", "all_safety": "全部产品安全问题"},
-    "en": {"complaints": "complaints", "safety": "safety tickets", "batch": "{label}, batch {batch}",
-           "product_safety": "{label}, safety", "all_safety": "All products, safety"},
-}
-
-
-def _cell_name(row: Mapping, label: str, w: Mapping[str, str]) -> tuple[str, str]:
-    """(name of the cell, noun counted) by level: a batch is named, safety cells count safety tickets."""
-    level = str(row.get("level", "") or "")
-    if level == "product×batch":
-        return w["batch"].format(label=label, batch=row.get("batch", "")), w["complaints"]
-    if level == "product×safety":
-        return w["product_safety"].format(label=label), w["safety"]
-    if level == "safety":
-        return w["all_safety"], w["safety"]
-    return label, w["complaints"]
-
-
-def explain(row: Mapping, label: str, lang: str, concentration: Concentration | None = None,
-            period_name: Callable[[int], str] | None = None) -> str:
-    """One sentence for a flagged cell, e.g.
-    zh '门关不紧：31 起投诉，预期约 12 起（2.6×，q=0.003）；80% 来自批次 B2409'
-    en 'door not closing: 31 complaints vs ~12 expected (2.6×, q=0.003); 80% from batch B2409'.
-    ``row`` is a row of ``detect``'s output; its ``level`` chooses how the cell is named
-    (``product×batch``: the batch; ``product×safety`` / ``safety``: safety tickets)."""
-    obs = int(row["observed"])
-    exp_ = float(row["expected"])
-    ratio = float(row.get("ratio", obs / exp_ if exp_ > 0 else math.inf))
-    q = float(row.get("q", math.nan))
-    methods = str(row.get("methods", "") or "")
-    new = bool(row.get("new_cell", False))
-    zh = lang.lower().startswith("zh")
-    name, noun = _cell_name(row, label, WORDS["zh" if zh else "en"])
-    first, period = row.get("first_period"), row.get("period")
-    since = first is not None and period is not None and int(first) < int(period)
-    if new:
-        s = (f"{name}：新出现 {obs} {noun}，此前 {baseline_periods(row)} 期为零（{_fmt_q(q)}）" if zh
-             else f"{name}: {obs} {noun}, new (none in the previous {baseline_periods(row)} periods; {_fmt_q(q)})")
-    elif zh:
-        s = f"{name}：{obs} {noun}，预期约 {_fmt_expected(exp_)} 起（{_fmt_ratio(ratio)}，{_fmt_q(q)}）"
-    else:
-        s = f"{name}: {obs} {noun} vs ~{_fmt_expected(exp_)} expected ({_fmt_ratio(ratio)}, {_fmt_q(q)})"
-    if "cusum" in methods and since:
-        assert first is not None  # `since` implies it
-        when = period_name(int(first)) if period_name else f"{first}"
-        s += f"；自 {when} 起持续上升" if zh else f"; rising steadily since {when}"
-    if concentration is not None:
-        s += batch_share_clause(concentration.share, concentration.top_batch, lang)
-    return s
-
-
-def batch_share_clause(share: float, batch: str, lang: str) -> str:
-    """'；80% 来自批次 B2409' / '; 80% from batch B2409': the clause an explanation ends with when
-    one batch carries the surge (the one place this sentence is worded)."""
-    pct = f"{share * 100:.0f}%"
-    return f"；{pct} 来自批次 {batch}" if lang.lower().startswith("zh") else f"; {pct} from batch {batch}"
-
-
-def batch_count_clause(batch: str, observed: int, expected: float, lang: str) -> str:
-    """'；批次 B2409 本周 12 件，预期约 3.1 件' / '; batch B2409: 12 vs ~3.1 expected': a flagged batch
-    cell named inside its theme's or product's item."""
-    if lang.lower().startswith("zh"):
-        return f"；批次 {batch} 本周 {observed} 件，预期约 {expected:.1f} 件"
-    return f"; batch {batch}: {observed} vs ~{expected:.1f} expected"
 
 
 def baseline_periods(row: Mapping, params: SurgeParams = DEFAULT_PARAMS) -> int:

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surges import SurgeParams, build_panel, count_table, detect, detect_panel, explain
+from reports.explanations import explain
+from surges import SurgeParams, build_panel, count_table, detect, detect_panel
 from surges.cells import young_topics
 from surges.sim import simulate_tickets
 

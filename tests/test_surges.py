@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reports.explanations import explain
 from surges import (
     SurgeParams,
     backtest,
@@ -16,7 +17,6 @@ from surges import (
     build_panel,
     detect,
     detect_panel,
-    explain,
     global_rise,
 )
 from surges.backtest import find_missing_periods, parse_periods
@@ -272,7 +272,7 @@ def test_cfpb_september_2017_credit_reporting_flagged():
 
 
 def test_batch_clauses_are_worded_in_one_place_per_language():
-    from surges.extras import batch_count_clause, batch_share_clause
+    from reports.explanations import batch_count_clause, batch_share_clause
 
     assert batch_share_clause(0.8, "B2409", "zh") == "；80% 来自批次 B2409"
     assert batch_share_clause(0.8, "B2409", "en") == "; 80% from batch B2409"
