@@ -7,6 +7,7 @@ lazy import is still a dependency). See issue #18 for the target layering.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +20,10 @@ KERNEL = ("voc.errors", "voc.weeks", "voc.ticket")  # the floor: imports nothing
 PURE = ("nlp", "surges", "reports")  # rules over values: no database, HTTP or Prefect, no I/O layer
 PURE_MODULES = ("delivery.routing", "delivery.lifecycle")  # the alert rules, pure in an I/O package
 PURE_MUST_NOT = ("sqlalchemy", "httpx", "prefect", "store", "flows", "sources", "delivery")
+# Sentences in one place (#18): surges/ returns numbers and flows/ are recipes; every zh/en sentence a
+# reader sees is worded in reports/ (the catalogue reports/i18n.py, rendered by reports/explanations.py).
+SENTENCE_FREE = ("surges", "flows")
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")  # ideographs, CJK punctuation
 
 # The pinned state of today (issue #18); each list may only shrink, and the test asks for that when
 # one does. The kernel leaks through voc.fields, which reads the column lengths from store.models and
@@ -218,3 +223,19 @@ def test_module_cycles_do_not_grow() -> None:
     assert cycles <= KNOWN_MODULE_CYCLES, f"new module cycles: {sorted(cycles - KNOWN_MODULE_CYCLES)}"
     assert cycles == KNOWN_MODULE_CYCLES, \
         f"gone (remove them from KNOWN_MODULE_CYCLES): {sorted(KNOWN_MODULE_CYCLES - cycles)}"
+
+
+def _cjk_literals(path: Path) -> list[int]:
+    """Lines of the string constants in ``path`` (docstrings and f-string parts too) holding CJK text."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return sorted({n.lineno for n in ast.walk(tree)
+                   if isinstance(n, ast.Constant) and isinstance(n.value, str) and CJK.search(n.value)})
+
+
+def test_no_chinese_sentence_outside_reports() -> None:
+    """A Chinese string literal in ``surges/`` or ``flows/`` is a sentence worded outside the catalogue
+    (a third language could not translate it); comments are free to quote one."""
+    assert _cjk_literals(REPO / "reports" / "i18n.py")  # the scan sees the catalogue's sentences
+    bad = [f"{module}:{line}" for module, path in _modules_by_name().items()
+           if _package(module) in SENTENCE_FREE for line in _cjk_literals(path)]
+    assert not bad, "\n".join(bad)
