@@ -27,7 +27,8 @@ Levels and what they count (``intent`` column: complaint unless given):
 - topic levels: complaint tickets of the (complaint) topic;
 - theme levels (``theme_of`` given): complaint and question tickets whose topic maps to the theme (a
   question about a defect is evidence of it); young topics (``new_topics``) are left out of their
-  theme until they mature, their rebuilt history is not the theme's;
+  theme until they mature, their rebuilt history is not the theme's, and out of the theme levels'
+  exposure too (total volume less their tickets);
 - ``product``: a product's complaints; ``product×batch``: a batch's complaints, against the
   product's ticket volume (``product_total``) or the batch's units in the field;
 - ``product×safety`` / ``safety``: safety-severity complaint and question tickets (``n_safety``) of
@@ -128,6 +129,7 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
         theme_eff = {}
         c["theme_id"] = pd.Series(pd.NA, index=c.index, dtype="Int64")
         new_themes = set()
+        unborn = set()
     frames = []
     for level, (keys, intents, col) in LEVELS.items():
         if level in THEME_LEVELS and not themes_on:
@@ -167,6 +169,13 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
         m = table["level"].isin(PRODUCT_VOLUME_LEVELS)
         idx = pd.MultiIndex.from_arrays([table.loc[m, "product"].astype(str), table.loc[m, "period"]])
         table.loc[m, "exposure"] = pv.reindex(idx).to_numpy()
+    if themes_on and unborn:
+        # the theme levels' exposure leaves out the young topics' tickets too: they are in no theme
+        # (above), and a week holds more of them than its history (a topic is born in a week that is
+        # high for its tickets), so against the whole volume every theme's week looks low
+        young_n = c[c["topic_id"].isin(unborn)].groupby("week")["n"].sum()
+        m = table["level"].isin(THEME_LEVELS)
+        table.loc[m, "exposure"] = table.loc[m, "exposure"] - table.loc[m, "period"].map(young_n).fillna(0.0)
     if units is not None:
         _units_exposure(table, *units)
         table.loc[table["per_units"], "flag_new"] = True

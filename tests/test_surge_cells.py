@@ -312,6 +312,25 @@ def test_a_young_topic_with_a_rebuilt_history_is_left_out_of_its_theme():
     assert mature.loc[("theme", "1"), "flagged"]  # the same counts, the topic counted: a jump
 
 
+def test_the_themes_exposure_leaves_out_the_young_topics_tickets():
+    """Young topics' tickets are in no theme, so they are not in the themes' exposure either: a week
+    holding many of them (a topic is born in a week high for it) would otherwise make every theme's
+    week look low (bench/detection.py tuning null weeks: themes at 86-92% of their expectation)."""
+    rng = np.random.default_rng(9)
+    rows = []
+    for topic in range(1, 6):
+        rows += _rows(rng, topic, "P", "", 5.0)
+    rows += [r for r in _rows(rng, 78, "P", "", 1.0) if r["week"] < W]
+    counts = _add(_frame(rows), W, 78, "P", "", 40)
+    theme_of = {1: 1, 2: 1, 3: 2, 4: 2, 5: 2, 78: 1}
+    table = count_table(counts, TOTAL, WEEKS, theme_of=theme_of, new_topics={78}).set_index(["level", "cell", "period"])
+    young = counts[counts["topic_id"] == 78].groupby("week")["n"].sum()
+    for wk in (WEEKS[3], W):
+        assert table.loc[("theme", "2", wk), "exposure"] == TOTAL[wk] - young.get(wk, 0)
+        assert table.loc[("topic", "3", wk), "exposure"] == TOTAL[wk]  # the topic levels keep the volume
+    assert table.loc[("theme", "2", W), "exposure"] == TOTAL[W] - 40
+
+
 def test_a_cell_holding_most_of_the_volume_is_no_test_and_no_gate():
     """A catch-all theme (most of the week's tickets) is compared with a 'rest' of a handful: not
     tested; the topics under it are judged as top-level cells."""
