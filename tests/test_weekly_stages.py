@@ -178,6 +178,37 @@ def test_understanding_killed_mid_run_then_rerun_equals_one_clean_run(engine, tm
     assert stored() == killed_then_rerun
 
 
+def test_understanding_pages_on_id_and_still_takes_a_ticket_reset_behind_it(engine, tmp_path: Path) -> None:
+    """Batches start where the last one ended (id paging), in the same batches as before; a ticket made
+    pending again behind the last batch while the stage runs (a re-ingested version) is still
+    understood before it returns, as when every batch started from the first pending id."""
+    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from flows import understand
+    from sources.ingest import ingest_path
+    from voc import sample
+
+    rows, _ = sample.generate(WEEK, weeks=3, per_week=60, seed=4)
+    sample.write_csv(tmp_path / "t.csv", rows)
+    cfg = load_config(EXAMPLE_CONFIG)
+    ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
+    with engine.connect() as c:
+        ids = [r[0] for r in c.execute(text("select id from tickets order by id"))]
+    batches: list[list[int]] = []
+
+    def resets_the_first_ticket(spec, chunks):  # type: ignore[no-untyped-def]
+        batches.append([r[0] for ch in chunks for r in ch])
+        if len(batches) == 2:  # the first batch is stored: make its first ticket pending again
+            with engine.begin() as c:
+                c.execute(text("update tickets set nlp_version = null where id = :i"), {"i": ids[0]})
+        return understand.run_in_process(spec, chunks)
+
+    n = understand.understand_pending(engine, cfg, batch_size=50, run_chunks=resets_the_first_ticket)
+    assert n == len(ids) + 1
+    assert batches[:-1] == [ids[i:i + 50] for i in range(0, len(ids), 50)]
+    assert batches[-1] == [ids[0]]
+    assert understand.pending_count(engine) == 0
+
+
 @pytest.mark.slow
 def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analysed, db_url: str, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,3 +243,4 @@ def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analys
     assert _snapshot(engine) == before
     assert [Path(p).read_text(encoding="utf-8") for p in resumed.outputs] == \
         [Path(p).read_text(encoding="utf-8") for p in clean.outputs]
+
