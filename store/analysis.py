@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 
@@ -71,11 +72,31 @@ def pending_understanding(conn: Connection, version: str, limit: int, after: int
     return list(conn.execute(q))
 
 
+_UNDERSTOOD = ("nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
+               "product_n", "model_n", "batch_n", "entity_sources", "flags")
+# PostgreSQL: one UPDATE per batch from column arrays (unnest) instead of one UPDATE per ticket
+# (executemany: ~0.1 ms a ticket, half of it server round trips). The values are the same; an assignment
+# to a varchar still fails on a value over its length, as before.
+_UNDERSTOOD_PG = text(
+    f"UPDATE {TicketRow.__tablename__} AS t SET {', '.join(f'{c} = v.{c}' for c in _UNDERSTOOD)} "
+    f"FROM unnest(CAST(:_id AS bigint[]), {', '.join(f'CAST(:{c} AS text[])' for c in _UNDERSTOOD)}) "
+    f"AS v(_id, {', '.join(_UNDERSTOOD)}) WHERE t.id = v._id")
+
+
 def save_understanding(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    cols = ["nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
-            "product_n", "model_n", "batch_n", "entity_sources", "flags"]
+    """Store the understanding columns of each row (``_id`` = ticket id)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_UNDERSTOOD_PG, {c: [r[c] for r in rows] for c in ("_id", *_UNDERSTOOD)})
+    else:  # SQLite: executemany of an UPDATE by rowid is already ~6 us a ticket
+        save_understanding_each(conn, rows)
+
+
+def save_understanding_each(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """One UPDATE per ticket (executemany): SQLite's path, and the reference the PostgreSQL one is tested on."""
     # T is a Table at runtime; the stubs type __table__ as FromClause
-    stmt = update(T).where(T.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})  # type: ignore[arg-type]
+    stmt = update(T).where(T.c.id == bindparam("_id")).values({c: bindparam(c) for c in _UNDERSTOOD})  # type: ignore[arg-type]
     conn.execute(stmt, list(rows))
 
 
