@@ -62,7 +62,9 @@ def pending_understanding(conn: Connection, version: str, limit: int, after: int
     """The first ``limit`` tickets (by id) not yet understood by this version of the NLP stage, with an
     id above ``after`` if given. Paging on ``after`` (the last id of the batch before) starts each batch
     where the last one ended: without it every batch walks the primary key again over all the tickets
-    already understood (on a 1M-ticket store, ~0.25 s a batch on SQLite and ~0.7 s on PostgreSQL)."""
+    already understood (190k of them: 0.05 s a batch on SQLite, 0.13 s on PostgreSQL; reading a 200k
+    backfill in batches of 2,000 took 3.3 s instead of 0.9 s on SQLite, 9.2 s instead of 1.7 s on
+    PostgreSQL, growing with the square of the store)."""
     q = (select(T.c.id, T.c.subject, T.c.body, T.c.product, T.c.model, T.c.batch, T.c.language,
                 T.c.intent_hint, T.c.resolution)
          .where((T.c.nlp_version.is_(None)) | (T.c.nlp_version != version))
