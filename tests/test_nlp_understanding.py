@@ -202,6 +202,7 @@ def test_fast_segmenter_is_jiebas_cut(u):
     from nlp.tokens import token_text, user_words
 
     seg = u.zh.tokenizer.jieba_seg
+    assert [t.text for t in u.zh("门关不紧了")] == seg.cut("门关不紧了") == ["门", "关不紧", "了"]
     assert seg._rs, "rjieba is a dependency: the Rust cut should be in use"
     rows = csv.DictReader((Path(__file__).parent / "data" / "intent_labelled.csv").open(encoding="utf-8"))
     texts = [token_text(r["text"], u.index) for r in rows]
