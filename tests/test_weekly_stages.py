@@ -246,8 +246,8 @@ def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analys
 
 
 def test_saved_understanding_is_what_one_update_per_ticket_stores(engine, tmp_path: Path) -> None:
-    """save_understanding (one UPDATE from column arrays on PostgreSQL) stores exactly what one UPDATE
-    per ticket stores: the stage's own results, and values that test array quoting (NULL, empty,
+    """save_understanding (one UPDATE from column arrays on PostgreSQL, raw executemany on SQLite) stores
+    exactly what one SQLAlchemy UPDATE per ticket stores: the stage's own results, and values that test array quoting (NULL, empty,
     quotes, backslashes, braces, commas, the word NULL, non-BMP characters, long text)."""
     from config.settings import EXAMPLE_CONFIG, Mapping, load_config
     from flows import understand
