@@ -109,12 +109,17 @@ def understand_pending(engine: Engine, cfg: VocConfig, batch_size: int = 2000, *
     size = chunk_size or batch_size
     total = pending_count(engine) if progress else 0
     done = 0
+    after: int | None = None  # batches page on the id (see pending_understanding)
     while True:
         with engine.connect() as conn:
             rows = [(r.id, r.subject, r.body, r.product, r.model, r.batch, r.language, r.intent_hint, r.resolution)
-                    for r in analysis.pending_understanding(conn, NLP_VERSION, batch_size)]
+                    for r in analysis.pending_understanding(conn, NLP_VERSION, batch_size, after)]
         if not rows:
-            return done
+            if after is None:
+                return done
+            after = None  # one more pass from the start: a ticket re-ingested behind us while this ran
+            continue
+        after = rows[-1][0]
         results = run_chunks(spec, [rows[i:i + size] for i in range(0, len(rows), size)])
         out = [u for chunk in results for u in chunk]
         if [u["_id"] for u in out] != [r[0] for r in rows]:

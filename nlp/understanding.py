@@ -7,7 +7,7 @@ compiles the spaCy pipelines and the redaction rules once) and call ``understand
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from nlp.entities import FIELD_CODE_RE, ModelFinder, ProductIndex, find_batch
 from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
@@ -156,13 +156,16 @@ class Understander:
             else:
                 en_idx.append(i)
         if en_idx:
-            texts = [token_text(prepared[i][0], self.index) for i in en_idx]
+            en_texts = [token_text(prepared[i][0], self.index) for i in en_idx]
             # lemmas are looked up only for content tokens (same lookup table), not for every token
             with self.en.select_pipes(disable=[p for p in ("lemmatizer",) if p in self.en.pipe_names]):
-                for i, doc in zip(en_idx, self.en.pipe(texts, batch_size=self.batch_size), strict=True):
+                for i, doc in zip(en_idx, self.en.pipe(en_texts, batch_size=self.batch_size), strict=True):
                     parsed[i] = (content_tokens(doc, lemmas), _first_ent(doc, "MODEL"), _first_product(doc, self.index))
 
-        out: list[Understanding] = []
+        # every field but intent and severity, per ticket; the Understandings are made once at the end
+        fields: list[tuple] = []
+        texts: list[str] = []
+        intents: list[str] = []
         rules: list[str] = []
         ask: list[int] = []  # tickets whose intent the rules + classifier decide
         for item, (text, flags, n, lang), (tokens, text_model, text_pid) in zip(items, prepared, parsed, strict=True):
@@ -199,31 +202,25 @@ class Understander:
             else:
                 intent = ""  # decided for the whole batch below (one classifier call)
                 rules.append("")
-                ask.append(len(out))
-
-            out.append(
-                Understanding(
-                    language=lang,
-                    text=text,
-                    tokens=tokens,
-                    product=product,
-                    model=model,
-                    batch=batch,
-                    product_source=product_source,
-                    model_source=model_source,
-                    batch_source=batch_source,
-                    intent=intent,
-                    severity="",
-                    flags=tuple(flags),
-                    redactions=n,
-                )
-            )
+                ask.append(len(texts))
+            texts.append(text)
+            intents.append(intent)
+            fields.append((lang, tokens, product, model, batch, product_source, model_source, batch_source,
+                           tuple(flags), n))
         # intent (rules + classifier) and severity for the whole batch: one classifier call each
-        for k, (intent, safety, defect) in zip(ask, classify_intents([out[k].text for k in ask]), strict=True):
-            out[k] = replace(out[k], intent=intent)
-            rules[k] = rule_severity(out[k].text, intent, safety=safety, defect=defect)
-        sev = classify_severities([u.text for u in out], [u.intent for u in out], rules=rules)
-        return [replace(u, severity=s) for u, s in zip(out, sev, strict=True)]
+        for k, (intent, safety, defect) in zip(ask, classify_intents([texts[k] for k in ask]), strict=True):
+            intents[k] = intent
+            rules[k] = rule_severity(texts[k], intent, safety=safety, defect=defect)
+        sev = classify_severities(texts, intents, rules=rules)
+        return [
+            Understanding(language=lang, text=text, tokens=tokens, product=product, model=model, batch=batch,
+                          product_source=p_src, model_source=m_src, batch_source=b_src, intent=intent,
+                          severity=severity, flags=flags, redactions=n)
+            for (lang, tokens, product, model, batch, p_src, m_src, b_src, flags, n), text, intent, severity
+            in zip(fields, texts, intents, sev, strict=True)
+        ]
+
+
 
 
 def _ends_han(s: str) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 
@@ -57,20 +58,60 @@ def _now() -> datetime:
 
 # --- understanding -------------------------------------------------------------------------
 
-def pending_understanding(conn: Connection, version: str, limit: int) -> list[Any]:
-    """Tickets not yet understood by this version of the NLP stage."""
+def pending_understanding(conn: Connection, version: str, limit: int, after: int | None = None) -> list[Any]:
+    """The first ``limit`` tickets (by id) not yet understood by this version of the NLP stage, with an
+    id above ``after`` if given. Paging on ``after`` (the last id of the batch before) starts each batch
+    where the last one ended: without it every batch walks the primary key again over all the tickets
+    already understood (190k of them: 0.05 s a batch on SQLite, 0.13 s on PostgreSQL; reading a 200k
+    backfill in batches of 2,000 took 3.3 s instead of 0.9 s on SQLite, 9.2 s instead of 1.7 s on
+    PostgreSQL, growing with the square of the store)."""
     q = (select(T.c.id, T.c.subject, T.c.body, T.c.product, T.c.model, T.c.batch, T.c.language,
                 T.c.intent_hint, T.c.resolution)
          .where((T.c.nlp_version.is_(None)) | (T.c.nlp_version != version))
          .order_by(T.c.id).limit(limit))
+    if after is not None:
+        q = q.where(T.c.id > after)
     return list(conn.execute(q))
 
 
+_UNDERSTOOD = ("nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
+               "product_n", "model_n", "batch_n", "entity_sources", "flags")
+# PostgreSQL: one UPDATE per batch from column arrays (unnest) instead of one UPDATE per ticket
+# (executemany: ~0.1 ms a ticket). The values are the same; an assignment
+# to a varchar still fails on a value over its length, as before.
+_UNDERSTOOD_PG = text(
+    f"UPDATE {TicketRow.__tablename__} AS t SET {', '.join(f'{c} = v.{c}' for c in _UNDERSTOOD)} "
+    f"FROM unnest(CAST(:_id AS bigint[]), {', '.join(f'CAST(:{c} AS text[])' for c in _UNDERSTOOD)}) "
+    f"AS v(_id, {', '.join(_UNDERSTOOD)}) WHERE t.id = v._id")
+
+
+# SQLite: raw executemany on the Connection's own sqlite3 connection (same transaction), without
+# SQLAlchemy's per-row bind processing (about half of the write's time); the values are plain str/None.
+_UNDERSTOOD_SQLITE = (f"UPDATE {TicketRow.__tablename__} SET {', '.join(f'{c} = ?' for c in _UNDERSTOOD)} "
+                      "WHERE id = ?")
+
+
 def save_understanding(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    cols = ["nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
-            "product_n", "model_n", "batch_n", "entity_sources", "flags"]
+    """Store the understanding columns of each row (``_id`` = ticket id)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_UNDERSTOOD_PG, {c: [r[c] for r in rows] for c in ("_id", *_UNDERSTOOD)})
+    elif conn.dialect.name == "sqlite":
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.executemany(_UNDERSTOOD_SQLITE, [(*(r[c] for c in _UNDERSTOOD), r["_id"]) for r in rows])
+        finally:
+            cur.close()
+    else:
+        save_understanding_each(conn, rows)
+
+
+def save_understanding_each(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """One UPDATE per ticket through SQLAlchemy (executemany): the portable path, and the reference the
+    PostgreSQL and SQLite ones are tested on."""
     # T is a Table at runtime; the stubs type __table__ as FromClause
-    stmt = update(T).where(T.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})  # type: ignore[arg-type]
+    stmt = update(T).where(T.c.id == bindparam("_id")).values({c: bindparam(c) for c in _UNDERSTOOD})  # type: ignore[arg-type]
     conn.execute(stmt, list(rows))
 
 

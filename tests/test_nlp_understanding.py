@@ -193,17 +193,42 @@ def test_zh_words_match_the_spacy_pipeline(u):
 
 
 def test_fast_segmenter_is_jiebas_cut(u):
-    """The re-written no-HMM cut gives exactly jieba's words (user dictionary included)."""
+    """Both no-HMM cuts (rjieba, and the Python re-write it falls back to) give exactly jieba's words
+    over the same dictionary: user dictionary, parts, catalogue names and models included."""
     import csv
     from pathlib import Path
 
-    from nlp.tokens import token_text
+    from nlp.entities import PARTS_ZH
+    from nlp.tokens import token_text, user_words
 
     seg = u.zh.tokenizer.jieba_seg
+    assert [t.text for t in u.zh("门关不紧了")] == seg.cut("门关不紧了") == ["门", "关不紧", "了"]
+    assert seg._rs, "rjieba is a dependency: the Rust cut should be in use"
     rows = csv.DictReader((Path(__file__).parent / "data" / "intent_labelled.csv").open(encoding="utf-8"))
     texts = [token_text(r["text"], u.index) for r in rows]
-    texts += ["  a  b\n\r\nc", "", "烤箱KX-30A炸锅 abc123 ＃& x", "门把手把手门关不紧电烤箱toaster oven"]
-    assert [seg.cut(t) for t in texts] == [list(seg.tk.cut(t, HMM=False)) for t in texts]
+    texts += ["  a  b\n\r\nc", "", "烤箱KX-30A炸锅 abc123 ＃& x", "门把手把手门关不紧电烤箱toaster oven",
+              "\u3000中文\x1c\xa0\u2028测试\r\r\n", "emoji😀烤箱🔥漏水", "a.b_c%d-e+f#g&h中文1.5kg"]
+    # every added word alone, between words it could join, and run together (ties and overlaps)
+    added = [*user_words(), *PARTS_ZH, *(name for name, _ in u.index.names), *u.index.models]
+    texts += added + [f"我的{w}坏了，{w}的{w}问题" for w in added] + ["".join(added), "的".join(added)]
+    # ideographs only jieba-rs counts as Han: those texts take the Python cut, still jieba's words
+    texts += ["烤箱\u3400门关不紧", "漏水\u9fd6\u9fff滤芯", "\uf900电水壶", "门\U00020000把手"]
+    ref = [list(seg.tk.cut(t, HMM=False)) for t in texts]
+    assert [seg.cut(t) for t in texts] == ref
+    assert [seg._cut_py(t) for t in texts] == ref
+
+
+def test_segmenter_without_rjieba_cuts_in_python(monkeypatch):
+    """rjieba missing: the segmenter keeps working on its Python cut (same words, tested above)."""
+    import sys
+
+    from nlp.tokens import _JiebaSegmenter, _rust_jieba
+
+    monkeypatch.setitem(sys.modules, "rjieba", None)  # import rjieba -> ImportError
+    seg = _JiebaSegmenter(hmm=False)
+    assert _rust_jieba(seg.tk) is None
+    assert seg.cut("烤箱的门关不紧") == list(seg.tk.cut("烤箱的门关不紧", HMM=False))
+    assert seg._rs is False
 
 
 def test_one_product_spelled_two_ways_is_one_product():

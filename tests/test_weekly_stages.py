@@ -178,6 +178,37 @@ def test_understanding_killed_mid_run_then_rerun_equals_one_clean_run(engine, tm
     assert stored() == killed_then_rerun
 
 
+def test_understanding_pages_on_id_and_still_takes_a_ticket_reset_behind_it(engine, tmp_path: Path) -> None:
+    """Batches start where the last one ended (id paging), in the same batches as before; a ticket made
+    pending again behind the last batch while the stage runs (a re-ingested version) is still
+    understood before it returns, as when every batch started from the first pending id."""
+    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from flows import understand
+    from sources.ingest import ingest_path
+    from voc import sample
+
+    rows, _ = sample.generate(WEEK, weeks=3, per_week=60, seed=4)
+    sample.write_csv(tmp_path / "t.csv", rows)
+    cfg = load_config(EXAMPLE_CONFIG)
+    ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
+    with engine.connect() as c:
+        ids = [r[0] for r in c.execute(text("select id from tickets order by id"))]
+    batches: list[list[int]] = []
+
+    def resets_the_first_ticket(spec, chunks):  # type: ignore[no-untyped-def]
+        batches.append([r[0] for ch in chunks for r in ch])
+        if len(batches) == 2:  # the first batch is stored: make its first ticket pending again
+            with engine.begin() as c:
+                c.execute(text("update tickets set nlp_version = null where id = :i"), {"i": ids[0]})
+        return understand.run_in_process(spec, chunks)
+
+    n = understand.understand_pending(engine, cfg, batch_size=50, run_chunks=resets_the_first_ticket)
+    assert n == len(ids) + 1
+    assert batches[:-1] == [ids[i:i + 50] for i in range(0, len(ids), 50)]
+    assert batches[-1] == [ids[0]]
+    assert understand.pending_count(engine) == 0
+
+
 @pytest.mark.slow
 def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analysed, db_url: str, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,3 +243,41 @@ def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analys
     assert _snapshot(engine) == before
     assert [Path(p).read_text(encoding="utf-8") for p in resumed.outputs] == \
         [Path(p).read_text(encoding="utf-8") for p in clean.outputs]
+
+
+def test_saved_understanding_is_what_one_update_per_ticket_stores(engine, tmp_path: Path) -> None:
+    """save_understanding (one UPDATE from column arrays on PostgreSQL, raw executemany on SQLite) stores
+    exactly what one SQLAlchemy UPDATE per ticket stores: the stage's own results, and values that test array quoting (NULL, empty,
+    quotes, backslashes, braces, commas, the word NULL, non-BMP characters, long text)."""
+    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from flows import understand
+    from sources.ingest import ingest_path
+    from voc import sample
+
+    rows, _ = sample.generate(WEEK, weeks=3, per_week=50, seed=5)
+    sample.write_csv(tmp_path / "t.csv", rows)
+    cfg = load_config(EXAMPLE_CONFIG)
+    ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
+    with engine.connect() as c:
+        pending = [tuple(r) for r in analysis.pending_understanding(c, understand.NLP_VERSION, 10**6)]
+    out = understand.understand_chunk(understand.nlp_spec(cfg), pending)
+    odd = ["", None, "NULL", 'a "quoted", {braced} \\ back\\slash', "{}", "{NULL}", "逗号，\t tab\nline",
+           "😀 𠀀", "x" * 5000, " lead/trail ", "'single'"]
+    for i, r in enumerate(out[:40]):
+        for k, col in enumerate(("text_clean", "resolution_clean", "tokens", "flags", "product_n", "entity_sources")):
+            v = odd[(i + k) % len(odd)]
+            r[col] = v[:100] if v and col in ("flags", "product_n", "entity_sources") else v  # their lengths
+
+    def stored() -> list[tuple]:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(text(f"select id, {_UNDERSTOOD} from tickets order by id"))]
+
+    with engine.begin() as c:
+        analysis.save_understanding(c, out)
+    fast = stored()
+    with engine.begin() as c:
+        c.execute(text("update tickets set " + ", ".join(f"{x.strip()} = null" for x in _UNDERSTOOD.split(","))))
+    with engine.begin() as c:
+        analysis.save_understanding_each(c, out)
+    assert stored() == fast
+    assert sum(r[1] is not None for r in fast) == len(out)
