@@ -61,6 +61,7 @@ THEME_LEVELS = ("theme", "theme×product", "theme×product×batch")
 TOPIC_KEYED = ("topic", "topic×product", "topic×product×model", "topic×product×batch")
 FAMILY = {**{lv: "topics" for lv in (*THEME_LEVELS, *TOPIC_KEYED)},
           "product": "products", "product×batch": "products", "product×safety": "safety", "safety": "safety"}
+SAFETY_LEVELS: tuple[str, ...] = tuple(lv for lv, fam in FAMILY.items() if fam == "safety")
 # level -> parent level (the topic level's parent is the topic's theme, when it has one)
 PARENT = {"theme×product": "theme", "theme×product×batch": "theme×product", "topic": "theme",
           "topic×product": "topic", "topic×product×model": "topic×product", "topic×product×batch": "topic×product",

@@ -23,12 +23,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from surges.cells import FAMILY
+from surges.cells import SAFETY_LEVELS
 from surges.detect import detect
 from surges.params import DEFAULT_PARAMS, SurgeParams
 
 WEEK_DAYS = 7.0
-SAFETY_LEVELS: tuple[str, ...] = tuple(lv for lv, fam in FAMILY.items() if fam == "safety")
 
 
 def window_table(table: pd.DataFrame, period: int, baseline_until: int, days: float = WEEK_DAYS,

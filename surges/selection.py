@@ -19,14 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from surges.cells import BATCH_LEVELS, SAFETY_LEVELS
+
 # the row that speaks for a group: the most telling level first (product-specific theme, then the
 # theme, then a fine topic on the product...), ties by the smallest q
 LEVEL_PREFERENCE = (
     "theme×product", "theme", "topic×product", "topic", "theme×product×batch", "topic×product×batch",
     "topic×product×model", "product×safety", "safety", "product", "product×batch",
 )
-BATCH_LEVELS = ("theme×product×batch", "topic×product×batch", "product×batch")
-SAFETY_LEVELS = ("product×safety", "safety")
 
 
 @dataclass(frozen=True)
