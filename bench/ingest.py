@@ -17,17 +17,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchdb import fresh_store_url  # noqa: E402
 
 from config.settings import Mapping  # noqa: E402
 from sources.ingest import ingest_path  # noqa: E402
 from sources.worker import worth_it  # noqa: E402
 from store.db import make_engine, migrate  # noqa: E402
-
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def peak_mb() -> float:
@@ -60,16 +59,7 @@ def main() -> int:
           f" (auto now: {'on' if worth_it(csv_path) else 'off'})")
     print(f"{'store':10} {'run':26} {'seconds':>8} {'tickets/s':>10} {'cpu s':>7} {'load':>5}")
     for db in args.db or ["sqlite"]:
-        if db == "sqlite":
-            url = f"sqlite:///{args.workdir / f'ingest-{uuid.uuid4().hex[:6]}.sqlite3'}"
-        else:
-            import sqlalchemy as sa
-
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with sa.create_engine(PG).begin() as c:
-                c.execute(sa.text(f"CREATE SCHEMA {schema}"))
-            url = f"{PG}?options=-csearch_path%3D{schema}"
-        engine = make_engine(url)
+        engine = make_engine(fresh_store_url(db, args.workdir, "ingest"))
         migrate(engine)
         for label, force in (("first ingest", False), ("no-change re-read (forced)", True),
                              ("re-run (file known)", False)):

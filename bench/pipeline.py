@@ -22,12 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from benchdb import fresh_store_url  # noqa: E402
 
 from config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
 from flows.alert_stage import ChannelSet, FileSink  # noqa: E402
@@ -42,8 +43,6 @@ from store.db import make_engine, migrate  # noqa: E402
 from voc.sample import iter_weeks  # noqa: E402
 from voc.ticket import CANONICAL_FIELDS  # noqa: E402
 from voc.weeks import Week  # noqa: E402
-
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def peak_mb() -> float:
@@ -72,15 +71,7 @@ def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, s
         subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--n", str(n), "--out",
                         str(csv_path), "--weeks", str(weeks), "--end-week", str(end)], check=True,
                        stdout=subprocess.DEVNULL)
-    if db == "sqlite":
-        url = f"sqlite:///{workdir / f'bench-{n}-{uuid.uuid4().hex[:6]}.sqlite3'}"
-    else:
-        import sqlalchemy as sa
-
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with sa.create_engine(PG).begin() as c:
-            c.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        url = f"{PG}?options=-csearch_path%3D{schema}"
+    url = fresh_store_url(db, workdir, f"bench-{n}")
     engine = make_engine(url)
     migrate(engine)
     cfg = load_config(EXAMPLE_CONFIG)

@@ -29,19 +29,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from benchdb import fresh_store_url  # noqa: E402
 
 from config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
 from flows.understand import NLP_VERSION, nlp_spec, understand_chunk, understand_pending, understander_for  # noqa: E402
 from sources.ingest import ingest_path  # noqa: E402
 from store import analysis  # noqa: E402
 from store.db import make_engine, migrate  # noqa: E402
-
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def peak_mb() -> float:
@@ -88,15 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--n", str(args.n),
                         "--out", str(csv_path), "--weeks", "52", "--end-week", "2026-W47", "--seed",
                         str(args.seed)], check=True, stdout=subprocess.DEVNULL)
-    if args.db == "sqlite":
-        url = f"sqlite:///{args.workdir / f'understand-{uuid.uuid4().hex[:8]}.sqlite3'}"
-    else:
-        import sqlalchemy as sa
-
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with sa.create_engine(PG).begin() as c:
-            c.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        url = f"{PG}?options=-csearch_path%3D{schema}"
+    url = fresh_store_url(args.db, args.workdir, "understand")
     engine = make_engine(url)
     migrate(engine)
     cfg = load_config(EXAMPLE_CONFIG)
