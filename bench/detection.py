@@ -343,10 +343,12 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
             w.writerow([r.get(f, "") for f in CANONICAL_FIELDS])
 
 
-def bench_config(products: list[Any]) -> VocConfig:
-    """The example config with the made-up catalogue instead of its products (thresholds untouched)."""
+def bench_config(products: list[Any], embedder: str = "tfidf") -> VocConfig:
+    """The example config with the made-up catalogue instead of its products (thresholds untouched
+    but for the topic embedder, ``--embedder``)."""
     cfg = load_config(EXAMPLE_CONFIG)
-    return cfg.model_copy(update={"products": list(products), "sources": [], "shipments": None})
+    th = cfg.thresholds.model_copy(update={"embedder": embedder})
+    return cfg.model_copy(update={"products": list(products), "sources": [], "shipments": None, "thresholds": th})
 
 
 # ============================================================================= running the pipeline
@@ -739,12 +741,12 @@ def summarise(scenario: str, weeks: list[dict[str, Any]], seconds: float, stages
 # ============================================================================= one (source, seed)
 
 def run_one(source: str, seed: int, n_weeks: int, per_week: int, scenarios: list[str], root: str,
-            keep: bool) -> dict[str, Any]:
+            keep: bool, embedder: str = "tfidf") -> dict[str, Any]:
     t0 = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix=f"{source}-{seed}-", dir=root))
     try:
         plan = make_plan(source, seed, n_weeks, per_week)
-        cfg = bench_config(plan.products)
+        cfg = bench_config(plan.products, embedder)
         base_db, base_t = build_baseline(plan, cfg, workdir)
         runs = {}
         for sc in scenarios:
@@ -876,6 +878,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("detection-results.json"))
     ap.add_argument("--workdir", default=tempfile.gettempdir())
     ap.add_argument("--keep", action="store_true", help="keep the stores and CSVs (in --workdir)")
+    ap.add_argument("--embedder", choices=["tfidf", "hybrid"], default="tfidf",
+                    help="thresholds.embedder for every run (hybrid needs the 'multilingual' extra)")
     args = ap.parse_args()
     if not 16 <= args.weeks <= 26:
         ap.error("--weeks must be 16-26")
@@ -888,11 +892,11 @@ def main() -> int:
         ap.error("seeds >= 100 are tuning seeds: use --tune")
     scenarios = [SCENARIOS[x.strip()] for x in args.scenarios.split(",") if x.strip()]
     start = _uptime()
-    print(f"start: {start}\ncode: {_git()} at {datetime.now():%Y-%m-%d %H:%M}")
+    print(f"start: {start}\ncode: {_git()} at {datetime.now():%Y-%m-%d %H:%M}, embedder {args.embedder}")
     jobs = [(src, seed) for src in sources for seed in seeds]
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
-    call = (args.weeks, args.per_week, scenarios, args.workdir, args.keep)
+    call = (args.weeks, args.per_week, scenarios, args.workdir, args.keep, args.embedder)
     if args.jobs > 1:
         import multiprocessing
 

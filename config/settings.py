@@ -198,6 +198,10 @@ class Thresholds(_Strict):
     product_min_ratio: float = Field(default=1.25, ge=1.0)
     topic_match_similarity: float = Field(default=0.35, ge=0.0, le=1.0)
     min_new_topic_size: int = Field(default=8, ge=1)
+    # the topic embedding (nlp.embedding): 'tfidf' needs no model; 'hybrid' adds the multilingual USE
+    # model of the optional `multilingual` extra. Read at a catalogue's first fit only: the fitted
+    # embedder is stored and every later week and refit embeds with it
+    embedder: Literal["tfidf", "hybrid"] = "tfidf"
     refit_every_weeks: int = Field(default=4, ge=0)  # monthly; 0 = refit only on demand (`voc topics refit`)
     # weeks before the current one whose tickets a new topic may take over (flows.topic_stage.split_history);
     # never fewer than baseline_weeks (the surge baseline); 0 = all history (slow on large stores)

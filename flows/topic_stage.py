@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from config.settings import Thresholds, VocConfig
 from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
-from nlp.embedding import Embedder, TfidfSvdEmbedder, load_embedder
+from nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from nlp.themes import (
     THEME_SIMILARITY,
     ThemeTopic,
@@ -32,6 +32,7 @@ from store import analysis
 from store import themes as theme_store
 from store.db import refresh_statistics
 from store.models import Topic
+from voc.errors import ConfigError
 from voc.weeks import Week
 
 INTENTS = ("complaint", "question", "suggestion")
@@ -299,7 +300,10 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
                                terms)
     embedder: Embedder
     if first:
-        embedder = TfidfSvdEmbedder().fit(texts, tokens)
+        try:
+            embedder = embedder_from_config(th.embedder).fit(texts, tokens)
+        except EmbedderUnavailable as exc:
+            raise ConfigError(f"thresholds.embedder: {exc}") from exc
         blob = embedder.dumps()
         analysis.put_artifact(conn, art_key, blob)
     else:

