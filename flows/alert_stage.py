@@ -36,9 +36,11 @@ from delivery import lifecycle
 from delivery.channels import ChannelSet, FileSink, SmtpChannel
 from delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
 from delivery.message import Channel, DeliveryError, Message
-from delivery.routing import Target, owner_for
-from flows.brief_stage import HISTORY, build_brief, product_name, surge_series
-from reports.model import Alert, BatchShare, SurgeItem
+from delivery.routing import Target
+from flows.brief_stage import answer, build_brief, catalogue, week_name
+from reports import assembly
+from reports.assembly import HISTORY
+from reports.model import Alert, SurgeItem
 from reports.render import alert_subject, render_alert
 from store import analysis, themes
 from store.models import AlertSent, StageRun, Surge
@@ -92,35 +94,9 @@ def _detected(conn: Connection, w: int) -> bool:
 def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int, labels: dict[int, str],
                    resolved: bool, theme_recs: Mapping[int, ThemeRecord]) -> SurgeItem:
     """A surge item from a stored surges row (no quotes): for resolved notes and late deferred alerts."""
-    weeks = range(until - HISTORY + 1, until + 1)
-    theme_id = getattr(row, "theme_id", None)
-    theme = theme_recs.get(theme_id) if theme_id is not None else None
-    hist = surge_series(conn, row, theme.topic_ids if theme else (), weeks[0], until)
-    history = tuple(hist.get(x, 0) for x in weeks)
-    prev = history[-2]
-    nan = float("nan")
-    if resolved:  # this week's count against the old baseline; the test statistics no longer apply
-        observed = history[-1]
-        ratio = observed / row.expected if row.expected else nan
-        lo = hi = q = nan
-        conc = None
-    else:
-        observed, ratio, lo, hi, q = row.observed, row.ratio, row.ratio_lo, row.ratio_hi, row.q
-        conc = BatchShare(row.conc_batch, row.conc_share, row.conc_expected, row.conc_ratio) \
-            if row.conc_batch else None
-    return SurgeItem(
-        topic_id=row.topic_id or 0,
-        topic_label=labels.get(row.topic_id, "") if row.topic_id else (
-            (theme.label_en if lang == "en" and theme.label_en else theme.label) if theme else ""),
-        theme_id=theme.id if theme else None,
-        level=row.level, product=product_name(cfg, row.product, lang), model=row.model, batch=row.batch,
-        severity=row.severity, observed=observed, expected=row.expected, ratio=ratio, ratio_lo=lo, ratio_hi=hi,
-        q_value=q, wow_change=(history[-1] - prev) / prev if prev else None,
-        since_week=str(Week.from_ordinal(row.first_week)), methods=tuple(row.methods.split("+")),
-        is_new_topic=row.new_cell, concentration=conc, history=history, quotes=(), workaround=None,
-        owner=owner_for(cfg, row.product), action=None,
-        explanation=row.explanation_zh if lang == "zh" else row.explanation_en,
-        product_id=row.product, alert_key=f"{row.level}|{row.cell}|{row.first_week}")
+    theme = theme_recs.get(row.theme_id) if row.theme_id is not None else None
+    series = answer(conn, assembly.surge_series(row, theme.topic_ids if theme else (), until - HISTORY + 1, until))
+    return assembly.item_from_row(row, lang, series, until, labels, theme, resolved, catalogue(cfg), week_name)
 
 
 def _payload_hash(m: Message) -> str:
