@@ -37,14 +37,13 @@ from delivery.channels import ChannelSet, FileSink, SmtpChannel
 from delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
 from delivery.message import Channel, DeliveryError, Message
 from delivery.routing import Target
-from flows.brief_stage import answer, build_brief, catalogue, week_name
+from flows.brief_stage import answer, catalogue, surge_plan, week_name
 from reports import assembly
 from reports.assembly import HISTORY
 from reports.model import Alert, SurgeItem
 from reports.render import alert_subject, render_alert
-from store import analysis, themes
+from store import analysis
 from store.models import AlertSent, StageRun, Surge
-from store.themes import ThemeRecord
 from surges.selection import SAFETY_LEVELS, group_surges
 from voc.weeks import Week
 
@@ -91,8 +90,8 @@ def _detected(conn: Connection, w: int) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int, labels: dict[int, str],
-                   resolved: bool, theme_recs: Mapping[int, ThemeRecord]) -> SurgeItem:
+def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int, labels: Mapping[int, str],
+                   resolved: bool, theme_recs: Mapping[int, assembly.ThemeRecord]) -> SurgeItem:
     """A surge item from a stored surges row (no quotes): for resolved notes and late deferred alerts."""
     theme = theme_recs.get(row.theme_id) if row.theme_id is not None else None
     series = answer(conn, assembly.surge_series(row, theme.topic_ids if theme else (), until - HISTORY + 1, until))
@@ -115,19 +114,21 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
     """
     w = week.ordinal()
     quiet = in_quiet_hours(cfg, now)
-    briefs = {lang: build_brief(engine, cfg, week, lang) for lang in ("zh", "en")}
-    current = {lang: {s.surge_identity or identity(s.topic_id, s.product_id): s for s in b.surges} for lang, b in briefs.items()}
-
     with engine.connect() as conn:
+        # this week's items exactly as the brief shows them (the same plan and evidence), in both languages
+        items_plan, evidence = surge_plan(conn, cfg, week)
+        current = {lang: {s.surge_identity or identity(s.topic_id, s.product_id): s
+                          for s in assembly.surge_items(items_plan, evidence, lang)} for lang in ("zh", "en")}
         tracks = _load_tracks(conn)
-        theme_of = themes.topic_theme_map(conn)
+        theme_of = items_plan.facts.theme_of
         cache: dict[int, dict[str, Any]] = {}
         flagged_cache: dict[int, dict[str, Flagged]] = {}
 
         def picked(week_ord: int) -> dict[str, Any]:
             """Week ``week_ord``'s brief items (surge groups) by identity."""
             if week_ord not in cache:
-                groups = group_surges(analysis.load_surges(conn, week_ord), theme_of)
+                groups = [s.group for s in items_plan.subjects] if week_ord == w else \
+                    group_surges(analysis.load_surges(conn, week_ord), theme_of)
                 cache[week_ord] = {g.identity: g for g in groups}
                 for g in groups:  # a product's safety cell inside a theme / topic item: also its s|product
                     for r in g.rows:
@@ -147,9 +148,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
                                          detected=_detected(conn, w), sink=channel_name == "file",
                                          only_safety=only_safety)
 
-        from_rows = any(e.flagged_week is not None for d in digests for e in d.entries)
-        labels = {t.id: t.label for t in analysis.load_topics(conn)} if from_rows else {}
-        theme_recs = {t.id: t for t in themes.load_themes(conn)} if from_rows else {}
+        labels, theme_recs = items_plan.facts.labels, items_plan.facts.themes
         out = []
         for d in digests:
             tg = d.target
