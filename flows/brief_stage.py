@@ -85,7 +85,7 @@ def load_surge_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) 
     w = week.ordinal()
     return SurgeFacts(
         week=brief_week(week), today=today, surges=analysis.load_surges(conn, w),
-        topics={t.id: t for t in analysis.load_topics(conn)}, theme_of=themes.topic_theme_map(conn),
+        topics={t.id: t for t in analysis.topic_records(conn)}, theme_of=themes.topic_theme_map(conn),
         themes={t.id: t for t in themes.load_themes(conn)},
         week_counts=assembly.week_counts(report_queries.topic_counts(conn, "complaint", w),
                                          report_queries.topic_counts(conn, "question", w)),
@@ -103,7 +103,7 @@ def load_brief_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) 
         kpi_rows=report_queries.kpi_rows(conn, surge.weeks[0], w),
         counts={(intent, x): report_queries.topic_counts(conn, intent, x)
                 for intent in ("complaint", "suggestion") for x in (w, w - 1)},
-        failed_alerts=[(c, rcp, e) for c, rcp, e in report_queries.failed_alerts(conn, w - 1)])
+        failed_alerts=report_queries.failed_alerts(conn, w - 1))
 
 
 def surge_plan(conn: Connection, cfg: VocConfig, week: Week, today: date | None = None
