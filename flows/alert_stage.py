@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, exists, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings, VocConfig
@@ -42,8 +42,8 @@ from reports import assembly
 from reports.assembly import HISTORY
 from reports.model import Alert, SurgeItem
 from reports.render import alert_subject, render_alert
-from store import analysis
-from store.models import AlertSent, StageRun, Surge
+from store import alert_log, analysis
+from store.models import AlertSent
 from surges.selection import SAFETY_LEVELS, group_surges
 from voc.weeks import Week
 
@@ -72,17 +72,9 @@ def _now() -> datetime:
 
 
 def _load_tracks(conn: Connection) -> dict[TrackKey, Track]:
-    """What each (channel, recipient) was told about each surge, from the ``alerts`` rows in id order."""
-    q = select(AlertSent.dedupe_key, AlertSent.channel, AlertSent.recipient, AlertSent.owner, AlertSent.status,
-               AlertSent.week, AlertSent.ratio).order_by(AlertSent.id)
-    return lifecycle.tracks_from(Record(r.dedupe_key, r.channel, r.recipient, str(r.owner), r.status, int(r.week),
-                                        r.ratio) for r in conn.execute(q))
-
-
-def _detected(conn: Connection, w: int) -> bool:
-    """Did surge detection run for week ``w``? (without it 'not flagged' means nothing)."""
-    ran = conn.execute(select(exists().where(StageRun.week == w, StageRun.stage == "surges"))).scalar()
-    return bool(ran) or bool(conn.execute(select(exists().where(Surge.week == w))).scalar())
+    """What each (channel, recipient) was told about each surge, from the alert log."""
+    return lifecycle.tracks_from(Record(r.dedupe_key, r.channel, r.recipient, r.owner, r.status, r.week, r.ratio)
+                                 for r in alert_log.load(conn))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,7 +137,7 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
             return flagged_cache[week_ord]
 
         digests = lifecycle.plan_digests(cfg, tracks, current["zh"], flagged, w, quiet=quiet,
-                                         detected=_detected(conn, w), sink=channel_name == "file",
+                                         detected=alert_log.surges_judged(conn, w), sink=channel_name == "file",
                                          only_safety=only_safety)
 
         labels, theme_recs = items_plan.facts.labels, items_plan.facts.themes
