@@ -73,8 +73,8 @@ def _now() -> datetime:
 
 def _load_tracks(conn: Connection) -> dict[TrackKey, Track]:
     """What each (channel, recipient) was told about each surge, from the alert log."""
-    return lifecycle.tracks_from(Record(r.dedupe_key, r.channel, r.recipient, r.owner, r.status, r.week, r.ratio)
-                                 for r in alert_log.load(conn))
+    return lifecycle.tracks_from(Record(r.dedupe_key, r.channel, r.recipient, r.owner, r.status, r.week,
+                                        r.ratio) for r in alert_log.load(conn))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,12 +82,15 @@ def _load_tracks(conn: Connection) -> dict[TrackKey, Track]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int, labels: Mapping[int, str],
-                   resolved: bool, theme_recs: Mapping[int, assembly.ThemeRecord]) -> SurgeItem:
+def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int,
+                   labels: Mapping[int, str], resolved: bool,
+                   theme_recs: Mapping[int, assembly.ThemeRecord]) -> SurgeItem:
     """A surge item from a stored surges row (no quotes): for resolved notes and late deferred alerts."""
     theme = theme_recs.get(row.theme_id) if row.theme_id is not None else None
-    series = answer(conn, assembly.surge_series(row, theme.topic_ids if theme else (), until - HISTORY + 1, until))
-    return assembly.item_from_row(row, lang, series, until, labels, theme, resolved, catalogue(cfg), week_name)
+    topics = theme.topic_ids if theme else ()
+    series = answer(conn, assembly.surge_series(row, topics, until - HISTORY + 1, until))
+    return assembly.item_from_row(row, lang, series, until, labels, theme, resolved, catalogue(cfg),
+                                  week_name)
 
 
 def _payload_hash(m: Message) -> str:

@@ -58,21 +58,22 @@ def _week_ordinal(d: date) -> int:
 
 
 def brief_week(week: Week) -> BriefWeek:
-    return BriefWeek(label=str(week), ordinal=week.ordinal(), start=week.start, end=week.end - timedelta(days=1),
-                     name_of=week_name, ordinal_of=_week_ordinal)
+    return BriefWeek(label=str(week), ordinal=week.ordinal(), start=week.start,
+                     end=week.end - timedelta(days=1), name_of=week_name, ordinal_of=_week_ordinal)
 
 
 def answer(conn: Connection, q: Query) -> Any:
     """One question of the assembly, answered by ``store.report_queries``."""
     if isinstance(q, Series):
-        return report_queries.cell_history(conn, q.intents, q.topics, q.product, q.model, q.batch, q.first, q.last,
-                                           safety_only=q.safety_only)
+        return report_queries.cell_history(conn, q.intents, q.topics, q.product, q.model, q.batch, q.first,
+                                           q.last, safety_only=q.safety_only)
     if isinstance(q, Quotes):
         return report_queries.quotes(conn, q.topic, q.first, q.last, q.product, q.batch)
     if isinstance(q, Workaround):
         return report_queries.workaround(conn, q.topic, q.first, q.last)
     if isinstance(q, CellTopics):
-        return report_queries.cell_topics(conn, q.week, q.product, q.batch, q.intents, safety_only=q.safety_only)
+        return report_queries.cell_topics(conn, q.week, q.product, q.batch, q.intents,
+                                          safety_only=q.safety_only)
     raise TypeError(f"not a brief query: {q!r}")
 
 
@@ -102,7 +103,7 @@ def load_brief_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) 
                           min_ratio=th.min_ratio),
         kpi_rows=report_queries.kpi_rows(conn, surge.weeks[0], w),
         counts={(intent, x): report_queries.topic_counts(conn, intent, x)
-                for intent in ("complaint", "suggestion") for x in (w, w - 1)},
+                for intent, x in assembly.topic_count_keys(w)},
         failed_alerts=report_queries.failed_alerts(conn, w - 1))
 
 

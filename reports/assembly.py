@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from reports.explanations import batch_count_clause, batch_share_clause
@@ -44,7 +44,7 @@ KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "re
 RATE_KEYS = {"fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate"}
 HISTORY = 12  # weeks of history on every item, ending with the brief's week
 SEVERITY_ORDER = {"safety": 0, "defect": 1, "service": 2, "other": 3}
-WORKAROUND_WEEKS = 12  # the workaround is the most common resolution over the item's last 12 weeks (+ this one)
+WORKAROUND_WEEKS = 12  # the workaround: the most common resolution of the 12 weeks before, and this one
 FINE_TOPICS = 4  # fine topics named under a theme item
 TOP_TOPICS = 10
 OPPORTUNITIES = 8
@@ -159,7 +159,7 @@ class ActionRecord(Protocol):
     @property
     def note(self) -> str: ...
     @property
-    def created_at(self) -> Any: ...  # a datetime
+    def created_at(self) -> datetime: ...
 
 
 # --- plain values the stage builds from the config and the week --------------------------------
@@ -286,10 +286,17 @@ class BriefFacts:
     surge: SurgeFacts
     brand: str
     method: MethodNote
-    kpi_rows: Mapping[int, Mapping[str, float | None]]  # week -> KPI key -> value (store.report_queries.kpi_rows)
-    counts: Mapping[tuple[str, int], Mapping[int, int]]  # (intent, week) -> topic -> tickets: complaint and
-    # suggestion, this week and the one before
+    kpi_rows: Mapping[int, Mapping[str, float | None]]  # week -> KPI key -> value (report_queries.kpi_rows)
+    counts: Mapping[tuple[str, int], Mapping[int, int]]  # (intent, week) of topic_count_keys -> topic -> n
     failed_alerts: Sequence[tuple[str, str, str | None]]  # (channel, recipient, error) since last week
+
+
+TOPIC_INTENTS = ("complaint", "suggestion")  # the topics listed: biggest complaints, emerging, unmet needs
+
+
+def topic_count_keys(week: int) -> list[tuple[str, int]]:
+    """The (intent, week) topic counts ``BriefFacts.counts`` holds: this week's and the one before."""
+    return [(intent, x) for intent in TOPIC_INTENTS for x in (week, week - 1)]
 
 
 def week_counts(complaints: Mapping[int, int], questions: Mapping[int, int]) -> dict[int, int]:
@@ -312,7 +319,8 @@ def build_kpis(rows: Mapping[int, Mapping[str, Any]], weeks: Sequence[int]) -> t
 
 
 def action_item(a: ActionRecord, labels: Mapping[int, str], today: date) -> ActionItem:
-    """An action-items row as the brief and the quarterly review show it (days open until its fix, or today)."""
+    """An action-items row as the brief and the quarterly review show it (days open until its fix, or
+    today)."""
     end = a.fix_date if a.status == "done" and a.fix_date else today
     return ActionItem(action_id=a.id, topic_id=a.topic_id,
                       topic_label=labels.get(a.topic_id) if a.topic_id is not None else None,
@@ -437,8 +445,8 @@ def surge_item(s: SurgeSubject, facts: SurgeFacts, answers: Mapping[Any, Any], l
         explanation=explanation, product_id=r.product, alert_key=f"{r.level}|{r.cell}|{r.first_week}")
 
 
-def item_from_row(row: SurgeRecord, lang: str, series: Mapping[int, int], until: int, labels: Mapping[int, str],
-                  theme: ThemeRecord | None, resolved: bool, catalogue: Catalogue,
+def item_from_row(row: SurgeRecord, lang: str, series: Mapping[int, int], until: int,
+                  labels: Mapping[int, str], theme: ThemeRecord | None, resolved: bool, catalogue: Catalogue,
                   name_of: Callable[[int], str]) -> SurgeItem:
     """A surge item from a stored surge row alone (no quotes, no workaround): the alerts' resolved notes
     and late deferred alerts. ``series``: the row's :func:`surge_series` up to ``until``, counting the
@@ -460,8 +468,8 @@ def item_from_row(row: SurgeRecord, lang: str, series: Mapping[int, int], until:
         topic_label=labels.get(row.topic_id, "") if row.topic_id else (_label(theme, lang) if theme else ""),
         theme_id=theme.id if theme else None,
         level=row.level, product=catalogue.name(row.product, lang), model=row.model, batch=row.batch,
-        severity=row.severity, observed=observed, expected=row.expected, ratio=ratio, ratio_lo=lo, ratio_hi=hi,
-        q_value=q, wow_change=_wow(history),
+        severity=row.severity, observed=observed, expected=row.expected, ratio=ratio, ratio_lo=lo,
+        ratio_hi=hi, q_value=q, wow_change=_wow(history),
         since_week=name_of(row.first_week), methods=tuple(row.methods.split("+")),
         is_new_topic=row.new_cell, concentration=conc, history=history, quotes=(), workaround=None,
         owner=catalogue.owner(row.product), action=None,
@@ -491,7 +499,7 @@ def topic_picks(facts: BriefFacts) -> list[TopicPick]:
     w = sf.week.ordinal
     out: list[TopicPick] = []
     n_top = 0
-    for intent in ("complaint", "suggestion"):
+    for intent in TOPIC_INTENTS:
         now = facts.counts.get((intent, w), {})
         before = facts.counts.get((intent, w - 1), {})
         for tid, n in sorted(now.items(), key=lambda kv: -kv[1]):
@@ -591,7 +599,8 @@ def plan_surges(facts: SurgeFacts, about: Mapping[Any, Any]) -> BriefPlan:
 def plan_brief(facts: BriefFacts, about: Mapping[Any, Any]) -> BriefPlan:
     """``about``: the answers to :func:`about_queries`."""
     surges = plan_surges(facts.surge, about)
-    return BriefPlan(facts.surge, surges.subjects, tuple(topic_picks(facts)), tuple(resolved_checks(facts.surge)))
+    return BriefPlan(facts.surge, surges.subjects, tuple(topic_picks(facts)),
+                     tuple(resolved_checks(facts.surge)))
 
 
 def _action_items(facts: SurgeFacts) -> list[ActionItem]:

@@ -29,8 +29,8 @@ class AlertLogRow:
 
 def load(conn: Connection) -> list[AlertLogRow]:
     """Every alert row, in the order they were first written (id order)."""
-    q = select(AlertSent.dedupe_key, AlertSent.channel, AlertSent.recipient, AlertSent.owner, AlertSent.status,
-               AlertSent.week, AlertSent.ratio).order_by(AlertSent.id)
+    a = AlertSent
+    q = select(a.dedupe_key, a.channel, a.recipient, a.owner, a.status, a.week, a.ratio).order_by(a.id)
     return [AlertLogRow(r.dedupe_key, r.channel, r.recipient, str(r.owner), r.status, int(r.week), r.ratio)
             for r in conn.execute(q)]
 

@@ -393,7 +393,7 @@ class SurgeRow:
 
     id: int
     week: int
-    level: str  # surges.cells levels: theme, theme×product, topic…, product, product×batch, product×safety, safety, global
+    level: str  # a surges.cells level (theme, theme×product, topic…, product×batch, product×safety...) or global
     cell: str
     topic_id: int | None
     theme_id: int | None
@@ -411,7 +411,7 @@ class SurgeRow:
     first_week: int
     new_cell: bool
     severity: str  # safety | defect | service | other
-    conc_batch: str | None  # the batch carrying the cell (with its share, expected share and ratio), if one does
+    conc_batch: str | None  # the batch carrying the cell, if one does (its share, expected share, ratio)
     conc_share: float | None
     conc_expected: float | None
     conc_ratio: float | None

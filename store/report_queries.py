@@ -153,8 +153,8 @@ class ActionRecord:
 def actions(conn: Connection) -> list[ActionRecord]:
     """Every action item, by id."""
     a = ActionItemRow
-    q = select(a.id, a.topic_id, a.product, a.batch, a.owner, a.status, a.due, a.fix_date, a.note, a.created_at,
-               a.updated_at).order_by(a.id)
+    q = select(a.id, a.topic_id, a.product, a.batch, a.owner, a.status, a.due, a.fix_date, a.note,
+               a.created_at, a.updated_at).order_by(a.id)
     return [ActionRecord(*r) for r in conn.execute(q)]
 
 
