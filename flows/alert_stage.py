@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, exists, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from config.settings import Settings, VocConfig
@@ -36,13 +36,14 @@ from delivery import lifecycle
 from delivery.channels import ChannelSet, FileSink, SmtpChannel
 from delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
 from delivery.message import Channel, DeliveryError, Message
-from delivery.routing import Target, owner_for
-from flows.brief_stage import HISTORY, build_brief, product_name, surge_series
-from reports.model import Alert, BatchShare, SurgeItem
+from delivery.routing import Target
+from flows.brief_stage import answer, catalogue, surge_plan, week_name
+from reports import assembly
+from reports.assembly import HISTORY
+from reports.model import Alert, SurgeItem
 from reports.render import alert_subject, render_alert
-from store import analysis, themes
-from store.models import AlertSent, StageRun, Surge
-from store.themes import ThemeRecord
+from store import alert_log, analysis
+from store.models import AlertSent
 from surges.selection import SAFETY_LEVELS, group_surges
 from voc.weeks import Week
 
@@ -71,17 +72,9 @@ def _now() -> datetime:
 
 
 def _load_tracks(conn: Connection) -> dict[TrackKey, Track]:
-    """What each (channel, recipient) was told about each surge, from the ``alerts`` rows in id order."""
-    q = select(AlertSent.dedupe_key, AlertSent.channel, AlertSent.recipient, AlertSent.owner, AlertSent.status,
-               AlertSent.week, AlertSent.ratio).order_by(AlertSent.id)
-    return lifecycle.tracks_from(Record(r.dedupe_key, r.channel, r.recipient, str(r.owner), r.status, int(r.week),
-                                        r.ratio) for r in conn.execute(q))
-
-
-def _detected(conn: Connection, w: int) -> bool:
-    """Did surge detection run for week ``w``? (without it 'not flagged' means nothing)."""
-    ran = conn.execute(select(exists().where(StageRun.week == w, StageRun.stage == "surges"))).scalar()
-    return bool(ran) or bool(conn.execute(select(exists().where(Surge.week == w))).scalar())
+    """What each (channel, recipient) was told about each surge, from the alert log."""
+    return lifecycle.tracks_from(Record(r.dedupe_key, r.channel, r.recipient, r.owner, r.status, r.week,
+                                        r.ratio) for r in alert_log.load(conn))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,38 +82,15 @@ def _detected(conn: Connection, w: int) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int, labels: dict[int, str],
-                   resolved: bool, theme_recs: Mapping[int, ThemeRecord]) -> SurgeItem:
+def _item_from_row(conn: Connection, cfg: VocConfig, row: Any, lang: str, until: int,
+                   labels: Mapping[int, str], resolved: bool,
+                   theme_recs: Mapping[int, assembly.ThemeRecord]) -> SurgeItem:
     """A surge item from a stored surges row (no quotes): for resolved notes and late deferred alerts."""
-    weeks = range(until - HISTORY + 1, until + 1)
-    theme_id = getattr(row, "theme_id", None)
-    theme = theme_recs.get(theme_id) if theme_id is not None else None
-    hist = surge_series(conn, row, theme.topic_ids if theme else (), weeks[0], until)
-    history = tuple(hist.get(x, 0) for x in weeks)
-    prev = history[-2]
-    nan = float("nan")
-    if resolved:  # this week's count against the old baseline; the test statistics no longer apply
-        observed = history[-1]
-        ratio = observed / row.expected if row.expected else nan
-        lo = hi = q = nan
-        conc = None
-    else:
-        observed, ratio, lo, hi, q = row.observed, row.ratio, row.ratio_lo, row.ratio_hi, row.q
-        conc = BatchShare(row.conc_batch, row.conc_share, row.conc_expected, row.conc_ratio) \
-            if row.conc_batch else None
-    return SurgeItem(
-        topic_id=row.topic_id or 0,
-        topic_label=labels.get(row.topic_id, "") if row.topic_id else (
-            (theme.label_en if lang == "en" and theme.label_en else theme.label) if theme else ""),
-        theme_id=theme.id if theme else None,
-        level=row.level, product=product_name(cfg, row.product, lang), model=row.model, batch=row.batch,
-        severity=row.severity, observed=observed, expected=row.expected, ratio=ratio, ratio_lo=lo, ratio_hi=hi,
-        q_value=q, wow_change=(history[-1] - prev) / prev if prev else None,
-        since_week=str(Week.from_ordinal(row.first_week)), methods=tuple(row.methods.split("+")),
-        is_new_topic=row.new_cell, concentration=conc, history=history, quotes=(), workaround=None,
-        owner=owner_for(cfg, row.product), action=None,
-        explanation=row.explanation_zh if lang == "zh" else row.explanation_en,
-        product_id=row.product, alert_key=f"{row.level}|{row.cell}|{row.first_week}")
+    theme = theme_recs.get(row.theme_id) if row.theme_id is not None else None
+    topics = theme.topic_ids if theme else ()
+    series = answer(conn, assembly.surge_series(row, topics, until - HISTORY + 1, until))
+    return assembly.item_from_row(row, lang, series, until, labels, theme, resolved, catalogue(cfg),
+                                  week_name)
 
 
 def _payload_hash(m: Message) -> str:
@@ -139,19 +109,21 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
     """
     w = week.ordinal()
     quiet = in_quiet_hours(cfg, now)
-    briefs = {lang: build_brief(engine, cfg, week, lang) for lang in ("zh", "en")}
-    current = {lang: {s.surge_identity or identity(s.topic_id, s.product_id): s for s in b.surges} for lang, b in briefs.items()}
-
     with engine.connect() as conn:
+        # this week's items exactly as the brief shows them (the same plan and evidence), in both languages
+        items_plan, evidence = surge_plan(conn, cfg, week)
+        current = {lang: {s.surge_identity or identity(s.topic_id, s.product_id): s
+                          for s in assembly.surge_items(items_plan, evidence, lang)} for lang in ("zh", "en")}
         tracks = _load_tracks(conn)
-        theme_of = themes.topic_theme_map(conn)
+        theme_of = items_plan.facts.theme_of
         cache: dict[int, dict[str, Any]] = {}
         flagged_cache: dict[int, dict[str, Flagged]] = {}
 
         def picked(week_ord: int) -> dict[str, Any]:
             """Week ``week_ord``'s brief items (surge groups) by identity."""
             if week_ord not in cache:
-                groups = group_surges(analysis.load_surges(conn, week_ord), theme_of)
+                groups = [s.group for s in items_plan.subjects] if week_ord == w else \
+                    group_surges(analysis.load_surges(conn, week_ord), theme_of)
                 cache[week_ord] = {g.identity: g for g in groups}
                 for g in groups:  # a product's safety cell inside a theme / topic item: also its s|product
                     for r in g.rows:
@@ -168,12 +140,10 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
             return flagged_cache[week_ord]
 
         digests = lifecycle.plan_digests(cfg, tracks, current["zh"], flagged, w, quiet=quiet,
-                                         detected=_detected(conn, w), sink=channel_name == "file",
+                                         detected=alert_log.surges_judged(conn, w), sink=channel_name == "file",
                                          only_safety=only_safety)
 
-        from_rows = any(e.flagged_week is not None for d in digests for e in d.entries)
-        labels = {t.id: t.label for t in analysis.load_topics(conn)} if from_rows else {}
-        theme_recs = {t.id: t for t in themes.load_themes(conn)} if from_rows else {}
+        labels, theme_recs = items_plan.facts.labels, items_plan.facts.themes
         out = []
         for d in digests:
             tg = d.target

@@ -11,7 +11,8 @@ from typing import cast
 from sqlalchemy import Engine
 
 from config.settings import VocConfig
-from flows.brief_stage import action_item, build_kpis, write_rendered
+from flows.brief_stage import write_rendered
+from reports.assembly import action_item, build_kpis
 from reports.model import ActionEffect, Kpi, Review, TeamKpis, TopicItem
 from reports.render import render_review
 from store import analysis, report_queries

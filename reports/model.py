@@ -1,7 +1,8 @@
 """The data objects that briefs, alerts and reviews are rendered from.
 
-Everything here is already aggregated and already redacted: templates only format. Built by
-``flows`` from database queries (never by loading every ticket), rendered by ``reports.render``.
+Everything here is already aggregated and already redacted: templates only format. Assembled by
+``reports.assembly`` (the brief, its surge items for the alerts) from what ``flows`` load with
+aggregating queries (never by loading every ticket), rendered by ``reports.render``.
 """
 
 from __future__ import annotations

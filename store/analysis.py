@@ -7,6 +7,7 @@ week never duplicates anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -164,6 +165,26 @@ def load_topics(conn: Connection, intent: str | None = None) -> list[Topic]:
         topics = list(s.scalars(q))
         s.expunge_all()
     return topics
+
+
+@dataclass(frozen=True)
+class TopicRecord:
+    """A fine topic as the reports read it (``load_topics`` gives the mapped rows the topic stage edits)."""
+
+    id: int
+    intent: str
+    label: str
+    keywords: str  # " / "-joined
+    status: str  # active | emerging | ignored | merged
+    merged_into: int | None
+    created_week: int
+
+
+def topic_records(conn: Connection) -> list[TopicRecord]:
+    """Every topic (all statuses) by id."""
+    q = select(Topic.id, Topic.intent, Topic.label, Topic.keywords, Topic.status, Topic.merged_into,
+               Topic.created_week).order_by(Topic.id)
+    return [TopicRecord(*r) for r in conn.execute(q)]
 
 
 def next_topic_id(conn: Connection) -> int:
@@ -365,5 +386,40 @@ def replace_surges(conn: Connection, week: int, rows: Sequence[dict[str, Any]]) 
         conn.execute(insert(Surge), list(rows))
 
 
-def load_surges(conn: Connection, week: int) -> list[Any]:
-    return list(conn.execute(select(Surge.__table__).where(Surge.week == week).order_by(Surge.q)))
+@dataclass(frozen=True)
+class SurgeRow:
+    """One stored flagged cell (every column of ``surges``, in table order: ``voc surges --json`` prints
+    them all). Weeks are ordinals (``voc.weeks.Week.ordinal``)."""
+
+    id: int
+    week: int
+    level: str  # a surges.cells level (theme, theme×product, topic…, product×batch, product×safety...) or global
+    cell: str
+    topic_id: int | None
+    theme_id: int | None
+    product: str | None
+    model: str | None
+    batch: str | None
+    observed: int
+    expected: float
+    ratio: float
+    ratio_lo: float
+    ratio_hi: float
+    p: float
+    q: float
+    methods: str  # "+"-joined
+    first_week: int
+    new_cell: bool
+    severity: str  # safety | defect | service | other
+    conc_batch: str | None  # the batch carrying the cell, if one does (its share, expected share, ratio)
+    conc_share: float | None
+    conc_expected: float | None
+    conc_ratio: float | None
+    explanation_zh: str
+    explanation_en: str
+
+
+def load_surges(conn: Connection, week: int) -> list[SurgeRow]:
+    """The week's flagged cells, smallest q first."""
+    q = select(Surge.__table__).where(Surge.week == week).order_by(Surge.q)
+    return [SurgeRow(**r._mapping) for r in conn.execute(q)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Float, and_, case, cast, func, select
 
@@ -131,19 +133,43 @@ def workaround(conn: Connection, topic_id: int, week_from: int, week_to: int) ->
     return text[:300] if n >= 2 else None
 
 
-def actions(conn: Connection) -> list[ActionItemRow]:
-    from sqlalchemy.orm import Session
+@dataclass(frozen=True)
+class ActionRecord:
+    """An action item: who fixes what (a topic, or a product and batch), by when, and when it shipped."""
 
-    with Session(bind=conn) as s:
-        rows = list(s.scalars(select(ActionItemRow).order_by(ActionItemRow.id)))
-        s.expunge_all()
-    return rows
+    id: int
+    topic_id: int | None
+    product: str | None
+    batch: str | None
+    owner: str
+    status: str  # open | doing | done
+    due: date | None
+    fix_date: date | None
+    note: str
+    created_at: datetime
+    updated_at: datetime
 
 
-def failed_alerts(conn: Connection, from_week: int) -> list[Any]:
+def actions(conn: Connection) -> list[ActionRecord]:
+    """Every action item, by id."""
+    a = ActionItemRow
+    q = select(a.id, a.topic_id, a.product, a.batch, a.owner, a.status, a.due, a.fix_date, a.note,
+               a.created_at, a.updated_at).order_by(a.id)
+    return [ActionRecord(*r) for r in conn.execute(q)]
+
+
+class FailedAlert(NamedTuple):
+    """An alert send that failed for good or whose outcome is unknown (the brief lists them)."""
+
+    channel: str
+    recipient: str
+    error: str | None
+
+
+def failed_alerts(conn: Connection, from_week: int) -> list[FailedAlert]:
     q = select(AlertSent.channel, AlertSent.recipient, AlertSent.error).where(
         AlertSent.status.in_(["failed", "unknown"]), AlertSent.week >= from_week)
-    return list(conn.execute(q))
+    return [FailedAlert(*r) for r in conn.execute(q)]
 
 
 def weekly_totals(conn: Connection, from_week: int, until_week: int, intent: str | None = None) -> dict[int, int]:

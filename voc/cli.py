@@ -5,6 +5,7 @@ Errors the pipeline raises on purpose (``VocError``) become one line on stderr a
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import logging
@@ -451,7 +452,7 @@ def surges(week: WeekOpt = None,
     _, _, engine = _ctx()
     w = _week(week)
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in load_surges(conn, w.ordinal())]
+        rows = [dataclasses.asdict(r) for r in load_surges(conn, w.ordinal())]
     for r in rows:
         r["week"] = str(w)
         r["first_week"] = str(Week.from_ordinal(r["first_week"]))
