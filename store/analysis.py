@@ -271,25 +271,38 @@ def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], we
 
 def rebuild_counts(conn: Connection, until_week: int) -> None:
     """Recompute weekly counts and exposure volumes for every week up to ``until_week``."""
+    _count_weeks(conn, T.c.week <= until_week, WeeklyCount.week <= until_week, WeeklyVolume.week <= until_week)
+
+
+def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
+    """Recompute the counts and volumes of these weeks only, exactly as :func:`rebuild_counts` does
+    (e.g. after tickets of those weeks were erased); weeks never counted are left uncounted."""
+    counted = {w for (w,) in conn.execute(select(WeeklyVolume.week).where(
+        WeeklyVolume.week.in_(sorted(set(weeks)))).distinct())}
+    for chunk in chunks(sorted(counted)):
+        _count_weeks(conn, T.c.week.in_(chunk), WeeklyCount.week.in_(chunk), WeeklyVolume.week.in_(chunk))
+
+
+def _count_weeks(conn: Connection, tickets_in: Any, counts_in: Any, volumes_in: Any) -> None:
     A = Assignment.__table__
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
     sev = case(*[(T.c.severity == k, v) for k, v in SEVERITY_RANK.items()], else_=0)
     prod, mod, bat = (func.coalesce(T.c.product_n, ""), func.coalesce(T.c.model_n, ""),
                       func.coalesce(T.c.batch_n, ""))
-    conn.execute(delete(WeeklyCount).where(WeeklyCount.week <= until_week))
+    conn.execute(delete(WeeklyCount).where(counts_in))
     def n_sev(name: str):  # type: ignore[no-untyped-def]
         return func.sum(case((T.c.severity == name, 1), else_=0))
 
     sel = (select(T.c.week, T.c.intent, topic, prod, mod, bat, func.count(), func.max(sev), n_sev("safety"),
                   n_sev("defect"), n_sev("service"))
            .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
-           .where(T.c.week <= until_week)
+           .where(tickets_in)
            .group_by(T.c.week, T.c.intent, topic, prod, mod, bat))
     conn.execute(insert(WeeklyCount).from_select(
         ["week", "intent", "topic_id", "product", "model", "batch", "n", "sev_max", "n_safety", "n_defect",
          "n_service"], sel))
-    conn.execute(delete(WeeklyVolume).where(WeeklyVolume.week <= until_week))
-    upto, blank = T.c.week <= until_week, literal("", String)
+    conn.execute(delete(WeeklyVolume).where(volumes_in))
+    upto, blank = tickets_in, literal("", String)
     has_p, has_b = T.c.product_n.is_not(None), T.c.batch_n.is_not(None)
     for sel in (
         select(T.c.week, blank, blank, func.count()).where(upto).group_by(T.c.week),
