@@ -6,6 +6,12 @@ the watermark stored with it, so the next run (or the re-run after a crash) cont
 last committed page. Only solved/closed tickets become rows; the others are skipped and come again in
 the stream when they are updated (closing a ticket updates it).
 
+A deleted ticket stays in the export (unless ``exclude_deleted`` is asked for, which we never do) with
+``status: "deleted"``; a scrubbed one (an erasure request, spam clean-up) has subject ``SCRUBBED`` and
+description ``X``, an unscrubbed one still carries its text. Either way its stored version is erased
+(``Batch.erase``), and none of its text becomes a row. On a page that holds one ticket twice, its last
+occurrence decides (a ticket solved then deleted is erased; deleted then restored is stored).
+
 Auth is API-token basic auth (``{email}/token:{token}``), both read from the environment variables the
 config names (``email_env``, ``token_env``), never from the config file.
 """
@@ -20,10 +26,12 @@ from typing import Any
 from sources.files import BROKEN, RawRow
 from sources.http import HttpClient, RetryPolicy
 from sources.incremental import Batch
+from store.erasure import Deletion
 from voc.errors import SourceError
 
 EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
 CLOSED_STATUSES = ("solved", "closed")
+DELETED = "deleted"
 
 
 def _epoch(since: str | None) -> int:
@@ -66,6 +74,10 @@ def ticket_row(t: dict[str, Any], metric: dict[str, Any] | None = None) -> dict[
     return row
 
 
+def _location(tid: str | None) -> str:
+    return f"zendesk:ticket/{tid}"
+
+
 class ZendeskSource:
     """An :class:`sources.incremental.IncrementalSource` over one Zendesk account."""
 
@@ -106,17 +118,31 @@ class ZendeskSource:
                 metrics = {m.get("ticket_id"): m for m in data.get("metric_sets") or [] if isinstance(m, dict)}
                 rows: list[RawRow] = []
                 skipped = 0
+                erase: dict[str, Deletion] = {}
+                row_ids: set[str] = set()
                 for t in tickets:
                     if not isinstance(t, dict):
                         rows.append(RawRow(f"zendesk:{cursor or 'start'}", {BROKEN: "ticket is not an object"}))
                         continue
-                    if str(t.get("status", "")).lower() not in self.statuses:
+                    tid = None if t.get("id") is None else str(t["id"])
+                    status = str(t.get("status", "")).lower()
+                    if status == DELETED and tid is not None:
+                        if tid in row_ids:  # solved earlier on this page: the deletion came after
+                            rows = [r for r in rows if r.location != _location(tid)]
+                            row_ids.discard(tid)
+                        erase[tid] = Deletion(tid, "deleted", _location(tid))
+                        continue
+                    if tid is not None:
+                        erase.pop(tid, None)  # restored after a deletion earlier on the page
+                    if status not in self.statuses:
                         skipped += 1
                         continue
                     row = ticket_row(t, metrics.get(t.get("id")))
-                    rows.append(RawRow(f"zendesk:ticket/{t.get('id')}", row))
+                    rows.append(RawRow(_location(tid), row))
+                    if tid is not None:
+                        row_ids.add(tid)
                 after = data.get("after_cursor") or None
-                yield Batch(rows, after, skipped)
+                yield Batch(rows, after, skipped, erase=list(erase.values()))
                 if data.get("end_of_stream") or not after or (after == cursor and not tickets):
                     return
                 cursor = after
