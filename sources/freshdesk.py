@@ -9,6 +9,11 @@ the last timestamp cannot skip anything; the few tickets seen twice are recognis
 Only when a whole page shares one second does it go on to ``page=2, 3, ...`` of the same query.
 
 Watermark (JSON): ``{"updated_at": "2026-01-05T10:00:00Z", "ids": [ids taken at that second]}``.
+
+Deleted (trash) and spam tickets leave the default list without a trace, so after the pass every run
+lists ``filter=deleted`` and ``filter=spam`` (ids only: no ``include``, one credit a page) and erases
+those it holds (``Batch.erase``); Freshdesk keeps the trash 30 days, so a helpdesk pulled at least
+monthly erases every deletion. A ticket flagged ``deleted``/``spam`` in the main list is erased too.
 Auth: API key basic auth ``{key}:X``, the key from the variable named by ``token_env``.
 """
 
@@ -25,6 +30,7 @@ from typing import Any
 from sources.files import BROKEN, RawRow
 from sources.http import HttpClient, RetryPolicy
 from sources.incremental import Batch
+from store.erasure import Deletion
 from voc.errors import SourceError
 
 TICKETS_PATH = "/api/v2/tickets"
@@ -32,6 +38,7 @@ STATUS_CODES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 CLOSED_STATUSES = ("resolved", "closed")
 SOURCE_NAMES = {1: "email", 2: "portal", 3: "phone", 7: "chat", 9: "feedback_widget", 10: "outbound_email"}
+TRASH_FILTERS = (("deleted", "deleted"), ("spam", "spam"))  # (list filter, erasure reason)
 FIRST_SINCE = "2000-01-01T00:00:00Z"  # without updated_since Freshdesk returns only the last 30 days
 MAX_PER_PAGE = 100
 
@@ -87,6 +94,10 @@ def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _location(tid: str) -> str:
+    return f"freshdesk:ticket/{tid}"
+
+
 class FreshdeskSource:
     """An :class:`sources.incremental.IncrementalSource` over one Freshdesk account."""
 
@@ -131,6 +142,7 @@ class FreshdeskSource:
                                       f"is base_url a Freshdesk account?")
                 rows: list[RawRow] = []
                 skipped = 0
+                erase: list[Deletion] = []
                 last_ts: datetime | None = None
                 for t in items:
                     try:
@@ -147,21 +159,46 @@ class FreshdeskSource:
                         boundary, ids = ts, {tid}
                     else:
                         ids.add(tid)
+                    if t.get("deleted") or t.get("spam"):
+                        erase.append(Deletion(tid, "spam" if t.get("spam") else "deleted", _location(tid)))
+                        continue
                     if t.get("status") not in self.statuses:
                         skipped += 1
                         continue
-                    rows.append(RawRow(f"freshdesk:ticket/{tid}", ticket_row(t)))
+                    rows.append(RawRow(_location(tid), ticket_row(t)))
                 cursor = None if boundary is None else json.dumps(
                     {"updated_at": _fmt(boundary), "ids": sorted(ids)}, separators=(",", ":"))
-                yield Batch(rows, cursor, skipped)
-                link = resp.headers.get("link")
-                more = 'rel="next"' in link if link is not None else len(items) >= self.per_page
-                if not more or not items:
-                    return
+                yield Batch(rows, cursor, skipped, erase=erase)
+                if not self._more(resp.headers, items):
+                    break
                 nxt = (last_ts or since) - timedelta(seconds=1)
                 if nxt > since:
                     since, page = nxt, 1
                 else:
                     page += 1  # a whole page within one second: step through that second's pages
+            yield from self._trash()
         finally:
             self.client.close()
+
+    def _more(self, headers: Any, items: list[Any]) -> bool:
+        link = headers.get("link")
+        more = 'rel="next"' in link if link is not None else len(items) >= self.per_page
+        return bool(more and items)
+
+    def _trash(self) -> Iterator[Batch]:
+        """One batch of erasures per page of the deleted and the spam lists (the watermark stays)."""
+        for name, reason in TRASH_FILTERS:
+            page = 1
+            while True:
+                params = {"filter": name, "updated_since": _fmt(self.first_since), "order_by": "updated_at",
+                          "order_type": "asc", "per_page": self.per_page, "page": page}
+                resp = self.client.get(TICKETS_PATH, params)
+                items = resp.data
+                if not isinstance(items, list):
+                    raise SourceError(f"source {self.name!r}: unexpected answer from {TICKETS_PATH}?filter={name} "
+                                      f"(not a list)")
+                ids = [str(t["id"]) for t in items if isinstance(t, dict) and t.get("id") is not None]
+                yield Batch([], None, erase=[Deletion(i, reason, _location(i)) for i in ids])
+                if not self._more(resp.headers, items):
+                    break
+                page += 1

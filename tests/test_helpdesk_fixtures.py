@@ -313,3 +313,43 @@ def test_erasure_log_holds_ids_and_times_only(engine: Engine, server: HelpdeskSe
         for source, sid, reason, at in erasures(c):
             assert (source, reason) == ("zd", "deleted") and re.fullmatch(r"\d+", sid)
             assert isinstance(at, datetime)
+
+
+# ---------------------------------------------------------------------------------------------
+# Freshdesk: deleted and spam tickets leave the list; the trash and spam lists name them
+# ---------------------------------------------------------------------------------------------
+
+def airbyte(stream: str) -> list[dict[str, Any]]:
+    lines = shared_data(AIRBYTE_FD).read_text(encoding="utf-8").splitlines()
+    return [r["data"] for r in map(json.loads, lines) if r["stream"] == stream]
+
+
+def test_freshdesk_recorded_tickets_deleted_and_spam_are_erased(engine: Engine, server: HelpdeskServer,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """airbyte's sandbox tickets 18-23 (21 and 23 closed) as recorded; then 23 goes to the trash and 21
+    is marked spam (added: the recording has neither)."""
+    caplog.set_level(logging.INFO)
+    tickets = airbyte("tickets")
+    assert [t["id"] for t in tickets] == [18, 19, 21, 22, 20, 23]
+    server.load_freshdesk(tickets)
+    run = Run(engine, freshdesk(server))
+    first = run()
+    assert set(stored(engine, "fd")) == {"21", "23"} and first.skipped == 4 and first.erased == 0
+    last = derive(engine, "fd")
+    server.delete_freshdesk(23)
+    server.delete_freshdesk(21, spam=True)
+    n = len(server.log)
+    second = run()
+    assert stored(engine, "fd") == {} and second.erased == 2 and second.read == 0
+    asked = [q.get("filter") for _, q, _ in server.log[n:]]
+    assert asked == [None, "deleted", "spam"]  # the pass (nothing new in the list), then the trash
+    with engine.connect() as c:
+        assert sorted(x[1:3] for x in erasures(c, "fd")) == [("21", "spam"), ("23", "deleted")]
+    no_trace(engine, "fd", {"21", "23"}, caplog)
+    assert tables(engine) == rebuilt(engine, last) and volume_total(engine) == 0
+    for r in caplog.records:  # the recorded requester (name, e-mail, mobile) never reaches a log
+        assert "Iryna" not in r.getMessage() and "+380636306253" not in r.getMessage()
+    third = run()  # the trash still lists them: nothing left to erase, nothing logged again
+    assert third.erased == 0
+    with engine.connect() as c:
+        assert len(erasures(c, "fd")) == 2
