@@ -37,7 +37,10 @@ TICKETS_PATH = "/api/v2/tickets"
 STATUS_CODES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 CLOSED_STATUSES = ("resolved", "closed")
-SOURCE_NAMES = {1: "email", 2: "portal", 3: "phone", 7: "chat", 9: "feedback_widget", 10: "outbound_email"}
+# every ``source`` code Freshdesk documents (the ``source`` ticket field's choices: Email 1 ... Whatsapp 13)
+SOURCE_NAMES = {1: "email", 2: "portal", 3: "phone", 4: "forum", 5: "twitter", 6: "facebook", 7: "chat",
+                8: "mobihelp", 9: "feedback_widget", 10: "outbound_email", 11: "ecommerce", 12: "bot",
+                13: "whatsapp"}
 TRASH_FILTERS = (("deleted", "deleted"), ("spam", "spam"))  # (list filter, erasure reason)
 FIRST_SINCE = "2000-01-01T00:00:00Z"  # without updated_since Freshdesk returns only the last 30 days
 MAX_PER_PAGE = 100
@@ -73,7 +76,8 @@ def _text(t: dict[str, Any]) -> str | None:
 
 
 def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
-    """A Freshdesk ticket object as a canonical-ish row (custom fields kept as ``cf_<name>``)."""
+    """A Freshdesk ticket object as a canonical-ish row (custom fields under their API names, see
+    :func:`custom_key`)."""
     stats: dict[str, Any] = t["stats"] if isinstance(t.get("stats"), dict) else {}
     status = t.get("status")
     responder = t.get("responder_id")
@@ -84,14 +88,28 @@ def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
         "subject": t.get("subject"),
         "body": _text(t),
         "status": STATUS_NAMES.get(status, status) if isinstance(status, int) else status,
-        "channel": SOURCE_NAMES.get(t.get("source"), t.get("source")),  # type: ignore[arg-type]
+        "channel": _channel(t.get("source")),
         "agent": None if responder is None else str(responder),
         "updated_at": t.get("updated_at"),
         "tags": ",".join(str(x) for x in t.get("tags") or []),
     }
     for k, v in (t.get("custom_fields") or {}).items():
-        row[f"cf_{k}"] = v
+        row[custom_key(k)] = v
     return row
+
+
+def custom_key(name: str) -> str:
+    """A custom field's column for mappings: its API name as Freshdesk gives it (``cf_reference_number``);
+    the few without the ``cf_`` prefix get it, so none can take a canonical field's name."""
+    return name if name.startswith("cf_") else f"cf_{name}"
+
+
+def _channel(code: Any) -> Any:
+    """The channel's name for a documented source code; a code Freshdesk adds later is ``source_<n>``,
+    never a bare number."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return SOURCE_NAMES.get(code, f"source_{code}")
+    return code
 
 
 def _location(tid: str) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from config.settings import Mapping, Source, VocConfig
 from flows.ingest_stage import build_incremental, ingest_source
+from sources.freshdesk import ticket_row
 from sources.incremental import pull
 from store import analysis, ingest_log
 from store.erasure import erasures
@@ -353,3 +354,28 @@ def test_freshdesk_recorded_tickets_deleted_and_spam_are_erased(engine: Engine, 
     assert third.erased == 0
     with engine.connect() as c:
         assert len(erasures(c, "fd")) == 2
+
+
+def test_freshdesk_every_documented_source_code_is_named() -> None:
+    """The recorded ``source`` ticket field of airbyte's sandbox lists the codes 1-13 with their labels."""
+    (field,) = [f for f in airbyte("ticket_fields") if f["name"] == "source"]
+    choices = field["choices"]
+    assert sorted(choices.values()) == list(range(1, 14))
+    for label, code in choices.items():
+        assert ticket_row({"id": 1, "source": code})["channel"] == label.lower().replace(" ", "_")
+    assert ticket_row({"id": 1, "source": 14})["channel"] == "source_14"  # a later code: never a bare number
+
+
+def test_freshdesk_custom_fields_keep_their_real_keys(engine: Engine, server: HelpdeskServer) -> None:
+    (t, _) = recorded("helpdesk_fixtures/freshdesk/nango_tickets.json")
+    row = ticket_row(t)
+    assert "cf_reference_number" in row and not any(k.startswith("cf_cf_") for k in row)
+    pyfd = recorded("helpdesk_fixtures/freshdesk/pyfd_freshdesk_v2_tests_sample_json_data_ticket_1.json")
+    assert {"cf_parent_or_child", "cf_parent_ticket_id", "cf_child_ticket_id"} <= set(ticket_row(pyfd))
+    # a mapping names the field by the key Freshdesk shows (the server's tickets carry cf_batch)
+    server.add_freshdesk(7, "resolved", description="kettle leaks")
+    src = freshdesk(server).model_copy(update={"mapping": "fd"})
+    cfg = VocConfig(sources=[src], mappings={"fd": Mapping(rename={"cf_batch": "batch"})})
+    ingest_source(engine, cfg, src, sleep=lambda _: None, timeout=2.0)
+    with engine.connect() as c:
+        assert c.execute(select(TicketRow.batch, TicketRow.channel)).one() == ("B247", "phone")
