@@ -14,6 +14,10 @@ Deleted (trash) and spam tickets leave the default list without a trace, so afte
 lists ``filter=deleted`` and ``filter=spam`` (ids only: no ``include``, one credit a page) and erases
 those it holds (``Batch.erase``); Freshdesk keeps the trash 30 days, so a helpdesk pulled at least
 monthly erases every deletion. A ticket flagged ``deleted``/``spam`` in the main list is erased too.
+Each closed ticket's ``resolution`` is the agent's last public reply, from its conversations (one call
+or more per closed ticket, paged and rate-limited like every call); the understanding stage redacts it
+as it redacts the body.
+
 Auth: API key basic auth ``{key}:X``, the key from the variable named by ``token_env``.
 """
 
@@ -34,6 +38,7 @@ from store.erasure import Deletion
 from voc.errors import SourceError
 
 TICKETS_PATH = "/api/v2/tickets"
+CONVERSATIONS_PATH = "/api/v2/tickets/{}/conversations"
 STATUS_CODES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 CLOSED_STATUSES = ("resolved", "closed")
@@ -75,9 +80,26 @@ def _text(t: dict[str, Any]) -> str | None:
     return html.unescape(re.sub(r"<[^>]+>", " ", str(desc))).strip() or None
 
 
-def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
+def agent_reply(conversations: list[dict[str, Any]]) -> str | None:
+    """The last public reply of an agent among a ticket's conversations (oldest first): not the
+    customer's messages (``incoming``), not private notes, not automatic responses."""
+    for c in reversed(conversations):
+        if not isinstance(c, dict) or c.get("incoming") or c.get("private") or c.get("auto_response"):
+            continue
+        text = c.get("body_text")
+        if not text and c.get("body"):
+            text = html.unescape(re.sub(r"<[^>]+>", " ", str(c["body"])))
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return None
+
+
+def ticket_row(t: dict[str, Any], resolution: str | None = None) -> dict[str, Any]:
     """A Freshdesk ticket object as a canonical-ish row (custom fields under their API names, see
-    :func:`custom_key`)."""
+    :func:`custom_key`). ``reopened``: ``stats.reopened_at`` is set, or the ticket is open again after a
+    resolution (``stats.resolved_at`` set on an open/pending ticket); unknown without ``stats``.
+    ``resolution``: the agent's last public reply (:func:`agent_reply`). Transfers and CSAT are not in
+    the ticket (CSAT is in the surveys API): they stay empty."""
     stats: dict[str, Any] = t["stats"] if isinstance(t.get("stats"), dict) else {}
     status = t.get("status")
     responder = t.get("responder_id")
@@ -87,6 +109,8 @@ def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
         "closed_at": stats.get("resolved_at") or stats.get("closed_at") or t.get("updated_at"),
         "subject": t.get("subject"),
         "body": _text(t),
+        "resolution": resolution,
+        "reopened": _reopened(status, stats) if stats else None,
         "status": STATUS_NAMES.get(status, status) if isinstance(status, int) else status,
         "channel": _channel(t.get("source")),
         "agent": None if responder is None else str(responder),
@@ -96,6 +120,10 @@ def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
     for k, v in (t.get("custom_fields") or {}).items():
         row[custom_key(k)] = v
     return row
+
+
+def _reopened(status: Any, stats: dict[str, Any]) -> bool:
+    return bool(stats.get("reopened_at")) or (status in (2, 3) and bool(stats.get("resolved_at")))
 
 
 def custom_key(name: str) -> str:
@@ -120,12 +148,14 @@ class FreshdeskSource:
     """An :class:`sources.incremental.IncrementalSource` over one Freshdesk account."""
 
     def __init__(self, name: str, base_url: str, api_key: str, *, statuses: list[str] | None = None,
-                 page_size: int | None = None, since: str | None = None, token_env: str = "the key variable",
+                 page_size: int | None = None, since: str | None = None, replies: bool = True,
+                 token_env: str = "the key variable",
                  timeout: float = 30.0, policy: RetryPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.name = name
         self.statuses = {_status_code(s) for s in (statuses or CLOSED_STATUSES)}
         self.per_page = max(1, min(MAX_PER_PAGE, page_size or MAX_PER_PAGE))
+        self.replies = replies  # fetch each closed ticket's conversations for the agent's reply
         try:
             self.first_since = _parse_ts(since or FIRST_SINCE)
         except ValueError:
@@ -183,7 +213,7 @@ class FreshdeskSource:
                     if t.get("status") not in self.statuses:
                         skipped += 1
                         continue
-                    rows.append(RawRow(_location(tid), ticket_row(t)))
+                    rows.append(RawRow(_location(tid), ticket_row(t, self._reply(tid) if self.replies else None)))
                 cursor = None if boundary is None else json.dumps(
                     {"updated_at": _fmt(boundary), "ids": sorted(ids)}, separators=(",", ":"))
                 yield Batch(rows, cursor, skipped, erase=erase)
@@ -198,9 +228,25 @@ class FreshdeskSource:
         finally:
             self.client.close()
 
-    def _more(self, headers: Any, items: list[Any]) -> bool:
+    def _reply(self, tid: str) -> str | None:
+        """The agent's last public reply: ``/tickets/{id}/conversations``, pages of 100 (``link``
+        header), rate-limited like every call; a ticket gone since it was listed (404) has none."""
+        conversations: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            resp = self.client.get(CONVERSATIONS_PATH.format(tid), {"per_page": MAX_PER_PAGE, "page": page},
+                                   missing_ok=True)
+            if not isinstance(resp.data, list):
+                break
+            conversations += [c for c in resp.data if isinstance(c, dict)]
+            if not self._more(resp.headers, resp.data, MAX_PER_PAGE):
+                break
+            page += 1
+        return agent_reply(conversations)
+
+    def _more(self, headers: Any, items: list[Any], per_page: int | None = None) -> bool:
         link = headers.get("link")
-        more = 'rel="next"' in link if link is not None else len(items) >= self.per_page
+        more = 'rel="next"' in link if link is not None else len(items) >= (per_page or self.per_page)
         return bool(more and items)
 
     def _trash(self) -> Iterator[Batch]:

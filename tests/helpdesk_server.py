@@ -26,6 +26,7 @@ import base64
 import copy
 import gzip
 import json
+import re
 import socket
 import threading
 import time
@@ -66,6 +67,10 @@ class HelpdeskServer:
         self.rate_used = 0
         self.rate_reset: str | None = None  # the IETF `ratelimit-reset` header (seconds), when set
         self.zendesk_headers: dict[str, str] = {}  # sent with every export answer (recorded headers)
+        self.zendesk_metric_sets = True  # side-load metric_sets when asked (False: an export without them)
+        self.zendesk_comments: dict[int, list[dict[str, Any]]] = {}  # ticket -> comments, oldest first
+        self.zendesk_users: dict[int, dict[str, Any]] = {}  # side-loaded with the comments (role)
+        self.freshdesk_conversations: dict[int, list[dict[str, Any]]] = {}  # ticket -> conversations
         self.gzip = False  # gzip the answers when the client accepts it (as Zendesk does)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -206,10 +211,56 @@ class HelpdeskServer:
             "after_cursor": cursor, "before_cursor": None,
             "after_url": f"{self.url}/api/v2/incremental/tickets/cursor.json?cursor={cursor}",
             "before_url": None, "end_of_stream": len(items) <= per_page}
-        if "metric_sets" in q.get("include", ""):
-            out["metric_sets"] = [{"ticket_id": t["id"], "solved_at": t["_solved_at"],
-                                   "created_at": t["created_at"]} for t in page]
+        if "metric_sets" in q.get("include", "") and self.zendesk_metric_sets:
+            out["metric_sets"] = [self.zendesk_metric(t) for t in page]
         return out
+
+    @staticmethod
+    def zendesk_metric(t: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(t.get("metric_set"), dict):
+            return dict(t["metric_set"])
+        return {"ticket_id": t["id"], "solved_at": t.get("_solved_at"), "created_at": t["created_at"],
+                **t.get("_metric", {})}
+
+    def zendesk_ticket_comments(self, tid: int, q: dict[str, str]) -> dict[str, Any] | None:
+        """``GET /api/v2/tickets/{id}/comments.json``, cursor-paged (``page[size]``, ``page[after]``),
+        ``include=users`` side-loads the authors; a ticket without stored comments has its description."""
+        with self._lock:
+            t = self.zendesk.get(tid)
+            if t is None:
+                return None
+            comments = self.zendesk_comments.get(tid) or [
+                {"id": tid * 100, "type": "Comment", "author_id": t.get("requester_id"), "public": True,
+                 "body": t.get("description"), "plain_body": t.get("description"), "created_at": t["created_at"]}]
+            size = min(int(q.get("page[size]", "100")), 100)
+            start = int(q.get("page[after]", "0"))
+            page = comments[start:start + size]
+            more = start + size < len(comments)
+            out: dict[str, Any] = {"comments": page, "meta": {"has_more": more, "after_cursor": str(start + size),
+                                                              "before_cursor": str(start)},
+                                   "links": {"next": f"{self.url}/api/v2/tickets/{tid}/comments.json?"
+                                                     + urlencode({**q, "page[after]": start + size}) if more else None,
+                                             "prev": None}}
+            if "users" in q.get("include", ""):
+                ids = {c.get("author_id") for c in page}
+                out["users"] = [u for i, u in self.zendesk_users.items() if i in ids]
+            return out
+
+    def freshdesk_ticket_conversations(self, tid: int, q: dict[str, str]) -> tuple[list[dict], str | None] | None:
+        """``GET /api/v2/tickets/{id}/conversations``: ``page``/``per_page`` (max 100), ``link`` header."""
+        with self._lock:
+            if tid not in self.freshdesk:
+                return None
+            items = self.freshdesk_conversations.get(tid, [])
+        per_page = int(q.get("per_page", "30"))
+        if per_page > 100:
+            raise ValueError("per_page must be at most 100")
+        page = int(q.get("page", "1"))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        link = None
+        if page * per_page < len(items):
+            link = f'<{self.url}/api/v2/tickets/{tid}/conversations?{urlencode({**q, "page": page + 1})}>; rel="next"'
+        return chunk, link
 
     def freshdesk_list(self, q: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
         per_page = int(q.get("per_page", "30"))
@@ -310,12 +361,32 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):
                     return self._send(401, {"error": "Couldn't authenticate you"})
                 return self._send(200, s.zendesk_export(q), dict(s.zendesk_headers), cut=fault == "drop")
-            if u.path == "/api/v2/tickets":
+            zd = re.fullmatch(r"/api/v2/tickets/(\d+)/(comments|metrics)\.json", u.path)
+            if zd:
+                if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):
+                    return self._send(401, {"error": "Couldn't authenticate you"})
+                tid = int(zd.group(1))
+                if zd.group(2) == "metrics":
+                    t = s.zendesk.get(tid)
+                    answer = None if t is None else {"ticket_metric": s.zendesk_metric(t)}
+                else:
+                    answer = s.zendesk_ticket_comments(tid, q)
+                if answer is None:
+                    return self._send(404, {"error": "RecordNotFound", "description": "Not found"})
+                return self._send(200, answer, dict(s.zendesk_headers), cut=fault == "drop")
+            fd = re.fullmatch(r"/api/v2/tickets/(\d+)/conversations", u.path)
+            if u.path == "/api/v2/tickets" or fd:
                 if fault == "401" or not self._authorised(FD_KEY, "X"):
                     return self._send(401, {"code": "invalid_credentials",
                                             "message": "You have to be logged in to perform this action."})
                 try:
-                    body, link = s.freshdesk_list(q)
+                    if fd:
+                        found = s.freshdesk_ticket_conversations(int(fd.group(1)), q)
+                        if found is None:
+                            return self._send(404, {"code": "not_found"})
+                        body, link = found
+                    else:
+                        body, link = s.freshdesk_list(q)
                 except ValueError as e:
                     return self._send(400, {"description": "Validation failed", "errors": [str(e)]})
                 s.rate_used += 1
