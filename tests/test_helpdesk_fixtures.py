@@ -499,3 +499,22 @@ def test_freshdesk_conversations_pages(engine: Engine, server: HelpdeskServer) -
     with engine.connect() as c:
         assert c.execute(select(TicketRow.resolution)).scalar_one() == "Descale it with citric acid"
     assert [q["page"] for p, q, _ in server.log if p.endswith("/conversations")] == ["1", "2"]
+
+
+def test_reply_calls_wait_out_rate_limits_and_lose_nothing(engine: Engine, server: HelpdeskServer) -> None:
+    """The comments and conversations calls go through the same client as the lists: a 429 waits its
+    Retry-After, a spent budget pauses, a cut answer is retried; every reply still arrives."""
+    serve_10046(server)
+    server.inject(None, "429", "drop", None)  # export page, then the comments call: rate-limited, then cut
+    run = Run(engine, zendesk(server))
+    run()
+    assert run.sleeps[:2] == [7.0, 1.0]
+    server.add_freshdesk(5, "resolved", description="kettle leaks")
+    server.freshdesk_conversations[5] = [{"id": 1, "incoming": False, "private": False, "body_text": "Descale it"}]
+    server.inject(None, "spent", None)  # list page, then the conversations call reports the budget spent
+    fd = Run(engine, freshdesk(server))
+    fd()
+    assert 60.0 in fd.sleeps
+    with engine.connect() as c:
+        got = dict(c.execute(select(TicketRow.source_id, TicketRow.resolution)).all())
+    assert got == {"10046": REPLY, "5": "Descale it"}
