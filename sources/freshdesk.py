@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +37,8 @@ from sources.http import HttpClient, RetryPolicy
 from sources.incremental import Batch
 from store.erasure import Deletion
 from voc.errors import SourceError
+
+log = logging.getLogger(__name__)
 
 TICKETS_PATH = "/api/v2/tickets"
 CONVERSATIONS_PATH = "/api/v2/tickets/{}/conversations"
@@ -250,13 +253,24 @@ class FreshdeskSource:
         return bool(more and items)
 
     def _trash(self) -> Iterator[Batch]:
-        """One batch of erasures per page of the deleted and the spam lists (the watermark stays)."""
+        """One batch of erasures per page of the deleted and the spam lists (the watermark stays).
+
+        Asked with ``updated_since`` (the list's default is only tickets created in the last 30 days);
+        should an account refuse that beside ``filter`` (HTTP 400), the list is read without it."""
         for name, reason in TRASH_FILTERS:
             page = 1
+            since: str | None = _fmt(self.first_since)
             while True:
-                params = {"filter": name, "updated_since": _fmt(self.first_since), "order_by": "updated_at",
-                          "order_type": "asc", "per_page": self.per_page, "page": page}
-                resp = self.client.get(TICKETS_PATH, params)
+                params: dict[str, Any] = {"filter": name, "order_by": "updated_at", "order_type": "asc",
+                                          "per_page": self.per_page, "page": page}
+                if since:
+                    params["updated_since"] = since
+                resp = self.client.get(TICKETS_PATH, params, answers=(400,) if since else ())
+                if resp.status == 400:
+                    log.warning("%s: filter=%s with updated_since refused (HTTP 400); listing it without "
+                                "(tickets created in the last 30 days)", self.name, name)
+                    since, page = None, 1
+                    continue
                 items = resp.data
                 if not isinstance(items, list):
                     raise SourceError(f"source {self.name!r}: unexpected answer from {TICKETS_PATH}?filter={name} "

@@ -71,6 +71,7 @@ class HelpdeskServer:
         self.zendesk_comments: dict[int, list[dict[str, Any]]] = {}  # ticket -> comments, oldest first
         self.zendesk_users: dict[int, dict[str, Any]] = {}  # side-loaded with the comments (role)
         self.freshdesk_conversations: dict[int, list[dict[str, Any]]] = {}  # ticket -> conversations
+        self.freshdesk_filter_with_since = True  # False: an account answering 400 to filter + updated_since
         self.gzip = False  # gzip the answers when the client accepts it (as Zendesk does)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -272,6 +273,8 @@ class HelpdeskServer:
         wanted = q.get("filter")
         if wanted not in (None, "deleted", "spam"):
             raise ValueError(f"filter {wanted!r} is not supported here")
+        if wanted and "updated_since" in q and not self.freshdesk_filter_with_since:
+            raise ValueError("updated_since cannot be used with filter")
 
         def listed(t: dict[str, Any]) -> bool:
             if wanted == "deleted":

@@ -518,3 +518,18 @@ def test_reply_calls_wait_out_rate_limits_and_lose_nothing(engine: Engine, serve
     with engine.connect() as c:
         got = dict(c.execute(select(TicketRow.source_id, TicketRow.resolution)).all())
     assert got == {"10046": REPLY, "5": "Descale it"}
+
+
+def test_freshdesk_trash_listed_without_updated_since_when_refused(engine: Engine, server: HelpdeskServer,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    for i in (1, 2, 3):
+        server.add_freshdesk(i, "resolved", description=f"kettle leaks, call {PHONE}")
+    run = Run(engine, freshdesk(server))
+    run()
+    server.freshdesk_filter_with_since = False
+    server.delete_freshdesk(2)
+    server.delete_freshdesk(3, spam=True)
+    s = run()
+    assert set(stored(engine, "fd")) == {"1"} and s.erased == 2
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sources.freshdesk"]
+    assert len(warned) == 2 and all("HTTP 400" in w and PHONE not in w for w in warned)
