@@ -283,7 +283,16 @@ def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
         _count_weeks(conn, T.c.week.in_(chunk), WeeklyCount.week.in_(chunk), WeeklyVolume.week.in_(chunk))
 
 
+# Two writers recount weeks: the counts stage and an ingest erasing tickets (store.erasure), maybe at
+# once (an hourly ingest beside the weekly run). On PostgreSQL a recount's DELETE does not see rows
+# another recount inserted after it began, and both sets would stay: they take turns on this lock.
+# SQLite lets one writer at a time anyway.
+COUNTS_LOCK = 0x766F63_636E74  # "voc" "cnt"
+
+
 def _count_weeks(conn: Connection, tickets_in: Any, counts_in: Any, volumes_in: Any) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COUNTS_LOCK})
     A = Assignment.__table__
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
     sev = case(*[(T.c.severity == k, v) for k, v in SEVERITY_RANK.items()], else_=0)
