@@ -136,11 +136,27 @@ def cached_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int]) -
     return out
 
 
+def _alive(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Which of these tickets are still stored, held until the transaction ends (PostgreSQL: FOR KEY
+    SHARE, so an erasure waits; SQLite has one writer at a time): a ticket erased by an ingest
+    (store.erasure) after a stage read it gets no assignment or embedding, instead of failing the
+    stage on the foreign key."""
+    out: set[int] = set()
+    for chunk in chunks(sorted({int(i) for i in ids})):
+        q = select(T.c.id).where(T.c.id.in_(chunk))
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(key_share=True)
+        out.update(conn.execute(q).scalars())
+    return out
+
+
 def store_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int], vectors: np.ndarray) -> None:
     if len(ids):
-        conn.execute(insert(Embedding), [
-            {"ticket_id": int(i), "embedder_key": embedder_key, "vector": v.astype(np.float32).tobytes()}
-            for i, v in zip(ids, vectors, strict=True)])
+        alive = _alive(conn, ids)
+        rows = [{"ticket_id": int(i), "embedder_key": embedder_key, "vector": v.astype(np.float32).tobytes()}
+                for i, v in zip(ids, vectors, strict=True) if int(i) in alive]
+        if rows:
+            conn.execute(insert(Embedding), rows)
 
 
 # --- topics --------------------------------------------------------------------------------
@@ -202,9 +218,11 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
         return
     for chunk in chunks(ids):
         conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(chunk)))
-    conn.execute(insert(Assignment), [
-        {"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
-        for i, (tid, sim) in zip(ids, assignments, strict=True)])
+    alive = _alive(conn, ids)
+    rows = [{"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
+            for i, (tid, sim) in zip(ids, assignments, strict=True) if int(i) in alive]
+    if rows:
+        conn.execute(insert(Assignment), rows)
 
 
 def assigned_documents(conn: Connection, intent: str, until_week: int,

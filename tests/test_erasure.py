@@ -105,3 +105,22 @@ def test_recounts_take_turns_on_postgresql(pg_url: str) -> None:
         assert vols[0] == (WEEK, "", "", 5)
     finally:
         eng.dispose()
+
+
+def test_a_stage_writing_for_a_ticket_erased_since_it_read_skips_it(engine: Engine) -> None:
+    """The topic stage read tickets, an ingest erased one, the stage writes its assignments and
+    embeddings: the erased ticket gets none and the stage does not fail on the foreign key."""
+    seed(engine, 3)
+    with engine.connect() as c:
+        pks = sorted(c.execute(select(TicketRow.id)).scalars())
+    with engine.begin() as c:
+        erase_tickets(c, "zd", [Deletion("2")])
+    import numpy as np
+
+    with engine.begin() as c:
+        analysis.save_assignments(c, pks, [(1, 0.5)] * 3, WEEK)
+        analysis.store_embeddings(c, "e", pks, np.zeros((3, 4), np.float32))
+    with engine.connect() as c:
+        alive = set(c.execute(select(TicketRow.id)).scalars())
+        assert set(c.execute(select(Assignment.ticket_id)).scalars()) == alive
+        assert len(alive) == 2 and pks[1] not in alive
