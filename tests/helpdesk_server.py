@@ -67,6 +67,7 @@ class HelpdeskServer:
         self.rate_used = 0
         self.rate_reset: str | None = None  # the IETF `ratelimit-reset` header (seconds), when set
         self.zendesk_headers: dict[str, str] = {}  # sent with every export answer (recorded headers)
+        self.zendesk_pages: list[dict[str, Any]] = []  # recorded export answers served verbatim, first
         self.zendesk_metric_sets = True  # side-load metric_sets when asked (False: an export without them)
         self.zendesk_comments: dict[int, list[dict[str, Any]]] = {}  # ticket -> comments, oldest first
         self.zendesk_users: dict[int, dict[str, Any]] = {}  # side-loaded with the comments (role)
@@ -363,7 +364,9 @@ class _Handler(BaseHTTPRequestHandler):
             if u.path == "/api/v2/incremental/tickets/cursor.json":
                 if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):
                     return self._send(401, {"error": "Couldn't authenticate you"})
-                return self._send(200, s.zendesk_export(q), dict(s.zendesk_headers), cut=fault == "drop")
+                with s._lock:
+                    answer = s.zendesk_pages.pop(0) if s.zendesk_pages else None
+                return self._send(200, answer or s.zendesk_export(q), dict(s.zendesk_headers), cut=fault == "drop")
             zd = re.fullmatch(r"/api/v2/tickets/(\d+)/(comments|metrics)\.json", u.path)
             if zd:
                 if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):

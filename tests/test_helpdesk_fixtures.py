@@ -533,3 +533,16 @@ def test_freshdesk_trash_listed_without_updated_since_when_refused(engine: Engin
     assert set(stored(engine, "fd")) == {"1"} and s.erased == 2
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sources.freshdesk"]
     assert len(warned) == 2 and all("HTTP 400" in w and PHONE not in w for w in warned)
+
+
+def test_zendesk_recorded_page_with_one_ticket_twice_stores_it_once(engine: Engine, server: HelpdeskServer) -> None:
+    """embulk's recorded page holds ticket 1002 twice (two stream times). Served verbatim but solved
+    (added: all five are open in the recording) and ended as a cursor page: 1002 is stored once."""
+    page = recorded("helpdesk_fixtures/zendesk/embulk_ticket_share_same_time_with_next_page.json")
+    assert [t["id"] for t in page["tickets"]].count(1002) == 2
+    page["tickets"] = [dict(t, status="solved") for t in page["tickets"]]
+    page.update(after_cursor=base64.b64encode(b"1551419419.0||1002|").decode(), end_of_stream=True)
+    server.zendesk_pages.append(page)
+    s = Run(engine, zendesk(server))()
+    assert sorted(stored(engine, "zd"), key=int) == ["2", "3", "4", "1002"]
+    assert (s.read, s.counts.inserted, s.counts.duplicates) == (5, 4, 1)
