@@ -546,3 +546,42 @@ def test_zendesk_recorded_page_with_one_ticket_twice_stores_it_once(engine: Engi
     s = Run(engine, zendesk(server))()
     assert sorted(stored(engine, "zd"), key=int) == ["2", "3", "4", "1002"]
     assert (s.read, s.counts.inserted, s.counts.duplicates) == (5, 4, 1)
+
+
+def test_helpdesk_only_store_gives_real_kpis_and_a_workaround(engine: Engine, server: HelpdeskServer) -> None:
+    """Four solved Zendesk tickets (the server's own shapes): one reopened, two passed between groups,
+    the agents answering with the same macro (a phone number in it). Through ingest and the real
+    understanding stage, the brief's queries see FCR 25%, reopen 25%, transfer 50% and the macro,
+    redacted, as the workaround."""
+    from flows.understand import understand_pending
+    from store.report_queries import kpi_rows, workaround
+
+    macro = f"门铰链校准视频已发送，如仍关不紧请致电 {PHONE}。"
+    metrics = {1: {"reopens": 1, "group_stations": 1, "assignee_stations": 1},
+               2: {"reopens": 0, "group_stations": 2, "assignee_stations": 2},
+               3: {"reopens": 0, "group_stations": 1, "assignee_stations": 3},
+               4: {"reopens": 0, "group_stations": 1, "assignee_stations": 1}}
+    server.zendesk_users = {AGENT: {"id": AGENT, "role": "agent"}}
+    for tid, metric in metrics.items():
+        server.add_zendesk(tid, "solved", description=f"烤箱门关不紧 #{tid}", assignee=AGENT)
+        server.zendesk[tid].update(requester_id=REQUESTER + tid, _metric=metric)
+        server.zendesk_comments[tid] = [
+            {"id": tid * 10, "author_id": REQUESTER + tid, "public": True, "body": f"烤箱门关不紧 #{tid}"},
+            {"id": tid * 10 + 1, "author_id": AGENT, "public": True, "body": macro}]
+    run = Run(engine, zendesk(server))
+    run()
+    understand_pending(engine, run.cfg)
+    with engine.begin() as c:
+        weeks = set(c.execute(select(TicketRow.week)).scalars())
+        c.execute(insert(Topic).values(id=1, intent="complaint", label="门关不紧", keywords="", status="active",
+                                       created_week=0, updated_at=datetime(2026, 1, 1)))
+        pks = c.execute(select(TicketRow.id)).scalars().all()
+        c.execute(insert(Assignment), [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=min(weeks))
+                                       for pk in pks])
+    (week,) = weeks
+    with engine.connect() as c:
+        kpi = kpi_rows(c, week, week)[week]
+        fix = workaround(c, 1, week, week)
+    assert kpi["tickets"] == 4
+    assert (kpi["fcr_rate"], kpi["reopen_rate"], kpi["transfer_rate"]) == (0.25, 0.25, 0.5)
+    assert fix and PHONE not in fix and "[PHONE]" in fix and "校准视频" in fix
