@@ -585,3 +585,12 @@ def test_helpdesk_only_store_gives_real_kpis_and_a_workaround(engine: Engine, se
     assert kpi["tickets"] == 4
     assert (kpi["fcr_rate"], kpi["reopen_rate"], kpi["transfer_rate"]) == (0.25, 0.25, 0.5)
     assert fix and PHONE not in fix and "[PHONE]" in fix and "校准视频" in fix
+
+
+def test_replies_off_makes_no_reply_calls(engine: Engine, server: HelpdeskServer) -> None:
+    serve_10046(server)
+    src = zendesk(server).model_copy(update={"replies": False})
+    Run(engine, src)()
+    with engine.connect() as c:
+        assert c.execute(select(TicketRow.resolution, TicketRow.transfers)).one() == (None, 2)
+    assert not [p for p, _, _ in server.log if p.endswith("/comments.json")]
