@@ -175,6 +175,7 @@ class Source(_Strict):
     statuses: list[str] | None = None  # which ticket statuses count as closed (default: solved/closed, resolved/closed)
     page_size: int | None = Field(default=None, ge=1)  # tickets per API page / rows per SQL batch
     since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
+    replies: bool = True              # helpdesks: read each closed ticket's replies into `resolution` (a call per ticket)
 
     @field_validator("statuses", mode="before")
     @classmethod

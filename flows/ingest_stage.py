@@ -48,8 +48,8 @@ def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.slee
         email_var, email = _secret(src, "email_env", "the agent email")
         token_var, token = _secret(src, "token_env", "the API token")
         return ZendeskSource(src.name, base, email, token, statuses=src.statuses, page_size=src.page_size,
-                             since=src.since, email_env=email_var, token_env=token_var, timeout=timeout,
-                             sleep=sleep)
+                             since=src.since, replies=src.replies, email_env=email_var, token_env=token_var,
+                             timeout=timeout, sleep=sleep)
     if src.kind == "freshdesk":
         from sources.freshdesk import FreshdeskSource
 
@@ -60,7 +60,8 @@ def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.slee
             base = f"https://{domain if '.' in domain else domain + '.freshdesk.com'}"
         key_var, key = _secret(src, "token_env", "the API key")
         return FreshdeskSource(src.name, base, key, statuses=src.statuses, page_size=src.page_size,
-                               since=src.since, token_env=key_var, timeout=timeout, sleep=sleep)
+                               since=src.since, replies=src.replies, token_env=key_var, timeout=timeout,
+                               sleep=sleep)
     raise SourceError(f"source {src.name!r}: kind {src.kind!r} is not an incremental source")
 
 

@@ -14,7 +14,7 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -80,8 +80,11 @@ class HttpClient:
     def _fail(self, what: str) -> SourceError:
         return SourceError(f"source {self.source!r}: {what}")
 
-    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Response:
-        """GET ``url`` (absolute, or relative to base_url) and decode JSON, retrying what is transient."""
+    def get(self, url: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False,
+            answers: Collection[int] = ()) -> Response:
+        """GET ``url`` (absolute, or relative to base_url) and decode JSON, retrying what is transient.
+        With ``missing_ok`` a 404 (e.g. a ticket deleted since it was listed) is an answer with data None;
+        so is any status in ``answers`` (e.g. 400 when the caller has another way to ask)."""
         failures = 0
         limited = 0
         while True:
@@ -120,6 +123,8 @@ class HttpClient:
                 log.warning("%s: HTTP %d on %s, retry %d in %.1fs", self.source, status, url, failures, wait)
                 self.sleep(wait)
                 continue
+            if (status == 404 and missing_ok) or status in answers:
+                return Response(status, None, r.headers, str(r.url))
             if status >= 400:
                 snippet = body[:200].decode("utf-8", "replace").replace("\n", " ")
                 raise self._fail(f"HTTP {status} from {r.url}: {snippet}")

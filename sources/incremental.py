@@ -10,9 +10,9 @@ after crash + re-run is the same as after one clean run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -21,6 +21,7 @@ from sources.files import RawRow
 from sources.ingest import IngestSummary, count_reasons, recorded_run
 from sources.prepare import to_ticket
 from store import ingest_log
+from store.erasure import Deletion, erase_tickets
 from store.tickets import upsert_tickets
 from voc.errors import RowError
 from voc.ticket import Ticket
@@ -31,12 +32,15 @@ class Batch:
     """Rows of one page/chunk, and the cursor to store once they are committed (None: keep the old one).
 
     ``skipped`` counts items the source read but deliberately did not turn into rows (e.g. tickets
-    that are not solved/closed yet: they come again when they close).
+    that are not solved/closed yet: they come again when they close). ``erase`` names the tickets the
+    source reports deleted or spam: they are erased (``store.erasure``) in the batch's transaction.
+    A source never puts one ticket in both ``rows`` and ``erase`` of a batch (the later event wins).
     """
 
     rows: Iterable[RawRow]
     cursor: str | None
     skipped: int = 0
+    erase: Sequence[Deletion] = ()
 
 
 class IncrementalSource(Protocol):
@@ -51,12 +55,18 @@ class IncrementalSource(Protocol):
 class IncrementalSummary(IngestSummary):
     skipped: int = 0
     batches: int = 0
+    erased: int = 0  # stored tickets (or their quarantined rows) erased: deleted or spam at the source
 
     def line(self) -> str:
         text = super().line()
         if self.skipped:
             text += f", skipped {self.skipped} not closed"
+        if self.erased:
+            text += f", erased {self.erased} deleted at the source"
         return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "skipped": self.skipped, "erased": self.erased}
 
 
 def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mapping: Mapping, *,
@@ -77,12 +87,14 @@ def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mappin
             with engine.begin() as conn:
                 counts = upsert_tickets(conn, good)
                 new = ingest_log.quarantine(conn, source, run_id, bad)
+                erased = erase_tickets(conn, source, batch.erase)
                 if batch.cursor is not None:
                     ingest_log.set_watermark(conn, source, batch.cursor)
             summary.counts.add(counts)
             summary.quarantined += len(bad)
             summary.known += len(bad) - new
             summary.skipped += batch.skipped
+            summary.erased += len(erased)
             summary.batches += 1
             count_reasons(summary, bad)
             if on_batch:

@@ -137,11 +137,27 @@ def cached_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int]) -
     return out
 
 
+def _alive(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Which of these tickets are still stored, held until the transaction ends (PostgreSQL: FOR KEY
+    SHARE, so an erasure waits; SQLite has one writer at a time): a ticket erased by an ingest
+    (store.erasure) after a stage read it gets no assignment or embedding, instead of failing the
+    stage on the foreign key."""
+    out: set[int] = set()
+    for chunk in chunks(sorted({int(i) for i in ids})):
+        q = select(T.c.id).where(T.c.id.in_(chunk))
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(key_share=True)
+        out.update(conn.execute(q).scalars())
+    return out
+
+
 def store_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int], vectors: np.ndarray) -> None:
     if len(ids):
-        conn.execute(insert(Embedding), [
-            {"ticket_id": int(i), "embedder_key": embedder_key, "vector": v.astype(np.float32).tobytes()}
-            for i, v in zip(ids, vectors, strict=True)])
+        alive = _alive(conn, ids)
+        rows = [{"ticket_id": int(i), "embedder_key": embedder_key, "vector": v.astype(np.float32).tobytes()}
+                for i, v in zip(ids, vectors, strict=True) if int(i) in alive]
+        if rows:
+            conn.execute(insert(Embedding), rows)
 
 
 # --- topics --------------------------------------------------------------------------------
@@ -223,9 +239,11 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
         return
     for chunk in chunks(ids):
         conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(chunk)))
-    conn.execute(insert(Assignment), [
-        {"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
-        for i, (tid, sim) in zip(ids, assignments, strict=True)])
+    alive = _alive(conn, ids)
+    rows = [{"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
+            for i, (tid, sim) in zip(ids, assignments, strict=True) if int(i) in alive]
+    if rows:
+        conn.execute(insert(Assignment), rows)
 
 
 def assigned_documents(conn: Connection, intent: str, until_week: int,
@@ -292,25 +310,47 @@ def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], we
 
 def rebuild_counts(conn: Connection, until_week: int) -> None:
     """Recompute weekly counts and exposure volumes for every week up to ``until_week``."""
+    _count_weeks(conn, T.c.week <= until_week, WeeklyCount.week <= until_week, WeeklyVolume.week <= until_week)
+
+
+def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
+    """Recompute the counts and volumes of these weeks only, exactly as :func:`rebuild_counts` does
+    (e.g. after tickets of those weeks were erased); weeks never counted are left uncounted."""
+    counted = {w for (w,) in conn.execute(select(WeeklyVolume.week).where(
+        WeeklyVolume.week.in_(sorted(set(weeks)))).distinct())}
+    for chunk in chunks(sorted(counted)):
+        _count_weeks(conn, T.c.week.in_(chunk), WeeklyCount.week.in_(chunk), WeeklyVolume.week.in_(chunk))
+
+
+# Two writers recount weeks: the counts stage and an ingest erasing tickets (store.erasure), maybe at
+# once (an hourly ingest beside the weekly run). On PostgreSQL a recount's DELETE does not see rows
+# another recount inserted after it began, and both sets would stay: they take turns on this lock.
+# SQLite lets one writer at a time anyway.
+COUNTS_LOCK = 0x766F63_636E74  # "voc" "cnt"
+
+
+def _count_weeks(conn: Connection, tickets_in: Any, counts_in: Any, volumes_in: Any) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COUNTS_LOCK})
     A = Assignment.__table__
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
     sev = case(*[(T.c.severity == k, v) for k, v in SEVERITY_RANK.items()], else_=0)
     prod, mod, bat = (func.coalesce(T.c.product_n, ""), func.coalesce(T.c.model_n, ""),
                       func.coalesce(T.c.batch_n, ""))
-    conn.execute(delete(WeeklyCount).where(WeeklyCount.week <= until_week))
+    conn.execute(delete(WeeklyCount).where(counts_in))
     def n_sev(name: str):  # type: ignore[no-untyped-def]
         return func.sum(case((T.c.severity == name, 1), else_=0))
 
     sel = (select(T.c.week, T.c.intent, topic, prod, mod, bat, func.count(), func.max(sev), n_sev("safety"),
                   n_sev("defect"), n_sev("service"))
            .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
-           .where(T.c.week <= until_week)
+           .where(tickets_in)
            .group_by(T.c.week, T.c.intent, topic, prod, mod, bat))
     conn.execute(insert(WeeklyCount).from_select(
         ["week", "intent", "topic_id", "product", "model", "batch", "n", "sev_max", "n_safety", "n_defect",
          "n_service"], sel))
-    conn.execute(delete(WeeklyVolume).where(WeeklyVolume.week <= until_week))
-    upto, blank = T.c.week <= until_week, literal("", String)
+    conn.execute(delete(WeeklyVolume).where(volumes_in))
+    upto, blank = tickets_in, literal("", String)
     has_p, has_b = T.c.product_n.is_not(None), T.c.batch_n.is_not(None)
     for sel in (
         select(T.c.week, blank, blank, func.count()).where(upto).group_by(T.c.week),

@@ -106,6 +106,20 @@ class IngestRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class Erasure(Base):
+    """A ticket erased because its source deleted it or marked it spam: which one and when, never what
+    it said (the row, its topic assignment, embedding, quarantined raw rows and counts are gone)."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (Index("ix_erasures_source_id", "source", "source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(100))
+    source_id: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(20))  # deleted | spam
+    erased_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Watermark(Base):
     """Per-source cursor, advanced only after the batch it covers is committed."""
 

@@ -11,12 +11,22 @@ Faults: ``"429"`` (with Retry-After), ``"500"``, ``"503"``, ``"slow"`` (answers 
 ``"drop"`` (full headers, half the body, then the connection is closed), ``"reset"`` (closed before
 any answer), ``"401"``, ``"spent"`` (normal answer reporting ``X-RateLimit-Remaining: 0``).
 ``hooks[n]`` runs before request n is answered (e.g. a ticket changes while the client pages).
+
+Recorded answers (``../shared/data/helpdesk_fixtures``) are replayed by loading their ticket objects
+unchanged (``load_zendesk``, ``load_freshdesk``) and serving them with the vendor's paging: Zendesk's
+cursor export ordered by ``generated_timestamp`` with Zendesk's own cursor format, and its recorded
+response headers (``zendesk_headers``, e.g. the rate-limit headers of a cassette) and gzip bodies;
+Freshdesk's list with ``filter=deleted`` / ``filter=spam`` (deleted and spam tickets leave the
+default list, as documented).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import gzip
 import json
+import re
 import socket
 import threading
 import time
@@ -56,6 +66,14 @@ class HelpdeskServer:
         self.rate_total = 1000
         self.rate_used = 0
         self.rate_reset: str | None = None  # the IETF `ratelimit-reset` header (seconds), when set
+        self.zendesk_headers: dict[str, str] = {}  # sent with every export answer (recorded headers)
+        self.zendesk_pages: list[dict[str, Any]] = []  # recorded export answers served verbatim, first
+        self.zendesk_metric_sets = True  # side-load metric_sets when asked (False: an export without them)
+        self.zendesk_comments: dict[int, list[dict[str, Any]]] = {}  # ticket -> comments, oldest first
+        self.zendesk_users: dict[int, dict[str, Any]] = {}  # side-loaded with the comments (role)
+        self.freshdesk_conversations: dict[int, list[dict[str, Any]]] = {}  # ticket -> conversations
+        self.freshdesk_filter_with_since = True  # False: an account answering 400 to filter + updated_since
+        self.gzip = False  # gzip the answers when the client accepts it (as Zendesk does)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -123,6 +141,28 @@ class HelpdeskServer:
                 t["_solved_at"] = None
             return t
 
+    def load_zendesk(self, tickets: Iterable[dict[str, Any]]) -> None:
+        """Recorded ticket objects, unchanged (a later one with the same id replaces the earlier)."""
+        with self._lock:
+            for t in tickets:
+                t = copy.deepcopy(t)
+                metric = t.get("metric_set") if isinstance(t.get("metric_set"), dict) else {}
+                t["_solved_at"] = metric.get("solved_at")
+                self.zendesk[int(t["id"])] = t
+
+    def load_freshdesk(self, tickets: Iterable[dict[str, Any]]) -> None:
+        with self._lock:
+            for t in tickets:
+                self.freshdesk[int(t["id"])] = copy.deepcopy(t)
+
+    def delete_freshdesk(self, tid: int, *, spam: bool = False) -> dict:
+        """Move a ticket to the trash (``deleted: true``) or mark it spam: it leaves the default list."""
+        with self._lock:
+            t = self.freshdesk[tid]
+            t["spam" if spam else "deleted"] = True
+            t["updated_at"] = _iso(self.tick())
+            return t
+
     def add_freshdesk(self, tid: int, status: str, *, subject: str = "", description: str | None = None,
                       at: datetime | None = None, source: int = 3) -> dict:
         with self._lock:
@@ -156,8 +196,9 @@ class HelpdeskServer:
         per_page = min(int(q.get("per_page", self.zendesk_page)), 1000)
         with self._lock:
             items = sorted(self.zendesk.values(), key=lambda t: (t["generated_timestamp"], t["id"]))
-        if "cursor" in q:
-            ts, tid = (int(x) for x in base64.urlsafe_b64decode(q["cursor"].encode()).decode().split("|"))
+        if "cursor" in q:  # Zendesk's own format: base64 of "<generated_timestamp>.0||<id>|"
+            stamp, last = base64.urlsafe_b64decode(q["cursor"].encode()).decode().split("||")
+            ts, tid = int(float(stamp)), int(last.rstrip("|"))
             items = [t for t in items if (t["generated_timestamp"], t["id"]) > (ts, tid)]
         else:
             start = int(q.get("start_time", "0"))
@@ -166,16 +207,62 @@ class HelpdeskServer:
         page = items[:per_page]
         if page:
             ts, tid = page[-1]["generated_timestamp"], page[-1]["id"]
-        cursor = base64.urlsafe_b64encode(f"{ts}|{tid}".encode()).decode()
+        cursor = base64.urlsafe_b64encode(f"{ts}.0||{tid}|".encode()).decode()
         out: dict[str, Any] = {
             "tickets": [{k: v for k, v in t.items() if not k.startswith("_")} for t in page],
             "after_cursor": cursor, "before_cursor": None,
             "after_url": f"{self.url}/api/v2/incremental/tickets/cursor.json?cursor={cursor}",
             "before_url": None, "end_of_stream": len(items) <= per_page}
-        if "metric_sets" in q.get("include", ""):
-            out["metric_sets"] = [{"ticket_id": t["id"], "solved_at": t["_solved_at"],
-                                   "created_at": t["created_at"]} for t in page]
+        if "metric_sets" in q.get("include", "") and self.zendesk_metric_sets:
+            out["metric_sets"] = [self.zendesk_metric(t) for t in page]
         return out
+
+    @staticmethod
+    def zendesk_metric(t: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(t.get("metric_set"), dict):
+            return dict(t["metric_set"])
+        return {"ticket_id": t["id"], "solved_at": t.get("_solved_at"), "created_at": t["created_at"],
+                **t.get("_metric", {})}
+
+    def zendesk_ticket_comments(self, tid: int, q: dict[str, str]) -> dict[str, Any] | None:
+        """``GET /api/v2/tickets/{id}/comments.json``, cursor-paged (``page[size]``, ``page[after]``),
+        ``include=users`` side-loads the authors; a ticket without stored comments has its description."""
+        with self._lock:
+            t = self.zendesk.get(tid)
+            if t is None:
+                return None
+            comments = self.zendesk_comments.get(tid) or [
+                {"id": tid * 100, "type": "Comment", "author_id": t.get("requester_id"), "public": True,
+                 "body": t.get("description"), "plain_body": t.get("description"), "created_at": t["created_at"]}]
+            size = min(int(q.get("page[size]", "100")), 100)
+            start = int(q.get("page[after]", "0"))
+            page = comments[start:start + size]
+            more = start + size < len(comments)
+            out: dict[str, Any] = {"comments": page, "meta": {"has_more": more, "after_cursor": str(start + size),
+                                                              "before_cursor": str(start)},
+                                   "links": {"next": f"{self.url}/api/v2/tickets/{tid}/comments.json?"
+                                                     + urlencode({**q, "page[after]": start + size}) if more else None,
+                                             "prev": None}}
+            if "users" in q.get("include", ""):
+                ids = {c.get("author_id") for c in page}
+                out["users"] = [u for i, u in self.zendesk_users.items() if i in ids]
+            return out
+
+    def freshdesk_ticket_conversations(self, tid: int, q: dict[str, str]) -> tuple[list[dict], str | None] | None:
+        """``GET /api/v2/tickets/{id}/conversations``: ``page``/``per_page`` (max 100), ``link`` header."""
+        with self._lock:
+            if tid not in self.freshdesk:
+                return None
+            items = self.freshdesk_conversations.get(tid, [])
+        per_page = int(q.get("per_page", "30"))
+        if per_page > 100:
+            raise ValueError("per_page must be at most 100")
+        page = int(q.get("page", "1"))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        link = None
+        if page * per_page < len(items):
+            link = f'<{self.url}/api/v2/tickets/{tid}/conversations?{urlencode({**q, "page": page + 1})}>; rel="next"'
+        return chunk, link
 
     def freshdesk_list(self, q: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
         per_page = int(q.get("per_page", "30"))
@@ -184,9 +271,22 @@ class HelpdeskServer:
             raise ValueError("per_page must be at most 100")
         since = datetime.fromisoformat(q["updated_since"].replace("Z", "+00:00")) if "updated_since" in q \
             else self.clock - timedelta(days=30)
+        wanted = q.get("filter")
+        if wanted not in (None, "deleted", "spam"):
+            raise ValueError(f"filter {wanted!r} is not supported here")
+        if wanted and "updated_since" in q and not self.freshdesk_filter_with_since:
+            raise ValueError("updated_since cannot be used with filter")
+
+        def listed(t: dict[str, Any]) -> bool:
+            if wanted == "deleted":
+                return bool(t.get("deleted"))
+            if wanted == "spam":
+                return bool(t.get("spam")) and not t.get("deleted")
+            return not t.get("deleted") and not t.get("spam")
+
         with self._lock:
             items = [t for t in self.freshdesk.values()
-                     if datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) >= since]
+                     if datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) >= since and listed(t)]
         items.sort(key=lambda t: (t["updated_at"], t["id"]), reverse=q.get("order_type", "desc") == "desc")
         chunk = items[(page - 1) * per_page: page * per_page]
         include = q.get("include", "").split(",")
@@ -194,9 +294,9 @@ class HelpdeskServer:
         for t in chunk:
             d = dict(t)
             if "description" not in include:
-                d.pop("description"), d.pop("description_text")
+                d.pop("description", None), d.pop("description_text", None)
             if "stats" not in include:
-                d.pop("stats")
+                d.pop("stats", None)
             out.append(d)
         link = None
         if page * per_page < len(items):
@@ -214,6 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, *, cut: bool = False) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        if self.state.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
@@ -261,13 +364,35 @@ class _Handler(BaseHTTPRequestHandler):
             if u.path == "/api/v2/incremental/tickets/cursor.json":
                 if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):
                     return self._send(401, {"error": "Couldn't authenticate you"})
-                return self._send(200, s.zendesk_export(q), cut=fault == "drop")
-            if u.path == "/api/v2/tickets":
+                with s._lock:
+                    answer = s.zendesk_pages.pop(0) if s.zendesk_pages else None
+                return self._send(200, answer or s.zendesk_export(q), dict(s.zendesk_headers), cut=fault == "drop")
+            zd = re.fullmatch(r"/api/v2/tickets/(\d+)/(comments|metrics)\.json", u.path)
+            if zd:
+                if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):
+                    return self._send(401, {"error": "Couldn't authenticate you"})
+                tid = int(zd.group(1))
+                if zd.group(2) == "metrics":
+                    t = s.zendesk.get(tid)
+                    answer = None if t is None else {"ticket_metric": s.zendesk_metric(t)}
+                else:
+                    answer = s.zendesk_ticket_comments(tid, q)
+                if answer is None:
+                    return self._send(404, {"error": "RecordNotFound", "description": "Not found"})
+                return self._send(200, answer, dict(s.zendesk_headers), cut=fault == "drop")
+            fd = re.fullmatch(r"/api/v2/tickets/(\d+)/conversations", u.path)
+            if u.path == "/api/v2/tickets" or fd:
                 if fault == "401" or not self._authorised(FD_KEY, "X"):
                     return self._send(401, {"code": "invalid_credentials",
                                             "message": "You have to be logged in to perform this action."})
                 try:
-                    body, link = s.freshdesk_list(q)
+                    if fd:
+                        found = s.freshdesk_ticket_conversations(int(fd.group(1)), q)
+                        if found is None:
+                            return self._send(404, {"code": "not_found"})
+                        body, link = found
+                    else:
+                        body, link = s.freshdesk_list(q)
                 except ValueError as e:
                     return self._send(400, {"description": "Validation failed", "errors": [str(e)]})
                 s.rate_used += 1
@@ -314,4 +439,4 @@ class KillAfter:
                 yield r
 
         for b in self.inner.batches(watermark):
-            yield Batch(limited(b.rows), b.cursor, b.skipped)
+            yield Batch(limited(b.rows), b.cursor, b.skipped, erase=b.erase)

@@ -1,0 +1,87 @@
+"""Erasing tickets their source deleted (a customer's erasure request, spam clean-up).
+
+A helpdesk that deletes or scrubs a ticket (Zendesk ``status: "deleted"``, Freshdesk's trash and spam)
+means it must be gone here too: :func:`erase_tickets` deletes the stored row with everything derived
+from it (topic assignment, embedding), the raw rows of it that sit in quarantine, and recounts the
+weeks it was counted in, so no figure computed afterwards includes it. What is kept is one
+``erasures`` row per ticket: the source, the ticket id, why, and when; never a word of the ticket.
+
+It runs inside the caller's transaction (the ingest writes a batch's tickets, its erasures and the
+source's watermark together), and erasing a ticket that is not stored is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select
+
+from store.analysis import recount_weeks
+from store.binds import chunks
+from store.models import Assignment, Embedding, Erasure, QuarantinedRow, TicketRow
+
+log = logging.getLogger(__name__)
+
+REASONS = ("deleted", "spam")
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A ticket the source reports deleted. ``location`` is where its raw rows are quarantined when
+    they fail validation (e.g. ``zendesk:ticket/42``): those copies hold its text too."""
+
+    ticket_id: str
+    reason: str = "deleted"
+    location: str | None = None
+
+
+def erase_tickets(conn: Connection, source: str, deletions: Sequence[Deletion]) -> list[str]:
+    """Erase the stored tickets (and quarantined raw rows) of ``source`` named by ``deletions``;
+    returns the ids of the tickets something was erased of, each logged in ``erasures``."""
+    if not deletions:
+        return []
+    for d in deletions:
+        if d.reason not in REASONS:
+            raise ValueError(f"erasure reason {d.reason!r} is not one of {REASONS}")
+    by_id = {d.ticket_id: d for d in deletions}
+    ids = sorted(by_id)
+    T = TicketRow.__table__
+    found: dict[str, tuple[int, int]] = {}
+    for id_chunk in chunks(ids):
+        q = select(T.c.source_id, T.c.id, T.c.week).where(T.c.source == source, T.c.source_id.in_(id_chunk))
+        found.update({sid: (pk, week) for sid, pk, week in conn.execute(q)})
+    pks = [pk for pk, _ in found.values()]
+    for pk_chunk in chunks(pks):
+        conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(pk_chunk)))
+        conn.execute(delete(Embedding).where(Embedding.ticket_id.in_(pk_chunk)))
+        conn.execute(delete(TicketRow).where(TicketRow.id.in_(pk_chunk)))
+    quarantined: set[str] = set()
+    locations = {d.location: d.ticket_id for d in deletions if d.location}
+    loc_list = sorted(locations)
+    for loc_chunk in chunks(loc_list):
+        gone = (delete(QuarantinedRow).where(QuarantinedRow.source == source, QuarantinedRow.location.in_(loc_chunk))
+                .returning(QuarantinedRow.location))
+        for (loc,) in conn.execute(gone):
+            quarantined.add(locations[loc])
+    if found:
+        recount_weeks(conn, {week for _, week in found.values()})
+    erased = sorted(set(found) | quarantined)
+    if erased:
+        now = datetime.now().replace(microsecond=0)
+        conn.execute(insert(Erasure), [dict(source=source, source_id=sid, reason=by_id[sid].reason, erased_at=now)
+                                       for sid in erased])
+        # ids and counts only: the erased text never reaches a log
+        log.info("%s: erased %d ticket(s) deleted at the source (ids %s)", source, len(erased),
+                 ", ".join(erased[:50]) + (" ..." if len(erased) > 50 else ""))
+    return erased
+
+
+def erasures(conn: Connection, source: str | None = None) -> list[tuple[str, str, str, datetime]]:
+    """(source, ticket id, reason, erased at) of every erasure, oldest first."""
+    q = select(Erasure.source, Erasure.source_id, Erasure.reason, Erasure.erased_at).order_by(Erasure.id)
+    if source is not None:
+        q = q.where(Erasure.source == source)
+    return [(a, b, c, d) for a, b, c, d in conn.execute(q)]
