@@ -71,6 +71,11 @@ def is_blank(v: Any) -> bool:
     return isinstance(v, float) and v != v
 
 
+# a Unix epoch, told apart by magnitude: 10 digits are seconds, 13 milliseconds (七鱼/Qiyu, JS exports:
+# 1631081162000); 11-12 digits fit neither in a plausible range. Without this, Python 3.11's
+# fromisoformat reads 1631081162000 as the basic-format date 1631-08-11.
+_EPOCH = re.compile(r"(\d{9,13})(?:\.\d+)?")
+_EPOCH_MIN_YEAR = 2000
 _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
@@ -94,6 +99,9 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
         text = value.strip() if value.__class__ is str else str(value).strip()
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
+        epoch = _EPOCH.fullmatch(text)
+        if epoch:
+            return _from_epoch(text, len(epoch.group(1)), value, field)
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
@@ -107,13 +115,27 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
         raise RowError(f"{field}: out of range: {str(value)[:60]!r}") from None
 
 
+def _from_epoch(text: str, digits: int, value: Any, field: str) -> datetime:
+    """Epoch seconds (9-10 digits) or milliseconds (13), as naive UTC; anything else, or a time before
+    2000 or after next year, is a RowError (quarantined), never a silently wrong date."""
+    seconds = float(text) / (1000 if digits == 13 else 1)
+    dt = None
+    if digits in (9, 10, 13):
+        try:
+            dt = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            dt = None
+    if dt is None or not _EPOCH_MIN_YEAR <= dt.year <= datetime.now(UTC).year + 1:
+        raise RowError(f"{field}: epoch {str(value)[:60]!r} is not seconds or milliseconds between "
+                       f"{_EPOCH_MIN_YEAR} and next year")
+    return dt.replace(tzinfo=None)
+
+
 def _parse_other(text: str, value: Any, field: str) -> datetime:
     m = _YMD.match(text)
     try:
         if m:
             return datetime(*(int(g) for g in m.groups() if g is not None))  # type: ignore[arg-type]
-        if re.fullmatch(r"\d{9,10}(\.\d+)?", text):
-            return datetime.fromtimestamp(float(text), UTC)
         raise ValueError(text)
     except (ValueError, OverflowError):
         raise RowError(f"{field}: not a date/time: {str(value)[:60]!r}") from None
