@@ -159,7 +159,7 @@ class Source(_Strict):
     """A place tickets come from. Secrets are read from ``*_env`` variables, never from here."""
 
     name: str
-    kind: Literal["file", "sql", "zendesk", "freshdesk", "qiyu"]
+    kind: Literal["file", "sql", "zendesk", "freshdesk", "qiyu", "sobot"]
     path: str | None = None
     mapping: str | None = None
     encoding: str | None = None
@@ -177,8 +177,9 @@ class Source(_Strict):
     since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
     replies: bool = True              # helpdesks: read each closed ticket's replies into `resolution` (a call per ticket)
     app_key_env: str | None = None    # qiyu: the variable holding the appKey (the appSecret: token_env)
-    window_hours: int = Field(default=24, ge=1, le=48)   # qiyu: hours per session export (Qiyu allows 2 days)
-    lag_minutes: int = Field(default=120, ge=0)          # qiyu: export only up to this long before now
+    app_id_env: str | None = None     # sobot: the variable holding the appid (the app_key: token_env)
+    window_hours: int = Field(default=24, ge=1, le=48)   # qiyu/sobot: hours per export / query window
+    lag_minutes: int = Field(default=120, ge=0)          # qiyu/sobot: read only up to this long before now
 
     @field_validator("statuses", mode="before")
     @classmethod

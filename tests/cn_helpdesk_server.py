@@ -275,3 +275,112 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json({"code": 200, "message": f"{s.url}/download/{payload['key']}.zip"},
                               cut=fault == "drop")
         return self._json({"code": 404, "message": "not found"}, 404)
+
+
+# ---- 智齿 (Sobot) ------------------------------------------------------------------------------
+
+SB_APPID, SB_KEY = "sb-appid-1a2b", "sb-app-key-9z8y7x"
+
+
+class SobotServer:
+    """Sobot open platform 5.0 as the tests use it: ``GET /api/get_token`` (appid, create_time within 5
+    minutes, sign = md5(appid + create_time + app_key); a new token each time, the old one revoked) and
+    ``GET /api/ws/5/ticket/query_tickets_by_update_time`` (``token`` header, else ret_code 900001 empty /
+    900002 expired; ``update_start_datetime_ms``..``update_end_datetime_ms`` inclusive, at most 31 days;
+    ``page_no``, ``page_size`` ≤ 50; oldest update first). Faults: ``"429"``, ``"500"``, ``"expire"``
+    (the current token is revoked before the answer)."""
+
+    def __init__(self, *, retry_after: int = 7) -> None:
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.retry_after = retry_after
+        self.faults: list[str | None] = []
+        self.log: list[tuple[str, dict[str, str], str | None]] = []
+        self.token: str | None = None
+        self.tokens_issued = 0
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    url = QiyuServer.url
+    stop = QiyuServer.stop
+    inject = QiyuServer.inject
+
+    def start(self) -> SobotServer:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_SobotHandler,), {"state": self}))
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __enter__(self) -> SobotServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def put(self, tid: str, status: str, updated: datetime, *, content: str = "", score: int | str = 4,
+            category: str = "电热水壶/KT-17/漏水") -> dict[str, Any]:
+        with self._lock:
+            old = self.tickets.get(tid)
+            t = {"ticketid": tid, "ticket_code": f"2026{len(self.tickets):06d}", "ticket_title": f"工单 {tid}",
+                 "ticket_content": content or f"<p>水壶底座漏水 #{tid}</p>", "ticket_status": status,
+                 "ticket_from": "3", "ticket_level": "1", "ticket_type_name": category, "start_type": "1",
+                 "deal_agent_name": "周婷", "deal_group_name": "电商客服组",
+                 "create_datetime_ms": old["create_datetime_ms"] if old else ms(updated) - 3_600_000,
+                 "update_datetime_ms": ms(updated), "update_datetime": updated.strftime("%Y-%m-%d %H:%M:%S"),
+                 "user_nick": "访客", "user_tels": "13800000000", "score": score, "remark": ""}
+            self.tickets[tid] = t
+            return t
+
+
+class _SobotHandler(_Handler):
+    state: SobotServer  # type: ignore[assignment]
+
+    def _ret(self, code: str, msg: str = "", **extra: Any) -> None:
+        self._json({"ret_code": code, "ret_msg": msg, **extra})
+
+    def do_POST(self) -> None:  # noqa: N802 - not part of this API
+        self._json({"ret_code": "404"}, 404)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        s = self.state
+        u = urlparse(self.path)
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        fault = self._fault()
+        s.log.append((u.path, q, fault))
+        if fault == "429":
+            return self._send(429, b"{}", {"Retry-After": str(s.retry_after)})
+        if fault == "500":
+            return self._send(500, b"{}")
+        if u.path == "/api/get_token":
+            try:
+                off = abs(time.time() - int(q.get("create_time", "")))
+            except ValueError:
+                off = 1e9
+            want = hashlib.md5(f"{SB_APPID}{q.get('create_time')}{SB_KEY}".encode()).hexdigest()
+            if q.get("appid") != SB_APPID or off > 300 or q.get("sign") != want:
+                return self._ret("900005", "sign校验失败")
+            with s._lock:
+                s.tokens_issued += 1
+                s.token = hashlib.md5(f"token-{s.tokens_issued}-{time.time()}".encode()).hexdigest()
+                return self._ret("000000", "成功", item={"token": s.token, "expires_in": "86400"})
+        if u.path == "/api/ws/5/ticket/query_tickets_by_update_time":
+            if fault == "expire":
+                s.token = None
+            got = self.headers.get("token")
+            if not got:
+                return self._ret("900001", "token为空")
+            if got != s.token:
+                return self._ret("900002", "token已过期")
+            try:
+                start, end = int(q["update_start_datetime_ms"]), int(q["update_end_datetime_ms"])
+                page, size = int(q["page_no"]), int(q["page_size"])
+            except (KeyError, ValueError):
+                return self._ret("100001", "参数错误")
+            if not 0 <= end - start <= 31 * 24 * 3600 * 1000 or size > 50 or page < 1:
+                return self._ret("100002", "查询时间范围不能超过一个月")
+            with s._lock:
+                items = sorted((t for t in s.tickets.values() if start <= t["update_datetime_ms"] <= end),
+                               key=lambda t: (t["update_datetime_ms"], t["ticketid"]))
+            chunk = items[(page - 1) * size: page * size]
+            return self._ret("000000", "成功", items=chunk, page_no=page, page_size=size,
+                             page_count=max(1, -(-len(items) // size)), total_count=len(items))
+        return self._json({"ret_code": "404"}, 404)
