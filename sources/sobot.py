@@ -20,7 +20,8 @@ Sources, and how sure each part is:
 
 Paging: page numbers over a live list lose tickets when an earlier one is updated while paging, so
 a window is never paged: one with more tickets than ``page_size`` is cut in halves until each half
-fits on one page (``page_no=1``). Windows are half-open, ``[start, end)`` by ``update_datetime_ms``
+fits on one page (``page_no=1``); only a window of one second that still holds more (a bulk update)
+is paged. Windows are half-open, ``[start, end)`` by ``update_datetime_ms``
 (asked 1 ms early, as the documentation does not say whether its bounds are inclusive), so a ticket
 on a boundary is read once. The watermark is the end (ms) of the last window read; windows
 stop ``lag_minutes`` before now. Only resolved/closed tickets become rows; a ticket Sobot reports as
@@ -153,10 +154,10 @@ class SobotSource:
                               f"{str(msg)[:120]}); check {self.hint}")
         return str(token)
 
-    def _list(self, start: int, end: int) -> dict[str, Any]:
+    def _list(self, start: int, end: int, page: int = 1) -> dict[str, Any]:
         # asked from 1 ms early: whether Sobot's bounds are inclusive is not documented; the caller keeps
         # [start, end) so each ticket belongs to exactly one window
-        params = {"update_start_datetime_ms": start - 1, "update_end_datetime_ms": end, "page_no": 1,
+        params = {"update_start_datetime_ms": start - 1, "update_end_datetime_ms": end, "page_no": page,
                   "page_size": self.page_size}
         for attempt in range(2):
             if self._token is None:
@@ -187,9 +188,17 @@ class SobotSource:
             yield from self._windows(start, mid)
             yield from self._windows(mid, end)
             return
-        if more:
-            raise SourceError(f"source {self.name!r}: more than {self.page_size} tickets updated within one "
-                              f"second at {start} ms; raise page_size (max {MAX_PAGE})")
+        if more and isinstance(items, list):  # a second with more tickets than a page (a bulk update): paged
+            pages = data.get("page_count") if isinstance(data.get("page_count"), int) else None
+            page, seen = 1, {str(t.get("ticketid")) for t in items if isinstance(t, dict)}
+            while pages is None or page < pages:
+                page += 1
+                got = self._list(start, end, page).get("items") or []
+                new = [t for t in got if not isinstance(t, dict) or str(t.get("ticketid")) not in seen]
+                if not new:
+                    break
+                seen |= {str(t.get("ticketid")) for t in new if isinstance(t, dict)}
+                items = items + new
         mine = [t for t in items if not isinstance(t, dict) or not isinstance(t.get("update_datetime_ms"), int)
                 or start <= t["update_datetime_ms"] < end] if isinstance(items, list) else []
         yield start, end, mine

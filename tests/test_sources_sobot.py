@@ -167,3 +167,13 @@ def test_missing_appid_env_is_named(engine: Engine, server: SobotServer, monkeyp
     monkeypatch.delenv("SB_APPID")
     with pytest.raises(SourceError, match=r"\$SB_APPID .*not set"):
         Run(engine, sobot(server))()
+
+
+def test_bulk_update_within_one_second_is_paged(engine: Engine, server: SobotServer) -> None:
+    at = BASE + timedelta(hours=2)
+    for i in range(1, 11):  # 10 tickets closed by one automation in the same millisecond, pages of 4
+        server.put(f"b{i}", "99", at)
+    s = Run(engine, sobot(server))()
+    assert set(stored(engine)) == {f"b{i}" for i in range(1, 11)} and s.counts.inserted == 10
+    pages = {q["page_no"] for p, q, _ in server.log if p == LIST}
+    assert pages == {"1", "2", "3"}
