@@ -295,7 +295,9 @@ def test_csv_export_neutralises_formulas(store: Store) -> None:
 def test_no_personal_data_in_pages_urls_or_exports(store: Store) -> None:
     c = store.client()
     seen = [c.get("/weeks?lang=zh").text, c.get("/weeks?lang=en").text, c.get(f"/weeks/{WEEK}?lang=zh").text]
-    for u in _links(seen[1], f"/weeks/{WEEK}/surge?"):
+    weeks = _links(seen[1], "/weeks/")
+    assert f"/weeks/{WEEK.shift(-1)}?lang=en" in weeks
+    for u in [u for u in weeks if "/surge?" in u]:
         for extra in ("", "&week=all"):
             seen.append(c.get(u + extra).text)
             seen.append(c.get(u.replace("/surge?", "/surge.csv?") + extra).text)
@@ -320,6 +322,9 @@ def test_unknown_weeks_and_surges_are_404(store: Store) -> None:
     assert r.status_code == 404 and '<html lang="zh-CN">' in r.text
     assert c.get("/files/weekly/2026-W47/en.exe").status_code == 404
     assert c.get("/files/weekly/2026-W47/../../etc/passwd").status_code == 404
+    md = c.get("/files/weekly/2026-W47/en.md")
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
+    assert "content-security-policy" not in md.headers and md.headers["x-content-type-options"] == "nosniff"
     assert c.get("/nothing-here").status_code == 404
 
 

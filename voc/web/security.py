@@ -9,9 +9,9 @@
   pages (issue #17).
 * **Host.** Bound to loopback, only requests naming a loopback host are answered
   (:data:`LOOPBACK_HOSTS`), so a web page elsewhere cannot reach the workbench by DNS rebinding.
-* **Headers.** :class:`SecurityHeaders`: a Content-Security-Policy without any script source (the
-  pages ship no JavaScript, so ticket text that slipped through escaping still could not run), no
-  framing, no referrer, no MIME sniffing.
+* **Headers.** :class:`SecurityHeaders`: on every HTML page a Content-Security-Policy without any
+  script source (the pages ship no JavaScript, so ticket text that slipped through escaping still
+  could not run); on every response no framing, no referrer, no MIME sniffing, no caching.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class SecurityHeaders:
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 h = MutableHeaders(scope=message)
-                h.setdefault("Content-Security-Policy", CSP)
+                if h.get("content-type", "").startswith("text/html"):  # a PDF brief opens in the viewer
+                    h.setdefault("Content-Security-Policy", CSP)
                 h.setdefault("X-Content-Type-Options", "nosniff")
                 h.setdefault("Referrer-Policy", "no-referrer")
                 h.setdefault("X-Frame-Options", "DENY")
