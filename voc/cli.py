@@ -730,7 +730,7 @@ def web(host: Annotated[str, typer.Option(help="Address to listen on; anything b
     redacted tickets. Localhost only unless VOC_WEB_TOKEN is set (then every request needs it)."""
     from config.settings import settings_from_env
     from voc.web import check_bind, create_app
-    from voc.web.security import LOOPBACK_HOSTS, is_loopback
+    from voc.web.security import is_loopback
 
     token = settings_from_env().web_token
     secret = token.get_secret_value() if token is not None else None
@@ -738,7 +738,7 @@ def web(host: Annotated[str, typer.Option(help="Address to listen on; anything b
     import uvicorn
 
     _, cfg, engine = _ctx()
-    app_ = create_app(engine, cfg, token=secret, allowed_hosts=list(LOOPBACK_HOSTS) if is_loopback(host) else None)
+    app_ = create_app(engine, cfg, token=secret, loopback_only=is_loopback(host))
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"voc web: http://{shown}:{port}/weeks (Ctrl-C to stop)")
     uvicorn.run(app_, host=host, port=port, log_level="info")

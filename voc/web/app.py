@@ -28,7 +28,6 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -41,7 +40,7 @@ from store import workbench
 from voc.spreadsheet import safe_cell
 from voc.web import pages
 from voc.web.pages import Filters, NotFound
-from voc.web.security import SecurityHeaders, TokenAuth
+from voc.web.security import LoopbackHostOnly, SecurityHeaders, TokenAuth
 from voc.weeks import Week
 
 HERE = Path(__file__).parent
@@ -206,10 +205,10 @@ class Workbench:
         return FileResponse(Path(found[0].path).expanduser(), media_type=MEDIA[fmt])
 
 
-def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None,
-               allowed_hosts: list[str] | None = None, today: Callable[[], date] = date.today) -> Starlette:
+def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, loopback_only: bool = False,
+               today: Callable[[], date] = date.today) -> Starlette:
     """The workbench as an ASGI app. ``token``: required on every request (security.TokenAuth);
-    ``allowed_hosts``: the Host names answered (None: any)."""
+    ``loopback_only``: answer only requests naming a loopback host (security.LoopbackHostOnly)."""
     w = Workbench(engine, cfg, today)
     routes = [
         Route("/", w.home), Route("/weeks", w.weeks), Route("/weeks/{week}", w.week),
@@ -223,8 +222,8 @@ def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None,
         return w._not_found(request, NotFound("web.error.not_found"))
 
     middleware = [Middleware(SecurityHeaders)]
-    if allowed_hosts:
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    if loopback_only:
+        middleware.append(Middleware(LoopbackHostOnly))
     if token:
         middleware.append(Middleware(TokenAuth, token=token))
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})

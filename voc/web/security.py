@@ -8,7 +8,7 @@
   Never in a URL. One token, one role (read-only pages): viewer and editor roles come with the edit
   pages (issue #17).
 * **Host.** Bound to loopback, only requests naming a loopback host are answered
-  (:data:`LOOPBACK_HOSTS`), so a web page elsewhere cannot reach the workbench by DNS rebinding.
+  (:class:`LoopbackHostOnly`), so a web page elsewhere cannot reach the workbench by DNS rebinding.
 * **Headers.** :class:`SecurityHeaders`: on every HTML page a Content-Security-Policy without any
   script source (the pages ship no JavaScript, so ticket text that slipped through escaping still
   could not run); on every response no framing, no referrer, no MIME sniffing, no caching.
@@ -29,7 +29,6 @@ from voc.errors import VocError
 
 TOKEN_MIN = 16
 TOKEN_ENV = "VOC_WEB_TOKEN"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 
@@ -85,6 +84,29 @@ class TokenAuth:
                     "WWW-Authenticate": 'Basic realm="voc web", charset="UTF-8"'})
                 await response(scope, receive, send)
                 return
+        await self.app(scope, receive, send)
+
+
+def host_name(host_header: str) -> str:
+    """The name of a Host header without its port: ``127.0.0.1:8800`` -> ``127.0.0.1``,
+    ``[::1]:8800`` -> ``::1``."""
+    h = host_header.strip()
+    if h.startswith("["):
+        return h[1:h.find("]")] if "]" in h else ""
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+class LoopbackHostOnly:
+    """ASGI middleware for a loopback bind: a request naming any other host (a DNS-rebinding page's
+    own name) gets 400."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not is_loopback(host_name(Headers(scope=scope).get("host", ""))):
+            await PlainTextResponse("invalid host header\n", status_code=400)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
