@@ -259,6 +259,12 @@ def test_surge_page_shows_series_batches_topics_and_the_cells_tickets(store: Sto
         p2 = c.get(_surge_url(door, week="all", page="2")).text
         assert {r[0] for r in _ticket_rows(p2)}.isdisjoint({r[0] for r in _ticket_rows(every)})
         assert "page 2 of" in p2
+    # every filter offered holds some of the cell's tickets (over the weeks shown)
+    for name in ("product", "model", "batch"):
+        select_ = re.search(rf'<select name="{name}">(.*?)</select>', page, flags=re.S)
+        assert select_, name
+        for value in [v for v in re.findall(r'<option value="([^"]*)"', select_.group(1)) if v][:3]:
+            assert _count(c.get(_surge_url(door, week="all", **{name: html.unescape(value)})).text) > 0, (name, value)
     assert door.product_id == "oven"
     assert _count(c.get(_surge_url(door, product="kettle")).text) == 0  # another product: none of its tickets
 

@@ -232,10 +232,9 @@ def surge(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str
     topics = sorted((TopicShare(facts.topics.get(t), t, by_topic_now.get(t, 0), by_topic_before.get(t, 0))
                      for t in set(by_topic_now) | set(by_topic_before) if by_topic_now.get(t)),
                     key=lambda x: (-x.now, -x.before, x.topic_id))
-    options = {"product": sorted({c.product for c in wide if c.product}),
-               "model": sorted({c.model for c in counts if c.model}),
-               "batch": sorted({c.batch for c in wide if c.batch})}
-    names = {p: facts.catalogue.name(p, lang) or p for p in options["product"]}
+    options = {key: sorted({getattr(c, key) for c in counts if getattr(c, key)})  # within the cell
+               for key in ("product", "model", "batch")}
+    names = {p: facts.catalogue.name(p, lang) or p for p in {c.product for c in wide if c.product}}
     return SurgeView(week, item, subject, cell, series, batches[:30], len(facts.weeks) - 1, topics[:30],
                      options, [str(Week.from_ordinal(x)) for x in facts.weeks], names)
 
