@@ -367,6 +367,9 @@ class Settings(BaseSettings):
     dask_address: str = ""  # tcp://scheduler:8786; empty = start a LocalCluster of `workers` processes
     workers: int = Field(default=2, ge=1)  # pool size / LocalCluster workers
     chunk_size: int = Field(default=500, ge=1)  # tickets per NLP task
+    # `voc web`: the token every request must carry (HTTP Basic password or Bearer); required to bind
+    # anything but localhost (voc/web/security.py)
+    web_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _one_tls(self) -> Settings:
