@@ -18,12 +18,15 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from voc.errors import SourceError, VocError
 
-SUFFIXES = {".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".xlsx", ".parquet"}
+# spreadsheets are read with python-calamine (Excel 97-2003 .xls, .xlsx/.xlsm, .xlsb, OpenDocument .ods)
+SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+SUFFIXES = {".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", *SPREADSHEETS}
 UNDECODABLE = "__undecodable__"
 BROKEN = "__broken__"
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -351,16 +354,64 @@ def _json(path: Path, encoding: str | None) -> Iterator[RawRow]:
         yield _json_row(f"{path.name}:item {i}", obj)
 
 
-def _xlsx(path: Path) -> Iterator[RawRow]:
-    from openpyxl import load_workbook
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls) compound file
+_ZIP = b"PK\x03\x04"  # .xlsx, .xlsm, .xlsb, .ods
+_HTML = re.compile(rb"^\s*<(?:!doctype|html|table|\?xml|meta|head|body)", re.IGNORECASE)
+_EXACT = float(2**53)  # whole numbers below this are exact in a float: read as int, like openpyxl
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+
+def _spreadsheet(path: Path, encoding: str | None) -> Iterator[RawRow]:
+    """The first sheet that has cells (python-calamine). A ".xls" that is really text (many shops'
+    and helpdesks' "Excel" exports are tab-separated text, or Excel's "Unicode text" in UTF-16) is
+    read as delimited text; an HTML page saved as .xls is an UnreadableFile that says so."""
+    with path.open("rb") as f:
+        head = f.read(1 << 12)
+    if not head:
+        raise UnreadableFile(f"{path.name}: the file is empty (0 bytes), not a spreadsheet")
+    if not head.startswith((_OLE2, _ZIP)):
+        if _HTML.match(head.lstrip(codecs.BOM_UTF8)):
+            raise UnreadableFile(f"{path.name}: an HTML page saved as {path.suffix}, not a spreadsheet: open it "
+                                 "in Excel or WPS and save it as .xlsx, or export CSV")
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8)) or b"\x00" not in head:
+            yield from _delimited(path, encoding, None)
+            return
+    yield from _calamine(path)
+
+
+def _cell(v: Any) -> Any:
+    """A calamine cell as openpyxl gives it: None for an empty cell, int for a whole number, datetime
+    for a date (a date-only cell too); text stays text exactly ("00123" is not a number)."""
+    cls = v.__class__
+    if cls is str:
+        return v or None
+    if cls is float:
+        return int(v) if v.is_integer() and -_EXACT < v < _EXACT else v
+    if cls is date:
+        return datetime(v.year, v.month, v.day)
+    return v
+
+
+def _calamine(path: Path) -> Iterator[RawRow]:
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(path))
     try:
-        ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-        for n, values in enumerate(rows, 2):
-            if values is None or all(v is None or str(v).strip() == "" for v in values):
+        sheet = None
+        for i in range(len(wb.sheet_names)):
+            candidate = wb.get_sheet_by_index(i)
+            if candidate.height and candidate.width:
+                sheet = candidate
+                break
+        if sheet is None:
+            raise UnreadableFile(f"{path.name}: the workbook is empty (no sheet has a cell)")
+        pad = [None] * sheet.start[1] if sheet.start else []  # calamine starts rows at the first used column
+        rows = enumerate(sheet.iter_rows(), 1)  # rows start at the sheet's row 1: (row number, cells)
+        # the header is the first row with a cell (row 1, unless the table was placed lower down)
+        first = next(((n, c) for n, c in rows if any(v != "" for v in c)), (0, []))[1]
+        header = [str(h).strip() if h is not None else "" for h in pad + [_cell(c) for c in first]]
+        for n, cells in rows:
+            values = pad + [_cell(c) for c in cells]
+            if all(v is None or str(v).strip() == "" for v in values):
                 continue
             yield RawRow(f"{path.name}:{n}", dict(zip(header, values, strict=False)))
     finally:
@@ -428,8 +479,8 @@ def read_rows(path: Path, encoding: str | None = None) -> Iterator[RawRow]:
         rows = _json(path, encoding)
     elif suffix in (".jsonl", ".ndjson"):
         rows = _jsonl(path, encoding)
-    elif suffix == ".xlsx":
-        rows = _xlsx(path)
+    elif suffix in SPREADSHEETS:
+        rows = _spreadsheet(path, encoding)
     elif suffix == ".parquet":
         rows = _parquet(path)
     else:
@@ -437,15 +488,31 @@ def read_rows(path: Path, encoding: str | None = None) -> Iterator[RawRow]:
     return _guarded(path, rows)
 
 
+def _ignored(p: Path) -> bool:
+    """Hidden files and the lock / temporary files office programs leave beside an open workbook."""
+    return p.name.startswith((".", "~$")) or p.name.endswith("~")
+
+
+def unsupported(path: Path) -> str | None:
+    """Why a folder entry is not read as an export (its suffix), or None when its format is supported."""
+    if path.suffix.lower() in SUFFIXES:
+        return None
+    what = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
+    return f"unsupported file type ({what}; use one of {', '.join(sorted(SUFFIXES))})"
+
+
 def list_files(path: Path) -> list[Path]:
-    """One file, or every supported entry in a folder (sorted, so runs are repeatable). Folder entries
-    that are not regular files (a FIFO, a link to a device) are listed too, to be reported; a given
-    path that is not a regular file is an error."""
+    """One file, or every entry in a folder (sorted, so runs are repeatable) but hidden and office lock
+    files. Entries that are not regular files (a FIFO, a link to a device) or not a supported format
+    are listed too, to be reported (``file_problem``, ``unsupported``), never silently passed over; a
+    given path that is not a regular file or not a supported format is an error."""
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and not p.is_dir())
+        return sorted(p for p in path.iterdir() if not p.is_dir() and not _ignored(p))
     problem = file_problem(path)
     if problem == "not found":
         raise SourceError(f"path not found: {path}")
     if problem:
         raise SourceError(f"{path}: {problem}")
+    if unsupported(path):
+        raise SourceError(f"{path}: unsupported file type {path.suffix.lower()!r} (use one of {sorted(SUFFIXES)})")
     return [path]

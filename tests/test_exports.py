@@ -1,0 +1,211 @@
+"""Exports as teams have them (issue #19): .xls and .xlsx read with python-calamine, identical rows to
+openpyxl; files the reader cannot read are quarantined and said, never a silent "read 0"."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from sources.files import RawRow, read_rows
+from store.db import make_engine
+from store.models import TicketRow
+from voc.cli import app
+
+runner = CliRunner()
+SUMMARY = re.compile(r"read (\d+), inserted (\d+), .*quarantined (\d+)")
+
+
+def write_xls(path: Path, rows: list[list[Any]]) -> None:
+    """An Excel 97-2003 workbook (BIFF8, what xlwt writes and old ERP / shop back-ends export)."""
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("工单")
+    stamp = xlwt.easyxf(num_format_str="YYYY-MM-DD HH:MM:SS")
+    day = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            if isinstance(v, datetime):
+                ws.write(i, j, v, stamp)
+            elif isinstance(v, date):
+                ws.write(i, j, v, day)
+            elif v is not None:
+                ws.write(i, j, v)
+    wb.save(str(path))
+
+
+def write_xlsx(path: Path, rows: list[list[Any]], at: str | None = None) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    if at is None:
+        for r in rows:
+            ws.append(r)
+    else:  # the table starts at cell ``at`` (rows above and columns left of it are empty)
+        from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+        col, row0 = coordinate_from_string(at)
+        for i, r in enumerate(rows):
+            for j, v in enumerate(r):
+                ws.cell(row=row0 + i, column=column_index_from_string(col) + j, value=v)
+    wb.save(path)
+
+
+def openpyxl_rows(path: Path) -> list[RawRow]:
+    """The rows as the reader read them before calamine (openpyxl, read-only, cached values)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        out = []
+        for n, values in enumerate(rows, 2):
+            if values is None or all(v is None or str(v).strip() == "" for v in values):
+                continue
+            out.append(RawRow(f"{path.name}:{n}", dict(zip(header, values, strict=False))))
+        return out
+    finally:
+        wb.close()
+
+
+MIXED = [
+    ["ticket_id", "closed_at", "created_at", "body", "csat", "score", "order_no", "reopened", "at", "blank"],
+    [1001, datetime(2026, 11, 16, 10, 0, 5), date(2026, 11, 15), "门关不紧", 5, 2.5, "00123", True, time(9, 30), None],
+    ["T-2", datetime(2026, 11, 16, 23, 59, 59, 500000), datetime(2026, 1, 2), "door won't close", None, -0.1,
+     "1e5", False, None, None],
+    [None, None, None, None, None, None, None, None, None, None],
+    ["T-4", "2026-11-16 10:00", None, "多行\n正文", 3.0, 1e20, "=1+1", None, None, None],
+    [1631081162000, 1631081162000, None, "  前后空格  ", 4, 12345678901234567, "0.10", None, None, None],
+]
+
+
+@pytest.mark.parametrize("at", [None, "C3"])
+def test_xlsx_rows_are_identical_to_openpyxl(tmp_path: Path, at: str | None) -> None:
+    """Dates (date-only cells too), whole and fractional numbers, numbers kept as text, empty cells,
+    blank rows skipped, and the row numbers of a table that does not start at A1."""
+    f = tmp_path / "mixed.xlsx"
+    write_xlsx(f, MIXED, at)
+    got = list(read_rows(f))
+    if at is None:
+        assert got == openpyxl_rows(f)
+    else:  # openpyxl's reader took the blank row 1 as the header; the header is now the table's first row
+        write_xlsx(tmp_path / "a1.xlsx", MIXED)
+        assert [{k: v for k, v in r.data.items() if k} for r in got] == [r.data for r in read_rows(tmp_path / "a1.xlsx")]
+    first = got[0].data
+    assert first["ticket_id"] == 1001 and isinstance(first["ticket_id"], int)
+    assert first["created_at"] == datetime(2026, 11, 15) and first["order_no"] == "00123"
+    assert first["blank"] is None and first["at"] == time(9, 30)
+    assert [r.location for r in got] == ([f"mixed.xlsx:{n}" for n in (2, 3, 5, 6)] if at is None
+                                         else [f"mixed.xlsx:{n}" for n in (4, 5, 7, 8)])
+
+
+def _cli(db: str, *args: str) -> tuple[int, str, str]:
+    res = runner.invoke(app, list(args), env={"VOC_DATABASE_URL": db})
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    return res.exit_code, res.stdout, res.stderr
+
+
+@pytest.fixture
+def db(db_url: str) -> str:
+    code, _, err = _cli(db_url, "init")
+    assert code == 0, err
+    return db_url
+
+
+def _tickets(db: str) -> dict[str, dict[str, Any]]:
+    eng = make_engine(db)
+    try:
+        with eng.connect() as c:
+            rows = c.execute(select(TicketRow.source_id, TicketRow.body, TicketRow.closed_at, TicketRow.csat)).all()
+    finally:
+        eng.dispose()
+    return {r.source_id: r._asdict() for r in rows}
+
+
+def test_xls_export_is_read(db: str, tmp_path: Path) -> None:
+    rows = [["ticket_id", "closed_at", "body", "csat", "order_no"],
+            [1001, datetime(2026, 11, 16, 10, 0, 5), "烤箱门关不紧", 2, "00123"],
+            ["T-2", date(2026, 11, 17), "水壶漏水", None, "HC0000000001"],
+            [None, None, None, None, None],
+            ["T-3", "2026/11/18 08:30", "no body problem", 4.5, None]]
+    f = tmp_path / "export.xls"
+    write_xls(f, rows)
+    got = list(read_rows(f))
+    assert [r.location for r in got] == ["export.xls:2", "export.xls:3", "export.xls:5"]
+    assert got[0].data == {"ticket_id": 1001, "closed_at": datetime(2026, 11, 16, 10, 0, 5), "body": "烤箱门关不紧",
+                           "csat": 2, "order_no": "00123"}
+    assert got[1].data["closed_at"] == datetime(2026, 11, 17) and got[1].data["csat"] is None
+    code, out, err = _cli(db, "ingest-file", str(f), "--source", "files")
+    assert code == 0 and err == "", (out, err)
+    assert SUMMARY.search(out).groups() == ("3", "3", "0")  # type: ignore[union-attr]
+    t = _tickets(db)
+    assert set(t) == {"1001", "T-2", "T-3"}
+    assert t["1001"]["body"] == "烤箱门关不紧" and t["T-3"]["csat"] == 4.5
+    assert t["1001"]["closed_at"] == datetime(2026, 11, 16, 2, 0, 5)  # Asia/Shanghai -> UTC
+
+
+def test_no_file_is_passed_over_in_silence(db: str, tmp_path: Path) -> None:
+    """A folder whose files cannot be read says so file by file (exit 0, the rest is read): a
+    truncated .xls, an HTML page and an empty file named .xls, a WPS .et workbook; a tab-separated
+    text export named .xls (what many back-ends produce) is read as text; office lock files and hidden
+    files are not exports."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    good = tmp_path / "good.xls"
+    write_xls(good, [["ticket_id", "closed_at", "body"], ["X1", "2026-11-16 10:00", "表格里的"]])
+    (drop / "a_truncated.xls").write_bytes(good.read_bytes()[:700])
+    (drop / "b_page.xls").write_text("<html><body><table><tr><td>ticket_id</td></tr></table></body></html>",
+                                     encoding="utf-8")
+    (drop / "c_empty.xls").write_bytes(b"")
+    (drop / "d_text.xls").write_bytes("ticket_id\tclosed_at\tbody\nD1\t2026-11-16 10:00\t文本导出\n".encode("gbk"))
+    (drop / "e_wps.et").write_bytes(good.read_bytes())
+    (drop / "f_good.xls").write_bytes(good.read_bytes())
+    (drop / "~$f_good.xls").write_bytes(b"lock")
+    (drop / ".DS_Store").write_bytes(b"\x00\x00")
+    code, out, err = _cli(db, "ingest-file", str(drop), "--source", "files")
+    assert code == 0, (out, err)
+    assert SUMMARY.search(out).groups() == ("2", "2", "0")  # type: ignore[union-attr]
+    assert "4 file(s) unreadable" in out
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 4, err
+    said = dict(zip(("a_truncated.xls", "b_page.xls", "c_empty.xls", "e_wps.et"), warnings, strict=True))
+    for name, w in said.items():
+        assert w.startswith("warning: files: file not ingested, quarantined: ") and name in w, w
+    assert "cannot be read as .xls" in said["a_truncated.xls"]
+    assert "an HTML page saved as .xls" in said["b_page.xls"]
+    assert "empty" in said["c_empty.xls"]
+    assert "unsupported file type (suffix '.et'" in said["e_wps.et"]
+    assert {k: v["body"] for k, v in _tickets(db).items()} == {"X1": "表格里的", "D1": "文本导出"}
+    code, out, _ = _cli(db, "quarantine", "--json")
+    assert sorted(q["location"] for q in json.loads(out)) == sorted(said)
+    # a single file of an unsupported type given by name is an error (exit 2), not "read 0"
+    code, out, err = _cli(db, "ingest-file", str(drop / "e_wps.et"), "--source", "files")
+    assert code == 2 and "unsupported file type" in out + err
+
+
+def test_an_empty_workbook_is_quarantined_not_read_as_nothing(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from sources.files import UnreadableFile
+
+    f = tmp_path / "empty.xlsx"
+    Workbook().save(f)
+    with pytest.raises(UnreadableFile, match="no sheet has a cell"):
+        list(read_rows(f))
+    g = tmp_path / "second.xlsx"  # the first sheet is empty (a cover sheet): the first with cells is read
+    wb = Workbook()
+    ws = wb.create_sheet("data")
+    ws.append(["ticket_id", "body"])
+    ws.append(["S1", "第二个工作表"])
+    wb.save(g)
+    assert [r.data for r in read_rows(g)] == [{"ticket_id": "S1", "body": "第二个工作表"}]
