@@ -15,10 +15,11 @@ import json
 import re
 import stat
 import sys
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,27 +48,90 @@ def file_sha256(path: Path) -> str:
 
 
 def detect_encoding(sample: bytes) -> str:
-    """BOMs first, then strict UTF-8, then GB18030 (a superset of GBK), then a statistical guess."""
+    """BOMs first, then strict UTF-8, then the Chinese legacy encodings (GB18030 or Big5, decided by
+    ``legacy_cjk``), then a file mixing UTF-8 and legacy lines, then a statistical guess."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith(codecs.BOM_UTF16_LE) or sample.startswith(codecs.BOM_UTF16_BE):
         return "utf-16"
     if sample and sample.count(b"\x00") > len(sample) // 4:
         return "utf-16-le" if sample[1:2] == b"\x00" else "utf-16-be"
-    for enc in ("utf-8", "gb18030"):
-        try:
-            # the sample may end inside a multibyte character: allow a ragged tail
-            codecs.getincrementaldecoder(enc)().decode(sample, final=False)
-            return enc
-        except UnicodeDecodeError:
-            continue
+    if _decodes_ragged(sample, "utf-8"):
+        return "utf-8"
+    legacy = legacy_cjk(sample)
+    if legacy:
+        return legacy
     whole = sample.split(b"\n")[:-1] or [sample]  # the last piece may be cut short
-    if all(_decodes(line, "utf-8") or _decodes(line, "gb18030") for line in whole):
-        return "gb18030"  # rows in UTF-8 and rows in GBK: read line by line (see _decoder)
+    rest = [line for line in whole if not _decodes(line, "utf-8")]
+    if not rest:
+        return "gb18030"  # only the cut-short last piece is not UTF-8: lines are read one by one anyway
+    legacy = legacy_cjk(b"\n".join(rest))
+    if legacy and all(_decodes(line, legacy) for line in rest):
+        return legacy  # rows in UTF-8 and rows in GBK or Big5: read line by line (see _decoder)
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()
     return best.encoding if best else "utf-8"
+
+
+def _decodes_ragged(sample: bytes, enc: str) -> bool:
+    """Decodes strictly, except that the sample may end inside a multibyte character."""
+    try:
+        codecs.getincrementaldecoder(enc)().decode(sample, final=False)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+@lru_cache(maxsize=1)
+def _common_chars() -> tuple[frozenset[str], frozenset[str]]:
+    """The characters text is mostly made of, by how each standard orders them: GB2312's punctuation
+    rows and its 3,755 level-1 hanzi (B0A1-D7F9, chosen by frequency), Big5's punctuation and its
+    5,401 frequent hanzi (A440-C67E, the 常用字)."""
+    def pairs(enc: str, leads: Iterable[int], trails: Iterable[int], last: bytes = b"\xff\xff") -> frozenset[str]:
+        out = set()
+        for a in leads:
+            for b in trails:
+                if bytes((a, b)) <= last:
+                    try:
+                        out.add(bytes((a, b)).decode(enc))
+                    except UnicodeDecodeError:
+                        pass
+        return frozenset(out)
+
+    gb = pairs("gb2312", [0xA1, 0xA2, 0xA3, *range(0xB0, 0xD8)], range(0xA1, 0xFF))
+    big5 = pairs("big5", range(0xA1, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)], b"\xc6\x7e")
+    return gb, big5
+
+
+def _common_share(text: str, common: frozenset[str]) -> float:
+    n = hit = 0
+    for c, k in Counter(text).items():
+        if c >= "\x80":
+            n += k
+            hit += k * (c in common)
+    return hit / n if n else 0.0
+
+
+def legacy_cjk(sample: bytes) -> str | None:
+    """GB18030 or Big5 (cp950, else Big5-HKSCS) for bytes that decode strictly in one of them, or None.
+
+    Strict decoding cannot tell them apart (every Big5 byte pair is also valid GB18030, and a short GBK
+    text is often valid Big5), so each reading is judged by how much of it is common characters of
+    its own standard: real GBK/GB18030 text reads as >= 99% GB2312 punctuation and level-1 hanzi, and
+    55-60% common Big5 when read as Big5; real Big5 text 98-100% common Big5 and 10-25% common GB
+    (measured on the zh data and the JD GB18030 export: bench/encodings.py). Big5 wins only when it
+    decodes strictly and reads as more common text than GB18030 does."""
+    gb_ok = _decodes_ragged(sample, "gb18030")
+    big5 = next((enc for enc in ("cp950", "big5hkscs") if _decodes_ragged(sample, enc)), None)
+    if big5 is None:
+        return "gb18030" if gb_ok else None
+    if not gb_ok:
+        return big5
+    common_gb, common_big5 = _common_chars()
+    as_gb = _common_share(sample.decode("gb18030", "replace"), common_gb)
+    as_big5 = _common_share(sample.decode(big5, "replace"), common_big5)
+    return big5 if as_big5 > as_gb else "gb18030"
 
 
 def _decodes(b: bytes, enc: str) -> bool:
@@ -97,8 +161,8 @@ class UnreadableFile(SourceError):
 
 def _pick_encoding(path: Path, encoding: str | None) -> tuple[str, str | None, bytes]:
     """(encoding, per-line fallback, sample). With detection, a line that is not UTF-8 is read in
-    the file's legacy encoding (GB18030 when the sample was UTF-8): a file that mixes UTF-8 and GBK
-    rows is stored correctly either way. A given ``encoding`` is used for every line, no fallback."""
+    the file's legacy encoding (GB18030 or Big5; GB18030 when the sample was UTF-8): a file that mixes
+    UTF-8 and GBK (or Big5) rows is stored correctly either way. A given ``encoding`` is used for every line, no fallback."""
     with path.open("rb") as f:
         sample = f.read(1 << 16)
     enc = encoding or detect_encoding(sample)

@@ -209,3 +209,50 @@ def test_an_empty_workbook_is_quarantined_not_read_as_nothing(tmp_path: Path) ->
     ws.append(["S1", "第二个工作表"])
     wb.save(g)
     assert [r.data for r in read_rows(g)] == [{"ticket_id": "S1", "body": "第二个工作表"}]
+
+
+TW = ["烤箱門關不緊，客服說要寄回檢測", "熱水壺底座漏水，桌面全濕了", "氣炸鍋第一次用就有燒焦味，很失望",
+      "掃地機器人常常卡在沙發下面", "物流太慢了，一個星期還沒到貨"]
+HK = ["焗爐門閂唔緊，客服話要寄返去檢查", "水煲底座漏水，枱面全濕晒", "氣炸鍋第一次用就有燶味"]
+CN = ["烤箱门关不紧，客服说要寄回检测", "热水壶底座漏水，桌面全湿了", "空气炸锅第一次用就有焦糊味",
+      "扫地机器人经常卡在沙发下面", "物流太慢了，一个星期还没到货"]
+
+
+def _csv(bodies: list[str]) -> str:
+    return "ticket_id,closed_at,body\n" + "".join(f"R{i},2026-11-16 10:00,{b}\n" for i, b in enumerate(bodies))
+
+
+@pytest.mark.parametrize(("name", "bodies", "encode"), [
+    ("big5_tw.csv", TW, lambda t: t.encode("cp950")),
+    ("big5_one_row.csv", TW[:1], lambda t: t.encode("big5")),
+    ("big5hkscs_hk.csv", HK, lambda t: t.encode("big5hkscs")),
+    ("gbk.csv", CN, lambda t: t.encode("gbk")),
+    ("gbk_one_row.csv", CN[:1], lambda t: t.encode("gbk")),
+    ("gb18030.csv", [*CN, "𠀀𪚥 罕见字"], lambda t: t.encode("gb18030")),
+    ("utf8_bom.csv", [*CN, *TW], lambda t: t.encode("utf-8-sig")),
+    ("utf16.csv", [*CN, *TW], lambda t: t.encode("utf-16")),
+    ("utf8_and_big5_rows.csv", [*CN, *TW],
+     lambda t: b"".join(line.encode("cp950" if any(w in line for w in TW) else "utf-8")
+                        for line in t.splitlines(keepends=True))),
+])
+def test_chinese_encodings_are_stored_as_written(db: str, tmp_path: Path, name: str, bodies: list[str],
+                                                 encode: Any) -> None:
+    """Big5 (Taiwan, Hong Kong) is no longer read as GB18030 (every Big5 byte pair is valid GB18030):
+    each export is stored exactly as written, nothing quarantined."""
+    f = tmp_path / name
+    f.write_bytes(encode(_csv(bodies)))
+    code, out, err = _cli(db, "ingest-file", str(f), "--source", "files")
+    assert code == 0 and err == "", (out, err)
+    n = len(bodies)
+    assert SUMMARY.search(out).groups() == (str(n), str(n), "0"), out  # type: ignore[union-attr]
+    assert {k: v["body"] for k, v in _tickets(db).items()} == {f"R{i}": b for i, b in enumerate(bodies)}
+
+
+def test_the_jd_export_is_still_read_as_gb18030() -> None:
+    from sources.files import detect_encoding, legacy_cjk
+    from tests.conftest import shared_data
+
+    data = shared_data("zh_jd_aircon_comments_ORIGINAL_gb18030.csv").read_bytes()
+    assert detect_encoding(data[: 1 << 16]) == "gb18030"
+    lines = data.splitlines()[1:]
+    assert all(legacy_cjk(line) == "gb18030" for line in lines[:300] if not line.isascii())
