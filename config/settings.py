@@ -128,6 +128,8 @@ class Mapping(_Strict):
     ``status_map``: source status value -> canonical status. ``extract``: canonical field ->
     {column, regex} (first group wins). ``intent_from``: {column, complaint_if_le} lets review
     exports mark low star ratings as complaints. ``timezone``: for naive timestamps.
+    ``date_formats``: strptime patterns tried first on text timestamps (``"%Y年%m月%d日 %H:%M"``,
+    day-first ``"%d/%m/%Y %H:%M"``); epoch seconds / milliseconds are recognised without one.
     """
 
     rename: dict[str, str] = Field(default_factory=dict)
@@ -139,6 +141,23 @@ class Mapping(_Strict):
     complaint_if_rating_le: float | None = None
     timezone: str = "Asia/Shanghai"
     id_from: list[str] = Field(default_factory=list)
+    date_formats: list[str] = Field(default_factory=list)
+
+    @field_validator("date_formats")
+    @classmethod
+    def _date_formats(cls, v: list[str]) -> list[str]:
+        from datetime import UTC, datetime
+
+        probe = datetime(2026, 11, 16, 10, 30, 15, tzinfo=UTC)
+        for f in v:
+            try:
+                ok = "%" in f and datetime.strptime(probe.strftime(f), f).day == 16
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"date format {f!r} is not a strptime pattern with a day in it that reads back "
+                                 "what it writes (e.g. '%Y年%m月%d日 %H:%M')")
+        return v
 
     @field_validator("extract")
     @classmethod

@@ -224,7 +224,7 @@ def replay_quarantine(engine: Engine, source: str | None, mappings: dict[str, Ma
         mapping = mappings.get(q.source, Mapping())
         try:
             t = parse_ticket(apply_mapping(data, mapping), q.source, max_body_chars=max_body_chars,
-                             tz=mapping.timezone)
+                             tz=mapping.timezone, date_formats=tuple(mapping.date_formats))
         except RowError:
             still += 1
             continue

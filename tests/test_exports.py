@@ -256,3 +256,82 @@ def test_the_jd_export_is_still_read_as_gb18030() -> None:
     assert detect_encoding(data[: 1 << 16]) == "gb18030"
     lines = data.splitlines()[1:]
     assert all(legacy_cjk(line) == "gb18030" for line in lines[:300] if not line.isascii())
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    ("1631081162000", datetime(2021, 9, 8, 6, 6, 2)),  # epoch milliseconds (七鱼 and most JS/Java APIs)
+    (1631081162000, datetime(2021, 9, 8, 6, 6, 2)),
+    (1631081162000.0, datetime(2021, 9, 8, 6, 6, 2)),  # as a spreadsheet or pandas gives it
+    ("1631081162", datetime(2021, 9, 8, 6, 6, 2)),  # epoch seconds
+    (1631081162.25, datetime(2021, 9, 8, 6, 6, 2, 250000)),
+    ("1631081162123456", datetime(2021, 9, 8, 6, 6, 2, 123456)),  # microseconds
+    ("20210908", datetime(2021, 9, 7, 16, 0)),  # compact dates, in the mapping's timezone
+    ("20210908143000", datetime(2021, 9, 8, 6, 30)),
+    ("2021-09-08T14:06:02+08:00", datetime(2021, 9, 8, 6, 6, 2)),
+])
+def test_numbers_are_read_as_dates_by_their_size(value: Any, want: datetime) -> None:
+    from voc.ticket import parse_datetime
+
+    assert parse_datetime(value, "closed_at", "Asia/Shanghai") == want
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("16310811", "the year 1631"),  # read as an ISO basic date before: silently 1631-08-11
+    ("3000000000", "the year 2065"),
+    ("1631081162000000000", "19 digits"),
+    ("45000", "5 digits"),
+])
+def test_numbers_that_are_no_plausible_date_are_refused(value: str, why: str) -> None:
+    from voc.errors import RowError
+    from voc.ticket import parse_datetime
+
+    with pytest.raises(RowError, match=why):
+        parse_datetime(value, "closed_at", "Asia/Shanghai")
+
+
+def test_mapping_date_formats_and_epochs_through_ingest(db: str, tmp_path: Path) -> None:
+    """A mapping's date_formats (Chinese, day-first) and millisecond epochs: stored as the right UTC
+    time; a row whose number is no plausible date is quarantined with the reason, never misdated."""
+    from config.settings import load_config
+    from sources.ingest import ingest_path
+    from store.db import migrate
+
+    cfg_file = tmp_path / "voc.yaml"
+    cfg_file.write_text("""
+mappings:
+  service_export:
+    rename: {会话ID: ticket_id, 开始时间: created_at, 结束时间: closed_at, 留言内容: body}
+    date_formats: ['%Y年%m月%d日 %H:%M', '%d/%m/%Y %H:%M']
+    timezone: Asia/Shanghai
+""", encoding="utf-8")
+    mapping = load_config(cfg_file).mapping("service_export")
+    f = tmp_path / "sessions.csv"
+    f.write_text("会话ID,开始时间,结束时间,留言内容\n"
+                 "S1,2021年09月08日 14:00,2021年09月08日 14:06,门关不紧\n"
+                 "S2,08/09/2021 14:00,1631081162000,漏水\n"  # day-first: 8 September, not 9 August
+                 "S3,1631080000,1631081162,焦糊味\n"
+                 "S4,,16310811,年份不对\n", encoding="utf-8")
+    eng = make_engine(db)
+    try:
+        migrate(eng)
+        s = ingest_path(eng, f, "svc", mapping)
+        with eng.connect() as c:
+            rows = {r.source_id: (r.created_at, r.closed_at) for r in
+                    c.execute(select(TicketRow.source_id, TicketRow.created_at, TicketRow.closed_at))}
+    finally:
+        eng.dispose()
+    assert (s.read, s.counts.inserted, s.quarantined) == (4, 3, 1)
+    assert rows == {"S1": (datetime(2021, 9, 8, 6, 0), datetime(2021, 9, 8, 6, 6)),
+                    "S2": (datetime(2021, 9, 8, 6, 0), datetime(2021, 9, 8, 6, 6, 2)),
+                    "S3": (datetime(2021, 9, 8, 5, 46, 40), datetime(2021, 9, 8, 6, 6, 2))}
+    assert list(s.reasons) == ["closed_at"]
+
+
+def test_a_date_format_that_cannot_read_back_is_a_config_error(tmp_path: Path) -> None:
+    from config.settings import load_config
+    from voc.errors import ConfigError
+
+    f = tmp_path / "voc.yaml"
+    f.write_text("mappings:\n  m:\n    date_formats: ['%Y-%m']\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"mappings\.m\.date_formats: date format '%Y-%m' is not a strptime"):
+        load_config(f)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,10 +79,20 @@ def _zone(tz: str) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
-def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
+# digits of an epoch's whole part -> its units per second: seconds (10 digits from 2001-09-09 to 2286),
+# milliseconds (13: Java / JavaScript / many Chinese helpdesk APIs), microseconds (16)
+_EPOCH_UNITS = {9: 1, 10: 1, 12: 1_000, 13: 1_000, 15: 1_000_000, 16: 1_000_000}
+_FIRST_YEAR = 2000
+
+
+def parse_datetime(value: Any, field: str, tz: str = "UTC", formats: tuple[str, ...] = ()) -> datetime | None:
     """Parse ISO / "2021/8/21 17:30" / "2021年8月21日" / epoch values; naive ones are in ``tz``.
 
-    The result is naive UTC. Unparseable text raises RowError naming the field and value.
+    ``formats`` (a mapping's ``date_formats``, strptime patterns) are tried first on text. A number, or
+    text of digits only, is read by its size: 8 digits YYYYMMDD, 14 YYYYMMDDHHMMSS, 10 epoch seconds,
+    13 epoch milliseconds, 16 microseconds; a year before 2000 or after next year from a number is
+    refused (it is a number of the wrong unit, not a date). The result is naive UTC. Unparseable
+    text raises RowError naming the field and value.
     """
     if is_blank(value):
         return None
@@ -92,12 +102,18 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
         dt = datetime.combine(value, datetime.min.time())
     else:  # text (the common case: ISO with an offset), or a number such as an epoch
         text = value.strip() if value.__class__ is str else str(value).strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            dt = _parse_other(text, value, field)
+        parsed = _by_formats(text, formats) if formats and value.__class__ is str else None
+        if parsed is not None:
+            dt = parsed
+        elif text.isdigit() or (text.count(".") == 1 and text.replace(".", "").isdigit()):
+            dt = _from_number(text, value, field)
+        else:
+            if text.endswith("Z"):
+                text = text[:-1] + "+00:00"
+            try:
+                dt = datetime.fromisoformat(text)
+            except ValueError:
+                dt = _parse_other(text, value, field)
     try:
         off = dt.utcoffset()
         if off is None:
@@ -107,13 +123,47 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
         raise RowError(f"{field}: out of range: {str(value)[:60]!r}") from None
 
 
+def _by_formats(text: str, formats: tuple[str, ...]) -> datetime | None:
+    for f in formats:
+        try:
+            return datetime.strptime(text, f)
+        except ValueError:
+            continue
+    return None
+
+
+def _from_number(text: str, value: Any, field: str) -> datetime:
+    """A date from digits (see ``parse_datetime``): a compact date, or an epoch by its magnitude."""
+    whole, _, frac = text.partition(".")
+    digits = len(whole.lstrip("0") or "0")
+    shown = str(value)[:60]
+    try:
+        if digits == 8 and not frac:
+            dt = datetime.strptime(whole, "%Y%m%d")
+        elif digits == 14 and not frac:
+            dt = datetime.strptime(whole, "%Y%m%d%H%M%S")
+        elif digits in _EPOCH_UNITS:
+            unit = _EPOCH_UNITS[digits]
+            seconds, rest = divmod(int(whole), unit)
+            micro = round((rest + float(f"0.{frac or 0}")) * 1_000_000 / unit)
+            dt = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=micro)
+        else:
+            raise RowError(f"{field}: not a date/time: {shown!r} (a number of {digits} digits: epoch seconds have "
+                           "10, milliseconds 13)")
+    except (ValueError, OverflowError, OSError):
+        raise RowError(f"{field}: not a date/time: {shown!r}") from None
+    last = datetime.now(UTC).year + 1
+    if not _FIRST_YEAR <= dt.year <= last:
+        raise RowError(f"{field}: {shown!r} reads as the year {dt.year}, outside {_FIRST_YEAR}-{last} (epoch seconds "
+                       "have 10 digits, milliseconds 13): not taken as a date")
+    return dt
+
+
 def _parse_other(text: str, value: Any, field: str) -> datetime:
     m = _YMD.match(text)
     try:
         if m:
             return datetime(*(int(g) for g in m.groups() if g is not None))  # type: ignore[arg-type]
-        if re.fullmatch(r"\d{9,10}(\.\d+)?", text):
-            return datetime.fromtimestamp(float(text), UTC)
         raise ValueError(text)
     except (ValueError, OverflowError):
         raise RowError(f"{field}: not a date/time: {str(value)[:60]!r}") from None
@@ -172,8 +222,9 @@ def _free_text(v: Any, field: str, limit: int) -> str | None:
 
 
 def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 100_000,
-                 tz: str = "UTC") -> Ticket:
-    """Validate one canonical row (already mapped) into a Ticket, or raise RowError."""
+                 tz: str = "UTC", date_formats: tuple[str, ...] = ()) -> Ticket:
+    """Validate one canonical row (already mapped) into a Ticket, or raise RowError. ``tz`` and
+    ``date_formats``: the mapping's, for the two timestamps (``parse_datetime``)."""
     get = row.get
     tid = get("ticket_id")
     if is_blank(tid):
@@ -188,8 +239,8 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
     if "\ufffd" in body:
         raise RowError("body: contains undecodable bytes (wrong encoding?)")
     check_text(body, "body", max_body_chars)
-    created = parse_datetime(get("created_at"), "created_at", tz)
-    closed = parse_datetime(get("closed_at"), "closed_at", tz)
+    created = parse_datetime(get("created_at"), "created_at", tz, date_formats)
+    closed = parse_datetime(get("closed_at"), "closed_at", tz, date_formats)
     if created is None and closed is None:
         raise RowError("closed_at/created_at: both missing")
     csat = _parse_float(get("csat"), "csat")
