@@ -455,29 +455,52 @@ def _cell(v: Any) -> Any:
     return v
 
 
+def _sheet_table(sheet: Any) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """(header, (row number, values) of the rows under it) of one calamine sheet. The header is the
+    first row with a cell (row 1, unless the table was placed lower down)."""
+    pad = [None] * sheet.start[1] if sheet.start else []  # calamine starts rows at the first used column
+    rows = enumerate(sheet.iter_rows(), 1)  # rows start at the sheet's row 1: (row number, cells)
+    first: list[Any] = next((c for _, c in rows if any(v != "" for v in c)), [])
+    header = [str(h).strip() if h is not None else "" for h in pad + [_cell(c) for c in first]]
+    return header, ((n, pad + [_cell(c) for c in cells]) for n, cells in rows)
+
+
+def _named(header: list[str]) -> list[str]:
+    """A header without the blank names a wider row below leaves at its end (to compare two sheets')."""
+    n = len(header)
+    while n and not header[n - 1]:
+        n -= 1
+    return header[:n]
+
+
 def _calamine(path: Path) -> Iterator[RawRow]:
+    """The first sheet that has cells, then every later sheet whose header row is the same (an .xls
+    holds at most 65,536 rows a sheet: longer exports go on in Sheet2, Sheet3...). Rows of a later
+    sheet are located as ``file.xls:Sheet2!5``; sheets with another header (notes, a summary) are
+    not read."""
     from python_calamine import CalamineWorkbook
 
     wb = CalamineWorkbook.from_path(str(path))
     try:
-        sheet = None
-        for i in range(len(wb.sheet_names)):
-            candidate = wb.get_sheet_by_index(i)
-            if candidate.height and candidate.width:
-                sheet = candidate
-                break
-        if sheet is None:
-            raise UnreadableFile(f"{path.name}: the workbook is empty (no sheet has a cell)")
-        pad = [None] * sheet.start[1] if sheet.start else []  # calamine starts rows at the first used column
-        rows = enumerate(sheet.iter_rows(), 1)  # rows start at the sheet's row 1: (row number, cells)
-        # the header is the first row with a cell (row 1, unless the table was placed lower down)
-        first = next(((n, c) for n, c in rows if any(v != "" for v in c)), (0, []))[1]
-        header = [str(h).strip() if h is not None else "" for h in pad + [_cell(c) for c in first]]
-        for n, cells in rows:
-            values = pad + [_cell(c) for c in cells]
-            if all(v is None or str(v).strip() == "" for v in values):
+        names = wb.sheet_names
+        header: list[str] | None = None
+        for i, name in enumerate(names):
+            sheet = wb.get_sheet_by_index(i)
+            if not (sheet.height and sheet.width):
                 continue
-            yield RawRow(f"{path.name}:{n}", dict(zip(header, values, strict=False)))
+            this, rows = _sheet_table(sheet)
+            if header is None:
+                header, where = this, f"{path.name}:"
+            elif _named(this) != _named(header):
+                continue
+            else:
+                where = f"{path.name}:{name}!"
+            for n, values in rows:
+                if all(v is None or str(v).strip() == "" for v in values):
+                    continue
+                yield RawRow(f"{where}{n}", dict(zip(header, values, strict=False)))
+        if header is None:
+            raise UnreadableFile(f"{path.name}: the workbook is empty (no sheet has a cell)")
     finally:
         wb.close()
 

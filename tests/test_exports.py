@@ -335,3 +335,30 @@ def test_a_date_format_that_cannot_read_back_is_a_config_error(tmp_path: Path) -
     f.write_text("mappings:\n  m:\n    date_formats: ['%Y-%m']\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"mappings\.m\.date_formats: date format '%Y-%m' is not a strptime"):
         load_config(f)
+
+
+def test_an_xls_export_that_goes_on_in_further_sheets_is_read_whole(tmp_path: Path) -> None:
+    """An .xls sheet holds at most 65,536 rows: longer exports continue in Sheet2... with the same
+    header. Those are read (located by sheet); a sheet with another header (notes) is not."""
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    header = ["ticket_id", "closed_at", "body"]
+    for name, ids in (("Sheet1", ["A1", "A2"]), ("说明", None), ("Sheet2", ["B1"]), ("空", [])):
+        ws = wb.add_sheet(name)
+        if ids is None:
+            ws.write(0, 0, "导出说明")
+            ws.write(1, 0, "本文件由系统导出")
+            continue
+        if not ids:
+            continue
+        for j, h in enumerate(header):
+            ws.write(0, j, h)
+        for i, tid in enumerate(ids, 1):
+            for j, v in enumerate([tid, "2026-11-16 10:00", f"正文{tid}"]):
+                ws.write(i, j, v)
+    f = tmp_path / "long.xls"
+    wb.save(str(f))
+    got = list(read_rows(f))
+    assert [(r.location, r.data["ticket_id"]) for r in got] == [("long.xls:2", "A1"), ("long.xls:3", "A2"),
+                                                               ("long.xls:Sheet2!2", "B1")]
