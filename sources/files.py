@@ -113,6 +113,10 @@ def _common_share(text: str, common: frozenset[str]) -> float:
     return hit / n if n else 0.0
 
 
+_KANA = re.compile("[\u3040-\u30ff]")
+_FITS = 0.5  # the least share of common characters for a legacy reading to be taken
+
+
 def legacy_cjk(sample: bytes) -> str | None:
     """GB18030 or Big5 (cp950, else Big5-HKSCS) for bytes that decode strictly in one of them, or None.
 
@@ -121,15 +125,23 @@ def legacy_cjk(sample: bytes) -> str | None:
     its own standard: real GBK/GB18030 text reads as >= 99% GB2312 punctuation and level-1 hanzi, and
     55-60% common Big5 when read as Big5; real Big5 text 98-100% common Big5 and 10-25% common GB
     (measured on the zh data and the JD GB18030 export: bench/encodings.py). Big5 wins only when it
-    decodes strictly and reads as more common text than GB18030 does."""
+    decodes strictly and reads as more common text than GB18030 does. GB18030 alone is not taken when
+    its reading is less than half common characters (not Chinese: Shift-JIS reads as 0% common)."""
     gb_ok = _decodes_ragged(sample, "gb18030")
     big5 = next((enc for enc in ("cp950", "big5hkscs") if _decodes_ragged(sample, enc)), None)
-    if big5 is None:
-        return "gb18030" if gb_ok else None
+    if big5 == "cp950" and _decodes_ragged(sample, "big5hkscs"):
+        # 255 codes read differently: cp950 has Japanese kana (ETEN) where HKSCS has hanzi (C6BF: せ / 丶)
+        tw, hk = sample.decode("cp950", "replace"), sample.decode("big5hkscs", "replace")
+        if tw != hk and _KANA.search(tw) and not _KANA.search(hk):
+            big5 = "big5hkscs"
     if not gb_ok:
         return big5
     common_gb, common_big5 = _common_chars()
     as_gb = _common_share(sample.decode("gb18030", "replace"), common_gb)
+    if big5 is None:
+        # GB18030 decodes almost any bytes: only where it reads as mostly common text (Shift-JIS reads as
+        # 0% common, GBK in traditional characters 73%); else the statistical guess decides
+        return "gb18030" if as_gb >= _FITS else None
     as_big5 = _common_share(sample.decode(big5, "replace"), common_big5)
     return big5 if as_big5 > as_gb else "gb18030"
 

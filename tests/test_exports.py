@@ -226,6 +226,10 @@ def _csv(bodies: list[str]) -> str:
     ("big5_tw.csv", TW, lambda t: t.encode("cp950")),
     ("big5_one_row.csv", TW[:1], lambda t: t.encode("big5")),
     ("big5hkscs_hk.csv", HK, lambda t: t.encode("big5hkscs")),
+    # 丶 is C6BF in HKSCS, where cp950 has the kana せ: not read as cp950
+    ("big5hkscs_c6bf.csv", ["垃圾物品丶根本就沒有的送丶虛偽商家丶欺騙大眾"], lambda t: t.encode("big5hkscs")),
+    # GB18030 decodes Shift-JIS bytes too, into rare characters: not taken where it reads as garbage
+    ("shift_jis.csv", ["ドアが閉まらない。返品したいです。電源が入りません"] * 5, lambda t: t.encode("shift_jis")),
     ("gbk.csv", CN, lambda t: t.encode("gbk")),
     ("gbk_one_row.csv", CN[:1], lambda t: t.encode("gbk")),
     ("gb18030.csv", [*CN, "𠀀𪚥 罕见字"], lambda t: t.encode("gb18030")),
