@@ -137,17 +137,21 @@ def test_xls_export_is_read(db: str, tmp_path: Path) -> None:
             [1001, datetime(2026, 11, 16, 10, 0, 5), "烤箱门关不紧", 2, "00123"],
             ["T-2", date(2026, 11, 17), "水壶漏水", None, "HC0000000001"],
             [None, None, None, None, None],
-            ["T-3", "2026/11/18 08:30", "no body problem", 4.5, None]]
+            ["T-3", "2026/11/18 08:30", "no body problem", 4.5, None],
+            ["T-4", datetime(2026, 11, 18, 9, 0), None, True, "00124"]]  # no body: quarantined, dates and all
     f = tmp_path / "export.xls"
     write_xls(f, rows)
     got = list(read_rows(f))
-    assert [r.location for r in got] == ["export.xls:2", "export.xls:3", "export.xls:5"]
+    assert [r.location for r in got] == ["export.xls:2", "export.xls:3", "export.xls:5", "export.xls:6"]
     assert got[0].data == {"ticket_id": 1001, "closed_at": datetime(2026, 11, 16, 10, 0, 5), "body": "烤箱门关不紧",
                            "csat": 2, "order_no": "00123"}
     assert got[1].data["closed_at"] == datetime(2026, 11, 17) and got[1].data["csat"] is None
     code, out, err = _cli(db, "ingest-file", str(f), "--source", "files")
     assert code == 0 and err == "", (out, err)
-    assert SUMMARY.search(out).groups() == ("3", "3", "0")  # type: ignore[union-attr]
+    assert SUMMARY.search(out).groups() == ("4", "3", "1")  # type: ignore[union-attr]
+    code, out, _ = _cli(db, "quarantine", "--json")
+    (q,) = json.loads(out)
+    assert q["location"] == "export.xls:6" and q["reason"].startswith("body: missing")
     t = _tickets(db)
     assert set(t) == {"1001", "T-2", "T-3"}
     assert t["1001"]["body"] == "烤箱门关不紧" and t["T-3"]["csat"] == 4.5
