@@ -213,12 +213,14 @@ _CJK = {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "cp932", "shif
 
 def _decoder(enc: str, fallback: str | None) -> Callable[[bytes], tuple[str, int]]:
     """Decode one line: (text, OK/UNDECODED/AMBIGUOUS). With a fallback: UTF-8 first, then the
-    fallback. In a file detected as a multibyte CJK encoding, a line both read differently where
+    fallback (in a file read as UTF-8: GB18030 or Big5, as ``legacy_cjk`` judges the line). In a file detected as a multibyte CJK encoding, a line both read differently where
     UTF-8 sees Latin/Greek/Cyrillic letters is ambiguous (a short GBK word such as 漏水 is also
     valid UTF-8): it is flagged rather than guessed."""
     primary = "utf-8" if fallback is not None else enc
     legacy = (fallback is not None and codecs.lookup(fallback).name == codecs.lookup(enc).name
               and codecs.lookup(enc).name in _CJK)
+    # a file whose sample was UTF-8: a line that is not is judged on its own (GBK or Big5, legacy_cjk)
+    per_line = fallback is not None and codecs.lookup(enc).name in ("utf-8", "utf-8-sig")
     if fallback is not None and codecs.lookup(fallback).name == "utf-8":
         fallback = None
 
@@ -230,7 +232,7 @@ def _decoder(enc: str, fallback: str | None) -> Callable[[bytes], tuple[str, int
         except UnicodeDecodeError:
             if fallback is not None:
                 try:
-                    return b.decode(fallback), OK
+                    return b.decode((legacy_cjk(b) or fallback) if per_line else fallback), OK
                 except UnicodeDecodeError:
                     pass
             return b.decode(primary, "surrogateescape"), UNDECODED

@@ -370,3 +370,22 @@ def test_an_xls_export_that_goes_on_in_further_sheets_is_read_whole(tmp_path: Pa
     got = list(read_rows(f))
     assert [(r.location, r.data["ticket_id"]) for r in got] == [("long.xls:2", "A1"), ("long.xls:3", "A2"),
                                                                ("long.xls:Sheet2!2", "B1")]
+
+
+def test_big5_rows_after_the_sample_of_a_utf8_file(db: str, tmp_path: Path) -> None:
+    """The encoding is detected on the first 64 KB; later lines that are not UTF-8 are judged one by one
+    (GB18030 or Big5), not all taken as GB18030."""
+    utf8 = [f"U{i},2026-11-16 10:00,{CN[i % len(CN)]}，第{i}次\n" for i in range(3000)]
+    tail = [(f"B{i},2026-11-16 10:00,{t}\n", "cp950") for i, t in enumerate(TW)]
+    tail += [(f"G{i},2026-11-16 10:00,{t}\n", "gbk") for i, t in enumerate(CN)]
+    f = tmp_path / "appended.csv"
+    f.write_bytes(b"ticket_id,closed_at,body\n" + "".join(utf8).encode()
+                  + b"".join(line.encode(enc) for line, enc in tail))
+    assert len("".join(utf8).encode()) > 1 << 16
+    code, out, err = _cli(db, "ingest-file", str(f), "--source", "files")
+    assert code == 0 and err == "", (out, err)
+    n = len(utf8) + len(tail)
+    assert SUMMARY.search(out).groups() == (str(n), str(n), "0"), out  # type: ignore[union-attr]
+    bodies = {k: v["body"] for k, v in _tickets(db).items()}
+    assert {k: v for k, v in bodies.items() if k[0] in "BG"} == {
+        **{f"B{i}": t for i, t in enumerate(TW)}, **{f"G{i}": t for i, t in enumerate(CN)}}
