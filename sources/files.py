@@ -453,7 +453,10 @@ def _spreadsheet(path: Path, encoding: str | None) -> Iterator[RawRow]:
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8)) or b"\x00" not in head:
             yield from _delimited(path, encoding, None)
             return
-    yield from _calamine(path)
+    # by content: an .xlsx saved under .xls (or the other way round) is common, and calamine goes by
+    # the suffix when it opens a path
+    matches = head.startswith(_OLE2) == (path.suffix.lower() == ".xls")
+    yield from _calamine(path, by_content=not matches)
 
 
 def _cell(v: Any) -> Any:
@@ -487,14 +490,18 @@ def _named(header: list[str]) -> list[str]:
     return header[:n]
 
 
-def _calamine(path: Path) -> Iterator[RawRow]:
+def _calamine(path: Path, by_content: bool = False) -> Iterator[RawRow]:
     """The first sheet that has cells, then every later sheet whose header row is the same (an .xls
     holds at most 65,536 rows a sheet: longer exports go on in Sheet2, Sheet3...). Rows of a later
     sheet are located as ``file.xls:Sheet2!5``; sheets with another header (notes, a summary) are
     not read."""
     from python_calamine import CalamineWorkbook
 
-    wb = CalamineWorkbook.from_path(str(path))
+    if by_content:
+        with path.open("rb") as f:
+            wb = CalamineWorkbook.from_filelike(f)
+    else:
+        wb = CalamineWorkbook.from_path(str(path))
     try:
         names = wb.sheet_names
         header: list[str] | None = None

@@ -389,3 +389,15 @@ def test_big5_rows_after_the_sample_of_a_utf8_file(db: str, tmp_path: Path) -> N
     bodies = {k: v["body"] for k, v in _tickets(db).items()}
     assert {k: v for k, v in bodies.items() if k[0] in "BG"} == {
         **{f"B{i}": t for i, t in enumerate(TW)}, **{f"G{i}": t for i, t in enumerate(CN)}}
+
+
+def test_a_workbook_saved_under_the_other_excel_suffix_is_read(tmp_path: Path) -> None:
+    """An .xlsx renamed .xls, and an .xls renamed .xlsx (both common in exports): read by content."""
+    rows = [["ticket_id", "closed_at", "body"], ["R1", datetime(2026, 11, 16, 10, 0), "改了后缀"]]
+    write_xlsx(tmp_path / "a.xlsx", rows)
+    write_xls(tmp_path / "b.xls", rows)
+    (tmp_path / "a.xlsx").rename(tmp_path / "really_xlsx.xls")
+    (tmp_path / "b.xls").rename(tmp_path / "really_xls.xlsx")
+    for name in ("really_xlsx.xls", "really_xls.xlsx"):
+        (row,) = read_rows(tmp_path / name)
+        assert row.data == {"ticket_id": "R1", "closed_at": datetime(2026, 11, 16, 10, 0), "body": "改了后缀"}
