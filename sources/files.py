@@ -173,7 +173,7 @@ class UnreadableFile(SourceError):
 
 def _pick_encoding(path: Path, encoding: str | None) -> tuple[str, str | None, bytes]:
     """(encoding, per-line fallback, sample). With detection, a line that is not UTF-8 is read in
-    the file's legacy encoding (GB18030 or Big5; GB18030 when the sample was UTF-8): a file that mixes
+    the file's legacy encoding (GB18030 or Big5; judged line by line when the sample was UTF-8): a file that mixes
     UTF-8 and GBK (or Big5) rows is stored correctly either way. A given ``encoding`` is used for every line, no fallback."""
     with path.open("rb") as f:
         sample = f.read(1 << 16)
