@@ -214,7 +214,7 @@ class Source(_Strict):
     """A place tickets come from. Secrets are read from ``*_env`` variables, never from here."""
 
     name: str
-    kind: Literal["file", "sql", "zendesk", "freshdesk"]
+    kind: Literal["file", "sql", "zendesk", "freshdesk", "qiyu", "sobot"]
     path: str | None = None
     mapping: str | None = None
     encoding: str | None = None
@@ -231,6 +231,10 @@ class Source(_Strict):
     page_size: int | None = Field(default=None, ge=1)  # tickets per API page / rows per SQL batch
     since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
     replies: bool = True              # helpdesks: read each closed ticket's replies into `resolution` (a call per ticket)
+    app_key_env: str | None = None    # qiyu: the variable holding the appKey (the appSecret: token_env)
+    app_id_env: str | None = None     # sobot: the variable holding the appid (the app_key: token_env)
+    window_hours: int = Field(default=24, ge=1, le=48)   # qiyu/sobot: hours per export / query window
+    lag_minutes: int = Field(default=120, ge=0)          # qiyu/sobot: read only up to this long before now
 
     @field_validator("statuses", mode="before")
     @classmethod
@@ -431,6 +435,9 @@ class Settings(BaseSettings):
     dask_address: str = ""  # tcp://scheduler:8786; empty = start a LocalCluster of `workers` processes
     workers: int = Field(default=2, ge=1)  # pool size / LocalCluster workers
     chunk_size: int = Field(default=500, ge=1)  # tickets per NLP task
+    # `voc web`: the token every request must carry (HTTP Basic password or Bearer); required to bind
+    # anything but localhost (voc/web/security.py)
+    web_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _one_tls(self) -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -116,15 +117,33 @@ def surge_plan(conn: Connection, cfg: VocConfig, week: Week, today: date | None 
     return plan, answers(conn, plan.queries())
 
 
+@dataclass(frozen=True)
+class BriefInputs:
+    """Everything ``assembly.assemble_brief`` needs for one week, in any language: the facts, the plan
+    and the evidence it asked for (what the file brief and the web workbench both build from)."""
+
+    facts: BriefFacts
+    plan: BriefPlan
+    evidence: dict[Query, Any]
+
+    def brief(self, lang: str) -> Brief:
+        return assembly.assemble_brief(self.facts, self.plan, self.evidence, lang)
+
+
+def load_brief(conn: Connection, cfg: VocConfig, week: Week, today: date) -> BriefInputs:
+    """The recipe: load the facts, answer what the cells without a topic are about, plan (pure), load
+    the evidence the plan asks for. One plan and one set of reads serve every language."""
+    facts = load_brief_facts(conn, cfg, week, today)
+    plan = assembly.plan_brief(facts, answers(conn, assembly.about_queries(facts.surge)))
+    return BriefInputs(facts, plan, answers(conn, plan.queries()))
+
+
 def build_briefs(engine: Engine, cfg: VocConfig, week: Week, langs: Iterable[str], today: date | None = None
                  ) -> dict[str, Brief]:
     """The brief in each language (one plan, one set of reads for all of them)."""
-    today = today or date.today()
     with engine.connect() as conn:
-        facts = load_brief_facts(conn, cfg, week, today)
-        plan = assembly.plan_brief(facts, answers(conn, assembly.about_queries(facts.surge)))
-        evidence = answers(conn, plan.queries())
-    return {lang: assembly.assemble_brief(facts, plan, evidence, lang) for lang in langs}
+        inputs = load_brief(conn, cfg, week, today or date.today())
+    return {lang: inputs.brief(lang) for lang in langs}
 
 
 def build_brief(engine: Engine, cfg: VocConfig, week: Week, lang: str, today: date | None = None) -> Brief:

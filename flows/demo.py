@@ -76,3 +76,5 @@ def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[s
         yield f"  {p}"
     yield f"alerts written to {outbox}/ ({res.alerts.get('sent', 0)} sent, {res.alerts.get('failed', 0)} failed)"
     yield f"done in {time.perf_counter() - t0:.0f} s"
+    yield (f"browse it: VOC_DATABASE_URL=sqlite:///{db.resolve()} voc web   "
+           "(then open http://127.0.0.1:8800/weeks)")

@@ -33,7 +33,7 @@ def _secret(src: Source, field: str, what: str) -> tuple[str, str]:
 
 def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.sleep,
                       timeout: float = 30.0) -> IncrementalSource:
-    """The incremental source for a config entry of kind sql / zendesk / freshdesk."""
+    """The incremental source for a config entry of kind sql / zendesk / freshdesk / qiyu / sobot."""
     if src.kind == "sql":
         from sources.sql import SqlSource
 
@@ -62,6 +62,22 @@ def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.slee
         return FreshdeskSource(src.name, base, key, statuses=src.statuses, page_size=src.page_size,
                                since=src.since, replies=src.replies, token_env=key_var, timeout=timeout,
                                sleep=sleep)
+    if src.kind == "qiyu":
+        from sources.qiyu import QiyuSource
+
+        key_var, key = _secret(src, "app_key_env", "the Qiyu appKey")
+        secret_var, secret = _secret(src, "token_env", "the Qiyu appSecret")
+        return QiyuSource(src.name, src.base_url or "https://qiyukf.com", key, secret, since=src.since,
+                          window_hours=src.window_hours, lag_minutes=src.lag_minutes, key_env=key_var,
+                          secret_env=secret_var, timeout=timeout, sleep=sleep)
+    if src.kind == "sobot":
+        from sources.sobot import SobotSource
+
+        id_var, appid = _secret(src, "app_id_env", "the Sobot appid")
+        key_var, app_key = _secret(src, "token_env", "the Sobot app_key")
+        return SobotSource(src.name, src.base_url or "https://www.sobot.com", appid, app_key, since=src.since,
+                           page_size=src.page_size, window_hours=src.window_hours, lag_minutes=src.lag_minutes,
+                           statuses=src.statuses, id_env=id_var, key_env=key_var, timeout=timeout, sleep=sleep)
     raise SourceError(f"source {src.name!r}: kind {src.kind!r} is not an incremental source")
 
 
@@ -74,7 +90,7 @@ def ingest_source(engine: Engine, cfg: VocConfig, src: Source, *, sleep: Callabl
             return IngestSummary(src.name, missing=f"{src.path} does not exist (relative to {Path.cwd()})")
         return ingest_path(engine, Path(src.path), src.name, cfg.mapping(src.mapping), encoding=src.encoding,
                            max_body_chars=cfg.max_body_chars)
-    if src.kind in ("sql", "zendesk", "freshdesk"):
+    if src.kind in ("sql", "zendesk", "freshdesk", "qiyu", "sobot"):
         return pull(engine, build_incremental(src, sleep=sleep, timeout=timeout), cfg.mapping(src.mapping),
                     max_body_chars=cfg.max_body_chars)
     raise SourceError(f"source {src.name!r}: kind {src.kind!r} is not available in this version")

@@ -221,6 +221,13 @@ def _int_or_none(v: Any) -> int | None:
     return None if v is None or pd.isna(v) else int(v)
 
 
+def _text_or_none(v: Any) -> str | None:
+    """A product / model / batch key of an assessed cell: pandas leaves NaN where the cell has none,
+    which SQLite stores as NULL but PostgreSQL as the text 'NaN' (and the brief then counted a batch
+    'NaN' that no ticket has: an empty history)."""
+    return None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
 def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch: pd.DataFrame,
                labels: Mapping[tuple[str, int], str]) -> dict[str, Any]:
     level = rec["level"]
@@ -247,7 +254,8 @@ def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch:
         label = rec.get("product") or ""
     return {
         "week": w, "level": level, "cell": rec["cell"], "topic_id": topic_id, "theme_id": theme_id,
-        "product": rec.get("product"), "model": rec.get("model"), "batch": rec.get("batch"),
+        "product": _text_or_none(rec.get("product")), "model": _text_or_none(rec.get("model")),
+        "batch": _text_or_none(rec.get("batch")),
         "observed": int(rec["observed"]), "expected": float(rec["expected"]), "ratio": float(rec["ratio"]),
         "ratio_lo": float(rec["ratio_lo"]), "ratio_hi": float(rec["ratio_hi"]), "p": float(rec["p"]),
         "q": float(rec["q"]), "methods": str(rec["methods"]), "first_week": int(rec["first_period"]),

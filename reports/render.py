@@ -388,10 +388,21 @@ def _resolve_dir(templates_dir: str | Path | None) -> str | None:
 
 @lru_cache(maxsize=16)
 def _environment(kind: str, templates_dir: str | None) -> Environment:
+    return _make_environment(kind, (templates_dir,) if templates_dir else ())
+
+
+def html_environment(*template_dirs: str | Path | None) -> Environment:
+    """The HTML environment the brief is rendered in (autoescape, the same filters, charts and
+    ``finalize``), looking in ``template_dirs`` first (None entries skipped), then the packaged
+    templates: pages built around the brief's own templates and macros (the web workbench) render
+    its parts exactly as the file does."""
+    return _make_environment("html", tuple(d for d in (_resolve_dir(x) for x in template_dirs) if d))
+
+
+def _make_environment(kind: str, template_dirs: tuple[str, ...]) -> Environment:
     package = FileSystemLoader(str(TEMPLATES_DIR))
-    loaders: list[Any] = [package, PrefixLoader({"default": package})]
-    if templates_dir:
-        loaders.insert(0, FileSystemLoader(templates_dir))
+    loaders: list[Any] = [*(FileSystemLoader(d) for d in template_dirs), package,
+                          PrefixLoader({"default": package})]
     env = Environment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,

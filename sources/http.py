@@ -81,16 +81,31 @@ class HttpClient:
         return SourceError(f"source {self.source!r}: {what}")
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False,
-            answers: Collection[int] = ()) -> Response:
+            answers: Collection[int] = (), raw: bool = False) -> Response:
         """GET ``url`` (absolute, or relative to base_url) and decode JSON, retrying what is transient.
         With ``missing_ok`` a 404 (e.g. a ticket deleted since it was listed) is an answer with data None;
-        so is any status in ``answers`` (e.g. 400 when the caller has another way to ask)."""
+        so is any status in ``answers`` (e.g. 400 when the caller has another way to ask). With ``raw``
+        the answer's data is its bytes (a file to download), not decoded."""
+        return self.request("GET", url, params, missing_ok=missing_ok, answers=answers, raw=raw)
+
+    def post(self, url: str, content: bytes, params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+             *, content_type: str = "application/json;charset=utf-8") -> Response:
+        """POST ``content`` and decode the JSON answer, with the same retries as :meth:`get`. ``params``
+        may be a function: it is called again for every attempt, so a signature that carries the time
+        (valid for minutes) is fresh after a long Retry-After."""
+        return self.request("POST", url, params, content=content, headers={"Content-Type": content_type})
+
+    def request(self, method: str, url: str,
+                params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None, *,
+                content: bytes | None = None, headers: Mapping[str, str] | None = None,
+                missing_ok: bool = False, answers: Collection[int] = (), raw: bool = False) -> Response:
         failures = 0
         limited = 0
         while True:
             wait: float
             try:
-                r = self._http().get(url, params=params)
+                query = params() if callable(params) else params
+                r = self._http().request(method, url, params=query, content=content, headers=headers)
                 body = r.content  # read fully inside the try: a dropped connection raises here
             except httpx.TransportError as e:
                 failures += 1
@@ -128,6 +143,9 @@ class HttpClient:
             if status >= 400:
                 snippet = body[:200].decode("utf-8", "replace").replace("\n", " ")
                 raise self._fail(f"HTTP {status} from {r.url}: {snippet}")
+            if raw:
+                self._respect_rate_headers(r.headers)
+                return Response(status, body, r.headers, str(r.url))
             try:
                 data = json.loads(body)
             except ValueError:

@@ -161,7 +161,9 @@ class Chromium:
         if method == "Page.loadEventFired":
             self._events[sid].append(msg)
 
-    def open(self, path: Path, *, charts: bool = True, pdf: bool = True, font_texts: tuple[str, ...] = ()) -> Page:
+    def open(self, path: Path, *, charts: bool = True, pdf: bool = True, font_texts: tuple[str, ...] = (),
+             url: str | None = None) -> Page:
+        """Load ``path`` (a file), or ``url`` when given (``path`` then only names the PDF printed)."""
         page = Page(path)
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         sid = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -171,7 +173,7 @@ class Chromium:
                 self.send(f"{domain}.enable", session=sid)
             self.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT_WIDTH, "height": 1400,
                                                              "deviceScaleFactor": 1, "mobile": False}, sid)
-            self.send("Page.navigate", {"url": path.resolve().as_uri()}, sid)
+            self.send("Page.navigate", {"url": url or path.resolve().as_uri()}, sid)
             deadline = time.monotonic() + TIMEOUT
             while not any(e.get("method") == "Page.loadEventFired" for e in self._events[sid]):
                 if time.monotonic() > deadline:

@@ -225,6 +225,23 @@ def test_module_cycles_do_not_grow() -> None:
         f"gone (remove them from KNOWN_MODULE_CYCLES): {sorted(KNOWN_MODULE_CYCLES - cycles)}"
 
 
+def test_nothing_imports_the_web_workbench_but_the_cli() -> None:
+    """``voc/web`` sits on top (it may use store, reports, flows); only the CLI starts it."""
+    bad = [_where(i) for i in _imports() if (i.target == "voc.web" or i.target.startswith("voc.web."))
+           and not i.module.startswith("voc.web") and i.module != "voc.cli"]
+    assert not bad, "\n".join(bad)
+    assert any(i.module == "voc.cli" and i.target.startswith("voc.web") for i in _imports())
+
+
+def test_the_web_workbench_words_nothing_itself() -> None:
+    """Every sentence of the workbench's pages comes from the catalogue (reports/i18n.py, ``web.*``):
+    no Chinese in its code or its templates."""
+    web = REPO / "voc" / "web"
+    bad = [f"{p.relative_to(REPO)}:{line}" for p in sorted(web.rglob("*.py")) for line in _cjk_literals(p)]
+    bad += [str(p.relative_to(REPO)) for p in sorted(web.rglob("*.j2")) if CJK.search(p.read_text(encoding="utf-8"))]
+    assert (web / "templates").is_dir() and not bad, "\n".join(bad)
+
+
 def _cjk_literals(path: Path) -> list[int]:
     """Lines of the string constants in ``path`` (docstrings and f-string parts too) holding CJK text."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))

@@ -216,7 +216,9 @@ def test_example_config_loads_with_every_commented_block_switched_on(tmp_path: P
     assert n >= 25, n
     (tmp_path / "all.yaml").write_text(text, encoding="utf-8")
     cfg = load_config(tmp_path / "all.yaml")  # the Freshdesk block's `statuses: [4, 5]` used to fail here
-    assert [s.kind for s in cfg.sources] == ["file", "zendesk", "freshdesk", "sql"]
+    assert [s.kind for s in cfg.sources] == ["file", "zendesk", "freshdesk", "qiyu", "sobot", "sql"]
+    assert cfg.mapping("qiyu").extract["product"]["column"] == "category"
+    assert cfg.source("sobot").statuses == ["3", "99"] and "sobot" in cfg.mappings
     assert cfg.source("freshdesk").statuses == ["4", "5"]
     assert [c.kind for c in cfg.owners[0].channels] == ["email", "dingtalk", "wecom", "feishu", "slack"]
     assert len(cfg.alerts.routes) == 3

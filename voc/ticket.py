@@ -79,8 +79,9 @@ def _zone(tz: str) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
-# digits of an epoch's whole part -> its units per second: seconds (10 digits from 2001-09-09 to 2286),
-# milliseconds (13: Java / JavaScript / many Chinese helpdesk APIs), microseconds (16)
+# A number is told apart by its digits (Python 3.11's fromisoformat would read 1631081162000 as the
+# basic-format date 1631-08-11). Digits of an epoch's whole part -> its units per second: seconds (10
+# digits from 2001-09-09 to 2286), milliseconds (13: 七鱼/Qiyu, Java / JavaScript), microseconds (16)
 _EPOCH_UNITS = {9: 1, 10: 1, 12: 1_000, 13: 1_000, 15: 1_000_000, 16: 1_000_000}
 _FIRST_YEAR = 2000
 
@@ -148,14 +149,15 @@ def _from_number(text: str, value: Any, field: str) -> datetime:
             micro = round((rest + float(f"0.{frac or 0}")) * 1_000_000 / unit)
             dt = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=micro)
         else:
-            raise RowError(f"{field}: not a date/time: {shown!r} (a number of {digits} digits: epoch seconds have "
-                           "10, milliseconds 13)")
+            raise RowError(f"{field}: epoch {shown!r} is neither seconds (10 digits) nor milliseconds (13): not a "
+                           f"date/time (a number of {digits} digits)")
     except (ValueError, OverflowError, OSError):
         raise RowError(f"{field}: not a date/time: {shown!r}") from None
     last = datetime.now(UTC).year + 1
     if not _FIRST_YEAR <= dt.year <= last:
-        raise RowError(f"{field}: {shown!r} reads as the year {dt.year}, outside {_FIRST_YEAR}-{last} (epoch seconds "
-                       "have 10 digits, milliseconds 13): not taken as a date")
+        what = "epoch " if digits in _EPOCH_UNITS else ""
+        raise RowError(f"{field}: {what}{shown!r} reads as the year {dt.year}, outside {_FIRST_YEAR}-{last} (epoch "
+                       "seconds have 10 digits, milliseconds 13): not taken as a date")
     return dt
 
 

@@ -1,0 +1,17 @@
+"""``voc web``: the workbench in a browser (issue #17), read-only in this slice.
+
+Pages (``voc/web/app.py``): every analysed week; the week's brief built live from the file brief's
+own recipe (``flows.brief_stage.load_brief`` + ``reports.assembly``); each surge down to its
+redacted tickets with a CSV export. Starlette (installed with Prefect), served by uvicorn, Jinja2
+templates beside this file that reuse the brief's templates and macros, no JavaScript, nothing
+loaded from elsewhere. Who may connect: ``voc/web/security.py``.
+
+Nothing in the project imports this package except the CLI (tests/test_layers.py).
+"""
+
+from __future__ import annotations
+
+from voc.web.app import create_app
+from voc.web.security import check_bind
+
+__all__ = ["check_bind", "create_app"]

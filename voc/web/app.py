@@ -1,0 +1,229 @@
+"""The workbench's routes (Starlette): pages rendered with Jinja2 (autoescape on), no JavaScript.
+
+=====================================  ===============================================================
+``/weeks``                              every analysed week: figures, surge items, brief files; reviews
+``/weeks/{week}``                       the week's brief, built live as the file is, each surge a link
+``/weeks/{week}/surge?item=ID``         one surge: series, batches, fine topics, its tickets (paged)
+``/weeks/{week}/surge.csv?item=ID``     the same tickets as CSV (formulas neutralised)
+``/files/{kind}/{period}/{lang}.{fmt}``  a brief or review file the pipeline recorded (never any path)
+=====================================  ===============================================================
+
+Every page is in zh-CN or en: ``?lang=`` or the browser's ``Accept-Language`` (else the first of
+``report.languages``); links carry ``lang`` on. URLs hold weeks, item keys, product / model / batch
+codes and page numbers: no ticket text and no personal data, so neither do the access logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from config.settings import VocConfig
+from reports.i18n import normalize_lang
+from reports.render import ReportText, brief_summary, html_environment, order_surges
+from store import workbench
+from voc.spreadsheet import safe_cell
+from voc.web import pages
+from voc.web.pages import Filters, NotFound
+from voc.web.security import LoopbackHostOnly, SecurityHeaders, TokenAuth
+from voc.weeks import Week
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+MEDIA = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}
+CSV_COLUMNS = ("ticket", "week", "closed_at", "channel", "product", "model", "batch", "intent", "severity", "lang",
+               "text_clean", "resolution_clean")
+_CODE = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")  # a product / model / batch code from a query string
+
+
+def pick_lang(request: Request, default: str) -> str:
+    """``?lang=``, else the first supported language of ``Accept-Language`` (by q), else ``default``."""
+    asked = request.query_params.get("lang")
+    if asked:
+        try:
+            return normalize_lang(asked)
+        except ValueError:
+            pass
+    ranked = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag.strip()))
+    for _, _, tag in sorted(ranked):
+        for candidate in (tag, tag.split("-")[0]):
+            try:
+                return normalize_lang(candidate)
+            except ValueError:
+                continue
+    return default
+
+
+class Workbench:
+    """The pages over one engine and config (read-only)."""
+
+    def __init__(self, engine: Engine, cfg: VocConfig, today: Callable[[], date] = date.today) -> None:
+        self.engine = engine
+        self.cfg = cfg
+        self.today = today
+        self.env: Environment = html_environment(TEMPLATES, cfg.report.templates_dir)
+        self.default_lang = cfg.report.languages[0] if cfg.report.languages else "zh"
+
+    # --- rendering ----------------------------------------------------------------------------
+    def _context(self, request: Request, lang: str, today: date | None = None) -> dict[str, Any]:
+        t = ReportText(lang, today=today or self.today())
+
+        def href(path: str, **params: Any) -> str:
+            q = {k: v for k, v in params.items() if v not in (None, "")}
+            return path + "?" + urlencode({**q, "lang": lang})
+
+        other = "en" if lang == "zh" else "zh"
+        here = {k: v for k, v in request.query_params.items() if k != "lang"}
+        return {"t": t, "lang": lang, "html_lang": t.html_lang, "fmt": "html", "href": href,
+                "other_lang_href": request.url.path + "?" + urlencode({**here, "lang": other}),
+                "other_lang": other}
+
+    def _page(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(template).render(**context), status_code=status)
+
+    def _not_found(self, request: Request, e: NotFound) -> HTMLResponse:
+        lang = pick_lang(request, self.default_lang)
+        ctx = self._context(request, lang)
+        return self._page("error.html.j2", {**ctx, "message": ctx["t"].t(e.key, **e.kw)}, 404)
+
+    # --- pages --------------------------------------------------------------------------------
+    def home(self, request: Request) -> Response:
+        return RedirectResponse("/weeks" + (f"?{request.url.query}" if request.url.query else ""), 302)
+
+    def weeks(self, request: Request) -> Response:
+        lang = pick_lang(request, self.default_lang)
+        with self.engine.connect() as conn:
+            rows, reviews = pages.weeks(conn, lang)
+        return self._page("weeks.html.j2", {**self._context(request, lang), "rows": rows, "reviews": reviews})
+
+    def week(self, request: Request) -> Response:
+        lang = pick_lang(request, self.default_lang)
+        try:
+            week = pages.parse_week(request.path_params["week"])
+            with self.engine.connect() as conn:
+                brief = pages.brief(conn, self.cfg, week, lang, self.today())
+        except NotFound as e:
+            return self._not_found(request, e)
+        ctx = self._context(request, lang, brief.generated_on)
+        t = ctx["t"]
+        return self._page("week.html.j2", {
+            **ctx, "brief": brief, "surges": order_surges(brief.surges), "summary": brief_summary(brief, t),
+            "surge_href": lambda s: ctx["href"](f"/weeks/{brief.week}/surge", item=s.surge_identity)})
+
+    def _filters(self, request: Request) -> Filters:
+        q = request.query_params
+
+        def code(name: str) -> str | None:
+            v = q.get(name, "").strip()
+            return v if _CODE.match(v) else None
+
+        return Filters(code("product"), code("model"), code("batch"), code("week"))
+
+    def _surge_view(self, request: Request, lang: str) -> pages.SurgeView:
+        week = pages.parse_week(request.path_params["week"])
+        identity = request.query_params.get("item", "")
+        with self.engine.connect() as conn:
+            return pages.surge(conn, self.cfg, week, identity, lang, self.today())
+
+    def surge(self, request: Request) -> Response:
+        lang = pick_lang(request, self.default_lang)
+        filters = self._filters(request)
+        try:
+            page = int(request.query_params.get("page", "1"))
+        except ValueError:
+            page = 1
+        try:
+            view = self._surge_view(request, lang)
+            with self.engine.connect() as conn:
+                tickets = pages.tickets(conn, view, filters, page)
+        except NotFound as e:
+            return self._not_found(request, e)
+        return self._page("surge.html.j2", {**self._context(request, lang), "v": view, "s": view.item,
+                                            "filters": filters, "tickets": tickets,
+                                            "flt": {k: v for k, v in vars(filters).items() if v}})
+
+    def surge_csv(self, request: Request) -> Response:
+        lang = pick_lang(request, self.default_lang)
+        filters = self._filters(request)
+        try:
+            view = self._surge_view(request, lang)
+        except NotFound as e:
+            return self._not_found(request, e)
+        engine = self.engine
+
+        def rows() -> Iterator[str]:
+            buf = io.StringIO()
+            w = csv.writer(buf)
+            w.writerow(CSV_COLUMNS)
+            yield "\ufeff" + buf.getvalue()  # a BOM: Excel then reads the Chinese text as UTF-8
+            with engine.connect() as conn:
+                for tk in pages.all_tickets(conn, view, filters):
+                    buf.seek(0)
+                    buf.truncate()
+                    w.writerow([safe_cell(x) for x in (
+                        tk.id, str(Week.from_ordinal(tk.week)), tk.closed_at.isoformat(sep=" "), tk.channel,
+                        tk.product, tk.model, tk.batch, tk.intent, tk.severity, tk.lang, tk.text, tk.resolution)])
+                    yield buf.getvalue()
+
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"surge-{view.week}-{view.item.surge_identity}") + ".csv"
+        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    def file(self, request: Request) -> Response:
+        p = request.path_params
+        lang, _, fmt = str(p["name"]).partition(".")
+        with self.engine.connect() as conn:
+            found = [f for f in workbench.rendered_files(conn, p["kind"], p["period"])
+                     if f.lang == lang and f.fmt == fmt]
+        if not found or fmt not in MEDIA or not pages.file_exists(found[0]):
+            return self._not_found(request, NotFound("web.error.not_found"))
+        return FileResponse(Path(found[0].path).expanduser(), media_type=MEDIA[fmt])
+
+
+def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, loopback_only: bool = False,
+               today: Callable[[], date] = date.today) -> Starlette:
+    """The workbench as an ASGI app. ``token``: required on every request (security.TokenAuth);
+    ``loopback_only``: answer only requests naming a loopback host (security.LoopbackHostOnly)."""
+    w = Workbench(engine, cfg, today)
+    routes = [
+        Route("/", w.home), Route("/weeks", w.weeks), Route("/weeks/{week}", w.week),
+        Route("/weeks/{week}/surge", w.surge), Route("/weeks/{week}/surge.csv", w.surge_csv),
+        Route("/files/{kind}/{period}/{name}", w.file),
+        Route("/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return w._not_found(request, NotFound("web.error.not_found"))
+
+    middleware = [Middleware(SecurityHeaders)]
+    if loopback_only:
+        middleware.append(Middleware(LoopbackHostOnly))
+    if token:
+        middleware.append(Middleware(TokenAuth, token=token))
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
