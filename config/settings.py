@@ -128,6 +128,8 @@ class Mapping(_Strict):
     ``status_map``: source status value -> canonical status. ``extract``: canonical field ->
     {column, regex} (first group wins). ``intent_from``: {column, complaint_if_le} lets review
     exports mark low star ratings as complaints. ``timezone``: for naive timestamps.
+    ``date_formats``: strptime patterns tried first on text timestamps (``"%Y年%m月%d日 %H:%M"``,
+    day-first ``"%d/%m/%Y %H:%M"``); epoch seconds / milliseconds are recognised without one.
     """
 
     rename: dict[str, str] = Field(default_factory=dict)
@@ -139,6 +141,23 @@ class Mapping(_Strict):
     complaint_if_rating_le: float | None = None
     timezone: str = "Asia/Shanghai"
     id_from: list[str] = Field(default_factory=list)
+    date_formats: list[str] = Field(default_factory=list)
+
+    @field_validator("date_formats")
+    @classmethod
+    def _date_formats(cls, v: list[str]) -> list[str]:
+        from datetime import UTC, datetime
+
+        probe = datetime(2026, 11, 16, 10, 30, 15, tzinfo=UTC)
+        for f in v:
+            try:
+                ok = "%" in f and datetime.strptime(probe.strftime(f), f).day == 16
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"date format {f!r} is not a strptime pattern with a day in it that reads back "
+                                 "what it writes (e.g. '%Y年%m月%d日 %H:%M')")
+        return v
 
     @field_validator("extract")
     @classmethod
@@ -153,6 +172,42 @@ class Mapping(_Strict):
     @classmethod
     def _known_timezone(cls, v: str) -> str:
         return _timezone(v)
+
+
+SHIPMENT_COLUMNS = ("week", "product", "batch", "units")
+
+
+class Shipments(_Strict):
+    """The shipments file (units shipped per product, batch and week) and how its columns and product
+    names read (flows/shipments.py).
+
+    ``columns``: week / product / batch / units -> the file's own column name (common Chinese and
+    English headers such as 周, 产品, 批次, 数量, qty are recognised without it). ``skus``: a product code or
+    name the file uses -> catalogue product id, for codes the catalogue's ids, names, aliases and models
+    do not already cover."""
+
+    path: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    skus: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("give the path of the shipments file, or null")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(SHIPMENT_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown shipments column {', '.join(unknown)} (map week, product, batch, units "
+                             "to your file's column names)")
+        blank = [k for k, name in v.items() if not str(name).strip()]
+        if blank:
+            raise ValueError(f"give the file's column name for {', '.join(blank)}")
+        return v
 
 
 class Source(_Strict):
@@ -298,17 +353,30 @@ class VocConfig(_Strict):
     schedules: Schedules = Field(default_factory=Schedules)
     report: Report = Field(default_factory=Report)
     alerts: Alerts = Field(default_factory=Alerts)
-    # units shipped per product (and batch) per week: CSV/TSV/XLSX/Parquet with columns week, product,
-    # optional batch, units (flows/shipments.py). Given, product and batch surges are judged per 10k
-    # units in the field instead of per ticket; null = total ticket volume everywhere.
-    shipments: str | None = None
+    # units shipped per product (and batch) per week: CSV/TSV/XLSX/XLS/Parquet with columns week, product,
+    # optional batch, units (flows/shipments.py): a path, or {path, columns, skus} (``Shipments``). Given,
+    # product and batch surges are judged per 10k units in the field instead of per ticket; null (or a
+    # null path) = total ticket volume everywhere.
+    shipments: str | Shipments | None = None
 
     @field_validator("shipments")
     @classmethod
-    def _shipments_path(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
+    def _shipments_path(cls, v: str | Shipments | None) -> str | Shipments | None:
+        if isinstance(v, str) and not v.strip():
             raise ValueError("give the path of the shipments file, or null")
+        if isinstance(v, Shipments) and v.path is None:
+            return None  # the long form with its path left out: no shipments file
         return v
+
+    @model_validator(mode="after")
+    def _sku_products(self) -> VocConfig:
+        if isinstance(self.shipments, Shipments) and self.products:
+            ids = {p.id for p in self.products}
+            bad = sorted({v for v in self.shipments.skus.values() if v not in ids})
+            if bad:
+                raise ValueError(f"shipments.skus: {', '.join(map(repr, bad))} is not a catalogue product id "
+                                 f"(ids: {', '.join(sorted(ids))})")
+        return self
 
     @field_validator("sources")
     @classmethod

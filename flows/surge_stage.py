@@ -62,7 +62,7 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
 
 def _shipments(cfg: VocConfig) -> pd.DataFrame | None:
     """The config's shipments file (units in the field), or None when it names none."""
-    return load_shipments(cfg.shipments, {p.id for p in cfg.products} or None) if cfg.shipments else None
+    return load_shipments(cfg.shipments, cfg.products or None) if cfg.shipments else None
 
 
 def _intent_frames(rows_of: Callable[[str], Any]) -> list[pd.DataFrame]:

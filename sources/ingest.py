@@ -17,7 +17,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from config.settings import Mapping
-from sources.files import RawRow, UnreadableFile, file_problem, file_sha256, list_files, read_rows
+from sources.files import (
+    RawRow,
+    UnreadableFile,
+    file_problem,
+    file_sha256,
+    list_files,
+    read_rows,
+    unsupported,
+)
 from sources.mapping import apply_mapping
 from sources.prepare import Bad, Prepared, prepare
 from sources.worker import prepared_in_worker, worth_it
@@ -159,7 +167,7 @@ def ingest_path(engine: Engine, path: Path, source: str, mapping: Mapping, *, en
     recorded as processed, so it is tried again next time (and its entry resolved once it reads)."""
     total = IngestSummary(source)
     for f in list_files(path):
-        problem = file_problem(f)
+        problem = file_problem(f) or unsupported(f)
         try:
             sha = None if problem else file_sha256(f)
         except OSError as e:
@@ -216,7 +224,7 @@ def replay_quarantine(engine: Engine, source: str | None, mappings: dict[str, Ma
         mapping = mappings.get(q.source, Mapping())
         try:
             t = parse_ticket(apply_mapping(data, mapping), q.source, max_body_chars=max_body_chars,
-                             tz=mapping.timezone)
+                             tz=mapping.timezone, date_formats=tuple(mapping.date_formats))
         except RowError:
             still += 1
             continue

@@ -33,7 +33,7 @@ class Prepared:
 def to_ticket(raw: RawRow, source: str, mapping: Mapping, max_body_chars: int) -> Ticket:
     """Map and validate one raw row; raises RowError with the reason it must be quarantined."""
     return parse_ticket(apply_mapping(raw.data, mapping), source, max_body_chars=max_body_chars,
-                        tz=mapping.timezone)
+                        tz=mapping.timezone, date_formats=tuple(mapping.date_formats))
 
 
 def prepare(rows: Iterable[RawRow], source: str, mapping: Mapping, max_body_chars: int, batch_size: int,

@@ -78,9 +78,10 @@ def test_parser_reads_spreadsheets_and_parquet(tmp_path: Path) -> None:
     ("week,product,units\n2026-W47,oven,lots\n", r"line 2: units is not a number: 'lots'"),
     ("week,product,units\n2026-W47,oven,2.5\n", r"line 2: units must be a whole number: '2.5'"),
     ("week,product,units\n2026-W47,,5\n", r"line 2: missing product"),
-    ("week,product,units\n2026-W47,KX-30A,5\n", r"line 2: unknown product 'KX-30A'"),
+    # an unknown product is left out and reported (test_unknown_product_...); with no row left, an error
+    ("week,product,units\n2026-W47,KX-31Z,5\n", r"no rows: product 'KX-31Z' \(line 2, 5 units\) is not a catalogue"),
     ("week,product,units\n2026-13-01,oven,5\n", r"line 2: not a valid date '2026-13-01'"),
-    ("week,product,qty\n2026-W47,oven,5\n", r"missing column units \(found: week, product, qty"),
+    ("week,product,pieces\n2026-W47,oven,5\n", r"missing column units \(found: week, product, pieces"),
 ])
 def test_parser_errors_name_file_line_and_value(tmp_path: Path, body: str, message: str) -> None:
     p = _csv(tmp_path, body)
@@ -103,7 +104,7 @@ def test_config_field_and_missing_or_wrong_file(tmp_path: Path) -> None:
         load_config(cfg)
     with pytest.raises(ConfigError, match=r"shipments: file not found: .*nope\.csv"):
         load_shipments(tmp_path / "nope.csv")
-    with pytest.raises(ConfigError, match=r"not a CSV, TSV, XLSX or Parquet file"):
+    with pytest.raises(ConfigError, match=r"not a CSV, TSV, XLSX, XLS or Parquet file"):
         load_shipments(_csv(tmp_path, "{}", "s.json"))
 
 
@@ -238,3 +239,103 @@ def test_rate_note_only_for_cells_judged_per_unit() -> None:
     assert _rate_note(rec, "en") == "; 15.0 per 10k units vs 2.5 expected"
     assert _rate_note(rec, "zh") == "；每万台 15.0 起，预期 2.5 起"
     assert _rate_note({**rec, "per_units": False}, "en") == _rate_note({**rec, "per_units": None}, "zh") == ""
+
+
+# --------------------------------------------------------------------------- names as files have them (#19)
+
+
+def test_chinese_headers_and_product_names_aliases_models(tmp_path: Path) -> None:
+    """周/产品/批次/数量 are recognised; a product is found by its id, Chinese or English name, an alias or a
+    model (case, spaces and hyphens aside); Chinese week and date forms are weeks."""
+    products = load_config(EXAMPLE_CONFIG).products
+    p = _csv(tmp_path, "周,产品,批次,数量\n"
+                       "2026年第47周,烤箱,B2411,100\n"       # name_zh
+                       "2026年11月17日,电烤箱,B2411,20\n"    # an alias, a Chinese date in W47
+                       "2026-W47,kx 30a,B2409,5\n"          # a model, written loosely
+                       "2026-W46,Air Fryer,,7\n"            # name_en, case aside
+                       "2026-W46,kettle,,3\n")              # the id
+    df = load_shipments(p, products)
+    got = {(str(Week.from_ordinal(r.week)), r.product, r.batch): r.units for r in df.itertuples()}
+    assert got == {("2026-W47", "oven", "B2411"): 120, ("2026-W47", "oven", "B2409"): 5,
+                   ("2026-W46", "airfryer", ""): 7, ("2026-W46", "kettle", ""): 3}
+    assert df.attrs["skipped"] == []
+
+
+def test_configured_columns_and_skus(tmp_path: Path) -> None:
+    f = tmp_path / "出货.xls"
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("出货")
+    for i, row in enumerate([["出货周次", "物料编码", "生产批", "出货台数", "备注"],
+                             ["2026-W47", "KX30A-WH-01", "B2411", 50, ""],
+                             ["2026-W47", "AF5L-BK", "", 8, "黑色"]]):
+        for j, v in enumerate(row):
+            ws.write(i, j, v)
+    wb.save(str(f))
+    cfg_file = tmp_path / "voc.yaml"
+    cfg_file.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        "shipments:\n  path: null", f"shipments:\n  path: '{f}'\n  columns: {{week: 出货周次, product: 物料编码, "
+        "batch: 生产批, units: 出货台数}\n  skus: {KX30A-WH-01: oven, AF5L-BK: airfryer}"), encoding="utf-8")
+    cfg = load_config(cfg_file)
+    assert cfg.shipments is not None and not isinstance(cfg.shipments, str)
+    df = load_shipments(cfg.shipments, cfg.products)
+    assert sorted(zip(df["product"], df["batch"], df["units"], strict=True)) == [("airfryer", "", 8),
+                                                                                ("oven", "B2411", 50)]
+    # a configured column the file lacks is named as such
+    bad = cfg.shipments.model_copy(update={"columns": {**cfg.shipments.columns, "units": "发货数"}})
+    with pytest.raises(SourceError, match=r"missing column units \(shipments.columns: units = '发货数'\)"):
+        load_shipments(bad, cfg.products)
+
+
+def test_unknown_product_is_reported_once_and_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    products = load_config(EXAMPLE_CONFIG).products
+    p = _csv(tmp_path, "week,product,batch,units\n"
+                       "2026-W47,oven,B2411,100\n"
+                       "2026-W47,KX-99Z,B2411,30\n"
+                       "2026-W46,KX-99Z,,12\n"
+                       "2026-W46,KX-99Z,,1000\n"
+                       "2026-W46,kettle,,3\n")
+    with caplog.at_level("WARNING", logger="flows.shipments"):
+        df = load_shipments(p, products)
+    assert sorted(df["product"]) == ["kettle", "oven"] and df["units"].sum() == 103
+    (note,) = df.attrs["skipped"]
+    assert note == (f"shipments file {p}: product 'KX-99Z' (line 3 and 2 more rows, 1,042 units) is not a catalogue "
+                    "product's id, name, alias or model: left out of the units in the field; add it to the product's "
+                    "aliases or models, or under shipments.skus")
+    assert [r.getMessage() for r in caplog.records] == [note]
+
+
+def test_a_name_two_products_share_is_not_guessed(tmp_path: Path) -> None:
+    from config.settings import Product
+
+    products = [Product(id="oven", name_zh="烤箱", name_en="oven", aliases=["暖厨"]),
+                Product(id="kettle", name_zh="电热水壶", name_en="kettle", aliases=["暖厨"])]
+    p = _csv(tmp_path, "week,product,units\n2026-W47,暖厨,5\n2026-W47,oven,1\n")
+    df = load_shipments(p, products)
+    assert list(df["product"]) == ["oven"]
+    assert "product '暖厨' (line 2, 5 units) names more than one product (kettle, oven)" in df.attrs["skipped"][0]
+
+
+def test_shipments_config_long_form(tmp_path: Path) -> None:
+    f = tmp_path / "voc.yaml"
+    f.write_text("shipments: {path: null, columns: {units: 数量}}\n", encoding="utf-8")
+    assert load_config(f).shipments is None  # no path: no shipments file
+    f.write_text("shipments: {path: s.csv, columns: {amount: 数量}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"shipments.Shipments.columns: unknown shipments column amount"):
+        load_config(f)
+    f.write_text("products: [{id: oven, name_zh: 烤箱, name_en: oven}]\nshipments: {path: s.csv, skus: {X1: ovens}}\n",
+                 encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"shipments.skus: 'ovens' is not a catalogue product id \(ids: oven\)"):
+        load_config(f)
+
+
+def test_an_unknown_sku_does_not_stop_the_surge_stage(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _insert_history(engine)
+    path = _shipments_csv(tmp_path)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"{WEEK},KX-99Z,B2411,40\n")
+    cfg = load_config(EXAMPLE_CONFIG).model_copy(update={"shipments": str(path)})
+    flagged = _batch_cells(detect_week(engine, cfg, WEEK))
+    assert "B2411" in flagged and "B2401" not in flagged and "B2409" not in flagged
+    assert flagged["B2411"]["explanation_en"].endswith("; 300 per 10k units (200 in the field)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,11 +71,6 @@ def is_blank(v: Any) -> bool:
     return isinstance(v, float) and v != v
 
 
-# a Unix epoch, told apart by magnitude: 10 digits are seconds, 13 milliseconds (七鱼/Qiyu, JS exports:
-# 1631081162000); 11-12 digits fit neither in a plausible range. Without this, Python 3.11's
-# fromisoformat reads 1631081162000 as the basic-format date 1631-08-11.
-_EPOCH = re.compile(r"(\d{9,13})(?:\.\d+)?")
-_EPOCH_MIN_YEAR = 2000
 _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
@@ -84,10 +79,21 @@ def _zone(tz: str) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
-def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
+# A number is told apart by its digits (Python 3.11's fromisoformat would read 1631081162000 as the
+# basic-format date 1631-08-11). Digits of an epoch's whole part -> its units per second: seconds (10
+# digits from 2001-09-09 to 2286), milliseconds (13: 七鱼/Qiyu, Java / JavaScript), microseconds (16)
+_EPOCH_UNITS = {9: 1, 10: 1, 12: 1_000, 13: 1_000, 15: 1_000_000, 16: 1_000_000}
+_FIRST_YEAR = 2000
+
+
+def parse_datetime(value: Any, field: str, tz: str = "UTC", formats: tuple[str, ...] = ()) -> datetime | None:
     """Parse ISO / "2021/8/21 17:30" / "2021年8月21日" / epoch values; naive ones are in ``tz``.
 
-    The result is naive UTC. Unparseable text raises RowError naming the field and value.
+    ``formats`` (a mapping's ``date_formats``, strptime patterns) are tried first on text. A number, or
+    text of digits only, is read by its size: 8 digits YYYYMMDD, 14 YYYYMMDDHHMMSS, 10 epoch seconds,
+    13 epoch milliseconds, 16 microseconds; a year before 2000 or after next year from a number is
+    refused (it is a number of the wrong unit, not a date). The result is naive UTC. Unparseable
+    text raises RowError naming the field and value.
     """
     if is_blank(value):
         return None
@@ -97,15 +103,18 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
         dt = datetime.combine(value, datetime.min.time())
     else:  # text (the common case: ISO with an offset), or a number such as an epoch
         text = value.strip() if value.__class__ is str else str(value).strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        epoch = _EPOCH.fullmatch(text)
-        if epoch:
-            return _from_epoch(text, len(epoch.group(1)), value, field)
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            dt = _parse_other(text, value, field)
+        parsed = _by_formats(text, formats) if formats and value.__class__ is str else None
+        if parsed is not None:
+            dt = parsed
+        elif text.isdigit() or (text.count(".") == 1 and text.replace(".", "").isdigit()):
+            dt = _from_number(text, value, field)
+        else:
+            if text.endswith("Z"):
+                text = text[:-1] + "+00:00"
+            try:
+                dt = datetime.fromisoformat(text)
+            except ValueError:
+                dt = _parse_other(text, value, field)
     try:
         off = dt.utcoffset()
         if off is None:
@@ -115,20 +124,41 @@ def parse_datetime(value: Any, field: str, tz: str = "UTC") -> datetime | None:
         raise RowError(f"{field}: out of range: {str(value)[:60]!r}") from None
 
 
-def _from_epoch(text: str, digits: int, value: Any, field: str) -> datetime:
-    """Epoch seconds (9-10 digits) or milliseconds (13), as naive UTC; anything else, or a time before
-    2000 or after next year, is a RowError (quarantined), never a silently wrong date."""
-    seconds = float(text) / (1000 if digits == 13 else 1)
-    dt = None
-    if digits in (9, 10, 13):
+def _by_formats(text: str, formats: tuple[str, ...]) -> datetime | None:
+    for f in formats:
         try:
-            dt = datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            dt = None
-    if dt is None or not _EPOCH_MIN_YEAR <= dt.year <= datetime.now(UTC).year + 1:
-        raise RowError(f"{field}: epoch {str(value)[:60]!r} is not seconds or milliseconds between "
-                       f"{_EPOCH_MIN_YEAR} and next year")
-    return dt.replace(tzinfo=None)
+            return datetime.strptime(text, f)
+        except ValueError:
+            continue
+    return None
+
+
+def _from_number(text: str, value: Any, field: str) -> datetime:
+    """A date from digits (see ``parse_datetime``): a compact date, or an epoch by its magnitude."""
+    whole, _, frac = text.partition(".")
+    digits = len(whole.lstrip("0") or "0")
+    shown = str(value)[:60]
+    try:
+        if digits == 8 and not frac:
+            dt = datetime.strptime(whole, "%Y%m%d")
+        elif digits == 14 and not frac:
+            dt = datetime.strptime(whole, "%Y%m%d%H%M%S")
+        elif digits in _EPOCH_UNITS:
+            unit = _EPOCH_UNITS[digits]
+            seconds, rest = divmod(int(whole), unit)
+            micro = round((rest + float(f"0.{frac or 0}")) * 1_000_000 / unit)
+            dt = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=micro)
+        else:
+            raise RowError(f"{field}: epoch {shown!r} is neither seconds (10 digits) nor milliseconds (13): not a "
+                           f"date/time (a number of {digits} digits)")
+    except (ValueError, OverflowError, OSError):
+        raise RowError(f"{field}: not a date/time: {shown!r}") from None
+    last = datetime.now(UTC).year + 1
+    if not _FIRST_YEAR <= dt.year <= last:
+        what = "epoch " if digits in _EPOCH_UNITS else ""
+        raise RowError(f"{field}: {what}{shown!r} reads as the year {dt.year}, outside {_FIRST_YEAR}-{last} (epoch "
+                       "seconds have 10 digits, milliseconds 13): not taken as a date")
+    return dt
 
 
 def _parse_other(text: str, value: Any, field: str) -> datetime:
@@ -194,8 +224,9 @@ def _free_text(v: Any, field: str, limit: int) -> str | None:
 
 
 def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 100_000,
-                 tz: str = "UTC") -> Ticket:
-    """Validate one canonical row (already mapped) into a Ticket, or raise RowError."""
+                 tz: str = "UTC", date_formats: tuple[str, ...] = ()) -> Ticket:
+    """Validate one canonical row (already mapped) into a Ticket, or raise RowError. ``tz`` and
+    ``date_formats``: the mapping's, for the two timestamps (``parse_datetime``)."""
     get = row.get
     tid = get("ticket_id")
     if is_blank(tid):
@@ -210,8 +241,8 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
     if "\ufffd" in body:
         raise RowError("body: contains undecodable bytes (wrong encoding?)")
     check_text(body, "body", max_body_chars)
-    created = parse_datetime(get("created_at"), "created_at", tz)
-    closed = parse_datetime(get("closed_at"), "closed_at", tz)
+    created = parse_datetime(get("created_at"), "created_at", tz, date_formats)
+    closed = parse_datetime(get("closed_at"), "closed_at", tz, date_formats)
     if created is None and closed is None:
         raise RowError("closed_at/created_at: both missing")
     csat = _parse_float(get("csat"), "csat")
