@@ -11,8 +11,9 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -121,16 +122,24 @@ def catalogue_terms(cfg: VocConfig) -> list[str]:
     return sorted((t for t in terms if t and len(t) > 1), key=len, reverse=True)
 
 
+def _terms_pattern(terms: list[str]) -> re.Pattern[str]:
+    # Latin terms only as whole words: the brand word "Co" must not eat the "co" of "colour" or "cord"
+    return re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
+                               + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
+                               for t in terms), re.IGNORECASE)
+
+
+def _view_text(t: str, pattern: re.Pattern[str]) -> str:
+    return BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t
+
+
 def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> tuple[list[str], list[list[str]]]:
     """Texts and tokens with catalogue terms and batch codes removed, for embedding and labels."""
     if not terms:
         return texts, tokens
-    # Latin terms only as whole words: the brand word "Co" must not eat the "co" of "colour" or "cord"
-    pattern = re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
-                                  + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
-                                  for t in terms), re.IGNORECASE)
+    pattern = _terms_pattern(terms)
     lowered = {t.lower() for t in terms}
-    out_texts = [BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t for t in texts]
+    out_texts = [_view_text(t, pattern) for t in texts]
     # each distinct token is tested once (history runs to millions of token occurrences)
     keep: dict[str, bool] = {}
 
@@ -250,10 +259,42 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     return moved_before
 
 
+class _ViewTexts(Sequence[str]):
+    """``topic_view``'s texts of ``texts``, each computed when it is first read."""
+
+    def __init__(self, texts: list[str], terms: list[str]) -> None:
+        self._texts, self._pattern = texts, (_terms_pattern(terms) if terms else None)
+        self._done: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        out = self._done.get(i)
+        if out is None:
+            t = self._texts[i]
+            out = self._done[i] = t if self._pattern is None else _view_text(t, self._pattern)
+        return out
+
+
 def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np.ndarray, touched: set[int],
              topics: dict, terms: list[str]) -> None:
     """New centroids, keywords and (machine) labels for the topics whose members changed."""
-    texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms)
+    # the texts only for the labels of the relabelled topics' most typical members (label_groups reads no
+    # others): topic_view's text for a row when it is first read, not for every row of the window
+    _, tokens = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
+    texts = _ViewTexts([r.text_clean or "" for r in rows], terms)
     keywords = describe_groups(tokens, label, x)
     relabel = {tid: kws for tid, kws in keywords.items()
                if tid in touched and tid in topics and kws and not topics[tid].human_label}
