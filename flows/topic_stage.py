@@ -567,9 +567,6 @@ def _add_sums(sums: dict[int, _ThemeSums], rows: list[Any], terms: list[str], fn
             sm.coverage.update({c for c in found if c.startswith(CONCEPT_PREFIX)})
 
 
-THEME_HISTORY = "themes-history"
-
-
 def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
                  keys: dict[str, str]) -> dict[int, _ThemeSums]:
     """The theme sums of the tickets of weeks before ``before`` per assigned topic: the stored ones,
@@ -581,7 +578,7 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
     digests = theme_store.week_fingerprints(conn, before)
     sums: dict[int, _ThemeSums] = {}
     start: int | None = None
-    blob = analysis.get_artifact(conn, THEME_HISTORY)
+    blob = analysis.get_artifact(conn, theme_store.THEME_HISTORY)
     if blob is not None:
         state = json.loads(blob)
         upto = int(state["upto"])
@@ -592,7 +589,7 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
             start = upto
     if start is None or start < before:
         _add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
-    analysis.put_artifact(conn, THEME_HISTORY, json.dumps(
+    analysis.put_artifact(conn, theme_store.THEME_HISTORY, json.dumps(
         {"tag": tag, "upto": before, "weeks": {str(k): v for k, v in digests.items()},
          "sums": {str(k): v.dump() for k, v in sums.items()}}).encode())
     return sums

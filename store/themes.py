@@ -79,6 +79,9 @@ def topic_rows(conn: Connection, until_week: int) -> tuple[list[Any], list[Any]]
     return list(conn.execute(q)), topics
 
 
+THEME_HISTORY = "themes-history"  # artifact: the theme profile sums of earlier weeks (flows.topic_stage.theme_topics)
+
+
 def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> list[Any]:
     """(topic_id as assigned - not merge-resolved -, lang, tokens, product_n) of every assigned ticket of
     weeks ``from_week`` (None: the first) .. ``until_week``: what the theme profiles are built from."""
