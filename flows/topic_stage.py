@@ -574,7 +574,8 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
     (or the catalogue terms or the understanding version did). Stores the result for the next run."""
     from flows.understand import NLP_VERSION
 
-    tag = hashlib.sha256(("\n".join(terms) + "|" + NLP_VERSION).encode()).hexdigest()[:16]
+    # sorted: catalogue_terms orders terms of one length as a set iterates, which differs between processes
+    tag = hashlib.sha256(("\n".join(sorted(terms)) + "|" + NLP_VERSION).encode()).hexdigest()[:16]
     digests = theme_store.week_fingerprints(conn, before)
     sums: dict[int, _ThemeSums] = {}
     start: int | None = None
