@@ -8,9 +8,12 @@ embeds in the same space, and each ticket's embedding is cached.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -19,15 +22,16 @@ from config.settings import Thresholds, VocConfig
 from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from nlp.themes import (
+    CONCEPT_PREFIX,
+    OTHER_WEIGHT,
     THEME_SIMILARITY,
+    ConceptFn,
     ThemeTopic,
-    concept_coverage,
-    concept_profile,
     default_concepts,
     product_key,
 )
 from nlp.themes import update_themes as group_themes
-from nlp.topics import describe_groups, label_groups, make_label, normalise
+from nlp.topics import describe_groups, is_label_term, label_groups, make_label, normalise
 from store import analysis
 from store import themes as theme_store
 from store.db import refresh_statistics
@@ -118,16 +122,24 @@ def catalogue_terms(cfg: VocConfig) -> list[str]:
     return sorted((t for t in terms if t and len(t) > 1), key=len, reverse=True)
 
 
+def _terms_pattern(terms: list[str]) -> re.Pattern[str]:
+    # Latin terms only as whole words: the brand word "Co" must not eat the "co" of "colour" or "cord"
+    return re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
+                               + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
+                               for t in terms), re.IGNORECASE)
+
+
+def _view_text(t: str, pattern: re.Pattern[str]) -> str:
+    return BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t
+
+
 def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> tuple[list[str], list[list[str]]]:
     """Texts and tokens with catalogue terms and batch codes removed, for embedding and labels."""
     if not terms:
         return texts, tokens
-    # Latin terms only as whole words: the brand word "Co" must not eat the "co" of "colour" or "cord"
-    pattern = re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
-                                  + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
-                                  for t in terms), re.IGNORECASE)
+    pattern = _terms_pattern(terms)
     lowered = {t.lower() for t in terms}
-    out_texts = [BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t for t in texts]
+    out_texts = [_view_text(t, pattern) for t in texts]
     # each distinct token is tested once (history runs to millions of token occurrences)
     keep: dict[str, bool] = {}
 
@@ -247,10 +259,42 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     return moved_before
 
 
+class _ViewTexts(Sequence[str]):
+    """``topic_view``'s texts of ``texts``, each computed when it is first read."""
+
+    def __init__(self, texts: list[str], terms: list[str]) -> None:
+        self._texts, self._pattern = texts, (_terms_pattern(terms) if terms else None)
+        self._done: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        out = self._done.get(i)
+        if out is None:
+            t = self._texts[i]
+            out = self._done[i] = t if self._pattern is None else _view_text(t, self._pattern)
+        return out
+
+
 def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np.ndarray, touched: set[int],
              topics: dict, terms: list[str]) -> None:
     """New centroids, keywords and (machine) labels for the topics whose members changed."""
-    texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms)
+    # the texts only for the labels of the relabelled topics' most typical members (label_groups reads no
+    # others): topic_view's text for a row when it is first read, not for every row of the window
+    _, tokens = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
+    texts = _ViewTexts([r.text_clean or "" for r in rows], terms)
     keywords = describe_groups(tokens, label, x)
     relabel = {tid: kws for tid, kws in keywords.items()
                if tid in touched and tid in topics and kws and not topics[tid].human_label}
@@ -431,33 +475,125 @@ def _refit_fingerprint(rows: list, topics: list[Topic]) -> bytes:
 # --------------------------------------------------------------------------------------------
 # Themes over the topics
 # --------------------------------------------------------------------------------------------
-def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None) -> list[ThemeTopic]:  # type: ignore[no-untyped-def]
+def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None,  # type: ignore[no-untyped-def]
+                 frozen_before: int | None = None) -> list[ThemeTopic]:
     """The live topics with their tickets' concept profiles and coverage (catalogue terms removed, as
-    for topics) and product counts."""
-    tickets, topics = theme_store.topic_rows(conn, w)
-    docs: dict[int, list[list[str]]] = {}
-    sizes: dict[int, list[int]] = {}
-    products: dict[int, Counter[str]] = {}
+    for topics) and product counts, over every assigned ticket up to week ``w``.
+
+    ``frozen_before`` (a week ordinal; the weekly run passes the first week :func:`split_history` may
+    move tickets of): the sums over the tickets of earlier weeks are kept in the store (artifact
+    ``themes-history``) and only the weeks since are read, as long as a digest of each earlier week's
+    assigned tickets (``store.themes.week_fingerprints``, in SQL) is unchanged; any change there (a
+    refit, an erasure, a late or corrected ticket) recomputes them from the tickets. Profiles,
+    coverage, sizes and products are sums of integers per ticket, so the figures are the same either
+    way. None: read every ticket (also when ``concepts`` is given)."""
     fn = concepts or default_concepts()
     keys: dict[str, str] = {}
-    for r in tickets:
-        docs.setdefault(int(r.topic_id), []).append((r.tokens or "").split())
-        n = sizes.setdefault(int(r.topic_id), [0, 0])
-        n[0] += 1
-        n[1] += r.lang == "en"
-        if r.product_n:
-            key = keys.get(r.product_n) or keys.setdefault(r.product_n, product_key(r.product_n, fn))
-            products.setdefault(int(r.topic_id), Counter())[key] += 1
+    sums: dict[int, _ThemeSums] = {}
+    if concepts is None and frozen_before is not None and frozen_before <= w:
+        sums = _frozen_sums(conn, frozen_before, terms, fn, keys)
+        _add_sums(sums, theme_store.assigned_rows(conn, frozen_before, w), terms, fn, keys)
+    else:
+        _add_sums(sums, theme_store.assigned_rows(conn, None, w), terms, fn, keys)
+    merged = theme_store.merged_into_map(conn)
+    by_topic: dict[int, _ThemeSums] = {}
+    for raw, sm in sums.items():  # merge-resolved as the counts resolve them
+        by_topic.setdefault(merged.get(raw, raw), _ThemeSums()).add(sm)
     out = []
-    for t in topics:
-        if t.id not in docs:
+    for t in theme_store.live_topics(conn):
+        tot = by_topic.get(t.id)
+        if tot is None or not tot.n:
             continue
-        _, toks = topic_view(["" for _ in docs[t.id]], docs[t.id], terms)
-        out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=sizes[t.id][0], label=t.label, size_en=sizes[t.id][1],
-                              profile=concept_profile(toks, fn), coverage=concept_coverage(toks, fn),
-                              products=dict(products.get(t.id, {})),
+        out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=tot.n, label=t.label, size_en=tot.en,
+                              profile=_weighted(tot.profile), coverage={c: k / tot.n for c, k in tot.coverage.items()},
+                              products=dict(tot.products),
                               centroid=np.frombuffer(t.centroid, np.float32) if t.centroid else None, status=t.status))
     return out
+
+
+@dataclass
+class _ThemeSums:
+    """What a set of tickets adds to a topic's theme profile: tickets, English tickets, concept counts
+    (unweighted, as :func:`nlp.themes.concept_profile` sums them), tickets per concept (as
+    :func:`nlp.themes.concept_coverage` counts them) and tickets per product key."""
+
+    n: int = 0
+    en: int = 0
+    profile: Counter[str] = field(default_factory=Counter)
+    coverage: Counter[str] = field(default_factory=Counter)
+    products: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: _ThemeSums) -> None:
+        self.n += other.n
+        self.en += other.en
+        self.profile.update(other.profile)
+        self.coverage.update(other.coverage)
+        self.products.update(other.products)
+
+    def dump(self) -> list[Any]:
+        return [self.n, self.en, dict(self.profile), dict(self.coverage), dict(self.products)]
+
+    @classmethod
+    def load(cls, v: list[Any]) -> _ThemeSums:
+        return cls(int(v[0]), int(v[1]), Counter(v[2]), Counter(v[3]), Counter(v[4]))
+
+
+def _weighted(profile: Counter[str]) -> Counter[str]:
+    """:func:`nlp.themes.concept_profile`'s weighting of the summed counts."""
+    if OTHER_WEIGHT != 1.0:
+        return Counter({k: (v if k.startswith(CONCEPT_PREFIX) else v * OTHER_WEIGHT) for k, v in profile.items()})
+    return Counter(profile)
+
+
+def _add_sums(sums: dict[int, _ThemeSums], rows: list[Any], terms: list[str], fn: ConceptFn,
+              keys: dict[str, str]) -> None:
+    """Add these tickets ((topic_id, lang, tokens, product_n), ``store.themes.assigned_rows``) to their
+    assigned topic's sums; the same per-ticket steps as :func:`nlp.themes.concept_profile` and
+    :func:`nlp.themes.concept_coverage`, with each ticket's tokens mapped once for both."""
+    _, toks_all = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
+    for r, toks in zip(rows, toks_all, strict=True):
+        sm = sums.get(int(r.topic_id))
+        if sm is None:
+            sm = sums[int(r.topic_id)] = _ThemeSums()
+        sm.n += 1
+        sm.en += r.lang == "en"
+        if r.product_n:
+            key = keys.get(r.product_n) or keys.setdefault(r.product_n, product_key(r.product_n, fn))
+            sm.products[key] += 1
+        kept = [t for t in toks if is_label_term(t)]
+        if kept:
+            found = fn(kept)
+            sm.profile.update(found)
+            sm.coverage.update({c for c in found if c.startswith(CONCEPT_PREFIX)})
+
+
+def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
+                 keys: dict[str, str]) -> dict[int, _ThemeSums]:
+    """The theme sums of the tickets of weeks before ``before`` per assigned topic: the stored ones,
+    topped up with the weeks since they were stored, or recomputed when a stored week's digest changed
+    (or the catalogue terms or the understanding version did). Stores the result for the next run."""
+    from flows.understand import NLP_VERSION
+
+    # sorted: catalogue_terms orders terms of one length as a set iterates, which differs between processes
+    tag = hashlib.sha256(("\n".join(sorted(terms)) + "|" + NLP_VERSION).encode()).hexdigest()[:16]
+    digests = theme_store.week_fingerprints(conn, before)
+    sums: dict[int, _ThemeSums] = {}
+    start: int | None = None
+    blob = analysis.get_artifact(conn, theme_store.THEME_HISTORY)
+    if blob is not None:
+        state = json.loads(blob)
+        upto = int(state["upto"])
+        stored = {int(k): v for k, v in state["weeks"].items()}
+        if (state["tag"] == tag and upto <= before
+                and stored == {wk: d for wk, d in digests.items() if wk < upto}):
+            sums = {int(k): _ThemeSums.load(v) for k, v in state["sums"].items()}
+            start = upto
+    if start is None or start < before:
+        _add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
+    analysis.put_artifact(conn, theme_store.THEME_HISTORY, json.dumps(
+        {"tag": tag, "upto": before, "weeks": {str(k): v for k, v in digests.items()},
+         "sums": {str(k): v.dump() for k, v in sums.items()}}).encode())
+    return sums
 
 
 def update_theme_catalogue(engine: Engine, cfg: VocConfig, week: Week | int, *, refit: bool = False,
@@ -471,7 +607,7 @@ def update_theme_catalogue(engine: Engine, cfg: VocConfig, week: Week | int, *, 
     w = _week_ordinal(week)
     terms = catalogue_terms(cfg)
     with engine.begin() as conn:
-        topics = theme_topics(conn, w, terms, concepts)
+        topics = theme_topics(conn, w, terms, concepts, frozen_before=split_window_start(w, cfg.thresholds))
         previous, pinned = theme_store.memberships(conn)
         upd = group_themes(topics, previous, theme_store.known_themes(conn), next_id=theme_store.next_theme_id(conn),
                            pinned=pinned, refit=refit, threshold=threshold or THEME_SIMILARITY)

@@ -2,9 +2,10 @@
 
 A helpdesk that deletes or scrubs a ticket (Zendesk ``status: "deleted"``, Freshdesk's trash and spam)
 means it must be gone here too: :func:`erase_tickets` deletes the stored row with everything derived
-from it (topic assignment, embedding), the raw rows of it that sit in quarantine, and recounts the
-weeks it was counted in, so no figure computed afterwards includes it. What is kept is one
-``erasures`` row per ticket: the source, the ticket id, why, and when; never a word of the ticket.
+from it (topic assignment, embedding, the kept theme sums of earlier weeks), the raw rows of it that sit
+in quarantine, and recounts the weeks it was counted in, so no figure computed afterwards includes it.
+What is kept is one ``erasures`` row per ticket: the source, the ticket id, why, and when; never a word
+of the ticket.
 
 It runs inside the caller's transaction (the ingest writes a batch's tickets, its erasures and the
 source's watermark together), and erasing a ticket that is not stored is a no-op.
@@ -21,7 +22,8 @@ from sqlalchemy import Connection, delete, insert, select
 
 from store.analysis import recount_weeks
 from store.binds import chunks
-from store.models import Assignment, Embedding, Erasure, QuarantinedRow, TicketRow
+from store.models import Artifact, Assignment, Embedding, Erasure, QuarantinedRow, TicketRow
+from store.themes import THEME_HISTORY
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ def erase_tickets(conn: Connection, source: str, deletions: Sequence[Deletion]) 
             quarantined.add(locations[loc])
     if found:
         recount_weeks(conn, {week for _, week in found.values()})
+        # the theme profile sums of earlier weeks add up these tickets' words: the next run recomputes them
+        conn.execute(delete(Artifact).where(Artifact.key == THEME_HISTORY))
     erased = sorted(set(found) | quarantined)
     if erased:
         now = datetime.now().replace(microsecond=0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 
 from nlp.themes import ACTIVE, EMERGING, LIVE, MERGED, RETIRED, KnownTheme, ThemeUpdate
 from store.models import Assignment, Theme, ThemeLineage, TicketRow, Topic, TopicTheme
@@ -77,6 +77,47 @@ def topic_rows(conn: Connection, until_week: int) -> tuple[list[Any], list[Any]]
     topics = list(conn.execute(select(Topic.id, Topic.intent, Topic.label, Topic.status, Topic.centroid)
                                .where(Topic.status.in_(sorted(LIVE))).order_by(Topic.id)))
     return list(conn.execute(q)), topics
+
+
+THEME_HISTORY = "themes-history"  # artifact: the theme profile sums of earlier weeks (flows.topic_stage.theme_topics)
+
+
+def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> list[Any]:
+    """(topic_id as assigned - not merge-resolved -, lang, tokens, product_n) of every assigned ticket of
+    weeks ``from_week`` (None: the first) .. ``until_week``: what the theme profiles are built from."""
+    T, A = TicketRow.__table__, Assignment.__table__
+    q = (select(A.c.topic_id, T.c.lang, T.c.tokens, T.c.product_n)
+         .select_from(A.join(T, T.c.id == A.c.ticket_id)).where(T.c.week <= until_week))
+    if from_week is not None:
+        q = q.where(T.c.week >= from_week)
+    return list(conn.execute(q))
+
+
+def week_fingerprints(conn: Connection, before_week: int) -> dict[int, list[float]]:
+    """Per week before ``before_week``: a digest of its assigned tickets as the theme profiles read them
+    (count, ticket ids, topic ids, ids x topics, similarities, token and product lengths, English
+    tickets), in SQL over ids, assignments and lengths: it changes when a ticket of the week is added,
+    erased, moved to another week or topic, reassigned or re-understood."""
+    T, A = TicketRow.__table__, Assignment.__table__
+    q = (select(T.c.week, func.count(), func.sum(A.c.ticket_id), func.sum(A.c.topic_id),
+                func.sum(A.c.topic_id * (A.c.ticket_id % 65521)), func.sum(A.c.similarity),
+                func.sum(func.length(T.c.tokens)), func.sum(func.length(T.c.product_n)),
+                func.sum(case((T.c.lang == "en", 1), else_=0)))
+         .select_from(A.join(T, T.c.id == A.c.ticket_id)).where(T.c.week < before_week).group_by(T.c.week))
+    return {int(r[0]): [int(v or 0) for v in r[1:5]] + [float(r[5] or 0.0)] + [int(v or 0) for v in r[6:]]
+            for r in conn.execute(q)}
+
+
+def merged_into_map(conn: Connection) -> dict[int, int]:
+    """Topic id -> the topic it is merged into, for merged topics (as counts resolve them)."""
+    return {int(t): int(m) for t, m in conn.execute(select(Topic.id, Topic.merged_into)
+                                                    .where(Topic.merged_into.is_not(None)))}
+
+
+def live_topics(conn: Connection) -> list[Any]:
+    """The live topics (id, intent, label, status, centroid) by id."""
+    return list(conn.execute(select(Topic.id, Topic.intent, Topic.label, Topic.status, Topic.centroid)
+                             .where(Topic.status.in_(sorted(LIVE))).order_by(Topic.id)))
 
 
 def known_themes(conn: Connection) -> list[KnownTheme]:

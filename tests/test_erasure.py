@@ -13,6 +13,7 @@ from store import analysis
 from store.db import make_engine, migrate
 from store.erasure import Deletion, erase_tickets, erasures
 from store.models import Assignment, TicketRow, Topic, WeeklyCount, WeeklyVolume
+from store.themes import THEME_HISTORY
 
 WEEK_AT = datetime(2026, 1, 7, 12, 0)
 WEEK = (WEEK_AT.toordinal() - WEEK_AT.weekday()) // 7
@@ -45,8 +46,11 @@ def weekly(engine: Engine) -> tuple[list[tuple], list[tuple]]:
 def test_erasing_the_only_safety_ticket_lowers_the_cell_and_logs_ids(engine: Engine) -> None:
     seed(engine)
     with engine.begin() as c:
+        analysis.put_artifact(c, THEME_HISTORY, b"{}")
         done = erase_tickets(c, "zd", [Deletion("1"), Deletion("404", "spam")])  # 404 was never stored
     assert done == ["1"]
+    with engine.connect() as c:  # the kept theme sums of earlier weeks counted its words: gone too
+        assert analysis.get_artifact(c, THEME_HISTORY) is None
     counts, vols = weekly(engine)
     # ticket 1 was the cell's only safety ticket (batch B2409): its severity and counts go with it
     assert counts == [(WEEK, "", 3, 2, 0), (WEEK, "B2409", 2, 2, 0)]
