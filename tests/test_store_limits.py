@@ -19,7 +19,11 @@ def test_save_assignments_replaces_more_ids_than_one_statement_can_bind(sqlite_u
     n = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) + 1000
     ids = list(range(1, n + 1))
     with sqlite_engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # the limit is the point here, not ticket/topic rows
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # the limit is the point here, not topic rows
+        # the tickets must exist: save_assignments skips ids no longer stored (an erasure meanwhile)
+        conn.exec_driver_sql(
+            "INSERT INTO tickets (id, source, source_id, event_at, week, body, content_hash) VALUES (?, 's', ?, "
+            "'2026-01-05 00:00:00', 1, '', '')", [(i, str(i)) for i in ids])
         conn.commit()
         analysis.save_assignments(conn, ids, [(1, 0.5)] * len(ids), 1)
         analysis.save_assignments(conn, ids, [(2, 0.7)] * len(ids), 2)  # one unchunked delete would bind n ids
