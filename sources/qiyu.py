@@ -54,11 +54,11 @@ import logging
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sources.files import BROKEN, RawRow
-from sources.http import HttpClient, RetryPolicy
+from sources.http import HttpClient, RetryPolicy, since_ms
 from sources.incremental import Batch
 from voc.errors import SourceError
 
@@ -94,21 +94,6 @@ def _int(v: Any) -> int | None:
     if isinstance(v, str) and v.strip().lstrip("-").isdigit():
         return int(v.strip())
     return None
-
-
-def _ms(since: str | None, now: datetime) -> int:
-    if not since:
-        return int((now - timedelta(days=FIRST_DAYS)).timestamp() * 1000)
-    text = since.strip()
-    if text.isdigit():
-        return int(text) if len(text) == 13 else int(text) * 1000
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SourceError(f"since: not an ISO date/time: {since!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def csat(session: dict[str, Any]) -> float | None:
@@ -209,7 +194,7 @@ class QiyuSource:
         self.poll_seconds, self.max_polls = poll_seconds, max_polls
         self.sleep, self.now = sleep, now
         self._key, self._secret = app_key, app_secret
-        self.first_ms = _ms(since, now())
+        self.first_ms = since_ms(since, now(), FIRST_DAYS)
         self.hint = f"the appKey in ${key_env} and the appSecret in ${secret_env} (七鱼 管理后台 > 设置 > 开发者ID)"
         self.client = HttpClient(name, base_url.rstrip("/"), timeout=timeout, policy=policy or RetryPolicy(),
                                  sleep=sleep, auth_hint=self.hint)

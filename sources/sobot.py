@@ -46,11 +46,11 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sources.files import BROKEN, RawRow
-from sources.http import HttpClient, RetryPolicy
+from sources.http import HttpClient, RetryPolicy, since_ms
 from sources.incremental import Batch
 from store.erasure import Deletion
 from voc.errors import SourceError
@@ -70,21 +70,6 @@ FIRST_DAYS = 30
 def sign(appid: str, create_time: str, app_key: str) -> str:
     """md5(appid + create_time + app_key), lower-case hex (获取访问 token 编码)."""
     return hashlib.md5(f"{appid}{create_time}{app_key}".encode()).hexdigest()
-
-
-def _ms(since: str | None, now: datetime) -> int:
-    if not since:
-        return int((now - timedelta(days=FIRST_DAYS)).timestamp() * 1000)
-    text = since.strip()
-    if text.isdigit():
-        return int(text) if len(text) == 13 else int(text) * 1000
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SourceError(f"since: not an ISO date/time: {since!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def _text(v: Any) -> str | None:
@@ -131,7 +116,7 @@ class SobotSource:
         self.now = now
         self._appid, self._key = appid, app_key
         self._token: str | None = None
-        self.first_ms = _ms(since, now())
+        self.first_ms = since_ms(since, now(), FIRST_DAYS)
         self.hint = f"the appid in ${id_env} and the app_key in ${key_env} (from Sobot's after-sales staff)"
         self.client = HttpClient(name, base_url.rstrip("/"), timeout=timeout, policy=policy or RetryPolicy(),
                                  sleep=sleep, auth_hint=self.hint)

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from sources.files import BROKEN, RawRow
-from sources.http import HttpClient, RetryPolicy
+from sources.http import HttpClient, RetryPolicy, since_datetime
 from sources.incremental import Batch
 from store.erasure import Deletion
 from voc.errors import SourceError
@@ -51,13 +50,7 @@ def _epoch(since: str | None) -> int:
     text = since.strip()
     if text.isdigit():
         return int(text)
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SourceError(f"since: not an ISO date/time: {since!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp())
+    return int(since_datetime(text).timestamp())
 
 
 def ticket_row(t: dict[str, Any], metric: dict[str, Any] | None = None,
