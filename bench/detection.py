@@ -762,6 +762,60 @@ def run_one(source: str, seed: int, n_weeks: int, per_week: int, scenarios: list
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def rescore_one(run_dir: str, n_weeks: int, per_week: int, scenarios: list[str], embedder: str = "tfidf"
+                ) -> dict[str, Any]:
+    """Re-run only the surge stage (and the scoring) on the stores a ``--keep`` run left in ``run_dir``
+    (``<source>-<seed>-*``): each scenario's weeks are detected again in order on a copy of its final
+    store, with this checkout's code. Topics and counts stay as that run left them (for the ramp:
+    the counts of every week as they were computed that week, the topic catalogue of its last week),
+    so a change to cells, families or the verdict is measured in seconds instead of re-running the
+    pipeline - a tuning aid; results to report come from full runs."""
+    surge_stage, _, _, _, _, make_engine, _ = _stages()
+    d = Path(run_dir)
+    source, seed_s = d.name.rsplit("-", 2)[:2]
+    seed = int(seed_s)
+    t0 = time.perf_counter()
+    try:
+        plan = make_plan(source, seed, n_weeks, per_week)
+        cfg = bench_config(plan.products, embedder)
+        B = len(plan.weeks) - WINDOW
+        runs = {}
+        for sc in scenarios:
+            kept = d / sc / "store.sqlite3"
+            if not kept.exists():
+                continue
+            with tempfile.TemporaryDirectory(dir=d) as tmp:
+                db = Path(tmp) / "store.sqlite3"
+                _copy_db(kept, db)
+                engine = make_engine(f"sqlite:///{db}")
+                n = WINDOW if sc == "ramp" else 1
+                weeks_out: list[dict[str, Any]] = []
+                ts = time.perf_counter()
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("delete from surges where week >= ?", (plan.weeks[B].ordinal(),))
+                for j in range(n):
+                    week = plan.weeks[B + j]
+                    surge_stage.detect_week(engine, cfg, week)
+                    extra = plan.extras.get(sc, {}).get(j, [])
+                    if sc == "safety":
+                        theme_ids = set(plan.safety_base[j]) | {r["ticket_id"] for r in extra}
+                    elif sc in ("theme", "ramp"):
+                        theme_ids = set(plan.theme_base[j]) | {r["ticket_id"] for r in extra}
+                    else:
+                        theme_ids = set()
+                    injected = {r["ticket_id"] for r in extra} if sc in ("theme", "ramp", "safety") else set()
+                    last = j == n - 1 and not any(x["hit"] for x in weeks_out)
+                    weeks_out.append(score_week(engine, cfg, week, theme_ids, injected,
+                                                plan.info.get("inject_batch") if sc in ("theme", "ramp") else None,
+                                                diagnose_miss=last))
+                engine.dispose()
+                runs[sc] = summarise(sc, weeks_out, time.perf_counter() - ts, {}, 0.0)
+        return {"source": source, "seed": seed, "info": plan.info, "baseline": {"total_s": 0.0},
+                "runs": runs, "seconds": round(time.perf_counter() - t0, 1), "rescored": str(d)}
+    except Exception as e:  # noqa: BLE001 - one failed run must not lose the others
+        return {"source": source, "seed": seed, "error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
+
+
 # ============================================================================= report
 
 def table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -880,6 +934,9 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the stores and CSVs (in --workdir)")
     ap.add_argument("--embedder", choices=["tfidf", "hybrid"], default="tfidf",
                     help="thresholds.embedder for every run (hybrid needs the 'multilingual' extra)")
+    ap.add_argument("--rescore", metavar="DIR",
+                    help="re-run only the surge stage and the scoring on the stores a --keep run left in DIR "
+                         "(a tuning aid for changes to cells and the verdict; --sources/--seeds still select)")
     args = ap.parse_args()
     if not 16 <= args.weeks <= 26:
         ap.error("--weeks must be 16-26")
@@ -897,7 +954,13 @@ def main() -> int:
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
     call = (args.weeks, args.per_week, scenarios, args.workdir, args.keep, args.embedder)
-    if args.jobs > 1:
+    if args.rescore:
+        dirs = sorted(str(x) for x in Path(args.rescore).iterdir() if x.is_dir()
+                      and tuple(x.name.rsplit("-", 2)[:2]) in {(s, str(n)) for s, n in jobs})
+        for x in dirs:
+            results.append(rescore_one(x, args.weeks, args.per_week, scenarios, args.embedder))
+            _progress(results[-1])
+    elif args.jobs > 1:
         import multiprocessing
 
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as ex:

@@ -22,6 +22,9 @@ uses for its verdict:
   ticket volume: its complaints ramp up with its sales); such cells are flagged only once they have
   ``SurgeParams.maturity_periods`` of history of their own (before that the batch is named by the
   concentration of a theme's or topic's surge).
+- ``short_memory``: True for the batch levels: a batch's share of its product's tickets drifts with
+  its life cycle (ramping up as it ships, fading as the next batch replaces it), so its expectation
+  comes from its last ``SurgeParams.short_memory_weeks`` periods, not from ``baseline_weeks``.
 
 Levels and what they count (``intent`` column: complaint unless given):
 - topic levels: complaint tickets of the (complaint) topic;
@@ -76,7 +79,8 @@ PRODUCT_VOLUME_LEVELS = ("product×batch", "product×safety")  # else the total 
 ALL = "all"
 SEP = "\t"
 DESC = ["topic_id", "theme_id", "product", "model", "batch"]
-COLUMNS = ["level", "cell", "period", "count", "exposure", *DESC, "family", "parent", "emerging", "flag_new"]
+COLUMNS = ["level", "cell", "period", "count", "exposure", *DESC, "family", "parent", "emerging", "flag_new",
+           "short_memory"]
 
 
 def young_topics(created: Iterable[tuple[int, int]], week: int, maturity: int) -> set[int]:
@@ -159,6 +163,7 @@ def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
         else:
             g["emerging"] = False
         g["flag_new"] = level not in NO_BIRTH_FLAG
+        g["short_memory"] = level in BATCH_LEVELS
         frames.append(g)
     if not frames:
         return pd.DataFrame(columns=COLUMNS)

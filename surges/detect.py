@@ -90,10 +90,10 @@ def _last_birth(y, valid, gap: int) -> np.ndarray:
     return last
 
 
-def _last_n(mask: np.ndarray, n: int) -> np.ndarray:
-    """Per row, keep the last ``n`` True entries of ``mask``."""
+def _last_n(mask: np.ndarray, n: int | np.ndarray) -> np.ndarray:
+    """Per row, keep the last ``n`` True entries of ``mask`` (``n`` one number or one per row)."""
     rc = np.cumsum(mask[:, ::-1], axis=1)[:, ::-1]
-    return mask & (rc <= n)
+    return mask & (rc <= (np.asarray(n)[:, None] if np.ndim(n) else n))
 
 
 def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) -> pd.DataFrame:
@@ -134,11 +134,15 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
 
     # the baseline and dispersion only look back max_lookback periods (the seasonal model further)
     b0 = max(0, t - max(P.max_lookback, P.dispersion_periods + P.baseline_weeks))
+    # the baseline's length per cell: cells whose share drifts by nature (``short_memory``: a batch's
+    # share of its product's tickets follows its life cycle) are predicted from their last few periods
+    memory = np.where(_desc(panel, "short_memory", False, idx).astype(bool) & (P.short_memory_weeks > 0),
+                      P.short_memory_weeks, P.baseline_weeks).astype(np.int64)
     alpha = _dispersion(y[:, b0:t], o[:, b0:t], _last_n(clean[:, b0:t], P.dispersion_periods), clean[:, b0:t],
-                        panel.level_code[idx], P)
+                        panel.level_code[idx], P, memory)
 
     yt, ot = y[:, t], o[:, t]
-    res = _baseline_test(y[:, b0:t], o[:, b0:t], w_hist[:, b0:t], yt, ot, alpha, P)
+    res = _baseline_test(y[:, b0:t], o[:, b0:t], w_hist[:, b0:t], yt, ot, alpha, P, memory)
     far = _farrington(y, o, np.where(past_flag, P.flagged_weight, 1.0) * (valid & exists), t, ti - ef, yt, ot,
                       alpha, P)
     cus = _cusum(y, o, clean, t, alpha, P)
@@ -295,7 +299,7 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
 
 
 # --------------------------------------------------------------------------------------------------
-def _dispersion(y, o, sel, usable_all, level_code, P: SurgeParams) -> np.ndarray:
+def _dispersion(y, o, sel, usable_all, level_code, P: SurgeParams, memory=None) -> np.ndarray:
     """Negative binomial alpha per cell (var = mu + alpha mu^2), shrunk towards the trimmed-mean alpha
     of the cells of the same level and count-size stratum.
 
@@ -305,15 +309,15 @@ def _dispersion(y, o, sel, usable_all, level_code, P: SurgeParams) -> np.ndarray
     and the test stays calibrated. Errors are winsorised at 5 robust SDs, so a topic dying out, a
     level shift or one past spike barely move it."""
     C, H = y.shape
-    k = P.baseline_weeks
+    k = np.full(C, P.baseline_weeks, dtype=np.int64) if memory is None else np.asarray(memory)
     u = usable_all.astype(float)
     cy = np.concatenate([np.zeros((C, 1)), np.cumsum(y * u, axis=1)], axis=1)
     co = np.concatenate([np.zeros((C, 1)), np.cumsum(o * u, axis=1)], axis=1)
     cn = np.concatenate([np.zeros((C, 1)), np.cumsum(u, axis=1)], axis=1)
-    lo = np.maximum(np.arange(H) - k, 0)
-    Yp = cy[:, np.arange(H)] - cy[:, lo]
-    Op = co[:, np.arange(H)] - co[:, lo]
-    Np = cn[:, np.arange(H)] - cn[:, lo]
+    lo = np.maximum(np.arange(H)[None, :] - k[:, None], 0)
+    Yp = cy[:, :H] - np.take_along_axis(cy, lo, axis=1)
+    Op = co[:, :H] - np.take_along_axis(co, lo, axis=1)
+    Np = cn[:, :H] - np.take_along_axis(cn, lo, axis=1)
     ok = sel & (Np >= P.min_baseline_periods) & (Op > 0) & (Yp > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         pred = np.where(ok, Yp / np.where(Op > 0, Op, 1.0) * o, np.nan)
@@ -380,8 +384,8 @@ def _nb_sf(y, mu, phi):
     return np.where(pos, np.where(over, nb, po), out)
 
 
-def _baseline_test(yb, ob, w, yt, ot, alpha, P: SurgeParams) -> dict:
-    sel = _last_n(w > 0, P.baseline_weeks)
+def _baseline_test(yb, ob, w, yt, ot, alpha, P: SurgeParams, memory=None) -> dict:
+    sel = _last_n(w > 0, P.baseline_weeks if memory is None else memory)
     wb = w * sel
     n_base = sel.sum(axis=1)
     B0 = (wb * yb).sum(axis=1)

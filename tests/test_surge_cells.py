@@ -9,7 +9,7 @@ import pytest
 
 from reports.explanations import explain
 from surges import SurgeParams, build_panel, count_table, detect, detect_panel
-from surges.cells import young_topics
+from surges.cells import BATCH_LEVELS, young_topics
 from surges.sim import simulate_tickets
 
 WEEKS = list(range(3000, 3020))  # 20 weeks, the last one is judged
@@ -358,3 +358,44 @@ def test_a_batch_is_looked_at_under_its_product():
     res = detect(table, W).set_index(["level", "cell"])
     assert res.loc[("product", "oven"), "flagged"] and res.loc[("product×batch", "oven|B1"), "flagged"]
     assert res.loc[("product×batch", "kettle|K1"), "gated"]  # its product did not move
+
+
+def _life_cycle(rng, rise: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An oven whose ~60 complaints a week move from batch B1 to B2 as B2 ships (B2's share 0 -> 45%
+    over the weeks before the last six, B1 fading), other products beside it; ``rise`` more
+    complaints from B2 in the judged week."""
+    rows = []
+    share = np.r_[np.zeros(6), np.linspace(0.05, 0.45, 8), np.full(6, 0.45)]  # B2's share of the oven
+    for i, wk in enumerate(WEEKS):
+        n = int(rng.poisson(60))
+        b2 = int(rng.binomial(n, share[i]))
+        for batch, k in (("B1", n - b2), ("B2", b2)):
+            if k:
+                rows.append({"week": wk, "intent": "complaint", "topic_id": 1, "product": "oven", "model": "M1",
+                             "batch": batch, "n": k, "n_safety": 0})
+    for topic in range(2, 30):
+        rows += _rows(rng, topic, f"X{topic % 3}", "", 4.0)
+    counts = _add(_frame(rows), W, 1, "oven", "B2", rise)
+    oven = counts[counts["product"] == "oven"].groupby("week", as_index=False)["n"].sum().assign(product="oven")
+    return counts, oven
+
+
+def test_a_batch_is_judged_against_its_last_weeks_not_its_whole_life_cycle():
+    """A batch's share of its product drifts with its life cycle: judged on 8 weeks, the ramp counts as
+    noise (over-dispersion) and a real rise of the batch hides in it; judged on its last weeks
+    (``short_memory``), the rise shows and the ramp alone is no surge."""
+    for seed in range(5):
+        counts, oven = _life_cycle(np.random.default_rng(100 + seed), rise=30)
+        table = count_table(counts, TOTAL, WEEKS, product_total=oven)
+        batch_level = table["level"].isin(BATCH_LEVELS)
+        assert table.loc[batch_level, "short_memory"].all() and not table.loc[~batch_level, "short_memory"].any()
+        short = detect(table, W).set_index(["level", "cell"]).loc[("product×batch", "oven|B2")]
+        whole = detect(table, W, SurgeParams(short_memory_weeks=0)).set_index(["level", "cell"]).loc[
+            ("product×batch", "oven|B2")]
+        assert short["baseline_periods"] == 3 and whole["baseline_periods"] == 8
+        assert short["dispersion"] < whole["dispersion"] and short["p"] < whole["p"]
+        assert short["p"] < 0.05  # the rise shows (flagged when its product moved too)
+        # no rise: the ramp that ended is not a surge
+        counts0, oven0 = _life_cycle(np.random.default_rng(100 + seed), rise=0)
+        res0 = detect(count_table(counts0, TOTAL, WEEKS, product_total=oven0), W).set_index(["level", "cell"])
+        assert not res0.loc[("product×batch", "oven|B2"), "flagged"]
