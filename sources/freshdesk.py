@@ -366,7 +366,8 @@ class FreshdeskSource:
     def _rated_since_last_run(self, boundary: datetime | None, ids: set[str], rated: dict[str, Any],
                               taken: set[str]) -> Iterator[Batch]:
         """Tickets rated since the last run that this run's pass did not store: fetched one by one
-        and stored again with their rating. Then the ratings cursor moves past those ratings."""
+        and stored again with their rating, a page at a time. Then the ratings cursor moves past those
+        ratings (a run stopped before that does them again: the same rows, stored unchanged)."""
         last = _parse_ts(rated["ratings_at"]) if rated else None
         seen_at_last = set(rated.get("rating_ids", [])) if rated else set()
         self._read_ratings(last or self.first_since)
@@ -386,6 +387,9 @@ class FreshdeskSource:
                 continue
             rows.append(RawRow(_location(tid), ticket_row(t, self._reply(tid) if self.replies else None,
                                                           csat_score(latest[tid]))))
+            if len(rows) >= self.per_page:  # stored as they come; the cursor moves only at the end
+                yield Batch(rows, None, skipped)
+                rows, skipped = [], 0
         stamps = [(_parse_ts(str(r["created_at"])), str(r["id"])) for r in self._ratings.values()
                   if _stamp(r) is not None]
         if stamps:

@@ -668,9 +668,18 @@ def test_freshdesk_ratings_paged_and_scale(engine: Engine, server: HelpdeskServe
     for _ in range(120):  # 120 other ratings first: the list has two pages of 100
         server.rate_freshdesk(99, 101)
     server.rate_freshdesk(3, -103)
-    Run(engine, freshdesk(server))()
+    run = Run(engine, freshdesk(server))
+    run()
     assert csat_of(engine) == {"1": None, "2": None, "3": 1.0}
     assert [q["page"] for p, q, _ in server.log if p == RATINGS] == ["1", "2"]
+    # five tickets rated after they were stored come back in pages of page_size (2) and are all kept
+    for i in range(4, 9):
+        server.add_freshdesk(i, "closed", description=f"blender smells #{i}")
+    run()
+    for i in range(4, 9):
+        server.rate_freshdesk(i, 102)
+    s = run()
+    assert s.counts.updated == 5 and all(csat_of(engine)[str(i)] == 4.33 for i in range(4, 9))
 
 
 def test_freshdesk_account_without_surveys_stores_tickets_without_csat(
