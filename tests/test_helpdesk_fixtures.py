@@ -691,3 +691,38 @@ def test_freshdesk_account_without_surveys_stores_tickets_without_csat(
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sources.freshdesk"]
     assert len(warned) == 1 and "HTTP 403" in warned[0]
     assert len([p for p, _, _ in server.log if p == RATINGS]) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Copies: the same tickets stored from a helpdesk and from its exports (another source)
+# ---------------------------------------------------------------------------------------------
+
+def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine, server: HelpdeskServer,
+                                                                 tmp_path: Any) -> None:
+    """A team pulls Zendesk and also drops Zendesk CSV exports in a folder (ticket ids kept): ticket 2
+    is deleted at Zendesk (an erasure request), so its exported copy goes too; the export's other rows
+    and other sources' ticket 2 stay."""
+    from config.settings import Source as Src
+
+    for i in (1, 2, 3):
+        server.add_zendesk(i, "solved", description=f"Oven door #{i}, call me on {PHONE}")
+    drops, other = tmp_path / "drops", tmp_path / "other"
+    drops.mkdir(), other.mkdir()
+    rows = "".join(f'{i},2026-01-05T08:00:00Z,"Oven door #{i}, call me on {PHONE}"\n' for i in (1, 2, 3))
+    (drops / "zendesk_export.csv").write_text("ticket_id,closed_at,body\n" + rows, encoding="utf-8")
+    (other / "erp.csv").write_text("ticket_id,closed_at,body\n2,2026-01-05T08:00:00Z,ERP case two\n", encoding="utf-8")
+    zd = zendesk(server).model_copy(update={"copies": ["drops"]})
+    cfg = VocConfig(sources=[zd, Src(name="drops", kind="file", path=str(drops)),
+                             Src(name="erp", kind="file", path=str(other))])
+    for s in cfg.sources:
+        ingest_source(engine, cfg, s, sleep=lambda _: None, timeout=2.0)
+    assert set(stored(engine, "drops")) == {"1", "2", "3"} and set(stored(engine, "erp")) == {"2"}
+    server.update_zendesk(2, status="deleted", subject="SCRUBBED", description="X")
+    s = ingest_source(engine, cfg, zd, sleep=lambda _: None, timeout=2.0)
+    assert s.erased == 2  # the Zendesk ticket and its exported copy
+    assert set(stored(engine, "zd")) == {"1", "3"} and set(stored(engine, "drops")) == {"1", "3"}
+    assert set(stored(engine, "erp")) == {"2"}  # not a copy: another system's ticket 2
+    with engine.connect() as c:
+        assert sorted(x[:3] for x in erasures(c)) == [("drops", "2", "deleted"), ("zd", "2", "deleted")]
+    with pytest.raises(ValueError, match="copies: 'nope' is not another source"):
+        VocConfig(sources=[zendesk(server).model_copy(update={"copies": ["nope"]})])
