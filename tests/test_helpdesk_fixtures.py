@@ -726,3 +726,24 @@ def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine,
         assert sorted(x[:3] for x in erasures(c)) == [("drops", "2", "deleted"), ("zd", "2", "deleted")]
     with pytest.raises(ValueError, match="copies: 'nope' is not another source"):
         VocConfig(sources=[zendesk(server).model_copy(update={"copies": ["nope"]})])
+
+
+def test_freshdesk_killed_while_restoring_rated_tickets_then_rerun_completes(engine: Engine,
+                                                                            server: HelpdeskServer) -> None:
+    from flows.ingest_stage import build_incremental
+    from tests.helpdesk_server import KillAfter
+
+    for i in range(1, 6):
+        server.add_freshdesk(i, "resolved", description=f"fryer smokes #{i}")
+    run = Run(engine, freshdesk(server))
+    run()
+    for i in range(1, 6):
+        server.rate_freshdesk(i, -101)
+    src = build_incremental(freshdesk(server), sleep=lambda _: None, timeout=2.0)
+    with pytest.raises(RuntimeError, match="killed"):
+        pull(engine, KillAfter(src, rows=3), Mapping())  # pages of 2: the first two re-stored, then killed
+    assert sorted(v for v in csat_of(engine).values() if v is not None) == [2.33, 2.33]
+    s = run()  # the ratings cursor did not move: the re-run re-stores the rest (the first two: unchanged)
+    assert csat_of(engine) == {str(i): 2.33 for i in range(1, 6)}
+    assert (s.counts.updated, s.counts.unchanged) == (3, 2)
+    assert run().read == 0
