@@ -229,6 +229,7 @@ class FreshdeskSource:
             sleep=sleep, auth_hint=f"the API key in ${token_env} (Profile settings > Your API Key)")
         self._ratings: dict[str, dict[str, Any]] = {}  # satisfaction ratings read this run, by rating id
         self._ratings_since: datetime | None = None  # ... every rating created since then
+        self._by_ticket: dict[str, dict[str, Any]] = {}  # each rated ticket's latest rating among those
         self._no_surveys = False  # the ratings list answered 403/404: no CSAT this run
         self._ratings_floor = self.first_since  # how far back the ratings pass will read (set per run)
 
@@ -351,6 +352,7 @@ class FreshdeskSource:
                 break
             page += 1
         self._ratings_since = since
+        self._by_ticket = self._latest()
 
     def _latest(self) -> dict[str, dict[str, Any]]:
         """Each rated ticket's latest rating (by creation, then rating id)."""
@@ -360,7 +362,7 @@ class FreshdeskSource:
         return out
 
     def _csat(self, tid: str) -> float | None:
-        r = self._latest().get(tid)
+        r = self._by_ticket.get(tid)
         return None if r is None else csat_score(r)
 
     def _rated_since_last_run(self, boundary: datetime | None, ids: set[str], rated: dict[str, Any],
@@ -374,7 +376,7 @@ class FreshdeskSource:
         if self._no_surveys:
             return
         new = [r for r in self._ratings.values() if _new(r, last, seen_at_last)]
-        latest = self._latest()
+        latest = self._by_ticket
         rows: list[RawRow] = []
         skipped = 0
         for tid in sorted({str(r["ticket_id"]) for r in new} - taken, key=_int):
