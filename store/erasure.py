@@ -130,12 +130,14 @@ def _drop_briefs_quoting(conn: Connection, quoted: dict[int, list[str]]) -> None
     B = BriefRendered
     rows = conn.execute(select(B.id, B.period, B.fmt, B.path).where(B.period.in_(sorted(periods)))).all()
     hit_stems: set[str] = set()
+    unread = 0
     for _, period, fmt, path in rows:
         if fmt not in ("html", "md"):
             continue
         try:
             content = html.unescape(" ".join(Path(path).read_text(encoding="utf-8").split()))
         except (OSError, UnicodeDecodeError):
+            unread += 1  # moved, or a relative path recorded by an older version from another directory
             continue
         content = content.replace("\\", "")  # Markdown backslash escapes
         if any(all(n in content for n in needles) for needles in periods[period]):
@@ -148,3 +150,6 @@ def _drop_briefs_quoting(conn: Connection, quoted: dict[int, list[str]]) -> None
     if gone:
         log.info("erasure: %d rendered brief file(s) quoted an erased ticket and were deleted; render them "
                  "again with `voc brief`", len(gone))
+    if unread:
+        log.warning("erasure: %d rendered brief file(s) of the erased tickets' weeks could not be read to check "
+                    "for quotes (moved, or recorded with a relative path); check them by hand", unread)

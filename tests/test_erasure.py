@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import datetime
@@ -131,7 +132,8 @@ def test_a_stage_writing_for_a_ticket_erased_since_it_read_skips_it(engine: Engi
         assert len(alive) == 2 and pks[1] not in alive
 
 
-def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engine: Engine, tmp_path: Path) -> None:
+def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engine: Engine, tmp_path: Path,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
     """Briefs written the way the renderers write quotes (HTML autoescape, Markdown md_escape): the
     week's zh brief quotes ticket 1 (HTML, Markdown and the PDF printed from the HTML: all three go),
     so does the quarter's en review in Markdown;
@@ -175,6 +177,11 @@ def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engin
     assert {p.name for p in out.iterdir()} == kept
     with engine.connect() as c:
         assert {p.rsplit("/", 1)[-1] for p in c.execute(select(BriefRendered.path)).scalars()} == kept
-    with engine.begin() as c:  # ticket 2 is quoted by the en brief: it goes with it
-        erase_tickets(c, "zd", [Deletion("2")])
+    with engine.begin() as c:  # a record whose file cannot be read (an older relative path): said, kept
+        c.execute(insert(BriefRendered).values(kind="weekly", period=str(week), lang="zh", fmt="md",
+                                               path="out/brief-moved.zh.md", sha256="0" * 64, created_at=WEEK_AT))
+    with caplog.at_level(logging.WARNING, logger="store.erasure"), engine.begin() as c:
+        erase_tickets(c, "zd", [Deletion("2")])  # ticket 2 is quoted by the en brief: it goes with it
     assert {p.name for p in out.iterdir()} == kept - {f"weekly-{week}.en.html"}
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "1 rendered brief file(s)" in warning and "could not be read" in warning and two not in warning
