@@ -235,6 +235,9 @@ class Source(_Strict):
     app_id_env: str | None = None     # sobot: the variable holding the appid (the app_key: token_env)
     window_hours: int = Field(default=24, ge=1, le=48)   # qiyu/sobot: hours per export / query window
     lag_minutes: int = Field(default=120, ge=0)          # qiyu/sobot: read only up to this long before now
+    # other sources holding copies of this one's tickets under the same ticket ids (e.g. its exports
+    # dropped in a folder): a ticket this source reports deleted or spam is erased there too
+    copies: list[str] = Field(default_factory=list)
 
     @field_validator("statuses", mode="before")
     @classmethod
@@ -386,6 +389,16 @@ class VocConfig(_Strict):
         if dup:
             raise ValueError(f"duplicate source names: {sorted(dup)}")
         return v
+
+    @model_validator(mode="after")
+    def _copies_named(self) -> VocConfig:
+        names = {s.name for s in self.sources}
+        for s in self.sources:
+            bad = [c for c in s.copies if c not in names or c == s.name]
+            if bad:
+                raise ValueError(f"source {s.name!r}: copies: {', '.join(map(repr, bad))} is not another source "
+                                 f"(sources: {', '.join(sorted(names))})")
+        return self
 
     def source(self, name: str) -> Source:
         for s in self.sources:

@@ -194,5 +194,5 @@ def record_output(engine: Engine, kind: str, period: str, lang: str, fmt: str, p
     data = content.encode("utf-8") if isinstance(content, str) else content
     with engine.begin() as conn:
         conn.execute(insert(BriefRendered).values(
-            kind=kind, period=period, lang=lang, fmt=fmt, path=str(path),
+            kind=kind, period=period, lang=lang, fmt=fmt, path=str(path.resolve()),  # found from any cwd
             sha256=hashlib.sha256(data).hexdigest(), created_at=datetime.now().replace(microsecond=0)))

@@ -92,7 +92,7 @@ def ingest_source(engine: Engine, cfg: VocConfig, src: Source, *, sleep: Callabl
                            max_body_chars=cfg.max_body_chars)
     if src.kind in ("sql", "zendesk", "freshdesk", "qiyu", "sobot"):
         return pull(engine, build_incremental(src, sleep=sleep, timeout=timeout), cfg.mapping(src.mapping),
-                    max_body_chars=cfg.max_body_chars)
+                    max_body_chars=cfg.max_body_chars, copies=src.copies)
     raise SourceError(f"source {src.name!r}: kind {src.kind!r} is not available in this version")
 
 

@@ -70,9 +70,12 @@ class IncrementalSummary(IngestSummary):
 
 
 def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mapping: Mapping, *,
-                   max_body_chars: int = 100_000,
+                   max_body_chars: int = 100_000, copies: Sequence[str] = (),
                    on_batch: Callable[[int], None] | None = None) -> IncrementalSummary:
-    """Validate and store each batch, advancing the watermark in the same transaction as its rows."""
+    """Validate and store each batch, advancing the watermark in the same transaction as its rows.
+
+    A ticket the batch names deleted or spam is erased from ``source`` and, under the same ticket id,
+    from each source in ``copies`` (its exports stored by another source), in that transaction."""
     summary = IncrementalSummary(source)
     with recorded_run(engine, source, summary) as run_id:
         for batch in batches:
@@ -88,6 +91,8 @@ def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mappin
                 counts = upsert_tickets(conn, good)
                 new = ingest_log.quarantine(conn, source, run_id, bad)
                 erased = erase_tickets(conn, source, batch.erase)
+                for copy in copies:  # their quarantine holds file locations, not this source's: ids only
+                    erased += erase_tickets(conn, copy, [Deletion(d.ticket_id, d.reason) for d in batch.erase])
                 if batch.cursor is not None:
                     ingest_log.set_watermark(conn, source, batch.cursor)
             summary.counts.add(counts)
@@ -103,9 +108,9 @@ def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mappin
 
 
 def pull(engine: Engine, src: IncrementalSource, mapping: Mapping, *, max_body_chars: int = 100_000,
-         on_batch: Callable[[int], None] | None = None) -> IncrementalSummary:
+         copies: Sequence[str] = (), on_batch: Callable[[int], None] | None = None) -> IncrementalSummary:
     """Resume ``src`` from its stored watermark and ingest everything new."""
     with engine.connect() as conn:
         watermark = ingest_log.get_watermark(conn, src.name)
     return ingest_batches(engine, src.name, src.batches(watermark), mapping, max_body_chars=max_body_chars,
-                          on_batch=on_batch)
+                          copies=copies, on_batch=on_batch)

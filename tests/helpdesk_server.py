@@ -2,7 +2,8 @@
 
 It runs on 127.0.0.1 on a free port in a background thread, serves tickets from in-memory lists in
 the documented JSON shapes (Zendesk cursor-based incremental export; Freshdesk list tickets with
-``updated_since``/``page``/``per_page``, ``link`` header and rate-limit headers), checks basic auth,
+``updated_since``/``page``/``per_page``, ``link`` header and rate-limit headers, view a ticket, the
+satisfaction ratings list with ``created_since``), checks basic auth,
 and can be told to misbehave on the next requests::
 
     srv.inject(None, "429", "500", "drop")   # request 1 normal, 2 -> 429, 3 -> 500, 4 -> cut mid-body
@@ -72,6 +73,8 @@ class HelpdeskServer:
         self.zendesk_comments: dict[int, list[dict[str, Any]]] = {}  # ticket -> comments, oldest first
         self.zendesk_users: dict[int, dict[str, Any]] = {}  # side-loaded with the comments (role)
         self.freshdesk_conversations: dict[int, list[dict[str, Any]]] = {}  # ticket -> conversations
+        self.freshdesk_ratings: list[dict[str, Any]] = []  # satisfaction ratings, as the surveys API has them
+        self.freshdesk_surveys = True  # False: an account without surveys (the ratings list answers 403)
         self.freshdesk_filter_with_since = True  # False: an account answering 400 to filter + updated_since
         self.gzip = False  # gzip the answers when the client accepts it (as Zendesk does)
         self._lock = threading.Lock()
@@ -264,6 +267,43 @@ class HelpdeskServer:
             link = f'<{self.url}/api/v2/tickets/{tid}/conversations?{urlencode({**q, "page": page + 1})}>; rel="next"'
         return chunk, link
 
+    def rate_freshdesk(self, tid: int, value: int, *, feedback: str = "", at: datetime | None = None) -> dict:
+        """A customer answers the survey of ticket ``tid`` (``ratings.default_question`` = value). The
+        ticket itself does not change (the rating lives in the surveys API)."""
+        with self._lock:
+            now = at or self.tick()
+            r = {"id": 5000 + len(self.freshdesk_ratings), "survey_id": 1, "user_id": 2, "agent_id": 9001,
+                 "feedback": feedback, "group_id": None, "ticket_id": tid,
+                 "ratings": {"default_question": value}, "created_at": _iso(now), "updated_at": _iso(now)}
+            self.freshdesk_ratings.append(r)
+            return r
+
+    def freshdesk_rating_list(self, q: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
+        """``GET /api/v2/surveys/satisfaction_ratings``: ``created_since``, ``page``/``per_page`` (max 100),
+        ``link`` header."""
+        per_page = int(q.get("per_page", "30"))
+        page = int(q.get("page", "1"))
+        if per_page > 100:
+            raise ValueError("per_page must be at most 100")
+        since = datetime.fromisoformat(q["created_since"].replace("Z", "+00:00")) if "created_since" in q else None
+        with self._lock:
+            items = [copy.deepcopy(r) for r in self.freshdesk_ratings
+                     if since is None or datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) >= since]
+        items.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        chunk = items[(page - 1) * per_page: page * per_page]
+        link = None
+        if page * per_page < len(items):
+            link = f'<{self.url}/api/v2/surveys/satisfaction_ratings?{urlencode({**q, "page": page + 1})}>; rel="next"'
+        return chunk, link
+
+    def freshdesk_ticket(self, tid: int, q: dict[str, str]) -> dict[str, Any] | None:
+        """``GET /api/v2/tickets/{id}``: the ticket with its description; ``stats`` with ``include=stats``."""
+        with self._lock:
+            t = copy.deepcopy(self.freshdesk.get(tid))
+        if t is not None and "stats" not in q.get("include", "").split(","):
+            t.pop("stats", None)
+        return t
+
     def freshdesk_list(self, q: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
         per_page = int(q.get("per_page", "30"))
         page = int(q.get("page", "1"))
@@ -381,7 +421,9 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send(404, {"error": "RecordNotFound", "description": "Not found"})
                 return self._send(200, answer, dict(s.zendesk_headers), cut=fault == "drop")
             fd = re.fullmatch(r"/api/v2/tickets/(\d+)/conversations", u.path)
-            if u.path == "/api/v2/tickets" or fd:
+            one = re.fullmatch(r"/api/v2/tickets/(\d+)", u.path)
+            ratings = u.path == "/api/v2/surveys/satisfaction_ratings"
+            if u.path == "/api/v2/tickets" or fd or one or ratings:
                 if fault == "401" or not self._authorised(FD_KEY, "X"):
                     return self._send(401, {"code": "invalid_credentials",
                                             "message": "You have to be logged in to perform this action."})
@@ -391,6 +433,15 @@ class _Handler(BaseHTTPRequestHandler):
                         if found is None:
                             return self._send(404, {"code": "not_found"})
                         body, link = found
+                    elif one:
+                        body, link = s.freshdesk_ticket(int(one.group(1)), q), None
+                        if body is None:
+                            return self._send(404, {"code": "not_found"})
+                    elif ratings:
+                        if not s.freshdesk_surveys:
+                            return self._send(403, {"code": "require_feature",
+                                                     "message": "The Surveys feature(s) is/are not supported"})
+                        body, link = s.freshdesk_rating_list(q)
                     else:
                         body, link = s.freshdesk_list(q)
                 except ValueError as e:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
@@ -128,3 +130,58 @@ def test_a_stage_writing_for_a_ticket_erased_since_it_read_skips_it(engine: Engi
         alive = set(c.execute(select(TicketRow.id)).scalars())
         assert set(c.execute(select(Assignment.ticket_id)).scalars()) == alive
         assert len(alive) == 2 and pks[1] not in alive
+
+
+def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engine: Engine, tmp_path: Path,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Briefs written the way the renderers write quotes (HTML autoescape, Markdown md_escape): the
+    week's zh brief quotes ticket 1 (HTML, Markdown and the PDF printed from the HTML: all three go),
+    so does the quarter's en review in Markdown;
+    its en brief quotes ticket 2, the quarter's review quotes neither, another week's brief holds the
+    same words but is not of ticket 1's week or quarter: those stay."""
+    from markupsafe import escape
+
+    from reports.render import md_escape
+    from store.models import BriefRendered
+    from voc.weeks import Quarter, Week
+
+    out = tmp_path / "briefs"
+    out.mkdir()
+    seed(engine, n=2)
+    one = "门铰链<松>了*两次* | 烤箱门关不紧，请联系 [PHONE] 处理_谢谢"
+    two = "The fryer basket handle cracked after two weeks"
+    with engine.begin() as c:
+        c.execute(TicketRow.__table__.update().where(TicketRow.source_id == "1").values(text_clean=one))
+        c.execute(TicketRow.__table__.update().where(TicketRow.source_id == "2").values(text_clean=two))
+    week = Week.from_ordinal(WEEK)
+    later = week.shift(20)
+    quarter = str(Quarter.of(week.start))
+    files = {  # (kind, period, lang, fmt) -> content
+        ("weekly", str(week), "zh", "html"): f"<blockquote>“{escape(one)}”</blockquote>",
+        ("weekly", str(week), "zh", "md"): f"> “{md_escape(one)}”",
+        ("weekly", str(week), "zh", "pdf"): "%PDF-1.7 (printed from the html)",
+        ("weekly", str(week), "en", "html"): f"<blockquote>“{escape(two)}”</blockquote>",
+        ("review", quarter, "zh", "html"): "<p>no quotes</p>",
+        ("review", quarter, "en", "md"): f"| “{md_escape(one)}” |",  # Markdown alone: matched all the same
+        ("weekly", str(later), "zh", "html"): f"<blockquote>“{escape(one)}”</blockquote>",
+    }
+    with engine.begin() as c:
+        for (kind, period, lang, fmt), content in files.items():
+            path = out / f"{kind}-{period}.{lang}.{fmt}"
+            path.write_text(content, encoding="utf-8")
+            c.execute(insert(BriefRendered).values(kind=kind, period=period, lang=lang, fmt=fmt, path=str(path),
+                                                   sha256="0" * 64, created_at=WEEK_AT))
+    with engine.begin() as c:
+        assert erase_tickets(c, "zd", [Deletion("1")]) == ["1"]
+    kept = {f"weekly-{week}.en.html", f"review-{quarter}.zh.html", f"weekly-{later}.zh.html"}
+    assert {p.name for p in out.iterdir()} == kept
+    with engine.connect() as c:
+        assert {p.rsplit("/", 1)[-1] for p in c.execute(select(BriefRendered.path)).scalars()} == kept
+    with engine.begin() as c:  # a record whose file cannot be read (an older relative path): said, kept
+        c.execute(insert(BriefRendered).values(kind="weekly", period=str(week), lang="zh", fmt="md",
+                                               path="out/brief-moved.zh.md", sha256="0" * 64, created_at=WEEK_AT))
+    with caplog.at_level(logging.WARNING, logger="store.erasure"), engine.begin() as c:
+        erase_tickets(c, "zd", [Deletion("2")])  # ticket 2 is quoted by the en brief: it goes with it
+    assert {p.name for p in out.iterdir()} == kept - {f"weekly-{week}.en.html"}
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "1 rendered brief file(s)" in warning and "could not be read" in warning and two not in warning

@@ -342,8 +342,9 @@ def test_freshdesk_recorded_tickets_deleted_and_spam_are_erased(engine: Engine, 
     n = len(server.log)
     second = run()
     assert stored(engine, "fd") == {} and second.erased == 2 and second.read == 0
-    asked = [q.get("filter") for _, q, _ in server.log[n:]]
+    asked = [q.get("filter") for p, q, _ in server.log[n:] if p == "/api/v2/tickets"]
     assert asked == [None, "deleted", "spam"]  # the pass (nothing new in the list), then the trash
+    assert [p for p, _, _ in server.log[n:] if p != "/api/v2/tickets"] == ["/api/v2/surveys/satisfaction_ratings"]
     with engine.connect() as c:
         assert sorted(x[1:3] for x in erasures(c, "fd")) == [("21", "spam"), ("23", "deleted")]
     no_trace(engine, "fd", {"21", "23"}, caplog)
@@ -594,3 +595,155 @@ def test_replies_off_makes_no_reply_calls(engine: Engine, server: HelpdeskServer
     with engine.connect() as c:
         assert c.execute(select(TicketRow.resolution, TicketRow.transfers)).one() == (None, 2)
     assert not [p for p, _, _ in server.log if p.endswith("/comments.json")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Freshdesk CSAT: the satisfaction ratings list (surveys API), not the ticket
+# ---------------------------------------------------------------------------------------------
+
+RATINGS = "/api/v2/surveys/satisfaction_ratings"
+
+
+def csat_of(engine: Engine, source: str = "fd") -> dict[str, float | None]:
+    with engine.connect() as c:
+        return {k: (None if v is None else round(v, 2))
+                for k, v in c.execute(select(TicketRow.source_id, TicketRow.csat)).all()}
+
+
+def test_freshdesk_csat_from_ratings_on_recorded_tickets(engine: Engine, server: HelpdeskServer) -> None:
+    """airbyte's recorded tickets (21 and 23 closed, 22 pending): ratings in the documented shape
+    (``ratings.default_question``; added: the recordings hold none). 23 rated twice: the later counts;
+    22 rated while pending: stored with its rating once it is resolved."""
+    server.load_freshdesk(airbyte("tickets"))
+    server.rate_freshdesk(23, 103)
+    server.rate_freshdesk(23, -102)
+    server.rate_freshdesk(21, 101)
+    server.rate_freshdesk(22, -103)
+    run = Run(engine, freshdesk(server))
+    run()
+    assert csat_of(engine) == {"21": 3.67, "23": 1.67}
+    server.update_freshdesk(22, status="resolved")
+    second = run()
+    assert csat_of(engine) == {"21": 3.67, "22": 1.0, "23": 1.67}
+    assert (second.counts.inserted, second.counts.updated) == (1, 0)
+
+
+def test_freshdesk_rating_after_storing_reaches_the_store_and_survives_later_updates(
+        engine: Engine, server: HelpdeskServer) -> None:
+    for i in (1, 2, 3):
+        server.add_freshdesk(i, "resolved", description=f"kettle leaks #{i}")
+    server.rate_freshdesk(1, 103)
+    run = Run(engine, freshdesk(server))
+    first = run()
+    assert csat_of(engine) == {"1": 5.0, "2": None, "3": None} and first.counts.inserted == 3
+    # 2 is rated days later; the ticket itself does not change, so only the ratings list tells
+    server.rate_freshdesk(2, 100)
+    n = len(server.log)
+    second = run()
+    assert csat_of(engine) == {"1": 5.0, "2": 3.0, "3": None}
+    assert (second.read, second.counts.updated) == (1, 1)
+    assert "/api/v2/tickets/2" in [p for p, _, _ in server.log[n:]]
+    # 1 is edited after its rating: stored again, its rating (read before this run) kept
+    server.update_freshdesk(1, description_text="kettle leaks #1, photo attached")
+    third = run()
+    assert csat_of(engine) == {"1": 5.0, "2": 3.0, "3": None} and third.counts.updated == 1
+    with engine.connect() as c:
+        body = c.execute(select(TicketRow.body).where(TicketRow.source_id == "1")).scalar_one()
+    assert "photo attached" in body
+    n = len(server.log)
+    again = run()  # nothing new: nothing read, nothing fetched one by one
+    assert again.read == 0 and again.counts.updated == 0
+    assert not [p for p, _, _ in server.log[n:] if re.fullmatch(r"/api/v2/tickets/\d+", p)]
+
+
+def test_freshdesk_ratings_paged_and_scale(engine: Engine, server: HelpdeskServer) -> None:
+    from sources.freshdesk import csat_score
+
+    values = [103, 102, 101, 100, -101, -102, -103, 104, 99, 0]
+    assert [csat_score({"ratings": {"default_question": v}}) for v in values] == [
+        5.0, 4.33, 3.67, 3.0, 2.33, 1.67, 1.0, None, None, None]
+    assert csat_score({"ratings": {}}) is None and csat_score({}) is None
+    for i in range(1, 4):
+        server.add_freshdesk(i, "closed", description=f"blender smells #{i}")
+    for _ in range(120):  # 120 other ratings first: the list has two pages of 100
+        server.rate_freshdesk(99, 101)
+    server.rate_freshdesk(3, -103)
+    run = Run(engine, freshdesk(server))
+    run()
+    assert csat_of(engine) == {"1": None, "2": None, "3": 1.0}
+    assert [q["page"] for p, q, _ in server.log if p == RATINGS] == ["1", "2"]
+    # five tickets rated after they were stored come back in pages of page_size (2) and are all kept
+    for i in range(4, 9):
+        server.add_freshdesk(i, "closed", description=f"blender smells #{i}")
+    run()
+    for i in range(4, 9):
+        server.rate_freshdesk(i, 102)
+    s = run()
+    assert s.counts.updated == 5 and all(csat_of(engine)[str(i)] == 4.33 for i in range(4, 9))
+
+
+def test_freshdesk_account_without_surveys_stores_tickets_without_csat(
+        engine: Engine, server: HelpdeskServer, caplog: pytest.LogCaptureFixture) -> None:
+    server.freshdesk_surveys = False
+    server.add_freshdesk(1, "resolved", description="oven door")
+    s = Run(engine, freshdesk(server))()
+    assert csat_of(engine) == {"1": None} and s.counts.inserted == 1
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sources.freshdesk"]
+    assert len(warned) == 1 and "HTTP 403" in warned[0]
+    assert len([p for p, _, _ in server.log if p == RATINGS]) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Copies: the same tickets stored from a helpdesk and from its exports (another source)
+# ---------------------------------------------------------------------------------------------
+
+def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine, server: HelpdeskServer,
+                                                                 tmp_path: Any) -> None:
+    """A team pulls Zendesk and also drops Zendesk CSV exports in a folder (ticket ids kept): ticket 2
+    is deleted at Zendesk (an erasure request), so its exported copy goes too; the export's other rows
+    and other sources' ticket 2 stay."""
+    from config.settings import Source as Src
+
+    for i in (1, 2, 3):
+        server.add_zendesk(i, "solved", description=f"Oven door #{i}, call me on {PHONE}")
+    drops, other = tmp_path / "drops", tmp_path / "other"
+    drops.mkdir(), other.mkdir()
+    rows = "".join(f'{i},2026-01-05T08:00:00Z,"Oven door #{i}, call me on {PHONE}"\n' for i in (1, 2, 3))
+    (drops / "zendesk_export.csv").write_text("ticket_id,closed_at,body\n" + rows, encoding="utf-8")
+    (other / "erp.csv").write_text("ticket_id,closed_at,body\n2,2026-01-05T08:00:00Z,ERP case two\n", encoding="utf-8")
+    zd = zendesk(server).model_copy(update={"copies": ["drops"]})
+    cfg = VocConfig(sources=[zd, Src(name="drops", kind="file", path=str(drops)),
+                             Src(name="erp", kind="file", path=str(other))])
+    for s in cfg.sources:
+        ingest_source(engine, cfg, s, sleep=lambda _: None, timeout=2.0)
+    assert set(stored(engine, "drops")) == {"1", "2", "3"} and set(stored(engine, "erp")) == {"2"}
+    server.update_zendesk(2, status="deleted", subject="SCRUBBED", description="X")
+    s = ingest_source(engine, cfg, zd, sleep=lambda _: None, timeout=2.0)
+    assert s.erased == 2  # the Zendesk ticket and its exported copy
+    assert set(stored(engine, "zd")) == {"1", "3"} and set(stored(engine, "drops")) == {"1", "3"}
+    assert set(stored(engine, "erp")) == {"2"}  # not a copy: another system's ticket 2
+    with engine.connect() as c:
+        assert sorted(x[:3] for x in erasures(c)) == [("drops", "2", "deleted"), ("zd", "2", "deleted")]
+    with pytest.raises(ValueError, match="copies: 'nope' is not another source"):
+        VocConfig(sources=[zendesk(server).model_copy(update={"copies": ["nope"]})])
+
+
+def test_freshdesk_killed_while_restoring_rated_tickets_then_rerun_completes(engine: Engine,
+                                                                            server: HelpdeskServer) -> None:
+    from flows.ingest_stage import build_incremental
+    from tests.helpdesk_server import KillAfter
+
+    for i in range(1, 6):
+        server.add_freshdesk(i, "resolved", description=f"fryer smokes #{i}")
+    run = Run(engine, freshdesk(server))
+    run()
+    for i in range(1, 6):
+        server.rate_freshdesk(i, -101)
+    src = build_incremental(freshdesk(server), sleep=lambda _: None, timeout=2.0)
+    with pytest.raises(RuntimeError, match="killed"):
+        pull(engine, KillAfter(src, rows=3), Mapping())  # pages of 2: the first two re-stored, then killed
+    assert sorted(v for v in csat_of(engine).values() if v is not None) == [2.33, 2.33]
+    s = run()  # the ratings cursor did not move: the re-run re-stores the rest (the first two: unchanged)
+    assert csat_of(engine) == {str(i): 2.33 for i in range(1, 6)}
+    assert (s.counts.updated, s.counts.unchanged) == (3, 2)
+    assert run().read == 0
