@@ -1,7 +1,7 @@
 """Traditional -> simplified speed and output of the installed `opencc` module (issue #19).
 
 Two distributions install the module `opencc`: `opencc-python-reimplemented` (pure Python, the
-dependency) and `opencc` (the maintained C++ OpenCC). Only one can be installed in an environment,
+earlier dependency) and `opencc` (the maintained C++ OpenCC, the dependency now). Only one can be installed in an environment,
 so run this once in each, on the same traditional text, and compare the saved outputs:
 
     python bench/t2s.py --trad /tmp/trad.json --out /tmp/t2s-reimpl.json        # the project's venv

@@ -138,12 +138,11 @@ def fold_width(text: str) -> str:
 # ---------------------------------------------------------------- traditional -> simplified
 
 
-# Two distributions install the module `opencc`: `opencc-python-reimplemented` (pure Python, the
-# dependency: it installs from the offline index) and `opencc` (the maintained C++ OpenCC, a wheel
-# from pypi.org only). Either works here. bench/t2s.py, 62,774 reviews (3.67M chars) converted to
+# Two distributions install the module `opencc`: `opencc` (the maintained C++ OpenCC, the
+# dependency) and `opencc-python-reimplemented` (pure Python, the earlier one). Either works here. bench/t2s.py, 62,774 reviews (3.67M chars) converted to
 # traditional (s2tw/s2hk) and back: `opencc` 1.4.2 0.47-0.71 s, reimplemented 9.3-16.5 s (20-24x),
 # load 6-7.6 on 2 cores; the outputs differ on 3 texts (幷->并 and 乾红->干红 right, 宁->甯 in a name wrong in
-# `opencc`). To use it: pip uninstall opencc-python-reimplemented && pip install opencc.
+# `opencc`).
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 
 
