@@ -400,6 +400,13 @@ class VocConfig(_Strict):
             raise ConfigError(f"no mapping named {name!r} in config (have: {sorted(self.mappings)})")
         return self.mappings[name]
 
+    def source_mappings(self) -> dict[str, Mapping]:
+        """The mapping of every row's source name, as a quarantine replay re-reads it: each named
+        mapping under its own name, and each configured source under its name."""
+        out = dict(self.mappings)
+        out.update({s.name: self.mapping(s.mapping) for s in self.sources})
+        return out
+
     def owner(self, name: str | None) -> Owner | None:
         for o in self.owners:
             if o.name == name:

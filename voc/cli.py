@@ -333,9 +333,7 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
     from sources.ingest import replay_quarantine
 
     _, cfg, engine = _ctx()
-    mappings = {name: m for name, m in cfg.mappings.items()}
-    mappings.update({s.name: cfg.mapping(s.mapping) for s in cfg.sources})
-    fixed, still = replay_quarantine(engine, source, mappings, cfg.max_body_chars)
+    fixed, still = replay_quarantine(engine, source, cfg.source_mappings(), cfg.max_body_chars)
     typer.echo(f"replayed: {fixed} stored, {still} still quarantined")
 
 
