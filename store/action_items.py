@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from store.models import ActionItemRow
+from store.models import ActionItemRow, Topic
 from store.report_queries import ActionRecord
 from voc.errors import VocError
 
@@ -83,3 +83,11 @@ def get(conn: Connection, action_id: int) -> ActionRecord | None:
     r = conn.execute(select(a.id, a.topic_id, a.product, a.batch, a.owner, a.status, a.due, a.fix_date, a.note,
                             a.created_at, a.updated_at).where(a.id == action_id)).first()
     return ActionRecord(*r) if r is not None else None
+
+
+def topic_labels(conn: Connection, topic_ids: set[int]) -> dict[int, str]:
+    """The labels of these topics (absent ids are left out)."""
+    if not topic_ids:
+        return {}
+    q = select(Topic.id, Topic.label).where(Topic.id.in_(sorted(topic_ids)))
+    return {int(i): label or "" for i, label in conn.execute(q)}
