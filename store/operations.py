@@ -78,8 +78,9 @@ class AlertProblem:
 
 def alert_counts(conn: Connection) -> dict[str, int]:
     """Alert rows per status (every status of :data:`ALERT_STATUSES`, 0 when none)."""
-    got = dict(conn.execute(select(AlertSent.status, func.count()).group_by(AlertSent.status)).all())
-    return {s: int(got.get(s, 0)) for s in (*ALERT_STATUSES, *sorted(set(got) - set(ALERT_STATUSES)))}
+    got: dict[str, int] = {str(s): int(n) for s, n in
+                           conn.execute(select(AlertSent.status, func.count()).group_by(AlertSent.status))}
+    return {s: got.get(s, 0) for s in (*ALERT_STATUSES, *sorted(set(got) - set(ALERT_STATUSES)))}
 
 
 def alert_problems(conn: Connection, limit: int = 50) -> list[AlertProblem]:
