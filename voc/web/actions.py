@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Connection
@@ -31,12 +31,10 @@ from reports.model import ActionEffect, ActionItem, SurgeItem
 from store import action_items, report_queries
 from voc.errors import VocError
 from voc.web import pages
+from voc.web.host import Host, LangPicker
 from voc.web.pages import NotFound
 from voc.web.security import check_edit, edit_token
 from voc.weeks import Week
-
-if TYPE_CHECKING:
-    from voc.web.app import Workbench
 
 
 @dataclass(frozen=True)
@@ -79,12 +77,6 @@ def _date(value: str, what: str) -> date | None:
         raise VocError(f"the {what} is not a date (YYYY-MM-DD): {v[:20]!r}") from None
 
 
-def _lang(w: Workbench, request: Request) -> str:
-    from voc.web.app import pick_lang  # app imports this module for its routes
-
-    return pick_lang(request, w.default_lang)
-
-
 def _href(lang: str, path: str, **params: object) -> str:
     return path + "?" + urlencode({**{k: v for k, v in params.items() if v not in (None, "")}, "lang": lang})
 
@@ -95,8 +87,9 @@ def _field(form: FormData, name: str) -> str:
 
 
 class ActionsPage:
-    def __init__(self, w: Workbench) -> None:
+    def __init__(self, w: Host, pick_lang: LangPicker) -> None:
         self.w = w
+        self.pick_lang = pick_lang
 
     def _render(self, request: Request, lang: str, prefill: Prefill, error: str | None = None,
                 status: int = 200) -> Response:
@@ -122,7 +115,7 @@ class ActionsPage:
                        week=str(week), item=identity, surge=s)
 
     async def list(self, request: Request) -> Response:
-        lang = _lang(self.w, request)
+        lang = self.pick_lang(request, self.w.default_lang)
         try:
             prefill = self._prefill(request, lang)
         except NotFound as e:
@@ -131,7 +124,7 @@ class ActionsPage:
 
     async def create(self, request: Request) -> Response:
         form = await check_edit(request)
-        lang = _lang(self.w, request)
+        lang = self.pick_lang(request, self.w.default_lang)
         topic_text = _field(form, "topic_id").strip()
         prefill = Prefill(topic_id=int(topic_text) if topic_text.isdigit() else None,
                           product=_field(form, "product"), batch=_field(form, "batch"), owner=_field(form, "owner"),
@@ -149,7 +142,7 @@ class ActionsPage:
 
     async def update(self, request: Request) -> Response:
         form = await check_edit(request)
-        lang = _lang(self.w, request)
+        lang = self.pick_lang(request, self.w.default_lang)
         try:
             aid = int(request.path_params["id"])
         except ValueError:
@@ -165,7 +158,7 @@ class ActionsPage:
         return RedirectResponse(_href(lang, "/actions") + f"#a{aid}", 303)
 
 
-def routes(w: Workbench) -> list[Any]:
-    page = ActionsPage(w)
+def routes(w: Host, pick_lang: LangPicker) -> list[Any]:
+    page = ActionsPage(w, pick_lang)
     return [Route("/actions", page.list, methods=["GET"]), Route("/actions", page.create, methods=["POST"]),
             Route("/actions/{id:int}", page.update, methods=["POST"])]

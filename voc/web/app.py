@@ -214,7 +214,7 @@ def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, loop
         Route("/", w.home), Route("/weeks", w.weeks), Route("/weeks/{week}", w.week),
         Route("/weeks/{week}/surge", w.surge), Route("/weeks/{week}/surge.csv", w.surge_csv),
         Route("/files/{kind}/{period}/{name}", w.file),
-        *actions.routes(w), *operations.routes(w),
+        *actions.routes(w, pick_lang), *operations.routes(w, pick_lang),
         Route("/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

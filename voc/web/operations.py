@@ -25,12 +25,12 @@ from starlette.routing import Route
 from sources.ingest import replay_quarantine
 from store import operations
 from store.operations import AlertProblem, IngestRunView, QuarantineEntry, StageRunView
+from voc.web.host import Host, LangPicker
 from voc.web.security import check_edit, edit_token
 from voc.weeks import Week
 
 if TYPE_CHECKING:
     from nlp.redact import Redactor
-    from voc.web.app import Workbench
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ class OperationsView:
 
 
 class OperationsPage:
-    def __init__(self, w: Workbench) -> None:
+    def __init__(self, w: Host, pick_lang: LangPicker) -> None:
         self.w = w
+        self.pick_lang = pick_lang
 
     @cached_property
     def redactor(self) -> Redactor:
@@ -72,9 +73,7 @@ class OperationsPage:
             [replace(s, summary=r(s.summary)) for s in stages])
 
     async def page(self, request: Request) -> Response:
-        from voc.web.app import pick_lang  # app imports this module for its routes
-
-        lang = pick_lang(request, self.w.default_lang)
+        lang = self.pick_lang(request, self.w.default_lang)
         q = request.query_params
         replayed = (q.get("fixed"), q.get("still")) if q.get("fixed", "").isdigit() and q.get("still", "").isdigit() \
             else None
@@ -84,17 +83,15 @@ class OperationsPage:
             "csrf_token": edit_token(request)})
 
     async def replay(self, request: Request) -> Response:
-        from voc.web.app import pick_lang
-
         await check_edit(request)
-        lang = pick_lang(request, self.w.default_lang)
+        lang = self.pick_lang(request, self.w.default_lang)
         cfg = self.w.cfg
         fixed, still = replay_quarantine(self.w.engine, None, cfg.source_mappings(), cfg.max_body_chars)
         return RedirectResponse("/operations?" + urlencode({"fixed": fixed, "still": still, "lang": lang})
                                 + "#quarantine", 303)
 
 
-def routes(w: Workbench) -> list[Any]:
-    page = OperationsPage(w)
+def routes(w: Host, pick_lang: LangPicker) -> list[Any]:
+    page = OperationsPage(w, pick_lang)
     return [Route("/operations", page.page, methods=["GET"]),
             Route("/operations/replay", page.replay, methods=["POST"])]
