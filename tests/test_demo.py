@@ -127,5 +127,11 @@ def test_demo_action_item_is_measured_and_it_ends_with_the_web_command(demo: tup
     finally:
         engine.dispose()
     assert re.search(r'class="badge v-(worked|no_clear_change|got_worse)"', page)
+    # the alerts say the workbench is not configured (the demo sets no web.base_url): no server path
+    msgs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "outbox").glob("*.json"))]
+    assert msgs
+    for m in msgs:
+        assert "网页工作台未配置" in m["text"] or "The web workbench is not configured" in m["text"]
+        assert str(out) not in m["text"] and "brief-" not in m["text"]
     last = stdout.strip().splitlines()[-1]
     assert last.startswith(f"browse it: VOC_DATABASE_URL=sqlite:///{(out / 'demo.sqlite3').resolve()} voc web")
