@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -114,7 +115,7 @@ class ActionsPage:
         return Prefill(topic_id=s.topic_id or None, product=s.product_id or "", batch=s.batch or "",
                        week=str(week), item=identity, surge=s)
 
-    async def list(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:  # sync: Starlette runs it in its thread pool
         lang = self.pick_lang(request, self.w.default_lang)
         try:
             prefill = self._prefill(request, lang)
@@ -133,11 +134,11 @@ class ActionsPage:
         try:
             if topic_text and not topic_text.isdigit():
                 raise VocError(f"the topic must be a topic id (a number): {topic_text[:20]!r}")
-            aid = action_items.add(self.w.engine, prefill.topic_id, prefill.product.strip() or None,
+            aid = await run_in_threadpool(action_items.add, self.w.engine, prefill.topic_id, prefill.product.strip() or None,
                                    prefill.batch.strip() or None, prefill.owner, _date(prefill.due, "due date"),
                                    prefill.note)
         except VocError as e:
-            return self._render(request, lang, prefill, str(e), 400)
+            return await run_in_threadpool(self._render, request, lang, prefill, str(e), 400)
         return RedirectResponse(_href(lang, "/actions", created=aid) + f"#a{aid}", 303)
 
     async def update(self, request: Request) -> Response:
@@ -149,12 +150,12 @@ class ActionsPage:
             return self.w._not_found(request, NotFound("web.error.not_found"))
         status = _field(form, "status")
         try:
-            action_items.update_action(self.w.engine, aid, status or None, _date(_field(form, "fix_date"), "fix date"),
-                                       _field(form, "note") if "note" in form else None,
-                                       owner=_field(form, "owner") if "owner" in form else None,
-                                       due=_date(_field(form, "due"), "due date"))
+            fix, due = _date(_field(form, "fix_date"), "fix date"), _date(_field(form, "due"), "due date")
+            await run_in_threadpool(action_items.update_action, self.w.engine, aid, status or None, fix,
+                                    _field(form, "note") if "note" in form else None,
+                                    owner=_field(form, "owner") if "owner" in form else None, due=due)
         except VocError as e:
-            return self._render(request, lang, Prefill(), f"#{aid}: {e}", 400)
+            return await run_in_threadpool(self._render, request, lang, Prefill(), f"#{aid}: {e}", 400)
         return RedirectResponse(_href(lang, "/actions") + f"#a{aid}", 303)
 
 

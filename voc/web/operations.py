@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -72,7 +73,7 @@ class OperationsPage:
             [replace(p, error=r(p.error) or None) for p in problems],
             [replace(s, summary=r(s.summary)) for s in stages])
 
-    async def page(self, request: Request) -> Response:
+    def page(self, request: Request) -> Response:  # sync: Starlette runs it in its thread pool
         lang = self.pick_lang(request, self.w.default_lang)
         q = request.query_params
         replayed = (q.get("fixed"), q.get("still")) if q.get("fixed", "").isdigit() and q.get("still", "").isdigit() \
@@ -86,7 +87,8 @@ class OperationsPage:
         await check_edit(request)
         lang = self.pick_lang(request, self.w.default_lang)
         cfg = self.w.cfg
-        fixed, still = replay_quarantine(self.w.engine, None, cfg.source_mappings(), cfg.max_body_chars)
+        fixed, still = await run_in_threadpool(replay_quarantine, self.w.engine, None, cfg.source_mappings(),
+                                               cfg.max_body_chars)
         return RedirectResponse("/operations?" + urlencode({"fixed": fixed, "still": still, "lang": lang})
                                 + "#quarantine", 303)
 
