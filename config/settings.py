@@ -11,6 +11,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -342,6 +343,29 @@ class Alerts(_Strict):
         return None if v is None else _timezone(v)
 
 
+class Web(_Strict):
+    """``voc web``: where readers reach the workbench, for the links alerts and briefs carry."""
+
+    # the workbench's address as readers' browsers reach it (e.g. https://voc.example.com); null = alerts
+    # and briefs say the workbench is not configured instead of linking
+    base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
+                or any(c.isspace() or ord(c) < 32 for c in v):
+            raise ValueError(f"web.base_url must be an http(s) address without query, e.g. "
+                             f"https://voc.example.com; got {v!r}")
+        if parts.username or parts.password:
+            raise ValueError("web.base_url must not carry a user name or password")
+        return v
+
+
 class VocConfig(_Strict):
     """The YAML config file, validated."""
 
@@ -356,6 +380,7 @@ class VocConfig(_Strict):
     schedules: Schedules = Field(default_factory=Schedules)
     report: Report = Field(default_factory=Report)
     alerts: Alerts = Field(default_factory=Alerts)
+    web: Web = Field(default_factory=Web)
     # units shipped per product (and batch) per week: CSV/TSV/XLSX/XLS/Parquet with columns week, product,
     # optional batch, units (flows/shipments.py): a path, or {path, columns, skus} (``Shipments``). Given,
     # product and batch surges are judged per 10k units in the field instead of per ticket; null (or a
@@ -412,6 +437,13 @@ class VocConfig(_Strict):
         if name not in self.mappings:
             raise ConfigError(f"no mapping named {name!r} in config (have: {sorted(self.mappings)})")
         return self.mappings[name]
+
+    def source_mappings(self) -> dict[str, Mapping]:
+        """The mapping of every row's source name, as a quarantine replay re-reads it: each named
+        mapping under its own name, and each configured source under its name."""
+        out = dict(self.mappings)
+        out.update({s.name: self.mapping(s.mapping) for s in self.sources})
+        return out
 
     def owner(self, name: str | None) -> Owner | None:
         for o in self.owners:

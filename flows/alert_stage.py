@@ -40,6 +40,7 @@ from delivery.routing import Target
 from flows.brief_stage import answer, catalogue, surge_plan, week_name
 from reports import assembly
 from reports.assembly import HISTORY
+from reports.links import surge_url, week_url
 from reports.model import Alert, SurgeItem
 from reports.render import alert_subject, render_alert
 from store import alert_log, analysis
@@ -102,6 +103,10 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
          *, now: datetime | None = None, only_safety: bool = False) -> list[PlannedAlert]:
     """Work out who gets what, on which channel, in which language; nothing is sent or written.
 
+    Each alert links to the week's brief and each surge to its page in the web workbench, in the
+    owner's language, when ``web.base_url`` is set (``reports.links``); else to ``brief_link`` when
+    given, else it says the workbench is not configured.
+
     ``channel_name='file'`` plans for a file sink (one message per owner); anything else uses each
     owner's configured channels. ``only_safety`` (the daily safety check, flows/safety.py): only the
     week's safety surges, starts and escalations; no resolved notes and no late deferred alerts
@@ -152,8 +157,14 @@ def plan(engine: Engine, cfg: VocConfig, week: Week, channel_name: str = "email"
                                w if e.kind == "resolved" else e.week, labels, e.kind == "resolved", theme_recs)
                 if e.flagged_week is not None else current[tg.language][e.item or e.ident]
                 for e in d.entries)
+            base = cfg.web.base_url
+            links = tuple((item.surge_identity, surge_url(base, str(Week.from_ordinal(
+                e.flagged_week if e.flagged_week is not None else w)), item.surge_identity, tg.language))
+                for e, item in zip(d.entries, items, strict=True) if base and item.surge_identity)
             alert = Alert(owner=tg.owner, language=tg.language, channel=tg.channel, recipient=tg.recipient,
-                          week=str(week), kind=d.kind, surges=items, brief_link=brief_link)
+                          week=str(week), kind=d.kind, surges=items,
+                          brief_link=week_url(base, str(week), tg.language) if base else brief_link,
+                          surge_links=links, no_workbench=not base and not brief_link)
             msg = Message(recipient=tg.recipient, subject=alert_subject(alert),
                           text=render_alert(alert, "text", cfg.report.templates_dir),
                           html=render_alert(alert, "html", cfg.report.templates_dir),

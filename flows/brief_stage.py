@@ -164,7 +164,8 @@ def write_brief(engine: Engine, cfg: VocConfig, week: Week, out_dir: Path, langs
         brief = briefs[lang]
         paths += write_rendered(engine, out_dir, "weekly", str(week), lang, formats, f"brief-{week}",
                                 cast(Callable[[str], str],
-                                     lambda fmt, b=brief, lg=lang: render_brief(b, lg, fmt, cfg.report.templates_dir)))
+                                     lambda fmt, b=brief, lg=lang: render_brief(
+                                         b, lg, fmt, cfg.report.templates_dir, cfg.web.base_url)))
     return paths
 
 

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from config.settings import Settings, Source, load_config
 from flows.pdf import pdf_available
 from flows.review_stage import write_review
 from flows.weekly import given, weekly_flow
+from store import action_items
 from store.db import make_engine, migrate
-from store.models import Assignment
+from store.models import Assignment, TicketRow, Topic
 from voc import sample
 from voc.weeks import Quarter, Week
 
@@ -27,6 +30,26 @@ DEMO_WEEKS = 20
 def _assignments(engine) -> dict[int, int]:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         return dict(conn.execute(select(Assignment.ticket_id, Assignment.topic_id)).all())
+
+
+def _record_action(engine, planted: sample.Planted, week: Week) -> tuple[int, int, date]:  # type: ignore[no-untyped-def]
+    """The sample's action item (``Planted.action_*``): on the topic most of its theme's tickets are
+    in, done, fixed on the Wednesday ``action_weeks_back`` weeks before ``week``. Returns (id, topic, fix)."""
+    ids = [k for k, lab in planted.labels.items() if lab.theme == planted.action_theme]
+    topic = func.coalesce(Topic.merged_into, Assignment.topic_id)
+    with engine.connect() as conn:
+        counts: Counter[int] = Counter()
+        for chunk in range(0, len(ids), 500):
+            q = (select(topic).select_from(TicketRow).join(Assignment, Assignment.ticket_id == TicketRow.id)
+                 .outerjoin(Topic, Topic.id == Assignment.topic_id)
+                 .where(TicketRow.source == "demo", TicketRow.source_id.in_(ids[chunk:chunk + 500])))
+            counts.update(int(t) for t in conn.execute(q).scalars())
+    topic_id = counts.most_common(1)[0][0]
+    owner = next(p["owner"] for p in sample.PRODUCTS if p["id"] == planted.action_product)
+    fix = week.shift(-planted.action_weeks_back).start + timedelta(days=2)
+    aid = action_items.add(engine, topic_id, planted.action_product, None, str(owner), fix, planted.action_note)
+    action_items.update_action(engine, aid, "done", fix, None)
+    return aid, topic_id, fix
 
 
 def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[str]:
@@ -68,6 +91,9 @@ def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[s
     yield (f"topic ids stable across the two weekly runs: {kept} of {len(before)} tickets "
            f"({100 * kept / max(len(before), 1):.1f}%) kept their topic id; the other {len(before) - kept} "
            f"moved into topics split off in {week} (recorded in the lineage)")
+    aid, topic_id, fix = _record_action(engine, planted, week)
+    yield (f"action item #{aid} recorded: {planted.action_note} on topic {topic_id}, fixed {fix} "
+           f"({planted.action_weeks_back} weeks back): the quarterly review measures its effect")
     review = write_review(engine, cfg, Quarter.of(week.start), out, list(cfg.report.languages),
                           list(cfg.report.formats))
     yield f"planted: surge {planted.surge_model} batch {planted.surge_batch}; global spike {planted.global_spike_week}"

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from config.settings import VocConfig
 from flows.brief_stage import write_rendered
-from reports.assembly import action_item, build_kpis
+from reports.assembly import ActionRecord, action_item, build_kpis
 from reports.model import ActionEffect, Kpi, Review, TeamKpis, TopicItem
 from reports.render import render_review
 from store import analysis, report_queries
@@ -38,6 +38,29 @@ def verdict(lo: float, hi: float, after_weeks: int) -> str:
     if lo > 1:
         return "got_worse"
     return "no_clear_change"
+
+
+def measure_action(conn: Connection, a: ActionRecord, labels: Mapping[int, str], latest: int,
+                   today: date) -> ActionEffect | None:
+    """The before/after effect of a fixed action item (the review's "did the actions work?"), or None
+    when it has no fix date or no topic: complaints on its topic per ticket volume in the
+    ``EFFECT_WEEKS`` weeks before the fix week against the weeks after it up to ``latest`` (an
+    ordinal, the last complete week to count). The quarterly review and the web workbench's action
+    items page both measure with this."""
+    if not a.fix_date or a.topic_id is None:
+        return None
+    fix = Week.of(a.fix_date).ordinal()
+    before_w = list(range(fix - EFFECT_WEEKS, fix))
+    after_w = list(range(fix + 1, min(fix + EFFECT_WEEKS, latest) + 1))
+    h = report_queries.cell_history(conn, "complaint", a.topic_id, None, None, None, fix - EFFECT_WEEKS,
+                                    fix + EFFECT_WEEKS)
+    vol = report_queries.weekly_totals(conn, fix - EFFECT_WEEKS, fix + EFFECT_WEEKS)
+    nb, na = sum(h.get(w, 0) for w in before_w), sum(h.get(w, 0) for w in after_w)
+    vb, va = sum(vol.get(w, 0) for w in before_w), sum(vol.get(w, 0) for w in after_w)
+    ratio, lo, hi = action_effect(nb, vb, na, va)
+    return ActionEffect(action=action_item(a, labels, today), weeks=len(after_w),
+                        rate_before=1000 * nb / max(vb, 1), rate_after=1000 * na / max(va, 1),
+                        change_lo=lo, change_hi=hi, ratio=ratio, verdict=verdict(lo, hi, len(after_w)))
 
 
 TEAM_KPIS = (("fcr_rate", "fcr", "n"), ("closed_24h", "h24", "timed"), ("reopen_rate", "reopen", "n"),
@@ -98,24 +121,9 @@ def build_review(engine: Engine, cfg: VocConfig, quarter: Quarter, today: date |
                               keywords=(), quotes=(), history=tuple(hists.get(t.id, {}).get(w, 0) for w in weeks))
                     for t in topics.values() if first <= t.created_week <= last and t.status != "ignored"
                     and t.created_week > baseline_week]
-        effects = []
-        for a in report_queries.actions(conn):
-            if not a.fix_date or a.topic_id is None:
-                continue
-            fix = Week.of(a.fix_date).ordinal()
-            latest = min(last, Week.of(today).ordinal() - 1)
-            before_w = list(range(fix - EFFECT_WEEKS, fix))
-            after_w = list(range(fix + 1, min(fix + EFFECT_WEEKS, latest) + 1))
-            h = report_queries.cell_history(conn, "complaint", a.topic_id, None, None, None, fix - EFFECT_WEEKS,
-                                            fix + EFFECT_WEEKS)
-            vol = report_queries.weekly_totals(conn, fix - EFFECT_WEEKS, fix + EFFECT_WEEKS)
-            nb, na = sum(h.get(w, 0) for w in before_w), sum(h.get(w, 0) for w in after_w)
-            vb, va = sum(vol.get(w, 0) for w in before_w), sum(vol.get(w, 0) for w in after_w)
-            ratio, lo, hi = action_effect(nb, vb, na, va)
-            effects.append(ActionEffect(
-                action=action_item(a, labels, today), weeks=len(after_w),
-                rate_before=1000 * nb / max(vb, 1), rate_after=1000 * na / max(va, 1),
-                change_lo=lo, change_hi=hi, ratio=ratio, verdict=verdict(lo, hi, len(after_w))))
+        latest = min(last, Week.of(today).ordinal() - 1)
+        effects = [e for a in report_queries.actions(conn)
+                   if (e := measure_action(conn, a, labels, latest, today)) is not None]
         teams = team_kpis(report_queries.kpi_sums_by_agent(conn, first, last), cfg.teams, weeks)
     return Review(quarter=str(quarter), weeks=tuple(str(Week.from_ordinal(w)) for w in weeks), generated_on=today,
                   brand=cfg.report.brand, totals=tuple(totals.get(w, 0) for w in weeks),

@@ -305,8 +305,8 @@ def _weekly(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_
             res.outputs = brief_task(settings, cfg, week, out_dir)
         if "alerts" in plan:
             step("alerts")
-            html = next((p for p in res.outputs if p.endswith(".html")), None)
-            res.alerts = alerts_task(settings, cfg, week, sink_dir, html)
+            # links go to the web workbench (web.base_url), never to a file on this server
+            res.alerts = alerts_task(settings, cfg, week, sink_dir, None)
             res.lines.append(f"alerts: {res.alerts}")
         step("done")
         if done:

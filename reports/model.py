@@ -184,4 +184,10 @@ class Alert:
     week: str
     kind: str  # start | escalation | resolved
     surges: tuple[SurgeItem, ...]
-    brief_link: str | None = None
+    brief_link: str | None = None  # the week's brief in the web workbench (``web.base_url``)
+    surge_links: tuple[tuple[str, str], ...] = ()  # (surge_identity, its workbench page) per item
+    no_workbench: bool = False  # no web.base_url: say so instead of a link
+
+    def surge_link(self, s: SurgeItem) -> str | None:
+        """The workbench page of surge item ``s``, if there is one."""
+        return next((url for ident, url in self.surge_links if s.surge_identity and ident == s.surge_identity), None)

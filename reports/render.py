@@ -43,6 +43,7 @@ from markupsafe import Markup
 
 from reports import charts
 from reports.i18n import KPI_GOOD_DIRECTION, VERDICT_ORDER, Translator, normalize_lang
+from reports.links import surge_url, week_url
 from reports.model import ActionItem, Alert, Brief, Kpi, Review, SurgeItem, TopicItem
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -443,14 +444,22 @@ def _base_context(t: ReportText) -> dict[str, Any]:
     return {"t": t, "lang": t.lang, "html_lang": t.html_lang}
 
 
-def render_brief(brief: Brief, lang: str, fmt: str, templates_dir: str | Path | None = None) -> str:
-    """The weekly brief as one self-contained HTML page (``fmt='html'``) or Markdown (``'md'``)."""
-    t = ReportText(normalize_lang(lang), today=brief.generated_on)
+def render_brief(brief: Brief, lang: str, fmt: str, templates_dir: str | Path | None = None,
+                 web_base: str | None = None) -> str:
+    """The weekly brief as one self-contained HTML page (``fmt='html'``) or Markdown (``'md'``).
+    ``web_base`` (``web.base_url``): each surge's title links to its page in the web workbench."""
+    lang = normalize_lang(lang)
+    t = ReportText(lang, today=brief.generated_on)
+    extra: dict[str, Any] = {}
+    if web_base:
+        extra["surge_href"] = lambda s: surge_url(web_base, brief.week, s.surge_identity, lang) \
+            if s.surge_identity else week_url(web_base, brief.week, lang)
     return _render("brief", fmt, ("html", "md"), templates_dir, {
         **_base_context(t),
         "brief": brief,
         "surges": order_surges(brief.surges),
         "summary": brief_summary(brief, t),
+        **extra,
     })
 
 

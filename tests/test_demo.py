@@ -97,3 +97,41 @@ def test_demo_alerts_the_owner_once_in_chinese(demo: tuple[Path, str]) -> None:
     to_owner = [m for m in msgs if m["recipient"] == owner_email]
     assert len(to_owner) == 1
     assert "B2409" in to_owner[0]["text"] and "烤箱" in to_owner[0]["text"]
+
+
+@pytest.mark.slow
+def test_demo_action_item_is_measured_and_it_ends_with_the_web_command(demo: tuple[Path, str]) -> None:
+    """The sample's action item (fixed 8 weeks before the last week) gets a measured verdict in the
+    quarterly review (zh and en) and on the workbench's action items page; the last line is the
+    command that browses the demo database."""
+    from starlette.testclient import TestClient
+
+    from config.settings import EXAMPLE_CONFIG, load_config
+    from store.db import make_engine
+    from voc.web import create_app
+
+    out, stdout = demo
+    _, planted = sample.generate(WEEK)
+    quarter = next(out.glob("review-*.en.md")).read_text(encoding="utf-8")
+    section = quarter.split("## Did the actions work?", 1)[1].split("\n## ", 1)[0]
+    assert "No action items to assess" not in section
+    owner = next(p["owner"] for p in sample.PRODUCTS if p["id"] == planted.action_product)
+    assert f"| {owner} |" in section
+    verdicts = ("worked", "no clear change", "got worse")
+    assert any(v in section for v in verdicts) and "too early to tell" not in section, section
+    zh = next(out.glob("review-*.zh.md")).read_text(encoding="utf-8")
+    assert "本季度无可评估的行动项" not in zh and any(v in zh for v in ("有效", "无明显变化", "变差"))
+    engine = make_engine(f"sqlite:///{out / 'demo.sqlite3'}")
+    try:
+        page = TestClient(create_app(engine, load_config(EXAMPLE_CONFIG))).get("/actions?lang=en").text
+    finally:
+        engine.dispose()
+    assert re.search(r'class="badge v-(worked|no_clear_change|got_worse)"', page)
+    # the alerts say the workbench is not configured (the demo sets no web.base_url): no server path
+    msgs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "outbox").glob("*.json"))]
+    assert msgs
+    for m in msgs:
+        assert "网页工作台未配置" in m["text"] or "The web workbench is not configured" in m["text"]
+        assert str(out) not in m["text"] and "brief-" not in m["text"]
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith(f"browse it: VOC_DATABASE_URL=sqlite:///{(out / 'demo.sqlite3').resolve()} voc web")

@@ -333,9 +333,7 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
     from sources.ingest import replay_quarantine
 
     _, cfg, engine = _ctx()
-    mappings = {name: m for name, m in cfg.mappings.items()}
-    mappings.update({s.name: cfg.mapping(s.mapping) for s in cfg.sources})
-    fixed, still = replay_quarantine(engine, source, mappings, cfg.max_body_chars)
+    fixed, still = replay_quarantine(engine, source, cfg.source_mappings(), cfg.max_body_chars)
     typer.echo(f"replayed: {fixed} stored, {still} still quarantined")
 
 
@@ -643,12 +641,14 @@ def actions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 def actions_update(action_id: int,
                    status: Annotated[str | None, typer.Option(help="open | doing | done")] = None,
                    fix_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD the fix shipped")] = None,
-                   note: Annotated[str | None, typer.Option()] = None) -> None:
-    """Change an action item's status, fix date or note."""
+                   note: Annotated[str | None, typer.Option()] = None,
+                   owner: Annotated[str | None, typer.Option(help="Reassign it")] = None,
+                   due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None) -> None:
+    """Change an action item's status, fix date, note, owner or due date."""
     from store import action_items
 
     _, _, engine = _ctx()
-    action_items.update_action(engine, action_id, status, _date(fix_date), note)
+    action_items.update_action(engine, action_id, status, _date(fix_date), note, owner=owner, due=_date(due))
     typer.echo(f"action {action_id} updated")
 
 

@@ -136,6 +136,14 @@ class Planted:
     script_ticket_id: str = ""
     html_ticket_id: str = ""
     labels: Mapping[str, Label] = field(default_factory=dict, repr=False)
+    # an action item the demo records once the topics exist (flows/demo.py): the fix of the robot vacuum's
+    # app connection, shipped action_weeks_back weeks before the last week, so the quarterly review and the
+    # workbench measure its before/after effect. Nothing in the tickets is planted for it: the measure
+    # says what the data says (these complaints run at a steady rate).
+    action_theme: str = "app_connect"
+    action_product: str = "vacuum"
+    action_weeks_back: int = 8
+    action_note: str = "App 连接问题固件更新 / firmware update for the app connection"
 
     def count(self, theme: str | None = None, week: Week | str | None = None, **where: str) -> int:
         """Count generated tickets by ground truth, e.g. ``count("door", w, model="KX-30A")``."""

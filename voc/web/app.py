@@ -38,7 +38,7 @@ from reports.i18n import normalize_lang
 from reports.render import ReportText, brief_summary, html_environment, order_surges
 from store import workbench
 from voc.spreadsheet import safe_cell
-from voc.web import pages
+from voc.web import actions, operations, pages
 from voc.web.pages import Filters, NotFound
 from voc.web.security import LoopbackHostOnly, SecurityHeaders, TokenAuth
 from voc.weeks import Week
@@ -214,6 +214,7 @@ def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, loop
         Route("/", w.home), Route("/weeks", w.weeks), Route("/weeks/{week}", w.week),
         Route("/weeks/{week}/surge", w.surge), Route("/weeks/{week}/surge.csv", w.surge_csv),
         Route("/files/{kind}/{period}/{name}", w.file),
+        *actions.routes(w, pick_lang), *operations.routes(w, pick_lang),
         Route("/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

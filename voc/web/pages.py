@@ -189,6 +189,11 @@ def _find(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str
     return item, subject, plan
 
 
+def surge_item(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str, today: date) -> SurgeItem:
+    """The brief's item ``identity`` of ``week`` (NotFound when it is not in that week's brief)."""
+    return _find(conn, cfg, week, identity, lang, today)[0]
+
+
 def cell_of(subject: SurgeSubject) -> CellFilter:
     s = subject.series
     return CellFilter(s.intents, s.topics, s.product, s.model, s.batch, s.safety_only)

@@ -12,6 +12,12 @@
 * **Headers.** :class:`SecurityHeaders`: on every HTML page a Content-Security-Policy without any
   script source (the pages ship no JavaScript, so ticket text that slipped through escaping still
   could not run); on every response no framing, no referrer, no MIME sniffing, no caching.
+* **Edits.** Every POST handler of the workbench starts with ``form = await check_edit(request)``
+  (:func:`check_edit`): the one place an edit is allowed or refused (403). This minimal version
+  refuses a request a browser marks as coming from another site (``Sec-Fetch-Site`` other than
+  same-origin/none, or an ``Origin`` naming another host); the pages' forms also carry
+  :func:`edit_token` as a hidden ``csrf_token`` field, empty here. The CSRF token check and the
+  editor role (issue #17) belong in these two functions, so the handlers need not change.
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ import binascii
 import hmac
 import ipaddress
 from typing import Any
+from urllib.parse import parse_qsl
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import FormData, Headers, MutableHeaders, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
 from voc.errors import VocError
@@ -133,3 +142,59 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+# --- edits ------------------------------------------------------------------------------------------
+
+SAME_SITE = ("same-origin", "none")  # Sec-Fetch-Site values of a form on the workbench's own pages
+
+
+def edit_token(request: Request) -> str:
+    """The value of the hidden ``csrf_token`` field every edit form carries (empty in this minimal
+    version: :func:`check_edit` then relies on the browser's origin headers alone)."""
+    return ""
+
+
+async def check_edit(request: Request) -> FormData:
+    """Allow an edit (a POST from one of the workbench's own forms) and return its form, or raise
+    ``HTTPException(403)``.
+
+    Refused: a request a browser says came from another site (``Sec-Fetch-Site: cross-site`` or
+    ``same-site``), or whose ``Origin`` names another host than the request's ``Host``. ``Origin:
+    null`` is what a browser sends for a same-origin form under ``Referrer-Policy: no-referrer``,
+    so it is judged by ``Sec-Fetch-Site`` alone. A request without either header is not from a
+    browser page (curl, a test client): nothing to forge."""
+    h = request.headers
+    site = h.get("sec-fetch-site")
+    if site is not None and site not in SAME_SITE:
+        raise HTTPException(403, "edit refused: the request came from another site")
+    origin = h.get("origin")
+    if origin and origin != "null":
+        host = origin.split("://", 1)[-1]
+        if host.lower() != h.get("host", "").lower():
+            raise HTTPException(403, "edit refused: the request came from another origin")
+    elif origin == "null" and site is None:
+        raise HTTPException(403, "edit refused: the request's origin is unknown")
+    return await read_form(request)
+
+
+FORM_MAX = 64 * 1024  # bytes of one edit form
+
+
+async def read_form(request: Request) -> FormData:
+    """The fields of an ``application/x-www-form-urlencoded`` body (what the pages' forms send), read
+    here rather than by ``request.form()``, which needs python-multipart (not installed). Other
+    bodies: 415; over :data:`FORM_MAX` bytes: 413."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_MAX:
+            raise HTTPException(413, "form too large")
+    if body and kind != "application/x-www-form-urlencoded":
+        raise HTTPException(415, "edits are sent as HTML forms (application/x-www-form-urlencoded)")
+    try:
+        fields: list[tuple[str, str | UploadFile]] = list(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return FormData(fields)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "the form is not UTF-8") from None
