@@ -723,22 +723,25 @@ def serve() -> None:
 
 
 @app.command()
-def web(host: Annotated[str, typer.Option(help="Address to listen on; anything but localhost needs VOC_WEB_TOKEN")]
-        = "127.0.0.1",
+def web(host: Annotated[str, typer.Option(help="Address to listen on; anything but localhost needs "
+                                             "VOC_WEB_TOKEN or VOC_WEB_EDITOR_TOKEN")] = "127.0.0.1",
         port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8800) -> None:
-    """The web workbench (read-only): every analysed week, its brief built live, each surge down to its
-    redacted tickets. Localhost only unless VOC_WEB_TOKEN is set (then every request needs it)."""
+    """The web workbench: every analysed week, its brief built live, each surge down to its redacted
+    tickets; the topic catalogue, edited in place. Localhost only unless VOC_WEB_TOKEN (viewer) or
+    VOC_WEB_EDITOR_TOKEN (editor) is set (then every request needs one); without a token the local
+    user is an editor."""
     from config.settings import settings_from_env
     from voc.web import check_bind, create_app
     from voc.web.security import is_loopback
 
-    token = settings_from_env().web_token
-    secret = token.get_secret_value() if token is not None else None
-    check_bind(host, secret)  # before anything else: a refused bind is one line and exit 2
+    settings = settings_from_env()
+    secret, editor = (s.get_secret_value() if s is not None else None
+                      for s in (settings.web_token, settings.web_editor_token))
+    check_bind(host, secret, editor)  # before anything else: a refused bind is one line and exit 2
     import uvicorn
 
     _, cfg, engine = _ctx()
-    app_ = create_app(engine, cfg, token=secret, loopback_only=is_loopback(host))
+    app_ = create_app(engine, cfg, token=secret, editor_token=editor, loopback_only=is_loopback(host))
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"voc web: http://{shown}:{port}/weeks (Ctrl-C to stop)")
     uvicorn.run(app_, host=host, port=port, log_level="info")

@@ -40,7 +40,16 @@ from store import workbench
 from voc.spreadsheet import safe_cell
 from voc.web import pages
 from voc.web.pages import Filters, NotFound
-from voc.web.security import LoopbackHostOnly, SecurityHeaders, TokenAuth
+from voc.web.security import (
+    EDITOR,
+    CsrfCookie,
+    LoopbackHostOnly,
+    SecurityHeaders,
+    TokenAuth,
+    csrf_token,
+    role,
+    who,
+)
 from voc.weeks import Week
 
 HERE = Path(__file__).parent
@@ -101,7 +110,10 @@ class Workbench:
         here = {k: v for k, v in request.query_params.items() if k != "lang"}
         return {"t": t, "lang": lang, "html_lang": t.html_lang, "fmt": "html", "href": href,
                 "other_lang_href": request.url.path + "?" + urlencode({**here, "lang": other}),
-                "other_lang": other}
+                "other_lang": other,
+                # edit forms: <input type="hidden" name="csrf" value="{{ csrf }}">, shown when editor
+                "csrf": csrf_token(request), "editor": role(request) == EDITOR, "role": role(request),
+                "who": who(request)}
 
     def _page(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         return HTMLResponse(self.env.get_template(template).render(**context), status_code=status)
@@ -205,10 +217,13 @@ class Workbench:
         return FileResponse(Path(found[0].path).expanduser(), media_type=MEDIA[fmt])
 
 
-def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, loopback_only: bool = False,
-               today: Callable[[], date] = date.today) -> Starlette:
-    """The workbench as an ASGI app. ``token``: required on every request (security.TokenAuth);
-    ``loopback_only``: answer only requests naming a loopback host (security.LoopbackHostOnly)."""
+def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, editor_token: str | None = None,
+               loopback_only: bool = False, today: Callable[[], date] = date.today,
+               csrf_key: bytes | None = None) -> Starlette:
+    """The workbench as an ASGI app. ``token`` (viewer) / ``editor_token`` (editor): with either set,
+    every request needs one of them (security.TokenAuth); with neither, every request is the local
+    editor. ``loopback_only``: answer only requests naming a loopback host (security.LoopbackHostOnly).
+    ``csrf_key``: the CSRF tokens' HMAC key (default: random per process)."""
     w = Workbench(engine, cfg, today)
     routes = [
         Route("/", w.home), Route("/weeks", w.weeks), Route("/weeks/{week}", w.week),
@@ -224,6 +239,7 @@ def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, loop
     middleware = [Middleware(SecurityHeaders)]
     if loopback_only:
         middleware.append(Middleware(LoopbackHostOnly))
-    if token:
-        middleware.append(Middleware(TokenAuth, token=token))
+    if token or editor_token:
+        middleware.append(Middleware(TokenAuth, token=token, editor_token=editor_token))
+    middleware.append(Middleware(CsrfCookie, key=csrf_key))
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
