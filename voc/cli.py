@@ -555,8 +555,49 @@ def topics_ignore(topic_id: int) -> None:
     from store import topic_edits
 
     _, _, engine = _ctx()
-    topic_edits.set_status(engine, topic_id, "ignored")
+    topic_edits.ignore(engine, topic_id)
     typer.echo(f"topic {topic_id} ignored")
+
+
+@topics_app.command("unignore")
+def topics_unignore(topic_id: int) -> None:
+    """Show an ignored topic again."""
+    from store import topic_edits
+
+    _, _, engine = _ctx()
+    topic_edits.unignore(engine, topic_id)
+    typer.echo(f"topic {topic_id} no longer ignored")
+
+
+@topics_app.command("history")
+def topics_history(limit: int = 30, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The latest edits of topics and themes (CLI and web): who, when, before and after."""
+    from store import edit_log
+
+    _, _, engine = _ctx()
+    with engine.connect() as conn:
+        edits = edit_log.history(conn, limit)
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(e) for e in edits], ensure_ascii=False, indent=2, default=str))
+        return
+    for e in edits:
+        undone = f"\tundone {e.undone_at:%Y-%m-%d %H:%M} by {e.undone_by}" if e.undone_at else ""
+        target = f" -> {e.target_id}" if e.target_id is not None else ""
+        after = {k: v for k, v in e.after.items() if k != "human_label"}
+        typer.echo(f"{e.id}\t{e.at:%Y-%m-%d %H:%M}\t{e.who}\t{e.kind} {e.subject_id}{target}\t"
+                   f"{json.dumps(after, ensure_ascii=False)}{undone}")
+    if not edits:
+        typer.echo("no edits yet")
+
+
+@topics_app.command("undo")
+def topics_undo(edit_id: int) -> None:
+    """Undo one edit of `voc topics history` (refused when a later edit changed the same thing)."""
+    from store import edit_log
+
+    _, _, engine = _ctx()
+    e = edit_log.undo(engine, edit_id, "cli")
+    typer.echo(f"edit {e.id} ({e.kind} {e.subject_id}) undone")
 
 
 @topics_app.command("refit")
