@@ -81,8 +81,10 @@ def test_local_user_is_editor_and_an_edit_needs_the_csrf_token() -> None:
     assert r.status_code == 200 and r.text == "ok local" and app.state.done == ["y"]
     # the same page again keeps the cookie, and its token still works
     assert "set-cookie" not in c.get("/").headers and _token(c.get("/").text) == token
-    # a JSON or multipart body is not an edit form
-    assert c.post("/edit", json={"csrf": token}).status_code in (403, 415)
+    # a JSON or multipart body, or none, is not an edit form: refused like a missing token
+    assert c.post("/edit", json={"csrf": token}).status_code == 403
+    assert c.post("/edit", files={"csrf": ("x", token.encode())}).status_code == 403
+    assert c.post("/edit").status_code == 403
 
 
 def test_a_new_process_key_invalidates_old_tokens() -> None:
