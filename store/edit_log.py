@@ -1,6 +1,6 @@
 """The log of human edits to the topic catalogue, and their undo.
 
-Every edit of a topic or theme (``store.topic_edits``: rename, ignore, un-ignore, merge;
+Every edit of a topic or theme (``store.topic_edits``: rename, ignore, un-ignore, merge, split;
 ``store.themes``: rename, merge, move a topic) records one row in ``catalogue_edits`` in the same
 transaction as the edit: who (``local``, ``cli``, ``editor:alice``...), when, what, and the values
 before and after (JSON). The CLI and the web workbench call the same functions, so both are logged.
@@ -9,7 +9,8 @@ before and after (JSON). The CLI and the web workbench call the same functions, 
 names what changed since: undo that first). Undoing a merge restores the source topic, points the
 topics it re-pointed back at it, puts back its tickets that a refit since moved onto the target, and
 its theme placement; a rename restores the old label and ``human_label`` flag; a move restores the
-old theme (or none). Counts and surges follow at the next counts stage, as after any CLI edit.
+old theme (or none); a split's tickets go back to the source and the new topic is left merged
+into it. Counts and surges follow at the next counts stage, as after any CLI edit.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from store.models import Topic as TopicRow
 from voc.errors import VocError
 from voc.weeks import Week
 
-KINDS = ("topic-rename", "topic-ignore", "topic-unignore", "topic-merge", "topic-move", "theme-rename",
-         "theme-merge")
+KINDS = ("topic-rename", "topic-ignore", "topic-unignore", "topic-merge", "topic-move", "topic-split",
+         "theme-rename", "theme-merge")
 THEME_KINDS = frozenset({"theme-rename", "theme-merge"})  # subject_id is a theme (else a topic)
 
 
@@ -90,13 +91,13 @@ def get(conn: Connection, edit_id: int) -> EditRecord:
 
 def history(conn: Connection, limit: int = 100, topic_id: int | None = None,
             theme_id: int | None = None) -> list[EditRecord]:
-    """The latest edits first; only those of one topic (as subject or merge target) or one theme
+    """The latest edits first; only those of one topic (as subject, merge target or split-off topic) or one theme
     (as subject, merge target or move destination) when given."""
     q = select(*_LIGHT).order_by(CatalogueEdit.id.desc()).limit(limit)
     c = CatalogueEdit
     if topic_id is not None:
         q = q.where(((c.subject_id == topic_id) & c.kind.like("topic-%"))
-                    | ((c.target_id == topic_id) & (c.kind == "topic-merge")))
+                    | ((c.target_id == topic_id) & c.kind.in_(["topic-merge", "topic-split"])))
     if theme_id is not None:
         q = q.where(((c.subject_id == theme_id) & c.kind.like("theme-%"))
                     | ((c.target_id == theme_id) & c.kind.in_(["theme-merge", "topic-move"])))
@@ -200,6 +201,23 @@ def _undo_topic_merge(conn: Connection, e: EditRecord) -> None:
                                              week=Week.of(datetime.now()).ordinal(), created_at=_now()))
 
 
+def _undo_topic_split(conn: Connection, e: EditRecord) -> None:
+    """Every ticket of the new topic (the chosen ones and any a later run added) goes back to the
+    source; the new topic is left merged into the source."""
+    src, new = _topic(conn, e.subject_id), _topic(conn, int(e.after["topic"]))
+    if new.status not in LIVE:
+        raise _changed(f"topic {new.id} (now {new.status})")
+    if src.status not in LIVE:
+        raise _changed(f"topic {src.id} (now {src.status})")
+    conn.execute(update(Assignment).where(Assignment.topic_id == new.id).values(topic_id=src.id))
+    conn.execute(update(TopicRow).where(TopicRow.merged_into == new.id).values(merged_into=src.id))
+    conn.execute(update(TopicRow).where(TopicRow.id == new.id).values(status="merged", merged_into=src.id,
+                                                                     updated_at=_now()))
+    conn.execute(delete(TopicTheme).where(TopicTheme.topic_id == new.id))
+    conn.execute(insert(TopicLineage).values(old_id=new.id, new_id=src.id, kind="human-unsplit",
+                                             week=Week.of(datetime.now()).ordinal(), created_at=_now()))
+
+
 def _undo_topic_move(conn: Connection, e: EditRecord) -> None:
     now = placement(conn, e.subject_id)
     if now is None or now[0] != e.after["theme"][0]:
@@ -238,5 +256,6 @@ def _undo_theme_merge(conn: Connection, e: EditRecord) -> None:
 
 
 _UNDO = {"topic-rename": _undo_topic_rename, "topic-ignore": _undo_status, "topic-unignore": _undo_status,
-         "topic-merge": _undo_topic_merge, "topic-move": _undo_topic_move, "theme-rename": _undo_theme_rename,
+         "topic-merge": _undo_topic_merge, "topic-move": _undo_topic_move, "topic-split": _undo_topic_split,
+         "theme-rename": _undo_theme_rename,
          "theme-merge": _undo_theme_merge}

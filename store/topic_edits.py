@@ -6,15 +6,18 @@ undone from there. ``who``: ``cli`` from the command line, the workbench's princ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+import numpy as np
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from nlp.themes import LIVE
-from store import edit_log
-from store.models import Assignment, TicketRow, Topic, TopicLineage
+from store import analysis, edit_log
+from store.binds import chunks
+from store.models import Assignment, TicketRow, Topic, TopicLineage, TopicTheme
 from voc.errors import VocError
 from voc.spreadsheet import write_csv
 from voc.weeks import Week
@@ -108,6 +111,61 @@ def merge(engine: Engine, source_id: int, target_id: int, *, who: str = "cli") -
                                                  week=Week.of(datetime.now()).ordinal(), created_at=datetime.now()))
         return edit_log.record(conn, who, "topic-merge", source_id, target_id, before,
                                {"status": "merged", "merged_into": final})
+
+
+def split(engine: Engine, topic_id: int, ticket_ids: Sequence[int], label: str, *, who: str = "cli") -> int:
+    """Move chosen tickets of a live topic into a new topic (human label, same theme, pinned there).
+
+    Its centroid is the mean of the chosen tickets' cached embeddings (else the source's), so later
+    weeks and refits assign similar tickets to it; the weekly split leaves human-labelled topics'
+    tickets where they are. Returns the edit's id; the new topic is the edit's ``target_id``."""
+    label = label.strip()
+    if not label:
+        raise VocError("a topic label cannot be empty")
+    ids = sorted({int(x) for x in ticket_ids})
+    if not ids:
+        raise VocError("choose the tickets to split off")
+    with engine.begin() as conn:
+        src = _row(conn, topic_id)
+        if src.status not in LIVE:
+            raise VocError(f"topic {topic_id} is {t_status(src)}: only an active or emerging topic can be split")
+        on_src: set[int] = set()
+        for part in chunks(ids):
+            on_src.update(int(x) for x in conn.execute(select(Assignment.ticket_id).where(
+                Assignment.topic_id == topic_id, Assignment.ticket_id.in_(list(part)))).scalars())
+        if len(on_src) < len(ids):
+            raise VocError(f"{len(ids) - len(on_src)} of the chosen tickets are not in topic {topic_id}")
+        total = conn.execute(select(func.count()).where(Assignment.topic_id == topic_id)).scalar_one()
+        if len(ids) >= int(total):
+            raise VocError("a split must leave tickets in the topic (rename it instead)")
+        centroid = src.centroid
+        blob = analysis.get_artifact(conn, f"embedder:{src.intent}")
+        if blob is not None:
+            vecs = analysis.cached_embeddings(conn, analysis.embedder_key(src.intent, blob), ids)
+            if vecs:
+                mean = np.mean(np.vstack(list(vecs.values())), axis=0)
+                norm = float(np.linalg.norm(mean))
+                centroid = (mean / norm if norm else mean).astype(np.float32).tobytes()
+        new_id = analysis.next_topic_id(conn)
+        week = Week.of(datetime.now()).ordinal()
+        conn.execute(insert(Topic).values(id=new_id, intent=src.intent, label=label, human_label=True, keywords="",
+                                          status="active", merged_into=None, centroid=centroid, created_week=week,
+                                          updated_at=datetime.now()))
+        for part in chunks(ids):
+            conn.execute(update(Assignment).where(Assignment.ticket_id.in_(list(part)))
+                         .values(topic_id=new_id))
+        theme = edit_log.placement(conn, topic_id)
+        if theme is not None:
+            conn.execute(insert(TopicTheme).values(topic_id=new_id, theme_id=theme[0], pinned=True,
+                                                   assigned_week=week))
+        conn.execute(insert(TopicLineage).values(old_id=topic_id, new_id=new_id, kind="human-split", week=week,
+                                                 created_at=datetime.now()))
+        return edit_log.record(conn, who, "topic-split", topic_id, new_id, {"tickets": ids},
+                               {"topic": new_id, "label": label})
+
+
+def t_status(row: Any) -> str:
+    return str(row.status) + (f" into {row.merged_into}" if row.merged_into else "")
 
 
 def export_assignments(engine: Engine, out: Path, week: int | None) -> int:

@@ -244,3 +244,13 @@ def topic_weeks(conn: Connection, from_week: int, until_week: int) -> dict[int, 
 
 def last_counted_week(conn: Connection) -> int | None:
     return conn.execute(select(func.max(WeeklyCount.week))).scalar()
+
+
+def topic_tickets(conn: Connection, topic_id: int, *, limit: int, offset: int = 0) -> tuple[int, list[TicketView]]:
+    """(how many, a page of) the tickets assigned to this topic itself (not those of topics merged
+    into it), latest first: redacted fields only, as :class:`TicketView`."""
+    where = A.c.topic_id == topic_id
+    total = conn.execute(select(func.count()).select_from(A).where(where)).scalar_one()
+    q = (select(*_VIEW).select_from(T.join(A, A.c.ticket_id == T.c.id)).where(where)
+         .order_by(T.c.event_at.desc(), T.c.id.desc()).limit(limit).offset(offset))
+    return int(total), [TicketView(*r) for r in conn.execute(q)]

@@ -163,3 +163,46 @@ def test_theme_merge_is_undone(analysed) -> None:
         after = dict(c.execute(text("select topic_id, theme_id from topic_themes")).all())
         th = next(x for x in themes.load_themes(c) if x.id == a.id)
     assert after == before and th.status == a.status and th.merged_into is None
+
+
+@pytest.mark.slow
+def test_split_is_logged_survives_a_refit_and_is_undone(analysed) -> None:
+    """Chosen tickets of a topic (here its English ones) go to a new topic in the same theme, which a
+    refit keeps (id, human label, most of its tickets); the undo puts every ticket back."""
+    engine, cfg = analysed
+    with engine.connect() as c:
+        live = [t for t in analysis.load_topics(c, "complaint") if t.status in ("active", "emerging")]
+        theme_map = themes.topic_theme_map(c)
+        lang = {int(i): lg for i, lg in c.execute(text("select id, lang from tickets"))}
+    by_lang = {t.id: [x for x in _assigned(engine, t.id) if lang[x] == "en"] for t in live}
+    src = max((t for t in live if 5 <= len(by_lang[t.id]) < len(_assigned(engine, t.id)) - 5),
+              key=lambda t: len(by_lang[t.id]))
+    chosen = sorted(by_lang[src.id])
+    before = _assigned(engine, src.id)
+    with pytest.raises(VocError, match="not in topic"):
+        topic_edits.split(engine, src.id, [*chosen, -1], "x")
+    with pytest.raises(VocError, match="must leave tickets"):
+        topic_edits.split(engine, src.id, sorted(before), "x")
+    edit = topic_edits.split(engine, src.id, chosen, "English: <door>", who="editor:alice")
+    with engine.connect() as c:
+        e = edit_log.get(c, edit)
+        new = e.target_id
+        assert e.kind == "topic-split" and e.before == {"tickets": chosen} and e.after["topic"] == new
+        assert [x.id for x in edit_log.history(c, topic_id=new)] == [edit]
+    assert new is not None and _assigned(engine, new) == set(chosen)
+    assert _assigned(engine, src.id) == before - set(chosen)
+    assert _theme_of(engine, new) == theme_map[src.id]
+    t = topic_edits.get(engine, new)
+    assert (t.label, t.human_label, t.status, t.intent) == ("English: <door>", True, "active", "complaint")
+
+    refit_topics(engine, cfg, WEEK)
+    t = topic_edits.get(engine, new)
+    assert (t.label, t.human_label, t.status) == ("English: <door>", True, "active")
+    kept = len(_assigned(engine, new) & set(chosen)) / len(chosen)
+    assert kept >= 0.5, f"the refit kept only {kept:.0%} of the split-off tickets"
+
+    on_new, on_src = _assigned(engine, new), _assigned(engine, src.id)
+    edit_log.undo(engine, edit, "local")
+    assert _assigned(engine, new) == set() and _assigned(engine, src.id) == on_src | on_new
+    t = topic_edits.get(engine, new)
+    assert (t.status, t.merged_into) == ("merged", src.id) and _theme_of(engine, new) == _theme_of(engine, src.id)

@@ -251,6 +251,40 @@ def test_edits_from_the_page_are_logged_undone_and_show_in_the_brief(store: Stor
     edit_log.undo(store.engine, rename.id, "local")
 
 
+@pytest.mark.slow
+def test_split_chosen_tickets_from_the_topic_page_and_undo(store: Store) -> None:
+    c = store.client()
+    src = max(_live(store), key=lambda t: len(_tickets(store, t.id)))
+    page = c.get(f"/topics/{src.id}?lang=en")
+    assert page.status_code == 200 and "<script" not in page.text.lower()
+    shown = [int(x) for x in re.findall(r'name="ticket" value="(\d+)"', page.text)]
+    assert len(shown) == min(50, len(_tickets(store, src.id))) and set(shown) <= _tickets(store, src.id)
+    for item in store.planted.pii:
+        assert item.value not in page.text
+    chosen = shown[:3]
+    r = c.post(f"/topics/{src.id}/split?lang=en", data={"csrf": _csrf(page.text), "label": "Door <b>seal</b>",
+                                                        "ticket": [str(x) for x in chosen]}, follow_redirects=False)
+    assert r.status_code == 303
+    e = _log(store)[0]
+    assert e.kind == "topic-split" and e.who == "local" and e.target_id is not None
+    assert _tickets(store, e.target_id) == set(chosen)
+    cat = c.get("/topics?lang=en").text
+    assert "Door &lt;b&gt;seal&lt;/b&gt;" in _row(cat, e.target_id) and "<b>seal" not in cat
+    new_page = c.get(f"/topics/{e.target_id}?lang=en").text
+    assert sorted(int(x) for x in re.findall(r'name="ticket" value="(\d+)"', new_page)) == sorted(chosen)
+    # nothing chosen, or another topic's tickets: refused (409), nothing changes
+    n = len(_log(store))
+    assert c.post(f"/topics/{src.id}/split?lang=en", data={"csrf": _csrf(page.text), "label": "x"}).status_code == 409
+    r = c.post(f"/topics/{src.id}/split?lang=en", data={"csrf": _csrf(page.text), "label": "x", "ticket": [str(chosen[0])]})
+    assert r.status_code == 409 and "not in topic" in r.text and len(_log(store)) == n
+    # viewers see no checkboxes; the undo from the catalogue page puts the tickets back
+    viewer = store.client(token=VIEW, editor_token=EDIT)
+    assert 'name="ticket"' not in viewer.get(f"/topics/{src.id}", headers=_basic("v", VIEW)).text
+    assert c.post(f"/edits/{e.id}/undo?lang=en", data={"csrf": _csrf(cat)}).status_code == 200  # redirected
+    assert set(chosen) <= _tickets(store, src.id) and _tickets(store, e.target_id) == set()
+    assert topic_edits.get(store.engine, e.target_id).status == "merged"
+
+
 # --- in a real browser ----------------------------------------------------------------------------------
 
 def _wait_load(browser: Any, sid: str, timeout: float = 60) -> None:

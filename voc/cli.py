@@ -569,6 +569,21 @@ def topics_unignore(topic_id: int) -> None:
     typer.echo(f"topic {topic_id} no longer ignored")
 
 
+@topics_app.command("split")
+def topics_split(topic_id: int, label: Annotated[str, typer.Option(help="Label of the new topic")],
+                 tickets: Annotated[str, typer.Option(help="Ticket ids as the workbench shows them (the "
+                                                           "store's ids), comma-separated")]) -> None:
+    """Move chosen tickets of a topic into a new topic (same theme, a human label); undoable."""
+    from store import edit_log, topic_edits
+
+    ids = [int(x) for x in tickets.replace(" ", "").split(",") if x.isdigit()]
+    _, _, engine = _ctx()
+    edit = topic_edits.split(engine, topic_id, ids, label)
+    with engine.connect() as conn:
+        new = edit_log.get(conn, edit).target_id
+    typer.echo(f"{len(ids)} ticket(s) of topic {topic_id} split off into topic {new}")
+
+
 @topics_app.command("history")
 def topics_history(limit: int = 30, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The latest edits of topics and themes (CLI and web): who, when, before and after."""

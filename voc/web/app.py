@@ -7,7 +7,8 @@
 ``/weeks/{week}/surge.csv?item=ID``     the same tickets as CSV (formulas neutralised)
 ``/files/{kind}/{period}/{lang}.{fmt}``  a brief or review file the pipeline recorded (never any path)
 ``/topics?q=``                          the catalogue: themes, topics, sizes, sparklines, quotes; edits
-``POST /topics/{id}/{action}``          rename, merge, move, ignore, unignore a topic (editor + CSRF)
+``/topics/{id}``                        one topic: its tickets (redacted, paged), split off chosen ones
+``POST /topics/{id}/{action}``          rename, merge, move, ignore, unignore, split a topic (editor + CSRF)
 ``POST /themes/{id}/{action}``          rename, merge a theme (editor + CSRF)
 ``POST /edits/{id}/undo``               undo one logged edit (editor + CSRF)
 =====================================  ===============================================================
@@ -232,6 +233,20 @@ class Workbench:
     def topics(self, request: Request) -> Response:
         return self._topics_page(request, pick_lang(request, self.default_lang))
 
+    def topic(self, request: Request) -> Response:
+        lang = pick_lang(request, self.default_lang)
+        try:
+            topic_id = int(request.path_params["id"])
+            page = int(request.query_params.get("page", "1"))
+        except ValueError:
+            return self._not_found(request, NotFound("web.error.not_found"))
+        try:
+            with self.engine.connect() as conn:
+                view = pages.topic(conn, topic_id, lang, page)
+        except NotFound as e:
+            return self._not_found(request, e)
+        return self._page("topic.html.j2", {**self._context(request, lang), "v": view, "r": view.row})
+
     async def edit(self, request: Request) -> Response:
         """One edit of the catalogue (a POSTed form): the editor role and a CSRF token first."""
         form = await require_edit(request)
@@ -259,6 +274,8 @@ class Workbench:
             ("topics", "move"): lambda: themes.move(e, subject, number("theme"), who=by),
             ("topics", "ignore"): lambda: topic_edits.ignore(e, subject, who=by),
             ("topics", "unignore"): lambda: topic_edits.unignore(e, subject, who=by),
+            ("topics", "split"): lambda: topic_edits.split(e, subject, [int(x) for x in form.get("ticket", [])
+                                                                       if x.isdigit()], field("label"), who=by),
             ("themes", "rename"): lambda: themes.rename(e, subject, field("label"), field("label_en") or None,
                                                         who=by),
             ("themes", "merge"): lambda: themes.merge(e, subject, number("target"), who=by),
@@ -298,6 +315,7 @@ def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, edit
         Route("/weeks/{week}/surge", w.surge), Route("/weeks/{week}/surge.csv", w.surge_csv),
         Route("/files/{kind}/{period}/{name}", w.file),
         Route("/topics", w.topics),
+        Route("/topics/{id}", w.topic),
         Route("/topics/{id}/{action}", w.edit, methods=["POST"]),
         Route("/themes/{id}/{action}", w.edit, methods=["POST"]),
         Route("/edits/{id}/undo", w.edit, methods=["POST"]),

@@ -375,3 +375,39 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
         sorted(((th.id, theme_names[th.id]) for th in live_themes.values()), key=lambda x: x[0]),
         [(t.id, t.intent, t.label) for t in all_topics if t.status in LIVE_TOPIC], query.strip()[:100],
         sum(len(b.topics) for b in blocks) + len(ignored) + len(merged))
+
+
+@dataclass(frozen=True)
+class TopicView:
+    """One topic: its row as on the catalogue page, its theme, its tickets (a page), its edits."""
+
+    row: TopicRow
+    theme: str | None
+    tickets: TicketPage
+    edits: list[EditRecord]
+    topic_labels: dict[int, str]
+    theme_labels: dict[int, str]
+
+
+def topic(conn: Connection, topic_id: int, lang: str, page: int) -> TopicView:
+    all_topics = workbench.catalogue_topics(conn)
+    found = next((t for t in all_topics if t.id == topic_id), None)
+    if found is None:
+        raise NotFound("web.error.not_found")
+    theme_of = themes.topic_theme_map(conn)
+    all_themes = themes.load_themes(conn)
+    names = {th.id: theme_label(th, lang) for th in all_themes}
+    last = workbench.last_counted_week(conn)
+    span = list(range(last - SPARK_WEEKS + 1, last + 1)) if last is not None else []
+    per_week = workbench.topic_weeks(conn, span[0], span[-1]).get(topic_id, {}) if span else {}
+    total, _ = workbench.topic_tickets(conn, topic_id, limit=0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    _, rows = workbench.topic_tickets(conn, topic_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    merged_here = tuple(t.id for t in all_topics if t.merged_into == topic_id)
+    row = TopicRow(found, workbench.topic_sizes(conn).get(topic_id, 0), [per_week.get(w, 0) for w in span], None,
+                   merged_here)
+    labels = {t.id: t.label for t in all_topics}
+    th = theme_of.get(topic_id)
+    return TopicView(row, names.get(th) if th is not None else None, TicketPage(rows, total, page, pages),
+                     edit_log.history(conn, 30, topic_id=topic_id), labels, names)
