@@ -166,7 +166,7 @@ def test_theme_merge_is_undone(analysed) -> None:
 
 
 @pytest.mark.slow
-def test_split_is_logged_survives_a_refit_and_is_undone(analysed) -> None:
+def test_split_is_logged_survives_a_refit_and_is_undone(analysed, monkeypatch: pytest.MonkeyPatch) -> None:
     """Chosen tickets of a topic (here its English ones) go to a new topic in the same theme, which a
     refit keeps (id, human label, most of its tickets); the undo puts every ticket back."""
     engine, cfg = analysed
@@ -206,3 +206,16 @@ def test_split_is_logged_survives_a_refit_and_is_undone(analysed) -> None:
     assert _assigned(engine, new) == set() and _assigned(engine, src.id) == on_src | on_new
     t = topic_edits.get(engine, new)
     assert (t.status, t.merged_into) == ("merged", src.id) and _theme_of(engine, new) == _theme_of(engine, src.id)
+
+    # the same from the command line
+    from voc.cli import app
+
+    monkeypatch.setenv("VOC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    two = sorted(_assigned(engine, src.id))[:2]
+    res = CliRunner().invoke(app, ["topics", "split", str(src.id), "--label", "cli split",
+                                   "--tickets", ",".join(map(str, two))])
+    assert res.exit_code == 0 and f"2 ticket(s) of topic {src.id} split off into topic" in res.output, res.output
+    with engine.connect() as c:
+        e = edit_log.history(c, 1)[0]
+    assert (e.who, e.kind, e.before) == ("cli", "topic-split", {"tickets": two})
+    assert e.target_id is not None and _assigned(engine, e.target_id) == set(two)
