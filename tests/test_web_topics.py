@@ -242,6 +242,7 @@ def test_edits_from_the_page_are_logged_undone_and_show_in_the_brief(store: Stor
     # refused edits are shown, escaped, with 409; unknown actions and ids are 404
     r = post(f"/topics/{src.id}/merge", target=str(src.id))
     assert r.status_code == 409 and "cannot merge a topic into itself" in r.text
+    assert '<a href="/topics?lang=zh"' in r.text  # its language switch is a page, not the POST's URL
     r = post(f"/topics/{src.id}/rename", label="  ")
     assert r.status_code == 409 and "cannot be empty" in r.text
     assert post(f"/topics/{src.id}/explode").status_code == 404

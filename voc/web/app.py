@@ -120,8 +120,10 @@ class Workbench:
 
         other = "en" if lang == "zh" else "zh"
         here = {k: v for k, v in request.query_params.items() if k != "lang"}
+        # a page answering a refused edit (a POST) switches language on the topics page
+        path = request.url.path if request.method == "GET" else "/topics"
         return {"t": t, "lang": lang, "html_lang": t.html_lang, "fmt": "html", "href": href,
-                "other_lang_href": request.url.path + "?" + urlencode({**here, "lang": other}),
+                "other_lang_href": path + "?" + urlencode({**here, "lang": other}),
                 "other_lang": other,
                 # edit forms: <input type="hidden" name="csrf" value="{{ csrf }}">, shown when editor
                 "csrf": csrf_token(request), "editor": role(request) == EDITOR, "role": role(request),
