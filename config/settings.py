@@ -483,6 +483,9 @@ class Settings(BaseSettings):
     # `voc web`: the token every request must carry (HTTP Basic password or Bearer); required to bind
     # anything but localhost (voc/web/security.py)
     web_token: SecretStr | None = None
+    # `voc web`: the token of the editor role (edits the topics and action items; VOC_WEB_TOKEN then
+    # grants viewing only). Without either token, on localhost, the local user is an editor.
+    web_editor_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _one_tls(self) -> Settings:

@@ -353,7 +353,7 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
     else:
         assert blob is not None  # not `first`
         embedder = load_embedder(blob)
-    emb_key = f"{intent}:{hashlib.sha256(blob).hexdigest()[:16]}"
+    emb_key = analysis.embedder_key(intent, blob)
     vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)
     upd = assign_week([] if first else [_known(t) for t in known], texts, tokens, vectors,
                       threshold=th.topic_match_similarity, min_new_topic_size=th.min_new_topic_size,
@@ -429,7 +429,7 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
         analysis.put_artifact(conn, f"refit:{intent}", str(w).encode())
         return RefitStats(tickets=len(rows), kept=len(rows))
     texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms)
-    emb_key = f"{intent}:{hashlib.sha256(blob).hexdigest()[:16]}"
+    emb_key = analysis.embedder_key(intent, blob)
     vectors = _embed(conn, load_embedder(blob), emb_key, ids, texts, tokens)
     prior = {str(r.id): int(r.topic_id) for r in rows}
     upd = refit(known, prior, [str(i) for i in ids], texts, tokens, vectors, next_id=analysis.next_topic_id(conn),

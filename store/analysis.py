@@ -6,6 +6,7 @@ week never duplicates anything.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -125,6 +126,11 @@ def get_artifact(conn: Connection, key: str) -> bytes | None:
 def put_artifact(conn: Connection, key: str, blob: bytes) -> None:
     conn.execute(delete(Artifact).where(Artifact.key == key))
     conn.execute(insert(Artifact).values(key=key, blob=blob, created_at=_now()))
+
+
+def embedder_key(intent: str, blob: bytes) -> str:
+    """The key of the embedding cache for an intent's stored embedder (artifact ``embedder:<intent>``)."""
+    return f"{intent}:{hashlib.sha256(blob).hexdigest()[:16]}"
 
 
 def cached_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int]) -> dict[int, np.ndarray]:

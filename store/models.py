@@ -230,6 +230,24 @@ class ThemeLineage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class CatalogueEdit(Base):
+    """One human edit of the topic catalogue (store/edit_log.py): who, when, what, the values before
+    and after (JSON), and its undo when undone."""
+
+    __tablename__ = "catalogue_edits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    who: Mapped[str] = mapped_column(String(100))  # local | cli | editor | editor:<basic user name>
+    kind: Mapped[str] = mapped_column(String(30))  # topic-rename | topic-ignore | ... (edit_log.KINDS)
+    subject_id: Mapped[int] = mapped_column(Integer)  # the topic or theme edited
+    target_id: Mapped[int | None] = mapped_column(Integer)  # merge target, destination theme
+    before_json: Mapped[str] = mapped_column(Text)
+    after_json: Mapped[str] = mapped_column(Text)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+    undone_by: Mapped[str | None] = mapped_column(String(100))
+
+
 class Assignment(Base):
     """Which topic a ticket belongs to (one per ticket)."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 
 from nlp.themes import ACTIVE, EMERGING, LIVE, MERGED, RETIRED, KnownTheme, ThemeUpdate
+from store import edit_log
 from store.models import Assignment, Theme, ThemeLineage, TicketRow, Topic, TopicTheme
 from voc.errors import VocError
 
@@ -197,34 +198,46 @@ def _week() -> int:
     return Week.of(datetime.now()).ordinal()
 
 
-def rename(engine: Engine, theme_id: int, label: str, label_en: str | None = None) -> None:
-    """A human label (and optionally an English one); refits keep both."""
+def rename(engine: Engine, theme_id: int, label: str, label_en: str | None = None, *, who: str = "cli") -> int:
+    """A human label (and optionally an English one); refits keep both. Returns the edit's id."""
     if not label.strip():
         raise VocError("a theme label cannot be empty")
     with engine.begin() as conn:
-        _live_theme(conn, theme_id)
+        th = _live_theme(conn, theme_id)
         values: dict[str, Any] = {"label": label.strip(), "human_label": True, "updated_at": _now()}
         if label_en is not None and label_en.strip():
             values["label_en"] = label_en.strip()
         conn.execute(update(Theme).where(Theme.id == theme_id).values(values))
+        return edit_log.record(conn, who, "theme-rename", theme_id, None,
+                               {"label": th.label, "label_en": th.label_en, "human_label": bool(th.human_label)},
+                               {"label": values["label"], "label_en": values.get("label_en", th.label_en),
+                                "human_label": True})
 
 
-def merge(engine: Engine, source_id: int, target_id: int) -> None:
+def merge(engine: Engine, source_id: int, target_id: int, *, who: str = "cli") -> int:
     """Theme A into theme B: A's topics are pinned to B (refits keep them there); A is 'merged'."""
     if source_id == target_id:
         raise VocError("cannot merge a theme into itself")
     with engine.begin() as conn:
-        _live_theme(conn, source_id)
+        src = _live_theme(conn, source_id)
         _live_theme(conn, target_id)
+        members = [[int(r.topic_id), bool(r.pinned), int(r.assigned_week)] for r in conn.execute(
+            select(TopicTheme.topic_id, TopicTheme.pinned, TopicTheme.assigned_week)
+            .where(TopicTheme.theme_id == source_id).order_by(TopicTheme.topic_id))]
+        repointed = [int(x) for x in conn.execute(select(Theme.id).where(Theme.merged_into == source_id)).scalars()]
         conn.execute(update(TopicTheme).where(TopicTheme.theme_id == source_id)
                      .values(theme_id=target_id, pinned=True))
         conn.execute(update(Theme).where(Theme.id == source_id)
                      .values(status=MERGED, merged_into=target_id, updated_at=_now()))
         conn.execute(update(Theme).where(Theme.merged_into == source_id).values(merged_into=target_id))
         record_lineage(conn, [(source_id, target_id, "human-merge")], _week())
+        return edit_log.record(conn, who, "theme-merge", source_id, target_id,
+                               {"status": src.status, "merged_into": src.merged_into, "members": members,
+                                "repointed": repointed},
+                               {"status": MERGED, "merged_into": target_id})
 
 
-def move(engine: Engine, topic_id: int, theme_id: int) -> None:
+def move(engine: Engine, topic_id: int, theme_id: int, *, who: str = "cli") -> int:
     """Put a topic in another theme; pinned there for every later run and refit."""
     with engine.begin() as conn:
         t = conn.execute(select(Topic.id, Topic.status, Topic.merged_into).where(Topic.id == topic_id)).first()
@@ -234,7 +247,10 @@ def move(engine: Engine, topic_id: int, theme_id: int) -> None:
             raise VocError(f"topic {topic_id} is {t.status}"
                            + (f" into {t.merged_into}: move {t.merged_into} instead" if t.merged_into else ""))
         _live_theme(conn, theme_id)
+        before = edit_log.placement(conn, topic_id)
         conn.execute(delete(TopicTheme).where(TopicTheme.topic_id == topic_id))
         conn.execute(insert(TopicTheme).values(topic_id=topic_id, theme_id=theme_id, pinned=True,
                                                assigned_week=_week()))
         record_lineage(conn, [(topic_id, theme_id, "human-move")], _week())
+        return edit_log.record(conn, who, "topic-move", topic_id, theme_id, {"theme": before},
+                               {"theme": [theme_id, True, _week()]})

@@ -197,3 +197,60 @@ def iter_cell_tickets(conn: Connection, cell: CellFilter, from_week: int, until_
     q = _tickets_query(cell, from_week, until_week, _VIEW).order_by(T.c.event_at.desc(), T.c.id.desc()).limit(limit)
     for r in conn.execute(q):
         yield TicketView(*r)
+
+
+# --- the topics page ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CatalogueTopic:
+    """A fine topic as the topics page shows it."""
+
+    id: int
+    intent: str
+    label: str
+    human_label: bool
+    keywords: str  # " / "-joined
+    status: str  # active | emerging | ignored | merged
+    merged_into: int | None
+    created_week: int
+
+
+def catalogue_topics(conn: Connection) -> list[CatalogueTopic]:
+    """Every topic (all statuses) by id."""
+    q = select(Topic.id, Topic.intent, Topic.label, Topic.human_label, Topic.keywords, Topic.status,
+               Topic.merged_into, Topic.created_week).order_by(Topic.id)
+    return [CatalogueTopic(int(r.id), r.intent, r.label, bool(r.human_label), r.keywords or "", r.status,
+                           r.merged_into, int(r.created_week)) for r in conn.execute(q)]
+
+
+def topic_sizes(conn: Connection) -> dict[int, int]:
+    """Tickets per topic over every counted week (``weekly_counts``, all intents: merge-resolved as
+    counted, so a merged topic's tickets count for its target from the next counts on). The counts
+    table, not the assignments: a few thousand rows instead of every ticket."""
+    W = WeeklyCount
+    return {int(t): int(n or 0) for t, n in conn.execute(select(W.topic_id, func.sum(W.n)).group_by(W.topic_id))}
+
+
+def topic_weeks(conn: Connection, from_week: int, until_week: int) -> dict[int, dict[int, int]]:
+    """Topic -> week -> tickets (``weekly_counts``, all intents, merge-resolved as counted)."""
+    W = WeeklyCount
+    q = (select(W.topic_id, W.week, func.sum(W.n)).where(W.week >= from_week, W.week <= until_week)
+         .group_by(W.topic_id, W.week))
+    out: dict[int, dict[int, int]] = {}
+    for t, w, n in conn.execute(q):
+        out.setdefault(int(t), {})[int(w)] = int(n or 0)
+    return out
+
+
+def last_counted_week(conn: Connection) -> int | None:
+    return conn.execute(select(func.max(WeeklyCount.week))).scalar()
+
+
+def topic_tickets(conn: Connection, topic_id: int, *, limit: int, offset: int = 0) -> tuple[int, list[TicketView]]:
+    """(how many, a page of) the tickets assigned to this topic itself (not those of topics merged
+    into it), latest first: redacted fields only, as :class:`TicketView`."""
+    where = A.c.topic_id == topic_id
+    total = conn.execute(select(func.count()).select_from(A).where(where)).scalar_one()
+    q = (select(*_VIEW).select_from(T.join(A, A.c.ticket_id == T.c.id)).where(where)
+         .order_by(T.c.event_at.desc(), T.c.id.desc()).limit(limit).offset(offset))
+    return int(total), [TicketView(*r) for r in conn.execute(q)]

@@ -6,6 +6,7 @@ the next rendered brief; every new page loads with no console error and no reque
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -39,7 +40,21 @@ from voc.weeks import Quarter
 
 XSS_OWNER = '<img src=x onerror="alert(1)">王磊'
 PHONE = "13812345678"
+VIEW = "viewer-token-0123456789"
+EDIT = "editor-token-0123456789"
 store = test_web.store  # the same real store, built once for this module (SQLite and PostgreSQL)
+
+
+def _csrf(c: TestClient, path: str = "/actions?lang=en", **kw: Any) -> str:
+    """The CSRF token of this client's browser (its cookie, which the client keeps) and principal,
+    read from an edit form of the page ``path`` (as tests/test_web_topics.py does)."""
+    m = re.search(r'name="csrf" value="([^"]+)"', c.get(path, **kw).text)
+    assert m, f"no edit form on {path}"
+    return m.group(1)
+
+
+def _basic(user: str, token: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()}
 
 
 def _created_id(location: str) -> int:
@@ -62,6 +77,7 @@ def _from_surge(c: TestClient, store: Store, owner: str, lang: str = "en") -> tu
     fields = dict(re.findall(r'<input (?:type="hidden" )?name="(\w+)"[^>]*?value="([^"]*)"', form_page.text))
     product = re.search(r'<select name="product">.*?<option value="([^"]*)" selected', form_page.text, flags=re.S)
     fields = {k: html.unescape(v) for k, v in fields.items()}
+    assert fields.get("csrf"), "the form carries the CSRF token"
     fields.update(product=product.group(1) if product else "", owner=owner, due="2026-12-04", note="fix the hinge")
     r = c.post(f"/actions?lang={lang}", data=fields, follow_redirects=False)
     assert r.status_code == 303, r.text
@@ -97,14 +113,16 @@ def test_action_item_from_a_surge_is_prefilled_and_appears_in_the_next_brief(sto
 @pytest.mark.slow
 def test_assign_owner_due_status_and_fix_date_then_the_review_measure_shows(store: Store) -> None:
     c = store.client()
+    tok = _csrf(c)
     r = c.post("/actions?lang=en", data={"topic_id": str(store.door.topic_id), "owner": "Li Na",
-                                         "note": "supplier change"}, follow_redirects=False)
+                                         "note": "supplier change", "csrf": tok}, follow_redirects=False)
     aid = _created_id(r.headers["location"])
     row = _action_row(c.get("/actions?lang=en").text, aid)
     assert "no fix date yet" in row and "Li Na" in row and "open" in row
     fix = WEEK.shift(-6).start + timedelta(days=2)
     r = c.post(f"/actions/{aid}?lang=en", data={"owner": "Zhang Wei", "due": "2026-10-30", "status": "done",
-                                                "fix_date": fix.isoformat(), "note": "supplier changed"},
+                                                "fix_date": fix.isoformat(), "note": "supplier changed",
+                                                "csrf": tok},
                follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith(f"#a{aid}")
     with store.engine.connect() as conn:
@@ -123,13 +141,16 @@ def test_assign_owner_due_status_and_fix_date_then_the_review_measure_shows(stor
         assert f"{e.rate_before:.2f}" in row and f"{e.rate_after:.2f}" in row
         assert f"{e.change_lo:.2f}" in row and f"{e.change_hi:.2f}" in row
     # a fix last week: too early to tell, with the review's rule (fewer than 2 weeks after the fix)
-    c.post(f"/actions/{aid}?lang=en", data={"status": "done", "fix_date": (TODAY - timedelta(days=8)).isoformat()})
+    r = c.post(f"/actions/{aid}?lang=en", data={"status": "done", "fix_date": (TODAY - timedelta(days=8)).isoformat(),
+                                                "csrf": tok}, follow_redirects=False)
+    assert r.status_code == 303
     assert 'class="badge v-too_early">too early to tell<' in _action_row(c.get("/actions?lang=en").text, aid)
 
 
 @pytest.mark.slow
 def test_invalid_action_items_are_refused_with_the_reason(store: Store) -> None:
     c = store.client()
+    tok = _csrf(c)
     with store.engine.connect() as conn:
         before = len(report_queries.actions(conn))
     for data, reason in (({"topic_id": "3", "owner": "  "}, "needs an --owner"),
@@ -138,12 +159,12 @@ def test_invalid_action_items_are_refused_with_the_reason(store: Store) -> None:
                          ({"topic_id": "abc", "owner": "x"}, "must be a topic id"),
                          ({"topic_id": "3", "owner": "x" * 201}, "too long"),
                          ({"topic_id": "3", "owner": "a\x00b"}, "control characters")):
-        r = c.post("/actions?lang=en", data=data)
+        r = c.post("/actions?lang=en", data={**data, "csrf": tok})
         assert r.status_code == 400 and reason in html.unescape(r.text), (data, r.text[:300])
         assert "Not saved" in r.text
-    r = c.post("/actions/999999?lang=en", data={"status": "done"})
+    r = c.post("/actions/999999?lang=en", data={"status": "done", "csrf": tok})
     assert r.status_code == 400 and "no action item with id 999999" in r.text
-    r = c.post("/actions/1?lang=en", data={"status": "finished"})
+    r = c.post("/actions/1?lang=en", data={"status": "finished", "csrf": tok})
     assert r.status_code == 400 and "status must be one of" in html.unescape(r.text)
     with store.engine.connect() as conn:
         assert len(report_queries.actions(conn)) == before
@@ -152,23 +173,58 @@ def test_invalid_action_items_are_refused_with_the_reason(store: Store) -> None:
 @pytest.mark.slow
 def test_edits_from_another_site_are_refused(store: Store) -> None:
     """``security.check_edit``: a form posted from another site (what a CSRF page does) is refused
-    before anything is written; the workbench's own form (Origin null under no-referrer, or the
-    same origin, Sec-Fetch-Site same-origin) is not."""
+    before anything is written, even carrying a valid CSRF token; so is a form without the token
+    (``security.require_edit``); the workbench's own form (Origin null under no-referrer, or the
+    same origin, Sec-Fetch-Site same-origin, with its token) is not."""
     c = store.client()
+    tok = _csrf(c)
     with store.engine.connect() as conn:
         before = len(report_queries.actions(conn))
-    data = {"topic_id": str(store.door.topic_id), "owner": "mallory"}
+    data = {"topic_id": str(store.door.topic_id), "owner": "mallory", "csrf": tok}
     for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
                     {"Origin": "http://evil.example"}, {"Origin": "null"}):
         assert c.post("/actions", data=data, headers=headers).status_code == 403, headers
-        assert c.post("/actions/1", data={"status": "done"}, headers=headers).status_code == 403
-        assert c.post("/operations/replay", headers=headers).status_code == 403
+        assert c.post("/actions/1", data={"status": "done", "csrf": tok}, headers=headers).status_code == 403
+        assert c.post("/operations/replay", data={"csrf": tok}, headers=headers).status_code == 403
+    # without the CSRF token, or with a wrong one, or another browser's: 403 as well
+    no_token = {k: v for k, v in data.items() if k != "csrf"}
+    for body in (no_token, {**no_token, "csrf": "A" * 43}):
+        for headers in ({}, {"Origin": "null", "Sec-Fetch-Site": "same-origin"}):
+            assert c.post("/actions", data=body, headers=headers).status_code == 403, (body, headers)
+    assert c.post("/actions/1", data={"status": "done"}).status_code == 403
+    assert c.post("/operations/replay").status_code == 403
+    assert store.client().post("/actions", data=data).status_code == 403
     with store.engine.connect() as conn:
         assert len(report_queries.actions(conn)) == before
     ok = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
     assert c.post("/actions", data=data, headers=ok, follow_redirects=False).status_code == 303
     assert c.post("/actions", data=data, headers={"Origin": "http://testserver"},
                   follow_redirects=False).status_code == 303
+
+
+@pytest.mark.slow
+def test_a_viewer_cannot_edit_action_items_or_replay_the_quarantine(store: Store) -> None:
+    """The roles of tests/test_web_topics.py hold on these pages too: a viewer's POST is refused
+    (403) even with its own valid CSRF token; the editor's goes through."""
+    c = store.client(token=VIEW, editor_token=EDIT)
+    viewer, editor = _basic("vera", VIEW), _basic("alice", EDIT)
+    with store.engine.connect() as conn:
+        before = len(report_queries.actions(conn))
+    tok = _csrf(c, headers=viewer)
+    data = {"topic_id": str(store.door.topic_id), "owner": "vera", "csrf": tok}
+    assert c.post("/actions?lang=en", data=data, headers=viewer).status_code == 403
+    assert c.post("/actions/1?lang=en", data={"status": "done", "csrf": tok}, headers=viewer).status_code == 403
+    assert c.post("/operations/replay?lang=en", data={"csrf": tok}, headers=viewer).status_code == 403
+    with store.engine.connect() as conn:
+        assert len(report_queries.actions(conn)) == before
+    assert "read-only (viewer)" in c.get("/actions?lang=en", headers=viewer).text
+    # the editor, same browser (cookie), its own token
+    r = c.post("/actions?lang=en", data={**data, "owner": "alice", "csrf": _csrf(c, headers=editor)},
+               headers=editor, follow_redirects=False)
+    assert r.status_code == 303
+    with store.engine.connect() as conn:
+        a = next(x for x in report_queries.actions(conn) if x.id == _created_id(r.headers["location"]))
+    assert a.owner == "alice"
 
 
 # --- operations ----------------------------------------------------------------------------------------
@@ -202,7 +258,7 @@ def test_operations_page_shows_runs_quarantine_alerts_stages_redacted_and_replay
     assert re.search(r"failed: 1<", en) and re.search(r"unknown: 1<", en) and re.search(r"sent: \d+<", en)
     assert re.search(r"Quarantine \((\d+) rows waiting\)", en)
     waiting = int(re.search(r"Quarantine \((\d+) rows waiting\)", en).group(1))  # type: ignore[union-attr]
-    r = c.post("/operations/replay?lang=en", follow_redirects=False)
+    r = c.post("/operations/replay?lang=en", data={"csrf": _csrf(c, "/operations?lang=en")}, follow_redirects=False)
     assert r.status_code == 303
     after = c.get(r.headers["location"]).text
     assert "Replayed: 1 rows stored" in after

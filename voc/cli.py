@@ -553,8 +553,64 @@ def topics_ignore(topic_id: int) -> None:
     from store import topic_edits
 
     _, _, engine = _ctx()
-    topic_edits.set_status(engine, topic_id, "ignored")
+    topic_edits.ignore(engine, topic_id)
     typer.echo(f"topic {topic_id} ignored")
+
+
+@topics_app.command("unignore")
+def topics_unignore(topic_id: int) -> None:
+    """Show an ignored topic again."""
+    from store import topic_edits
+
+    _, _, engine = _ctx()
+    topic_edits.unignore(engine, topic_id)
+    typer.echo(f"topic {topic_id} no longer ignored")
+
+
+@topics_app.command("split")
+def topics_split(topic_id: int, label: Annotated[str, typer.Option(help="Label of the new topic")],
+                 tickets: Annotated[str, typer.Option(help="Ticket ids as the workbench shows them (the "
+                                                           "store's ids), comma-separated")]) -> None:
+    """Move chosen tickets of a topic into a new topic (same theme, a human label); undoable."""
+    from store import edit_log, topic_edits
+
+    ids = [int(x) for x in tickets.replace(" ", "").split(",") if x.isdigit()]
+    _, _, engine = _ctx()
+    edit = topic_edits.split(engine, topic_id, ids, label)
+    with engine.connect() as conn:
+        new = edit_log.get(conn, edit).target_id
+    typer.echo(f"{len(ids)} ticket(s) of topic {topic_id} split off into topic {new}")
+
+
+@topics_app.command("history")
+def topics_history(limit: int = 30, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The latest edits of topics and themes (CLI and web): who, when, before and after."""
+    from store import edit_log
+
+    _, _, engine = _ctx()
+    with engine.connect() as conn:
+        edits = edit_log.history(conn, limit)
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(e) for e in edits], ensure_ascii=False, indent=2, default=str))
+        return
+    for e in edits:
+        undone = f"\tundone {e.undone_at:%Y-%m-%d %H:%M} by {e.undone_by}" if e.undone_at else ""
+        target = f" -> {e.target_id}" if e.target_id is not None else ""
+        after = {k: v for k, v in e.after.items() if k != "human_label"}
+        typer.echo(f"{e.id}\t{e.at:%Y-%m-%d %H:%M}\t{e.who}\t{e.kind} {e.subject_id}{target}\t"
+                   f"{json.dumps(after, ensure_ascii=False)}{undone}")
+    if not edits:
+        typer.echo("no edits yet")
+
+
+@topics_app.command("undo")
+def topics_undo(edit_id: int) -> None:
+    """Undo one edit of `voc topics history` (refused when a later edit changed the same thing)."""
+    from store import edit_log
+
+    _, _, engine = _ctx()
+    e = edit_log.undo(engine, edit_id, "cli")
+    typer.echo(f"edit {e.id} ({e.kind} {e.subject_id}) undone")
 
 
 @topics_app.command("refit")
@@ -723,22 +779,25 @@ def serve() -> None:
 
 
 @app.command()
-def web(host: Annotated[str, typer.Option(help="Address to listen on; anything but localhost needs VOC_WEB_TOKEN")]
-        = "127.0.0.1",
+def web(host: Annotated[str, typer.Option(help="Address to listen on; anything but localhost needs "
+                                             "VOC_WEB_TOKEN or VOC_WEB_EDITOR_TOKEN")] = "127.0.0.1",
         port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8800) -> None:
-    """The web workbench (read-only): every analysed week, its brief built live, each surge down to its
-    redacted tickets. Localhost only unless VOC_WEB_TOKEN is set (then every request needs it)."""
+    """The web workbench: every analysed week, its brief built live, each surge down to its redacted
+    tickets; the topic catalogue, edited in place. Localhost only unless VOC_WEB_TOKEN (viewer) or
+    VOC_WEB_EDITOR_TOKEN (editor) is set (then every request needs one); without a token the local
+    user is an editor."""
     from config.settings import settings_from_env
     from voc.web import check_bind, create_app
     from voc.web.security import is_loopback
 
-    token = settings_from_env().web_token
-    secret = token.get_secret_value() if token is not None else None
-    check_bind(host, secret)  # before anything else: a refused bind is one line and exit 2
+    settings = settings_from_env()
+    secret, editor = (s.get_secret_value() if s is not None else None
+                      for s in (settings.web_token, settings.web_editor_token))
+    check_bind(host, secret, editor)  # before anything else: a refused bind is one line and exit 2
     import uvicorn
 
     _, cfg, engine = _ctx()
-    app_ = create_app(engine, cfg, token=secret, loopback_only=is_loopback(host))
+    app_ = create_app(engine, cfg, token=secret, editor_token=editor, loopback_only=is_loopback(host))
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"voc web: http://{shown}:{port}/weeks (Ctrl-C to stop)")
     uvicorn.run(app_, host=host, port=port, log_level="info")

@@ -1,10 +1,10 @@
-"""``voc web``: the workbench in a browser (issue #17), read-only in this slice.
+"""``voc web``: the workbench in a browser (issue #17).
 
 Pages (``voc/web/app.py``): every analysed week; the week's brief built live from the file brief's
 own recipe (``flows.brief_stage.load_brief`` + ``reports.assembly``); each surge down to its
-redacted tickets with a CSV export. Starlette (installed with Prefect), served by uvicorn, Jinja2
-templates beside this file that reuse the brief's templates and macros, no JavaScript, nothing
-loaded from elsewhere. Who may connect: ``voc/web/security.py``.
+redacted tickets with a CSV export; the topic catalogue, edited by editors (logged, undoable).
+Starlette (installed with Prefect), served by uvicorn, Jinja2 templates beside this file that reuse
+the brief's templates and macros, no JavaScript, nothing loaded from elsewhere. Who may connect and edit: ``voc/web/security.py``.
 
 Nothing in the project imports this package except the CLI (tests/test_layers.py).
 """

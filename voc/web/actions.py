@@ -9,7 +9,8 @@ measured before/after effect, by the quarterly review's own measure (``flows.rev
 ``POST /actions/{id}``                          change owner, due date, status, fix date, note
 =============================================  ==========================================================
 
-Every POST goes through ``security.check_edit`` first. Plain HTML forms, no JavaScript.
+Every POST goes through ``security.check_edit`` first (origin headers, then the editor role and the
+form's CSRF token, ``csrf``, which the page context carries). Plain HTML forms, no JavaScript.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from voc.errors import VocError
 from voc.web import pages
 from voc.web.host import Host, LangPicker
 from voc.web.pages import NotFound
-from voc.web.security import check_edit, edit_token
+from voc.web.security import check_edit
 from voc.weeks import Week
 
 
@@ -101,7 +102,7 @@ class ActionsPage:
         ctx = w._context(request, lang)
         return w._page("actions.html.j2", {
             **ctx, "rows": rows, "prefill": prefill, "error": error, "statuses": action_items.STATUSES,
-            "csrf_token": edit_token(request), "created": request.query_params.get("created", ""),
+            "created": request.query_params.get("created", ""),
             "products": [(p.id, p.name_zh if lang == "zh" else p.name_en) for p in w.cfg.products]}, status)
 
     def _prefill(self, request: Request, lang: str) -> Prefill:

@@ -27,7 +27,7 @@ from sources.ingest import replay_quarantine
 from store import operations
 from store.operations import AlertProblem, IngestRunView, QuarantineEntry, StageRunView
 from voc.web.host import Host, LangPicker
-from voc.web.security import check_edit, edit_token
+from voc.web.security import check_edit
 from voc.weeks import Week
 
 if TYPE_CHECKING:
@@ -80,8 +80,7 @@ class OperationsPage:
             else None
         return self.w._page("operations.html.j2", {
             **self.w._context(request, lang), "v": self.view(), "replayed": replayed,
-            "week_name": lambda o: str(Week.from_ordinal(o)) if o > 0 else "—",
-            "csrf_token": edit_token(request)})
+            "week_name": lambda o: str(Week.from_ordinal(o)) if o > 0 else "—"})
 
     async def replay(self, request: Request) -> Response:
         await check_edit(request)

@@ -21,8 +21,10 @@ from flows import brief_stage
 from reports import assembly
 from reports.assembly import SEVERITY_ORDER, SurgeSubject, TopicRecord
 from reports.model import Brief, SurgeItem
-from store import report_queries, themes, workbench
-from store.workbench import CellFilter, FlaggedWeek, RenderedFile, TicketView
+from store import edit_log, report_queries, themes, workbench
+from store.edit_log import EditRecord
+from store.themes import ThemeRecord
+from store.workbench import CatalogueTopic, CellFilter, FlaggedWeek, RenderedFile, TicketView
 from surges.selection import group_surges
 from voc.weeks import Week
 
@@ -271,3 +273,146 @@ def all_tickets(conn: Connection, view: SurgeView, filters: Filters) -> Iterator
         return iter(())
     lo, hi = _ticket_weeks(view, filters)
     return workbench.iter_cell_tickets(conn, cell, lo, hi)
+
+
+# --- the topic catalogue -----------------------------------------------------------------------------
+
+SPARK_WEEKS = 12
+QUOTES_MAX = 300  # topics shown with a quote (one query each)
+LIVE_TOPIC = ("active", "emerging")
+
+
+@dataclass(frozen=True)
+class TopicRow:
+    topic: CatalogueTopic
+    size: int  # tickets over all history, with those of topics merged into it
+    weeks: list[int]  # tickets per week of TopicsView.weeks, oldest first
+    quote: str | None  # its most typical ticket's redacted text
+    merged_here: tuple[int, ...]  # topics merged into it
+
+
+@dataclass(frozen=True)
+class ThemeBlock:
+    theme: ThemeRecord | None  # None: live topics without a theme
+    label: str  # in the page's language
+    topics: list[TopicRow]
+
+    @property
+    def size(self) -> int:
+        return sum(r.size for r in self.topics)
+
+
+@dataclass(frozen=True)
+class TopicsView:
+    blocks: list[ThemeBlock]
+    ignored: list[TopicRow]
+    merged: list[TopicRow]
+    weeks: list[str]  # the sparklines' weeks
+    edits: list[EditRecord]
+    topic_labels: dict[int, str]
+    theme_labels: dict[int, str]
+    live_themes: list[tuple[int, str]]
+    live_topics: list[tuple[int, str, str]]  # (id, intent, label) for the merge target list
+    query: str
+    shown: int
+
+
+def theme_label(th: ThemeRecord, lang: str) -> str:
+    return (th.label_en or th.label) if lang == "en" else th.label
+
+
+def _matches(q: str, t: CatalogueTopic, theme: str) -> bool:
+    return q == str(t.id) or q in t.label.lower() or q in t.keywords.lower() or q in theme.lower()
+
+
+def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> TopicsView:
+    """The two-level catalogue (live themes and their topics, then topics without a theme, ignored and
+    merged ones), each topic with its size, weekly sparkline and a redacted quote; filtered by
+    ``query`` (an id, or text in a label, the keywords or the theme's label); the latest edits."""
+    q = query.strip().lower()[:100]
+    all_topics = workbench.catalogue_topics(conn)
+    all_themes = themes.load_themes(conn)
+    theme_of = themes.topic_theme_map(conn)
+    sizes = workbench.topic_sizes(conn)
+    last = workbench.last_counted_week(conn)
+    span = list(range(last - SPARK_WEEKS + 1, last + 1)) if last is not None else []
+    per_week = workbench.topic_weeks(conn, span[0], span[-1]) if span else {}
+    by_id = {t.id: t for t in all_topics}
+    live_themes = {th.id: th for th in all_themes if th.status in themes.LIVE}
+    merged_here: dict[int, list[int]] = {}
+    for t in all_topics:
+        if t.merged_into is not None:
+            merged_here.setdefault(t.merged_into, []).append(t.id)
+    theme_names = {th.id: theme_label(th, lang) for th in all_themes}
+
+    quoted = 0
+
+    def row(t: CatalogueTopic) -> TopicRow:
+        nonlocal quoted
+        quote = None
+        if span and t.status in LIVE_TOPIC and quoted < QUOTES_MAX:
+            quoted += 1
+            found = report_queries.quotes(conn, t.id, span[0] - 52, span[-1], k=1, candidates=5)
+            quote = found[0][0] if found else None
+        weeks = [per_week.get(t.id, {}).get(w, 0) for w in span]
+        return TopicRow(t, sizes.get(t.id, 0), weeks, quote, tuple(merged_here.get(t.id, ())))
+
+    def shown(t: CatalogueTopic) -> bool:
+        return not q or _matches(q, t, theme_names.get(theme_of.get(t.id, -1), ""))
+
+    blocks: list[ThemeBlock] = []
+    placed: set[int] = set()
+    for th in live_themes.values():
+        members = [by_id[i] for i in th.topic_ids if i in by_id and by_id[i].status in LIVE_TOPIC]
+        placed.update(m.id for m in members)
+        rows = [row(m) for m in members if shown(m)]
+        if rows:
+            blocks.append(ThemeBlock(th, theme_names[th.id], sorted(rows, key=lambda r: (-r.size, r.topic.id))))
+    loose = [row(t) for t in all_topics if t.status in LIVE_TOPIC and t.id not in placed and shown(t)]
+    blocks.sort(key=lambda b: (-b.size, b.theme.id if b.theme else 0))
+    if loose:
+        blocks.append(ThemeBlock(None, "", sorted(loose, key=lambda r: (-r.size, r.topic.id))))
+    ignored = [row(t) for t in all_topics if t.status == "ignored" and shown(t)]
+    merged = [row(t) for t in all_topics if t.status == "merged" and shown(t)]
+    return TopicsView(
+        blocks, ignored, merged, [str(Week.from_ordinal(w)) for w in span], edit_log.history(conn, edits),
+        {t.id: t.label for t in all_topics}, theme_names,
+        sorted(((th.id, theme_names[th.id]) for th in live_themes.values()), key=lambda x: x[0]),
+        [(t.id, t.intent, t.label) for t in all_topics if t.status in LIVE_TOPIC], query.strip()[:100],
+        sum(len(b.topics) for b in blocks) + len(ignored) + len(merged))
+
+
+@dataclass(frozen=True)
+class TopicView:
+    """One topic: its row as on the catalogue page, its theme, its tickets (a page), its edits."""
+
+    row: TopicRow
+    theme: str | None
+    tickets: TicketPage
+    edits: list[EditRecord]
+    topic_labels: dict[int, str]
+    theme_labels: dict[int, str]
+
+
+def topic(conn: Connection, topic_id: int, lang: str, page: int) -> TopicView:
+    all_topics = workbench.catalogue_topics(conn)
+    found = next((t for t in all_topics if t.id == topic_id), None)
+    if found is None:
+        raise NotFound("web.error.not_found")
+    theme_of = themes.topic_theme_map(conn)
+    all_themes = themes.load_themes(conn)
+    names = {th.id: theme_label(th, lang) for th in all_themes}
+    last = workbench.last_counted_week(conn)
+    span = list(range(last - SPARK_WEEKS + 1, last + 1)) if last is not None else []
+    per_week = workbench.topic_weeks(conn, span[0], span[-1]).get(topic_id, {}) if span else {}
+    total, _ = workbench.topic_tickets(conn, topic_id, limit=0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, page), pages)
+    _, rows = workbench.topic_tickets(conn, topic_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    merged_here = tuple(t.id for t in all_topics if t.merged_into == topic_id)
+    row = TopicRow(found, workbench.topic_sizes(conn).get(topic_id, 0), [per_week.get(w, 0) for w in span], None,
+                   merged_here)
+    labels = {t.id: t.label for t in all_topics}
+    th = theme_of.get(topic_id)
+    return TopicView(row, names.get(th) if th is not None else None, TicketPage(rows, total, page, pages),
+                     edit_log.history(conn, 30, topic_id=topic_id), labels, names)
