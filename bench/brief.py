@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config.settings import EXAMPLE_CONFIG, load_config  # noqa: E402
-from flows.brief_stage import build_brief  # noqa: E402
-from flows.surge_stage import detect_week  # noqa: E402
-from reports.render import render_brief  # noqa: E402
-from store import analysis  # noqa: E402
-from store.db import make_engine  # noqa: E402
+from voc.config.settings import EXAMPLE_CONFIG, load_config  # noqa: E402
+from voc.flows.brief_stage import build_brief  # noqa: E402
+from voc.flows.surge_stage import detect_week  # noqa: E402
+from voc.reports.render import render_brief  # noqa: E402
+from voc.store import analysis  # noqa: E402
+from voc.store.db import make_engine  # noqa: E402
 from voc.weeks import Week  # noqa: E402
 
 

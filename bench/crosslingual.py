@@ -89,19 +89,19 @@ def _bench_topics():
 
 
 def _understander():
-    from nlp.understanding import Understander
+    from voc.nlp.understanding import Understander
 
     return Understander()
 
 
 def understood_tokens(und, texts: list[str]) -> list[tuple[str, ...]]:
-    from nlp.understanding import TicketText
+    from voc.nlp.understanding import TicketText
 
     return [u.tokens for u in und.understand([TicketText(body=t) for t in texts])]
 
 
 def make_embedder(spec: str):
-    from nlp.embedding import TfidfSvdEmbedder, UseEmbedder
+    from voc.nlp.embedding import TfidfSvdEmbedder, UseEmbedder
 
     if spec == "use":
         return UseEmbedder(threads=1)

@@ -96,8 +96,8 @@ for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_P
 
 import detection_sources as ds  # noqa: E402
 
-from config.settings import EXAMPLE_CONFIG, Mapping, VocConfig, load_config  # noqa: E402
-from surges.selection import group_surges  # noqa: E402
+from voc.config.settings import EXAMPLE_CONFIG, Mapping, VocConfig, load_config  # noqa: E402
+from voc.surges.selection import group_surges  # noqa: E402
 from voc.ticket import CANONICAL_FIELDS  # noqa: E402
 from voc.weeks import Week  # noqa: E402
 
@@ -355,12 +355,12 @@ def bench_config(products: list[Any], embedder: str = "tfidf") -> VocConfig:
 
 def _stages():  # type: ignore[no-untyped-def]
     """The pipeline's stages, imported late (heavy imports; worker processes import them once)."""
-    from flows import surge_stage
-    from flows.topic_stage import update_topics
-    from flows.understand import understand_pending
-    from sources.ingest import ingest_path
-    from store import analysis
-    from store.db import make_engine, migrate
+    from voc.flows import surge_stage
+    from voc.flows.topic_stage import update_topics
+    from voc.flows.understand import understand_pending
+    from voc.sources.ingest import ingest_path
+    from voc.store import analysis
+    from voc.store.db import make_engine, migrate
     return surge_stage, update_topics, understand_pending, ingest_path, analysis, make_engine, migrate
 
 
@@ -685,7 +685,7 @@ def _judge(best: dict[str, Any], assessed: pd.DataFrame, cfg: VocConfig, topics:
 def _assess(engine, cfg: VocConfig, week: Week) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """Every tested cell of the week: ``surge_stage.assess_week`` where it exists, else the same
     computation detect_week makes (count table + surges.detect), for runs on older code."""
-    from flows import surge_stage
+    from voc.flows import surge_stage
 
     if hasattr(surge_stage, "assess_week"):
         theme_of = None
@@ -698,8 +698,8 @@ def _assess(engine, cfg: VocConfig, week: Week) -> pd.DataFrame:  # type: ignore
         except TypeError:
             table, _ = surge_stage.assess_week(engine, cfg, week)
         return table
-    from store import analysis
-    from surges.detect import detect as detect_cells
+    from voc.store import analysis
+    from voc.surges.detect import detect as detect_cells
 
     w = week.ordinal()
     start = w - surge_stage.HISTORY_WEEKS

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from config.settings import Product
+from voc.config.settings import Product
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SOURCES = ("zh_shop", "jd_aircon", "cfpb", "tweets", "mixed")

@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--sizes", default="1,2,5,20,500")
     args = ap.parse_args()
-    from sources.files import detect_encoding
+    from voc.sources.files import detect_encoding
 
     sizes = [int(x) for x in args.sizes.split(",")]
     rules: dict[str, Callable[[bytes], str]] = {"now": detect_encoding, "before": _before,

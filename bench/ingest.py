@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchdb import fresh_store_url  # noqa: E402
 
-from config.settings import Mapping  # noqa: E402
-from sources.ingest import ingest_path  # noqa: E402
-from sources.worker import worth_it  # noqa: E402
-from store.db import make_engine, migrate  # noqa: E402
+from voc.config.settings import Mapping  # noqa: E402
+from voc.sources.ingest import ingest_path  # noqa: E402
+from voc.sources.worker import worth_it  # noqa: E402
+from voc.store.db import make_engine, migrate  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nlp.intent import classify_intents  # noqa: E402
-from nlp.language import detect_language  # noqa: E402
-from nlp.normalize import normalize  # noqa: E402
-from nlp.severity import classify_severities, default_model, rule_severity  # noqa: E402
-from nlp.tokens import content_tokens, content_words, token_text  # noqa: E402
-from nlp.understanding import CatalogueEntry, TicketText, Understander  # noqa: E402
+from voc.nlp.intent import classify_intents  # noqa: E402
+from voc.nlp.language import detect_language  # noqa: E402
+from voc.nlp.normalize import normalize  # noqa: E402
+from voc.nlp.severity import classify_severities, default_model, rule_severity  # noqa: E402
+from voc.nlp.tokens import content_tokens, content_words, token_text  # noqa: E402
+from voc.nlp.understanding import CatalogueEntry, TicketText, Understander  # noqa: E402
 
 PRODUCTS = [
     CatalogueEntry("oven", "烤箱", "Oven", ("电烤箱", "toaster oven"), ("KX-30A", "KX-45B")),
@@ -95,7 +95,7 @@ def make_tickets(n: int, seed: int = 7) -> list[TicketText]:
 
 def generated_tickets(n: int, seed: int = 1) -> tuple[list[TicketText], list[CatalogueEntry]]:
     """The rows bench/generate.py writes (same generator, 52 weeks), with the example config's catalogue."""
-    from config.settings import EXAMPLE_CONFIG, load_config
+    from voc.config.settings import EXAMPLE_CONFIG, load_config
     from voc.sample import iter_weeks
     from voc.weeks import Week
 

@@ -30,17 +30,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from benchdb import fresh_store_url  # noqa: E402
 
-from config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
-from flows.alert_stage import ChannelSet, FileSink  # noqa: E402
-from flows.alert_stage import run as send_alerts  # noqa: E402
-from flows.brief_stage import write_brief  # noqa: E402
-from flows.surge_stage import detect_week  # noqa: E402
-from flows.topic_stage import update_topics  # noqa: E402
-from flows.understand import understand_pending  # noqa: E402
-from sources.ingest import ingest_path  # noqa: E402
-from store import analysis  # noqa: E402
-from store.db import make_engine, migrate  # noqa: E402
+from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
+from voc.flows.alert_stage import ChannelSet, FileSink  # noqa: E402
+from voc.flows.alert_stage import run as send_alerts  # noqa: E402
+from voc.flows.brief_stage import write_brief  # noqa: E402
+from voc.flows.surge_stage import detect_week  # noqa: E402
+from voc.flows.topic_stage import update_topics  # noqa: E402
+from voc.flows.understand import understand_pending  # noqa: E402
 from voc.sample import iter_weeks  # noqa: E402
+from voc.sources.ingest import ingest_path  # noqa: E402
+from voc.store import analysis  # noqa: E402
+from voc.store.db import make_engine, migrate  # noqa: E402
 from voc.ticket import CANONICAL_FIELDS  # noqa: E402
 from voc.weeks import Week  # noqa: E402
 

@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from bench.nlp import generated_tickets
-    from nlp.normalize import normalize
-    from nlp.tokens import token_text
-    from nlp.understanding import TicketText, Understander
+    from voc.nlp.normalize import normalize
+    from voc.nlp.tokens import token_text
+    from voc.nlp.understanding import TicketText, Understander
 
     tickets, products = generated_tickets(args.n)
     real = real_texts(args.real)

@@ -17,8 +17,8 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from surges import SurgeParams, backtest, bh, build_panel, detect, detect_panel, global_rise  # noqa: E402
-from surges.sim import simulate  # noqa: E402
+from voc.surges import SurgeParams, backtest, bh, build_panel, detect, detect_panel, global_rise  # noqa: E402
+from voc.surges.sim import simulate  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FIRST_WEEK = 12  # weeks 0..11 are warm-up for every method

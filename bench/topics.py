@@ -79,7 +79,7 @@ def load(name: str):
 
 
 def embed(kind: str, texts, tokens):
-    from nlp.embedding import embedder_from_config
+    from voc.nlp.embedding import embedder_from_config
 
     e = embedder_from_config(kind)
     return e, e.fit(texts, tokens).transform(texts, tokens)
@@ -97,12 +97,12 @@ def case_quality(dataset: str, method: str) -> dict:
         from bertopic import BERTopic
         from sentence_transformers import SentenceTransformer
 
-        from nlp.embedding import default_minilm_path
+        from voc.nlp.embedding import default_minilm_path
 
         model = BERTopic(embedding_model=SentenceTransformer(default_minilm_path(), device="cpu"))
         labels = np.asarray(model.fit_transform(texts)[0])
     else:
-        from nlp.topics import fit_topics
+        from voc.nlp.topics import fit_topics
 
         _, x = embed("st" if method == "minilm+kmeans" else "tfidf", texts, tokens)
         found = fit_topics(texts, tokens, x, min_topic_size=max(8, len(texts) // 1000))
@@ -126,8 +126,8 @@ def case_stability(dataset: str, threshold: float) -> dict:
     """fit on weeks 1..n-1, assign_week on week n, refit on everything: share of docs keeping ids."""
     import numpy as np
 
-    from nlp.catalogue import assign_week, known_from_found, refit
-    from nlp.topics import fit_topics
+    from voc.nlp.catalogue import assign_week, known_from_found, refit
+    from voc.nlp.topics import fit_topics
 
     texts, tokens, _, week = load(dataset)
     weeks = sorted(set(week.tolist()))
@@ -166,8 +166,8 @@ def case_scale(n: int, threshold: float) -> dict:
     import numpy as np
     import pandas as pd
 
-    from nlp.catalogue import assign_week, known_from_found, refit
-    from nlp.topics import fit_topics
+    from voc.nlp.catalogue import assign_week, known_from_found, refit
+    from voc.nlp.topics import fit_topics
 
     d = pd.read_csv(DATA / "zh_online_shopping_10_cats.csv")
     base = d.review.dropna().astype(str).tolist()
@@ -218,7 +218,7 @@ def run_child(args: list[str]) -> dict:
 
 def minilm_available() -> bool:
     try:
-        from nlp.embedding import default_minilm_path
+        from voc.nlp.embedding import default_minilm_path
 
         default_minilm_path()
         return True

@@ -36,11 +36,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchdb import fresh_store_url  # noqa: E402
 
-from config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
-from flows.understand import NLP_VERSION, nlp_spec, understand_chunk, understand_pending, understander_for  # noqa: E402
-from sources.ingest import ingest_path  # noqa: E402
-from store import analysis  # noqa: E402
-from store.db import make_engine, migrate  # noqa: E402
+from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
+from voc.flows.understand import NLP_VERSION, nlp_spec, understand_chunk, understand_pending, understander_for  # noqa: E402
+from voc.sources.ingest import ingest_path  # noqa: E402
+from voc.store import analysis  # noqa: E402
+from voc.store.db import make_engine, migrate  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -110,7 +110,7 @@ def _openpyxl_rows(path: Path) -> Any:
     """The reader as it was before calamine (sources/files.py until #19), for comparison."""
     from openpyxl import load_workbook
 
-    from sources.files import RawRow
+    from voc.sources.files import RawRow
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
@@ -126,7 +126,7 @@ def _openpyxl_rows(path: Path) -> Any:
 
 def _read(reader: str, path: Path) -> None:
     """In a fresh process: read every row, print seconds, rows, peak MB, digest (JSON)."""
-    from sources.files import read_rows
+    from voc.sources.files import read_rows
 
     t0 = time.perf_counter()
     it = _openpyxl_rows(path) if reader == "openpyxl" else read_rows(path)

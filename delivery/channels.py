@@ -17,8 +17,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 
-from delivery.message import Channel, DeliveryError, Message
 from voc.atomic import atomic_write, make_folder
+from voc.delivery.message import Channel, DeliveryError, Message
 
 
 class FileSink:
@@ -108,7 +108,7 @@ class ChannelSet:
         return f"ChannelSet(smtp={self.smtp!r}, sink={self.sink and self.sink.folder!r})"
 
     def for_target(self, kind: str, webhook_env: str | None = None, secret_env: str | None = None) -> Channel:
-        from delivery import chat
+        from voc.delivery import chat
 
         if self.sink is not None:
             return self.sink

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from delivery.message import DeliveryError, Message
+from voc.delivery.message import DeliveryError, Message
 
 for _name in ("httpx", "httpcore"):  # they log full request URLs (= webhook tokens) at INFO/DEBUG
     logging.getLogger(_name).setLevel(logging.WARNING)

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from config.settings import VocConfig
-from delivery.routing import Target, owners_for, targets_for
-from reports.model import SurgeItem
+from voc.config.settings import VocConfig
+from voc.delivery.routing import Target, owners_for, targets_for
+from voc.reports.model import SurgeItem
 
 TOLD = ("sent", "unknown", "pending")  # the recipient was (or may have been) told: never sent again
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.settings import Route, VocConfig
-from reports.model import SurgeItem
+from voc.config.settings import Route, VocConfig
+from voc.reports.model import SurgeItem
 
 
 @dataclass(frozen=True)

@@ -31,21 +31,21 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from config.settings import Settings, VocConfig
-from delivery import lifecycle
-from delivery.channels import ChannelSet, FileSink, SmtpChannel
-from delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
-from delivery.message import Channel, DeliveryError, Message
-from delivery.routing import Target
-from flows.brief_stage import answer, catalogue, surge_plan, week_name
-from reports import assembly
-from reports.assembly import HISTORY
-from reports.links import surge_url, week_url
-from reports.model import Alert, SurgeItem
-from reports.render import alert_subject, render_alert
-from store import alert_log, analysis
-from store.models import AlertSent
-from surges.selection import SAFETY_LEVELS, group_surges
+from voc.config.settings import Settings, VocConfig
+from voc.delivery import lifecycle
+from voc.delivery.channels import ChannelSet, FileSink, SmtpChannel
+from voc.delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
+from voc.delivery.message import Channel, DeliveryError, Message
+from voc.delivery.routing import Target
+from voc.flows.brief_stage import answer, catalogue, surge_plan, week_name
+from voc.reports import assembly
+from voc.reports.assembly import HISTORY
+from voc.reports.links import surge_url, week_url
+from voc.reports.model import Alert, SurgeItem
+from voc.reports.render import alert_subject, render_alert
+from voc.store import alert_log, analysis
+from voc.store.models import AlertSent
+from voc.surges.selection import SAFETY_LEVELS, group_surges
 from voc.weeks import Week
 
 log = logging.getLogger("voc.alerts")

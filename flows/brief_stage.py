@@ -16,11 +16,12 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, insert
 
-from config.settings import VocConfig
-from delivery.routing import owner_for
-from flows.pdf import html_to_pdf
-from reports import assembly
-from reports.assembly import (
+from voc.atomic import atomic_write, make_folder
+from voc.config.settings import VocConfig
+from voc.delivery.routing import owner_for
+from voc.flows.pdf import html_to_pdf
+from voc.reports import assembly
+from voc.reports.assembly import (
     BriefFacts,
     BriefPlan,
     BriefWeek,
@@ -33,11 +34,10 @@ from reports.assembly import (
     SurgeFacts,
     Workaround,
 )
-from reports.model import Brief, MethodNote
-from reports.render import render_brief
-from store import analysis, report_queries, themes
-from store.models import BriefRendered
-from voc.atomic import atomic_write, make_folder
+from voc.reports.model import Brief, MethodNote
+from voc.reports.render import render_brief
+from voc.store import analysis, report_queries, themes
+from voc.store.models import BriefRendered
 from voc.weeks import Week
 
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from config.settings import Settings, Source, load_config
-from flows.pdf import pdf_available
-from flows.review_stage import write_review
-from flows.weekly import given, weekly_flow
-from store import action_items
-from store.db import make_engine, migrate
-from store.models import Assignment, TicketRow, Topic
 from voc import sample
+from voc.config.settings import Settings, Source, load_config
+from voc.flows.pdf import pdf_available
+from voc.flows.review_stage import write_review
+from voc.flows.weekly import given, weekly_flow
+from voc.store import action_items
+from voc.store.db import make_engine, migrate
+from voc.store.models import Assignment, TicketRow, Topic
 from voc.weeks import Quarter, Week
 
 DEMO_WEEKS = 20

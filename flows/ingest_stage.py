@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from config.settings import Source, VocConfig
-from sources.incremental import IncrementalSource, pull
-from sources.ingest import IngestSummary, ingest_path
+from voc.config.settings import Source, VocConfig
 from voc.errors import SourceError
+from voc.sources.incremental import IncrementalSource, pull
+from voc.sources.ingest import IngestSummary, ingest_path
 
 
 def _need(src: Source, field: str, what: str) -> str:
@@ -35,14 +35,14 @@ def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.slee
                       timeout: float = 30.0) -> IncrementalSource:
     """The incremental source for a config entry of kind sql / zendesk / freshdesk / qiyu / sobot."""
     if src.kind == "sql":
-        from sources.sql import SqlSource
+        from voc.sources.sql import SqlSource
 
         var, url = _secret(src, "url_env", "the database URL")
         return SqlSource(src.name, url, _need(src, "query", "the SELECT to read tickets with"),
                          _need(src, "watermark_column", "a column that grows when a row is added or changed"),
                          batch_size=src.page_size or 1000, since=src.since, url_env=var)
     if src.kind == "zendesk":
-        from sources.zendesk import ZendeskSource
+        from voc.sources.zendesk import ZendeskSource
 
         base = src.base_url or f"https://{_need(src, 'subdomain', 'as in https://SUBDOMAIN.zendesk.com')}.zendesk.com"
         email_var, email = _secret(src, "email_env", "the agent email")
@@ -51,7 +51,7 @@ def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.slee
                              since=src.since, replies=src.replies, email_env=email_var, token_env=token_var,
                              timeout=timeout, sleep=sleep)
     if src.kind == "freshdesk":
-        from sources.freshdesk import FreshdeskSource
+        from voc.sources.freshdesk import FreshdeskSource
 
         if src.base_url:
             base = src.base_url
@@ -63,7 +63,7 @@ def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.slee
                                since=src.since, replies=src.replies, token_env=key_var, timeout=timeout,
                                sleep=sleep)
     if src.kind == "qiyu":
-        from sources.qiyu import QiyuSource
+        from voc.sources.qiyu import QiyuSource
 
         key_var, key = _secret(src, "app_key_env", "the Qiyu appKey")
         secret_var, secret = _secret(src, "token_env", "the Qiyu appSecret")
@@ -71,7 +71,7 @@ def build_incremental(src: Source, *, sleep: Callable[[float], None] = time.slee
                           window_hours=src.window_hours, lag_minutes=src.lag_minutes, key_env=key_var,
                           secret_env=secret_var, timeout=timeout, sleep=sleep)
     if src.kind == "sobot":
-        from sources.sobot import SobotSource
+        from voc.sources.sobot import SobotSource
 
         id_var, appid = _secret(src, "app_id_env", "the Sobot appid")
         key_var, app_key = _secret(src, "token_env", "the Sobot app_key")

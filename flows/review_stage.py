@@ -10,12 +10,12 @@ from typing import cast
 
 from sqlalchemy import Connection, Engine
 
-from config.settings import VocConfig
-from flows.brief_stage import write_rendered
-from reports.assembly import ActionRecord, action_item, build_kpis
-from reports.model import ActionEffect, Kpi, Review, TeamKpis, TopicItem
-from reports.render import render_review
-from store import analysis, report_queries
+from voc.config.settings import VocConfig
+from voc.flows.brief_stage import write_rendered
+from voc.reports.assembly import ActionRecord, action_item, build_kpis
+from voc.reports.model import ActionEffect, Kpi, Review, TeamKpis, TopicItem
+from voc.reports.render import render_review
+from voc.store import analysis, report_queries
 from voc.weeks import Quarter, Week
 
 EFFECT_WEEKS = 4

@@ -31,16 +31,16 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from sqlalchemy import Engine, exists, func, select
 
-from config.settings import Settings, VocConfig
-from delivery.lifecycle import parse_key
-from flows import alert_stage
-from flows.surge_stage import SAFETY_WINDOW_DAYS, assess_safety_window, store_safety_window
-from flows.weekly import PREPARE, StageProgress, ready_engine, run_settings
-from store import analysis, themes
-from store.models import StageRun, TicketRow
-from store.run_lock import week_lock
-from surges.selection import group_surges
+from voc.config.settings import Settings, VocConfig
+from voc.delivery.lifecycle import parse_key
 from voc.errors import VocError
+from voc.flows import alert_stage
+from voc.flows.surge_stage import SAFETY_WINDOW_DAYS, assess_safety_window, store_safety_window
+from voc.flows.weekly import PREPARE, StageProgress, ready_engine, run_settings
+from voc.store import analysis, themes
+from voc.store.models import StageRun, TicketRow
+from voc.store.run_lock import week_lock
+from voc.surges.selection import group_surges
 from voc.weeks import Week
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from prefect import flow, serve
 from prefect.schedules import Cron
 
-from config.settings import Settings, VocConfig
-from flows.review_stage import write_review
-from flows.safety import safety_flow
-from flows.weekly import ingest_flow, weekly_flow
-from store.db import make_engine
+from voc.config.settings import Settings, VocConfig
 from voc.errors import ConfigError
+from voc.flows.review_stage import write_review
+from voc.flows.safety import safety_flow
+from voc.flows.weekly import ingest_flow, weekly_flow
+from voc.store.db import make_engine
 from voc.weeks import Quarter, Week
 
 

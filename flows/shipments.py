@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from config.settings import SHIPMENT_COLUMNS, Product, Shipments
-from sources.shipment_file import ProductNames, find_columns, week_of
+from voc.config.settings import SHIPMENT_COLUMNS, Product, Shipments
 from voc.errors import ConfigError, SourceError
+from voc.sources.shipment_file import ProductNames, find_columns, week_of
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def _unknown_note(product: str, u: list[Any], names: ProductNames | None) -> str
 
 
 def _located(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
-    from sources.files import read_rows
+    from voc.sources.files import read_rows
 
     word = "line" if path.suffix.lower() in (".csv", ".tsv", ".txt") else "row"
     for r in read_rows(path):

@@ -26,14 +26,14 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-import surges
-from config.settings import VocConfig
-from flows.shipments import PER_UNITS, load_shipments, units_in_field
-from reports import explanations
-from store import analysis, themes
-from surges import cells
-from surges.cells import young_topics
-from surges.rolling import SAFETY_LEVELS, detect_window
+from voc import surges
+from voc.config.settings import VocConfig
+from voc.flows.shipments import PER_UNITS, load_shipments, units_in_field
+from voc.reports import explanations
+from voc.store import analysis, themes
+from voc.surges import cells
+from voc.surges.cells import young_topics
+from voc.surges.rolling import SAFETY_LEVELS, detect_window
 from voc.weeks import Week
 
 HISTORY_WEEKS = 104

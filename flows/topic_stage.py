@@ -18,10 +18,11 @@ from typing import Any, overload
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from config.settings import Thresholds, VocConfig
-from nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
-from nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
-from nlp.themes import (
+from voc.config.settings import Thresholds, VocConfig
+from voc.errors import ConfigError
+from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
+from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
+from voc.nlp.themes import (
     CONCEPT_PREFIX,
     OTHER_WEIGHT,
     THEME_SIMILARITY,
@@ -30,13 +31,12 @@ from nlp.themes import (
     default_concepts,
     product_key,
 )
-from nlp.themes import update_themes as group_themes
-from nlp.topics import describe_groups, is_label_term, label_groups, make_label, normalise
-from store import analysis
-from store import themes as theme_store
-from store.db import refresh_statistics
-from store.models import Topic
-from voc.errors import ConfigError
+from voc.nlp.themes import update_themes as group_themes
+from voc.nlp.topics import describe_groups, is_label_term, label_groups, make_label, normalise
+from voc.store import analysis
+from voc.store import themes as theme_store
+from voc.store.db import refresh_statistics
+from voc.store.models import Topic
 from voc.weeks import Week
 
 INTENTS = ("complaint", "question", "suggestion")
@@ -572,7 +572,7 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
     """The theme sums of the tickets of weeks before ``before`` per assigned topic: the stored ones,
     topped up with the weeks since they were stored, or recomputed when a stored week's digest changed
     (or the catalogue terms or the understanding version did). Stores the result for the next run."""
-    from flows.understand import NLP_VERSION
+    from voc.flows.understand import NLP_VERSION
 
     # sorted: catalogue_terms orders terms of one length as a set iterates, which differs between processes
     tag = hashlib.sha256(("\n".join(sorted(terms)) + "|" + NLP_VERSION).encode()).hexdigest()[:16]

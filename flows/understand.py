@@ -17,10 +17,10 @@ from prefect import task, unmapped
 from prefect.cache_policies import NONE
 from sqlalchemy import Engine, func, or_, select
 
-from config.settings import VocConfig
-from nlp.understanding import CatalogueEntry, TicketText, Understander
-from store import analysis
-from store.models import TicketRow
+from voc.config.settings import VocConfig
+from voc.nlp.understanding import CatalogueEntry, TicketText, Understander
+from voc.store import analysis
+from voc.store.models import TicketRow
 
 NLP_VERSION = "3"  # 3: safety language of food/electrics/injuries/children, question-complaints, product = model code
 

@@ -19,15 +19,15 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy import Engine, delete, insert, select
 
-from config.settings import Settings, VocConfig, settings_from_env
-from flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
-from flows.logs import attach_project_loggers
-from flows.surge_stage import detect_week
-from store import analysis
-from store.db import check_ready, make_engine
-from store.models import StageRun
-from store.run_lock import week_lock
+from voc.config.settings import Settings, VocConfig, settings_from_env
 from voc.errors import ConfigError
+from voc.flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
+from voc.flows.logs import attach_project_loggers
+from voc.flows.surge_stage import detect_week
+from voc.store import analysis
+from voc.store.db import check_ready, make_engine
+from voc.store.models import StageRun
+from voc.store.run_lock import week_lock
 from voc.weeks import Week
 
 attach_project_loggers()  # the project's INFO lines (rate-limit pauses, alert sends) in the run's logs

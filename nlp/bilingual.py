@@ -225,7 +225,7 @@ class TermMap:
 @lru_cache(maxsize=1)
 def default_terms() -> TermMap:
     """The bundled vocabulary (``nlp/data/bilingual_terms.tsv``), parsed once per process."""
-    text = resources.files("nlp").joinpath("data", "bilingual_terms.tsv").read_text(encoding="utf-8")
+    text = resources.files("voc.nlp").joinpath("data", "bilingual_terms.tsv").read_text(encoding="utf-8")
     return TermMap.from_tsv(text)
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from nlp.topics import (
+from voc.nlp.topics import (
     MERGE_SIMILARITY,
     FoundTopic,
     describe_groups,

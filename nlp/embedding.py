@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from nlp.bilingual import TermMap, concept_tokens, concepts_of, default_terms
+from voc.nlp.bilingual import TermMap, concept_tokens, concepts_of, default_terms
 
 __all__ = [
     "Embedder",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from nlp.severity import (
+from voc.nlp.severity import (
     DEFECT,
     SAFETY,
     Lexicon,

@@ -41,9 +41,9 @@ from importlib import resources
 
 import numpy as np
 
-from nlp.normalize import PLACEHOLDER_RE as MEDIA_PLACEHOLDER_RE
-from nlp.redact import PLACEHOLDER_RE
-from nlp.topics import LABEL_STOPWORDS, core_terms, is_label_term, make_label
+from voc.nlp.normalize import PLACEHOLDER_RE as MEDIA_PLACEHOLDER_RE
+from voc.nlp.redact import PLACEHOLDER_RE
+from voc.nlp.topics import LABEL_STOPWORDS, core_terms, is_label_term, make_label
 
 __all__ = [
     "BILINGUAL_SEP",
@@ -350,7 +350,7 @@ def _zh_spans(clause: str, toks: Sequence[str], kws: Sequence[_Kw]) -> set[str]:
 @lru_cache(maxsize=1)
 def _zh_stop() -> frozenset[str]:
     """Two-character Chinese stop words (the project's list; no spaCy import)."""
-    text = resources.files("nlp").joinpath("data", "stopwords_zh.txt").read_text(encoding="utf-8")
+    text = resources.files("voc.nlp").joinpath("data", "stopwords_zh.txt").read_text(encoding="utf-8")
     words = {w.strip() for w in text.splitlines() if w.strip() and not w.lstrip().startswith("#")}
     return frozenset(w for w in words if len(w) == 2 and _CJK_RE.search(w))
 

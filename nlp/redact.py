@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from nlp.entities import (
+from voc.nlp.entities import (
     BATCH_BARE_PROTECT_RE,
     GENERIC_CODE_RE,
     ModelFinder,

@@ -393,7 +393,7 @@ def _gram_key(g: str) -> int:
 
 
 def training_rows() -> list[dict[str, str]]:
-    text = resources.files("nlp").joinpath("data", "severity_train.csv").read_text(encoding="utf-8")
+    text = resources.files("voc.nlp").joinpath("data", "severity_train.csv").read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 
@@ -401,7 +401,7 @@ def training_rows() -> list[dict[str, str]]:
 def training_texts() -> tuple[list[str], list[dict[str, str]]]:
     """The shipped labelled rows with their normalised texts, once per process (severity and the
     intent classifier both train on them)."""
-    from nlp.normalize import normalize
+    from voc.nlp.normalize import normalize
 
     rows = training_rows()
     return [normalize(r["text"])[0] for r in rows], rows

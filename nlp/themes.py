@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlp.topics import is_label_term
+from voc.nlp.topics import is_label_term
 
 __all__ = [
     "ACTIVE",
@@ -112,7 +112,7 @@ PROBLEM_KINDS = frozenset({"defect", "safety", "food", "logistics", "service", "
 def default_concepts() -> ConceptFn:
     """``nlp.bilingual.concept_tokens`` when that module is there, else the tokens themselves."""
     try:
-        from nlp.bilingual import concept_tokens
+        from voc.nlp.bilingual import concept_tokens
     except ImportError:  # pragma: no cover - depends on the checkout
         return lambda toks: list(toks)
     return concept_tokens
@@ -121,7 +121,7 @@ def default_concepts() -> ConceptFn:
 def default_kind() -> KindFn:
     """``nlp.bilingual.concept_kind`` when that module is there, else no concept has a kind."""
     try:
-        from nlp.bilingual import concept_kind
+        from voc.nlp.bilingual import concept_kind
     except ImportError:  # pragma: no cover - depends on the checkout
         return lambda c: None
     return concept_kind
@@ -245,7 +245,7 @@ def _profile_matrix(topics: Sequence[ThemeTopic]) -> np.ndarray:
     """Row-normalised c-TF-IDF of the topics' concept profiles (dense: topics x concepts)."""
     from scipy import sparse
 
-    from nlp.topics import ctfidf
+    from voc.nlp.topics import ctfidf
 
     vocab: dict[str, int] = {}
     rows, cols, vals = [], [], []

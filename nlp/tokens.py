@@ -15,16 +15,16 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from nlp.entities import PARTS_ZH, ProductIndex, add_entity_ruler
-from nlp.normalize import PLACEHOLDER_RE as MEDIA_PLACEHOLDER_RE
-from nlp.redact import PLACEHOLDER_RE
+from voc.nlp.entities import PARTS_ZH, ProductIndex, add_entity_ruler
+from voc.nlp.normalize import PLACEHOLDER_RE as MEDIA_PLACEHOLDER_RE
+from voc.nlp.redact import PLACEHOLDER_RE
 
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORD_RE = re.compile(r"^[a-z][a-z'\-]*$")
 
 
 def _read_list(name: str) -> list[str]:
-    text = resources.files("nlp").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files("voc.nlp").joinpath("data", name).read_text(encoding="utf-8")
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 

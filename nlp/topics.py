@@ -170,7 +170,7 @@ def label_groups(
     """The label of each group (label >= 0) with keywords: :func:`nlp.labels.topic_label` over its
     members, most typical (closest to the group's centroid) first.  ``previous``: current machine
     labels, kept while they are still good phrases; ``drop_terms``: catalogue terms no label carries."""
-    from nlp.labels import MAX_DOCS, topic_label
+    from voc.nlp.labels import MAX_DOCS, topic_label
 
     labels = np.asarray(labels, dtype=int)
     emb = normalise(np.asarray(embeddings, dtype=np.float32)) if len(labels) else np.zeros((0, 1), np.float32)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nlp.entities import FIELD_CODE_RE, ModelFinder, ProductIndex, find_batch
-from nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
-from nlp.intent import INTENTS, classify_intents
-from nlp.language import LANGUAGES, detect_language
-from nlp.normalize import MAX_CHARS, normalize
-from nlp.redact import Redactor
-from nlp.severity import classify_severities, rule_severity
-from nlp.tokens import ZhWords, build_pipelines, content_tokens, content_words, token_text
+from voc.nlp.entities import FIELD_CODE_RE, ModelFinder, ProductIndex, find_batch
+from voc.nlp.entities import MODEL_KEYWORD_RE as _MODEL_KW_RE
+from voc.nlp.intent import INTENTS, classify_intents
+from voc.nlp.language import LANGUAGES, detect_language
+from voc.nlp.normalize import MAX_CHARS, normalize
+from voc.nlp.redact import Redactor
+from voc.nlp.severity import classify_severities, rule_severity
+from voc.nlp.tokens import ZhWords, build_pipelines, content_tokens, content_words, token_text
 
 
 @dataclass(frozen=True)

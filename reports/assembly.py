@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from reports.explanations import batch_count_clause, batch_share_clause
-from reports.model import (
+from voc.reports.explanations import batch_count_clause, batch_share_clause
+from voc.reports.model import (
     ActionItem,
     BatchShare,
     Brief,
@@ -38,7 +38,7 @@ from reports.model import (
     SurgeItem,
     TopicItem,
 )
-from surges.selection import SAFETY_LEVELS, SurgeGroup, group_surges, item_model, item_theme
+from voc.surges.selection import SAFETY_LEVELS, SurgeGroup, group_surges, item_model, item_theme
 
 KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate")
 RATE_KEYS = {"fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate"}

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from reports.i18n import Translator
-from surges import extras
-from surges.extras import Concentration
+from voc.reports.i18n import Translator
+from voc.surges import extras
+from voc.surges.extras import Concentration
 
 
 def _q(t: Translator, q: float) -> str:

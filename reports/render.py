@@ -41,10 +41,10 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from reports import charts
-from reports.i18n import KPI_GOOD_DIRECTION, VERDICT_ORDER, Translator, normalize_lang
-from reports.links import surge_url, week_url
-from reports.model import ActionItem, Alert, Brief, Kpi, Review, SurgeItem, TopicItem
+from voc.reports import charts
+from voc.reports.i18n import KPI_GOOD_DIRECTION, VERDICT_ORDER, Translator, normalize_lang
+from voc.reports.links import surge_url, week_url
+from voc.reports.model import ActionItem, Alert, Brief, Kpi, Review, SurgeItem, TopicItem
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

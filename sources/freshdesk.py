@@ -49,11 +49,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sources.files import BROKEN, RawRow
-from sources.http import HttpClient, RetryPolicy
-from sources.incremental import Batch
-from store.erasure import Deletion
 from voc.errors import SourceError
+from voc.sources.files import BROKEN, RawRow
+from voc.sources.http import HttpClient, RetryPolicy
+from voc.sources.incremental import Batch
+from voc.store.erasure import Deletion
 
 log = logging.getLogger(__name__)
 

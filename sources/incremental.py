@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from config.settings import Mapping
-from sources.files import RawRow
-from sources.ingest import IngestSummary, count_reasons, recorded_run
-from sources.prepare import to_ticket
-from store import ingest_log
-from store.erasure import Deletion, erase_tickets
-from store.tickets import upsert_tickets
+from voc.config.settings import Mapping
 from voc.errors import RowError
+from voc.sources.files import RawRow
+from voc.sources.ingest import IngestSummary, count_reasons, recorded_run
+from voc.sources.prepare import to_ticket
+from voc.store import ingest_log
+from voc.store.erasure import Deletion, erase_tickets
+from voc.store.tickets import upsert_tickets
 from voc.ticket import Ticket
 
 

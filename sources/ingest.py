@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from config.settings import Mapping
-from sources.files import (
+from voc.config.settings import Mapping
+from voc.errors import RowError, SourceError
+from voc.sources.files import (
     RawRow,
     UnreadableFile,
     file_problem,
@@ -26,12 +27,11 @@ from sources.files import (
     read_rows,
     unsupported,
 )
-from sources.mapping import apply_mapping
-from sources.prepare import Bad, Prepared, prepare
-from sources.worker import prepared_in_worker, worth_it
-from store import ingest_log
-from store.tickets import RunSeen, UpsertCounts, apply_pending, upsert_rows, upsert_tickets
-from voc.errors import RowError, SourceError
+from voc.sources.mapping import apply_mapping
+from voc.sources.prepare import Bad, Prepared, prepare
+from voc.sources.worker import prepared_in_worker, worth_it
+from voc.store import ingest_log
+from voc.store.tickets import RunSeen, UpsertCounts, apply_pending, upsert_rows, upsert_tickets
 from voc.ticket import parse_ticket
 
 

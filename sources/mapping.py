@@ -6,9 +6,9 @@ import hashlib
 import re
 from typing import Any
 
-from config.settings import Mapping
-from sources.files import BROKEN, UNDECODABLE
+from voc.config.settings import Mapping
 from voc.errors import RowError
+from voc.sources.files import BROKEN, UNDECODABLE
 from voc.ticket import CANONICAL_FIELDS, is_blank
 
 _CANON = set(CANONICAL_FIELDS)

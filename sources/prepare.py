@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.settings import Mapping
-from sources.files import BROKEN, UNDECODABLE, RawRow
-from sources.mapping import apply_mapping
-from store.tickets import ticket_row
+from voc.config.settings import Mapping
 from voc.errors import RowError
+from voc.sources.files import BROKEN, UNDECODABLE, RawRow
+from voc.sources.mapping import apply_mapping
+from voc.store.tickets import ticket_row
 from voc.ticket import Ticket, parse_ticket
 
 Bad = tuple[str, dict[str, Any], str]  # (location, raw row, reason)

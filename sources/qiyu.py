@@ -57,10 +57,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sources.files import BROKEN, RawRow
-from sources.http import HttpClient, RetryPolicy, since_ms
-from sources.incremental import Batch
 from voc.errors import SourceError
+from voc.sources.files import BROKEN, RawRow
+from voc.sources.http import HttpClient, RetryPolicy, since_ms
+from voc.sources.incremental import Batch
 
 log = logging.getLogger(__name__)
 

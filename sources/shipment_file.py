@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from config.settings import SHIPMENT_COLUMNS, Product
+from voc.config.settings import SHIPMENT_COLUMNS, Product
 from voc.errors import WeekError
 from voc.weeks import Week
 

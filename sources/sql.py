@@ -29,10 +29,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from sources.files import BROKEN, RawRow
-from sources.incremental import Batch
-from store.ingest_log import raw_json
 from voc.errors import SourceError
+from voc.sources.files import BROKEN, RawRow
+from voc.sources.incremental import Batch
+from voc.store.ingest_log import raw_json
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

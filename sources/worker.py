@@ -18,11 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.settings import Mapping
-from sources.files import read_rows
-from sources.prepare import Prepared, prepare
-from store.tickets import base_row, complete_row
+from voc.config.settings import Mapping
 from voc.errors import SourceError
+from voc.sources.files import read_rows
+from voc.sources.prepare import Prepared, prepare
+from voc.store.tickets import base_row, complete_row
 
 MIN_BYTES = 8 << 20  # ~30k tickets: below this the process start (~1 s of imports) is not repaid
 _ROOT = str(Path(__file__).resolve().parents[1])
@@ -61,7 +61,7 @@ def prepared_in_worker(path: Path, encoding: str | None, source: str, mapping: M
                        max_body_chars: int, batch_size: int) -> Iterator[Prepared]:
     """The batches of ``prepare(read_rows(path))``, computed in a worker process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
-    proc = subprocess.Popen([sys.executable, "-m", "sources.worker"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "voc.sources.worker"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, env=env)
     assert proc.stdin is not None and proc.stdout is not None
     try:

@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sources.files import BROKEN, RawRow
-from sources.http import HttpClient, RetryPolicy, since_datetime
-from sources.incremental import Batch
-from store.erasure import Deletion
 from voc.errors import SourceError
+from voc.sources.files import BROKEN, RawRow
+from voc.sources.http import HttpClient, RetryPolicy, since_datetime
+from voc.sources.incremental import Batch
+from voc.store.erasure import Deletion
 
 EXPORT_PATH = "/api/v2/incremental/tickets/cursor.json"
 COMMENTS_PATH = "/api/v2/tickets/{}/comments.json"

@@ -11,9 +11,9 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from store.models import ActionItemRow, Topic
-from store.report_queries import ActionRecord
 from voc.errors import VocError
+from voc.store.models import ActionItemRow, Topic
+from voc.store.report_queries import ActionRecord
 
 STATUSES = ("open", "doing", "done")
 OWNER_MAX = int(ActionItemRow.__table__.c.owner.type.length)  # type: ignore[attr-defined]

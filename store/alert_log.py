@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, exists, select
 
-from store.models import AlertSent, StageRun, Surge
+from voc.store.models import AlertSent, StageRun, Surge
 
 
 @dataclass(frozen=True)

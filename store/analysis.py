@@ -28,8 +28,8 @@ from sqlalchemy import (
     update,
 )
 
-from store.binds import chunks
-from store.models import (
+from voc.store.binds import chunks
+from voc.store.models import (
     Artifact,
     Assignment,
     Embedding,

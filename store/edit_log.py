@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from nlp.themes import LIVE, MERGED
-from store.binds import chunks
-from store.models import Assignment, CatalogueEdit, Theme, TopicLineage, TopicTheme
-from store.models import Topic as TopicRow
 from voc.errors import VocError
+from voc.nlp.themes import LIVE, MERGED
+from voc.store.binds import chunks
+from voc.store.models import Assignment, CatalogueEdit, Theme, TopicLineage, TopicTheme
+from voc.store.models import Topic as TopicRow
 from voc.weeks import Week
 
 KINDS = ("topic-rename", "topic-ignore", "topic-unignore", "topic-merge", "topic-move", "topic-split",

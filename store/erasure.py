@@ -29,10 +29,18 @@ from pathlib import Path
 
 from sqlalchemy import Connection, delete, insert, select
 
-from store.analysis import recount_weeks
-from store.binds import chunks
-from store.models import Artifact, Assignment, BriefRendered, Embedding, Erasure, QuarantinedRow, TicketRow
-from store.themes import THEME_HISTORY
+from voc.store.analysis import recount_weeks
+from voc.store.binds import chunks
+from voc.store.models import (
+    Artifact,
+    Assignment,
+    BriefRendered,
+    Embedding,
+    Erasure,
+    QuarantinedRow,
+    TicketRow,
+)
+from voc.store.themes import THEME_HISTORY
 from voc.weeks import Quarter, Week
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from store.binds import chunks
-from store.models import IngestRun, ProcessedFile, QuarantinedRow, Watermark
-from store.run_lock import HOST, STALE_AFTER, dead_here
+from voc.store.binds import chunks
+from voc.store.models import IngestRun, ProcessedFile, QuarantinedRow, Watermark
+from voc.store.run_lock import HOST, STALE_AFTER, dead_here
 
 SOURCE_CHARS = int(IngestRun.__table__.c.source.type.length)  # type: ignore[attr-defined]
 

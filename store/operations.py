@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from store.models import AlertSent, IngestRun, QuarantinedRow, StageRun
+from voc.store.models import AlertSent, IngestRun, QuarantinedRow, StageRun
 
 ALERT_STATUSES = ("sent", "failed", "unknown", "pending", "deferred", "superseded")
 

@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Float, and_, case, cast, func, select
 
-from store.models import ActionItemRow, AlertSent, Assignment, Topic, WeeklyCount
-from store.models import TicketRow as TR
+from voc.store.models import ActionItemRow, AlertSent, Assignment, Topic, WeeklyCount
+from voc.store.models import TicketRow as TR
 
 T = TR.__table__
 A = Assignment.__table__

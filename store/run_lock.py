@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from store.models import RunLock
 from voc.errors import VocError
+from voc.store.models import RunLock
 
 STALE_AFTER = timedelta(hours=6)
 HOST = socket.gethostname()

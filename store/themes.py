@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 
-from nlp.themes import ACTIVE, EMERGING, LIVE, MERGED, RETIRED, KnownTheme, ThemeUpdate
-from store import edit_log
-from store.models import Assignment, Theme, ThemeLineage, TicketRow, Topic, TopicTheme
 from voc.errors import VocError
+from voc.nlp.themes import ACTIVE, EMERGING, LIVE, MERGED, RETIRED, KnownTheme, ThemeUpdate
+from voc.store import edit_log
+from voc.store.models import Assignment, Theme, ThemeLineage, TicketRow, Topic, TopicTheme
 
 
 @dataclass(frozen=True)

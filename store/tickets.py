@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from store.binds import chunks
-from store.models import Assignment, TicketRow
+from voc.store.binds import chunks
+from voc.store.models import Assignment, TicketRow
 from voc.ticket import Ticket
 
 _T = cast(Table, TicketRow.__table__)

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from nlp.themes import LIVE
-from store import analysis, edit_log
-from store.binds import chunks
-from store.models import Assignment, TicketRow, Topic, TopicLineage, TopicTheme
 from voc.errors import VocError
+from voc.nlp.themes import LIVE
 from voc.spreadsheet import write_csv
+from voc.store import analysis, edit_log
+from voc.store.binds import chunks
+from voc.store.models import Assignment, TicketRow, Topic, TopicLineage, TopicTheme
 from voc.weeks import Week
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from store.analysis import SurgeRow
-from store.models import Assignment, BriefRendered, StageRun, Surge, Topic, WeeklyCount
-from store.models import TicketRow as TR
+from voc.store.analysis import SurgeRow
+from voc.store.models import Assignment, BriefRendered, StageRun, Surge, Topic, WeeklyCount
+from voc.store.models import TicketRow as TR
 
 T = TR.__table__
 A = Assignment.__table__

@@ -3,12 +3,12 @@
 See surges/README.md for the statistics and the rules for missing data.
 """
 
-from surges.backtest import backtest, find_missing_periods, parse_periods
-from surges.cells import count_table
-from surges.detect import bh, detect, detect_panel
-from surges.extras import Concentration, GlobalRise, batch_concentration, global_rise
-from surges.panel import Panel, build_panel
-from surges.params import SurgeParams
+from voc.surges.backtest import backtest, find_missing_periods, parse_periods
+from voc.surges.cells import count_table
+from voc.surges.detect import bh, detect, detect_panel
+from voc.surges.extras import Concentration, GlobalRise, batch_concentration, global_rise
+from voc.surges.panel import Panel, build_panel
+from voc.surges.params import SurgeParams
 
 __all__ = [
     "Concentration",

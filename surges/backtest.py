@@ -8,10 +8,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from surges.detect import detect_panel
-from surges.extras import global_rise
-from surges.panel import build_panel
-from surges.params import DEFAULT_PARAMS, SurgeParams
+from voc.surges.detect import detect_panel
+from voc.surges.extras import global_rise
+from voc.surges.panel import build_panel
+from voc.surges.params import DEFAULT_PARAMS, SurgeParams
 
 _ISO_WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
 _EPOCH_ORD = date(1970, 1, 1).toordinal()

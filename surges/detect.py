@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from surges.panel import Panel, build_panel
-from surges.params import DEFAULT_PARAMS, SurgeParams
+from voc.surges.panel import Panel, build_panel
+from voc.surges.params import DEFAULT_PARAMS, SurgeParams
 
 Z975 = 1.959963984540054
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from surges.params import DEFAULT_PARAMS, SurgeParams
+from voc.surges.params import DEFAULT_PARAMS, SurgeParams
 
 
 @dataclass(frozen=True)

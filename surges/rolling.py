@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from surges.cells import SAFETY_LEVELS
-from surges.detect import detect
-from surges.params import DEFAULT_PARAMS, SurgeParams
+from voc.surges.cells import SAFETY_LEVELS
+from voc.surges.detect import detect
+from voc.surges.params import DEFAULT_PARAMS, SurgeParams
 
 WEEK_DAYS = 7.0
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from surges.cells import BATCH_LEVELS, SAFETY_LEVELS
+from voc.surges.cells import BATCH_LEVELS, SAFETY_LEVELS
 
 # the row that speaks for a group: the most telling level first (product-specific theme, then the
 # theme, then a fine topic on the product...), ties by the smallest q

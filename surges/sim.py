@@ -109,7 +109,7 @@ class TicketSim:
     planted: dict  # what was injected in the last week (empty for a null run)
 
     def table(self, themes: bool = True, until: int | None = None):  # noqa: ANN201
-        from surges.cells import count_table
+        from voc.surges.cells import count_table
 
         weeks = [w for w in self.weeks if until is None or w <= until]
         c = self.counts[self.counts["week"].isin(weeks)]

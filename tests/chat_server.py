@@ -334,7 +334,7 @@ class MailServer:
         return ssl.create_default_context(cafile=self.cert)
 
     def channel(self, **kw: Any) -> Any:
-        from delivery.channels import SmtpChannel
+        from voc.delivery.channels import SmtpChannel
 
         return SmtpChannel(host="127.0.0.1", port=self.port, sender="voc@hearth.example", user=self.user,
                            password=self.password, starttls=True, timeout=5, ssl_context=self.client_tls(), **kw)

@@ -91,7 +91,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def engine(db_url: str):  # type: ignore[no-untyped-def]
-    from store.db import make_engine, migrate
+    from voc.store.db import make_engine, migrate
 
     eng = make_engine(db_url)
     migrate(eng)
@@ -101,10 +101,10 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
 
 def understood_sample(engine, tmp_path: Path, end_week: str = "2026-W47"):  # type: ignore[no-untyped-def]
     """A real store through ingest and understanding: 10 weeks × ~300 generated tickets. Returns the config."""
-    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
-    from flows.understand import understand_pending
-    from sources.ingest import ingest_path
     from voc import sample
+    from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from voc.flows.understand import understand_pending
+    from voc.sources.ingest import ingest_path
     from voc.weeks import Week
 
     rows, _ = sample.generate(Week.parse(end_week), weeks=10, per_week=300, seed=3)

@@ -39,9 +39,9 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from sqlalchemy import Engine, select
 
-from sources.files import RawRow
-from sources.incremental import Batch, IncrementalSource
-from store.models import TicketRow
+from voc.sources.files import RawRow
+from voc.sources.incremental import Batch, IncrementalSource
+from voc.store.models import TicketRow
 
 ZD_EMAIL, ZD_TOKEN = "agent@example.com", "zd-secret-token"
 FD_KEY = "fd-secret-key"

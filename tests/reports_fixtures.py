@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from reports.model import (
+from voc.reports.model import (
     ActionEffect,
     ActionItem,
     Alert,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from config.settings import VocConfig
-from delivery.lifecycle import (
+from voc.config.settings import VocConfig
+from voc.delivery.lifecycle import (
     Digest,
     Flagged,
     Record,
@@ -22,7 +22,7 @@ from delivery.lifecycle import (
     plan_digests,
     tracks_from,
 )
-from reports.model import SurgeItem
+from voc.reports.model import SurgeItem
 from voc.weeks import Week
 
 W = Week.parse("2026-W47").ordinal()

@@ -14,14 +14,14 @@ import pytest
 import yaml
 from sqlalchemy import insert, select
 
-from config.settings import EXAMPLE_CONFIG, VocConfig
-from delivery.channels import ChannelSet
-from delivery.message import Message
-from delivery.routing import owners_for
-from flows import alert_stage
-from flows.brief_stage import build_brief
-from store.models import AlertSent, StageRun, Surge, Topic
 from tests.chat_server import MailServer
+from voc.config.settings import EXAMPLE_CONFIG, VocConfig
+from voc.delivery.channels import ChannelSet
+from voc.delivery.message import Message
+from voc.delivery.routing import owners_for
+from voc.flows import alert_stage
+from voc.flows.brief_stage import build_brief
+from voc.store.models import AlertSent, StageRun, Surge, Topic
 from voc.weeks import Week
 
 W = Week.parse("2026-W47")
@@ -265,7 +265,7 @@ def test_routing_rules_product_model_topic_severity_default_and_safety_list() ->
 ])
 def test_long_subject_arrives_exactly_as_written(smtp: MailServer, subject: str) -> None:
     # the stdlib's new-policy folder dropped the space before a fold next to an encoded word
-    from delivery.message import Message
+    from voc.delivery.message import Message
 
     smtp.channel().send(Message(recipient="owner@example.com", subject=subject, text="正文", html="<p>正文</p>"))
     [m] = smtp.to("owner@example.com")

@@ -12,15 +12,15 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from config.settings import EXAMPLE_CONFIG, VocConfig
-from delivery.channels import ChannelSet
-from delivery.chat import DingTalkRobot, FeishuBot, WeComRobot
-from delivery.message import DeliveryError, Message
-from flows import alert_stage
-from store.db import make_engine, migrate
-from store.models import AlertSent
 from tests.chat_server import ChatServer, MailServer
 from tests.test_alerts import DAY, OVEN, W, add_surge, add_topic
+from voc.config.settings import EXAMPLE_CONFIG, VocConfig
+from voc.delivery.channels import ChannelSet
+from voc.delivery.chat import DingTalkRobot, FeishuBot, WeComRobot
+from voc.delivery.message import DeliveryError, Message
+from voc.flows import alert_stage
+from voc.store.db import make_engine, migrate
+from voc.store.models import AlertSent
 
 TOKENS = {"slack": "T0001/B0002/slacktoken8f3k2", "dingtalk": "ding-access-token-4e7d1",
           "wecom": "wecom-key-6a2b9c", "feishu": "feishu-hook-3c9f0e"}
@@ -171,7 +171,7 @@ def test_unset_webhook_variable_fails_that_channel_only(db: Any, chat: ChatServe
 
 
 def test_config_refuses_urls_and_secrets_in_the_file() -> None:
-    from config.settings import ChannelRef
+    from voc.config.settings import ChannelRef
 
     with pytest.raises(ValueError, match="NAME of an environment variable"):
         ChannelRef(kind="dingtalk", webhook_env="https://oapi.dingtalk.com/robot/send?access_token=x")

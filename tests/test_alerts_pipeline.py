@@ -12,18 +12,18 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from config.settings import EXAMPLE_CONFIG, load_config
-from delivery.channels import ChannelSet
-from flows import alert_stage
-from flows.surge_stage import detect_week
-from flows.topic_stage import update_topics
-from flows.understand import understand_pending
-from sources.ingest import ingest_path
-from store import analysis
-from store.db import make_engine, migrate
-from store.models import AlertSent
 from tests.chat_server import MailServer
 from voc import sample
+from voc.config.settings import EXAMPLE_CONFIG, load_config
+from voc.delivery.channels import ChannelSet
+from voc.flows import alert_stage
+from voc.flows.surge_stage import detect_week
+from voc.flows.topic_stage import update_topics
+from voc.flows.understand import understand_pending
+from voc.sources.ingest import ingest_path
+from voc.store import analysis
+from voc.store.db import make_engine, migrate
+from voc.store.models import AlertSent
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")

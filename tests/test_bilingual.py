@@ -12,8 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from nlp.bilingual import PREFIX, TermMap, concept_tokens, concepts_of, default_terms  # noqa: E402
-from nlp.embedding import (  # noqa: E402
+from voc.nlp.bilingual import PREFIX, TermMap, concept_tokens, concepts_of, default_terms  # noqa: E402
+from voc.nlp.embedding import (  # noqa: E402
     EmbedderUnavailable,
     HybridEmbedder,
     TfidfSvdEmbedder,
@@ -21,7 +21,7 @@ from nlp.embedding import (  # noqa: E402
     embedder_from_config,
     load_embedder,
 )
-from nlp.entities import PARTS_EN, PARTS_ZH  # noqa: E402
+from voc.nlp.entities import PARTS_EN, PARTS_ZH  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ the term map
@@ -129,7 +129,7 @@ def test_catalogue_products_join_both_ways():
 
 def test_understander_tokens_of_one_defect_share_concepts():
     """The real stored tokens (jieba words, spaCy lookup lemmas) of a zh and an en complaint."""
-    from nlp.understanding import TicketText, Understander
+    from voc.nlp.understanding import TicketText, Understander
 
     und = Understander()
     zh, en = und.understand([TicketText(body="净水器滤芯接口一直漏水，地板都湿了"),
@@ -148,7 +148,7 @@ _THEME = ["leak", "leak", "noise", "noise", "late", "late"]
 
 
 def _corpus():
-    from nlp.understanding import TicketText, Understander
+    from voc.nlp.understanding import TicketText, Understander
 
     und = Understander()
     texts, theme, lang = [], [], []

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from reports import assembly
-from reports.assembly import (
+from voc.reports import assembly
+from voc.reports.assembly import (
     BriefFacts,
     BriefWeek,
     Catalogue,
@@ -25,7 +25,7 @@ from reports.assembly import (
     SurgeFacts,
     Workaround,
 )
-from reports.model import MethodNote
+from voc.reports.model import MethodNote
 
 W = 100  # the brief's week (an ordinal); the test's calendar: week n starts on day 7n
 TODAY = date.fromordinal(7 * (W + 1) + 1)

@@ -40,8 +40,8 @@ from typing import Any
 
 import pytest
 
-from reports.render import render_brief
 from tests import reports_fixtures as fx
+from voc.reports.render import render_brief
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--no-first-run", "--disable-component-update", "--disable-sync")

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-import store.tickets as st
-from store.models import TicketRow
+import voc.store.tickets as st
+from voc.store.models import TicketRow
 from voc.ticket import parse_ticket
 
 

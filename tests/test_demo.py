@@ -63,9 +63,9 @@ def test_demo_brief_states_batch_concentration_and_baseline(demo: tuple[Path, st
 
 @pytest.mark.slow
 def test_demo_global_spike_week_flags_no_topic(demo: tuple[Path, str]) -> None:
-    from config.settings import EXAMPLE_CONFIG, load_config
-    from flows.surge_stage import detect_week
-    from store.db import make_engine
+    from voc.config.settings import EXAMPLE_CONFIG, load_config
+    from voc.flows.surge_stage import detect_week
+    from voc.store.db import make_engine
 
     out, _ = demo
     _, planted = sample.generate(WEEK)
@@ -106,8 +106,8 @@ def test_demo_action_item_is_measured_and_it_ends_with_the_web_command(demo: tup
     command that browses the demo database."""
     from starlette.testclient import TestClient
 
-    from config.settings import EXAMPLE_CONFIG, load_config
-    from store.db import make_engine
+    from voc.config.settings import EXAMPLE_CONFIG, load_config
+    from voc.store.db import make_engine
     from voc.web import create_app
 
     out, stdout = demo

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from flows.topic_stage import refit_topics, update_topics
-from store import analysis, edit_log, themes, topic_edits
-from store.models import Assignment
 from tests.conftest import understood_sample
 from voc.errors import VocError
+from voc.flows.topic_stage import refit_topics, update_topics
+from voc.store import analysis, edit_log, themes, topic_edits
+from voc.store.models import Assignment
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from config.settings import Mapping
-from sources.ingest import ingest_path
-from store.models import TicketRow
+from voc.config.settings import Mapping
 from voc.errors import RowError
+from voc.sources.ingest import ingest_path
+from voc.store.models import TicketRow
 from voc.ticket import parse_datetime
 
 WHEN = datetime(2021, 9, 8, 6, 6, 2)  # 1631081162 s = 2021-09-08 06:06:02 UTC

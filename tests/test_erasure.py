@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from store import analysis
-from store.db import make_engine, migrate
-from store.erasure import Deletion, erase_tickets, erasures
-from store.models import Assignment, TicketRow, Topic, WeeklyCount, WeeklyVolume
-from store.themes import THEME_HISTORY
+from voc.store import analysis
+from voc.store.db import make_engine, migrate
+from voc.store.erasure import Deletion, erase_tickets, erasures
+from voc.store.models import Assignment, TicketRow, Topic, WeeklyCount, WeeklyVolume
+from voc.store.themes import THEME_HISTORY
 
 WEEK_AT = datetime(2026, 1, 7, 12, 0)
 WEEK = (WEEK_AT.toordinal() - WEEK_AT.weekday()) // 7
@@ -141,8 +141,8 @@ def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engin
     same words but is not of ticket 1's week or quarter: those stay."""
     from markupsafe import escape
 
-    from reports.render import md_escape
-    from store.models import BriefRendered
+    from voc.reports.render import md_escape
+    from voc.store.models import BriefRendered
     from voc.weeks import Quarter, Week
 
     out = tmp_path / "briefs"
@@ -180,7 +180,7 @@ def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engin
     with engine.begin() as c:  # a record whose file cannot be read (an older relative path): said, kept
         c.execute(insert(BriefRendered).values(kind="weekly", period=str(week), lang="zh", fmt="md",
                                                path="out/brief-moved.zh.md", sha256="0" * 64, created_at=WEEK_AT))
-    with caplog.at_level(logging.WARNING, logger="store.erasure"), engine.begin() as c:
+    with caplog.at_level(logging.WARNING, logger="voc.store.erasure"), engine.begin() as c:
         erase_tickets(c, "zd", [Deletion("2")])  # ticket 2 is quoted by the en brief: it goes with it
     assert {p.name for p in out.iterdir()} == kept - {f"weekly-{week}.en.html"}
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

@@ -8,15 +8,15 @@ from datetime import datetime
 
 import pytest
 
-from reports.explanations import (
+from voc.reports.explanations import (
     explain,
     global_rise_sentence,
     surge_sentence,
     units_rate_note,
     window_note,
 )
-from reports.i18n import MESSAGES
-from surges.extras import baseline_periods, rising_since
+from voc.reports.i18n import MESSAGES
+from voc.surges.extras import baseline_periods, rising_since
 
 
 def test_every_sentence_has_an_entry_in_each_language() -> None:

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from sources.files import RawRow, read_rows
-from store.db import make_engine
-from store.models import TicketRow
 from voc.cli import app
+from voc.sources.files import RawRow, read_rows
+from voc.store.db import make_engine
+from voc.store.models import TicketRow
 
 runner = CliRunner()
 SUMMARY = re.compile(r"read (\d+), inserted (\d+), .*quarantined (\d+)")
@@ -200,7 +200,7 @@ def test_no_file_is_passed_over_in_silence(db: str, tmp_path: Path) -> None:
 def test_an_empty_workbook_is_quarantined_not_read_as_nothing(tmp_path: Path) -> None:
     from openpyxl import Workbook
 
-    from sources.files import UnreadableFile
+    from voc.sources.files import UnreadableFile
 
     f = tmp_path / "empty.xlsx"
     Workbook().save(f)
@@ -257,8 +257,8 @@ def test_chinese_encodings_are_stored_as_written(db: str, tmp_path: Path, name: 
 
 
 def test_the_jd_export_is_still_read_as_gb18030() -> None:
-    from sources.files import detect_encoding, legacy_cjk
     from tests.conftest import shared_data
+    from voc.sources.files import detect_encoding, legacy_cjk
 
     data = shared_data("zh_jd_aircon_comments_ORIGINAL_gb18030.csv").read_bytes()
     assert detect_encoding(data[: 1 << 16]) == "gb18030"
@@ -300,9 +300,9 @@ def test_numbers_that_are_no_plausible_date_are_refused(value: str, why: str) ->
 def test_mapping_date_formats_and_epochs_through_ingest(db: str, tmp_path: Path) -> None:
     """A mapping's date_formats (Chinese, day-first) and millisecond epochs: stored as the right UTC
     time; a row whose number is no plausible date is quarantined with the reason, never misdated."""
-    from config.settings import load_config
-    from sources.ingest import ingest_path
-    from store.db import migrate
+    from voc.config.settings import load_config
+    from voc.sources.ingest import ingest_path
+    from voc.store.db import migrate
 
     cfg_file = tmp_path / "voc.yaml"
     cfg_file.write_text("""
@@ -336,7 +336,7 @@ mappings:
 
 
 def test_a_date_format_that_cannot_read_back_is_a_config_error(tmp_path: Path) -> None:
-    from config.settings import load_config
+    from voc.config.settings import load_config
     from voc.errors import ConfigError
 
     f = tmp_path / "voc.yaml"

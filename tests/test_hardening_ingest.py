@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from store.db import make_engine
-from store.models import TicketRow
 from voc.cli import app
+from voc.store.db import make_engine
+from voc.store.models import TicketRow
 
 runner = CliRunner()
 HEADER = "ticket_id,closed_at,channel,product,batch,subject,body\n"

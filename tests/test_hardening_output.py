@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
-from nlp.catalogue import KnownTopic
-from store.models import TicketRow
 from voc.atomic import atomic_open, atomic_write
 from voc.cli import app
 from voc.errors import OutputError
+from voc.nlp.catalogue import KnownTopic
 from voc.spreadsheet import FORMULA_START, safe_cell
+from voc.store.models import TicketRow
 from voc.weeks import Week
 
 runner = CliRunner()
@@ -47,8 +47,8 @@ def test_safe_cell_neutralises_formula_starts_and_keeps_plain_values() -> None:
 
 
 def test_topic_assignments_export_has_no_live_formula(db_url: str, tmp_path: Path) -> None:
-    from store import analysis
-    from store.db import make_engine
+    from voc.store import analysis
+    from voc.store.db import make_engine
 
     assert runner.invoke(app, ["init"], env=_env(db_url)).exit_code == 0
     engine = make_engine(db_url)
@@ -141,7 +141,7 @@ def test_export_that_cannot_be_written_is_one_line(sqlite_url: str, tmp_path: Pa
 
 def test_pdf_appears_only_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Chromium prints into a private folder; the brief's folder only ever gets the complete PDF."""
-    from flows.pdf import html_to_pdf
+    from voc.flows.pdf import html_to_pdf
 
     seen = tmp_path / "seen.txt"
     fake = tmp_path / "fake-chromium"
@@ -167,8 +167,8 @@ BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c
 def _hostile_brief(lang: str):  # type: ignore[no-untyped-def]
     import dataclasses
 
-    from reports.model import Quote
     from tests import reports_fixtures as fx
+    from voc.reports.model import Quote
 
     defect, safety = fx.surges(lang)
     defect = dataclasses.replace(
@@ -182,7 +182,7 @@ def _hostile_brief(lang: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_bidi_controls_never_reach_brief_or_alert(lang: str) -> None:
-    from reports.render import alert_subject, render_alert, render_brief
+    from voc.reports.render import alert_subject, render_alert, render_brief
 
     brief, alert = _hostile_brief(lang)
     outputs = {"brief.html": render_brief(brief, lang, "html"), "brief.md": render_brief(brief, lang, "md"),
@@ -197,7 +197,7 @@ def test_bidi_controls_never_reach_brief_or_alert(lang: str) -> None:
 def test_long_product_name_is_cut_in_headings(lang: str) -> None:
     import re
 
-    from reports.render import NAME_MAX, alert_subject, render_alert, render_brief
+    from voc.reports.render import NAME_MAX, alert_subject, render_alert, render_brief
 
     brief, alert = _hostile_brief(lang)
     html = render_brief(brief, lang, "html")
@@ -282,8 +282,8 @@ def test_refused_concurrent_run_is_one_line_before_prefect(db_url: str) -> None:
     import socket
     from datetime import datetime
 
-    from store.db import make_engine
-    from store.models import RunLock
+    from voc.store.db import make_engine
+    from voc.store.models import RunLock
 
     assert runner.invoke(app, ["init"], env=_env(db_url)).exit_code == 0
     engine = make_engine(db_url)
@@ -298,7 +298,7 @@ def test_refused_concurrent_run_is_one_line_before_prefect(db_url: str) -> None:
 
 def test_unexpected_error_says_where_the_log_is(sqlite_url: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from store import topic_edits
+    from voc.store import topic_edits
 
     def bug(*a: object) -> int:
         raise ZeroDivisionError("division by zero in export")

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from store.db import make_engine
-from store.models import TicketRow
 from voc.errors import SourceError
+from voc.store.db import make_engine
+from voc.store.models import TicketRow
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
@@ -51,7 +51,7 @@ def test_unset_source_secret_in_the_weekly_run_is_one_line(db_url: str, tmp_path
     # (a missing drop folder used to be the example here; it is a warning now: tests/test_ops.py)
     import yaml
 
-    from config.settings import EXAMPLE_CONFIG
+    from voc.config.settings import EXAMPLE_CONFIG
 
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     cfg["sources"] = [{"name": "helpdesk", "kind": "zendesk", "subdomain": "nowhere",

@@ -20,15 +20,23 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from config.settings import Mapping, Source, VocConfig
-from flows.ingest_stage import build_incremental, ingest_source
-from sources.freshdesk import ticket_row
-from sources.incremental import pull
-from store import analysis, ingest_log
-from store.erasure import erasures
-from store.models import Assignment, Embedding, QuarantinedRow, TicketRow, Topic, WeeklyCount, WeeklyVolume
 from tests.conftest import shared_data
 from tests.helpdesk_server import FD_KEY, ZD_EMAIL, ZD_TOKEN, HelpdeskServer, stored
+from voc.config.settings import Mapping, Source, VocConfig
+from voc.flows.ingest_stage import build_incremental, ingest_source
+from voc.sources.freshdesk import ticket_row
+from voc.sources.incremental import pull
+from voc.store import analysis, ingest_log
+from voc.store.erasure import erasures
+from voc.store.models import (
+    Assignment,
+    Embedding,
+    QuarantinedRow,
+    TicketRow,
+    Topic,
+    WeeklyCount,
+    WeeklyVolume,
+)
 
 NANGO_ZD = "helpdesk_fixtures/zendesk/nango_ramco8103_incremental_tickets.json"
 ZENPY = "helpdesk_fixtures/zendesk/zenpy_betamax_TicketsIncrementalTest.test_get_values.json"
@@ -198,7 +206,7 @@ def test_zendesk_recorded_deletions_erase_the_stored_tickets(engine: Engine, ser
         log = erasures(c, "zd")
     assert sorted(x[1] for x in log) == sorted(gone) and {x[2] for x in log} == {"deleted"}
     no_trace(engine, "zd", gone, caplog)
-    said = [r.getMessage() for r in caplog.records if r.name == "store.erasure"]
+    said = [r.getMessage() for r in caplog.records if r.name == "voc.store.erasure"]
     assert said == ["zd: erased 5 ticket(s) deleted at the source (ids 22, 23, 25, 26, 27)",
                     "zd: erased 1 ticket(s) deleted at the source (ids 28)"]  # one line a page: ids only
     # counted weeks no longer hold them, and equal a full recount of what is stored
@@ -426,7 +434,7 @@ def test_zendesk_closed_ticket_gets_solved_at_reopens_transfers_and_redacted_rep
     comment_calls = [q for p, q, _ in server.log if p.endswith("/comments.json")]
     assert comment_calls == [{"include": "users", "page[size]": "100"}]
     # the understanding stage redacts the reply as it redacts the body
-    from flows.understand import understand_pending
+    from voc.flows.understand import understand_pending
 
     understand_pending(engine, run.cfg)
     with engine.connect() as c:
@@ -448,7 +456,7 @@ def test_zendesk_comments_are_paged_and_metric_sets_fetched_when_not_side_loaded
 
 
 def test_zendesk_recorded_metric_sets_and_ratings_map() -> None:
-    from sources.zendesk import ticket_row as zd_row
+    from voc.sources.zendesk import ticket_row as zd_row
 
     for t in recorded("helpdesk_fixtures/zendesk/embulk_ticket_metrics.json")["tickets"]:
         row = zd_row(t)  # per-ticket metric_set: 0 reopens, 1 group and assignee station, not solved yet
@@ -480,7 +488,7 @@ def test_freshdesk_recorded_conversations_give_the_agent_reply(engine: Engine, s
 
 
 def test_freshdesk_conversations_paged_and_recorded_reopen() -> None:
-    from sources.freshdesk import agent_reply
+    from voc.sources.freshdesk import agent_reply
 
     pyfd = recorded("helpdesk_fixtures/freshdesk/pyfd_freshdesk_v2_tests_sample_json_data_conversations.json")
     assert agent_reply(pyfd) == "This is a reply"  # the private note is not a reply
@@ -532,7 +540,7 @@ def test_freshdesk_trash_listed_without_updated_since_when_refused(engine: Engin
     server.delete_freshdesk(3, spam=True)
     s = run()
     assert set(stored(engine, "fd")) == {"1"} and s.erased == 2
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sources.freshdesk"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "voc.sources.freshdesk"]
     assert len(warned) == 2 and all("HTTP 400" in w and PHONE not in w for w in warned)
 
 
@@ -554,8 +562,8 @@ def test_helpdesk_only_store_gives_real_kpis_and_a_workaround(engine: Engine, se
     the agents answering with the same macro (a phone number in it). Through ingest and the real
     understanding stage, the brief's queries see FCR 25%, reopen 25%, transfer 50% and the macro,
     redacted, as the workaround."""
-    from flows.understand import understand_pending
-    from store.report_queries import kpi_rows, workaround
+    from voc.flows.understand import understand_pending
+    from voc.store.report_queries import kpi_rows, workaround
 
     macro = f"门铰链校准视频已发送，如仍关不紧请致电 {PHONE}。"
     metrics = {1: {"reopens": 1, "group_stations": 1, "assignee_stations": 1},
@@ -657,7 +665,7 @@ def test_freshdesk_rating_after_storing_reaches_the_store_and_survives_later_upd
 
 
 def test_freshdesk_ratings_paged_and_scale(engine: Engine, server: HelpdeskServer) -> None:
-    from sources.freshdesk import csat_score
+    from voc.sources.freshdesk import csat_score
 
     values = [103, 102, 101, 100, -101, -102, -103, 104, 99, 0]
     assert [csat_score({"ratings": {"default_question": v}}) for v in values] == [
@@ -688,7 +696,7 @@ def test_freshdesk_account_without_surveys_stores_tickets_without_csat(
     server.add_freshdesk(1, "resolved", description="oven door")
     s = Run(engine, freshdesk(server))()
     assert csat_of(engine) == {"1": None} and s.counts.inserted == 1
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "sources.freshdesk"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "voc.sources.freshdesk"]
     assert len(warned) == 1 and "HTTP 403" in warned[0]
     assert len([p for p, _, _ in server.log if p == RATINGS]) == 1
 
@@ -702,7 +710,7 @@ def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine,
     """A team pulls Zendesk and also drops Zendesk CSV exports in a folder (ticket ids kept): ticket 2
     is deleted at Zendesk (an erasure request), so its exported copy goes too; the export's other rows
     and other sources' ticket 2 stay."""
-    from config.settings import Source as Src
+    from voc.config.settings import Source as Src
 
     for i in (1, 2, 3):
         server.add_zendesk(i, "solved", description=f"Oven door #{i}, call me on {PHONE}")
@@ -730,8 +738,8 @@ def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine,
 
 def test_freshdesk_killed_while_restoring_rated_tickets_then_rerun_completes(engine: Engine,
                                                                             server: HelpdeskServer) -> None:
-    from flows.ingest_stage import build_incremental
     from tests.helpdesk_server import KillAfter
+    from voc.flows.ingest_stage import build_incremental
 
     for i in range(1, 6):
         server.add_freshdesk(i, "resolved", description=f"fryer smokes #{i}")

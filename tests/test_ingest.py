@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from config.settings import EXAMPLE_CONFIG, Mapping, load_config
-from sources.files import detect_encoding, read_rows
-from sources.ingest import ingest_path, ingest_rows, replay_quarantine
-from store.models import QuarantinedRow, TicketRow
 from tests.conftest import shared_data
+from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config
+from voc.sources.files import detect_encoding, read_rows
+from voc.sources.ingest import ingest_path, ingest_rows, replay_quarantine
+from voc.store.models import QuarantinedRow, TicketRow
 
 HEADER = "ticket_id,created_at,closed_at,channel,product,model,batch,subject,body,resolution,csat,reopened,transfers\n"
 GOOD = [
@@ -187,7 +187,7 @@ def test_worker_process_stores_exactly_what_the_in_process_path_stores(engine, t
 
 def test_worker_kill_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import sources.ingest as ing
+    import voc.sources.ingest as ing
 
     f = _big_file(tmp_path)
     ingest_path(engine, f, "clean", Mapping(), batch_size=64, worker=True)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from config.settings import EXAMPLE_CONFIG, load_config
-from flows.understand import understand_pending
-from sources.ingest import ingest_path
 from tests.conftest import shared_data
+from voc.config.settings import EXAMPLE_CONFIG, load_config
+from voc.flows.understand import understand_pending
+from voc.sources.ingest import ingest_path
 
 
 @pytest.mark.slow
 def test_jd_tickets_get_product_and_model(sqlite_url: str) -> None:
-    from store.db import make_engine, migrate
+    from voc.store.db import make_engine, migrate
 
     path = shared_data("zh_jd_aircon_comments_ORIGINAL_gb18030.csv")
     engine = make_engine(sqlite_url)

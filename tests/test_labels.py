@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp.catalogue import KnownTopic, assign_week
-from nlp.labels import bilingual_label, core_keywords, phrase_label, split_bilingual, topic_label
-from nlp.topics import LABEL_STOPWORDS, label_groups, make_label
+from voc.nlp.catalogue import KnownTopic, assign_week
+from voc.nlp.labels import bilingual_label, core_keywords, phrase_label, split_bilingual, topic_label
+from voc.nlp.topics import LABEL_STOPWORDS, label_groups, make_label
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def test_a_few_unrelated_tickets_do_not_bring_their_term_into_the_label() -> Non
     # c-TF-IDF ranks the rare, distinctive "椅子" high in a mixed topic
     kws = ["炉门", "椅子", "关不上", "卡死", "铰链", "热气"]
     # order by similarity to the centroid, as the catalogue does: embed with the project's embedder
-    from nlp.embedding import TfidfSvdEmbedder
+    from voc.nlp.embedding import TfidfSvdEmbedder
 
     emb = TfidfSvdEmbedder(n_components=8).fit(texts, tokens).transform(texts, tokens)
     labels = label_groups(texts, tokens, np.zeros(len(texts), int), emb, {0: kws}, drop_terms=TERMS)

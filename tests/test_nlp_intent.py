@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from nlp.intent import INTENTS, classify_intent, classify_intents, intent_and_flags
-from nlp.normalize import normalize
-from nlp.severity import (
+from voc.nlp.intent import INTENTS, classify_intent, classify_intents, intent_and_flags
+from voc.nlp.normalize import normalize
+from voc.nlp.severity import (
     SEVERITIES,
     SeverityModel,
     classify_severities,
@@ -196,7 +196,7 @@ def test_rule_cases(text, intent, severity):
 
 
 def test_fast_proba_equals_sklearn():
-    from nlp.severity import default_model
+    from voc.nlp.severity import default_model
 
     m = default_model()
     texts = [r["text"] for r in training_rows()][:120] + ["", "  a  b ", "😀烤箱\tKX-30A 冒烟了", "x" * 3000]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nlp.normalize import normalize
-from nlp.redact import Redactor, cn_id_ok, luhn_ok
+from voc.nlp.normalize import normalize
+from voc.nlp.redact import Redactor, cn_id_ok, luhn_ok
 
 DATA = Path(__file__).parent / "data" / "pii_planted.csv"
 MODELS = ["KX-30A", "KX-45B", "AF-5L"]

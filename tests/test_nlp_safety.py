@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.intent import classify_intent, classify_intents
-from nlp.normalize import normalize
-from nlp.severity import classify_severities, has_safety
+from voc.nlp.intent import classify_intent, classify_intents
+from voc.nlp.normalize import normalize
+from voc.nlp.severity import classify_severities, has_safety
 
 
 def _sev(texts: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from nlp.understanding import CatalogueEntry, TicketText, Understander, Understanding
+from voc.nlp.understanding import CatalogueEntry, TicketText, Understander, Understanding
 
 PRODUCTS = (
     CatalogueEntry("oven", "烤箱", "Oven", ("电烤箱", "toaster oven"), ("KX-30A", "KX-45B")),
@@ -167,9 +167,9 @@ def test_zh_words_match_the_spacy_pipeline(u):
     import csv
     from pathlib import Path
 
-    from nlp.normalize import normalize
-    from nlp.tokens import content_tokens, content_words, token_text
-    from nlp.understanding import _first_ent, _first_product
+    from voc.nlp.normalize import normalize
+    from voc.nlp.tokens import content_tokens, content_words, token_text
+    from voc.nlp.understanding import _first_ent, _first_product
 
     rows = list(csv.DictReader((Path(__file__).parent / "data" / "intent_labelled.csv").open(encoding="utf-8")))
     texts = [r["text"] for r in rows] + ["烤箱kx 30a的门把手和炸锅 Air fryer 都坏了", "电烤箱 toaster oven AF-5L 炸篮"]
@@ -198,8 +198,8 @@ def test_fast_segmenter_is_jiebas_cut(u):
     import csv
     from pathlib import Path
 
-    from nlp.entities import PARTS_ZH
-    from nlp.tokens import token_text, user_words
+    from voc.nlp.entities import PARTS_ZH
+    from voc.nlp.tokens import token_text, user_words
 
     seg = u.zh.tokenizer.jieba_seg
     assert [t.text for t in u.zh("门关不紧了")] == seg.cut("门关不紧了") == ["门", "关不紧", "了"]
@@ -222,7 +222,7 @@ def test_segmenter_without_rjieba_cuts_in_python(monkeypatch):
     """rjieba missing: the segmenter keeps working on its Python cut (same words, tested above)."""
     import sys
 
-    from nlp.tokens import _JiebaSegmenter, _rust_jieba
+    from voc.nlp.tokens import _JiebaSegmenter, _rust_jieba
 
     monkeypatch.setitem(sys.modules, "rjieba", None)  # import rjieba -> ImportError
     seg = _JiebaSegmenter(hmm=False)

@@ -63,8 +63,8 @@ def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(sqlite_
 
     import yaml
 
-    from config.settings import EXAMPLE_CONFIG
     from tests.helpdesk_server import FD_KEY, HelpdeskServer
+    from voc.config.settings import EXAMPLE_CONFIG
 
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     cfg["sources"] = [{"name": "fd", "kind": "freshdesk", "base_url": "", "token_env": "FD_KEY", "page_size": 3},
@@ -169,7 +169,7 @@ def test_config_errors_never_echo_a_pasted_webhook_token(tmp_path: Path) -> None
     is never repeated in the error; every problem of the file is still listed."""
     import pytest
 
-    from config.settings import load_config
+    from voc.config.settings import load_config
     from voc.errors import ConfigError
 
     token = "9f2c1e0d4b7a6c3e8f1d2b5a7c9e0f1a3b5c7d9e"
@@ -210,7 +210,7 @@ def _uncommented(text: str) -> tuple[str, int]:
 
 
 def test_example_config_loads_with_every_commented_block_switched_on(tmp_path: Path) -> None:
-    from config.settings import EXAMPLE_CONFIG, load_config
+    from voc.config.settings import EXAMPLE_CONFIG, load_config
 
     text, n = _uncommented(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     assert n >= 25, n
@@ -229,11 +229,11 @@ def test_smtp_over_implicit_tls(tmp_path: Path, monkeypatch) -> None:  # type: i
     aiosmtpd server with a self-signed certificate (trusted here through SSL_CERT_FILE), with login."""
     import pytest
 
-    from config.settings import settings_from_env
-    from delivery.message import DeliveryError, Message
-    from flows.alert_stage import channel_from
     from tests.chat_server import MailServer
+    from voc.config.settings import settings_from_env
+    from voc.delivery.message import DeliveryError, Message
     from voc.errors import ConfigError
+    from voc.flows.alert_stage import channel_from
 
     server = MailServer(tmp_path, implicit_tls=True).start()
     try:
@@ -266,7 +266,7 @@ def test_prefect_yaml_deploys_the_four_schedules_of_the_config() -> None:
 
     import yaml
 
-    from config.settings import EXAMPLE_CONFIG, load_config
+    from voc.config.settings import EXAMPLE_CONFIG, load_config
 
     root = Path(__file__).resolve().parents[1]
     spec = yaml.safe_load((root / "prefect.yaml").read_text(encoding="utf-8"))
@@ -287,8 +287,8 @@ def test_serve_reads_the_api_url_from_prefects_settings(monkeypatch) -> None:  #
     """A PREFECT_API_URL from the active Prefect profile (not the environment) is enough for `voc serve`."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from config.settings import EXAMPLE_CONFIG, Settings, load_config
-    from flows import serve
+    from voc.config.settings import EXAMPLE_CONFIG, Settings, load_config
+    from voc.flows import serve
 
     served: list[object] = []
     monkeypatch.delenv("PREFECT_API_URL", raising=False)

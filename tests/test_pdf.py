@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.pdf import html_to_pdf, pdf_available
-from reports.render import render_brief
 from tests import reports_fixtures as fx
 from voc.errors import VocError
+from voc.flows.pdf import html_to_pdf, pdf_available
+from voc.reports.render import render_brief
 
 
 def _need_chromium() -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from reports.render import render_alert, render_brief, render_review
 from tests import reports_fixtures as fx
+from voc.reports.render import render_alert, render_brief, render_review
 
 GOLDEN = Path(__file__).parent / "golden"
 

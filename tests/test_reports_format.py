@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 from markupsafe import Markup
 
-from reports import charts
-from reports.i18n import MESSAGES, Translator, normalize_lang
-from reports.model import Kpi
-from reports.render import ReportText, md_escape, safe_url, weeks_back
+from voc.reports import charts
+from voc.reports.i18n import MESSAGES, Translator, normalize_lang
+from voc.reports.model import Kpi
+from voc.reports.render import ReportText, md_escape, safe_url, weeks_back
 
 
 def test_zh_formats() -> None:

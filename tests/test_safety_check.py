@@ -22,10 +22,10 @@ import yaml
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from config.settings import EXAMPLE_CONFIG
-from store.db import make_engine
-from store.models import AlertSent
 from voc import sample
+from voc.config.settings import EXAMPLE_CONFIG
+from voc.store.db import make_engine
+from voc.store.models import AlertSent
 from voc.weeks import Week
 
 OWNER = "liu.yang@hearth.example"  # 刘洋, the kettle's owner

@@ -175,7 +175,7 @@ def test_id_checksum_known_value():
 
 
 def test_products_match_the_config_schema():
-    from config.settings import Product
+    from voc.config.settings import Product
 
     products = [Product.model_validate(p) for p in PRODUCTS]
     assert [p.id for p in products] == ["oven", "airfryer", "kettle", "blender", "vacuum"]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text, update
 
-from config.settings import EXAMPLE_CONFIG, Mapping, Settings, load_config
-from flows import understand
-from sources.ingest import ingest_path
-from store.models import TicketRow
 from voc import sample
+from voc.config.settings import EXAMPLE_CONFIG, Mapping, Settings, load_config
+from voc.flows import understand
+from voc.sources.ingest import ingest_path
+from voc.store.models import TicketRow
 from voc.weeks import Week
 
 COLUMNS = ["nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
@@ -98,7 +98,7 @@ def test_dask_cluster_with_two_workers_gives_identical_results(engine, db_url: s
                                                                dask_cluster) -> None:  # type: ignore[no-untyped-def]
     import distributed
 
-    from flows.weekly import understand_stage
+    from voc.flows.weekly import understand_stage
 
     address, client = dask_cluster
     cfg = _ingested(engine, tmp_path)
@@ -116,8 +116,8 @@ def test_dask_cluster_with_two_workers_gives_identical_results(engine, db_url: s
 def test_task_runners_give_identical_results(runner: str, sqlite_url: str, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """VOC_TASK_RUNNER=dask with no address starts its own 2-worker LocalCluster; processes/threads pools."""
-    from flows.weekly import understand_stage
-    from store.db import make_engine, migrate
+    from voc.flows.weekly import understand_stage
+    from voc.store.db import make_engine, migrate
 
     engine = make_engine(sqlite_url)
     migrate(engine)

@@ -23,8 +23,8 @@ import yaml
 from prefect.server.schemas.schedules import CronSchedule
 from sqlalchemy import text
 
-from config.settings import EXAMPLE_CONFIG, Schedules
 from voc import sample
+from voc.config.settings import EXAMPLE_CONFIG, Schedules
 from voc.weeks import Week
 
 BIN = Path(sys.executable).parent
@@ -166,7 +166,7 @@ def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path
         state = _wait("the forced ingest run to finish", finished, 120, logs, serve)
         assert state["type"] == "COMPLETED", f"{state['type']}: {state.get('message')}\n{_tails(logs)}"
 
-        from store.db import make_engine
+        from voc.store.db import make_engine
 
         eng = make_engine(db)
         with eng.connect() as c:

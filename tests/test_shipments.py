@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert
 
-import surges
-from config.settings import EXAMPLE_CONFIG, load_config
-from flows.shipments import FIELD_WEEKS, load_shipments, parse_shipments, units_in_field
-from flows.surge_stage import count_table, detect_week, params_from
-from store.models import Topic, WeeklyCount, WeeklyVolume
+from voc import surges
+from voc.config.settings import EXAMPLE_CONFIG, load_config
 from voc.errors import ConfigError, SourceError
+from voc.flows.shipments import FIELD_WEEKS, load_shipments, parse_shipments, units_in_field
+from voc.flows.surge_stage import count_table, detect_week, params_from
+from voc.store.models import Topic, WeeklyCount, WeeklyVolume
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
@@ -233,7 +233,7 @@ def test_without_shipments_the_count_table_is_unchanged() -> None:
 
 
 def test_rate_note_only_for_cells_judged_per_unit() -> None:
-    from flows.surge_stage import _rate_note
+    from voc.flows.surge_stage import _rate_note
 
     rec = {"observed": 30, "expected": 5.0, "exposure": 20_000.0, "per_units": True, "new_cell": False}
     assert _rate_note(rec, "en") == "; 15.0 per 10k units vs 2.5 expected"
@@ -296,7 +296,7 @@ def test_unknown_product_is_reported_once_and_left_out(tmp_path: Path, caplog: p
                        "2026-W46,KX-99Z,,12\n"
                        "2026-W46,KX-99Z,,1000\n"
                        "2026-W46,kettle,,3\n")
-    with caplog.at_level("WARNING", logger="flows.shipments"):
+    with caplog.at_level("WARNING", logger="voc.flows.shipments"):
         df = load_shipments(p, products)
     assert sorted(df["product"]) == ["kettle", "oven"] and df["units"].sum() == 103
     (note,) = df.attrs["skipped"]
@@ -307,7 +307,7 @@ def test_unknown_product_is_reported_once_and_left_out(tmp_path: Path, caplog: p
 
 
 def test_a_name_two_products_share_is_not_guessed(tmp_path: Path) -> None:
-    from config.settings import Product
+    from voc.config.settings import Product
 
     products = [Product(id="oven", name_zh="烤箱", name_en="oven", aliases=["暖厨"]),
                 Product(id="kettle", name_zh="电热水壶", name_en="kettle", aliases=["暖厨"])]

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from config.settings import Mapping, Source, VocConfig
-from flows.ingest_stage import build_incremental, ingest_source
-from sources.incremental import IncrementalSource, pull
-from store import ingest_log
-from store.db import make_engine, migrate
-from store.models import IngestRun, TicketRow
 from tests.helpdesk_server import FD_KEY, ZD_EMAIL, ZD_TOKEN, HelpdeskServer, KillAfter, stored
+from voc.config.settings import Mapping, Source, VocConfig
 from voc.errors import SourceError
+from voc.flows.ingest_stage import build_incremental, ingest_source
+from voc.sources.incremental import IncrementalSource, pull
+from voc.store import ingest_log
+from voc.store.db import make_engine, migrate
+from voc.store.models import IngestRun, TicketRow
 
 ZD_OPEN = ("new", "open", "pending", "hold")
 

@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from config.settings import Mapping, Source, VocConfig
-from flows.ingest_stage import build_incremental, ingest_source
-from sources.incremental import pull
-from sources.qiyu import checksum, read_package, session_row
-from store import ingest_log
-from store.db import make_engine, migrate
-from store.models import IngestRun, TicketRow
 from tests.cn_helpdesk_server import QY_KEY, QY_SECRET, QiyuServer, zip_files
 from tests.helpdesk_server import KillAfter
+from voc.config.settings import Mapping, Source, VocConfig
 from voc.errors import SourceError
+from voc.flows.ingest_stage import build_incremental, ingest_source
+from voc.sources.incremental import pull
+from voc.sources.qiyu import checksum, read_package, session_row
+from voc.store import ingest_log
+from voc.store.db import make_engine, migrate
+from voc.store.models import IngestRun, TicketRow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 BASE = (NOW - timedelta(days=3)).replace(minute=0, second=0)

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from config.settings import Mapping, Source, VocConfig
-from flows.ingest_stage import ingest_source
-from sources.sobot import sign, ticket_row
-from store import ingest_log
-from store.models import IngestRun, TicketRow
 from tests.cn_helpdesk_server import SB_APPID, SB_KEY, SobotServer
+from voc.config.settings import Mapping, Source, VocConfig
 from voc.errors import SourceError
+from voc.flows.ingest_stage import ingest_source
+from voc.sources.sobot import sign, ticket_row
+from voc.store import ingest_log
+from voc.store.models import IngestRun, TicketRow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 BASE = (NOW - timedelta(days=3)).replace(minute=0, second=0)

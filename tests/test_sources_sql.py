@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from config.settings import Mapping, Source, VocConfig
-from flows.ingest_stage import build_incremental, ingest_source
-from sources.incremental import pull
-from store.db import make_engine, migrate
 from tests.helpdesk_server import KillAfter, stored
+from voc.config.settings import Mapping, Source, VocConfig
 from voc.errors import SourceError
+from voc.flows.ingest_stage import build_incremental, ingest_source
+from voc.sources.incremental import pull
+from voc.store.db import make_engine, migrate
 
 T0 = datetime(2026, 1, 5, 9, 0, 0)
 QUERY = "SELECT case_id, opened, closed, text, status, modified FROM crm_cases WHERE status = 'closed'"

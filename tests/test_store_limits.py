@@ -8,9 +8,9 @@ import sqlite3
 import pytest
 from sqlalchemy import func, select
 
-from store import analysis
-from store.db import make_engine, migrate
-from store.models import Assignment
+from voc.store import analysis
+from voc.store.db import make_engine, migrate
+from voc.store.models import Assignment
 
 
 def test_save_assignments_replaces_more_ids_than_one_statement_can_bind(sqlite_url: str) -> None:
@@ -35,8 +35,8 @@ def test_save_assignments_replaces_more_ids_than_one_statement_can_bind(sqlite_u
 def test_mark_replayed_marks_more_rows_than_one_statement_can_bind(sqlite_url: str) -> None:
     from datetime import datetime
 
-    from store import ingest_log
-    from store.models import QuarantinedRow
+    from voc.store import ingest_log
+    from voc.store.models import QuarantinedRow
 
     engine = make_engine(sqlite_url)
     migrate(engine)
@@ -57,7 +57,7 @@ def test_statistics_are_refreshed_on_postgresql(pg_url: str) -> None:
     # without statistics after a bulk load the planner scanned whole weeks for the brief's quotes
     from sqlalchemy import text
 
-    from store.db import refresh_statistics
+    from voc.store.db import refresh_statistics
 
     engine = make_engine(pg_url)
     migrate(engine)

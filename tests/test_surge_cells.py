@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.explanations import explain
-from surges import SurgeParams, build_panel, count_table, detect, detect_panel
-from surges.cells import BATCH_LEVELS, young_topics
-from surges.sim import simulate_tickets
+from voc.reports.explanations import explain
+from voc.surges import SurgeParams, build_panel, count_table, detect, detect_panel
+from voc.surges.cells import BATCH_LEVELS, young_topics
+from voc.surges.sim import simulate_tickets
 
 WEEKS = list(range(3000, 3020))  # 20 weeks, the last one is judged
 W = WEEKS[-1]

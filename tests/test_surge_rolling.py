@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surges import count_table, detect
-from surges.rolling import SAFETY_LEVELS, detect_window, window_table
+from voc.surges import count_table, detect
+from voc.surges.rolling import SAFETY_LEVELS, detect_window, window_table
 
 WEEKS = list(range(3000, 3014))  # 12 complete weeks, the week overlapping the window, the window's week
 BASE_END, GAP, NOW = WEEKS[-3], WEEKS[-2], WEEKS[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from surges.selection import group_surges
+from voc.surges.selection import group_surges
 
 
 @dataclass
@@ -85,7 +85,7 @@ def test_identity_is_the_theme_whatever_row_speaks_for_it() -> None:
 
 
 def test_a_cell_without_a_topic_is_about_the_theme_holding_most_of_its_tickets():
-    from surges.selection import item_theme
+    from voc.surges.selection import item_theme
 
     recs = {7: "door theme", 8: "noise theme"}
     theme, under, top = item_theme({1: 3, 2: 5, 3: 6}, {1: 7, 2: 7, 3: 8}, recs)
@@ -97,7 +97,7 @@ def test_a_cell_without_a_topic_is_about_the_theme_holding_most_of_its_tickets()
 def test_an_item_names_the_model_carrying_most_of_the_rise_and_its_batch_row():
     from types import SimpleNamespace as R
 
-    from surges.selection import item_model
+    from voc.surges.selection import item_model
 
     primary = R(level="topic×product", topic_id=1, product="oven", model=None, observed=20, conc_batch=None)
     a = R(level="topic×product×model", topic_id=1, product="oven", model="KX-30A", observed=14, conc_batch="B2409")

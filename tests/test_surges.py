@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.explanations import explain
-from surges import (
+from voc.reports.explanations import explain
+from voc.surges import (
     SurgeParams,
     backtest,
     batch_concentration,
@@ -19,8 +19,8 @@ from surges import (
     detect_panel,
     global_rise,
 )
-from surges.backtest import find_missing_periods, parse_periods
-from surges.sim import simulate
+from voc.surges.backtest import find_missing_periods, parse_periods
+from voc.surges.sim import simulate
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CFPB = DATA / "cfpb_monthly_by_product.csv"
@@ -272,7 +272,7 @@ def test_cfpb_september_2017_credit_reporting_flagged():
 
 
 def test_batch_clauses_are_worded_in_one_place_per_language():
-    from reports.explanations import batch_count_clause, batch_share_clause
+    from voc.reports.explanations import batch_count_clause, batch_share_clause
 
     assert batch_share_clause(0.8, "B2409", "zh") == "；80% 来自批次 B2409"
     assert batch_share_clause(0.8, "B2409", "en") == "; 80% from batch B2409"

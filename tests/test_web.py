@@ -26,20 +26,20 @@ from sqlalchemy import Engine, insert, select, update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from config.settings import EXAMPLE_CONFIG, VocConfig, load_config
-from flows.brief_stage import build_briefs, write_brief
-from flows.surge_stage import detect_week
-from flows.topic_stage import update_topics
-from flows.understand import understand_pending
-from reports.model import Brief, SurgeItem
-from reports.render import render_brief
-from sources.ingest import ingest_path
-from store import analysis, workbench
-from store.db import make_engine, migrate
-from store.models import StageRun, TicketRow
 from voc import sample
 from voc.cli import app as cli
+from voc.config.settings import EXAMPLE_CONFIG, VocConfig, load_config
+from voc.flows.brief_stage import build_briefs, write_brief
+from voc.flows.surge_stage import detect_week
+from voc.flows.topic_stage import update_topics
+from voc.flows.understand import understand_pending
+from voc.reports.model import Brief, SurgeItem
+from voc.reports.render import render_brief
 from voc.sample import Planted
+from voc.sources.ingest import ingest_path
+from voc.store import analysis, workbench
+from voc.store.db import make_engine, migrate
+from voc.store.models import StageRun, TicketRow
 from voc.web import create_app
 from voc.web.pages import cell_of
 from voc.web.security import CSP, host_name
@@ -85,7 +85,7 @@ def _build(engine: Engine, folder: Path) -> Store:
     brief = build_briefs(engine, cfg, WEEK, ["en"], TODAY)["en"]
     door = next(s for s in brief.surges if planted.surge_batch in (s.batch, s.concentration and s.concentration.batch))
     # plant markup and spreadsheet formulas in the redacted text of tickets of the door cell this week
-    from flows.brief_stage import surge_plan
+    from voc.flows.brief_stage import surge_plan
 
     with engine.connect() as conn:
         plan, _ = surge_plan(conn, cfg, WEEK, TODAY)
@@ -151,7 +151,7 @@ def _ticket_rows(page: str) -> list[tuple[str, str]]:
 def test_stored_surges_keep_missing_keys_null_and_the_brief_counts_them(store: Store) -> None:
     """A theme × product cell has no batch: stored as NULL on both databases (PostgreSQL stored
     pandas' NaN as the text 'NaN', and the brief's history then counted batch 'NaN': all zeros)."""
-    from store.models import Surge
+    from voc.store.models import Surge
 
     with store.engine.connect() as conn:
         keys = conn.execute(select(Surge.product, Surge.model, Surge.batch)).all()

@@ -26,16 +26,16 @@ from markupsafe import escape
 from sqlalchemy import insert, select
 from starlette.testclient import TestClient
 
-from config.settings import EXAMPLE_CONFIG, Web
-from flows import alert_stage
-from flows.brief_stage import build_briefs
-from flows.review_stage import build_review
-from reports.model import Alert
-from reports.render import render_alert, render_brief
-from store import ingest_log, report_queries
-from store.models import ActionItemRow, AlertSent, TicketRow
 from tests import test_web
 from tests.test_web import TODAY, WEEK, Store, _links, _surge_url
+from voc.config.settings import EXAMPLE_CONFIG, Web
+from voc.flows import alert_stage
+from voc.flows.brief_stage import build_briefs
+from voc.flows.review_stage import build_review
+from voc.reports.model import Alert
+from voc.reports.render import render_alert, render_brief
+from voc.store import ingest_log, report_queries
+from voc.store.models import ActionItemRow, AlertSent, TicketRow
 from voc.weeks import Quarter
 
 XSS_OWNER = '<img src=x onerror="alert(1)">王磊'
@@ -475,7 +475,7 @@ def test_action_from_a_surge_in_headless_chromium(store: Store, tmp_path: Path) 
 
 
 def test_workbench_urls_quote_the_item_and_carry_the_language() -> None:
-    from reports.links import surge_url, week_url
+    from voc.reports.links import surge_url, week_url
 
     assert week_url(BASE + "/", "2026-W47", "zh") == f"{BASE}/weeks/2026-W47?lang=zh"
     assert surge_url(BASE, "2026-W47", "t|12/x", "en") == f"{BASE}/weeks/2026-W47/surge?item=t%7C12%2Fx&lang=en"

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from config.settings import EXAMPLE_CONFIG
-from flows.brief_stage import build_briefs
-from reports.render import render_brief
-from store import analysis, edit_log, themes, topic_edits
-from store.db import make_engine, migrate
-from store.models import TicketRow
 from tests.test_web import SCRIPT, TODAY, WEEK, Store, _build, _free_port
+from voc.config.settings import EXAMPLE_CONFIG
+from voc.flows.brief_stage import build_briefs
+from voc.reports.render import render_brief
+from voc.store import analysis, edit_log, themes, topic_edits
+from voc.store.db import make_engine, migrate
+from voc.store.models import TicketRow
 
 VIEW = "viewer-token-0123456789"
 EDIT = "editor-token-0123456789"
@@ -82,7 +82,7 @@ def _log(store: Store) -> list[edit_log.EditRecord]:
 
 
 def _tickets(store: Store, topic_id: int) -> set[int]:
-    from store.models import Assignment
+    from voc.store.models import Assignment
 
     with store.engine.connect() as c:
         return set(c.execute(select(Assignment.ticket_id).where(Assignment.topic_id == topic_id)).scalars())

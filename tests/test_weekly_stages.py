@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from flows.brief_stage import write_brief
-from flows.surge_stage import detect_week
-from flows.topic_stage import update_topics
-from flows.understand import understand_pending
-from store import analysis
-from store.models import Assignment, Surge, WeeklyCount
-from store.run_lock import RunInProgress, week_lock
 from tests.conftest import understood_sample
+from voc.flows.brief_stage import write_brief
+from voc.flows.surge_stage import detect_week
+from voc.flows.topic_stage import update_topics
+from voc.flows.understand import understand_pending
+from voc.store import analysis
+from voc.store.models import Assignment, Surge, WeeklyCount
+from voc.store.run_lock import RunInProgress, week_lock
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
@@ -143,10 +143,10 @@ _UNDERSTOOD = ("nlp_version, lang, text_clean, resolution_clean, tokens, intent,
 
 
 def test_understanding_killed_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path) -> None:
-    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
-    from flows import understand
-    from sources.ingest import ingest_path
     from voc import sample
+    from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from voc.flows import understand
+    from voc.sources.ingest import ingest_path
 
     rows, _ = sample.generate(WEEK, weeks=3, per_week=60, seed=4)
     sample.write_csv(tmp_path / "t.csv", rows)
@@ -182,10 +182,10 @@ def test_understanding_pages_on_id_and_still_takes_a_ticket_reset_behind_it(engi
     """Batches start where the last one ended (id paging), in the same batches as before; a ticket made
     pending again behind the last batch while the stage runs (a re-ingested version) is still
     understood before it returns, as when every batch started from the first pending id."""
-    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
-    from flows import understand
-    from sources.ingest import ingest_path
     from voc import sample
+    from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from voc.flows import understand
+    from voc.sources.ingest import ingest_path
 
     rows, _ = sample.generate(WEEK, weeks=3, per_week=60, seed=4)
     sample.write_csv(tmp_path / "t.csv", rows)
@@ -214,9 +214,9 @@ def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analys
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Surges die after writing half their work: the run fails, holds no lock, and --resume finishes it
     (skipping understand/topics) with the same surges, counts, assignments and brief as a clean run."""
-    from config.settings import Settings
-    from flows import weekly
-    from store.models import StageRun
+    from voc.config.settings import Settings
+    from voc.flows import weekly
+    from voc.store.models import StageRun
 
     engine, cfg = analysed
     settings = Settings(database_url=db_url)
@@ -249,10 +249,10 @@ def test_saved_understanding_is_what_one_update_per_ticket_stores(engine, tmp_pa
     """save_understanding (one UPDATE from column arrays on PostgreSQL, raw executemany on SQLite) stores
     exactly what one SQLAlchemy UPDATE per ticket stores: the stage's own results, and values that test array quoting (NULL, empty,
     quotes, backslashes, braces, commas, the word NULL, non-BMP characters, long text)."""
-    from config.settings import EXAMPLE_CONFIG, Mapping, load_config
-    from flows import understand
-    from sources.ingest import ingest_path
     from voc import sample
+    from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config
+    from voc.flows import understand
+    from voc.sources.ingest import ingest_path
 
     rows, _ = sample.generate(WEEK, weeks=3, per_week=50, seed=5)
     sample.write_csv(tmp_path / "t.csv", rows)

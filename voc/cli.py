@@ -71,7 +71,7 @@ def _expected(e: Exception) -> list[str] | None:
     if type(e).__module__.startswith("sqlalchemy"):
         from sqlalchemy.exc import DBAPIError, OperationalError
 
-        from store.db import describe_error
+        from voc.store.db import describe_error
 
         if isinstance(e, (OperationalError, DBAPIError)):
             return [describe_error(e)]
@@ -185,8 +185,8 @@ WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026
 
 def _ctx(ready: bool = True) -> tuple[Any, Any, Any]:
     """Settings, config and engine, built once at the entry point; ``ready`` checks the schema exists."""
-    from config.settings import settings_from_env
-    from store.db import check_ready, make_engine
+    from voc.config.settings import settings_from_env
+    from voc.store.db import check_ready, make_engine
 
     settings = settings_from_env()
     cfg = settings.load_config()
@@ -256,7 +256,7 @@ def _split(text: str) -> list[str]:
 @app.command()
 def init() -> None:
     """Create or upgrade the database schema (safe to run again)."""
-    from store.db import migrate
+    from voc.store.db import migrate
 
     settings, _, engine = _ctx(ready=False)
     migrate(engine)
@@ -267,7 +267,7 @@ def init() -> None:
 def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None,
            as_json: Annotated[bool, typer.Option("--json", help="Per-source counts as JSON")] = False) -> None:
     """Pull new closed tickets from the configured sources (a Prefect flow); one summary line per source."""
-    from flows.weekly import given, ingest_flow
+    from voc.flows.weekly import given, ingest_flow
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
@@ -293,7 +293,7 @@ def ingest_file(
     force: Annotated[bool, typer.Option(help="Re-read even if this exact file was ingested before")] = False,
 ) -> None:
     """Ingest one export file or a folder of them; bad rows are quarantined with a reason."""
-    from sources.ingest import ingest_path
+    from voc.sources.ingest import ingest_path
 
     settings, cfg, engine = _ctx()
     with _progress(f"ingesting {path}"):
@@ -313,7 +313,7 @@ def quarantine(ctx: typer.Context, source: Annotated[str | None, typer.Option(he
     """List quarantined rows (not yet replayed)."""
     if ctx.invoked_subcommand:
         return
-    from store.ingest_log import list_quarantine
+    from voc.store.ingest_log import list_quarantine
 
     _, _, engine = _ctx()
     with engine.connect() as conn:
@@ -330,7 +330,7 @@ def quarantine(ctx: typer.Context, source: Annotated[str | None, typer.Option(he
 @quarantine_app.command("replay")
 def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this source")] = None) -> None:
     """Re-validate quarantined rows with the current config; rows that now pass are stored."""
-    from sources.ingest import replay_quarantine
+    from voc.sources.ingest import replay_quarantine
 
     _, cfg, engine = _ctx()
     fixed, still = replay_quarantine(engine, source, cfg.source_mappings(), cfg.max_body_chars)
@@ -341,7 +341,7 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
 def analyze(week: WeekOpt = None,
             as_json: Annotated[bool, typer.Option("--json", help="Each stage's summary as JSON")] = False) -> None:
     """Understand new tickets, update topics and counts, detect surges for a week (a Prefect flow)."""
-    from flows.weekly import analyze_flow, given
+    from voc.flows.weekly import analyze_flow, given
 
     settings, cfg, engine = _ctx()
     w = _week(week)
@@ -365,7 +365,7 @@ def brief(week: WeekOpt = None,
           format: Annotated[str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")] = "html,md",
           out: Annotated[Path | None, typer.Option(help="Output folder (default VOC_OUT_DIR)")] = None) -> None:
     """Render the weekly meeting brief from the analysed week."""
-    from flows.brief_stage import write_brief
+    from voc.flows.brief_stage import write_brief
 
     settings, cfg, engine = _ctx()
     for p in write_brief(engine, cfg, _week(week), out or settings.out_dir, _split(lang), _split(format)):
@@ -379,7 +379,7 @@ def alerts(week: WeekOpt = None,
            to: Annotated[Path | None, typer.Option("--to", help="Write alerts as files here instead of e-mail")] = None
            ) -> None:
     """Send surge alerts to product owners (once per surge; again only when it escalates)."""
-    from flows import alert_stage
+    from voc.flows import alert_stage
 
     settings, cfg, engine = _ctx()
     w = _week(week)
@@ -408,7 +408,7 @@ def review(quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (defau
            format: Annotated[str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")] = "html,md",
            out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
     """Quarterly improvement review: did last quarter's fixes reduce complaints?"""
-    from flows.review_stage import write_review
+    from voc.flows.review_stage import write_review
 
     settings, cfg, engine = _ctx()
     q = Quarter.parse(quarter) if quarter else Quarter.of(date.today())
@@ -429,7 +429,7 @@ def surges(week: WeekOpt = None,
     if counts is not None:
         import pandas as pd
 
-        from surges import SurgeParams, backtest
+        from voc.surges import SurgeParams, backtest
 
         df = pd.read_csv(counts)
         res = backtest(df, period_col, _split(cell_cols), count_col, exposure_col, freq, SurgeParams())
@@ -445,7 +445,7 @@ def surges(week: WeekOpt = None,
         typer.echo(f"{len(res)} flagged cell-periods; missing-data periods (not tested): "
                    f"{', '.join(missing) if missing else 'none'}")
         return
-    from store.analysis import load_surges
+    from voc.store.analysis import load_surges
 
     _, _, engine = _ctx()
     w = _week(week)
@@ -467,8 +467,8 @@ def topics(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     """List the themes with their topics (stable ids); topics without a theme last."""
     if ctx.invoked_subcommand:
         return
-    from store.analysis import load_topics
-    from store.themes import load_themes, topic_theme_map
+    from voc.store.analysis import load_topics
+    from voc.store.themes import load_themes, topic_theme_map
 
     _, _, engine = _ctx()
     with engine.connect() as conn:
@@ -499,7 +499,7 @@ def topics(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
 @topics_app.command("rename")
 def topics_rename(topic_id: int, label: str) -> None:
     """Give a topic a human label; it survives every refit."""
-    from store import topic_edits
+    from voc.store import topic_edits
 
     _, _, engine = _ctx()
     topic_edits.rename(engine, topic_id, label)
@@ -509,7 +509,7 @@ def topics_rename(topic_id: int, label: str) -> None:
 @topics_app.command("merge")
 def topics_merge(source_id: int, target_id: int) -> None:
     """Merge topic A into topic B (A's tickets count as B's from now on; recorded in lineage)."""
-    from store import topic_edits
+    from voc.store import topic_edits
 
     _, _, engine = _ctx()
     topic_edits.merge(engine, source_id, target_id)
@@ -519,7 +519,7 @@ def topics_merge(source_id: int, target_id: int) -> None:
 @topics_app.command("move")
 def topics_move(topic_id: int, theme_id: int) -> None:
     """Put a topic in another theme; later runs and refits keep it there."""
-    from store import themes
+    from voc.store import themes
 
     _, _, engine = _ctx()
     themes.move(engine, topic_id, theme_id)
@@ -530,7 +530,7 @@ def topics_move(topic_id: int, theme_id: int) -> None:
 def themes_rename(theme_id: int, label: str,
                   en: Annotated[str | None, typer.Option("--en", help="English label too")] = None) -> None:
     """Give a theme a human label; it survives every refit."""
-    from store import themes
+    from voc.store import themes
 
     _, _, engine = _ctx()
     themes.rename(engine, theme_id, label, en)
@@ -540,7 +540,7 @@ def themes_rename(theme_id: int, label: str,
 @themes_app.command("merge")
 def themes_merge(source_id: int, target_id: int) -> None:
     """Merge theme A into theme B (A's topics stay in B through refits; recorded in lineage)."""
-    from store import themes
+    from voc.store import themes
 
     _, _, engine = _ctx()
     themes.merge(engine, source_id, target_id)
@@ -550,7 +550,7 @@ def themes_merge(source_id: int, target_id: int) -> None:
 @topics_app.command("ignore")
 def topics_ignore(topic_id: int) -> None:
     """Hide a topic from briefs and alerts (e.g. spam); survives refits."""
-    from store import topic_edits
+    from voc.store import topic_edits
 
     _, _, engine = _ctx()
     topic_edits.ignore(engine, topic_id)
@@ -560,7 +560,7 @@ def topics_ignore(topic_id: int) -> None:
 @topics_app.command("unignore")
 def topics_unignore(topic_id: int) -> None:
     """Show an ignored topic again."""
-    from store import topic_edits
+    from voc.store import topic_edits
 
     _, _, engine = _ctx()
     topic_edits.unignore(engine, topic_id)
@@ -572,7 +572,7 @@ def topics_split(topic_id: int, label: Annotated[str, typer.Option(help="Label o
                  tickets: Annotated[str, typer.Option(help="Ticket ids as the workbench shows them (the "
                                                            "store's ids), comma-separated")]) -> None:
     """Move chosen tickets of a topic into a new topic (same theme, a human label); undoable."""
-    from store import edit_log, topic_edits
+    from voc.store import edit_log, topic_edits
 
     ids = [int(x) for x in tickets.replace(" ", "").split(",") if x.isdigit()]
     _, _, engine = _ctx()
@@ -585,7 +585,7 @@ def topics_split(topic_id: int, label: Annotated[str, typer.Option(help="Label o
 @topics_app.command("history")
 def topics_history(limit: int = 30, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The latest edits of topics and themes (CLI and web): who, when, before and after."""
-    from store import edit_log
+    from voc.store import edit_log
 
     _, _, engine = _ctx()
     with engine.connect() as conn:
@@ -606,7 +606,7 @@ def topics_history(limit: int = 30, as_json: Annotated[bool, typer.Option("--jso
 @topics_app.command("undo")
 def topics_undo(edit_id: int) -> None:
     """Undo one edit of `voc topics history` (refused when a later edit changed the same thing)."""
-    from store import edit_log
+    from voc.store import edit_log
 
     _, _, engine = _ctx()
     e = edit_log.undo(engine, edit_id, "cli")
@@ -617,7 +617,7 @@ def topics_undo(edit_id: int) -> None:
 def topics_refit(intent: Annotated[str | None, typer.Option(help="complaint, question or suggestion (default: all)")] = None,
                  week: WeekOpt = None) -> None:
     """Refit the catalogue on all history up to a week; ids, human labels, ignores and merges are kept."""
-    from flows.topic_stage import INTENTS, refit_topics
+    from voc.flows.topic_stage import INTENTS, refit_topics
 
     if intent is not None and intent not in INTENTS:
         raise VocError(f"unknown intent {intent!r}: use one of {', '.join(INTENTS)}")
@@ -632,7 +632,7 @@ def topics_refit(intent: Annotated[str | None, typer.Option(help="complaint, que
 @topics_app.command("show")
 def topics_show(topic_id: int, weeks: int = 8) -> None:
     """Keywords, weekly size and three representative (redacted) quotes of a topic."""
-    from store import report_queries, topic_edits
+    from voc.store import report_queries, topic_edits
 
     _, _, engine = _ctx()
     t = topic_edits.get(engine, topic_id)
@@ -653,7 +653,7 @@ def topics_show(topic_id: int, weeks: int = 8) -> None:
 def topics_assignments(out: Annotated[Path, typer.Option(help="CSV file to write")],
                        week: Annotated[str | None, typer.Option(help="Only tickets of this ISO week")] = None) -> None:
     """Export ticket_id, topic_id, topic_label, intent as CSV."""
-    from store import topic_edits
+    from voc.store import topic_edits
 
     _, _, engine = _ctx()
     n = topic_edits.export_assignments(engine, out, Week.parse(week).ordinal() if week else None)
@@ -668,7 +668,7 @@ def actions_add(topic: Annotated[int | None, typer.Option(help="Topic id")] = No
                 due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
                 note: Annotated[str, typer.Option()] = "") -> None:
     """Record an action item against a topic (and product/batch)."""
-    from store import action_items
+    from voc.store import action_items
 
     _, _, engine = _ctx()
     aid = action_items.add(engine, topic, product, batch, owner, _date(due), note)
@@ -678,7 +678,7 @@ def actions_add(topic: Annotated[int | None, typer.Option(help="Topic id")] = No
 @actions_app.command("list")
 def actions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List action items."""
-    from store import report_queries
+    from voc.store import report_queries
 
     _, _, engine = _ctx()
     with engine.connect() as conn:
@@ -701,7 +701,7 @@ def actions_update(action_id: int,
                    owner: Annotated[str | None, typer.Option(help="Reassign it")] = None,
                    due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None) -> None:
     """Change an action item's status, fix date, note, owner or due date."""
-    from store import action_items
+    from voc.store import action_items
 
     _, _, engine = _ctx()
     action_items.update_action(engine, action_id, status, _date(fix_date), note, owner=owner, due=_date(due))
@@ -724,8 +724,8 @@ def run_weekly(week: WeekOpt = None,
                resume: Annotated[bool, typer.Option(help="Skip stages that already finished for this week")] = False
                ) -> None:
     """The whole weekly flow: ingest, understand, topics, surges, brief, alerts."""
-    from flows.weekly import given, weekly_flow
-    from store.run_lock import week_lock
+    from voc.flows.weekly import given, weekly_flow
+    from voc.store.run_lock import week_lock
 
     settings, cfg, engine = _ctx()
     sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
@@ -753,8 +753,8 @@ def check_safety(
 ) -> None:
     """The daily safety check by hand: ingest, understand, topics and counts, then safety surges over the
     last 7 days; owners and the safety list are alerted at once (once per surge, again if it escalates)."""
-    from flows.safety import parse_now, safety_flow, safety_locks, utc_naive
-    from flows.weekly import given
+    from voc.flows.safety import parse_now, safety_flow, safety_locks, utc_naive
+    from voc.flows.weekly import given
 
     settings, cfg, engine = _ctx()
     sink = alerts_to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
@@ -771,7 +771,7 @@ def check_safety(
 @app.command()
 def serve() -> None:
     """Run the schedules (ingest, weekly, daily safety check, quarterly review). Needs a Prefect server."""
-    from flows.serve import serve_all
+    from voc.flows.serve import serve_all
 
     settings, cfg, engine = _ctx()
     _prefect_ready()
@@ -786,7 +786,7 @@ def web(host: Annotated[str, typer.Option(help="Address to listen on; anything b
     tickets; the topic catalogue, edited in place. Localhost only unless VOC_WEB_TOKEN (viewer) or
     VOC_WEB_EDITOR_TOKEN (editor) is set (then every request needs one); without a token the local
     user is an editor."""
-    from config.settings import settings_from_env
+    from voc.config.settings import settings_from_env
     from voc.web import check_bind, create_app
     from voc.web.security import is_loopback
 
@@ -809,7 +809,7 @@ def demo(out: Annotated[Path, typer.Option(help="Folder for the demo database, d
          week: WeekOpt = None,
          alerts_to: Annotated[Path | None, typer.Option(help="Alert sink folder (default OUT/outbox)")] = None) -> None:
     """Generate bundled sample tickets and run the weekly flow on them; writes briefs and alerts."""
-    from flows.demo import run_demo
+    from voc.flows.demo import run_demo
 
     _quiet_prefect_console()
     for line in run_demo(out, _week(week), alerts_to):

@@ -43,7 +43,7 @@ _BAD_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 @lru_cache(maxsize=1)
 def column_limits() -> dict[str, int]:
     """Maximum length of each canonical text field, from the tickets table's String(n) columns."""
-    from store.models import TicketRow
+    from voc.store.models import TicketRow
     from voc.ticket import CANONICAL_FIELDS
 
     cols = TicketRow.__table__.c
@@ -102,7 +102,7 @@ def check_text(text: str, field: str, limit: int | None = None) -> str:
 
 @lru_cache(maxsize=1)
 def _redactor() -> Any:
-    from nlp.redact import Redactor
+    from voc.nlp.redact import Redactor
 
     return Redactor()
 

@@ -27,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from flows.review_stage import measure_action
-from reports.assembly import action_item
-from reports.model import ActionEffect, ActionItem, SurgeItem
-from store import action_items, report_queries
 from voc.errors import VocError
+from voc.flows.review_stage import measure_action
+from voc.reports.assembly import action_item
+from voc.reports.model import ActionEffect, ActionItem, SurgeItem
+from voc.store import action_items, report_queries
 from voc.web import pages
 from voc.web.host import Host, LangPicker
 from voc.web.pages import NotFound

@@ -48,12 +48,12 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from config.settings import VocConfig
-from reports.i18n import normalize_lang
-from reports.render import ReportText, brief_summary, html_environment, order_surges
-from store import edit_log, themes, topic_edits, workbench
+from voc.config.settings import VocConfig
 from voc.errors import VocError
+from voc.reports.i18n import normalize_lang
+from voc.reports.render import ReportText, brief_summary, html_environment, order_surges
 from voc.spreadsheet import safe_cell
+from voc.store import edit_log, themes, topic_edits, workbench
 from voc.web import actions, operations, pages
 from voc.web.pages import Filters, NotFound
 from voc.web.security import (

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from config.settings import VocConfig
+from voc.config.settings import VocConfig
 from voc.web.pages import NotFound
 
 LangPicker = Callable[[Request, str], str]  # app.pick_lang: (request, default) -> "zh" | "en"

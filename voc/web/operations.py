@@ -23,15 +23,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from sources.ingest import replay_quarantine
-from store import operations
-from store.operations import AlertProblem, IngestRunView, QuarantineEntry, StageRunView
+from voc.sources.ingest import replay_quarantine
+from voc.store import operations
+from voc.store.operations import AlertProblem, IngestRunView, QuarantineEntry, StageRunView
 from voc.web.host import Host, LangPicker
 from voc.web.security import check_edit
 from voc.weeks import Week
 
 if TYPE_CHECKING:
-    from nlp.redact import Redactor
+    from voc.nlp.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class OperationsPage:
 
     @cached_property
     def redactor(self) -> Redactor:
-        from nlp.redact import Redactor
+        from voc.nlp.redact import Redactor
 
         models = [m for p in self.w.cfg.products for m in p.models]
         return Redactor(models, self.w.cfg.order_patterns)

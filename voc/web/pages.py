@@ -16,16 +16,16 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from config.settings import VocConfig
-from flows import brief_stage
-from reports import assembly
-from reports.assembly import SEVERITY_ORDER, SurgeSubject, TopicRecord
-from reports.model import Brief, SurgeItem
-from store import edit_log, report_queries, themes, workbench
-from store.edit_log import EditRecord
-from store.themes import ThemeRecord
-from store.workbench import CatalogueTopic, CellFilter, FlaggedWeek, RenderedFile, TicketView
-from surges.selection import group_surges
+from voc.config.settings import VocConfig
+from voc.flows import brief_stage
+from voc.reports import assembly
+from voc.reports.assembly import SEVERITY_ORDER, SurgeSubject, TopicRecord
+from voc.reports.model import Brief, SurgeItem
+from voc.store import edit_log, report_queries, themes, workbench
+from voc.store.edit_log import EditRecord
+from voc.store.themes import ThemeRecord
+from voc.store.workbench import CatalogueTopic, CellFilter, FlaggedWeek, RenderedFile, TicketView
+from voc.surges.selection import group_surges
 from voc.weeks import Week
 
 PAGE_SIZE = 50
