@@ -19,8 +19,8 @@ import logging
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.handlers import APILogHandler
 
-# top-level packages whose loggers belong in the run logs
-PROJECT_LOGGERS = ("voc", "sources", "flows", "store", "nlp", "surges", "delivery", "reports", "config")
+# the loggers that belong in the run logs: every package is under voc (voc.sources.http, voc.alerts...)
+PROJECT_LOGGERS = ("voc",)
 
 
 class RunLogHandler(APILogHandler):

@@ -490,9 +490,23 @@ def _dump(payload: dict) -> bytes:
     return buf.getvalue()
 
 
+# the packages that were top-level before they moved under the ``voc`` namespace (issue #18)
+_MOVED_UNDER_VOC = frozenset({"config", "delivery", "flows", "nlp", "reports", "sources", "store", "surges"})
+
+
+class _Unpickler(pickle.Unpickler):
+    """A blob stored before the move names ``nlp.embedding._token_analyzer`` and ``nlp.bilingual.TermMap``:
+    those are ``voc.nlp.*`` now, and a store keeps its fitted embedder across upgrades."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.split(".")[0] in _MOVED_UNDER_VOC:
+            module = f"voc.{module}"
+        return super().find_class(module, name)
+
+
 def load_embedder(blob: bytes) -> Embedder:
     """Restore an embedder from :meth:`Embedder.dumps` output (trusted input: it is a pickle)."""
-    payload = pickle.loads(blob)
+    payload = _Unpickler(io.BytesIO(blob)).load()
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ValueError("not a voc embedder blob")
     kind = payload["kind"]

@@ -1,6 +1,6 @@
 """Reading and validating a big file in a second process while this one writes.
 
-The worker (``python -m sources.worker``) runs ``prepare`` over the file and streams whole batches
+The worker (``python -m voc.sources.worker``) runs ``prepare`` over the file and streams whole batches
 back as pickles over its stdout pipe; the pipe's back-pressure keeps memory at a batch or two, and
 the writer commits the batches in file order exactly as the in-process path does, so crash, re-run
 and quarantine behave the same. A plain subprocess, not multiprocessing: nothing re-imports the
@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import voc
 from voc.config.settings import Mapping
 from voc.errors import SourceError
 from voc.sources.files import read_rows
@@ -25,7 +26,8 @@ from voc.sources.prepare import Prepared, prepare
 from voc.store.tickets import base_row, complete_row
 
 MIN_BYTES = 8 << 20  # ~30k tickets: below this the process start (~1 s of imports) is not repaid
-_ROOT = str(Path(__file__).resolve().parents[1])
+# the folder holding this process's ``voc`` package (site-packages, or the checkout of an editable install)
+_ROOT = str(Path(voc.__file__).resolve().parents[1])
 
 
 def worth_it(path: Path) -> bool:
@@ -61,7 +63,9 @@ def prepared_in_worker(path: Path, encoding: str | None, source: str, mapping: M
                        max_body_chars: int, batch_size: int) -> Iterator[Prepared]:
     """The batches of ``prepare(read_rows(path))``, computed in a worker process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
-    proc = subprocess.Popen([sys.executable, "-m", "voc.sources.worker"], stdin=subprocess.PIPE,
+    # -P: the working directory is not put on the worker's sys.path (a user's own voc/ folder there is not
+    # imported instead of the pipeline)
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "voc.sources.worker"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, env=env)
     assert proc.stdin is not None and proc.stdout is not None
     try:

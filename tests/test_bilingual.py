@@ -200,6 +200,22 @@ def test_concept_state_roundtrips_and_old_blobs_keep_their_space(corpus):
     np.testing.assert_array_equal(load_embedder(blob).transform(texts, tokens), old.transform(texts, tokens))
 
 
+def test_a_blob_stored_before_the_voc_namespace_still_loads(corpus):
+    """Blobs written when the package was the top-level ``nlp`` name ``nlp.embedding`` and
+    ``nlp.bilingual`` classes and functions; they load as the ``voc.nlp`` ones (#18)."""
+    import voc.nlp.embedding as module
+
+    texts, tokens, _, _ = corpus
+    emb = TfidfSvdEmbedder(n_components=20, concepts="both").fit(texts, tokens)
+    new = pickle.dumps({"format": "voc-embedder/1", "kind": "tfidf", "state": dict(emb.__dict__)}, protocol=2)
+    old = new.replace(b"cvoc.nlp.", b"cnlp.")  # protocol 2 names each global as "c<module>\n<name>\n"
+    assert old != new and b"cvoc.nlp." not in old and b"cnlp.embedding\n_token_analyzer\n" in old
+    again = load_embedder(old)
+    assert isinstance(again, TfidfSvdEmbedder) and isinstance(again._terms, TermMap)
+    assert again._word.analyzer is module._token_analyzer  # not a second copy from a folder nlp/
+    np.testing.assert_array_equal(again.transform(texts, tokens), emb.transform(texts, tokens))
+
+
 def test_embedder_catalogue_products_are_stored_with_the_state(corpus):
     texts, tokens, _, _ = corpus
     emb = TfidfSvdEmbedder(n_components=20, concepts="replace",

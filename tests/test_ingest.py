@@ -208,6 +208,26 @@ def test_worker_kill_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: P
     assert _stored(engine, "killed") == _stored(engine, "clean")
 
 
+def test_the_reader_process_imports_the_pipeline_not_the_working_directorys_packages(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#18: run from a folder holding its own ``config/``, ``store/``, ``sources/`` and ``voc/`` packages
+    (a user's project), the big-file reader process imports the pipeline's packages, not those (it
+    died with "the reader process died" when it imported the folder's ``config``)."""
+    from voc.store.db import make_engine, migrate
+
+    work = tmp_path / "work"
+    for pkg in ("config", "store", "sources", "voc"):
+        (work / pkg).mkdir(parents=True)
+        (work / pkg / "__init__.py").write_text(f"raise ImportError('the folder {pkg}/ was imported')\n")
+    f = _big_file(tmp_path)
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    monkeypatch.chdir(work)
+    s = ingest_path(engine, f, "w", Mapping(), batch_size=64, worker=True)
+    assert (s.read, s.counts.inserted, s.counts.duplicates, s.quarantined) == (405, 398, 2, 5)
+    engine.dispose()
+
+
 def test_worker_errors_reach_the_caller(engine, tmp_path: Path) -> None:
     from voc.errors import SourceError
 

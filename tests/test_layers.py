@@ -2,12 +2,17 @@
 
 Every import counts, at module level or inside a function (the CLI imports its stages lazily, and a
 lazy import is still a dependency). See issue #18 for the target layering.
+
+Modules are named as they are imported: every package lives under the ``voc`` namespace, ``voc.flows`` in
+the top-level folder ``flows/`` (pyproject.toml's package-dir) and ``voc`` itself (CLI, kernel, web) in
+``voc/``. A module's package is the longest of ``PACKAGES`` its name starts with.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -51,16 +56,22 @@ KNOWN_MODULE_CYCLES = frozenset({
 
 @dataclass(frozen=True)
 class Import:
-    module: str  # the importing project module, e.g. "flows.alert_stage"
-    target: str  # the imported module, e.g. "delivery.lifecycle" or "sqlalchemy"
+    module: str  # the importing project module, e.g. "voc.flows.alert_stage"
+    target: str  # the imported module, e.g. "voc.delivery.lifecycle" or "sqlalchemy"
     name: str | None  # the name taken from it (``from target import name``), None for ``import target``
     line: int
 
 
+def _folder(pkg: str) -> Path:
+    """Where a package's files are: ``voc.flows`` in ``flows/``, ``voc`` in ``voc/``."""
+    return REPO / (pkg if pkg == "voc" else pkg.removeprefix("voc."))
+
+
 def _modules() -> Iterator[tuple[str, Path]]:
     for pkg in PACKAGES:
-        for path in sorted((REPO / pkg).rglob("*.py")):
-            parts = path.relative_to(REPO).with_suffix("").parts
+        root = _folder(pkg)
+        for path in sorted(root.rglob("*.py")):
+            parts = (pkg, *path.relative_to(root).with_suffix("").parts)
             yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
 
 
@@ -93,8 +104,14 @@ def _imports() -> tuple[Import, ...]:
     return tuple(out)
 
 
+_MAPPED = frozenset(p.removeprefix("voc.") for p in PACKAGES if p != "voc")  # folder names: flows, nlp...
+
+
 def _package(name: str) -> str:
-    return name.split(".")[0]
+    """``voc.flows`` for ``voc.flows.weekly``, ``voc`` for ``voc.cli`` or ``voc.web.app``, ``sqlalchemy``
+    for ``sqlalchemy.orm``."""
+    return max((p for p in PACKAGES if name == p or name.startswith(p + ".")), key=len,
+               default=name.split(".")[0])
 
 
 def _is_project(name: str) -> bool:
@@ -112,9 +129,27 @@ def _where(i: Import) -> str:
 def test_the_scan_sees_the_project() -> None:
     assert {"voc.cli", "voc.flows.alert_stage", "voc.delivery.lifecycle", "voc.store.models"} <= set(_modules_by_name())
     found = {(i.module, i.target, i.name) for i in _imports()}
-    assert ("voc.flows.alert_stage", "voc.delivery.lifecycle", None) in found  # from delivery import lifecycle
+    assert ("voc.flows.alert_stage", "voc.delivery.lifecycle", None) in found  # from voc.delivery import lifecycle
     assert ("voc.flows.alert_stage", "voc.delivery.routing", "Target") in found
     assert ("voc.cli", "voc.flows.alert_stage", None) in found  # imported inside a function
+    assert {_package(m) for m in _modules_by_name()} == set(PACKAGES)
+    assert (_package("voc.flows.weekly"), _package("voc.web.app"), _package("voc"), _package("sqlalchemy.orm")) \
+        == ("voc.flows", "voc", "voc", "sqlalchemy")
+
+
+def test_every_project_import_goes_through_the_voc_namespace() -> None:
+    """``import flows`` or ``from config.settings import ...`` (the folder's own name) works in a
+    checkout's working directory only: installed, the package is ``voc.flows``, and a ``config/`` folder
+    of the user's would be imported instead. Every tracked Python file (tests and bench too)."""
+    tracked = subprocess.run(["git", "ls-files", "-z", "--", "*.py"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout.split("\0")
+    bad = []
+    for rel in filter(None, tracked):
+        for node in ast.walk(ast.parse((REPO / rel).read_text(encoding="utf-8"), rel)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            bad += [f"{rel}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in _MAPPED]
+    assert len(tracked) > 100 and not bad, "\n".join(bad)
 
 
 def test_no_private_name_is_imported_from_another_module() -> None:
@@ -142,17 +177,25 @@ def test_no_private_name_is_imported_from_another_module() -> None:
     assert not bad, "\n".join(bad)
 
 
+def _kernel_leaks(imports: tuple[Import, ...]) -> set[tuple[str, str]]:
+    return {(i.module, i.target) for i in imports
+            if i.module in KERNEL and _is_project(i.target) and i.target not in KERNEL}
+
+
+def _impure(imports: tuple[Import, ...]) -> list[str]:
+    return [_where(i) for i in imports
+            if (_package(i.module) in PURE or i.module in PURE_MODULES)
+            and _package(i.target) in PURE_MUST_NOT and i.target not in PURE_MODULES]
+
+
 def test_the_kernel_imports_nothing_of_the_project_above_it() -> None:
-    leaks = {(i.module, i.target) for i in _imports()
-             if i.module in KERNEL and _is_project(i.target) and i.target not in KERNEL}
+    leaks = _kernel_leaks(_imports())
     assert leaks <= KERNEL_LEAKS, f"new imports from the kernel: {sorted(leaks - KERNEL_LEAKS)}"
     assert leaks == KERNEL_LEAKS, f"gone (remove them from KERNEL_LEAKS): {sorted(KERNEL_LEAKS - leaks)}"
 
 
 def test_pure_packages_import_no_database_http_prefect_or_io_layer() -> None:
-    bad = [_where(i) for i in _imports()
-           if (_package(i.module) in PURE or i.module in PURE_MODULES)
-           and _package(i.target) in PURE_MUST_NOT and i.target not in PURE_MODULES]
+    bad = _impure(_imports())
     assert not bad, "\n".join(bad)
 
 
@@ -185,9 +228,9 @@ def _sccs(graph: dict[str, set[str]]) -> set[tuple[str, ...]]:
     return out
 
 
-def _package_graph() -> dict[str, set[str]]:
+def _package_graph(imports: tuple[Import, ...]) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {p: set() for p in PACKAGES}
-    for i in _imports():
+    for i in imports:
         if _is_project(i.target) and _package(i.target) != _package(i.module):
             graph[_package(i.module)].add(_package(i.target))
     return graph
@@ -203,9 +246,22 @@ def test_sccs_find_cycles_and_only_cycles() -> None:
     assert _sccs({"a": {"b"}, "b": set()}) == set()
 
 
+def test_the_rules_catch_a_lower_layer_importing_a_higher_one() -> None:
+    """The checks above, on the real imports plus one made-up import each: each one is caught."""
+    real = _imports()
+    assert _kernel_leaks(real + (Import("voc.weeks", "voc.flows.weekly", None, 1),)) - _kernel_leaks(real) \
+        == {("voc.weeks", "voc.flows.weekly")}
+    assert _impure(real + (Import("voc.nlp.topics", "voc.store.db", "make_engine", 1),)) \
+        == [*_impure(real), "voc.nlp.topics:1 imports voc.store.db.make_engine"]
+    assert _impure(real + (Import("voc.surges.cells", "prefect", None, 1),)) != _impure(real)
+    # a new package cycle: the pure statistics importing the stages that import them
+    edges = _edges_on_cycles(_package_graph(real + (Import("voc.surges.cells", "voc.flows.weekly", None, 1),)))
+    assert ("voc.surges", "voc.flows") in edges - KNOWN_CYCLE_EDGES
+
+
 def test_package_cycles_do_not_grow() -> None:
     """Every package import that lies on a cycle is a known one (#18); all of them run through voc/."""
-    graph = _package_graph()
+    graph = _package_graph(_imports())
     on_cycles = _edges_on_cycles(graph)
     assert on_cycles <= KNOWN_CYCLE_EDGES, f"new package cycles through: {sorted(on_cycles - KNOWN_CYCLE_EDGES)}"
     assert on_cycles == KNOWN_CYCLE_EDGES, \

@@ -278,7 +278,8 @@ def test_prefect_yaml_deploys_the_four_schedules_of_the_config() -> None:
         assert d["schedules"] == [{"cron": want[name], "timezone": s.timezone}], name
         assert d["concurrency_limit"]["limit"] == 1 and d["work_pool"]["name"] == "voc"
         path, fn = d["entrypoint"].split(":")
-        obj = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), fn)
+        # flows/serve.py is the module voc.flows.serve (pyproject.toml's package-dir)
+        obj = getattr(importlib.import_module("voc." + path.removesuffix(".py").replace("/", ".")), fn)
         assert hasattr(obj, "to_deployment"), d["entrypoint"]
     assert deps["weekly"]["parameters"] == {"week": None}
 
