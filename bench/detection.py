@@ -429,6 +429,18 @@ def _flag_count(engine, week: Week) -> int:  # type: ignore[no-untyped-def]
                                         (week.ordinal(),)).scalar_one())
 
 
+def _truth(plan: Plan, scenario: str, j: int) -> tuple[set[str], set[str], str | None]:
+    """What week ``j`` of a scenario is scored against: (the theme's ticket ids - base rate and
+    injected -, the injected ids, the injected batch)."""
+    extra = plan.extras.get(scenario, {}).get(j, [])
+    injected = {r["ticket_id"] for r in extra} if scenario in ("theme", "ramp", "safety") else set()
+    if scenario == "safety":
+        return set(plan.safety_base[j]) | injected, injected, None
+    if scenario in ("theme", "ramp"):
+        return set(plan.theme_base[j]) | injected, injected, plan.info.get("inject_batch")
+    return set(), set(), None
+
+
 def run_scenario(plan: Plan, cfg: VocConfig, base_db: Path, scenario: str, workdir: Path) -> dict[str, Any]:
     _, _, _, _, _, make_engine, _ = _stages()
     sdir = workdir / scenario
@@ -448,17 +460,9 @@ def run_scenario(plan: Plan, cfg: VocConfig, base_db: Path, scenario: str, workd
         path = sdir / f"week-{j}.csv"
         write_csv(path, plan.window[j] + extra)
         stage_t.update(_run_week(engine, cfg, week, path))
-        if scenario == "safety":
-            theme_ids = set(plan.safety_base[j]) | {r["ticket_id"] for r in extra}
-        elif scenario in ("theme", "ramp"):
-            theme_ids = set(plan.theme_base[j]) | {r["ticket_id"] for r in extra}
-        else:
-            theme_ids = set()
-        injected = {r["ticket_id"] for r in extra} if scenario in ("theme", "ramp", "safety") else set()
         ts = time.perf_counter()
         last = j == n - 1 and not any(x["hit"] for x in weeks_out)
-        weeks_out.append(score_week(engine, cfg, week, theme_ids, injected, plan.info.get("inject_batch")
-                                    if scenario in ("theme", "ramp") else None, diagnose_miss=last))
+        weeks_out.append(score_week(engine, cfg, week, *_truth(plan, scenario, j), diagnose_miss=last))
         score_t += time.perf_counter() - ts
     seconds = time.perf_counter() - t0 - score_t
     engine.dispose()
@@ -796,18 +800,8 @@ def rescore_one(run_dir: str, n_weeks: int, per_week: int, scenarios: list[str],
                 for j in range(n):
                     week = plan.weeks[B + j]
                     surge_stage.detect_week(engine, cfg, week)
-                    extra = plan.extras.get(sc, {}).get(j, [])
-                    if sc == "safety":
-                        theme_ids = set(plan.safety_base[j]) | {r["ticket_id"] for r in extra}
-                    elif sc in ("theme", "ramp"):
-                        theme_ids = set(plan.theme_base[j]) | {r["ticket_id"] for r in extra}
-                    else:
-                        theme_ids = set()
-                    injected = {r["ticket_id"] for r in extra} if sc in ("theme", "ramp", "safety") else set()
                     last = j == n - 1 and not any(x["hit"] for x in weeks_out)
-                    weeks_out.append(score_week(engine, cfg, week, theme_ids, injected,
-                                                plan.info.get("inject_batch") if sc in ("theme", "ramp") else None,
-                                                diagnose_miss=last))
+                    weeks_out.append(score_week(engine, cfg, week, *_truth(plan, sc, j), diagnose_miss=last))
                 engine.dispose()
                 runs[sc] = summarise(sc, weeks_out, time.perf_counter() - ts, {}, 0.0)
         return {"source": source, "seed": seed, "info": plan.info, "baseline": {"total_s": 0.0},
