@@ -204,13 +204,16 @@ def test_edits_from_another_site_are_refused(store: Store) -> None:
 
 @pytest.mark.slow
 def test_a_viewer_cannot_edit_action_items_or_replay_the_quarantine(store: Store) -> None:
-    """The roles of tests/test_web_topics.py hold on these pages too: a viewer's POST is refused
-    (403) even with its own valid CSRF token; the editor's goes through."""
+    """The roles of tests/test_web_topics.py hold on these pages too: a viewer sees no edit form, and
+    a viewer's POST is refused (403) even with a token taken from the editor's page in the same
+    browser; the editor's goes through."""
     c = store.client(token=VIEW, editor_token=EDIT)
     viewer, editor = _basic("vera", VIEW), _basic("alice", EDIT)
     with store.engine.connect() as conn:
         before = len(report_queries.actions(conn))
-    tok = _csrf(c, headers=viewer)
+    for path in ("/actions?lang=en", "/operations?lang=en"):
+        assert 'method="post"' not in c.get(path, headers=viewer).text, path
+    tok = _csrf(c, headers=editor)
     data = {"topic_id": str(store.door.topic_id), "owner": "vera", "csrf": tok}
     assert c.post("/actions?lang=en", data=data, headers=viewer).status_code == 403
     assert c.post("/actions/1?lang=en", data={"status": "done", "csrf": tok}, headers=viewer).status_code == 403

@@ -142,6 +142,10 @@ def test_an_edit_needs_the_editor_role_and_a_csrf_token(store: Store) -> None:
     assert local.post("/edits/1/undo", data={}).status_code == 403
     # another browser's token
     assert store.client().post(f"/topics/{topic.id}/rename", data={"label": "x", "csrf": token}).status_code == 403
+    # the right token, but the browser says the form was posted from another site
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://evil.example"}, {"Origin": "null"}):
+        r = local.post(f"/topics/{topic.id}/rename", data={"label": "x", "csrf": token}, headers=headers)
+        assert r.status_code == 403, headers
     assert len(_log(store)) == n and topic_edits.get(store.engine, topic.id).label == topic.label
 
     c = store.client(token=VIEW, editor_token=EDIT)

@@ -16,9 +16,9 @@
                                         (``operations.py``)
 =====================================  ===============================================================
 
-Every POST passes ``security.require_edit`` first (403 without the editor role or a valid CSRF
-token; the action and operations pages through ``security.check_edit``, which also checks the
-browser's origin headers first). The topics POSTs call the store's edit function
+Every POST passes ``security.require_edit`` first (403 for a request from another site, without the
+editor role or without a valid CSRF token; the action and operations pages call it through
+``security.check_edit``, which hands them a ``FormData``). The topics POSTs call the store's edit function
 (``store.topic_edits``, ``store.themes``, ``store.edit_log``: the CLI's own, so every edit is logged)
 and redirect back to the topics page (303).
 

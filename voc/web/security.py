@@ -211,8 +211,9 @@ async def read_form(request: Request) -> dict[str, list[str]]:
 
 
 async def require_edit(request: Request) -> dict[str, list[str]]:
-    """Every POST route's first line: the editor role and a valid CSRF token in the form, else 403
-    (HTTPException). Returns the form (name -> values)."""
+    """Every POST route's first line: a same-site request (:func:`check_origin`), the editor role and
+    a valid CSRF token in the form, else 403 (HTTPException). Returns the form (name -> values)."""
+    check_origin(request)
     if role(request) != EDITOR:
         raise HTTPException(403, "editing needs the editor role (VOC_WEB_EDITOR_TOKEN)")
     form = await read_form(request)
@@ -275,16 +276,12 @@ class SecurityHeaders:
 SAME_SITE = ("same-origin", "none")  # Sec-Fetch-Site values of a form on the workbench's own pages
 
 
-async def check_edit(request: Request) -> FormData:
-    """Allow an edit (a POST from one of the workbench's own forms) and return its form, or raise
-    ``HTTPException(403)``: the browser's origin headers first, then :func:`require_edit` (the
-    editor role and the form's CSRF token).
-
-    Refused before the token is looked at: a request a browser says came from another site
-    (``Sec-Fetch-Site: cross-site`` or ``same-site``), or whose ``Origin`` names another host than
-    the request's ``Host``. ``Origin: null`` is what a browser sends for a same-origin form under
-    ``Referrer-Policy: no-referrer``, so it is judged by ``Sec-Fetch-Site`` alone. A request
-    without either header (curl, a test client) still needs the role and the token."""
+def check_origin(request: Request) -> None:
+    """Refuse (``HTTPException(403)``) an edit a browser says came from another site
+    (``Sec-Fetch-Site: cross-site`` or ``same-site``), or whose ``Origin`` names another host than the
+    request's ``Host``. ``Origin: null`` is what a browser sends for a same-origin form under
+    ``Referrer-Policy: no-referrer``, so it is judged by ``Sec-Fetch-Site`` alone. A request without
+    either header (curl, a test client) still needs the role and the token (:func:`require_edit`)."""
     h = request.headers
     site = h.get("sec-fetch-site")
     if site is not None and site not in SAME_SITE:
@@ -296,5 +293,10 @@ async def check_edit(request: Request) -> FormData:
             raise HTTPException(403, "edit refused: the request came from another origin")
     elif origin == "null" and site is None:
         raise HTTPException(403, "edit refused: the request's origin is unknown")
+
+
+async def check_edit(request: Request) -> FormData:
+    """:func:`require_edit` (origin, editor role, CSRF token) with the form as a Starlette
+    ``FormData`` (one value per ``get``), for the action and operations pages."""
     form = await require_edit(request)
     return FormData([(k, v) for k, vs in form.items() for v in vs])
