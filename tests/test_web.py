@@ -8,12 +8,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +21,8 @@ from sqlalchemy import Engine, insert, select, update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.test_browser import console_errors
+from tests.web_server import Watching, chromium_binary, voc_web
 from voc import sample
 from voc.cli import app as cli
 from voc.config.settings import EXAMPLE_CONFIG, VocConfig, load_config
@@ -411,84 +408,33 @@ def test_cli_refuses_a_non_local_bind_without_a_token(empty: tuple[Engine, str],
 
 # --- in a real browser -------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_weeks_and_surge_pages_in_headless_chromium(store: Store, tmp_path: Path) -> None:
     """``voc web`` (the command, on the SQLite store) serves the weeks page, the week's brief and the
     door surge page, zh and en, to a real headless Chromium: no console errors (failed loads, CSP
     violations, exceptions), no script and no dialog, charts laid out, every request to the
     workbench itself. Fails (not skips) without Chromium when CI is set."""
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("one browser run (on SQLite) is enough: the pages are the same on PostgreSQL")
-    from tests.test_browser import Chromium, _chromium, console_errors
-
-    binary = _chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("the browser test needs chromium (Debian package chromium) on CI")
-        pytest.skip("no chromium (Debian package chromium)")
-
-    class Watching(Chromium):
-        """Also records every request a page makes (DevTools Network domain)."""
-
-        _EVENTS = (*Chromium._EVENTS, "Network.requestWillBeSent")
-
-        def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> Any:
-            out = super().send(method, params, session)
-            if method == "Page.enable" and session:
-                super().send("Network.enable", session=session)
-            return out
-
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k != "VOC_WEB_TOKEN"}
-    env.update(VOC_DATABASE_URL=store.engine.url.render_as_string(hide_password=False),
-               VOC_CONFIG=str(EXAMPLE_CONFIG), VOC_LOG_FILE=str(tmp_path / "voc-errors.log"))
-    log = (tmp_path / "voc-web.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "voc.cli", "web", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    browser = None
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (tmp_path / "voc-web.log").read_text(errors="replace")
-            assert time.monotonic() < deadline, "voc web did not answer within 60 s"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    binary = chromium_binary(store.engine)
+    with voc_web(store.engine, tmp_path) as base:
         browser = Watching(binary, tmp_path)
-        for lang in ("en", "zh"):
-            pages = [browser.open(tmp_path / f"{name}-{lang}.html", url=base + path, pdf=False)
-                     for name, path in (("weeks", f"/weeks?lang={lang}"), ("week", f"/weeks/{WEEK}?lang={lang}"),
-                                        ("surge", _surge_url(store.door, lang)))]
-            for page in pages:
-                assert console_errors(page) == [], page.path.name
-                assert page.dom["scripts"] == 0 and page.dom["h1"], page.path.name
-                # the pages ship no JavaScript: a dialog or a console call would be ticket text that ran
-                assert [e["method"] for e in page.events
-                        if e["method"] in ("Page.javascriptDialogOpening", "Runtime.consoleAPICalled")] == []
-                urls = [e["params"]["request"]["url"] for e in page.events
-                        if e["method"] == "Network.requestWillBeSent"]
-                assert urls and [u for u in urls if not u.startswith(base + "/")] == [], urls
-            weeks, week, surge = pages
-            assert any(u.endswith("/static/web.css") for u in (e["params"]["request"]["url"] for e in weeks.events
-                                                               if e["method"] == "Network.requestWillBeSent"))
-            assert surge.dom["svgs"] and all(x["w"] >= 1 and x["h"] >= 1 for x in surge.dom["svgs"])
-            assert week.dom["h1"].startswith(("Complaints", "客诉")) and len(week.dom["svgs"]) >= 2  # KPI, surge charts
-    finally:
-        if browser is not None:
-            browser.close()
-        server.terminate()
         try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        log.close()
+            for lang in ("en", "zh"):
+                pages = [browser.open(tmp_path / f"{name}-{lang}.html", url=base + path, pdf=False)
+                         for name, path in (("weeks", f"/weeks?lang={lang}"), ("week", f"/weeks/{WEEK}?lang={lang}"),
+                                            ("surge", _surge_url(store.door, lang)))]
+                for page in pages:
+                    assert console_errors(page) == [], page.path.name
+                    assert page.dom["scripts"] == 0 and page.dom["h1"], page.path.name
+                    # the pages ship no JavaScript: a dialog or a console call would be ticket text that ran
+                    assert [e["method"] for e in page.events
+                            if e["method"] in ("Page.javascriptDialogOpening", "Runtime.consoleAPICalled")] == []
+                    urls = [e["params"]["request"]["url"] for e in page.events
+                            if e["method"] == "Network.requestWillBeSent"]
+                    assert urls and [u for u in urls if not u.startswith(base + "/")] == [], urls
+                weeks, week, surge = pages
+                assert any(u.endswith("/static/web.css") for u in (e["params"]["request"]["url"] for e in weeks.events
+                                                                   if e["method"] == "Network.requestWillBeSent"))
+                assert surge.dom["svgs"] and all(x["w"] >= 1 and x["h"] >= 1 for x in surge.dom["svgs"])
+                assert week.dom["h1"].startswith(("Complaints", "客诉")) and len(week.dom["svgs"]) >= 2  # KPI, surge charts
+        finally:
+            browser.close()

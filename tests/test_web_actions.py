@@ -9,11 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from datetime import date, timedelta
@@ -27,8 +23,10 @@ from sqlalchemy import insert, select
 from starlette.testclient import TestClient
 
 from tests import test_web
+from tests.test_browser import console_errors
 from tests.test_web import TODAY, WEEK, Store, _links, _surge_url
-from voc.config.settings import EXAMPLE_CONFIG, Web
+from tests.web_server import Watching, chromium_binary, voc_web
+from voc.config.settings import Web
 from voc.flows import alert_stage
 from voc.flows.brief_stage import build_briefs
 from voc.flows.review_stage import build_review
@@ -350,12 +348,6 @@ def test_base_url_must_be_a_plain_http_address() -> None:
 
 # --- in a real browser -----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_action_from_a_surge_in_headless_chromium(store: Store, tmp_path: Path) -> None:
     """``voc web`` on the SQLite store, a real headless Chromium: the new pages (action items,
@@ -363,118 +355,75 @@ def test_action_from_a_surge_in_headless_chromium(store: Store, tmp_path: Path) 
     to 127.0.0.1; the surge page's link opens the prefilled form, submitting it (a real form POST:
     Origin null, Sec-Fetch-Site same-origin) creates the item, and the week's brief then shows it,
     its owner's markup as text."""
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("one browser run (on SQLite) is enough: the pages are the same on PostgreSQL")
-    from tests.test_browser import Chromium, _chromium, console_errors
-
-    binary = _chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("the browser test needs chromium (Debian package chromium) on CI")
-        pytest.skip("no chromium (Debian package chromium)")
-
-    class Watching(Chromium):
-        _EVENTS = (*Chromium._EVENTS, "Network.requestWillBeSent")
-
-        def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> Any:
-            out = super().send(method, params, session)
-            if method == "Page.enable" and session:
-                super().send("Network.enable", session=session)
-            return out
-
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k != "VOC_WEB_TOKEN"}
-    env.update(VOC_DATABASE_URL=store.engine.url.render_as_string(hide_password=False),
-               VOC_CONFIG=str(EXAMPLE_CONFIG), VOC_LOG_FILE=str(tmp_path / "voc-errors.log"))
-    log = (tmp_path / "voc-web.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "voc.cli", "web", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    browser = None
+    binary = chromium_binary(store.engine)
     owner = '<b onmouseover="alert(2)">陈</b>owner'
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (tmp_path / "voc-web.log").read_text(errors="replace")
-            assert time.monotonic() < deadline, "voc web did not answer within 60 s"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    with voc_web(store.engine, tmp_path) as base:
         browser = Watching(binary, tmp_path)
-
-        def check(page: Any) -> None:
-            assert console_errors(page) == [], page.path.name
-            assert page.dom["scripts"] == 0 and page.dom["h1"], page.path.name
-            assert [e["method"] for e in page.events
-                    if e["method"] in ("Page.javascriptDialogOpening", "Runtime.consoleAPICalled")] == []
-            urls = [e["params"]["request"]["url"] for e in page.events if e["method"] == "Network.requestWillBeSent"]
-            # data: URLs are no request (Chromium's own date-picker icon); everything else is the workbench
-            assert urls and [u for u in urls if not u.startswith((base + "/", "data:"))] == [], urls
-
-        surge_path = _surge_url(store.door, "zh")
-        for lang in ("en", "zh"):
-            for name, path in (("actions", f"/actions?lang={lang}"), ("operations", f"/operations?lang={lang}"),
-                               ("new", f"/actions?week={WEEK}&item={store.door.surge_identity}&lang={lang}")):
-                check(browser.open(tmp_path / f"{name}-{lang}.html", url=base + path, pdf=False, charts=False))
-
-        # the surge page -> its "create an action item" link -> fill in the owner -> submit
-        b = browser
-        target = b.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        sid = b.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        b._events[sid] = []
-
-        def load(url: str | None = None, script: str | None = None) -> None:
-            b._events[sid] = [e for e in b._events[sid] if e.get("method") != "Page.loadEventFired"]
-            if url:
-                b.send("Page.navigate", {"url": url}, sid)
-            else:
-                b.evaluate(script or "", sid)
-            until = time.monotonic() + 30
-            while not any(e.get("method") == "Page.loadEventFired" for e in b._events[sid]):
-                assert time.monotonic() < until, "no load event"
-                b._on_event(json.loads(b.ws.recv(timeout=max(0.1, until - time.monotonic()))))
-
         try:
-            for domain in ("Page", "Runtime", "Log"):
-                b.send(f"{domain}.enable", session=sid)
-            load(base + surge_path)
-            href = b.evaluate("document.querySelector('p.create-action a').href", sid)
-            assert href.startswith(base + "/actions?")
-            load(href)
-            prefilled = b.evaluate("Object.fromEntries(new FormData(document.querySelector('#new form')))", sid)
-            assert prefilled["topic_id"] == str(store.door.topic_id) and prefilled["batch"] == "B2409"
-            assert prefilled["product"] == "oven" and prefilled["item"] == store.door.surge_identity
-            load(script="document.querySelector('#new input[name=owner]').value = " + json.dumps(owner)
-                 + "; document.querySelector('#new form').submit()")
-            landed = b.evaluate("location.href", sid)
-            assert landed.startswith(base + "/actions?") and "created=" in landed, landed
-            aid = int(parse_qs(urlsplit(landed).query)["created"][0])
-            load(base + f"/weeks/{WEEK}?lang=zh")
-            shown = b.evaluate("[...document.querySelectorAll('article.card')].map(a => a.textContent).join('\\n')",
-                               sid)
-            assert f"#{aid}" in shown and owner in shown  # the owner's markup is text on the brief
-            assert b.evaluate("document.querySelectorAll('b[onmouseover]').length", sid) == 0
-            events = [e["method"] for e in b._events[sid]]
-            assert "Page.javascriptDialogOpening" not in events and "Runtime.consoleAPICalled" not in events
+
+            def check(page: Any) -> None:
+                assert console_errors(page) == [], page.path.name
+                assert page.dom["scripts"] == 0 and page.dom["h1"], page.path.name
+                assert [e["method"] for e in page.events
+                        if e["method"] in ("Page.javascriptDialogOpening", "Runtime.consoleAPICalled")] == []
+                urls = [e["params"]["request"]["url"] for e in page.events if e["method"] == "Network.requestWillBeSent"]
+                # data: URLs are no request (Chromium's own date-picker icon); everything else is the workbench
+                assert urls and [u for u in urls if not u.startswith((base + "/", "data:"))] == [], urls
+
+            surge_path = _surge_url(store.door, "zh")
+            for lang in ("en", "zh"):
+                for name, path in (("actions", f"/actions?lang={lang}"), ("operations", f"/operations?lang={lang}"),
+                                   ("new", f"/actions?week={WEEK}&item={store.door.surge_identity}&lang={lang}")):
+                    check(browser.open(tmp_path / f"{name}-{lang}.html", url=base + path, pdf=False, charts=False))
+
+            # the surge page -> its "create an action item" link -> fill in the owner -> submit
+            b = browser
+            target = b.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+            sid = b.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            b._events[sid] = []
+
+            def load(url: str | None = None, script: str | None = None) -> None:
+                b._events[sid] = [e for e in b._events[sid] if e.get("method") != "Page.loadEventFired"]
+                if url:
+                    b.send("Page.navigate", {"url": url}, sid)
+                else:
+                    b.evaluate(script or "", sid)
+                until = time.monotonic() + 30
+                while not any(e.get("method") == "Page.loadEventFired" for e in b._events[sid]):
+                    assert time.monotonic() < until, "no load event"
+                    b._on_event(json.loads(b.ws.recv(timeout=max(0.1, until - time.monotonic()))))
+
+            try:
+                for domain in ("Page", "Runtime", "Log"):
+                    b.send(f"{domain}.enable", session=sid)
+                load(base + surge_path)
+                href = b.evaluate("document.querySelector('p.create-action a').href", sid)
+                assert href.startswith(base + "/actions?")
+                load(href)
+                prefilled = b.evaluate("Object.fromEntries(new FormData(document.querySelector('#new form')))", sid)
+                assert prefilled["topic_id"] == str(store.door.topic_id) and prefilled["batch"] == "B2409"
+                assert prefilled["product"] == "oven" and prefilled["item"] == store.door.surge_identity
+                load(script="document.querySelector('#new input[name=owner]').value = " + json.dumps(owner)
+                     + "; document.querySelector('#new form').submit()")
+                landed = b.evaluate("location.href", sid)
+                assert landed.startswith(base + "/actions?") and "created=" in landed, landed
+                aid = int(parse_qs(urlsplit(landed).query)["created"][0])
+                load(base + f"/weeks/{WEEK}?lang=zh")
+                shown = b.evaluate("[...document.querySelectorAll('article.card')].map(a => a.textContent).join('\\n')",
+                                   sid)
+                assert f"#{aid}" in shown and owner in shown  # the owner's markup is text on the brief
+                assert b.evaluate("document.querySelectorAll('b[onmouseover]').length", sid) == 0
+                events = [e["method"] for e in b._events[sid]]
+                assert "Page.javascriptDialogOpening" not in events and "Runtime.consoleAPICalled" not in events
+            finally:
+                b._events.pop(sid, None)
+                b.send("Target.closeTarget", {"targetId": target})
+            with store.engine.connect() as conn:
+                row = conn.execute(select(ActionItemRow.owner, ActionItemRow.topic_id, ActionItemRow.batch)
+                                   .where(ActionItemRow.id == aid)).one()
+            assert tuple(row) == (owner, store.door.topic_id, "B2409")
         finally:
-            b._events.pop(sid, None)
-            b.send("Target.closeTarget", {"targetId": target})
-        with store.engine.connect() as conn:
-            row = conn.execute(select(ActionItemRow.owner, ActionItemRow.topic_id, ActionItemRow.batch)
-                               .where(ActionItemRow.id == aid)).one()
-        assert tuple(row) == (owner, store.door.topic_id, "B2409")
-    finally:
-        if browser is not None:
             browser.close()
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        log.close()
 
 
 def test_workbench_urls_quote_the_item_and_carry_the_language() -> None:

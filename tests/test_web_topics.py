@@ -8,57 +8,27 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from tests.test_web import SCRIPT, TODAY, WEEK, Store, _build, _free_port
-from voc.config.settings import EXAMPLE_CONFIG
+from tests import test_web
+from tests.test_browser import Chromium
+from tests.test_web import SCRIPT, TODAY, WEEK, Store
+from tests.web_server import chromium_binary, voc_web
 from voc.flows.brief_stage import build_briefs
 from voc.reports.render import render_brief
 from voc.store import analysis, edit_log, themes, topic_edits
-from voc.store.db import make_engine, migrate
 from voc.store.models import TicketRow
 
 VIEW = "viewer-token-0123456789"
 EDIT = "editor-token-0123456789"
 
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    import sqlalchemy as sa
-
-    folder = tmp_path_factory.mktemp(f"web-topics-{request.param}")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'voc.sqlite3'}"
-    else:
-        server = request.getfixturevalue("pg_server")
-        schema = f"voc_webt_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(server)
-        with admin.begin() as c:
-            c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{server}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    migrate(engine)
-    try:
-        yield _build(engine, folder)
-    finally:
-        engine.dispose()
-        if schema:
-            with admin.begin() as c:
-                c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+store = test_web.store  # the same real store, built anew for this module (SQLite and PostgreSQL)
 
 
 def _csrf(page: str) -> str:
@@ -340,81 +310,48 @@ def test_topics_page_in_headless_chromium(store: Store, tmp_path: Path) -> None:
     forms: a rename with markup shows as text on the page and in the next brief (the week page); a
     merge is undone from the page's history; no console errors, no script. Fails (not skips)
     without Chromium when CI is set."""
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("one browser run (on SQLite) is enough: the pages are the same on PostgreSQL")
-    from tests.test_browser import Chromium, _chromium
-
-    binary = _chromium()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("the browser test needs chromium (Debian package chromium) on CI")
-        pytest.skip("no chromium (Debian package chromium)")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("VOC_WEB_TOKEN", "VOC_WEB_EDITOR_TOKEN")}
-    env.update(VOC_DATABASE_URL=store.engine.url.render_as_string(hide_password=False),
-               VOC_CONFIG=str(EXAMPLE_CONFIG), VOC_LOG_FILE=str(tmp_path / "voc-errors.log"))
-    log = (tmp_path / "voc-web.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "voc.cli", "web", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    browser = None
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, (tmp_path / "voc-web.log").read_text(errors="replace")
-            assert time.monotonic() < deadline, "voc web did not answer within 60 s"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    binary = chromium_binary(store.engine)
+    with voc_web(store.engine, tmp_path) as base:
         browser = Chromium(binary, tmp_path)
-        tab = Tab(browser)
-        top = build_briefs(store.engine, store.cfg, WEEK, ["en"], TODAY)["en"].top_topics[0]
-        week = f"{base}/weeks/{WEEK}?lang=en"
-        tab.go(week)
-        assert top.label in tab.js("document.body.innerText")
-
-        # rename the week's top topic on the topics page, with markup in the new label
-        label = f"Door seal {SCRIPT}"
-        tab.go(f"{base}/topics?lang=en")
-        tab.submit(f'form[action="/topics/{top.topic_id}/rename?lang=en"]', label=label)
-        assert tab.js("location.pathname + location.search").startswith("/topics?lang=en&done=")
-        assert tab.js(f"document.querySelector('#topic-{top.topic_id} .tl').textContent") == label
-        assert tab.js("document.querySelectorAll('script').length") == 0
-        tab.go(week)  # the next rendered brief
-        text = tab.js("document.body.innerText")
-        assert label in text  # (the old label may stay: a theme can carry the same words)
-        assert tab.js("document.querySelectorAll('script').length") == 0
-
-        # merge two topics, then undo the merge from the page's edit history
-        src, dst = [t for t in _live(store) if t.id != top.topic_id][:2]
-        tab.go(f"{base}/topics?lang=en")
-        tab.submit(f'form[action="/topics/{src.id}/merge?lang=en"]', target=str(dst.id))
-        assert topic_edits.get(store.engine, src.id).merged_into == dst.id
-        merge = _log(store)[0]
-        assert tab.js(f"!!document.querySelector('#merged #topic-{src.id}')")
-        tab.submit(f'form[action="/edits/{merge.id}/undo?lang=en"]')
-        back = topic_edits.get(store.engine, src.id)
-        assert (back.status, back.merged_into) == (src.status, None)
-        assert tab.js(f"!!document.querySelector('section.theme #topic-{src.id}')")
-        assert "undone by local" in tab.js(f"document.querySelector('#edit-{merge.id}').textContent")
-        # a form posted without its CSRF token (a forged request) is refused
-        tab.js("(() => { const f = document.querySelector('form[action$=\"/ignore?lang=en\"]'); "
-               "f.querySelector('[name=csrf]').remove(); f.querySelector('button').click(); })()")
-        _wait_load(browser, tab.sid)
-        assert "CSRF" in tab.js("document.body.innerText")
-        assert [e for e in tab.errors() if "403" not in e] == []  # only the refused POST's own 403
-        tab.close()
-    finally:
-        if browser is not None:
-            browser.close()
-        server.terminate()
         try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        log.close()
+            tab = Tab(browser)
+            top = build_briefs(store.engine, store.cfg, WEEK, ["en"], TODAY)["en"].top_topics[0]
+            week = f"{base}/weeks/{WEEK}?lang=en"
+            tab.go(week)
+            assert top.label in tab.js("document.body.innerText")
+
+            # rename the week's top topic on the topics page, with markup in the new label
+            label = f"Door seal {SCRIPT}"
+            tab.go(f"{base}/topics?lang=en")
+            tab.submit(f'form[action="/topics/{top.topic_id}/rename?lang=en"]', label=label)
+            assert tab.js("location.pathname + location.search").startswith("/topics?lang=en&done=")
+            assert tab.js(f"document.querySelector('#topic-{top.topic_id} .tl').textContent") == label
+            assert tab.js("document.querySelectorAll('script').length") == 0
+            tab.go(week)  # the next rendered brief
+            text = tab.js("document.body.innerText")
+            assert label in text  # (the old label may stay: a theme can carry the same words)
+            assert tab.js("document.querySelectorAll('script').length") == 0
+
+            # merge two topics, then undo the merge from the page's edit history
+            src, dst = [t for t in _live(store) if t.id != top.topic_id][:2]
+            tab.go(f"{base}/topics?lang=en")
+            tab.submit(f'form[action="/topics/{src.id}/merge?lang=en"]', target=str(dst.id))
+            assert topic_edits.get(store.engine, src.id).merged_into == dst.id
+            merge = _log(store)[0]
+            assert tab.js(f"!!document.querySelector('#merged #topic-{src.id}')")
+            tab.submit(f'form[action="/edits/{merge.id}/undo?lang=en"]')
+            back = topic_edits.get(store.engine, src.id)
+            assert (back.status, back.merged_into) == (src.status, None)
+            assert tab.js(f"!!document.querySelector('section.theme #topic-{src.id}')")
+            assert "undone by local" in tab.js(f"document.querySelector('#edit-{merge.id}').textContent")
+            # a form posted without its CSRF token (a forged request) is refused
+            tab.js("(() => { const f = document.querySelector('form[action$=\"/ignore?lang=en\"]'); "
+                   "f.querySelector('[name=csrf]').remove(); f.querySelector('button').click(); })()")
+            _wait_load(browser, tab.sid)
+            assert "CSRF" in tab.js("document.body.innerText")
+            assert [e for e in tab.errors() if "403" not in e] == []  # only the refused POST's own 403
+            tab.close()
+        finally:
+            browser.close()
     with store.engine.connect() as conn:  # the store's ticket text was never touched
         assert conn.execute(select(TicketRow.text_clean).where(TicketRow.id == store.script_ticket)).scalar() == SCRIPT
