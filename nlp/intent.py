@@ -108,7 +108,8 @@ NEGATIVE = Lexicon(
     zh=r"""失望 差劲 太差 很差 极差 真差 好差 垃圾 烂 坑 骗 欺骗 假货 后悔 气死 无语 恶心 离谱 过分 愤怒 生气 不满 糟糕 投诉 差评
     赔偿 索赔 维权 曝光 12315 消协 不行 不好 不满意 一直没 至今 还没 到现在 等了 没人 没有人 不理 不回 毛病
     太慢 很慢 慢死 坑人 黑心 忽悠 再也不 别买 不会再买 浪费 心累 崩溃 郁闷 烦死 差 拒绝 被拒 答非所问 模板 推来推去 互相推 没人 一个电话都没有
-    翻新 二手 缺货 不负责 推卸 吓 吓人 担心 不敢 害怕 幸好 还好没""".split(),
+    翻新 二手 缺货 不负责 推卸 吓 吓人 担心 不敢 害怕 幸好 还好没 不要买 不要购买 千万别 千万不要 慎买 慎重购买 谨慎购买 不建议购买
+    不建议买 不推荐""".split(),
     en=terms(NEGATIVE_EN),
 )
 # negative evaluations of any product kind (food, clothes, rooms, devices): evidence of a complaint, but
@@ -247,9 +248,10 @@ def intent_decision(text: str) -> tuple[str, bool | None, bool | None, int]:
     strong_neg = NEGATIVE.search(low_p)
     neg_eval = NEGATIVE_EVAL.search(low_p)
     report = _REPORT.search(low_p)
-    if not (strong_neg or neg_praise or report or emoji_neg) and SUGGESTION.search(low):
-        return "suggestion", None, None, True
     safety = has_safety(low_p)
+    # a safety report is never a mere suggestion ("建议不要购买，有很多虫"): the hazard is the news
+    if not (strong_neg or neg_praise or report or emoji_neg or safety) and SUGGESTION.search(low):
+        return "suggestion", None, None, True
     defect = DEFECT.search(low_p)
     flags = (None, None) if no_problem else (safety, defect)
     qmark = "?" in low or "？" in low

@@ -23,7 +23,8 @@ SAFETY = [
     # food
     "有虫子", "面包里吃出一根头发", "酸奶里发现了碎玻璃", "粽子里吃到铁丝", "吃了发霉的月饼，全家拉肚子",
     "孩子喝完牛奶就呕吐，医生说是食物中毒", "There was a bug in the bread", "Found a hair in my soup",
-    "The cheese was moldy and we had already eaten half", "Got food poisoning from the salad, vomiting all night",
+    "The cheese was moldy and we had already eaten half", "罐子里有好多小虫在爬", "孩子喝了以后头晕想吐",
+    "建议大家不要购买，里面有几只虫", "Got food poisoning from the salad, vomiting all night",
     # electrics
     "吹风机插头发烫冒烟", "插头很烫，还有烧焦味", "电动牙刷充电座起火了", "净水器漏电，手一碰就麻手",
     "The hair dryer plug got hot and started smoking", "Sparks came out of the socket and the cord melted",
@@ -37,7 +38,7 @@ SAFETY = [
 NOT_SAFETY = [
     "没有冒烟也没有焦味，就是不出热风", "No smoke, no sparks, it just won't turn on", "气得我冒烟，客服一直不回",
     "快递慢得我都急得冒火", "充电到100%要三个小时", "屏幕有划伤", "昨晚睡着了也被吵醒", "洗完头发很痒",
-    "苹果有虫眼，个头也小", "内心也很受伤", "真理的火花", "垃圾到爆炸", "冰淇淋化了一半",
+    "苹果有虫眼，个头也小", "这个手机吃了我一个月工资，难受", "内心也很受伤", "真理的火花", "垃圾到爆炸", "冰淇淋化了一半",
     "I got sick of waiting for the refund", "没有虫子，就是不太新鲜",
 ]
 
@@ -75,3 +76,8 @@ def test_complaint_that_asks_is_a_complaint(text):
 )
 def test_how_to_question_stays_a_question(text):
     assert classify_intent(normalize(text)[0]) == "question"
+
+
+@pytest.mark.parametrize("text", ["建议大家不要购买，里面有几只虫", "真心建议别买，喝了拉肚子", "I suggest you check it, the plug was smoking"])
+def test_a_safety_report_with_advice_is_a_complaint(text):
+    assert classify_intent(normalize(text)[0]) == "complaint"
