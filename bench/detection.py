@@ -918,7 +918,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", default=",".join(ds.SOURCES))
     ap.add_argument("--seeds", default="0-9", help="evaluation seeds, e.g. 0-9 or 0,1 (ignored with --tune)")
-    ap.add_argument("--tune", action="store_true", help="run the tuning seeds 100-104 (never report them)")
+    ap.add_argument("--tune", action="store_true",
+                    help="run tuning seeds: 100-104, or --seeds >= 100 (never report them)")
     ap.add_argument("--scenarios", default="a,b,c,d,e", help="a theme, b safety, c ramp, d null, e spike")
     ap.add_argument("--weeks", type=int, default=20, help="timeline length, 16-26 (the last 6 are the window)")
     ap.add_argument("--per-week", type=int, default=300, help="ordinary tickets a week (capped by the pool)")
@@ -938,7 +939,10 @@ def main() -> int:
     for s in sources:
         if s not in ds.SOURCES:
             ap.error(f"unknown source {s!r} (one of {', '.join(ds.SOURCES)})")
-    seeds = TUNE_SEEDS if args.tune else _seeds(args.seeds)
+    given = "--seeds" in sys.argv or any(a.startswith("--seeds=") for a in sys.argv)
+    seeds = (_seeds(args.seeds) if given else TUNE_SEEDS) if args.tune else _seeds(args.seeds)
+    if args.tune and any(s < 100 for s in seeds):
+        ap.error("--tune runs tuning seeds (>= 100) only")
     if not args.tune and any(s >= 100 for s in seeds):
         ap.error("seeds >= 100 are tuning seeds: use --tune")
     scenarios = [SCENARIOS[x.strip()] for x in args.scenarios.split(",") if x.strip()]

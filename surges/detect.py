@@ -141,6 +141,8 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     alpha = _dispersion(y[:, b0:t], o[:, b0:t], _last_n(clean[:, b0:t], P.dispersion_periods), clean[:, b0:t],
                         panel.level_code[idx], P, memory)
 
+    if not P.safety_dispersion:  # the safety family judged as Poisson counts (recall first)
+        alpha = np.where(_desc(panel, "family", "", idx).astype(str) == P.safety_family, 0.0, alpha)
     yt, ot = y[:, t], o[:, t]
     res = _baseline_test(y[:, b0:t], o[:, b0:t], w_hist[:, b0:t], yt, ot, alpha, P, memory)
     far = _farrington(y, o, np.where(past_flag, P.flagged_weight, 1.0) * (valid & exists), t, ti - ef, yt, ot,
@@ -289,6 +291,17 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
             fired_c[m] = cus_alarm[m]
             flagged[m] = ((fired_b[m] & (yt[m] >= min_count[m]) & (ratio[m] >= min_ratio[m]))
                           | (fired_c[m] & (yt[m] >= min_count[m])))
+    # levels also judged on their own, whatever their parent did (``SurgeParams.free_levels``): one
+    # more false-discovery family over all their cells of the period, flagged if either route flags
+    free = candidate & np.isin(panel.level[gi], list(P.free_levels)) if P.free_levels else np.zeros(n, bool)
+    if free.any():
+        m = np.nonzero(free)[0]
+        qm = bh(p[m])
+        q[m] = np.fmin(q[m], qm)
+        sig = (qm <= fdr[m]) & season_ok[m]
+        fired_b[m] |= sig
+        flagged[m] |= sig & (yt[m] >= min_count[m]) & (ratio[m] >= min_ratio[m])
+        gated[m] = False
     names = ("baseline", "seasonal", "cusum")
     table = np.array(["+".join(nm for j, nm in enumerate(names) if c >> j & 1) for c in range(8)], dtype=object)
     methods = table[fired_b.astype(int) + 2 * fired_f.astype(int) + 4 * fired_c.astype(int)]

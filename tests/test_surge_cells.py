@@ -399,3 +399,49 @@ def test_a_batch_is_judged_against_its_last_weeks_not_its_whole_life_cycle():
         counts0, oven0 = _life_cycle(np.random.default_rng(100 + seed), rise=0)
         res0 = detect(count_table(counts0, TOTAL, WEEKS, product_total=oven0), W).set_index(["level", "cell"])
         assert not res0.loc[("product×batch", "oven|B2"), "flagged"]
+
+
+def _batch_in_a_big_theme(seed: int) -> tuple[pd.DataFrame, dict[int, int]]:
+    """A purifier theme of ~40 complaints a week over three batches and eight fine topics, among 30
+    other themes; in the last week +18 complaints from batch P3 (~5 a week) spread over the topics."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    theme_of = {}
+    for topic in range(1, 9):
+        theme_of[topic] = 1
+        for batch, mean in (("P1", 2.5), ("P2", 2.0), ("P3", 0.6)):
+            rows += _rows(rng, topic, "WP", batch, mean)
+    for topic in range(9, 200):
+        theme_of[topic] = 2 + topic % 30
+        rows += _rows(rng, topic, f"X{topic % 6}", f"X{topic % 6}-1", float(rng.choice([0.5, 1.0, 3.0])))
+    counts = _frame(rows)
+    for topic in range(1, 7):
+        counts = _add(counts, W, topic, "WP", "P3", 3)
+    return counts, theme_of
+
+
+def test_a_batch_carrying_a_defect_is_judged_even_when_its_theme_did_not_move():
+    """The batch's cell (≈5 -> ≈23) is judged on its own (``free_levels``): its theme on the product
+    (≈41 -> ≈59, 1.4x) does not move, and under the strict hierarchy the batch was never tested."""
+    found = gated_found = 0
+    for seed in range(5):
+        counts, theme_of = _batch_in_a_big_theme(seed)
+        table = count_table(counts, TOTAL, WEEKS, theme_of=theme_of)
+        res = detect(table, W).set_index(["level", "cell"])
+        assert not res.loc[("theme×product", "1|WP"), "flagged"]
+        row = res.loc[("theme×product×batch", "1|WP|P3")]
+        found += bool(row["flagged"])
+        strict = detect(table, W, SurgeParams(free_levels=())).set_index(["level", "cell"])
+        gated_found += bool(strict.loc[("theme×product×batch", "1|WP|P3"), "flagged"])
+        hot = res[res["flagged"]]
+        assert set(hot.index.get_level_values("level")) <= {"theme×product×batch", "product", "product×batch"}
+    assert found >= 4 and gated_found == 0
+
+
+def test_a_handful_of_safety_tickets_over_two_a_week_is_a_surge():
+    """Safety series are judged as Poisson counts (``safety_dispersion`` False): 6 safety tickets on a
+    product that has ~2 a week is flagged; its usual week is not."""
+    counts = _safety_products(last=6)
+    res = detect(count_table(counts, TOTAL, WEEKS), W).set_index(["level", "cell"])
+    assert res.loc[("product×safety", "S0"), "flagged"]
+    assert not res.drop(index=("product×safety", "S0"))["flagged"].any()
