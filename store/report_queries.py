@@ -94,13 +94,15 @@ def quotes(conn: Connection, topic_id: int, week_from: int, week_to: int, produc
     """
     rows: list[Any] = []
     # one query per member topic: "topic_id = x ORDER BY similarity" walks the index; with
-    # "topic_id IN (...)" PostgreSQL scans the weeks and sorts instead (45 ms vs 1 ms a quote set)
+    # "topic_id IN (...)" PostgreSQL scans the weeks and sorts instead (45 ms vs 1 ms a quote set).
+    # Equal similarities (near-identical texts) are common: ties go by ticket id, latest first (the
+    # order SQLite's index walk gives anyway; PostgreSQL's sort left it undefined)
     for member in _members(conn, topic_id):
         q = (select(T.c.text_clean, T.c.lang, A.c.similarity)
              .select_from(A.join(T, A.c.ticket_id == T.c.id))
              .where(A.c.topic_id == member, T.c.week >= week_from, T.c.week <= week_to,
                     T.c.text_clean.is_not(None), func.length(T.c.text_clean) >= 6)
-             .order_by(A.c.similarity.desc()).limit(candidates))
+             .order_by(A.c.similarity.desc(), A.c.ticket_id.desc()).limit(candidates))
         if product:
             q = q.where(T.c.product_n == product)
         if batch:
