@@ -1,0 +1,134 @@
+"""The brief's evidence read in batches (issue #17: the week page): ``brief_stage.answers`` answers all
+the series in one read and all the quote sets in two, and its answers equal the one-by-one
+``brief_stage.answer`` of every query, on the real store of the web tests (generated tickets through
+ingest, understanding, topics, counts and surges; SQLite and PostgreSQL): the brief's own queries,
+then every kind of cell and quote set over its topics, products, batches and themes, with a topic
+merged into another."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event, select, update
+
+from tests import test_web
+from tests.test_web import TODAY, WEEK, Store
+from voc.flows import brief_stage
+from voc.reports import assembly
+from voc.reports.assembly import CellTopics, Query, Quotes, Series, Workaround
+from voc.store import themes
+from voc.store.models import Topic, WeeklyCount
+
+store = test_web.store  # the same real store, built anew for this module (SQLite and PostgreSQL)
+
+
+def _one_by_one(conn: Connection, queries: set[Query]) -> dict[Query, Any]:
+    return {q: brief_stage.answer(conn, q) for q in queries}
+
+
+@contextmanager
+def _statements(conn: Connection) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(conn, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(conn, "before_cursor_execute", count)
+
+
+def _brief_queries(conn: Connection, store: Store) -> tuple[set[Query], set[Query]]:
+    facts = brief_stage.load_brief_facts(conn, store.cfg, WEEK, TODAY)
+    about = assembly.about_queries(facts.surge)
+    plan = assembly.plan_brief(facts, _one_by_one(conn, about))
+    return about, plan.queries()
+
+
+def test_the_briefs_answers_in_batches_equal_the_one_by_one_answers(store: Store) -> None:
+    with store.engine.connect() as conn:
+        about, queries = _brief_queries(conn, store)
+        kinds = {type(q) for q in queries}
+        assert {Series, Quotes, Workaround} <= kinds and len(queries) > 20
+        assert len({q.topics for q in queries if isinstance(q, Series)}) > 5
+        assert any(q.product for q in queries if isinstance(q, Quotes))
+        for qs in (about, queries):
+            assert brief_stage.answers(conn, qs) == _one_by_one(conn, qs)
+        assert any(brief_stage.answers(conn, queries)[q] for q in queries if isinstance(q, Quotes))
+
+        with _statements(conn) as batched:
+            brief_stage.answers(conn, queries)
+        with _statements(conn) as one:
+            _one_by_one(conn, queries)
+        # one read for the series, two for the quote sets; workarounds as before (two reads each)
+        assert len(batched) <= 3 + 2 * sum(isinstance(q, Workaround | CellTopics) for q in queries) < len(one)
+
+
+def _every_cell(conn: Connection) -> tuple[set[Query], list[int]]:
+    """Series and quote sets over every topic, product, batch and theme the store counts, of both
+    kinds of week range the brief asks (12 weeks, the last one), with and without a product, batch or
+    model, the safety counts, whole products (no topic) and an empty theme."""
+    w = WEEK.ordinal()
+    cells = conn.execute(select(WeeklyCount.topic_id, WeeklyCount.product, WeeklyCount.model, WeeklyCount.batch)
+                         .where(WeeklyCount.week == w).distinct()).all()
+    topics = sorted({c.topic_id for c in cells})
+    theme_topics = [tuple(t.topic_ids) for t in themes.load_themes(conn)][:4]
+    out: set[Query] = set()
+    for first in (w - 11, w):
+        for t in topics:
+            out |= {Series(("complaint",), t, None, None, None, first, w), Series(("suggestion",), t, None, None, None,
+                                                                                    first, w),
+                    Series(("complaint", "question"), t, None, None, None, first, w, safety_only=True),
+                    Quotes(t, first, w)}
+        for c in cells[:40]:
+            out |= {Series(("complaint",), c.topic_id, c.product or None, c.model or None, c.batch or None, first, w),
+                    Series(("complaint", "question"), None, c.product or None, None, c.batch or None, first, w),
+                    Series(("complaint", "question"), None, c.product or None, None, None, first, w,
+                           safety_only=True),
+                    Quotes(c.topic_id, first, w, c.product or None, c.batch or None),
+                    Quotes(c.topic_id, first, w, c.product or None, None)}
+        for tt in [*theme_topics, (), tuple(topics[:3])]:
+            out.add(Series(("complaint", "question"), tt, None, None, None, first, w))
+            out.add(Series(("complaint", "question"), tt, cells[0].product or None, None, None, first, w))
+    return out, topics
+
+
+def test_every_kind_of_cell_in_batches_equals_one_by_one(store: Store) -> None:
+    with store.engine.connect() as conn:
+        queries, topics = _every_cell(conn)
+        assert len(queries) > 100
+        batched = brief_stage.answers(conn, queries)
+        assert batched == _one_by_one(conn, queries)
+        assert sum(bool(v) for v in batched.values()) > len(queries) // 2  # most cells have answers
+    # a topic merged into another: its tickets count as the other's quotes (in a transaction rolled back)
+    with store.engine.connect() as conn:
+        keep, gone = topics[0], topics[1]
+        conn.execute(update(Topic).where(Topic.id == gone).values(merged_into=keep, status="merged"))
+        merged = {q for q in queries if isinstance(q, Quotes | Workaround) and q.topic in (keep, gone)}
+        assert len(merged) > 4 and any(brief_stage.answers(conn, merged).values())
+        assert brief_stage.answers(conn, merged) == _one_by_one(conn, merged)
+        conn.rollback()
+
+
+def test_nothing_asked_reads_nothing(store: Store) -> None:
+    with store.engine.connect() as conn:
+        with _statements(conn) as seen:
+            assert brief_stage.answers(conn, set()) == {}
+        assert seen == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_brief_is_the_one_it_was(store: Store, lang: str) -> None:
+    """The brief built on the batched answers is the brief built on the one-by-one answers."""
+    with store.engine.connect() as conn:
+        facts = brief_stage.load_brief_facts(conn, store.cfg, WEEK, TODAY)
+        about = assembly.about_queries(facts.surge)
+        plan = assembly.plan_brief(facts, _one_by_one(conn, about))
+        one = assembly.assemble_brief(facts, plan, _one_by_one(conn, plan.queries()), lang)
+        assert brief_stage.load_brief(conn, store.cfg, WEEK, TODAY).brief(lang) == one
+        assert one.surges and one.top_topics
