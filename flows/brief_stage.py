@@ -93,7 +93,7 @@ def load_surge_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) 
     w = week.ordinal()
     return SurgeFacts(
         week=brief_week(week), today=today, surges=analysis.load_surges(conn, w),
-        topics={t.id: t for t in analysis.topic_records(conn)}, theme_of=themes.topic_theme_map(conn),
+        topics={t.id: t for t in analysis.load_topics(conn)}, theme_of=themes.topic_theme_map(conn),
         themes={t.id: t for t in themes.load_themes(conn)},
         week_counts=assembly.week_counts(report_queries.topic_counts(conn, "complaint", w),
                                          report_queries.topic_counts(conn, "question", w)),

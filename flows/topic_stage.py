@@ -35,8 +35,8 @@ from voc.nlp.themes import update_themes as group_themes
 from voc.nlp.topics import describe_groups, is_label_term, label_groups, make_label, normalise
 from voc.store import analysis
 from voc.store import themes as theme_store
+from voc.store.analysis import TopicRecord
 from voc.store.db import refresh_statistics
-from voc.store.models import Topic
 from voc.weeks import Week
 
 INTENTS = ("complaint", "question", "suggestion")
@@ -154,8 +154,8 @@ def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> t
     return out_texts, out_tokens
 
 
-def _known(t: Topic) -> KnownTopic:
-    centroid = np.frombuffer(t.centroid, dtype=np.float32) if t.centroid else np.zeros(1, np.float32)
+def _known(t: TopicRecord) -> KnownTopic:
+    centroid = t.centroid if t.centroid is not None else np.zeros(1, np.float32)
     return KnownTopic(topic_id=t.id, label=t.label, keywords=tuple(k for k in t.keywords.split(" / ") if k),
                       centroid=centroid, status=t.status, merged_into=t.merged_into, human_label=t.human_label)
 
@@ -204,7 +204,7 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     centroids, keywords and labels of the topics whose members changed are recomputed from their
     members in the window. A periodic refit (:func:`refit_topics`) still looks at all history.
     """
-    topics = {t.id: t for t in analysis.load_topics(conn, intent)}
+    topics = {t.id: t for t in analysis.load_topics(conn, intent, centroids=True)}
     frozen = {tid for tid, t in topics.items() if t.human_label or t.status in ("ignored", "merged")}
     rows = analysis.assigned_documents(conn, intent, w, since_week=since_week)
     vecs = analysis.cached_embeddings(conn, emb_key, [r.id for r in rows])
@@ -215,7 +215,7 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     label = np.array([r.topic_id for r in rows])
     weeks = np.array([r.week for r in rows])
     new_ids = [t.topic_id for t in new]
-    cents = {tid: np.frombuffer(t.centroid, np.float32) for tid, t in topics.items() if t.centroid}
+    cents = {tid: t.centroid for tid, t in topics.items() if t.centroid is not None}
     movable = np.array([tid not in frozen and tid not in new_ids for tid in label])
     new_c = np.vstack([cents[i] for i in new_ids])
     sim_new = x @ new_c.T
@@ -332,7 +332,7 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
                    summary: TopicSummary) -> None:
     """The weekly assignment of one intent (first run: the initial fit)."""
     analysis.promote_emerging(conn, w)
-    known = [t for t in analysis.load_topics(conn, intent)]
+    known = analysis.load_topics(conn, intent, centroids=True)
     art_key = f"embedder:{intent}"
     blob = analysis.get_artifact(conn, art_key)
     first = blob is None or not known
@@ -416,7 +416,7 @@ def refit_topics(engine: Engine, cfg: VocConfig, week: Week | int, intent: str |
 
 def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: list[str]) -> RefitStats | None:
     blob = analysis.get_artifact(conn, f"embedder:{intent}")
-    topics = analysis.load_topics(conn, intent)
+    topics = analysis.load_topics(conn, intent, centroids=True)
     rows = analysis.assigned_documents(conn, intent, w)
     if blob is None or not topics or not rows:
         return None
@@ -462,7 +462,7 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
                       splits=len(split_ids), new_topics=len(upd.new_topics))
 
 
-def _refit_fingerprint(rows: list, topics: list[Topic]) -> bytes:
+def _refit_fingerprint(rows: list, topics: list[TopicRecord]) -> bytes:
     """Digest of what a refit reads: the tickets with their topic ids and the topics' statuses."""
     h = hashlib.sha256()
     for r in rows:
@@ -507,7 +507,7 @@ def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None,  # t
         out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=tot.n, label=t.label, size_en=tot.en,
                               profile=_weighted(tot.profile), coverage={c: k / tot.n for c, k in tot.coverage.items()},
                               products=dict(tot.products),
-                              centroid=np.frombuffer(t.centroid, np.float32) if t.centroid else None, status=t.status))
+                              centroid=t.centroid, status=t.status))
     return out
 
 
