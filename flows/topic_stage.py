@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -22,6 +20,7 @@ from voc.config.settings import Thresholds, VocConfig
 from voc.errors import ConfigError
 from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
+from voc.nlp.split import refreshed_topics, split_topics
 from voc.nlp.themes import (
     CONCEPT_PREFIX,
     OTHER_WEIGHT,
@@ -32,7 +31,8 @@ from voc.nlp.themes import (
     product_key,
 )
 from voc.nlp.themes import update_themes as group_themes
-from voc.nlp.topics import describe_groups, is_label_term, label_groups, make_label, normalise
+from voc.nlp.topic_view import product_terms, topic_view
+from voc.nlp.topics import is_label_term
 from voc.store import analysis
 from voc.store import themes as theme_store
 from voc.store.analysis import TopicRecord
@@ -107,51 +107,10 @@ class RefitSummary:
                 + ([f"themes: {self.themes.line()}"] if self.themes else []))
 
 
-BATCH_CODE = re.compile(r"\b(?:[A-Z]{1,2}\d{3,5}[A-Z]?|\d{2}[A-Z]\d{2,3})\b")
-
-
 def catalogue_terms(cfg: VocConfig) -> list[str]:
-    """Product names, aliases, models and brand words: they say *what* product, not *what problem*.
-
-    Products are their own dimension (topic × product cells), so topics are built without them:
-    "door won't close" is one topic whether the text names the oven by model or by alias.
-    """
-    terms = {cfg.report.brand, *cfg.report.brand.split()}
-    for p in cfg.products:
-        terms.update([p.id, p.name_zh, p.name_en, *p.aliases, *p.models])
-    return sorted((t for t in terms if t and len(t) > 1), key=len, reverse=True)
-
-
-def _terms_pattern(terms: list[str]) -> re.Pattern[str]:
-    # Latin terms only as whole words: the brand word "Co" must not eat the "co" of "colour" or "cord"
-    return re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
-                               + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
-                               for t in terms), re.IGNORECASE)
-
-
-def _view_text(t: str, pattern: re.Pattern[str]) -> str:
-    return BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t
-
-
-def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Texts and tokens with catalogue terms and batch codes removed, for embedding and labels."""
-    if not terms:
-        return texts, tokens
-    pattern = _terms_pattern(terms)
-    lowered = {t.lower() for t in terms}
-    out_texts = [_view_text(t, pattern) for t in texts]
-    # each distinct token is tested once (history runs to millions of token occurrences)
-    keep: dict[str, bool] = {}
-
-    def kept(w: str) -> bool:
-        k = keep.get(w)
-        if k is None:
-            k = keep[w] = not (w.lower() in lowered or BATCH_CODE.fullmatch(w)
-                               or pattern.fullmatch(w.replace("_", " ")))
-        return k
-
-    out_tokens = [[w for w in toks if kept(w)] for toks in tokens]
-    return out_texts, out_tokens
+    """Product names, aliases, models and brand words (``nlp.topic_view.product_terms``): topics are
+    built without them."""
+    return product_terms(cfg.report.brand, cfg.products)
 
 
 def _known(t: TopicRecord) -> KnownTopic:
@@ -187,22 +146,16 @@ def split_window_start(w: int, th: Thresholds) -> int | None:
 
 def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], emb_key: str,
                   threshold: float, min_size: int, terms: list[str], since_week: int | None = None) -> int:
-    """Give this week's new topics their history: a split, not a birth, when the theme existed.
-
-    A theme that used to be a minor part of a broader topic (door complaints inside "heating") only
-    shows up as its own cluster once it grows. Tickets (earlier weeks and this one) that are closer
-    to a new topic's centroid than to their own topic's, and close enough to join it, move over; the
-    new topic then has a real baseline, so its rise is measured against it instead of against zero.
-    Then the new topic's centroid is recomputed from its members and this week's stragglers that now
-    sit closer to another topic go back there. Moves are recorded as 'split' lineage; tickets under
-    human-edited topics stay where they are. Returns how many earlier tickets moved.
+    """Give this week's new topics their history: a split, not a birth, when the theme existed
+    (``nlp.split.split_topics``). Moves are recorded as 'split' lineage, and the topics whose members
+    changed get their centroid, keywords and labels recomputed from their members in the window.
+    Returns how many earlier tickets moved.
 
     Only tickets of weeks ``since_week`` .. ``w`` are read and considered (None = all history; the
     weekly run passes :func:`split_window_start`, 26 earlier weeks by default). Older tickets stay
     where they are: the new topic's baseline then covers the window, which is what the surge stage
-    compares against (its trailing ``baseline_weeks``, 8 by default, always inside the window). The
-    centroids, keywords and labels of the topics whose members changed are recomputed from their
-    members in the window. A periodic refit (:func:`refit_topics`) still looks at all history.
+    compares against (its trailing ``baseline_weeks``, 8 by default, always inside the window). A
+    periodic refit (:func:`refit_topics`) still looks at all history.
     """
     topics = {t.id: t for t in analysis.load_topics(conn, intent, centroids=True)}
     frozen = {tid for tid, t in topics.items() if t.human_label or t.status in ("ignored", "merged")}
@@ -212,102 +165,19 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     if not rows:
         return 0
     x = np.vstack([vecs[r.id] for r in rows])
-    label = np.array([r.topic_id for r in rows])
-    weeks = np.array([r.week for r in rows])
-    new_ids = [t.topic_id for t in new]
-    cents = {tid: t.centroid for tid, t in topics.items() if t.centroid is not None}
-    movable = np.array([tid not in frozen and tid not in new_ids for tid in label])
-    new_c = np.vstack([cents[i] for i in new_ids])
-    sim_new = x @ new_c.T
-    best = sim_new.argmax(axis=1)
-    best_sim = sim_new[np.arange(len(rows)), best]
-    cur_sim = np.einsum("ij,ij->i", x, np.vstack([cents.get(t, np.zeros(x.shape[1], np.float32)) for t in label]))
-    move = movable & (best_sim >= threshold) & (best_sim > cur_sim)
-    moved_before, touched = 0, set(new_ids)
-    lineage = []
-    for j, tid in enumerate(new_ids):
-        idx = np.flatnonzero(move & (best == j))
-        if len(idx) < min_size:
-            continue
-        parents, counts = np.unique(label[idx], return_counts=True)
-        lineage += [(int(p), tid, "split") for p, n in zip(parents, counts, strict=True) if n >= 3]
-        touched.update(int(p) for p in parents)
-        label[idx] = tid
-        moved_before += int((weeks[idx] < w).sum())
+    done = split_topics(x, np.array([r.topic_id for r in rows]), np.array([r.week for r in rows]), w, list(topics),
+                        {tid: t.centroid for tid, t in topics.items() if t.centroid is not None},
+                        [t.topic_id for t in new], frozen, threshold=threshold, min_size=min_size)
+    for tid in done.split_ids:
         analysis.mark_split(conn, tid)
-    # recompute centroids, then send this week's stragglers of each new topic back where they fit
-    live = [tid for tid in topics if tid not in frozen and np.any(label == tid)]
-    cents.update({tid: normalise(x[label == tid].mean(axis=0)) for tid in touched if np.any(label == tid)})
-    others = [tid for tid in live if tid not in new_ids]
-    if others:
-        oc = np.vstack([cents[t] for t in others])
-        for tid in new_ids:
-            idx = np.flatnonzero((label == tid) & (weeks == w))
-            if not len(idx):
-                continue
-            own = x[idx] @ cents[tid]
-            alt = x[idx] @ oc.T
-            back = alt.max(axis=1) > own
-            label[idx[back]] = np.array(others)[alt[back].argmax(axis=1)]
-            touched.update(int(t) for t in label[idx[back]])
-    changed = np.flatnonzero(label != np.array([r.topic_id for r in rows]))
-    for tid in np.unique(label[changed]):
-        sel = changed[label[changed] == tid]
-        analysis.reassign(conn, [rows[i].id for i in sel], int(tid), [float(x[i] @ cents[int(tid)]) for i in sel])
-    analysis.record_lineage(conn, lineage, w)
-    _refresh(conn, intent, rows, x, label, touched, topics, terms)
-    return moved_before
-
-
-class _ViewTexts(Sequence[str]):
-    """``topic_view``'s texts of ``texts``, each computed when it is first read."""
-
-    def __init__(self, texts: list[str], terms: list[str]) -> None:
-        self._texts, self._pattern = texts, (_terms_pattern(terms) if terms else None)
-        self._done: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return len(self._texts)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        out = self._done.get(i)
-        if out is None:
-            t = self._texts[i]
-            out = self._done[i] = t if self._pattern is None else _view_text(t, self._pattern)
-        return out
-
-
-def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np.ndarray, touched: set[int],
-             topics: dict, terms: list[str]) -> None:
-    """New centroids, keywords and (machine) labels for the topics whose members changed."""
-    # the texts only for the labels of the relabelled topics' most typical members (label_groups reads no
-    # others): topic_view's text for a row when it is first read, not for every row of the window
-    _, tokens = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
-    texts = _ViewTexts([r.text_clean or "" for r in rows], terms)
-    keywords = describe_groups(tokens, label, x)
-    relabel = {tid: kws for tid, kws in keywords.items()
-               if tid in touched and tid in topics and kws and not topics[tid].human_label}
-    names = label_groups(texts, tokens, label, x, relabel, drop_terms=terms,
-                         previous={tid: topics[tid].label for tid in relabel})
-    for tid in touched:
-        members = label == tid
-        if not members.any() or tid not in topics:
-            continue
-        t = topics[tid]
-        kws = keywords.get(tid, ())
-        analysis.refresh_topic(conn, tid, normalise(x[members].mean(axis=0)), kws,
-                               None if t.human_label or not kws else names.get(tid) or make_label(kws))
+    for mv in done.moves:
+        analysis.reassign(conn, [rows[i].id for i in mv.rows], mv.topic_id, mv.similarities)
+    analysis.record_lineage(conn, done.lineage, w)
+    for ref in refreshed_topics([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], x,
+                                done.label, done.touched, {tid: t.label for tid, t in topics.items()},
+                                {tid for tid, t in topics.items() if t.human_label}, terms):
+        analysis.refresh_topic(conn, ref.topic_id, ref.centroid, ref.keywords, ref.label)
+    return done.moved_before
 
 
 def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
