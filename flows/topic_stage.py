@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -21,18 +19,15 @@ from voc.errors import ConfigError
 from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from voc.nlp.split import refreshed_topics, split_topics
+from voc.nlp.theme_sums import ThemeSums, add_sums, theme_topics_from
 from voc.nlp.themes import (
-    CONCEPT_PREFIX,
-    OTHER_WEIGHT,
     THEME_SIMILARITY,
     ConceptFn,
     ThemeTopic,
     default_concepts,
-    product_key,
 )
 from voc.nlp.themes import update_themes as group_themes
 from voc.nlp.topic_view import product_terms, topic_view
-from voc.nlp.topics import is_label_term
 from voc.store import analysis
 from voc.store import themes as theme_store
 from voc.store.analysis import TopicRecord
@@ -359,86 +354,17 @@ def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None,  # t
     way. None: read every ticket (also when ``concepts`` is given)."""
     fn = concepts or default_concepts()
     keys: dict[str, str] = {}
-    sums: dict[int, _ThemeSums] = {}
+    sums: dict[int, ThemeSums] = {}
     if concepts is None and frozen_before is not None and frozen_before <= w:
         sums = _frozen_sums(conn, frozen_before, terms, fn, keys)
-        _add_sums(sums, theme_store.assigned_rows(conn, frozen_before, w), terms, fn, keys)
+        add_sums(sums, theme_store.assigned_rows(conn, frozen_before, w), terms, fn, keys)
     else:
-        _add_sums(sums, theme_store.assigned_rows(conn, None, w), terms, fn, keys)
-    merged = theme_store.merged_into_map(conn)
-    by_topic: dict[int, _ThemeSums] = {}
-    for raw, sm in sums.items():  # merge-resolved as the counts resolve them
-        by_topic.setdefault(merged.get(raw, raw), _ThemeSums()).add(sm)
-    out = []
-    for t in theme_store.live_topics(conn):
-        tot = by_topic.get(t.id)
-        if tot is None or not tot.n:
-            continue
-        out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=tot.n, label=t.label, size_en=tot.en,
-                              profile=_weighted(tot.profile), coverage={c: k / tot.n for c, k in tot.coverage.items()},
-                              products=dict(tot.products),
-                              centroid=t.centroid, status=t.status))
-    return out
-
-
-@dataclass
-class _ThemeSums:
-    """What a set of tickets adds to a topic's theme profile: tickets, English tickets, concept counts
-    (unweighted, as :func:`nlp.themes.concept_profile` sums them), tickets per concept (as
-    :func:`nlp.themes.concept_coverage` counts them) and tickets per product key."""
-
-    n: int = 0
-    en: int = 0
-    profile: Counter[str] = field(default_factory=Counter)
-    coverage: Counter[str] = field(default_factory=Counter)
-    products: Counter[str] = field(default_factory=Counter)
-
-    def add(self, other: _ThemeSums) -> None:
-        self.n += other.n
-        self.en += other.en
-        self.profile.update(other.profile)
-        self.coverage.update(other.coverage)
-        self.products.update(other.products)
-
-    def dump(self) -> list[Any]:
-        return [self.n, self.en, dict(self.profile), dict(self.coverage), dict(self.products)]
-
-    @classmethod
-    def load(cls, v: list[Any]) -> _ThemeSums:
-        return cls(int(v[0]), int(v[1]), Counter(v[2]), Counter(v[3]), Counter(v[4]))
-
-
-def _weighted(profile: Counter[str]) -> Counter[str]:
-    """:func:`nlp.themes.concept_profile`'s weighting of the summed counts."""
-    if OTHER_WEIGHT != 1.0:
-        return Counter({k: (v if k.startswith(CONCEPT_PREFIX) else v * OTHER_WEIGHT) for k, v in profile.items()})
-    return Counter(profile)
-
-
-def _add_sums(sums: dict[int, _ThemeSums], rows: list[Any], terms: list[str], fn: ConceptFn,
-              keys: dict[str, str]) -> None:
-    """Add these tickets ((topic_id, lang, tokens, product_n), ``store.themes.assigned_rows``) to their
-    assigned topic's sums; the same per-ticket steps as :func:`nlp.themes.concept_profile` and
-    :func:`nlp.themes.concept_coverage`, with each ticket's tokens mapped once for both."""
-    _, toks_all = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
-    for r, toks in zip(rows, toks_all, strict=True):
-        sm = sums.get(int(r.topic_id))
-        if sm is None:
-            sm = sums[int(r.topic_id)] = _ThemeSums()
-        sm.n += 1
-        sm.en += r.lang == "en"
-        if r.product_n:
-            key = keys.get(r.product_n) or keys.setdefault(r.product_n, product_key(r.product_n, fn))
-            sm.products[key] += 1
-        kept = [t for t in toks if is_label_term(t)]
-        if kept:
-            found = fn(kept)
-            sm.profile.update(found)
-            sm.coverage.update({c for c in found if c.startswith(CONCEPT_PREFIX)})
+        add_sums(sums, theme_store.assigned_rows(conn, None, w), terms, fn, keys)
+    return theme_topics_from(sums, theme_store.merged_into_map(conn), theme_store.live_topics(conn))
 
 
 def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
-                 keys: dict[str, str]) -> dict[int, _ThemeSums]:
+                 keys: dict[str, str]) -> dict[int, ThemeSums]:
     """The theme sums of the tickets of weeks before ``before`` per assigned topic: the stored ones,
     topped up with the weeks since they were stored, or recomputed when a stored week's digest changed
     (or the catalogue terms or the understanding version did). Stores the result for the next run."""
@@ -447,7 +373,7 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
     # sorted: catalogue_terms orders terms of one length as a set iterates, which differs between processes
     tag = hashlib.sha256(("\n".join(sorted(terms)) + "|" + NLP_VERSION).encode()).hexdigest()[:16]
     digests = theme_store.week_fingerprints(conn, before)
-    sums: dict[int, _ThemeSums] = {}
+    sums: dict[int, ThemeSums] = {}
     start: int | None = None
     blob = analysis.get_artifact(conn, theme_store.THEME_HISTORY)
     if blob is not None:
@@ -456,10 +382,10 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
         stored = {int(k): v for k, v in state["weeks"].items()}
         if (state["tag"] == tag and upto <= before
                 and stored == {wk: d for wk, d in digests.items() if wk < upto}):
-            sums = {int(k): _ThemeSums.load(v) for k, v in state["sums"].items()}
+            sums = {int(k): ThemeSums.load(v) for k, v in state["sums"].items()}
             start = upto
     if start is None or start < before:
-        _add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
+        add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
     analysis.put_artifact(conn, theme_store.THEME_HISTORY, json.dumps(
         {"tag": tag, "upto": before, "weeks": {str(k): v for k, v in digests.items()},
          "sums": {str(k): v.dump() for k, v in sums.items()}}).encode())
