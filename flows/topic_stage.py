@@ -30,7 +30,7 @@ from voc.nlp.themes import update_themes as group_themes
 from voc.nlp.topic_view import product_terms, topic_view
 from voc.store import analysis
 from voc.store import themes as theme_store
-from voc.store.analysis import TopicRecord
+from voc.store.analysis import AssignedDocument, TopicRecord
 from voc.store.db import refresh_statistics
 from voc.weeks import Week
 
@@ -327,7 +327,7 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
                       splits=len(split_ids), new_topics=len(upd.new_topics))
 
 
-def _refit_fingerprint(rows: list, topics: list[TopicRecord]) -> bytes:
+def _refit_fingerprint(rows: list[AssignedDocument], topics: list[TopicRecord]) -> bytes:
     """Digest of what a refit reads: the tickets with their topic ids and the topics' statuses."""
     h = hashlib.sha256()
     for r in rows:

@@ -169,13 +169,33 @@ def store_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int], ve
 
 # --- topics --------------------------------------------------------------------------------
 
-def tickets_for_topics(conn: Connection, intent: str, until_week: int, only_unassigned: bool) -> list[Any]:
+@dataclass(frozen=True, slots=True)
+class TopicDocument:
+    """An understood ticket as the topic stage reads it: its cleaned text and space-joined tokens."""
+
+    id: int
+    text_clean: str | None
+    tokens: str | None
+    week: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedDocument(TopicDocument):
+    """A :class:`TopicDocument` with the topic it is assigned to (as assigned: not merge-resolved)."""
+
+    topic_id: int
+
+
+def tickets_for_topics(conn: Connection, intent: str, until_week: int,
+                       only_unassigned: bool) -> list[TopicDocument]:
+    """The understood tickets of one intent up to a week (only those without a topic yet if
+    ``only_unassigned``), by id."""
     q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week)
          .where(T.c.intent == intent, T.c.week <= until_week, T.c.nlp_version.is_not(None)))
     if only_unassigned:
         q = q.outerjoin(Assignment.__table__, Assignment.__table__.c.ticket_id == T.c.id).where(
             Assignment.__table__.c.ticket_id.is_(None))
-    return list(conn.execute(q.order_by(T.c.id)))
+    return [TopicDocument(i, text, tokens, week) for i, text, tokens, week in conn.execute(q.order_by(T.c.id))]
 
 
 @dataclass(frozen=True)
@@ -267,8 +287,8 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
 
 
 def assigned_documents(conn: Connection, intent: str, until_week: int,
-                       since_week: int | None = None) -> list[Any]:
-    """(id, text_clean, tokens, week, topic_id) of the assigned tickets of one intent up to a week.
+                       since_week: int | None = None) -> list[AssignedDocument]:
+    """The assigned tickets of one intent up to a week, with their topic, by id.
 
     ``since_week`` (a week ordinal, inclusive): only tickets of that week or later; None = all history.
     The bound is in the query, so older tickets are never read.
@@ -279,7 +299,8 @@ def assigned_documents(conn: Connection, intent: str, until_week: int,
          .where(T.c.intent == intent, T.c.week <= until_week))
     if since_week is not None:
         q = q.where(T.c.week >= since_week)
-    return list(conn.execute(q.order_by(T.c.id)))
+    return [AssignedDocument(i, text, tokens, week, topic)
+            for i, text, tokens, week, topic in conn.execute(q.order_by(T.c.id))]
 
 
 def first_topic_week(conn: Connection, intent: str) -> int | None:

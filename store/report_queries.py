@@ -312,7 +312,22 @@ def weekly_totals(conn: Connection, from_week: int, until_week: int, intent: str
     return {w: int(n) for w, n in conn.execute(q.group_by(T.c.week))}
 
 
-def kpi_sums_by_agent(conn: Connection, from_week: int, until_week: int) -> list[Any]:
+@dataclass(frozen=True)
+class AgentKpiSums:
+    """One week × agent × channel: tickets and the numerators / denominators of the service KPIs."""
+
+    week: int
+    agent: str | None
+    channel: str | None
+    n: int  # tickets
+    fcr: int  # never reopened nor transferred
+    timed: int  # with a close time
+    h24: int  # closed within 24 h
+    reopen: int
+    transfer: int
+
+
+def kpi_sums_by_agent(conn: Connection, from_week: int, until_week: int) -> list[AgentKpiSums]:
     """Per week × agent × channel: ticket count and the numerators/denominators of the service KPIs."""
     has_hours = T.c.hours_to_close.is_not(None)
 
@@ -327,4 +342,4 @@ def kpi_sums_by_agent(conn: Connection, from_week: int, until_week: int) -> list
                 n(func.coalesce(T.c.transfers, 0) > 0).label("transfer"))
          .where(T.c.week >= from_week, T.c.week <= until_week)
          .group_by(T.c.week, T.c.agent, T.c.channel))
-    return list(conn.execute(q))
+    return [AgentKpiSums(int(r.week), r.agent, r.channel, *(int(v or 0) for v in r[3:])) for r in conn.execute(q)]
