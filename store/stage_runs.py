@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, exists, insert, select
 
 from voc.store.models import StageRun
 
@@ -29,3 +29,9 @@ def clear(engine: Engine, week: int) -> None:
     """Forget the week's stages (a run that is not resuming starts over)."""
     with engine.begin() as conn:
         conn.execute(delete(StageRun).where(StageRun.week == week))
+
+
+def ran(engine: Engine, week: int, stage: str) -> bool:
+    """Did stage ``stage`` run for week ``week`` (whatever its status)?"""
+    with engine.connect() as conn:
+        return bool(conn.execute(select(exists().where(StageRun.week == week, StageRun.stage == stage))).scalar())
