@@ -84,15 +84,25 @@ def topic_rows(conn: Connection, until_week: int) -> tuple[list[Any], list[Any]]
 THEME_HISTORY = "themes-history"  # artifact: the theme profile sums of earlier weeks (flows.topic_stage.theme_topics)
 
 
-def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> list[Any]:
-    """(topic_id as assigned - not merge-resolved -, lang, tokens, product_n) of every assigned ticket of
-    weeks ``from_week`` (None: the first) .. ``until_week``: what the theme profiles are built from."""
+@dataclass(frozen=True, slots=True)
+class AssignedTicket:
+    """What a theme profile reads of an assigned ticket (``nlp.theme_sums.add_sums``)."""
+
+    topic_id: int  # as assigned, not merge-resolved
+    lang: str | None
+    tokens: str | None  # space-joined
+    product_n: str | None
+
+
+def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> list[AssignedTicket]:
+    """Every assigned ticket of weeks ``from_week`` (None: the first) .. ``until_week``: what the theme
+    profiles are built from."""
     T, A = TicketRow.__table__, Assignment.__table__
     q = (select(A.c.topic_id, T.c.lang, T.c.tokens, T.c.product_n)
          .select_from(A.join(T, T.c.id == A.c.ticket_id)).where(T.c.week <= until_week))
     if from_week is not None:
         q = q.where(T.c.week >= from_week)
-    return list(conn.execute(q))
+    return [AssignedTicket(t, lang, tokens, product) for t, lang, tokens, product in conn.execute(q)]
 
 
 def week_fingerprints(conn: Connection, before_week: int) -> dict[int, list[float]]:
