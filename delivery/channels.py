@@ -1,24 +1,30 @@
 """Alert channels behind one small interface (``delivery.message``): e-mail, files, and the chat robots
-of ``delivery.chat`` chosen per target. Secrets come from the environment, never config.
+of ``delivery.chat`` chosen per target, and :func:`deliver`: one message to one target, retried.
+Secrets come from the environment, never config.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
+from typing import Any
 
 from voc.atomic import atomic_write, make_folder
 from voc.delivery.message import Channel, DeliveryError, Message
+from voc.delivery.routing import Target
+
+log = logging.getLogger("voc.alerts")
 
 
 class FileSink:
@@ -127,3 +133,33 @@ class ChannelSet:
             if not secret:
                 raise DeliveryError(f"{kind}: environment variable {secret_env} is not set", permanent=True)
         return chat.SENDERS[kind](url, secret=secret, timeout=self.timeout)
+
+
+def deliver(message: Message, tg: Target, channels: Any, attempts: int, retry_delay: float,
+            sleep: Callable[[float], None], max_delay: float) -> tuple[str, str | None, int]:
+    """Send ``message`` on the target's channel (``channels``: a :class:`ChannelSet`, or one channel for
+    every target): transient failures are retried up to ``attempts`` tries with exponential backoff
+    from ``retry_delay`` (or the server's ``retry_after``), at most ``max_delay`` seconds apart;
+    permanent ones are not. A broken channel never raises. Returns (sent | failed, the last error, tries)."""
+    try:
+        channel: Channel = channels.for_target(tg.channel, tg.webhook_env, tg.secret_env) \
+            if hasattr(channels, "for_target") else channels
+    except DeliveryError as e:
+        return "failed", str(e), 0
+    tries, error = 0, None
+    while tries < attempts:
+        tries += 1
+        retry_after = None
+        try:
+            channel.send(message)
+            return "sent", None, tries
+        except DeliveryError as e:
+            error, permanent, retry_after = str(e), e.permanent, e.retry_after
+        except Exception as e:  # noqa: BLE001 - a broken channel must not stop the others
+            error, permanent = f"{type(e).__name__} in the {tg.channel} channel", True
+        log.warning("alert to %s via %s failed (attempt %d of %d): %s", tg.recipient, tg.channel, tries, attempts,
+                    error)
+        if permanent or tries >= attempts:
+            break
+        sleep(min(max_delay, retry_after if retry_after is not None else retry_delay * 2 ** (tries - 1)))
+    return "failed", error, tries

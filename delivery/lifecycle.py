@@ -13,8 +13,8 @@ notes in a second one). In ``alerts.quiet_hours`` non-safety messages are record
 and go out on the next run outside quiet hours; safety surges go out at once.
 
 What was told is read from the ``alerts`` table (one :class:`Record` per dedupe key, channel and
-recipient; ``flows/alert_stage.py`` loads, claims, sends and records them). A record in a ``TOLD``
-status means the recipient was, or may have been, told: it is never sent again.
+recipient; ``store/alert_log.py`` loads, claims and records them, ``flows/alert_stage.py`` sends). A
+record in a ``TOLD`` status means the recipient was, or may have been, told: it is never sent again.
 
 Dedupe keys: ``{identity}|w{episode week}|{start|esc<week>|resolved}``. The surge identity is the
 brief's item (``surges.selection.SurgeGroup.identity``: ``h{theme}`` for a theme, ``{topic}|{product}``

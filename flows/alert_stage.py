@@ -28,14 +28,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine
 
 from voc.config.settings import Settings, VocConfig
 from voc.delivery import lifecycle
-from voc.delivery.channels import ChannelSet, FileSink, SmtpChannel
+from voc.delivery.channels import ChannelSet, FileSink, SmtpChannel, deliver
 from voc.delivery.lifecycle import Flagged, Record, Track, TrackKey, identity, in_quiet_hours
-from voc.delivery.message import Channel, DeliveryError, Message
+from voc.delivery.message import Channel, Message
 from voc.delivery.routing import Target
 from voc.flows.brief_stage import answer, catalogue, surge_plan, week_name
 from voc.reports import assembly
@@ -44,16 +43,10 @@ from voc.reports.links import surge_url, week_url
 from voc.reports.model import Alert, SurgeItem
 from voc.reports.render import alert_subject, render_alert
 from voc.store import alert_log, analysis
-from voc.store.models import AlertSent
 from voc.surges.selection import SAFETY_LEVELS, group_surges
 from voc.weeks import Week
 
 log = logging.getLogger("voc.alerts")
-
-CLAIMABLE = ("failed", "deferred", "superseded")  # rows a later run may take over and send
-UNKNOWN_NOTE = ("outcome unknown: the run stopped after the send started and before its result was "
-                "recorded; not re-sent, please check with the recipient")
-
 
 @dataclass(frozen=True)
 class PlannedAlert:
@@ -66,10 +59,6 @@ class PlannedAlert:
     weeks: tuple[int, ...] = ()  # per key: the week (ordinal) whose data the item shows
     deferred: bool = False  # quiet hours: record as 'deferred', send on a later run
     supersedes: tuple[str, ...] = ()  # deferred keys this message makes obsolete
-
-
-def _now() -> datetime:
-    return datetime.now().replace(microsecond=0)
 
 
 def _load_tracks(conn: Connection) -> dict[TrackKey, Track]:
@@ -193,10 +182,7 @@ def channel_from(settings: Settings, sink_dir: Path | None) -> ChannelSet:
 
 def mark_unknown(engine: Engine) -> int:
     """Rows still 'pending' from an earlier run become 'unknown' (not re-sent, see the module notes)."""
-    with engine.begin() as conn:
-        res = conn.execute(update(AlertSent).where(AlertSent.status == "pending").values(
-            status="unknown", error=UNKNOWN_NOTE))
-    n = int(res.rowcount or 0)
+    n = alert_log.mark_unknown(engine)
     if n:
         log.warning("%d alert send(s) from an earlier run have an unknown outcome; not re-sent", n)
     return n
@@ -204,54 +190,11 @@ def mark_unknown(engine: Engine) -> int:
 
 def _claim(engine: Engine, p: PlannedAlert, tg: Target, i: int, payload_hash: str, status: str,
            error: str | None = None) -> int | None:
-    """Write the row for one key with ``status`` before anything is sent; None if someone else has it."""
-    key = p.dedupe_keys[i]
+    """Claim the row of key ``i`` with ``status`` before anything is sent; None if someone else has it."""
     values = dict(week=p.weeks[i] if p.weeks else 0, kind=p.kinds[i] if p.kinds else p.alert.kind,
                   owner=tg.owner, payload_hash=payload_hash, status=status,
                   ratio=p.ratios[i] if math.isfinite(p.ratios[i]) else 0.0, error=error)
-    try:
-        with engine.begin() as conn:
-            row = conn.execute(select(AlertSent.id, AlertSent.status).where(
-                AlertSent.dedupe_key == key, AlertSent.channel == tg.channel,
-                AlertSent.recipient == tg.recipient)).first()
-            if row is not None:
-                if row.status not in CLAIMABLE:
-                    return None
-                res = conn.execute(update(AlertSent).where(AlertSent.id == row.id, AlertSent.status == row.status)
-                                   .values(**values))
-                return int(row.id) if res.rowcount == 1 else None
-            res = conn.execute(insert(AlertSent).values(dedupe_key=key, channel=tg.channel, recipient=tg.recipient,
-                                                        attempts=0, created_at=_now(), **values))
-            assert res.inserted_primary_key is not None  # always set for a single-row insert
-            return int(res.inserted_primary_key[0])
-    except IntegrityError:  # a concurrent run inserted the same key first
-        return None
-
-
-def _deliver(message: Message, tg: Target, channels: Any, attempts: int, retry_delay: float,
-             sleep: Callable[[float], None], max_delay: float) -> tuple[str, str | None, int]:
-    try:
-        channel: Channel = channels.for_target(tg.channel, tg.webhook_env, tg.secret_env) \
-            if hasattr(channels, "for_target") else channels
-    except DeliveryError as e:
-        return "failed", str(e), 0
-    tries, error = 0, None
-    while tries < attempts:
-        tries += 1
-        retry_after = None
-        try:
-            channel.send(message)
-            return "sent", None, tries
-        except DeliveryError as e:
-            error, permanent, retry_after = str(e), e.permanent, e.retry_after
-        except Exception as e:  # noqa: BLE001 - a broken channel must not stop the others
-            error, permanent = f"{type(e).__name__} in the {tg.channel} channel", True
-        log.warning("alert to %s via %s failed (attempt %d of %d): %s", tg.recipient, tg.channel, tries, attempts,
-                    error)
-        if permanent or tries >= attempts:
-            break
-        sleep(min(max_delay, retry_after if retry_after is not None else retry_delay * 2 ** (tries - 1)))
-    return "failed", error, tries
+    return alert_log.claim(engine, p.dedupe_keys[i], tg.channel, tg.recipient, values)
 
 
 def send(engine: Engine, planned: list[PlannedAlert], channels: ChannelSet | Channel, week: Week,
@@ -268,9 +211,9 @@ def send(engine: Engine, planned: list[PlannedAlert], channels: ChannelSet | Cha
                                 p.message.recipient)
         payload_hash = _payload_hash(p.message)
         if p.deferred:
-            ids = [_claim(engine, p, tg, i, payload_hash, "deferred", "quiet hours: sent on the next run")
-                   for i in range(len(p.dedupe_keys))]
-            stats["deferred" if any(x is not None for x in ids) else "skipped"] += 1
+            held = [_claim(engine, p, tg, i, payload_hash, "deferred", "quiet hours: sent on the next run")
+                    for i in range(len(p.dedupe_keys))]
+            stats["deferred" if any(x is not None for x in held) else "skipped"] += 1
             log.info("alert to %s via %s deferred (quiet hours)", tg.recipient, tg.channel)
             continue
         ids = [x for x in (_claim(engine, p, tg, i, payload_hash, "pending") for i in range(len(p.dedupe_keys)))
@@ -278,15 +221,8 @@ def send(engine: Engine, planned: list[PlannedAlert], channels: ChannelSet | Cha
         if not ids:
             stats["skipped"] += 1
             continue
-        status, error, tries = _deliver(p.message, tg, channels, attempts, retry_delay, sleep, max_delay)
-        with engine.begin() as conn:
-            conn.execute(update(AlertSent).where(AlertSent.id.in_(ids)).values(
-                status=status, attempts=AlertSent.attempts + tries, error=error,
-                sent_at=_now() if status == "sent" else None))
-            if status == "sent" and p.supersedes:
-                conn.execute(update(AlertSent).where(
-                    AlertSent.dedupe_key.in_(p.supersedes), AlertSent.channel == tg.channel,
-                    AlertSent.recipient == tg.recipient, AlertSent.status == "deferred").values(status="superseded"))
+        status, error, tries = deliver(p.message, tg, channels, attempts, retry_delay, sleep, max_delay)
+        alert_log.record_outcome(engine, ids, status, error, tries, tg.channel, tg.recipient, p.supersedes)
         log.info("alert (%s) to %s via %s: %s after %d attempt(s)", p.alert.kind, tg.recipient, tg.channel, status,
                  tries)
         stats[status] += 1

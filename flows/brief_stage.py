@@ -7,14 +7,13 @@ workarounds: once for every language), assemble each language's brief (pure), re
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine
 
 from voc.atomic import atomic_write, make_folder
 from voc.config.settings import VocConfig
@@ -36,8 +35,7 @@ from voc.reports.assembly import (
 )
 from voc.reports.model import Brief, MethodNote
 from voc.reports.render import render_brief
-from voc.store import analysis, report_queries, themes
-from voc.store.models import BriefRendered
+from voc.store import analysis, rendered, report_queries, themes
 from voc.weeks import Week
 
 
@@ -93,7 +91,7 @@ def load_surge_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) 
     w = week.ordinal()
     return SurgeFacts(
         week=brief_week(week), today=today, surges=analysis.load_surges(conn, w),
-        topics={t.id: t for t in analysis.topic_records(conn)}, theme_of=themes.topic_theme_map(conn),
+        topics={t.id: t for t in analysis.load_topics(conn)}, theme_of=themes.topic_theme_map(conn),
         themes={t.id: t for t in themes.load_themes(conn)},
         week_counts=assembly.week_counts(report_queries.topic_counts(conn, "complaint", w),
                                          report_queries.topic_counts(conn, "question", w)),
@@ -191,15 +189,6 @@ def write_rendered(engine: Engine, out_dir: Path, kind: str, period: str, lang: 
         else:
             content = render(fmt)
             atomic_write(path, content)
-        record_output(engine, kind, period, lang, fmt, path, content)
+        rendered.record(engine, kind, period, lang, fmt, path, content)
         paths.append(path)
     return paths
-
-
-def record_output(engine: Engine, kind: str, period: str, lang: str, fmt: str, path: Path,
-                  content: str | bytes) -> None:
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    with engine.begin() as conn:
-        conn.execute(insert(BriefRendered).values(
-            kind=kind, period=period, lang=lang, fmt=fmt, path=str(path.resolve()),  # found from any cwd
-            sha256=hashlib.sha256(data).hexdigest(), created_at=datetime.now().replace(microsecond=0)))

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, func, select
 
 from voc.config.settings import Settings, VocConfig
 from voc.delivery.lifecycle import parse_key
@@ -37,8 +37,8 @@ from voc.errors import VocError
 from voc.flows import alert_stage
 from voc.flows.surge_stage import SAFETY_WINDOW_DAYS, assess_safety_window, store_safety_window
 from voc.flows.weekly import PREPARE, StageProgress, ready_engine, run_settings
-from voc.store import analysis, themes
-from voc.store.models import StageRun, TicketRow
+from voc.store import analysis, stage_runs, themes
+from voc.store.models import TicketRow
 from voc.store.run_lock import week_lock
 from voc.surges.selection import group_surges
 from voc.weeks import Week
@@ -107,9 +107,7 @@ def _tickets(engine: Engine) -> int:
 
 def _judged_whole(engine: Engine, week: Week) -> bool:
     """Did the weekly detection run for ``week`` (a complete week: its verdict stands)?"""
-    with engine.connect() as conn:
-        return bool(conn.execute(select(exists().where(StageRun.week == week.ordinal(),
-                                                       StageRun.stage == "surges"))).scalar())
+    return stage_runs.ran(engine, week.ordinal(), "surges")
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)

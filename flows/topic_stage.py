@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -22,21 +18,20 @@ from voc.config.settings import Thresholds, VocConfig
 from voc.errors import ConfigError
 from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
+from voc.nlp.split import refreshed_topics, split_topics
+from voc.nlp.theme_sums import ThemeSums, add_sums, theme_topics_from
 from voc.nlp.themes import (
-    CONCEPT_PREFIX,
-    OTHER_WEIGHT,
     THEME_SIMILARITY,
     ConceptFn,
     ThemeTopic,
     default_concepts,
-    product_key,
 )
 from voc.nlp.themes import update_themes as group_themes
-from voc.nlp.topics import describe_groups, is_label_term, label_groups, make_label, normalise
+from voc.nlp.topic_view import product_terms, topic_view
 from voc.store import analysis
 from voc.store import themes as theme_store
+from voc.store.analysis import AssignedDocument, TopicRecord
 from voc.store.db import refresh_statistics
-from voc.store.models import Topic
 from voc.weeks import Week
 
 INTENTS = ("complaint", "question", "suggestion")
@@ -107,55 +102,14 @@ class RefitSummary:
                 + ([f"themes: {self.themes.line()}"] if self.themes else []))
 
 
-BATCH_CODE = re.compile(r"\b(?:[A-Z]{1,2}\d{3,5}[A-Z]?|\d{2}[A-Z]\d{2,3})\b")
-
-
 def catalogue_terms(cfg: VocConfig) -> list[str]:
-    """Product names, aliases, models and brand words: they say *what* product, not *what problem*.
-
-    Products are their own dimension (topic × product cells), so topics are built without them:
-    "door won't close" is one topic whether the text names the oven by model or by alias.
-    """
-    terms = {cfg.report.brand, *cfg.report.brand.split()}
-    for p in cfg.products:
-        terms.update([p.id, p.name_zh, p.name_en, *p.aliases, *p.models])
-    return sorted((t for t in terms if t and len(t) > 1), key=len, reverse=True)
+    """Product names, aliases, models and brand words (``nlp.topic_view.product_terms``): topics are
+    built without them."""
+    return product_terms(cfg.report.brand, cfg.products)
 
 
-def _terms_pattern(terms: list[str]) -> re.Pattern[str]:
-    # Latin terms only as whole words: the brand word "Co" must not eat the "co" of "colour" or "cord"
-    return re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
-                               + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
-                               for t in terms), re.IGNORECASE)
-
-
-def _view_text(t: str, pattern: re.Pattern[str]) -> str:
-    return BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t
-
-
-def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Texts and tokens with catalogue terms and batch codes removed, for embedding and labels."""
-    if not terms:
-        return texts, tokens
-    pattern = _terms_pattern(terms)
-    lowered = {t.lower() for t in terms}
-    out_texts = [_view_text(t, pattern) for t in texts]
-    # each distinct token is tested once (history runs to millions of token occurrences)
-    keep: dict[str, bool] = {}
-
-    def kept(w: str) -> bool:
-        k = keep.get(w)
-        if k is None:
-            k = keep[w] = not (w.lower() in lowered or BATCH_CODE.fullmatch(w)
-                               or pattern.fullmatch(w.replace("_", " ")))
-        return k
-
-    out_tokens = [[w for w in toks if kept(w)] for toks in tokens]
-    return out_texts, out_tokens
-
-
-def _known(t: Topic) -> KnownTopic:
-    centroid = np.frombuffer(t.centroid, dtype=np.float32) if t.centroid else np.zeros(1, np.float32)
+def _known(t: TopicRecord) -> KnownTopic:
+    centroid = t.centroid if t.centroid is not None else np.zeros(1, np.float32)
     return KnownTopic(topic_id=t.id, label=t.label, keywords=tuple(k for k in t.keywords.split(" / ") if k),
                       centroid=centroid, status=t.status, merged_into=t.merged_into, human_label=t.human_label)
 
@@ -187,24 +141,18 @@ def split_window_start(w: int, th: Thresholds) -> int | None:
 
 def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], emb_key: str,
                   threshold: float, min_size: int, terms: list[str], since_week: int | None = None) -> int:
-    """Give this week's new topics their history: a split, not a birth, when the theme existed.
-
-    A theme that used to be a minor part of a broader topic (door complaints inside "heating") only
-    shows up as its own cluster once it grows. Tickets (earlier weeks and this one) that are closer
-    to a new topic's centroid than to their own topic's, and close enough to join it, move over; the
-    new topic then has a real baseline, so its rise is measured against it instead of against zero.
-    Then the new topic's centroid is recomputed from its members and this week's stragglers that now
-    sit closer to another topic go back there. Moves are recorded as 'split' lineage; tickets under
-    human-edited topics stay where they are. Returns how many earlier tickets moved.
+    """Give this week's new topics their history: a split, not a birth, when the theme existed
+    (``nlp.split.split_topics``). Moves are recorded as 'split' lineage, and the topics whose members
+    changed get their centroid, keywords and labels recomputed from their members in the window.
+    Returns how many earlier tickets moved.
 
     Only tickets of weeks ``since_week`` .. ``w`` are read and considered (None = all history; the
     weekly run passes :func:`split_window_start`, 26 earlier weeks by default). Older tickets stay
     where they are: the new topic's baseline then covers the window, which is what the surge stage
-    compares against (its trailing ``baseline_weeks``, 8 by default, always inside the window). The
-    centroids, keywords and labels of the topics whose members changed are recomputed from their
-    members in the window. A periodic refit (:func:`refit_topics`) still looks at all history.
+    compares against (its trailing ``baseline_weeks``, 8 by default, always inside the window). A
+    periodic refit (:func:`refit_topics`) still looks at all history.
     """
-    topics = {t.id: t for t in analysis.load_topics(conn, intent)}
+    topics = {t.id: t for t in analysis.load_topics(conn, intent, centroids=True)}
     frozen = {tid for tid, t in topics.items() if t.human_label or t.status in ("ignored", "merged")}
     rows = analysis.assigned_documents(conn, intent, w, since_week=since_week)
     vecs = analysis.cached_embeddings(conn, emb_key, [r.id for r in rows])
@@ -212,102 +160,19 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     if not rows:
         return 0
     x = np.vstack([vecs[r.id] for r in rows])
-    label = np.array([r.topic_id for r in rows])
-    weeks = np.array([r.week for r in rows])
-    new_ids = [t.topic_id for t in new]
-    cents = {tid: np.frombuffer(t.centroid, np.float32) for tid, t in topics.items() if t.centroid}
-    movable = np.array([tid not in frozen and tid not in new_ids for tid in label])
-    new_c = np.vstack([cents[i] for i in new_ids])
-    sim_new = x @ new_c.T
-    best = sim_new.argmax(axis=1)
-    best_sim = sim_new[np.arange(len(rows)), best]
-    cur_sim = np.einsum("ij,ij->i", x, np.vstack([cents.get(t, np.zeros(x.shape[1], np.float32)) for t in label]))
-    move = movable & (best_sim >= threshold) & (best_sim > cur_sim)
-    moved_before, touched = 0, set(new_ids)
-    lineage = []
-    for j, tid in enumerate(new_ids):
-        idx = np.flatnonzero(move & (best == j))
-        if len(idx) < min_size:
-            continue
-        parents, counts = np.unique(label[idx], return_counts=True)
-        lineage += [(int(p), tid, "split") for p, n in zip(parents, counts, strict=True) if n >= 3]
-        touched.update(int(p) for p in parents)
-        label[idx] = tid
-        moved_before += int((weeks[idx] < w).sum())
+    done = split_topics(x, np.array([r.topic_id for r in rows]), np.array([r.week for r in rows]), w, list(topics),
+                        {tid: t.centroid for tid, t in topics.items() if t.centroid is not None},
+                        [t.topic_id for t in new], frozen, threshold=threshold, min_size=min_size)
+    for tid in done.split_ids:
         analysis.mark_split(conn, tid)
-    # recompute centroids, then send this week's stragglers of each new topic back where they fit
-    live = [tid for tid in topics if tid not in frozen and np.any(label == tid)]
-    cents.update({tid: normalise(x[label == tid].mean(axis=0)) for tid in touched if np.any(label == tid)})
-    others = [tid for tid in live if tid not in new_ids]
-    if others:
-        oc = np.vstack([cents[t] for t in others])
-        for tid in new_ids:
-            idx = np.flatnonzero((label == tid) & (weeks == w))
-            if not len(idx):
-                continue
-            own = x[idx] @ cents[tid]
-            alt = x[idx] @ oc.T
-            back = alt.max(axis=1) > own
-            label[idx[back]] = np.array(others)[alt[back].argmax(axis=1)]
-            touched.update(int(t) for t in label[idx[back]])
-    changed = np.flatnonzero(label != np.array([r.topic_id for r in rows]))
-    for tid in np.unique(label[changed]):
-        sel = changed[label[changed] == tid]
-        analysis.reassign(conn, [rows[i].id for i in sel], int(tid), [float(x[i] @ cents[int(tid)]) for i in sel])
-    analysis.record_lineage(conn, lineage, w)
-    _refresh(conn, intent, rows, x, label, touched, topics, terms)
-    return moved_before
-
-
-class _ViewTexts(Sequence[str]):
-    """``topic_view``'s texts of ``texts``, each computed when it is first read."""
-
-    def __init__(self, texts: list[str], terms: list[str]) -> None:
-        self._texts, self._pattern = texts, (_terms_pattern(terms) if terms else None)
-        self._done: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return len(self._texts)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        out = self._done.get(i)
-        if out is None:
-            t = self._texts[i]
-            out = self._done[i] = t if self._pattern is None else _view_text(t, self._pattern)
-        return out
-
-
-def _refresh(conn: Connection, intent: str, rows: list, x: np.ndarray, label: np.ndarray, touched: set[int],
-             topics: dict, terms: list[str]) -> None:
-    """New centroids, keywords and (machine) labels for the topics whose members changed."""
-    # the texts only for the labels of the relabelled topics' most typical members (label_groups reads no
-    # others): topic_view's text for a row when it is first read, not for every row of the window
-    _, tokens = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
-    texts = _ViewTexts([r.text_clean or "" for r in rows], terms)
-    keywords = describe_groups(tokens, label, x)
-    relabel = {tid: kws for tid, kws in keywords.items()
-               if tid in touched and tid in topics and kws and not topics[tid].human_label}
-    names = label_groups(texts, tokens, label, x, relabel, drop_terms=terms,
-                         previous={tid: topics[tid].label for tid in relabel})
-    for tid in touched:
-        members = label == tid
-        if not members.any() or tid not in topics:
-            continue
-        t = topics[tid]
-        kws = keywords.get(tid, ())
-        analysis.refresh_topic(conn, tid, normalise(x[members].mean(axis=0)), kws,
-                               None if t.human_label or not kws else names.get(tid) or make_label(kws))
+    for mv in done.moves:
+        analysis.reassign(conn, [rows[i].id for i in mv.rows], mv.topic_id, mv.similarities)
+    analysis.record_lineage(conn, done.lineage, w)
+    for ref in refreshed_topics([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], x,
+                                done.label, done.touched, {tid: t.label for tid, t in topics.items()},
+                                {tid for tid, t in topics.items() if t.human_label}, terms):
+        analysis.refresh_topic(conn, ref.topic_id, ref.centroid, ref.keywords, ref.label)
+    return done.moved_before
 
 
 def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
@@ -332,7 +197,7 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
                    summary: TopicSummary) -> None:
     """The weekly assignment of one intent (first run: the initial fit)."""
     analysis.promote_emerging(conn, w)
-    known = [t for t in analysis.load_topics(conn, intent)]
+    known = analysis.load_topics(conn, intent, centroids=True)
     art_key = f"embedder:{intent}"
     blob = analysis.get_artifact(conn, art_key)
     first = blob is None or not known
@@ -416,7 +281,7 @@ def refit_topics(engine: Engine, cfg: VocConfig, week: Week | int, intent: str |
 
 def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: list[str]) -> RefitStats | None:
     blob = analysis.get_artifact(conn, f"embedder:{intent}")
-    topics = analysis.load_topics(conn, intent)
+    topics = analysis.load_topics(conn, intent, centroids=True)
     rows = analysis.assigned_documents(conn, intent, w)
     if blob is None or not topics or not rows:
         return None
@@ -462,7 +327,7 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
                       splits=len(split_ids), new_topics=len(upd.new_topics))
 
 
-def _refit_fingerprint(rows: list, topics: list[Topic]) -> bytes:
+def _refit_fingerprint(rows: list[AssignedDocument], topics: list[TopicRecord]) -> bytes:
     """Digest of what a refit reads: the tickets with their topic ids and the topics' statuses."""
     h = hashlib.sha256()
     for r in rows:
@@ -489,86 +354,17 @@ def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None,  # t
     way. None: read every ticket (also when ``concepts`` is given)."""
     fn = concepts or default_concepts()
     keys: dict[str, str] = {}
-    sums: dict[int, _ThemeSums] = {}
+    sums: dict[int, ThemeSums] = {}
     if concepts is None and frozen_before is not None and frozen_before <= w:
         sums = _frozen_sums(conn, frozen_before, terms, fn, keys)
-        _add_sums(sums, theme_store.assigned_rows(conn, frozen_before, w), terms, fn, keys)
+        add_sums(sums, theme_store.assigned_rows(conn, frozen_before, w), terms, fn, keys)
     else:
-        _add_sums(sums, theme_store.assigned_rows(conn, None, w), terms, fn, keys)
-    merged = theme_store.merged_into_map(conn)
-    by_topic: dict[int, _ThemeSums] = {}
-    for raw, sm in sums.items():  # merge-resolved as the counts resolve them
-        by_topic.setdefault(merged.get(raw, raw), _ThemeSums()).add(sm)
-    out = []
-    for t in theme_store.live_topics(conn):
-        tot = by_topic.get(t.id)
-        if tot is None or not tot.n:
-            continue
-        out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=tot.n, label=t.label, size_en=tot.en,
-                              profile=_weighted(tot.profile), coverage={c: k / tot.n for c, k in tot.coverage.items()},
-                              products=dict(tot.products),
-                              centroid=np.frombuffer(t.centroid, np.float32) if t.centroid else None, status=t.status))
-    return out
-
-
-@dataclass
-class _ThemeSums:
-    """What a set of tickets adds to a topic's theme profile: tickets, English tickets, concept counts
-    (unweighted, as :func:`nlp.themes.concept_profile` sums them), tickets per concept (as
-    :func:`nlp.themes.concept_coverage` counts them) and tickets per product key."""
-
-    n: int = 0
-    en: int = 0
-    profile: Counter[str] = field(default_factory=Counter)
-    coverage: Counter[str] = field(default_factory=Counter)
-    products: Counter[str] = field(default_factory=Counter)
-
-    def add(self, other: _ThemeSums) -> None:
-        self.n += other.n
-        self.en += other.en
-        self.profile.update(other.profile)
-        self.coverage.update(other.coverage)
-        self.products.update(other.products)
-
-    def dump(self) -> list[Any]:
-        return [self.n, self.en, dict(self.profile), dict(self.coverage), dict(self.products)]
-
-    @classmethod
-    def load(cls, v: list[Any]) -> _ThemeSums:
-        return cls(int(v[0]), int(v[1]), Counter(v[2]), Counter(v[3]), Counter(v[4]))
-
-
-def _weighted(profile: Counter[str]) -> Counter[str]:
-    """:func:`nlp.themes.concept_profile`'s weighting of the summed counts."""
-    if OTHER_WEIGHT != 1.0:
-        return Counter({k: (v if k.startswith(CONCEPT_PREFIX) else v * OTHER_WEIGHT) for k, v in profile.items()})
-    return Counter(profile)
-
-
-def _add_sums(sums: dict[int, _ThemeSums], rows: list[Any], terms: list[str], fn: ConceptFn,
-              keys: dict[str, str]) -> None:
-    """Add these tickets ((topic_id, lang, tokens, product_n), ``store.themes.assigned_rows``) to their
-    assigned topic's sums; the same per-ticket steps as :func:`nlp.themes.concept_profile` and
-    :func:`nlp.themes.concept_coverage`, with each ticket's tokens mapped once for both."""
-    _, toks_all = topic_view(["" for _ in rows], [(r.tokens or "").split() for r in rows], terms)
-    for r, toks in zip(rows, toks_all, strict=True):
-        sm = sums.get(int(r.topic_id))
-        if sm is None:
-            sm = sums[int(r.topic_id)] = _ThemeSums()
-        sm.n += 1
-        sm.en += r.lang == "en"
-        if r.product_n:
-            key = keys.get(r.product_n) or keys.setdefault(r.product_n, product_key(r.product_n, fn))
-            sm.products[key] += 1
-        kept = [t for t in toks if is_label_term(t)]
-        if kept:
-            found = fn(kept)
-            sm.profile.update(found)
-            sm.coverage.update({c for c in found if c.startswith(CONCEPT_PREFIX)})
+        add_sums(sums, theme_store.assigned_rows(conn, None, w), terms, fn, keys)
+    return theme_topics_from(sums, theme_store.merged_into_map(conn), theme_store.live_topics(conn))
 
 
 def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
-                 keys: dict[str, str]) -> dict[int, _ThemeSums]:
+                 keys: dict[str, str]) -> dict[int, ThemeSums]:
     """The theme sums of the tickets of weeks before ``before`` per assigned topic: the stored ones,
     topped up with the weeks since they were stored, or recomputed when a stored week's digest changed
     (or the catalogue terms or the understanding version did). Stores the result for the next run."""
@@ -577,7 +373,7 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
     # sorted: catalogue_terms orders terms of one length as a set iterates, which differs between processes
     tag = hashlib.sha256(("\n".join(sorted(terms)) + "|" + NLP_VERSION).encode()).hexdigest()[:16]
     digests = theme_store.week_fingerprints(conn, before)
-    sums: dict[int, _ThemeSums] = {}
+    sums: dict[int, ThemeSums] = {}
     start: int | None = None
     blob = analysis.get_artifact(conn, theme_store.THEME_HISTORY)
     if blob is not None:
@@ -586,10 +382,10 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
         stored = {int(k): v for k, v in state["weeks"].items()}
         if (state["tag"] == tag and upto <= before
                 and stored == {wk: d for wk, d in digests.items() if wk < upto}):
-            sums = {int(k): _ThemeSums.load(v) for k, v in state["sums"].items()}
+            sums = {int(k): ThemeSums.load(v) for k, v in state["sums"].items()}
             start = upto
     if start is None or start < before:
-        _add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
+        add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
     analysis.put_artifact(conn, theme_store.THEME_HISTORY, json.dumps(
         {"tag": tag, "upto": before, "weeks": {str(k): v for k, v in digests.items()},
          "sums": {str(k): v.dump() for k, v in sums.items()}}).encode())

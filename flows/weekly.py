@@ -10,23 +10,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine
 
 from voc.config.settings import Settings, VocConfig, settings_from_env
 from voc.errors import ConfigError
 from voc.flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
 from voc.flows.logs import attach_project_loggers
 from voc.flows.surge_stage import detect_week
-from voc.store import analysis
+from voc.store import analysis, stage_runs
 from voc.store.db import check_ready, make_engine
-from voc.store.models import StageRun
 from voc.store.run_lock import week_lock
 from voc.weeks import Week
 
@@ -81,10 +79,7 @@ def ready_engine(settings: Settings) -> Engine:
 
 
 def _mark(engine: Engine, week: Week, stage: str, summary: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(StageRun).where(StageRun.week == week.ordinal(), StageRun.stage == stage))
-        conn.execute(insert(StageRun).values(week=week.ordinal(), stage=stage, status="ok", summary=summary[:2000],
-                                             finished_at=datetime.now().replace(microsecond=0)))
+    stage_runs.mark_done(engine, week.ordinal(), stage, summary)
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
@@ -280,9 +275,9 @@ def _weekly(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_
     res = WeeklyResult(week=str(week))
     engine = ready_engine(settings)
     with week_lock(engine, week.ordinal(), str(week)) if take_lock else nullcontext():
-        done = _done_stages(engine, week) if resume else set()
+        done = stage_runs.done_stages(engine, week.ordinal()) if resume else set()
         if not resume:
-            _clear_stages(engine, week)
+            stage_runs.clear(engine, week.ordinal())
         plan = [s for s, on in (("ingest", ingest), ("understand", True), ("topics", True), ("surges", True),
                                 ("brief", True), ("alerts", alerts)) if on and s not in done]
         step = _stepper(plan, progress)
@@ -315,17 +310,6 @@ def _weekly(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_
         print(line)
     _summary_artifact(res)
     return res
-
-
-def _done_stages(engine: Engine, week: Week) -> set[str]:
-    with engine.connect() as conn:
-        return set(conn.execute(select(StageRun.stage).where(StageRun.week == week.ordinal(),
-                                                             StageRun.status == "ok")).scalars())
-
-
-def _clear_stages(engine: Engine, week: Week) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(StageRun).where(StageRun.week == week.ordinal()))
 
 
 def _summary_artifact(res: WeeklyResult) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from voc.errors import VocError
 from voc.store.binds import chunks
 from voc.store.models import (
     Artifact,
@@ -168,45 +169,78 @@ def store_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int], ve
 
 # --- topics --------------------------------------------------------------------------------
 
-def tickets_for_topics(conn: Connection, intent: str, until_week: int, only_unassigned: bool) -> list[Any]:
+@dataclass(frozen=True, slots=True)
+class TopicDocument:
+    """An understood ticket as the topic stage reads it: its cleaned text and space-joined tokens."""
+
+    id: int
+    text_clean: str | None
+    tokens: str | None
+    week: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedDocument(TopicDocument):
+    """A :class:`TopicDocument` with the topic it is assigned to (as assigned: not merge-resolved)."""
+
+    topic_id: int
+
+
+def tickets_for_topics(conn: Connection, intent: str, until_week: int,
+                       only_unassigned: bool) -> list[TopicDocument]:
+    """The understood tickets of one intent up to a week (only those without a topic yet if
+    ``only_unassigned``), by id."""
     q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week)
          .where(T.c.intent == intent, T.c.week <= until_week, T.c.nlp_version.is_not(None)))
     if only_unassigned:
         q = q.outerjoin(Assignment.__table__, Assignment.__table__.c.ticket_id == T.c.id).where(
             Assignment.__table__.c.ticket_id.is_(None))
-    return list(conn.execute(q.order_by(T.c.id)))
-
-
-def load_topics(conn: Connection, intent: str | None = None) -> list[Topic]:
-    from sqlalchemy.orm import Session
-
-    q = select(Topic).order_by(Topic.id)
-    if intent:
-        q = q.where(Topic.intent == intent)
-    with Session(bind=conn) as s:
-        topics = list(s.scalars(q))
-        s.expunge_all()
-    return topics
+    return [TopicDocument(i, text, tokens, week) for i, text, tokens, week in conn.execute(q.order_by(T.c.id))]
 
 
 @dataclass(frozen=True)
 class TopicRecord:
-    """A fine topic as the reports read it (``load_topics`` gives the mapped rows the topic stage edits)."""
+    """A fine topic of the catalogue: one row of ``topics``, as every stage, report and page reads it.
+
+    ``centroid`` (float32, unit length) is read only when asked for (:func:`load_topics` with
+    ``centroids=True``, :func:`get_topic`): the topic stage and a human split need it, the reports and
+    the pages do not."""
 
     id: int
     intent: str
     label: str
+    human_label: bool  # a human's label: refits keep it
     keywords: str  # " / "-joined
     status: str  # active | emerging | ignored | merged
     merged_into: int | None
     created_week: int
+    centroid: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
-def topic_records(conn: Connection) -> list[TopicRecord]:
-    """Every topic (all statuses) by id."""
-    q = select(Topic.id, Topic.intent, Topic.label, Topic.keywords, Topic.status, Topic.merged_into,
-               Topic.created_week).order_by(Topic.id)
-    return [TopicRecord(*r) for r in conn.execute(q)]
+TOPIC_COLUMNS = (Topic.id, Topic.intent, Topic.label, Topic.human_label, Topic.keywords, Topic.status, Topic.merged_into,
+          Topic.created_week)
+
+
+def topic_record(r: Any, centroid: bytes | None = None) -> TopicRecord:
+    return TopicRecord(int(r.id), r.intent, r.label, bool(r.human_label), r.keywords or "", r.status,
+                       None if r.merged_into is None else int(r.merged_into), int(r.created_week),
+                       np.frombuffer(centroid, dtype=np.float32) if centroid else None)
+
+
+def load_topics(conn: Connection, intent: str | None = None, *, centroids: bool = False) -> list[TopicRecord]:
+    """Every topic (all statuses; of one intent if given) by id, with its centroid if ``centroids``."""
+    q = select(*TOPIC_COLUMNS, *([Topic.centroid] if centroids else [])).order_by(Topic.id)
+    if intent:
+        q = q.where(Topic.intent == intent)
+    return [topic_record(r, r.centroid if centroids else None) for r in conn.execute(q)]
+
+
+def get_topic(conn: Connection, topic_id: int) -> TopicRecord:
+    """One topic with its centroid; a VocError when there is no such topic (any more)."""
+    r = conn.execute(select(*TOPIC_COLUMNS, Topic.centroid).where(Topic.id == topic_id)).first()
+    if r is None:
+        raise VocError(f"no topic with id {topic_id} (see `voc topics`)")
+    return topic_record(r, r.centroid)
 
 
 def next_topic_id(conn: Connection) -> int:
@@ -253,8 +287,8 @@ def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence
 
 
 def assigned_documents(conn: Connection, intent: str, until_week: int,
-                       since_week: int | None = None) -> list[Any]:
-    """(id, text_clean, tokens, week, topic_id) of the assigned tickets of one intent up to a week.
+                       since_week: int | None = None) -> list[AssignedDocument]:
+    """The assigned tickets of one intent up to a week, with their topic, by id.
 
     ``since_week`` (a week ordinal, inclusive): only tickets of that week or later; None = all history.
     The bound is in the query, so older tickets are never read.
@@ -265,7 +299,8 @@ def assigned_documents(conn: Connection, intent: str, until_week: int,
          .where(T.c.intent == intent, T.c.week <= until_week))
     if since_week is not None:
         q = q.where(T.c.week >= since_week)
-    return list(conn.execute(q.order_by(T.c.id)))
+    return [AssignedDocument(i, text, tokens, week, topic)
+            for i, text, tokens, week, topic in conn.execute(q.order_by(T.c.id))]
 
 
 def first_topic_week(conn: Connection, intent: str) -> int | None:

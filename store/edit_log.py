@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from voc.errors import VocError
 from voc.nlp.themes import LIVE, MERGED
+from voc.store.analysis import get_topic
 from voc.store.binds import chunks
 from voc.store.models import Assignment, CatalogueEdit, Theme, TopicLineage, TopicTheme
 from voc.store.models import Topic as TopicRow
@@ -148,13 +149,6 @@ def undo(engine: Engine, edit_id: int, who: str) -> EditRecord:
         return get(conn, edit_id)
 
 
-def _topic(conn: Connection, topic_id: int) -> Any:
-    r = conn.execute(select(TopicRow.__table__).where(TopicRow.id == topic_id)).first()
-    if r is None:
-        raise VocError(f"topic {topic_id} no longer exists")
-    return r
-
-
 def _theme(conn: Connection, theme_id: int) -> Any:
     r = conn.execute(select(Theme.__table__).where(Theme.id == theme_id)).first()
     if r is None:
@@ -163,7 +157,7 @@ def _theme(conn: Connection, theme_id: int) -> Any:
 
 
 def _undo_topic_rename(conn: Connection, e: EditRecord) -> None:
-    t = _topic(conn, e.subject_id)
+    t = get_topic(conn, e.subject_id)
     if t.label != e.after["label"]:
         raise _changed(f"the label of topic {t.id}")
     conn.execute(update(TopicRow).where(TopicRow.id == t.id).values(
@@ -171,7 +165,7 @@ def _undo_topic_rename(conn: Connection, e: EditRecord) -> None:
 
 
 def _undo_status(conn: Connection, e: EditRecord) -> None:
-    t = _topic(conn, e.subject_id)
+    t = get_topic(conn, e.subject_id)
     now_ok = t.status == "ignored" if e.kind == "topic-ignore" else t.status in LIVE
     if not now_ok:
         raise _changed(f"the status of topic {t.id} (now {t.status})")
@@ -181,7 +175,7 @@ def _undo_status(conn: Connection, e: EditRecord) -> None:
 
 
 def _undo_topic_merge(conn: Connection, e: EditRecord) -> None:
-    src = _topic(conn, e.subject_id)
+    src = get_topic(conn, e.subject_id)
     final = e.after["merged_into"]
     if src.status != "merged" or src.merged_into != final:
         raise _changed(f"topic {src.id} (now {src.status}"
@@ -204,7 +198,7 @@ def _undo_topic_merge(conn: Connection, e: EditRecord) -> None:
 def _undo_topic_split(conn: Connection, e: EditRecord) -> None:
     """Every ticket of the new topic (the chosen ones and any a later run added) goes back to the
     source; the new topic is left merged into the source."""
-    src, new = _topic(conn, e.subject_id), _topic(conn, int(e.after["topic"]))
+    src, new = get_topic(conn, e.subject_id), get_topic(conn, int(e.after["topic"]))
     if new.status not in LIVE:
         raise _changed(f"topic {new.id} (now {new.status})")
     if src.status not in LIVE:

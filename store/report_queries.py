@@ -18,6 +18,16 @@ T = TR.__table__
 A = Assignment.__table__
 
 
+# The service KPIs' definitions, per ticket (the one place they are written): the brief's weekly rates
+# (kpi_rows) and the review's per-team sums (kpi_sums_by_agent) both count these.
+TIMED = T.c.hours_to_close.is_not(None)  # has a close time: the base of the closed-within rates
+FCR = and_(func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0)  # first contact
+CLOSED_24H = and_(TIMED, T.c.hours_to_close <= 24)
+CLOSED_48H = and_(TIMED, T.c.hours_to_close <= 48)
+REOPENED = func.coalesce(T.c.reopened, False).is_(True)
+TRANSFERRED = func.coalesce(T.c.transfers, 0) > 0
+
+
 def kpi_rows(conn: Connection, from_week: int, until_week: int) -> dict[int, dict[str, float | None]]:
     """Per week: tickets, complaints and the service KPIs (rates in 0..1)."""
 
@@ -26,17 +36,15 @@ def kpi_rows(conn: Connection, from_week: int, until_week: int) -> dict[int, dic
         den = func.sum(case((base, 1.0), else_=0.0)) if base is not None else func.count()
         return cast(num, Float) / func.nullif(den, 0)
 
-    has_hours = T.c.hours_to_close.is_not(None)
     q = (select(
         T.c.week,
         func.count().label("tickets"),
         func.sum(case((T.c.intent == "complaint", 1), else_=0)).label("complaints"),
-        share(and_(func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0))
-        .label("fcr_rate"),
-        share(and_(has_hours, T.c.hours_to_close <= 24), has_hours).label("closed_24h"),
-        share(and_(has_hours, T.c.hours_to_close <= 48), has_hours).label("closed_48h"),
-        share(func.coalesce(T.c.reopened, False).is_(True)).label("reopen_rate"),
-        share(func.coalesce(T.c.transfers, 0) > 0).label("transfer_rate"),
+        share(FCR).label("fcr_rate"),
+        share(CLOSED_24H, TIMED).label("closed_24h"),
+        share(CLOSED_48H, TIMED).label("closed_48h"),
+        share(REOPENED).label("reopen_rate"),
+        share(TRANSFERRED).label("transfer_rate"),
     ).where(T.c.week >= from_week, T.c.week <= until_week).group_by(T.c.week))
     return {r.week: dict(r._mapping) for r in conn.execute(q)}
 
@@ -312,19 +320,30 @@ def weekly_totals(conn: Connection, from_week: int, until_week: int, intent: str
     return {w: int(n) for w, n in conn.execute(q.group_by(T.c.week))}
 
 
-def kpi_sums_by_agent(conn: Connection, from_week: int, until_week: int) -> list[Any]:
+@dataclass(frozen=True)
+class AgentKpiSums:
+    """One week × agent × channel: tickets and the numerators / denominators of the service KPIs."""
+
+    week: int
+    agent: str | None
+    channel: str | None
+    n: int  # tickets
+    fcr: int  # never reopened nor transferred
+    timed: int  # with a close time
+    h24: int  # closed within 24 h
+    reopen: int
+    transfer: int
+
+
+def kpi_sums_by_agent(conn: Connection, from_week: int, until_week: int) -> list[AgentKpiSums]:
     """Per week × agent × channel: ticket count and the numerators/denominators of the service KPIs."""
-    has_hours = T.c.hours_to_close.is_not(None)
 
     def n(cond: Any) -> Any:
         return func.sum(case((cond, 1), else_=0))
 
-    q = (select(T.c.week, T.c.agent, T.c.channel, func.count().label("n"),
-                n(and_(func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0))
-                .label("fcr"),
-                n(has_hours).label("timed"), n(and_(has_hours, T.c.hours_to_close <= 24)).label("h24"),
-                n(func.coalesce(T.c.reopened, False).is_(True)).label("reopen"),
-                n(func.coalesce(T.c.transfers, 0) > 0).label("transfer"))
+    q = (select(T.c.week, T.c.agent, T.c.channel, func.count().label("n"), n(FCR).label("fcr"),
+                n(TIMED).label("timed"), n(CLOSED_24H).label("h24"), n(REOPENED).label("reopen"),
+                n(TRANSFERRED).label("transfer"))
          .where(T.c.week >= from_week, T.c.week <= until_week)
          .group_by(T.c.week, T.c.agent, T.c.channel))
-    return list(conn.execute(q))
+    return [AgentKpiSums(int(r.week), r.agent, r.channel, *(int(v or 0) for v in r[3:])) for r in conn.execute(q)]

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, case, delete, func, insert, select, u
 from voc.errors import VocError
 from voc.nlp.themes import ACTIVE, EMERGING, LIVE, MERGED, RETIRED, KnownTheme, ThemeUpdate
 from voc.store import edit_log
+from voc.store.analysis import TOPIC_COLUMNS, TopicRecord, get_topic, topic_record
 from voc.store.models import Assignment, Theme, ThemeLineage, TicketRow, Topic, TopicTheme
 
 
@@ -83,15 +84,25 @@ def topic_rows(conn: Connection, until_week: int) -> tuple[list[Any], list[Any]]
 THEME_HISTORY = "themes-history"  # artifact: the theme profile sums of earlier weeks (flows.topic_stage.theme_topics)
 
 
-def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> list[Any]:
-    """(topic_id as assigned - not merge-resolved -, lang, tokens, product_n) of every assigned ticket of
-    weeks ``from_week`` (None: the first) .. ``until_week``: what the theme profiles are built from."""
+@dataclass(frozen=True, slots=True)
+class AssignedTicket:
+    """What a theme profile reads of an assigned ticket (``nlp.theme_sums.add_sums``)."""
+
+    topic_id: int  # as assigned, not merge-resolved
+    lang: str | None
+    tokens: str | None  # space-joined
+    product_n: str | None
+
+
+def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> list[AssignedTicket]:
+    """Every assigned ticket of weeks ``from_week`` (None: the first) .. ``until_week``: what the theme
+    profiles are built from."""
     T, A = TicketRow.__table__, Assignment.__table__
     q = (select(A.c.topic_id, T.c.lang, T.c.tokens, T.c.product_n)
          .select_from(A.join(T, T.c.id == A.c.ticket_id)).where(T.c.week <= until_week))
     if from_week is not None:
         q = q.where(T.c.week >= from_week)
-    return list(conn.execute(q))
+    return [AssignedTicket(t, lang, tokens, product) for t, lang, tokens, product in conn.execute(q)]
 
 
 def week_fingerprints(conn: Connection, before_week: int) -> dict[int, list[float]]:
@@ -115,10 +126,10 @@ def merged_into_map(conn: Connection) -> dict[int, int]:
                                                     .where(Topic.merged_into.is_not(None)))}
 
 
-def live_topics(conn: Connection) -> list[Any]:
-    """The live topics (id, intent, label, status, centroid) by id."""
-    return list(conn.execute(select(Topic.id, Topic.intent, Topic.label, Topic.status, Topic.centroid)
-                             .where(Topic.status.in_(sorted(LIVE))).order_by(Topic.id)))
+def live_topics(conn: Connection) -> list[TopicRecord]:
+    """The live topics, with their centroids, by id."""
+    q = select(*TOPIC_COLUMNS, Topic.centroid).where(Topic.status.in_(sorted(LIVE))).order_by(Topic.id)
+    return [topic_record(r, r.centroid) for r in conn.execute(q)]
 
 
 def known_themes(conn: Connection) -> list[KnownTheme]:
@@ -240,9 +251,7 @@ def merge(engine: Engine, source_id: int, target_id: int, *, who: str = "cli") -
 def move(engine: Engine, topic_id: int, theme_id: int, *, who: str = "cli") -> int:
     """Put a topic in another theme; pinned there for every later run and refit."""
     with engine.begin() as conn:
-        t = conn.execute(select(Topic.id, Topic.status, Topic.merged_into).where(Topic.id == topic_id)).first()
-        if t is None:
-            raise VocError(f"no topic with id {topic_id} (see `voc topics`)")
+        t = get_topic(conn, topic_id)
         if t.status not in LIVE:
             raise VocError(f"topic {topic_id} is {t.status}"
                            + (f" into {t.merged_into}: move {t.merged_into} instead" if t.merged_into else ""))

@@ -9,36 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from voc.errors import VocError
 from voc.nlp.themes import LIVE
 from voc.spreadsheet import write_csv
 from voc.store import analysis, edit_log
+from voc.store.analysis import TopicRecord
 from voc.store.binds import chunks
 from voc.store.models import Assignment, TicketRow, Topic, TopicLineage, TopicTheme
 from voc.weeks import Week
 
 
-def get(engine: Engine, topic_id: int) -> Topic:
-    from sqlalchemy.orm import Session
-
-    with Session(engine) as s:
-        t = s.get(Topic, topic_id)
-        if t is None:
-            raise VocError(f"no topic with id {topic_id} (see `voc topics`)")
-        s.expunge(t)
-        return t
-
-
-def _row(conn: Connection, topic_id: int) -> Any:
-    r = conn.execute(select(Topic.__table__).where(Topic.id == topic_id)).first()
-    if r is None:
-        raise VocError(f"no topic with id {topic_id} (see `voc topics`)")
-    return r
+def get(engine: Engine, topic_id: int) -> TopicRecord:
+    """One topic (``store.analysis.get_topic``); a VocError when there is none."""
+    with engine.connect() as conn:
+        return analysis.get_topic(conn, topic_id)
 
 
 def rename(engine: Engine, topic_id: int, label: str, *, who: str = "cli") -> int:
@@ -47,7 +35,7 @@ def rename(engine: Engine, topic_id: int, label: str, *, who: str = "cli") -> in
     if not label:
         raise VocError("a topic label cannot be empty")
     with engine.begin() as conn:
-        t = _row(conn, topic_id)
+        t = analysis.get_topic(conn, topic_id)
         conn.execute(update(Topic).where(Topic.id == topic_id).values(label=label, human_label=True))
         return edit_log.record(conn, who, "topic-rename", topic_id, None,
                                {"label": t.label, "human_label": bool(t.human_label)},
@@ -57,7 +45,7 @@ def rename(engine: Engine, topic_id: int, label: str, *, who: str = "cli") -> in
 def ignore(engine: Engine, topic_id: int, *, who: str = "cli") -> int:
     """Hide a live topic from briefs and alerts (kept by refits)."""
     with engine.begin() as conn:
-        t = _row(conn, topic_id)
+        t = analysis.get_topic(conn, topic_id)
         if t.status not in LIVE:
             raise VocError(f"topic {topic_id} is {t.status}: only an active or emerging topic can be ignored")
         conn.execute(update(Topic).where(Topic.id == topic_id).values(status="ignored"))
@@ -69,7 +57,7 @@ def ignore(engine: Engine, topic_id: int, *, who: str = "cli") -> int:
 def unignore(engine: Engine, topic_id: int, *, who: str = "cli") -> int:
     """Show an ignored topic again ('active'; the next run places it in a theme)."""
     with engine.begin() as conn:
-        t = _row(conn, topic_id)
+        t = analysis.get_topic(conn, topic_id)
         if t.status != "ignored":
             raise VocError(f"topic {topic_id} is {t.status}, not ignored")
         conn.execute(update(Topic).where(Topic.id == topic_id).values(status="active"))
@@ -92,7 +80,7 @@ def merge(engine: Engine, source_id: int, target_id: int, *, who: str = "cli") -
     if source_id == target_id:
         raise VocError("cannot merge a topic into itself")
     with engine.begin() as conn:
-        src, dst = _row(conn, source_id), _row(conn, target_id)
+        src, dst = analysis.get_topic(conn, source_id), analysis.get_topic(conn, target_id)
         if src.intent != dst.intent:
             raise VocError(f"topic {source_id} is a {src.intent} topic and {target_id} a {dst.intent} topic")
         if src.status == "merged":
@@ -126,7 +114,7 @@ def split(engine: Engine, topic_id: int, ticket_ids: Sequence[int], label: str, 
     if not ids:
         raise VocError("choose the tickets to split off")
     with engine.begin() as conn:
-        src = _row(conn, topic_id)
+        src = analysis.get_topic(conn, topic_id)
         if src.status not in LIVE:
             raise VocError(f"topic {topic_id} is {t_status(src)}: only an active or emerging topic can be split")
         on_src: set[int] = set()
@@ -138,7 +126,7 @@ def split(engine: Engine, topic_id: int, ticket_ids: Sequence[int], label: str, 
         total = conn.execute(select(func.count()).where(Assignment.topic_id == topic_id)).scalar_one()
         if len(ids) >= int(total):
             raise VocError("a split must leave tickets in the topic (rename it instead)")
-        centroid = src.centroid
+        centroid = None if src.centroid is None else src.centroid.tobytes()
         blob = analysis.get_artifact(conn, f"embedder:{src.intent}")
         if blob is not None:
             vecs = analysis.cached_embeddings(conn, analysis.embedder_key(src.intent, blob), ids)
@@ -164,7 +152,7 @@ def split(engine: Engine, topic_id: int, ticket_ids: Sequence[int], label: str, 
                                {"topic": new_id, "label": label})
 
 
-def t_status(row: Any) -> str:
+def t_status(row: TopicRecord) -> str:
     return str(row.status) + (f" into {row.merged_into}" if row.merged_into else "")
 
 

@@ -201,28 +201,6 @@ def iter_cell_tickets(conn: Connection, cell: CellFilter, from_week: int, until_
 
 # --- the topics page ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CatalogueTopic:
-    """A fine topic as the topics page shows it."""
-
-    id: int
-    intent: str
-    label: str
-    human_label: bool
-    keywords: str  # " / "-joined
-    status: str  # active | emerging | ignored | merged
-    merged_into: int | None
-    created_week: int
-
-
-def catalogue_topics(conn: Connection) -> list[CatalogueTopic]:
-    """Every topic (all statuses) by id."""
-    q = select(Topic.id, Topic.intent, Topic.label, Topic.human_label, Topic.keywords, Topic.status,
-               Topic.merged_into, Topic.created_week).order_by(Topic.id)
-    return [CatalogueTopic(int(r.id), r.intent, r.label, bool(r.human_label), r.keywords or "", r.status,
-                           r.merged_into, int(r.created_week)) for r in conn.execute(q)]
-
-
 def topic_sizes(conn: Connection) -> dict[int, int]:
     """Tickets per topic over every counted week (``weekly_counts``, all intents: merge-resolved as
     counted, so a merged topic's tickets count for its target from the next counts on). The counts

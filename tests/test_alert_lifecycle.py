@@ -27,7 +27,7 @@ from voc.weeks import Week
 
 W = Week.parse("2026-W47").ordinal()
 OVEN, KETTLE, SAFETY = "wang.lei@hearth.example", "liu.yang@hearth.example", "quality@hearth.example"
-CLAIMABLE = ("failed", "deferred", "superseded")  # flows.alert_stage: rows a later run may take over
+CLAIMABLE = ("failed", "deferred", "superseded")  # store.alert_log: rows a later run may take over
 
 
 def config(**alerts: Any) -> VocConfig:

@@ -6,7 +6,7 @@ from types import SimpleNamespace as Row
 
 import pytest
 
-from voc.flows.review_stage import action_effect, team_kpis, verdict
+from voc.reports.review import action_effect, team_kpis, verdict
 
 
 def _r(week, agent, channel, n, fcr, timed, h24, reopen, transfer):  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import yaml
 from prefect.server.schemas.schedules import CronSchedule
 from sqlalchemy import text
 
+from tests.web_server import free_port
 from voc import sample
 from voc.config.settings import EXAMPLE_CONFIG, Schedules
 from voc.weeks import Week
@@ -31,12 +31,6 @@ BIN = Path(sys.executable).parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEPLOYMENTS = {"voc-scheduled-ingest/ingest": "ingest_cron", "voc-scheduled-weekly/weekly": "weekly_cron",
                "voc-safety-check/safety": "safety_cron", "voc-quarterly-review/quarterly": "quarterly_cron"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tails(logs: list[Path]) -> str:
@@ -95,7 +89,7 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                # a run refused by a deployment's concurrency limit (ENQUEUE) is retried after 2 s, not 30
                PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2")
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     log = tmp_path / "prefect-server.log"
     with log.open("wb") as out:

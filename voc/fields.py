@@ -26,7 +26,7 @@ FREE_TEXT = ("subject", "body", "resolution")
 # The other short text columns are stored as given and feed no brief, alert, review or export:
 # customer_region and status are never read back; language and intent_hint are only used when they
 # are one of a closed set of codes (nlp/understanding.py); agent is only a key into `teams:`, the
-# review shows the configured team name or the channel (flows/review_stage.team_kpis). An agent is a
+# review shows the configured team name or the channel (reports/review.team_kpis). An agent is a
 # staff member's name or address by nature, so checking it would quarantine ordinary tickets.
 # tests/test_hardening_weekly.py plants personal data in agent, customer_region and status and checks
 # that no output shows it.

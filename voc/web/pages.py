@@ -21,10 +21,10 @@ from voc.flows import brief_stage
 from voc.reports import assembly
 from voc.reports.assembly import SEVERITY_ORDER, SurgeSubject, TopicRecord
 from voc.reports.model import Brief, SurgeItem
-from voc.store import edit_log, report_queries, themes, workbench
+from voc.store import analysis, edit_log, report_queries, themes, workbench
 from voc.store.edit_log import EditRecord
 from voc.store.themes import ThemeRecord
-from voc.store.workbench import CatalogueTopic, CellFilter, FlaggedWeek, RenderedFile, TicketView
+from voc.store.workbench import CellFilter, FlaggedWeek, RenderedFile, TicketView
 from voc.surges.selection import group_surges
 from voc.weeks import Week
 
@@ -284,7 +284,7 @@ LIVE_TOPIC = ("active", "emerging")
 
 @dataclass(frozen=True)
 class TopicRow:
-    topic: CatalogueTopic
+    topic: analysis.TopicRecord
     size: int  # tickets over all history, with those of topics merged into it
     weeks: list[int]  # tickets per week of TopicsView.weeks, oldest first
     quote: str | None  # its most typical ticket's redacted text
@@ -321,7 +321,7 @@ def theme_label(th: ThemeRecord, lang: str) -> str:
     return (th.label_en or th.label) if lang == "en" else th.label
 
 
-def _matches(q: str, t: CatalogueTopic, theme: str) -> bool:
+def _matches(q: str, t: analysis.TopicRecord, theme: str) -> bool:
     return q == str(t.id) or q in t.label.lower() or q in t.keywords.lower() or q in theme.lower()
 
 
@@ -330,7 +330,7 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
     merged ones), each topic with its size, weekly sparkline and a redacted quote; filtered by
     ``query`` (an id, or text in a label, the keywords or the theme's label); the latest edits."""
     q = query.strip().lower()[:100]
-    all_topics = workbench.catalogue_topics(conn)
+    all_topics = analysis.load_topics(conn)
     all_themes = themes.load_themes(conn)
     theme_of = themes.topic_theme_map(conn)
     sizes = workbench.topic_sizes(conn)
@@ -347,7 +347,7 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
 
     quoted = 0
 
-    def row(t: CatalogueTopic) -> TopicRow:
+    def row(t: analysis.TopicRecord) -> TopicRow:
         nonlocal quoted
         quote = None
         if span and t.status in LIVE_TOPIC and quoted < QUOTES_MAX:
@@ -357,7 +357,7 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
         weeks = [per_week.get(t.id, {}).get(w, 0) for w in span]
         return TopicRow(t, sizes.get(t.id, 0), weeks, quote, tuple(merged_here.get(t.id, ())))
 
-    def shown(t: CatalogueTopic) -> bool:
+    def shown(t: analysis.TopicRecord) -> bool:
         return not q or _matches(q, t, theme_names.get(theme_of.get(t.id, -1), ""))
 
     blocks: list[ThemeBlock] = []
@@ -395,7 +395,7 @@ class TopicView:
 
 
 def topic(conn: Connection, topic_id: int, lang: str, page: int) -> TopicView:
-    all_topics = workbench.catalogue_topics(conn)
+    all_topics = analysis.load_topics(conn)
     found = next((t for t in all_topics if t.id == topic_id), None)
     if found is None:
         raise NotFound("web.error.not_found")
