@@ -34,12 +34,18 @@ def inflate(db: Path, week: int, target: int) -> int:
     n0 = con.execute("select count(*) from tickets where week=?", (week,)).fetchone()[0]
     for k in range(1, max(1, target // max(n0, 1))):
         sel = ", ".join(f"source_id || '-r{k}'" if c == "source_id" else c for c in cols)
-        con.execute(f"insert into tickets ({', '.join(cols)}) select {sel} from tickets "
-                    "where week=? and source_id not like '%-r%'", (week,))
-    con.execute("""insert into assignments (ticket_id, topic_id, similarity, assigned_week)
+        con.execute(
+            f"insert into tickets ({', '.join(cols)}) select {sel} from tickets "
+            "where week=? and source_id not like '%-r%'",
+            (week,),
+        )
+    con.execute(
+        """insert into assignments (ticket_id, topic_id, similarity, assigned_week)
       select t2.id, a.topic_id, a.similarity, a.assigned_week from tickets t2
       join tickets t1 on t1.source = t2.source and t2.source_id like t1.source_id || '-r%' and t1.week = t2.week
-      join assignments a on a.ticket_id = t1.id where t2.week = ?""", (week,))
+      join assignments a on a.ticket_id = t1.id where t2.week = ?""",
+        (week,),
+    )
     con.commit()
     n = con.execute("select count(*) from tickets where week=?", (week,)).fetchone()[0]
     con.close()

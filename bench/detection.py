@@ -105,7 +105,7 @@ SCENARIOS = {"a": "theme", "b": "safety", "c": "ramp", "d": "null", "e": "spike"
 EVAL_SEEDS = list(range(10))
 TUNE_SEEDS = list(range(100, 105))
 END_WEEK = Week.parse("2026-W40")  # last week of the timeline
-RAMP = (1.3, 1.3 ** 2, 1.3 ** 3, 1.3 ** 4, 1.3 ** 4, 1.3 ** 4)  # 4 ramp weeks, then 2 at the top
+RAMP = (1.3, 1.3**2, 1.3**3, 1.3**4, 1.3**4, 1.3**4)  # 4 ramp weeks, then 2 at the top
 WINDOW = len(RAMP)
 WARM = 2  # weekly topic runs after the first fit, inside the baseline
 SHARE_HIT = 0.5
@@ -113,6 +113,7 @@ SOURCE_NAME = "bench"
 
 
 # ============================================================================= planning (pure)
+
 
 @dataclass
 class Plan:
@@ -193,13 +194,23 @@ class _Rows:
             batch = self.batch_for(pid, w)
         week = self.weeks[w]
         # Monday 12:00 .. Sunday 12:00 local time: never near a week boundary in any time zone used
-        closed = datetime.combine(week.start, datetime.min.time()) + timedelta(hours=12 + float(rng.uniform(0, 144)))
+        closed = datetime.combine(week.start, datetime.min.time()) + timedelta(
+            hours=12 + float(rng.uniform(0, 144))
+        )
         created = closed - timedelta(hours=float(rng.uniform(1, 72)))
         zh, en = self.names[pid]
-        return {"ticket_id": r.rid, "created_at": created.strftime("%Y-%m-%d %H:%M:%S"),
-                "closed_at": closed.strftime("%Y-%m-%d %H:%M:%S"), "channel": "online",
-                "product": zh if r.lang == "zh" else en, "model": model or "", "batch": batch or "",
-                "body": r.body, "status": "closed", "intent_hint": r.hint}
+        return {
+            "ticket_id": r.rid,
+            "created_at": created.strftime("%Y-%m-%d %H:%M:%S"),
+            "closed_at": closed.strftime("%Y-%m-%d %H:%M:%S"),
+            "channel": "online",
+            "product": zh if r.lang == "zh" else en,
+            "model": model or "",
+            "batch": batch or "",
+            "body": r.body,
+            "status": "closed",
+            "intent_hint": r.hint,
+        }
 
 
 def make_plan(source: str, seed: int, n_weeks: int, per_week: int) -> Plan:
@@ -209,8 +220,14 @@ def make_plan(source: str, seed: int, n_weeks: int, per_week: int) -> Plan:
     B = n_weeks - WINDOW  # baseline weeks 0..B-1; window weeks B..B+5
     theme = corpus.themes[seed % len(corpus.themes)]
     safety = corpus.safety[seed % len(corpus.safety)] if corpus.safety else None
-    info: dict[str, Any] = {"source": source, "seed": seed, "theme": theme.name, "theme_rule": theme.rule,
-                            "theme_pool": len(theme.rows), "notes": corpus.notes}
+    info: dict[str, Any] = {
+        "source": source,
+        "seed": seed,
+        "theme": theme.name,
+        "theme_rule": theme.rule,
+        "theme_pool": len(theme.rows),
+        "notes": corpus.notes,
+    }
     # the theme's product: its own, or (JD) one of the three biggest products by the seed
     if theme.product:
         theme_product = theme.product
@@ -235,10 +252,14 @@ def make_plan(source: str, seed: int, n_weeks: int, per_week: int) -> Plan:
         info.update(safety=safety.name, safety_rule=safety.rule, safety_pool=len(s_rows), s=round(s, 2))
     general = corpus.general[~corpus.general["rid"].isin(excluded)]
     if corpus.weights:  # mixed: draw each language from its own shuffled pool at its share
-        pools = {lang: g.sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
-                 for lang, g in general.groupby("lang")}
-        per = min(per_week, int(min(0.93 * len(pools[lang]) / (n_weeks + 0.7) / wt
-                                    for lang, wt in corpus.weights.items())))
+        pools = {
+            lang: g.sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
+            for lang, g in general.groupby("lang")
+        }
+        per = min(
+            per_week,
+            int(min(0.93 * len(pools[lang]) / (n_weeks + 0.7) / wt for lang, wt in corpus.weights.items())),
+        )
     else:
         pools = {"": general.sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)}
         per = min(per_week, int(0.93 * len(pools[""]) / (n_weeks + 0.7)))
@@ -256,7 +277,7 @@ def make_plan(source: str, seed: int, n_weeks: int, per_week: int) -> Plan:
         for lang, m in parts:
             pool = pools[lang]
             m = min(m, len(pool) - cursor[lang])
-            out += list(pool.iloc[cursor[lang]:cursor[lang] + m].itertuples())
+            out += list(pool.iloc[cursor[lang] : cursor[lang] + m].itertuples())
             cursor[lang] += m
         return out
 
@@ -281,12 +302,12 @@ def make_plan(source: str, seed: int, n_weeks: int, per_week: int) -> Plan:
         if t_cur + nt > len(t_rows):
             short["theme base"] += t_cur + nt - len(t_rows)
             nt = len(t_rows) - t_cur
-        trows = [mk.make(r, w, product=theme_product) for r in t_rows.iloc[t_cur:t_cur + nt].itertuples()]
+        trows = [mk.make(r, w, product=theme_product) for r in t_rows.iloc[t_cur : t_cur + nt].itertuples()]
         t_cur += nt
         srows: list[dict[str, str]] = []
         if s_rows is not None:
             ns = min(int(rng.poisson(s)), len(s_rows) - s_cur)
-            srows = [mk.make(r, w) for r in s_rows.iloc[s_cur:s_cur + ns].itertuples()]
+            srows = [mk.make(r, w) for r in s_rows.iloc[s_cur : s_cur + ns].itertuples()]
             s_cur += ns
         if w < B:
             baseline += rows + trows + srows
@@ -312,18 +333,23 @@ def make_plan(source: str, seed: int, n_weeks: int, per_week: int) -> Plan:
     pos = 0
     for j, m in enumerate(RAMP):
         n = round((m - 1) * b)
-        chunk = avail.iloc[pos:pos + n]
+        chunk = avail.iloc[pos : pos + n]
         pos += len(chunk)
         k = round(0.75 * len(chunk))
-        extras["ramp"][j] = [mk.make(r, B + j, product=theme_product, batch=inject_batch if i < k else None)
-                             for i, r in enumerate(chunk.itertuples())]
+        extras["ramp"][j] = [
+            mk.make(r, B + j, product=theme_product, batch=inject_batch if i < k else None)
+            for i, r in enumerate(chunk.itertuples())
+        ]
         short["ramp"] += n - len(chunk)
     info["inject_c"] = [len(extras["ramp"][j]) for j in range(WINDOW)]
     if s_rows is not None:
         target = int(rng.integers(6, 9))
         n_b = max(target - len(safety_base[0]), 3)
         extras["safety"][0] = [mk.make(r, B) for r in s_extra_rows.iloc[:n_b].itertuples()]
-        info.update(inject_b=len(extras["safety"][0]), safety_week_total=len(safety_base[0]) + len(extras["safety"][0]))
+        info.update(
+            inject_b=len(extras["safety"][0]),
+            safety_week_total=len(safety_base[0]) + len(extras["safety"][0]),
+        )
     n_e = round(0.6 * len(window[0]))
     extras["spike"][0] = [mk.make(r, B) for r in take_general(n_e)]
     info["inject_e"] = len(extras["spike"][0])
@@ -348,10 +374,13 @@ def bench_config(products: list[Any], embedder: str = "tfidf") -> VocConfig:
     but for the topic embedder, ``--embedder``)."""
     cfg = load_config(EXAMPLE_CONFIG)
     th = cfg.thresholds.model_copy(update={"embedder": embedder})
-    return cfg.model_copy(update={"products": list(products), "sources": [], "shipments": None, "thresholds": th})
+    return cfg.model_copy(
+        update={"products": list(products), "sources": [], "shipments": None, "thresholds": th}
+    )
 
 
 # ============================================================================= running the pipeline
+
 
 def _stages():  # type: ignore[no-untyped-def]
     """The pipeline's stages, imported late (heavy imports; worker processes import them once)."""
@@ -361,6 +390,7 @@ def _stages():  # type: ignore[no-untyped-def]
     from voc.sources.ingest import ingest_path
     from voc.store import analysis
     from voc.store.db import make_engine, migrate
+
     return surge_stage, update_topics, understand_pending, ingest_path, analysis, make_engine, migrate
 
 
@@ -381,6 +411,7 @@ def _run_week(engine, cfg: VocConfig, week: Week, csv_path: Path | None) -> dict
     def counts() -> None:
         with engine.begin() as conn:
             analysis.rebuild_counts(conn, week.ordinal())
+
     timed("counts", counts)
     timed("surges", lambda: surge_stage.detect_week(engine, cfg, week))
     return t
@@ -405,8 +436,13 @@ def build_baseline(plan: Plan, cfg: VocConfig, workdir: Path) -> tuple[Path, dic
         warm_flags.append(_flag_count(engine, plan.weeks[w]))
     t3 = time.perf_counter()
     _close(engine, db)
-    return db, {"ingest_s": t1 - t0, "understand_s": t2 - t1, "topics_weeks_s": t3 - t2, "total_s": t3 - t0,
-                "warm_flagged_nonglobal": warm_flags}
+    return db, {
+        "ingest_s": t1 - t0,
+        "understand_s": t2 - t1,
+        "topics_weeks_s": t3 - t2,
+        "total_s": t3 - t0,
+        "warm_flagged_nonglobal": warm_flags,
+    }
 
 
 def _close(engine, db: Path) -> None:  # type: ignore[no-untyped-def]
@@ -425,8 +461,11 @@ def _copy_db(src: Path, dst: Path) -> None:
 
 def _flag_count(engine, week: Week) -> int:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return int(conn.exec_driver_sql("select count(*) from surges where week = ? and level != 'global'",
-                                        (week.ordinal(),)).scalar_one())
+        return int(
+            conn.exec_driver_sql(
+                "select count(*) from surges where week = ? and level != 'global'", (week.ordinal(),)
+            ).scalar_one()
+        )
 
 
 def _truth(plan: Plan, scenario: str, j: int) -> tuple[set[str], set[str], str | None]:
@@ -476,13 +515,17 @@ KEYS = {"topic": "topic", "theme": "theme", "product": "product_n", "model": "mo
 
 def week_tickets(conn, w: int) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """The week's tickets with intent, severity, entities, their topic (merges resolved) and theme."""
-    q = ("select t.id, t.source_id, t.intent, t.severity, coalesce(t.product_n, '') product_n, "
-         "coalesce(t.model_n, '') model_n, coalesce(t.batch_n, '') batch_n, "
-         "coalesce(tp.merged_into, a.topic_id) topic from tickets t "
-         "left join assignments a on a.ticket_id = t.id left join topics tp on tp.id = a.topic_id "
-         "where t.week = ?")
-    df = pd.DataFrame(conn.exec_driver_sql(q, (w,)).fetchall(),
-                      columns=["id", "source_id", "intent", "severity", "product_n", "model_n", "batch_n", "topic"])
+    q = (
+        "select t.id, t.source_id, t.intent, t.severity, coalesce(t.product_n, '') product_n, "
+        "coalesce(t.model_n, '') model_n, coalesce(t.batch_n, '') batch_n, "
+        "coalesce(tp.merged_into, a.topic_id) topic from tickets t "
+        "left join assignments a on a.ticket_id = t.id left join topics tp on tp.id = a.topic_id "
+        "where t.week = ?"
+    )
+    df = pd.DataFrame(
+        conn.exec_driver_sql(q, (w,)).fetchall(),
+        columns=["id", "source_id", "intent", "severity", "product_n", "model_n", "batch_n", "topic"],
+    )
     theme_of = _theme_of(conn)
     df["theme"] = df["topic"].map(lambda t: theme_of.get(int(t)) if pd.notna(t) else None)
     return df
@@ -532,8 +575,15 @@ def cell_mask(df: pd.DataFrame, rec: dict[str, Any]) -> pd.Series | None:
     return mask
 
 
-def score_week(engine, cfg: VocConfig, week: Week, theme_ids: set[str], injected: set[str],  # type: ignore[no-untyped-def]
-               inject_batch: str | None, diagnose_miss: bool = True) -> dict[str, Any]:
+def score_week(
+    engine,
+    cfg: VocConfig,
+    week: Week,
+    theme_ids: set[str],
+    injected: set[str],  # type: ignore[no-untyped-def]
+    inject_batch: str | None,
+    diagnose_miss: bool = True,
+) -> dict[str, Any]:
     w = week.ordinal()
     with engine.connect() as conn:
         df = week_tickets(conn, w)
@@ -547,53 +597,93 @@ def score_week(engine, cfg: VocConfig, week: Week, theme_ids: set[str], injected
         if r["level"] == "global":
             continue
         m = cell_mask(df, r)
-        rec = {k: r.get(k) for k in ("level", "cell", "topic_id", "theme_id", "product", "model", "batch", "observed",
-                                     "expected", "ratio", "q", "severity", "conc_batch", "new_cell")}
+        rec = {
+            k: r.get(k)
+            for k in (
+                "level",
+                "cell",
+                "topic_id",
+                "theme_id",
+                "product",
+                "model",
+                "batch",
+                "observed",
+                "expected",
+                "ratio",
+                "q",
+                "severity",
+                "conc_batch",
+                "new_cell",
+            )
+        }
         if m is None:
             rec.update(kind="unscorable")
         else:
             c, ct, ci = int(m.sum()), int((m & in_t).sum()), int((m & in_i).sum())
             hit = bool(c and (ct >= SHARE_HIT * c or (n_i and ci >= SHARE_HIT * n_i)))
-            rec.update(cell_n=c, theme_n=ct, injected_n=ci,
-                       kind="hit" if hit else "partial" if ct else "false")
-            rec["batch_named"] = bool(hit and inject_batch and inject_batch in (r.get("batch"), r.get("conc_batch")))
+            rec.update(
+                cell_n=c, theme_n=ct, injected_n=ci, kind="hit" if hit else "partial" if ct else "false"
+            )
+            rec["batch_named"] = bool(
+                hit and inject_batch and inject_batch in (r.get("batch"), r.get("conc_batch"))
+            )
         flagged.append(rec)
     # what a meeting sees: one brief item per theme (surges.selection, as the brief groups them); an
     # item is false when none of its cells touches the theme, and names the batch when any of its
     # cells (or the batch row it shows) is the injected batch
     with engine.connect() as conn:
         theme_map = _theme_of(conn)
-    objs = [SimpleNamespace(**{**r, "kind": f["kind"]}) for r, f in
-            zip([r for r in rows if r["level"] != "global"], flagged, strict=True)]
+    objs = [
+        SimpleNamespace(**{**r, "kind": f["kind"]})
+        for r, f in zip([r for r in rows if r["level"] != "global"], flagged, strict=True)
+    ]
     items = group_surges(objs, theme_map)
     hit_items = [g for g in items if any(x.kind == "hit" for x in g.rows)]
-    item_batch = any(inject_batch and any(inject_batch in (x.batch, x.conc_batch) for x in g.rows)
-                     for g in hit_items)
+    item_batch = any(
+        inject_batch and any(inject_batch in (x.batch, x.conc_batch) for x in g.rows) for g in hit_items
+    )
     out: dict[str, Any] = {
-        "week": str(week), "theme_tickets": n_t, "injected": n_i,
+        "week": str(week),
+        "theme_tickets": n_t,
+        "injected": n_i,
         "hit": any(f["kind"] == "hit" for f in flagged),
         "batch_named": any(f.get("batch_named") for f in flagged) or bool(item_batch),
-        "items": len(items), "false_items": sum(all(x.kind == "false" for x in g.rows) for g in items),
-        "false": sum(f["kind"] == "false" for f in flagged), "partial": sum(f["kind"] == "partial" for f in flagged),
+        "items": len(items),
+        "false_items": sum(all(x.kind == "false" for x in g.rows) for g in items),
+        "false": sum(f["kind"] == "false" for f in flagged),
+        "partial": sum(f["kind"] == "partial" for f in flagged),
         "unscorable": sum(f["kind"] == "unscorable" for f in flagged),
-        "global_note": any(r["level"] == "global" for r in rows), "flagged": flagged,
+        "global_note": any(r["level"] == "global" for r in rows),
+        "flagged": flagged,
     }
     if n_t and not out["hit"] and diagnose_miss:
         out["miss"] = diagnose(engine, cfg, week, df, in_t, topics)
     return out
 
 
-def diagnose(engine, cfg: VocConfig, week: Week, df: pd.DataFrame, in_t: pd.Series,  # type: ignore[no-untyped-def]
-             topics: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def diagnose(
+    engine,
+    cfg: VocConfig,
+    week: Week,
+    df: pd.DataFrame,
+    in_t: pd.Series,  # type: ignore[no-untyped-def]
+    topics: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
     """Where the theme's tickets went and why the best-matching cell was not flagged."""
     th = df[in_t]
     n = len(th)
     landed = []
     for tid, k in th["topic"].value_counts(dropna=False).head(5).items():
         t = topics.get(int(tid)) if pd.notna(tid) else None
-        landed.append({"topic": None if t is None else int(tid), "share": round(k / n, 3),
-                       "intent": t["intent"] if t else "(no topic)", "status": t["status"] if t else None,
-                       "label": t["label"] if t else None})
+        landed.append(
+            {
+                "topic": None if t is None else int(tid),
+                "share": round(k / n, 3),
+                "intent": t["intent"] if t else "(no topic)",
+                "status": t["status"] if t else None,
+                "label": t["label"] if t else None,
+            }
+        )
     assessed = _assess(engine, cfg, week)
     levels = sorted(set(assessed["level"])) if len(assessed) else []
     best: dict[str, Any] | None = None
@@ -625,10 +715,13 @@ def diagnose(engine, cfg: VocConfig, week: Week, df: pd.DataFrame, in_t: pd.Seri
                 best = {**rec, "match": round(score, 3), "cell_n": c, "theme_n": ct}
     if best is not None:
         best.update(_judge(best, assessed, cfg, topics, week.ordinal()))
-    return {"theme_tickets": n, "landed": landed,
-            "intents": {str(k): int(v) for k, v in th["intent"].value_counts().items()},
-            "severities": {str(k): int(v) for k, v in th["severity"].value_counts().items()},
-            "best_cell": _plain(best)}
+    return {
+        "theme_tickets": n,
+        "landed": landed,
+        "intents": {str(k): int(v) for k, v in th["intent"].value_counts().items()},
+        "severities": {str(k): int(v) for k, v in th["severity"].value_counts().items()},
+        "best_cell": _plain(best),
+    }
 
 
 def _plain(d: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -644,8 +737,9 @@ def _plain(d: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def _judge(best: dict[str, Any], assessed: pd.DataFrame, cfg: VocConfig, topics: dict[int, dict[str, Any]],
-           w: int) -> dict[str, Any]:
+def _judge(
+    best: dict[str, Any], assessed: pd.DataFrame, cfg: VocConfig, topics: dict[int, dict[str, Any]], w: int
+) -> dict[str, Any]:
     th = cfg.thresholds
     if len(assessed) == 0:
         return {"stopped_by": ["not tested (no cell tested this week)"]}
@@ -666,7 +760,10 @@ def _judge(best: dict[str, Any], assessed: pd.DataFrame, cfg: VocConfig, topics:
         stopped.append("not tested (new cell or too little history)")
         return {"stopped_by": stopped}
     r = rows.iloc[0].to_dict()
-    res = {k: _val(r.get(k)) for k in ("observed", "expected", "p", "q", "ratio", "family", "flagged", "new_cell")}
+    res = {
+        k: _val(r.get(k))
+        for k in ("observed", "expected", "p", "q", "ratio", "family", "flagged", "new_cell")
+    }
     if bool(r.get("new_cell")):
         stopped.append("new cell")
     if bool(_val(r.get("emerging"))) and not stopped[:1] == ["emerging topic (born this week)"]:
@@ -710,30 +807,42 @@ def _assess(engine, cfg: VocConfig, week: Week) -> pd.DataFrame:  # type: ignore
     with engine.connect() as conn:
         rows = analysis.counts_frame_rows(conn, "complaint", start, w)
         vols = analysis.volumes(conn, start, w)
-    counts = pd.DataFrame(rows, columns=["week", "topic_id", "product", "model", "batch", "n", "n_safety",
-                                         "n_defect", "n_service"])
+    counts = pd.DataFrame(
+        rows,
+        columns=["week", "topic_id", "product", "model", "batch", "n", "n_safety", "n_defect", "n_service"],
+    )
     vol = pd.DataFrame(vols, columns=["week", "product", "batch", "n"])
     total = vol[(vol["product"] == "") & (vol["batch"] == "")].set_index("week")["n"]
     if counts.empty or w not in total.index:
         return pd.DataFrame(columns=["level", "topic_id", "product", "model", "batch"])
     weeks = list(range(int(total.index.min()), w + 1))
-    res = detect_cells(surge_stage.count_table(counts, total.reindex(weeks), weeks), w,
-                        surge_stage.params_from(cfg))
+    res = detect_cells(
+        surge_stage.count_table(counts, total.reindex(weeks), weeks), w, surge_stage.params_from(cfg)
+    )
     return res.reset_index(drop=True)
 
 
-def summarise(scenario: str, weeks: list[dict[str, Any]], seconds: float, stages: dict[str, float],
-              score_seconds: float) -> dict[str, Any]:
+def summarise(
+    scenario: str, weeks: list[dict[str, Any]], seconds: float, stages: dict[str, float], score_seconds: float
+) -> dict[str, Any]:
     """``seconds``: the pipeline's time for the run (copying the store, writing the CSVs, the stages);
     scoring and diagnostics are timed apart (``score_seconds``)."""
     hits = [wk["hit"] for wk in weeks]
-    out: dict[str, Any] = {"scenario": scenario, "seconds": round(seconds, 2), "score_seconds": round(score_seconds, 2),
-                           "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
-                           "weeks": weeks, "hit": any(hits), "batch_named": any(wk["batch_named"] for wk in weeks),
-                           "false": sum(wk["false"] for wk in weeks), "partial": sum(wk["partial"] for wk in weeks),
-                           "false_items": sum(wk.get("false_items", 0) for wk in weeks),
-                           "unscorable": sum(wk["unscorable"] for wk in weeks), "n_weeks": len(weeks),
-                           "global_note": any(wk["global_note"] for wk in weeks)}
+    out: dict[str, Any] = {
+        "scenario": scenario,
+        "seconds": round(seconds, 2),
+        "score_seconds": round(score_seconds, 2),
+        "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
+        "weeks": weeks,
+        "hit": any(hits),
+        "batch_named": any(wk["batch_named"] for wk in weeks),
+        "false": sum(wk["false"] for wk in weeks),
+        "partial": sum(wk["partial"] for wk in weeks),
+        "false_items": sum(wk.get("false_items", 0) for wk in weeks),
+        "unscorable": sum(wk["unscorable"] for wk in weeks),
+        "n_weeks": len(weeks),
+        "global_note": any(wk["global_note"] for wk in weeks),
+    }
     if scenario == "ramp":
         out["hit_by_ramp_end"] = any(hits[:4])
         out["first_hit_week"] = hits.index(True) + 1 if any(hits) else None
@@ -744,8 +853,17 @@ def summarise(scenario: str, weeks: list[dict[str, Any]], seconds: float, stages
 
 # ============================================================================= one (source, seed)
 
-def run_one(source: str, seed: int, n_weeks: int, per_week: int, scenarios: list[str], root: str,
-            keep: bool, embedder: str = "tfidf") -> dict[str, Any]:
+
+def run_one(
+    source: str,
+    seed: int,
+    n_weeks: int,
+    per_week: int,
+    scenarios: list[str],
+    root: str,
+    keep: bool,
+    embedder: str = "tfidf",
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix=f"{source}-{seed}-", dir=root))
     try:
@@ -757,17 +875,29 @@ def run_one(source: str, seed: int, n_weeks: int, per_week: int, scenarios: list
             if sc == "safety" and not plan.extras["safety"]:
                 continue
             runs[sc] = run_scenario(plan, cfg, base_db, sc, workdir)
-        return {"source": source, "seed": seed, "info": plan.info, "baseline": base_t, "runs": runs,
-                "seconds": round(time.perf_counter() - t0, 1)}
+        return {
+            "source": source,
+            "seed": seed,
+            "info": plan.info,
+            "baseline": base_t,
+            "runs": runs,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
     except Exception as e:  # noqa: BLE001 - one failed run must not lose the others
-        return {"source": source, "seed": seed, "error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
+        return {
+            "source": source,
+            "seed": seed,
+            "error": f"{type(e).__name__}: {e}",
+            "trace": traceback.format_exc(),
+        }
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def rescore_one(run_dir: str, n_weeks: int, per_week: int, scenarios: list[str], embedder: str = "tfidf"
-                ) -> dict[str, Any]:
+def rescore_one(
+    run_dir: str, n_weeks: int, per_week: int, scenarios: list[str], embedder: str = "tfidf"
+) -> dict[str, Any]:
     """Re-run only the surge stage (and the scoring) on the stores a ``--keep`` run left in ``run_dir``
     (``<source>-<seed>-*``): each scenario's weeks are detected again in order on a copy of its final
     store, with this checkout's code. Topics and counts stay as that run left them (for the ramp:
@@ -804,13 +934,26 @@ def rescore_one(run_dir: str, n_weeks: int, per_week: int, scenarios: list[str],
                     weeks_out.append(score_week(engine, cfg, week, *_truth(plan, sc, j), diagnose_miss=last))
                 engine.dispose()
                 runs[sc] = summarise(sc, weeks_out, time.perf_counter() - ts, {}, 0.0)
-        return {"source": source, "seed": seed, "info": plan.info, "baseline": {"total_s": 0.0},
-                "runs": runs, "seconds": round(time.perf_counter() - t0, 1), "rescored": str(d)}
+        return {
+            "source": source,
+            "seed": seed,
+            "info": plan.info,
+            "baseline": {"total_s": 0.0},
+            "runs": runs,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "rescored": str(d),
+        }
     except Exception as e:  # noqa: BLE001 - one failed run must not lose the others
-        return {"source": source, "seed": seed, "error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
+        return {
+            "source": source,
+            "seed": seed,
+            "error": f"{type(e).__name__}: {e}",
+            "trace": traceback.format_exc(),
+        }
 
 
 # ============================================================================= report
+
 
 def table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
@@ -821,13 +964,19 @@ def table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             n = len(runs)
             weeks = sum(x["n_weeks"] for x in runs)
-            row = {"source": src, "scenario": sc, "runs": n,
-                   "recall": None if sc in ("null", "spike") else round(sum(x["hit"] for x in runs) / n, 2),
-                   "batch_named": round(sum(x["batch_named"] for x in runs) / n, 2) if sc in ("theme", "ramp") else None,
-                   "false_per_week": round(sum(x["false"] for x in runs) / weeks, 2),
-                   "partial_per_week": round(sum(x["partial"] for x in runs) / weeks, 2),
-                   "false_items_per_week": round(sum(x.get("false_items", 0) for x in runs) / weeks, 2),
-                   "seconds_per_run": round(sum(x["seconds"] for x in runs) / n, 1)}
+            row = {
+                "source": src,
+                "scenario": sc,
+                "runs": n,
+                "recall": None if sc in ("null", "spike") else round(sum(x["hit"] for x in runs) / n, 2),
+                "batch_named": round(sum(x["batch_named"] for x in runs) / n, 2)
+                if sc in ("theme", "ramp")
+                else None,
+                "false_per_week": round(sum(x["false"] for x in runs) / weeks, 2),
+                "partial_per_week": round(sum(x["partial"] for x in runs) / weeks, 2),
+                "false_items_per_week": round(sum(x.get("false_items", 0) for x in runs) / weeks, 2),
+                "seconds_per_run": round(sum(x["seconds"] for x in runs) / n, 1),
+            }
             if sc == "ramp":
                 row["recall_by_ramp_end"] = round(sum(x["hit_by_ramp_end"] for x in runs) / n, 2)
             if sc == "spike":
@@ -841,8 +990,10 @@ def table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def print_report(results: list[dict[str, Any]], rows: list[dict[str, Any]], tune: bool) -> None:
     if tune:
         print("\n*** TUNING SEEDS (100-104): not results ***")
-    hdr = (f"{'source':10} {'scenario':8} {'runs':>4} {'recall':>6} {'batch':>6} {'false/wk':>8} {'items/wk':>8} "
-           f"{'partial/wk':>10} {'s/run':>7}  notes")
+    hdr = (
+        f"{'source':10} {'scenario':8} {'runs':>4} {'recall':>6} {'batch':>6} {'false/wk':>8} {'items/wk':>8} "
+        f"{'partial/wk':>10} {'s/run':>7}  notes"
+    )
     print("\n" + hdr)
     print("-" * len(hdr))
     for r in rows:
@@ -856,8 +1007,11 @@ def print_report(results: list[dict[str, Any]], rows: list[dict[str, Any]], tune
 
         def f(x: Any) -> str:
             return "-" if x is None else f"{x:.2f}"
-        print(f"{r['source']:10} {r['scenario']:8} {r['runs']:>4} {f(r['recall']):>6} {f(r['batch_named']):>6} "
-              f"{r['false_per_week']:>8.2f} {r['false_items_per_week']:>8.2f} {r['partial_per_week']:>10.2f} {r['seconds_per_run']:>7.1f}  {'; '.join(notes)}")
+
+        print(
+            f"{r['source']:10} {r['scenario']:8} {r['runs']:>4} {f(r['recall']):>6} {f(r['batch_named']):>6} "
+            f"{r['false_per_week']:>8.2f} {r['false_items_per_week']:>8.2f} {r['partial_per_week']:>10.2f} {r['seconds_per_run']:>7.1f}  {'; '.join(notes)}"
+        )
     errors = [r for r in results if "error" in r]
     for r in errors:
         print(f"\nERROR {r['source']} seed {r['seed']}: {r['error']}\n{r['trace']}")
@@ -869,16 +1023,26 @@ def print_report(results: list[dict[str, Any]], rows: list[dict[str, Any]], tune
             m = run["miss"]
             info = r["info"]
             theme = info["safety"] if sc == "safety" else info["theme"]
-            print(f"- {r['source']} seed {r['seed']} {sc} [{theme}] {m['theme_tickets']} theme tickets; intents "
-                  f"{m['intents']}; severities {m['severities']}")
-            print("    landed: " + ", ".join(
-                f"{x['topic']}({x['intent']},{x['status']}) {x['share']:.0%}" for x in m["landed"]))
+            print(
+                f"- {r['source']} seed {r['seed']} {sc} [{theme}] {m['theme_tickets']} theme tickets; intents "
+                f"{m['intents']}; severities {m['severities']}"
+            )
+            print(
+                "    landed: "
+                + ", ".join(
+                    f"{x['topic']}({x['intent']},{x['status']}) {x['share']:.0%}" for x in m["landed"]
+                )
+            )
             b = m["best_cell"]
             if b:
-                keys = ",".join(f"{k}={b[k]}" for k in ("topic_id", "theme_id", "product", "model", "batch") if k in b)
-                print(f"    best cell {b['level']} {keys}: match {b['match']}, {b['theme_n']}/{b['cell_n']} theme; "
-                      f"obs {b.get('observed')} exp {_fmt(b.get('expected'))} p {_fmt(b.get('p'))} q {_fmt(b.get('q'))} "
-                      f"ratio {_fmt(b.get('ratio'))} -> {'; '.join(b.get('stopped_by', []))}")
+                keys = ",".join(
+                    f"{k}={b[k]}" for k in ("topic_id", "theme_id", "product", "model", "batch") if k in b
+                )
+                print(
+                    f"    best cell {b['level']} {keys}: match {b['match']}, {b['theme_n']}/{b['cell_n']} theme; "
+                    f"obs {b.get('observed')} exp {_fmt(b.get('expected'))} p {_fmt(b.get('p'))} q {_fmt(b.get('q'))} "
+                    f"ratio {_fmt(b.get('ratio'))} -> {'; '.join(b.get('stopped_by', []))}"
+                )
 
 
 def _fmt(x: Any) -> str:
@@ -903,10 +1067,14 @@ def _uptime() -> str:
 def _git() -> str:
     root = Path(__file__).resolve().parents[1]
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.split("\n")
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
         if not head:
             return f"{root} is not a git checkout (an export: say which commit)"
         return f"{head}{' + uncommitted changes in ' + str(len([d for d in dirty if d])) + ' files' if any(dirty) else ''}"
@@ -918,20 +1086,30 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", default=",".join(ds.SOURCES))
     ap.add_argument("--seeds", default="0-9", help="evaluation seeds, e.g. 0-9 or 0,1 (ignored with --tune)")
-    ap.add_argument("--tune", action="store_true",
-                    help="run tuning seeds: 100-104, or --seeds >= 100 (never report them)")
+    ap.add_argument(
+        "--tune", action="store_true", help="run tuning seeds: 100-104, or --seeds >= 100 (never report them)"
+    )
     ap.add_argument("--scenarios", default="a,b,c,d,e", help="a theme, b safety, c ramp, d null, e spike")
-    ap.add_argument("--weeks", type=int, default=20, help="timeline length, 16-26 (the last 6 are the window)")
+    ap.add_argument(
+        "--weeks", type=int, default=20, help="timeline length, 16-26 (the last 6 are the window)"
+    )
     ap.add_argument("--per-week", type=int, default=300, help="ordinary tickets a week (capped by the pool)")
     ap.add_argument("--jobs", type=int, default=1, help="(source, seed) runs in parallel processes")
     ap.add_argument("--out", type=Path, default=Path("detection-results.json"))
     ap.add_argument("--workdir", default=tempfile.gettempdir())
     ap.add_argument("--keep", action="store_true", help="keep the stores and CSVs (in --workdir)")
-    ap.add_argument("--embedder", choices=["tfidf", "hybrid"], default="tfidf",
-                    help="thresholds.embedder for every run (hybrid needs the 'multilingual' extra)")
-    ap.add_argument("--rescore", metavar="DIR",
-                    help="re-run only the surge stage and the scoring on the stores a --keep run left in DIR "
-                         "(a tuning aid for changes to cells and the verdict; --sources/--seeds still select)")
+    ap.add_argument(
+        "--embedder",
+        choices=["tfidf", "hybrid"],
+        default="tfidf",
+        help="thresholds.embedder for every run (hybrid needs the 'multilingual' extra)",
+    )
+    ap.add_argument(
+        "--rescore",
+        metavar="DIR",
+        help="re-run only the surge stage and the scoring on the stores a --keep run left in DIR "
+        "(a tuning aid for changes to cells and the verdict; --sources/--seeds still select)",
+    )
     args = ap.parse_args()
     if not 16 <= args.weeks <= 26:
         ap.error("--weeks must be 16-26")
@@ -953,8 +1131,11 @@ def main() -> int:
     results: list[dict[str, Any]] = []
     call = (args.weeks, args.per_week, scenarios, args.workdir, args.keep, args.embedder)
     if args.rescore:
-        dirs = sorted(str(x) for x in Path(args.rescore).iterdir() if x.is_dir()
-                      and tuple(x.name.rsplit("-", 2)[:2]) in {(s, str(n)) for s, n in jobs})
+        dirs = sorted(
+            str(x)
+            for x in Path(args.rescore).iterdir()
+            if x.is_dir() and tuple(x.name.rsplit("-", 2)[:2]) in {(s, str(n)) for s, n in jobs}
+        )
         for x in dirs:
             results.append(rescore_one(x, args.weeks, args.per_week, scenarios, args.embedder))
             _progress(results[-1])
@@ -975,9 +1156,19 @@ def main() -> int:
     print_report(results, rows, args.tune)
     end = _uptime()
     print(f"\nwall time {wall:.0f} s for {len(jobs)} (source, seed) runs with --jobs {args.jobs}\nend: {end}")
-    doc = {"tuning": args.tune, "code": _git(), "started": start, "ended": end, "wall_seconds": round(wall, 1),
-           "args": {k: str(v) for k, v in vars(args).items()}, "table": rows, "results": results}
-    args.out.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default), encoding="utf-8")
+    doc = {
+        "tuning": args.tune,
+        "code": _git(),
+        "started": start,
+        "ended": end,
+        "wall_seconds": round(wall, 1),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "table": rows,
+        "results": results,
+    }
+    args.out.write_text(
+        json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default), encoding="utf-8"
+    )
     print(f"wrote {args.out}")
     return 0
 
@@ -994,11 +1185,17 @@ def _progress(r: dict[str, Any]) -> None:
     if "error" in r:
         print(f"  {r['source']} seed {r['seed']}: ERROR {r['error']}", flush=True)
         return
-    parts = [f"{sc} {'' if sc in ('null', 'spike') else 'hit' if x['hit'] else 'miss'}"
-             f"{' +batch' if x['batch_named'] else ''}{' global' if x['global_note'] else ''} false {x['false']} "
-             f"{x['seconds']:.0f}s" for sc, x in r["runs"].items()]
-    print(f"  {r['source']} seed {r['seed']}: baseline {r['baseline']['total_s']:.0f}s "
-          f"({r['info']['baseline_tickets']} tickets); " + "; ".join(parts), flush=True)
+    parts = [
+        f"{sc} {'' if sc in ('null', 'spike') else 'hit' if x['hit'] else 'miss'}"
+        f"{' +batch' if x['batch_named'] else ''}{' global' if x['global_note'] else ''} false {x['false']} "
+        f"{x['seconds']:.0f}s"
+        for sc, x in r["runs"].items()
+    ]
+    print(
+        f"  {r['source']} seed {r['seed']}: baseline {r['baseline']['total_s']:.0f}s "
+        f"({r['info']['baseline_tickets']} tickets); " + "; ".join(parts),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

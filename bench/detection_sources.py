@@ -66,10 +66,21 @@ class Corpus:
     notes: list[str] = field(default_factory=list)
 
 
-def _frame(rid: pd.Series, body: pd.Series, group: pd.Series, lang: str, hint: pd.Series | str,
-           model_key: pd.Series | str = "") -> pd.DataFrame:
-    df = pd.DataFrame({"rid": rid.astype(str).to_numpy(), "body": body.astype(str).to_numpy(),
-                       "group": group.astype(str).to_numpy()})
+def _frame(
+    rid: pd.Series,
+    body: pd.Series,
+    group: pd.Series,
+    lang: str,
+    hint: pd.Series | str,
+    model_key: pd.Series | str = "",
+) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "rid": rid.astype(str).to_numpy(),
+            "body": body.astype(str).to_numpy(),
+            "group": group.astype(str).to_numpy(),
+        }
+    )
     df["lang"] = lang
     df["hint"] = hint if isinstance(hint, str) else hint.to_numpy()
     df["model_key"] = model_key if isinstance(model_key, str) else model_key.astype(str).to_numpy()
@@ -83,10 +94,16 @@ def _models(prefix: str, n: int) -> list[str]:
 # ------------------------------------------------------------------------------------------ zh_shop
 
 SHOP_PRODUCTS = {  # category -> (id, model prefix, English name)
-    "书籍": ("books", "BK", "book store"), "平板": ("tablet", "TB", "tablet"), "手机": ("phone", "PH", "phone"),
-    "水果": ("fruit", "FR", "fresh fruit"), "洗发水": ("shampoo", "SH", "shampoo"),
-    "热水器": ("heater", "WH", "water heater"), "蒙牛": ("milk", "MK", "milk"), "衣服": ("apparel", "AP", "apparel"),
-    "计算机": ("laptop", "LT", "laptop"), "酒店": ("hotel", "HT", "hotel stay"),
+    "书籍": ("books", "BK", "book store"),
+    "平板": ("tablet", "TB", "tablet"),
+    "手机": ("phone", "PH", "phone"),
+    "水果": ("fruit", "FR", "fresh fruit"),
+    "洗发水": ("shampoo", "SH", "shampoo"),
+    "热水器": ("heater", "WH", "water heater"),
+    "蒙牛": ("milk", "MK", "milk"),
+    "衣服": ("apparel", "AP", "apparel"),
+    "计算机": ("laptop", "LT", "laptop"),
+    "酒店": ("hotel", "HT", "hotel stay"),
 }
 SHOP_THEMES = [  # (category, regex, name)
     ("计算机", r"发热|发烫|散热|温度|烫手", "laptop overheating"),
@@ -97,8 +114,10 @@ SHOP_THEMES = [  # (category, regex, name)
     ("平板", r"充电|充不进", "tablet charging"),
     ("水果", r"腐烂|发霉|霉|烂了|坏了", "rotten fruit"),
 ]
-FOOD_SAFETY = (r"虫|头发|异物|苍蝇|蟑螂|毛发|玻璃|铁丝|钉子|塑料片|小强|拉肚子|腹泻|肚子疼|中毒|呕吐|吃坏|"
-               r"上吐下泻")
+FOOD_SAFETY = (
+    r"虫|头发|异物|苍蝇|蟑螂|毛发|玻璃|铁丝|钉子|塑料片|小强|拉肚子|腹泻|肚子疼|中毒|呕吐|吃坏|"
+    r"上吐下泻"
+)
 
 
 @cache
@@ -109,23 +128,50 @@ def zh_shop() -> Corpus:
     z["group"] = z["cat"].map(lambda c: SHOP_PRODUCTS[c][0])
     neg = z[z["label"] == 0]
     pos = z[z["label"] == 1].sample(n=len(neg) // 9, random_state=0)  # ~10% of the traffic
-    general = _frame(pd.concat([neg["rid"], pos["rid"]]), pd.concat([neg["review"], pos["review"]]),
-                     pd.concat([neg["group"], pos["group"]]), "zh", "")
+    general = _frame(
+        pd.concat([neg["rid"], pos["rid"]]),
+        pd.concat([neg["review"], pos["review"]]),
+        pd.concat([neg["group"], pos["group"]]),
+        "zh",
+        "",
+    )
     negf = _frame(neg["rid"], neg["review"], neg["group"], "zh", "")
     themes = []
     for cat, rx, name in SHOP_THEMES:
         pid = SHOP_PRODUCTS[cat][0]
         m = (negf["group"] == pid) & negf["body"].str.contains(rx) & ~negf["body"].str.contains(FOOD_SAFETY)
-        themes.append(Theme(name, f"zh_shop negative reviews of {cat} matching /{rx}/ (not the safety rule)",
-                            "theme", negf[m].reset_index(drop=True), pid))
+        themes.append(
+            Theme(
+                name,
+                f"zh_shop negative reviews of {cat} matching /{rx}/ (not the safety rule)",
+                "theme",
+                negf[m].reset_index(drop=True),
+                pid,
+            )
+        )
     food = negf["group"].isin(["fruit", "milk"]) & negf["body"].str.contains(FOOD_SAFETY)
-    safety = [Theme("food foreign object / poisoning", f"zh_shop negative reviews of 水果/蒙牛 matching /{FOOD_SAFETY}/",
-                    "safety", negf[food].reset_index(drop=True), None)]
-    products = [Product(id=pid, name_zh=cat, name_en=en, models=_models(pre, 2))
-                for cat, (pid, pre, en) in SHOP_PRODUCTS.items()]
-    return Corpus("zh_shop", general.reset_index(drop=True), themes, safety, products,
-                  models={p.id: p.models for p in products},
-                  notes=["electric hazards: 22 matching negatives, mostly figurative: no electric safety theme"])
+    safety = [
+        Theme(
+            "food foreign object / poisoning",
+            f"zh_shop negative reviews of 水果/蒙牛 matching /{FOOD_SAFETY}/",
+            "safety",
+            negf[food].reset_index(drop=True),
+            None,
+        )
+    ]
+    products = [
+        Product(id=pid, name_zh=cat, name_en=en, models=_models(pre, 2))
+        for cat, (pid, pre, en) in SHOP_PRODUCTS.items()
+    ]
+    return Corpus(
+        "zh_shop",
+        general.reset_index(drop=True),
+        themes,
+        safety,
+        products,
+        models={p.id: p.models for p in products},
+        notes=["electric hazards: 22 matching negatives, mostly figurative: no electric safety theme"],
+    )
 
 
 # ------------------------------------------------------------------------------------------ jd_aircon
@@ -135,9 +181,14 @@ JD_THEMES = [
     (r"噪音|声音大|异响|响声|嗡嗡|吵", "aircon noise"),
     (r"安装费|收费|乱收费|材料费|加钱|收钱|高空费", "installation charges"),
 ]
-JD_SERIES = [("云悦挂机", "Yunyue wall unit", "YW"), ("风畅挂机", "Fengchang wall unit", "FC"),
-             ("清风挂机", "Qingfeng wall unit", "QF"), ("静享挂机", "Jingxiang wall unit", "JX"),
-             ("凌云柜机", "Lingyun floor unit", "LY"), ("悦家柜机", "Yuejia floor unit", "YJ")]
+JD_SERIES = [
+    ("云悦挂机", "Yunyue wall unit", "YW"),
+    ("风畅挂机", "Fengchang wall unit", "FC"),
+    ("清风挂机", "Qingfeng wall unit", "QF"),
+    ("静享挂机", "Jingxiang wall unit", "JX"),
+    ("凌云柜机", "Lingyun floor unit", "LY"),
+    ("悦家柜机", "Yuejia floor unit", "YJ"),
+]
 
 
 @cache
@@ -154,24 +205,48 @@ def jd_aircon() -> Corpus:
     j["hint"] = (j["打分"] <= 2).map({True: "complaint", False: ""})
     neg = j[j["打分"] <= 2]
     pos = j[j["打分"] >= 3].sample(n=min((j["打分"] >= 3).sum(), int(len(neg) * 0.43)), random_state=0)
-    general = _frame(pd.concat([neg["rid"], pos["rid"]]), pd.concat([neg["评论内容"], pos["评论内容"]]),
-                     pd.concat([neg["group"], pos["group"]]), "zh", pd.concat([neg["hint"], pos["hint"]]))
+    general = _frame(
+        pd.concat([neg["rid"], pos["rid"]]),
+        pd.concat([neg["评论内容"], pos["评论内容"]]),
+        pd.concat([neg["group"], pos["group"]]),
+        "zh",
+        pd.concat([neg["hint"], pos["hint"]]),
+    )
     negf = _frame(neg["rid"], neg["评论内容"], neg["group"], "zh", neg["hint"])
-    themes = [Theme(name, f"jd_aircon 1-2 star reviews (any SKU) matching /{rx}/, put on one product", "theme",
-                    negf[negf["body"].str.contains(rx)].reset_index(drop=True), None)
-              for rx, name in JD_THEMES]
-    products = [Product(id=ids[i], name_zh=zh, name_en=en, models=[f"KF-{p}35", f"KF-{p}51"])
-                for i, (zh, en, p) in enumerate(JD_SERIES)]
-    return Corpus("jd_aircon", general.reset_index(drop=True), themes, [], products,
-                  models={p.id: p.models for p in products},
-                  notes=["no safety theme: ~10 genuine electrical-hazard complaints in 4,851 1-2 star reviews"])
+    themes = [
+        Theme(
+            name,
+            f"jd_aircon 1-2 star reviews (any SKU) matching /{rx}/, put on one product",
+            "theme",
+            negf[negf["body"].str.contains(rx)].reset_index(drop=True),
+            None,
+        )
+        for rx, name in JD_THEMES
+    ]
+    products = [
+        Product(id=ids[i], name_zh=zh, name_en=en, models=[f"KF-{p}35", f"KF-{p}51"])
+        for i, (zh, en, p) in enumerate(JD_SERIES)
+    ]
+    return Corpus(
+        "jd_aircon",
+        general.reset_index(drop=True),
+        themes,
+        [],
+        products,
+        models={p.id: p.models for p in products},
+        notes=["no safety theme: ~10 genuine electrical-hazard complaints in 4,851 1-2 star reviews"],
+    )
 
 
 # ------------------------------------------------------------------------------------------ cfpb
 
 CFPB_PRODUCTS = {  # CFPB product -> (id, name_zh, name_en, model prefix)
-    "Credit reporting, credit repair services, or other personal consumer reports":
-        ("credit_report", "信用报告服务", "CreditView report", "CR"),
+    "Credit reporting, credit repair services, or other personal consumer reports": (
+        "credit_report",
+        "信用报告服务",
+        "CreditView report",
+        "CR",
+    ),
     "Credit card or prepaid card": ("card", "信用卡", "Horizon card", "CC"),
     "Debt collection": ("collections", "催收服务", "collections desk", "DC"),
     "Checking or savings account": ("account", "储蓄账户", "Everyday account", "AC"),
@@ -182,11 +257,18 @@ CFPB_PRODUCTS = {  # CFPB product -> (id, name_zh, name_en, model prefix)
     "Student loan": ("student_loan", "助学贷款", "Campus loan", "SL"),
 }
 CFPB_THEMES = [
-    ("Credit reporting, credit repair services, or other personal consumer reports", "Improper use of your report"),
-    ("Credit reporting, credit repair services, or other personal consumer reports",
-     "Incorrect information on your report"),
-    ("Credit reporting, credit repair services, or other personal consumer reports",
-     "Problem with a credit reporting company's investigation into an existing problem"),
+    (
+        "Credit reporting, credit repair services, or other personal consumer reports",
+        "Improper use of your report",
+    ),
+    (
+        "Credit reporting, credit repair services, or other personal consumer reports",
+        "Incorrect information on your report",
+    ),
+    (
+        "Credit reporting, credit repair services, or other personal consumer reports",
+        "Problem with a credit reporting company's investigation into an existing problem",
+    ),
     ("Debt collection", "Attempts to collect debt not owed"),
 ]
 
@@ -203,9 +285,15 @@ def cfpb() -> Corpus:
     themes = []
     for prod, issue in CFPB_THEMES:
         m = (c["product"] == prod) & (c["issue"] == issue)
-        themes.append(Theme(f"{CFPB_PRODUCTS[prod][0]}: {issue}", f"cfpb narratives with product={prod!r} and "
-                            f"issue={issue!r}", "theme", general[m.to_numpy()].reset_index(drop=True),
-                            CFPB_PRODUCTS[prod][0]))
+        themes.append(
+            Theme(
+                f"{CFPB_PRODUCTS[prod][0]}: {issue}",
+                f"cfpb narratives with product={prod!r} and issue={issue!r}",
+                "theme",
+                general[m.to_numpy()].reset_index(drop=True),
+                CFPB_PRODUCTS[prod][0],
+            )
+        )
     model_of_key: dict[str, str] = {}
     models: dict[str, list[str]] = {}
     for prod, (pid, _, _, pre) in CFPB_PRODUCTS.items():
@@ -213,19 +301,35 @@ def cfpb() -> Corpus:
         for i, s in enumerate(subs):
             model_of_key[f"{prod}|{s}"] = f"{pre}-{i + 1:02d}"
         models[pid] = [model_of_key[f"{prod}|{s}"] for s in subs]
-    products = [Product(id=pid, name_zh=zh, name_en=en, models=models[pid])
-                for pid, zh, en, _ in CFPB_PRODUCTS.values()]
-    return Corpus("cfpb", general, themes, [], products, models=models, model_of_key=model_of_key,
-                  notes=["no safety theme (financial complaints)"])
+    products = [
+        Product(id=pid, name_zh=zh, name_en=en, models=models[pid])
+        for pid, zh, en, _ in CFPB_PRODUCTS.values()
+    ]
+    return Corpus(
+        "cfpb",
+        general,
+        themes,
+        [],
+        products,
+        models=models,
+        model_of_key=model_of_key,
+        notes=["no safety theme (financial complaints)"],
+    )
 
 
 # ------------------------------------------------------------------------------------------ tweets
 
-TWEET_PRODUCTS = {"AmazonHelp": ("shop", "商城订单", "ShopNow order", "SN"),
-                  "AppleSupport": ("handset", "手机终端", "Pomme handset", "PM"),
-                  "SpotifyCares": ("music", "音乐会员", "Tune music app", "TM")}
-TWEET_THEMES = [("AmazonHelp", "Delivery"), ("AppleSupport", "iPhone"), ("AppleSupport", "Update"),
-                ("SpotifyCares", "Billing/Payment")]
+TWEET_PRODUCTS = {
+    "AmazonHelp": ("shop", "商城订单", "ShopNow order", "SN"),
+    "AppleSupport": ("handset", "手机终端", "Pomme handset", "PM"),
+    "SpotifyCares": ("music", "音乐会员", "Tune music app", "TM"),
+}
+TWEET_THEMES = [
+    ("AmazonHelp", "Delivery"),
+    ("AppleSupport", "iPhone"),
+    ("AppleSupport", "Update"),
+    ("SpotifyCares", "Billing/Payment"),
+]
 
 
 @cache
@@ -239,28 +343,53 @@ def tweets() -> Corpus:
     themes = []
     for comp, lab in TWEET_THEMES:
         m = (t["company"] == comp) & labels.map(lambda ls, lab=lab: lab in ls)
-        themes.append(Theme(f"{TWEET_PRODUCTS[comp][0]}: {lab}", f"tweets to {comp} labelled {lab!r}", "theme",
-                            general[m.to_numpy()].reset_index(drop=True), TWEET_PRODUCTS[comp][0]))
-    products = [Product(id=pid, name_zh=zh, name_en=en, models=_models(pre, 2))
-                for pid, zh, en, pre in TWEET_PRODUCTS.values()]
-    return Corpus("tweets", general, themes, [], products, models={p.id: p.models for p in products},
-                  notes=["600 tweets: ~25 tickets a week, themes of 1-3 a week (8-15 impossible); no safety theme"])
+        themes.append(
+            Theme(
+                f"{TWEET_PRODUCTS[comp][0]}: {lab}",
+                f"tweets to {comp} labelled {lab!r}",
+                "theme",
+                general[m.to_numpy()].reset_index(drop=True),
+                TWEET_PRODUCTS[comp][0],
+            )
+        )
+    products = [
+        Product(id=pid, name_zh=zh, name_en=en, models=_models(pre, 2))
+        for pid, zh, en, pre in TWEET_PRODUCTS.values()
+    ]
+    return Corpus(
+        "tweets",
+        general,
+        themes,
+        [],
+        products,
+        models={p.id: p.models for p in products},
+        notes=["600 tweets: ~25 tickets a week, themes of 1-3 a week (8-15 impossible); no safety theme"],
+    )
 
 
 # ------------------------------------------------------------------------------------------ mixed
+
 
 @cache
 def mixed() -> Corpus:
     zs, cf = zh_shop(), cfpb()
     themes = [t for pair in zip(zs.themes, cf.themes, strict=False) for t in pair]  # even: zh, odd: en
-    return Corpus("mixed", pd.concat([zs.general, cf.general], ignore_index=True), themes, zs.safety,
-                  [*zs.products, *cf.products], models={**zs.models, **cf.models}, model_of_key=cf.model_of_key,
-                  weights={"zh": 0.75, "en": 0.25},
-                  notes=["zh_shop 75% + cfpb 25% of the traffic; themes alternate zh (even seeds) / en (odd)"])
+    return Corpus(
+        "mixed",
+        pd.concat([zs.general, cf.general], ignore_index=True),
+        themes,
+        zs.safety,
+        [*zs.products, *cf.products],
+        models={**zs.models, **cf.models},
+        model_of_key=cf.model_of_key,
+        weights={"zh": 0.75, "en": 0.25},
+        notes=["zh_shop 75% + cfpb 25% of the traffic; themes alternate zh (even seeds) / en (odd)"],
+    )
 
 
 def load(name: str) -> Corpus:
     if not DATA.exists():
         raise SystemExit(f"{DATA} is missing: the benchmark needs ../shared/data beside the repository")
-    return {"zh_shop": zh_shop, "jd_aircon": jd_aircon, "cfpb": cfpb, "tweets": tweets, "mixed": mixed}[name]()
-
+    return {"zh_shop": zh_shop, "jd_aircon": jd_aircon, "cfpb": cfpb, "tweets": tweets, "mixed": mixed}[
+        name
+    ]()

@@ -54,8 +54,12 @@ def _lines(kind: str, n: int, rng: random.Random) -> list[tuple[bytes, str]]:
         return [(b, b.decode("gb18030")) for b in rng.sample(raw, min(n, len(raw)))]
     with (DATA / "zh_online_shopping_10_cats.csv").open(encoding="utf-8-sig", newline="") as f:
         reviews = [r[2] for r in csv.reader(f) if len(r) == 3][1:]
-    enc, conv = {"gbk": ("gbk", None), "big5 (tw)": ("cp950", "s2tw"), "big5-hkscs (hk)": ("big5hkscs", "s2hk"),
-                 "utf-8": ("utf-8", None)}[kind]
+    enc, conv = {
+        "gbk": ("gbk", None),
+        "big5 (tw)": ("cp950", "s2tw"),
+        "big5-hkscs (hk)": ("big5hkscs", "s2hk"),
+        "utf-8": ("utf-8", None),
+    }[kind]
     convert: Callable[[str], str] = str
     if conv:
         import opencc
@@ -81,8 +85,11 @@ def main() -> None:
     from voc.sources.files import detect_encoding
 
     sizes = [int(x) for x in args.sizes.split(",")]
-    rules: dict[str, Callable[[bytes], str]] = {"now": detect_encoding, "before": _before,
-                                                  "charset_normalizer": _detector}
+    rules: dict[str, Callable[[bytes], str]] = {
+        "now": detect_encoding,
+        "before": _before,
+        "charset_normalizer": _detector,
+    }
     print(f"load {os.getloadavg()[0]:.2f}; {args.samples} samples per cell; share decoded right (mean ms)")
     print(f"{'export':18s} {'rows':>5s}  " + "  ".join(f"{r:>24s}" for r in rules))
     for kind in ("big5 (tw)", "big5-hkscs (hk)", "gbk", "jd gb18030", "utf-8"):
@@ -100,13 +107,19 @@ def main() -> None:
                     enc = rule(sample)
                     spent[name] += time.perf_counter() - t0
                     try:
-                        ok = codecs.getincrementaldecoder(enc)().decode(sample, final=False) == want[: len(
-                            codecs.getincrementaldecoder(enc)().decode(sample, final=False))]
+                        ok = (
+                            codecs.getincrementaldecoder(enc)().decode(sample, final=False)
+                            == want[: len(codecs.getincrementaldecoder(enc)().decode(sample, final=False))]
+                        )
                     except (LookupError, UnicodeDecodeError):
                         ok = False
                     right[name] += ok
-            print(f"{kind:18s} {size:5d}  " + "  ".join(
-                f"{right[r] / args.samples:16.1%} ({spent[r] / args.samples * 1000:4.1f})" for r in rules))
+            print(
+                f"{kind:18s} {size:5d}  "
+                + "  ".join(
+                    f"{right[r] / args.samples:16.1%} ({spent[r] / args.samples * 1000:4.1f})" for r in rules
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     dt = time.perf_counter() - t0
     size = args.out.stat().st_size
     print(f"{written:,} rows, {args.weeks} weeks ending {end}, seed {args.seed} -> {args.out}")
-    print(f"{dt:.1f} s, {written / dt:,.0f} rows/s, {size / 1e6:,.1f} MB ({size / max(1, written):.0f} bytes/row)")
+    print(
+        f"{dt:.1f} s, {written / dt:,.0f} rows/s, {size / 1e6:,.1f} MB ({size / max(1, written):.0f} bytes/row)"
+    )
     return 0
 
 

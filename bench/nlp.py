@@ -84,7 +84,10 @@ def make_tickets(n: int, seed: int = 7) -> list[TicketText]:
         prod = rng.choice(PRODUCTS)
         r = rng.random()
         tpl, name = (
-            (rng.choice(ZH), prod.name_zh) if r < 0.6 else (rng.choice(EN), prod.name_en.lower()) if r < 0.9
+            (rng.choice(ZH), prod.name_zh)
+            if r < 0.6
+            else (rng.choice(EN), prod.name_en.lower())
+            if r < 0.9
             else (rng.choice(MIXED), prod.name_zh)
         )
         body = tpl.format(p=name, m=rng.choice(prod.models), b=f"B{rng.randint(2301, 2452)}")
@@ -100,12 +103,22 @@ def generated_tickets(n: int, seed: int = 1) -> tuple[list[TicketText], list[Cat
     from voc.weeks import Week
 
     cfg = load_config(EXAMPLE_CONFIG)
-    products = [CatalogueEntry(p.id, p.name_zh, p.name_en, tuple(p.aliases), tuple(p.models)) for p in cfg.products]
+    products = [
+        CatalogueEntry(p.id, p.name_zh, p.name_en, tuple(p.aliases), tuple(p.models)) for p in cfg.products
+    ]
     out: list[TicketText] = []
     for rows in iter_weeks(Week.parse("2026-W47"), 52, max(50, n // 52), seed, total=n):
-        out += [TicketText(body=r["body"], subject=r.get("subject") or None, product=r.get("product") or None,
-                           model=r.get("model") or None, batch=r.get("batch") or None,
-                           language=r.get("language") or None) for r in rows]
+        out += [
+            TicketText(
+                body=r["body"],
+                subject=r.get("subject") or None,
+                product=r.get("product") or None,
+                model=r.get("model") or None,
+                batch=r.get("batch") or None,
+                language=r.get("language") or None,
+            )
+            for r in rows
+        ]
     return out[:n], products
 
 
@@ -118,7 +131,9 @@ def timed(label: str, n: int, fn) -> object:
     t, c = time.perf_counter(), time.process_time()
     res = fn()
     dt, dc = time.perf_counter() - t, time.process_time() - c
-    print(f"{label:<28} {n / dt:>9,.0f}/s wall {n / dc:>9,.0f}/s CPU  {dt:7.2f} s   peak RSS {rss_mb():7.1f} MB")
+    print(
+        f"{label:<28} {n / dt:>9,.0f}/s wall {n / dc:>9,.0f}/s CPU  {dt:7.2f} s   peak RSS {rss_mb():7.1f} MB"
+    )
     return res
 
 
@@ -138,7 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=2_000, help="tickets per understand() call")
     ap.add_argument("--mem-n", type=int, default=5_000, help="subset for tracemalloc")
     ap.add_argument("--hmm", action="store_true", help="jieba with HMM new-word discovery (slower)")
-    ap.add_argument("--generated", action="store_true", help="bench/generate.py's rows and the example catalogue")
+    ap.add_argument(
+        "--generated", action="store_true", help="bench/generate.py's rows and the example catalogue"
+    )
     args = ap.parse_args(argv)
 
     print(f"start peak RSS {rss_mb():.1f} MB")
@@ -166,20 +183,37 @@ def main(argv: list[str] | None = None) -> None:
         for x in zh:
             words = zw.words(token_text(x, u.index))
             ents = zw.entities(words)
-            out.append(content_words(words, {s: (e, i or "") for s, e, lab, i in ents if lab == "MODEL"}, lem))
+            out.append(
+                content_words(words, {s: (e, i or "") for s, e, lab, i in ents if lab == "MODEL"}, lem)
+            )
         return out
 
     timed(f"zh tokens+entities ({len(zh)})", len(zh), zh_tokens)
     with u.en.select_pipes(disable=["lemmatizer"]):
-        timed(f"en spaCy pipe+tokens ({len(en)})", len(en),
-              lambda: [content_tokens(d, lem) for d in u.en.pipe([token_text(x, u.index) for x in en], batch_size=512)])
-    intents = timed("intent (rules + classifier)", n, lambda: [i for k in range(0, n, args.batch)
-                                                              for i, _, _ in classify_intents(red[k : k + args.batch])])
+        timed(
+            f"en spaCy pipe+tokens ({len(en)})",
+            len(en),
+            lambda: [
+                content_tokens(d, lem)
+                for d in u.en.pipe([token_text(x, u.index) for x in en], batch_size=512)
+            ],
+        )
+    intents = timed(
+        "intent (rules + classifier)",
+        n,
+        lambda: [i for k in range(0, n, args.batch) for i, _, _ in classify_intents(red[k : k + args.batch])],
+    )
     timed("severity rules", n, lambda: [rule_severity(x, i) for x, i in zip(red, intents, strict=True)])
     default_model()
-    timed("severity rules+classifier", n,
-          lambda: [s for k in range(0, n, args.batch)
-                   for s in classify_severities(red[k : k + args.batch], intents[k : k + args.batch])])
+    timed(
+        "severity rules+classifier",
+        n,
+        lambda: [
+            s
+            for k in range(0, n, args.batch)
+            for s in classify_severities(red[k : k + args.batch], intents[k : k + args.batch])
+        ],
+    )
     c = time.process_time()
     default_model.cache_clear()
     default_model()

@@ -62,15 +62,29 @@ def _timer(times: Times):  # type: ignore[no-untyped-def]
         t = time.perf_counter()
         fn()
         times.append((name, time.perf_counter() - t))
+
     return timed
 
 
 def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, str]:
     csv_path = workdir / f"tickets-{n}.csv"
     if not csv_path.exists():
-        subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--n", str(n), "--out",
-                        str(csv_path), "--weeks", str(weeks), "--end-week", str(end)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("generate.py")),
+                "--n",
+                str(n),
+                "--out",
+                str(csv_path),
+                "--weeks",
+                str(weeks),
+                "--end-week",
+                str(end),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     url = fresh_store_url(db, workdir, f"bench-{n}")
     engine = make_engine(url)
     migrate(engine)
@@ -85,8 +99,10 @@ def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, s
 
     timed("counts", lambda: rebuild_counts(engine, end))
     timed("surges", lambda: detect_week(engine, cfg, end))
-    timed("brief (zh+en, html+md)", lambda: write_brief(engine, cfg, end, workdir / "briefs", ["zh", "en"],
-                                                         ["html", "md"]))
+    timed(
+        "brief (zh+en, html+md)",
+        lambda: write_brief(engine, cfg, end, workdir / "briefs", ["zh", "en"], ["html", "md"]),
+    )
     return times, url
 
 
@@ -121,7 +137,10 @@ def increment(url: str, csv_path: Path, week: Week, workdir: Path) -> tuple[Time
     timed("surges", lambda: detect_week(engine, cfg, week))
     out = workdir / "briefs-increment"
     timed("brief (zh+en, html+md)", lambda: write_brief(engine, cfg, week, out, ["zh", "en"], ["html", "md"]))
-    timed("alerts (file sink)", lambda: send_alerts(engine, cfg, week, ChannelSet(sink=FileSink(out / "alerts"))))
+    timed(
+        "alerts (file sink)",
+        lambda: send_alerts(engine, cfg, week, ChannelSet(sink=FileSink(out / "alerts"))),
+    )
     return times, peak_mb()
 
 
@@ -148,15 +167,23 @@ def main() -> int:
     end = Week.parse(args.end_week)
     for n in args.n or [10_000]:
         times, url = run(n, args.db, args.weeks, end, args.workdir)
-        show(f"backfill: {n:,} tickets on {args.db} ({args.weeks} weeks, ingest -> brief for {end})", n, times,
-             peak_mb())
+        show(
+            f"backfill: {n:,} tickets on {args.db} ({args.weeks} weeks, ingest -> brief for {end})",
+            n,
+            times,
+            peak_mb(),
+        )
         if args.increment:
             path, m = increment_csv(args.increment, end.shift(1), args.workdir)
             # a fresh process: the Monday run starts cold and its peak memory is its own
             with multiprocessing.get_context("spawn").Pool(1) as pool:
                 inc_times, inc_peak = pool.apply(increment, (url, path, end.shift(1), args.workdir))
-            show(f"weekly increment: {m:,} new tickets in {end.shift(1)} on a store of {n:,}", m, inc_times,
-                 inc_peak)
+            show(
+                f"weekly increment: {m:,} new tickets in {end.shift(1)} on a store of {n:,}",
+                m,
+                inc_times,
+                inc_peak,
+            )
     return 0
 
 

@@ -66,10 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         return token_text(u.redactor.redact(normalize(text)[0])[0], u.index)
 
     gen = [x.body if not x.subject else f"{x.subject}。{x.body}" for x in tickets]
-    sets = {"generated, as segmented": [prepared(t) for t in gen], "generated, raw": gen,
-            "zh data sets, as segmented": [prepared(t) for t in real], "zh data sets, raw": real}
+    sets = {
+        "generated, as segmented": [prepared(t) for t in gen],
+        "generated, raw": gen,
+        "zh data sets, as segmented": [prepared(t) for t in real],
+        "zh data sets, raw": real,
+    }
     differ = 0
-    print(f"{'texts':28} {'n':>7} {'jieba/CPU-s':>12} {'python/CPU-s':>13} {'rjieba/CPU-s':>13} {'differ':>7}")
+    print(
+        f"{'texts':28} {'n':>7} {'jieba/CPU-s':>12} {'python/CPU-s':>13} {'rjieba/CPU-s':>13} {'differ':>7}"
+    )
     for name, texts in sets.items():
         ref, t_ref = cpu(lambda texts=texts: [list(seg.tk.cut(t, HMM=False)) for t in texts])
         py, t_py = cpu(lambda texts=texts: [seg._cut_py(t) for t in texts])
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_understand:
         items = tickets + [TicketText(body=t) for t in real]
-        batches = [items[i:i + 2000] for i in range(0, len(items), 2000)]
+        batches = [items[i : i + 2000] for i in range(0, len(items), 2000)]
         with_rs, t_rs = cpu(lambda: [x for b in batches for x in u.understand(b)])
         rs_obj, seg._rs = seg._rs, False  # the Python cut
         try:
@@ -93,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         bad_u = [(a, b) for a, b in zip(with_rs, with_py, strict=True) if a != b]
         differ += len(bad_u)
         n = len(items)
-        print(f"\nunderstand() on {n:,} tickets: rjieba {n / t_rs:,.0f}/CPU-s, Python cut {n / t_py:,.0f}/CPU-s "
-              f"({t_py / t_rs:.2f}x); results differing: {len(bad_u)}")
+        print(
+            f"\nunderstand() on {n:,} tickets: rjieba {n / t_rs:,.0f}/CPU-s, Python cut {n / t_py:,.0f}/CPU-s "
+            f"({t_py / t_rs:.2f}x); results differing: {len(bad_u)}"
+        )
         for a, b in bad_u[:3]:
             print("   ", a, "\n   ", b)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

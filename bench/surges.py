@@ -68,7 +68,9 @@ def run_sim(n_cells: int, seed: int, params: SurgeParams):
         win = y[:, ti - 8 : ti]
         sd = win.std(axis=1, ddof=1)
         z[:, ti] = np.where(sd > 0, (y[:, ti] - win.mean(axis=1)) / np.where(sd > 0, sd, 1), -np.inf)
-        g[:, ti] = np.where((y[:, ti] >= 5) & (y[:, ti - 1] > 0), y[:, ti] / np.maximum(y[:, ti - 1], 1), -np.inf)
+        g[:, ti] = np.where(
+            (y[:, ti] >= 5) & (y[:, ti - 1] > 0), y[:, ti] / np.maximum(y[:, ti - 1], 1), -np.inf
+        )
     for name, stat in (("naive SD, FA-matched", z), ("naive WoW, FA-matched", g)):
         thr = np.quantile(stat[null][:, wk], 1 - target)
         res[f"{name} (thr {thr:.2f})"] = stat > thr
@@ -87,14 +89,16 @@ def evaluate(sim, res) -> tuple[pd.DataFrame, pd.DataFrame]:
         wk = (weeks >= FIRST_WEEK) & (weeks != spike)
         early = wk & (weeks < 56)
         late = wk & (weeks >= 56)
-        fa_rows.append({
-            "method": name,
-            "FA/1000 all": 1000 * F[null][:, wk].mean(),
-            "FA/1000 wk12-55": 1000 * F[null][:, early].mean(),
-            "FA/1000 wk56-103": 1000 * F[null][:, late].mean(),
-            "spike-week flags": int(F[:, spike].sum()) if spike >= 0 else 0,
-            "spike-week flags %": 100 * F[:, spike].mean() if spike >= 0 else 0,
-        })
+        fa_rows.append(
+            {
+                "method": name,
+                "FA/1000 all": 1000 * F[null][:, wk].mean(),
+                "FA/1000 wk12-55": 1000 * F[null][:, early].mean(),
+                "FA/1000 wk56-103": 1000 * F[null][:, late].mean(),
+                "spike-week flags": int(F[:, spike].sum()) if spike >= 0 else 0,
+                "spike-week flags %": 100 * F[:, spike].mean() if spike >= 0 else 0,
+            }
+        )
         for kind in ("step", "ramp"):
             for size in sorted(set(sim.size[sim.event == kind])):
                 for b in sorted(set(sim.base)):
@@ -108,12 +112,18 @@ def evaluate(sim, res) -> tuple[pd.DataFrame, pd.DataFrame]:
                         delays.append(hit[0] if len(hit) else np.nan)
                     d = np.array(delays, float)
                     label = f"step +{size:.0%}" if kind == "step" else f"ramp +{size:.0%}/wk x{sim.duration}"
-                    rows.append({
-                        "method": name, "event": label, "baseline/wk": b, "n": len(cells),
-                        "recall wk1": np.mean(d == 0), "recall <=2wk": np.mean(d <= 1),
-                        "recall any (4wk)": np.mean(np.isfinite(d)),
-                        "delay wk (detected)": np.nanmean(d) if np.isfinite(d).any() else np.nan,
-                    })
+                    rows.append(
+                        {
+                            "method": name,
+                            "event": label,
+                            "baseline/wk": b,
+                            "n": len(cells),
+                            "recall wk1": np.mean(d == 0),
+                            "recall <=2wk": np.mean(d <= 1),
+                            "recall any (4wk)": np.mean(np.isfinite(d)),
+                            "delay wk (detected)": np.nanmean(d) if np.isfinite(d).any() else np.nan,
+                        }
+                    )
     return pd.DataFrame(rows), pd.DataFrame(fa_rows)
 
 
@@ -133,7 +143,9 @@ def oracle_first_week(sim, fa: float = 0.001) -> pd.DataFrame:
                 var1 = phi * mu1 + sim.alpha_extra * mu1**2
                 n1 = mu1**2 / (var1 - mu1)
                 out.append(stats.nbinom.sf(thr - 1, n1, n1 / (n1 + mu1)))
-            rows.append({"event": f"step +{size:.0%}", "baseline/wk": b, "oracle recall wk1 @FA 1/1000": np.mean(out)})
+            rows.append(
+                {"event": f"step +{size:.0%}", "baseline/wk": b, "oracle recall wk1 @FA 1/1000": np.mean(out)}
+            )
     return pd.DataFrame(rows)
 
 
@@ -146,18 +158,44 @@ def cfpb(params: SurgeParams) -> None:
     t0 = time.perf_counter()
     res = backtest(df, "month", ["product"], "n", freq="M", params=params)
     dt = time.perf_counter() - t0
-    print(f"\n## Real counts: CFPB monthly complaints by product ({len(df)} rows, backtest {dt:.1f} s,"
-          f" {res.attrs['n_tests']} cell-month tests)")
+    print(
+        f"\n## Real counts: CFPB monthly complaints by product ({len(df)} rows, backtest {dt:.1f} s,"
+        f" {res.attrs['n_tests']} cell-month tests)"
+    )
     print("missing (broken upstream, not tested):", ", ".join(res.attrs["missing_periods"]))
-    print("global (volume-wide) rises:", ", ".join(
-        f"{pd.Period(ordinal=g.period, freq='M')} x{g.ratio:.2f}" for g in res.attrs["global_rises"]) or "none")
-    cols = ["period_label", "product", "observed", "expected", "ratio", "ratio_lo", "ratio_hi", "q", "methods",
-            "first_label", "new_cell"]
+    print(
+        "global (volume-wide) rises:",
+        ", ".join(
+            f"{pd.Period(ordinal=g.period, freq='M')} x{g.ratio:.2f}" for g in res.attrs["global_rises"]
+        )
+        or "none",
+    )
+    cols = [
+        "period_label",
+        "product",
+        "observed",
+        "expected",
+        "ratio",
+        "ratio_lo",
+        "ratio_hi",
+        "q",
+        "methods",
+        "first_label",
+        "new_cell",
+    ]
     new = res[res["new_cell"]]
     old = res[~res["new_cell"]]
     print(f"\nflagged product-months: {len(res)} ({len(new)} new cells: first month of a product category)")
-    with pd.option_context("display.width", 250, "display.max_rows", 500, "display.max_colwidth", 45,
-                           "display.float_format", "{:.3g}".format):
+    with pd.option_context(
+        "display.width",
+        250,
+        "display.max_rows",
+        500,
+        "display.max_colwidth",
+        45,
+        "display.float_format",
+        "{:.3g}".format,
+    ):
         print(old[cols].to_string(index=False))
         print("\nnew cells:", ", ".join(f"{r.period_label} {r.product}" for r in new.itertuples()))
     eq = res[(res["period_label"] == "2017-09") & res["product"].str.startswith("Credit reporting")]
@@ -172,13 +210,15 @@ def speed(n_cells: int, n_weeks: int = 104) -> None:
     y = rng.poisson(base[:, None] * rng.gamma(5.0, 0.2, (n_cells, n_weeks)))
     expo = y.sum(axis=0) * 1.5
     t0 = time.perf_counter()
-    long = pd.DataFrame({
-        "level": np.repeat(np.where(np.arange(n_cells) % 10 == 0, "topic", "topic×product"), n_weeks),
-        "cell": np.repeat(np.array([f"c{i}" for i in range(n_cells)], dtype=object), n_weeks),
-        "period": np.tile(np.arange(n_weeks) + 2700, n_cells),
-        "count": y.ravel(),
-        "exposure": np.tile(expo, n_cells).astype(float),
-    })
+    long = pd.DataFrame(
+        {
+            "level": np.repeat(np.where(np.arange(n_cells) % 10 == 0, "topic", "topic×product"), n_weeks),
+            "cell": np.repeat(np.array([f"c{i}" for i in range(n_cells)], dtype=object), n_weeks),
+            "period": np.tile(np.arange(n_weeks) + 2700, n_cells),
+            "count": y.ravel(),
+            "exposure": np.tile(expo, n_cells).astype(float),
+        }
+    )
     t_make = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = detect(long, 2700 + n_weeks - 1)
@@ -190,9 +230,11 @@ def speed(n_cells: int, n_weeks: int = 104) -> None:
     detect_panel(panel, n_weeks - 1)
     t_core = time.perf_counter() - t0
     print(f"\n## Speed: {n_cells:,} cells x {n_weeks} weeks ({len(long):,} rows; all methods incl. seasonal)")
-    print(f"detect(long table) for the last week: {t_detect:.2f} s (of which build_panel {t_build:.2f} s,"
-          f" statistics {t_core:.2f} s); {len(out):,} cells tested, {int(out['flagged'].sum())} flagged;"
-          f" (making the table: {t_make:.1f} s)")
+    print(
+        f"detect(long table) for the last week: {t_detect:.2f} s (of which build_panel {t_build:.2f} s,"
+        f" statistics {t_core:.2f} s); {len(out):,} cells tested, {int(out['flagged'].sum())} flagged;"
+        f" (making the table: {t_make:.1f} s)"
+    )
 
 
 def main() -> None:
@@ -206,28 +248,38 @@ def main() -> None:
     print(f"# Surge detection benchmark (params: {params})")
     sim, res, loop_s = run_sim(args.cells, args.seed, params)
     C, T = sim.y.shape
-    print(f"\n## Simulation: {C:,} cells x {T} weeks, NB counts (var = phi mu"
-          f" + {sim.alpha_extra} mu^2, phi in {sim.phi_choices}),"
-          f" yearly seasonality (amp 0-30%), global spike week {sim.spike_week} (volume x1.8),"
-          f" {int((sim.event != '').sum())} cells with one planted event (4 weeks)."
-          f" Walk-forward over weeks {FIRST_WEEK}-{T - 1}: {loop_s:.1f} s")
+    print(
+        f"\n## Simulation: {C:,} cells x {T} weeks, NB counts (var = phi mu"
+        f" + {sim.alpha_extra} mu^2, phi in {sim.phi_choices}),"
+        f" yearly seasonality (amp 0-30%), global spike week {sim.spike_week} (volume x1.8),"
+        f" {int((sim.event != '').sum())} cells with one planted event (4 weeks)."
+        f" Walk-forward over weeks {FIRST_WEEK}-{T - 1}: {loop_s:.1f} s"
+    )
     rec, fa = evaluate(sim, res)
     fmt = {"display.width": 250, "display.max_rows": 500, "display.float_format": "{:.3f}".format}
     with pd.option_context(*[x for kv in fmt.items() for x in kv]):
         print("\n### False alarms (null cells) and the global spike week")
         print(fa.to_string(index=False))
         print("\n### Recall by event and baseline (rows: method)")
-        piv = rec.pivot_table(index=["event", "baseline/wk"], columns="method", values="recall wk1", sort=False)
+        piv = rec.pivot_table(
+            index=["event", "baseline/wk"], columns="method", values="recall wk1", sort=False
+        )
         print("first-week recall:\n" + piv.to_string())
-        piv = rec.pivot_table(index=["event", "baseline/wk"], columns="method", values="recall <=2wk", sort=False)
+        piv = rec.pivot_table(
+            index=["event", "baseline/wk"], columns="method", values="recall <=2wk", sort=False
+        )
         print("\nrecall within 2 weeks (flagged in onset week or the next):\n" + piv.to_string())
-        piv = rec.pivot_table(index=["event", "baseline/wk"], columns="method", values="delay wk (detected)",
-                              sort=False)
+        piv = rec.pivot_table(
+            index=["event", "baseline/wk"], columns="method", values="delay wk (detected)", sort=False
+        )
         print("\nmean delay in weeks (detected events):\n" + piv.to_string())
         sub = rec[(rec["event"] == "step +100%") & (rec["baseline/wk"] >= 10)]
         print("\n+100% step at baseline >= 10, first-week recall (pooled):")
-        print(sub.groupby("method").apply(lambda g: np.average(g["recall wk1"], weights=g["n"]),
-                                          include_groups=False).to_string())
+        print(
+            sub.groupby("method")
+            .apply(lambda g: np.average(g["recall wk1"], weights=g["n"]), include_groups=False)
+            .to_string()
+        )
         print("\nOracle ceiling (true null distribution known, threshold at FA 1/1000):")
         print(oracle_first_week(sim).to_string(index=False))
     gr = [w for w in range(FIRST_WEEK, T) if global_rise(pd.Series(sim.exposure, index=range(T)), w, params)]

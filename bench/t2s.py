@@ -38,7 +38,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="first N reviews only (0 = all)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--trad", type=Path, help="the traditional text (JSON list): read if it exists, else written")
+    ap.add_argument(
+        "--trad", type=Path, help="the traditional text (JSON list): read if it exists, else written"
+    )
     ap.add_argument("--out", type=Path, help="save the simplified outputs (JSON list)")
     ap.add_argument("--against", type=Path, help="compare with outputs saved by another run")
     args = ap.parse_args()
@@ -66,8 +68,10 @@ def main() -> None:
         out = [cc.convert(t) for t in trad]
         best = min(best, time.perf_counter() - t0)
     same = sum(o == s for o, s in zip(out, orig, strict=True))
-    print(f"{opencc.__file__}: {len(trad):,} texts, {chars:,} chars, t2s best of {args.repeat}: {best:.2f} s "
-          f"({chars / best / 1e6:.2f}M chars/s); equal to the original: {same:,}")
+    print(
+        f"{opencc.__file__}: {len(trad):,} texts, {chars:,} chars, t2s best of {args.repeat}: {best:.2f} s "
+        f"({chars / best / 1e6:.2f}M chars/s); equal to the original: {same:,}"
+    )
     if args.out:
         args.out.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     if args.against:
@@ -78,7 +82,7 @@ def main() -> None:
         print(f"outputs differing from {args.against}: {len(diff)}")
         for a, b in diff[:20]:
             at = next(i for i in range(min(len(a), len(b))) if a[i] != b[i])
-            print(f"  ...{a[max(0, at - 4):at + 4]}...  vs  ...{b[max(0, at - 4):at + 4]}...")
+            print(f"  ...{a[max(0, at - 4) : at + 4]}...  vs  ...{b[max(0, at - 4) : at + 4]}...")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,12 @@ def load(name: str):
         d = d[d.complaint_what_happened.fillna("").str.strip() != ""].reset_index(drop=True)
         texts = d.complaint_what_happened.str.replace(r"X{2,}", " ", regex=True).tolist()
         week = pd.to_datetime(d.date_received, utc=True).dt.isocalendar().week.to_numpy()
-        return texts, [tok_en(t) for t in texts], {"issue": d.issue.to_numpy(), "product": d["product"].to_numpy()}, week
+        return (
+            texts,
+            [tok_en(t) for t in texts],
+            {"issue": d.issue.to_numpy(), "product": d["product"].to_numpy()},
+            week,
+        )
     if name.startswith("zh"):
         d = pd.read_csv(DATA / "zh_online_shopping_10_cats.csv")
         d = d[(d.label == 0) & d.review.notna()].reset_index(drop=True)
@@ -74,7 +79,12 @@ def load(name: str):
         d = pd.read_csv(DATA / "twcs_support_tweets_labeled_600.csv")
         d = d[d.topic_labels.notna()].reset_index(drop=True)
         texts = d.text.str.replace(r"@\w+|https?://\S+", " ", regex=True).str.strip().tolist()
-        return texts, [tok_en(t) for t in texts], {"label": d.topic_labels.str.split("|").str[0].to_numpy()}, None
+        return (
+            texts,
+            [tok_en(t) for t in texts],
+            {"label": d.topic_labels.str.split("|").str[0].to_numpy()},
+            None,
+        )
     raise ValueError(name)
 
 
@@ -111,9 +121,16 @@ def case_quality(dataset: str, method: str) -> dict:
             labels[list(f.members)] = f.key
     secs, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    out = {"dataset": dataset, "method": method, "n": len(texts), "topics": int(len(set(labels) - {-1})),
-           "outliers": float((labels < 0).mean()), "seconds": round(secs, 1), "cpu_s": round(cpu, 1),
-           "load": os.getloadavg()[0]}
+    out = {
+        "dataset": dataset,
+        "method": method,
+        "n": len(texts),
+        "topics": int(len(set(labels) - {-1})),
+        "outliers": float((labels < 0).mean()),
+        "seconds": round(secs, 1),
+        "cpu_s": round(cpu, 1),
+        "load": os.getloadavg()[0],
+    }
     for name, y in truths.items():
         out[f"nmi_{name}"] = round(float(normalized_mutual_info_score(y, labels)), 3)
         out[f"ari_{name}"] = round(float(adjusted_rand_score(y, labels)), 3)
@@ -142,8 +159,15 @@ def case_stability(dataset: str, threshold: float) -> dict:
             prior[str(first[j])] = k.topic_id
     nxt = len(known) + 1
     t0 = time.perf_counter()
-    w = assign_week(known, [texts[i] for i in last], [tokens[i] for i in last], x[last], threshold=threshold,
-                    min_new_topic_size=20, next_id=nxt)
+    w = assign_week(
+        known,
+        [texts[i] for i in last],
+        [tokens[i] for i in last],
+        x[last],
+        threshold=threshold,
+        min_new_topic_size=20,
+        next_id=nxt,
+    )
     t_assign = time.perf_counter() - t0
     for j, (tid, _) in zip(last, w.assignments, strict=True):
         prior[str(j)] = tid
@@ -151,14 +175,25 @@ def case_stability(dataset: str, threshold: float) -> dict:
     cat = [upd.get(k.topic_id, k) for k in known] + list(w.new_topics)
     doc_ids = [str(i) for i in range(len(texts))]
     t0 = time.perf_counter()
-    r = refit(cat, prior, doc_ids, texts, tokens, x, next_id=max(k.topic_id for k in cat) + 1, min_topic_size=20)
+    r = refit(
+        cat, prior, doc_ids, texts, tokens, x, next_id=max(k.topic_id for k in cat) + 1, min_topic_size=20
+    )
     t_refit = time.perf_counter() - t0
     kept = float(np.mean([tid == prior[d] for d, (tid, _) in zip(doc_ids, r.assignments, strict=True)]))
     matched = float(np.mean([s >= threshold for _, s in w.assignments]))
-    return {"dataset": dataset, "n_hist": len(first), "n_week": len(last), "topics_hist": len(known),
-            "week_matched_share": round(matched, 3), "week_new_topics": len(w.new_topics),
-            "refit_kept_ids": round(kept, 4), "refit_new": len(r.new_topics), "refit_lineage": len(r.lineage),
-            "assign_s": round(t_assign, 1), "refit_s": round(t_refit, 1)}
+    return {
+        "dataset": dataset,
+        "n_hist": len(first),
+        "n_week": len(last),
+        "topics_hist": len(known),
+        "week_matched_share": round(matched, 3),
+        "week_new_topics": len(w.new_topics),
+        "refit_kept_ids": round(kept, 4),
+        "refit_new": len(r.new_topics),
+        "refit_lineage": len(r.lineage),
+        "assign_s": round(t_assign, 1),
+        "refit_s": round(t_refit, 1),
+    }
 
 
 def case_scale(n: int, threshold: float) -> dict:
@@ -189,19 +224,36 @@ def case_scale(n: int, threshold: float) -> dict:
     t_fit = time.perf_counter() - t0
     known = known_from_found(found, first_id=1, status="active")
     t0 = time.perf_counter()
-    w = assign_week(known, texts, tokens, x, threshold=threshold, min_new_topic_size=50, next_id=len(known) + 1)
+    w = assign_week(
+        known, texts, tokens, x, threshold=threshold, min_new_topic_size=50, next_id=len(known) + 1
+    )
     t_assign = time.perf_counter() - t0
     prior = {str(i): t for i, (t, _) in enumerate(w.assignments)}
     cat = [{u.topic_id: u for u in w.updated}.get(k.topic_id, k) for k in known] + list(w.new_topics)
     t0 = time.perf_counter()
-    r = refit(cat, prior, [str(i) for i in range(n)], texts, tokens, x, next_id=max(k.topic_id for k in cat) + 1,
-              min_topic_size=50)
+    r = refit(
+        cat,
+        prior,
+        [str(i) for i in range(n)],
+        texts,
+        tokens,
+        x,
+        next_id=max(k.topic_id for k in cat) + 1,
+        min_topic_size=50,
+    )
     t_refit = time.perf_counter() - t0
     kept = float(np.mean([t == prior[str(i)] for i, (t, _) in enumerate(r.assignments)]))
-    return {"n": n, "tokenize_62k_s": round(t_tok, 1), "embedder_fit_s": round(t_fit_emb, 1),
-            "embed_transform_s": round(t_emb, 1), "fit_topics_half_s": round(t_fit, 1),
-            "assign_week_s": round(t_assign, 1), "refit_s": round(t_refit, 1), "refit_kept_ids": round(kept, 4),
-            "new_topics": len(w.new_topics)}
+    return {
+        "n": n,
+        "tokenize_62k_s": round(t_tok, 1),
+        "embedder_fit_s": round(t_fit_emb, 1),
+        "embed_transform_s": round(t_emb, 1),
+        "fit_topics_half_s": round(t_fit, 1),
+        "assign_week_s": round(t_assign, 1),
+        "refit_s": round(t_refit, 1),
+        "refit_kept_ids": round(kept, 4),
+        "new_topics": len(w.new_topics),
+    }
 
 
 def run_child(args: list[str]) -> dict:
@@ -233,7 +285,9 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=0)
     ap.add_argument("--threshold", type=float, default=0.25)
     ap.add_argument("--datasets", default="cfpb,zh,tweets", help="cfpb, zh (31k), zh20k (20k sample), tweets")
-    ap.add_argument("--methods", default="", help="comma-separated subset of the methods (default: all available)")
+    ap.add_argument(
+        "--methods", default="", help="comma-separated subset of the methods (default: all available)"
+    )
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-stability", action="store_true")
     a = ap.parse_args()
@@ -258,7 +312,9 @@ def main() -> None:
     if a.methods:
         methods = [m for m in methods if m in a.methods.split(",")]
     if not a.skip_quality:
-        print("| dataset | method | n | topics | outliers | NMI | ARI | seconds (wall) | CPU s | load | peak MB |")
+        print(
+            "| dataset | method | n | topics | outliers | NMI | ARI | seconds (wall) | CPU s | load | peak MB |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for ds in datasets:
             for m in methods:
@@ -268,13 +324,20 @@ def main() -> None:
                     continue
                 nmi = " ".join(f"{k[4:]} {v}" for k, v in r.items() if k.startswith("nmi_"))
                 ari = " ".join(f"{k[4:]} {v}" for k, v in r.items() if k.startswith("ari_"))
-                print(f"| {ds} | {m} | {r['n']} | {r['topics']} | {r['outliers']:.0%} | {nmi} | {ari} | "
-                      f"{r['seconds']} | {r['cpu_s']} | {r['load']:.1f} | {r['peak_mb']} |", flush=True)
+                print(
+                    f"| {ds} | {m} | {r['n']} | {r['topics']} | {r['outliers']:.0%} | {nmi} | {ari} | "
+                    f"{r['seconds']} | {r['cpu_s']} | {r['load']:.1f} | {r['peak_mb']} |",
+                    flush=True,
+                )
                 if "labels" in r:
                     print(f"|  | labels: {' ; '.join(r['labels'])} |||||||||", flush=True)
     if not a.skip_stability:
         for ds in [d for d in datasets if d in ("cfpb", "zh")]:
-            print("stability", json.dumps(run_child(["stability", ds, str(a.threshold)]), ensure_ascii=False), flush=True)
+            print(
+                "stability",
+                json.dumps(run_child(["stability", ds, str(a.threshold)]), ensure_ascii=False),
+                flush=True,
+            )
     if a.scale:
         print("scale", json.dumps(run_child(["scale", str(a.scale), str(a.threshold)])), flush=True)
 

@@ -67,7 +67,7 @@ def print_profile(prof: cProfile.Profile, top: int) -> None:
         lines = s.getvalue().splitlines()
         start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
         print(f"\n--- top {top} by {key} ---")
-        print("\n".join(lines[start - 1:]))
+        print("\n".join(lines[start - 1 :]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +84,24 @@ def main(argv: list[str] | None = None) -> int:
 
     csv_path = args.workdir / f"understand-{args.n}-s{args.seed}.csv"
     if not csv_path.exists():
-        subprocess.run([sys.executable, str(Path(__file__).with_name("generate.py")), "--n", str(args.n),
-                        "--out", str(csv_path), "--weeks", "52", "--end-week", "2026-W47", "--seed",
-                        str(args.seed)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("generate.py")),
+                "--n",
+                str(args.n),
+                "--out",
+                str(csv_path),
+                "--weeks",
+                "52",
+                "--end-week",
+                "2026-W47",
+                "--seed",
+                str(args.seed),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     url = fresh_store_url(args.db, args.workdir, "understand")
     engine = make_engine(url)
     migrate(engine)
@@ -102,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     _, dt, _ = timed(lambda: (understander_for(cfg), understand_chunk(spec, rows[:200])))
     print(f"Understander build + warm-up {dt:.2f} s (not counted below)")
     n = len(rows)
-    batches = [rows[i:i + args.batch] for i in range(0, n, args.batch)]
+    batches = [rows[i : i + args.batch] for i in range(0, n, args.batch)]
     prof = cProfile.Profile() if args.profile == "nlp" else None
     if prof:
         prof.enable()
@@ -120,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     assert done == n, (done, n)
 
     print(f"{'':28} {'seconds':>8} {'CPU s':>8} {'tickets/s':>10} {'per CPU-s':>10}")
-    print(f"{'understand() alone':28} {nlp_wall:8.2f} {nlp_cpu:8.2f} {n / nlp_wall:10,.0f} {n / nlp_cpu:10,.0f}")
-    print(f"{'stage (read+NLP+write)':28} {st_wall:8.2f} {st_cpu:8.2f} {n / st_wall:10,.0f} {n / st_cpu:10,.0f}")
-    print(f"stage / understand(): {nlp_wall / st_wall:.0%} wall, {nlp_cpu / st_cpu:.0%} CPU; "
-          f"peak RSS {peak_mb():,.0f} MB; load average after: {load()}")
+    print(
+        f"{'understand() alone':28} {nlp_wall:8.2f} {nlp_cpu:8.2f} {n / nlp_wall:10,.0f} {n / nlp_cpu:10,.0f}"
+    )
+    print(
+        f"{'stage (read+NLP+write)':28} {st_wall:8.2f} {st_cpu:8.2f} {n / st_wall:10,.0f} {n / st_cpu:10,.0f}"
+    )
+    print(
+        f"stage / understand(): {nlp_wall / st_wall:.0%} wall, {nlp_cpu / st_cpu:.0%} CPU; "
+        f"peak RSS {peak_mb():,.0f} MB; load average after: {load()}"
+    )
     if prof or prof2:
         print_profile(prof or prof2, args.top)  # type: ignore[arg-type]
     if args.db == "sqlite":

@@ -66,6 +66,7 @@ def first(pattern: re.Pattern[str], page: str, what: str) -> str:
 
 def time_pages(client: TestClient, repeat: int) -> list[tuple[str, str, list[float]]]:
     """(label, path, ms per request) for every page, the paths found by following the pages' links."""
+
     def get(path: str) -> str:
         r = client.get(path)
         if r.status_code != 200:
@@ -79,10 +80,16 @@ def time_pages(client: TestClient, repeat: int) -> list[tuple[str, str, list[flo
     week_page = get(f"/weeks/{latest}?lang=en")
     surge = first(_SURGE, week_page, "surge")
     topic = first(_TOPIC, get("/topics?lang=en"), "topic")
-    pages = [("/weeks", "/weeks?lang=en"), ("/weeks/{latest}", f"/weeks/{latest}?lang=en"),
-             ("surge page", surge), ("surge CSV", surge.replace("/surge?", "/surge.csv?", 1)),
-             ("/topics", "/topics?lang=en"), ("/topics/{id}", f"{topic}?lang=en"),
-             ("/actions", "/actions?lang=en"), ("/operations", "/operations?lang=en")]
+    pages = [
+        ("/weeks", "/weeks?lang=en"),
+        ("/weeks/{latest}", f"/weeks/{latest}?lang=en"),
+        ("surge page", surge),
+        ("surge CSV", surge.replace("/surge?", "/surge.csv?", 1)),
+        ("/topics", "/topics?lang=en"),
+        ("/topics/{id}", f"{topic}?lang=en"),
+        ("/actions", "/actions?lang=en"),
+        ("/operations", "/operations?lang=en"),
+    ]
     out = []
     for label, path in pages:
         get(path)  # warm-up
@@ -116,15 +123,21 @@ def main() -> int:
         args.workdir.mkdir(parents=True, exist_ok=True)
         end = Week.parse(args.end_week)
         times, url = run(args.n, args.db, args.weeks, end, args.workdir)
-        show(f"store built: {args.n:,} tickets on {args.db} ({args.weeks} weeks, ingest -> brief for {end})",
-             args.n, times, peak_mb())
+        show(
+            f"store built: {args.n:,} tickets on {args.db} ({args.weeks} weeks, ingest -> brief for {end})",
+            args.n,
+            times,
+            peak_mb(),
+        )
         print(f"store: {url}  (reuse with --store)")
     size = store_size(url)
     db = "sqlite" if url.startswith("sqlite") else "postgres"
     client = TestClient(create_app(make_engine(url), load_config(EXAMPLE_CONFIG)))
     results = time_pages(client, args.repeat)
-    print(f"\npages on {size} ({db}), {args.repeat} requests each after one warm-up; server time = wall time "
-          "of the request in process (Starlette TestClient)")
+    print(
+        f"\npages on {size} ({db}), {args.repeat} requests each after one warm-up; server time = wall time "
+        "of the request in process (Starlette TestClient)"
+    )
     print(f"{'page':18} {'median ms':>10} {'p95 ms':>8}  path")
     for label, path, ms in results:
         flag = "  > 300 ms" if statistics.median(ms) > 300 or p95(ms) > 300 else ""

@@ -41,8 +41,12 @@ def main() -> int:
     ap.add_argument("--weeks", type=int, default=52)
     ap.add_argument("--end-week", default="2026-W47")
     ap.add_argument("--increment", type=int, default=100_000)
-    ap.add_argument("--profile", default="", help="comma-separated stage name prefixes to run under cProfile "
-                    "(e.g. topics,counts), printing their top functions; 'all' for every stage")
+    ap.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated stage name prefixes to run under cProfile "
+        "(e.g. topics,counts), printing their top functions; 'all' for every stage",
+    )
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "voc-bench")
     args = ap.parse_args()
@@ -51,8 +55,9 @@ def main() -> int:
     if args.build:
         print(load())
         times, url = pipeline.run(args.build, "sqlite", args.weeks, end, args.workdir)
-        pipeline.show(f"backfill: {args.build:,} tickets ({args.weeks} weeks)", args.build, times,
-                      pipeline.peak_mb())
+        pipeline.show(
+            f"backfill: {args.build:,} tickets ({args.weeks} weeks)", args.build, times, pipeline.peak_mb()
+        )
         keep, src = args.workdir / f"base-{args.build}.sqlite3", url.removeprefix("sqlite:///")
         with sqlite3.connect(src) as c:  # the WAL's pages into the file before copying it
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -81,13 +86,20 @@ def main() -> int:
                     prof.runcall(fn)
                     times.append((name, time.perf_counter() - t))
                     profiles.append((name, prof))
+
                 return timed
+
             pipeline._timer = profiled_timer
         print(f"before: {load()}")
         times, peak = pipeline.increment(f"sqlite:///{copy}", path, week, args.workdir)
         print(f"after: {load()}")
-        pipeline.show(f"weekly increment: {m:,} new tickets in {week} on {args.store.name}"
-                      + (f" (cProfile: {args.profile})" if args.profile else ""), m, times, peak)
+        pipeline.show(
+            f"weekly increment: {m:,} new tickets in {week} on {args.store.name}"
+            + (f" (cProfile: {args.profile})" if args.profile else ""),
+            m,
+            times,
+            peak,
+        )
         for name, prof in profiles:
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(args.top)

@@ -30,11 +30,30 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-HEADER = ["ticket_id", "created_at", "closed_at", "channel", "product", "model", "batch", "subject", "body",
-          "csat", "order_no", "amount", "reopened"]
-BODIES = ["烤箱门关不紧，合上以后还会自己弹开", "水壶底座漏水，桌面全湿了", "空气炸锅有焦糊味，第一次用就这样",
-          "The robot vacuum keeps getting stuck under the sofa", "破壁机噪音很大，客服让我寄回检测",
-          "物流太慢了，一个星期还没到", "door won't close properly after two weeks"]
+HEADER = [
+    "ticket_id",
+    "created_at",
+    "closed_at",
+    "channel",
+    "product",
+    "model",
+    "batch",
+    "subject",
+    "body",
+    "csat",
+    "order_no",
+    "amount",
+    "reopened",
+]
+BODIES = [
+    "烤箱门关不紧，合上以后还会自己弹开",
+    "水壶底座漏水，桌面全湿了",
+    "空气炸锅有焦糊味，第一次用就这样",
+    "The robot vacuum keeps getting stuck under the sofa",
+    "破壁机噪音很大，客服让我寄回检测",
+    "物流太慢了，一个星期还没到",
+    "door won't close properly after two weeks",
+]
 
 
 def _rows(n: int, seed: int = 7) -> list[list[Any]]:
@@ -44,21 +63,23 @@ def _rows(n: int, seed: int = 7) -> list[list[Any]]:
     for i in range(n):
         created = start + timedelta(seconds=rng.randrange(0, 300 * 86400))
         closed = created + timedelta(seconds=rng.randrange(60, 5 * 86400))
-        out.append([
-            f"T{i:07d}" if i % 3 else 100000 + i,  # some ids are numbers, as many exports have them
-            created if i % 5 else created.date(),  # a date-only cell now and then
-            closed,
-            rng.choice(["电话", "在线", "京东", "email"]),
-            rng.choice(["oven", "kettle", "airfryer"]),
-            rng.choice(["KX-30A", "KT-17", "AF-5L"]),
-            f"B24{rng.randrange(1, 13):02d}",
-            rng.choice(["门", "漏水", "", None]),
-            rng.choice(BODIES) + f"（{i}）",
-            rng.choice([1, 2, 3, 4, 5, None]),
-            f"{rng.randrange(0, 10**10):010d}",  # an order number with leading zeros: text, not a number
-            round(rng.uniform(10, 3000), 2),
-            rng.choice([True, False, None]),
-        ])
+        out.append(
+            [
+                f"T{i:07d}" if i % 3 else 100000 + i,  # some ids are numbers, as many exports have them
+                created if i % 5 else created.date(),  # a date-only cell now and then
+                closed,
+                rng.choice(["电话", "在线", "京东", "email"]),
+                rng.choice(["oven", "kettle", "airfryer"]),
+                rng.choice(["KX-30A", "KT-17", "AF-5L"]),
+                f"B24{rng.randrange(1, 13):02d}",
+                rng.choice(["门", "漏水", "", None]),
+                rng.choice(BODIES) + f"（{i}）",
+                rng.choice([1, 2, 3, 4, 5, None]),
+                f"{rng.randrange(0, 10**10):010d}",  # an order number with leading zeros: text, not a number
+                round(rng.uniform(10, 3000), 2),
+                rng.choice([True, False, None]),
+            ]
+        )
     return out
 
 
@@ -95,7 +116,7 @@ def write_xls(path: Path, rows: list[list[Any]]) -> None:
         ws = wb.add_sheet(f"Sheet{k // XLS_ROWS + 1}")
         for j, h in enumerate(HEADER):
             ws.write(0, j, h)
-        for i, r in enumerate(rows[k:k + XLS_ROWS], 1):
+        for i, r in enumerate(rows[k : k + XLS_ROWS], 1):
             for j, v in enumerate(r):
                 if isinstance(v, datetime):
                     ws.write(i, j, v, stamp)
@@ -142,13 +163,24 @@ def _read(reader: str, path: Path) -> None:
         content.update(values.encode())
     secs = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"reader": reader, "seconds": secs, "rows": n, "peak_mb": peak, "digest": h.hexdigest(),
-                      "content": content.hexdigest()}))
+    print(
+        json.dumps(
+            {
+                "reader": reader,
+                "seconds": secs,
+                "rows": n,
+                "peak_mb": peak,
+                "digest": h.hexdigest(),
+                "content": content.hexdigest(),
+            }
+        )
+    )
 
 
 def _run(reader: str, path: Path) -> dict[str, Any]:
-    res = subprocess.run([sys.executable, __file__, "--read", reader, str(path)], capture_output=True, text=True,
-                         check=True)
+    res = subprocess.run(
+        [sys.executable, __file__, "--read", reader, str(path)], capture_output=True, text=True, check=True
+    )
     out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
     return out
 
@@ -169,24 +201,32 @@ def main() -> None:
     f = folder / f"tickets_{args.n}.xlsx"
     t0 = time.perf_counter()
     write_xlsx(f, rows)
-    print(f"wrote {f.name}: {args.n:,} rows, {f.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s; "
-          f"load {os.getloadavg()[0]:.2f}")
+    print(
+        f"wrote {f.name}: {args.n:,} rows, {f.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s; "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
     results = {r: _run(r, f) for r in ("openpyxl", "calamine")}
     for r, m in results.items():
-        print(f"  .xlsx {r:9s} {m['seconds']:7.2f} s  {m['rows'] / m['seconds']:9,.0f} rows/s  "
-              f"peak {m['peak_mb']:6.0f} MB  rows {m['rows']:,}")
+        print(
+            f"  .xlsx {r:9s} {m['seconds']:7.2f} s  {m['rows'] / m['seconds']:9,.0f} rows/s  "
+            f"peak {m['peak_mb']:6.0f} MB  rows {m['rows']:,}"
+        )
     same = results["openpyxl"]["digest"] == results["calamine"]["digest"]
-    print(f"  identical rows: {same}; calamine {results['openpyxl']['seconds'] / results['calamine']['seconds']:.1f}x "
-          f"faster; load {os.getloadavg()[0]:.2f}")
+    print(
+        f"  identical rows: {same}; calamine {results['openpyxl']['seconds'] / results['calamine']['seconds']:.1f}x "
+        f"faster; load {os.getloadavg()[0]:.2f}"
+    )
     if args.xls:
         x = folder / f"tickets_{args.n}.xls"
         write_xls(x, rows)
         got = _run("calamine", x)
         sheets = -(-args.n // XLS_ROWS)
-        print(f"  .xls  calamine  {got['seconds']:7.2f} s  {got['rows'] / got['seconds']:9,.0f} rows/s  "
-              f"peak {got['peak_mb']:6.0f} MB  rows {got['rows']:,} in {sheets} sheet(s), "
-              f"{x.stat().st_size / 1e6:.1f} MB; the same values as the .xlsx: "
-              f"{got['content'] == results['openpyxl']['content']}")
+        print(
+            f"  .xls  calamine  {got['seconds']:7.2f} s  {got['rows'] / got['seconds']:9,.0f} rows/s  "
+            f"peak {got['peak_mb']:6.0f} MB  rows {got['rows']:,} in {sheets} sheet(s), "
+            f"{x.stat().st_size / 1e6:.1f} MB; the same values as the .xlsx: "
+            f"{got['content'] == results['openpyxl']['content']}"
+        )
         same = same and got["content"] == results["openpyxl"]["content"]
     if not args.keep:
         for p in folder.iterdir():

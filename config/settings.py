@@ -91,14 +91,20 @@ class ChannelRef(_Strict):
         for field in ("webhook_env", "secret_env"):
             v = getattr(self, field)
             if v is not None and not _ENV_NAME.match(v):
-                raise ValueError(f"{field} must be the NAME of an environment variable (got something else: "
-                                 "URLs and secrets never go in the config file)")
+                raise ValueError(
+                    f"{field} must be the NAME of an environment variable (got something else: "
+                    "URLs and secrets never go in the config file)"
+                )
         if self.kind in CHAT_KINDS and not self.webhook_env:
-            raise ValueError(f"channel {self.kind!r} needs webhook_env (the variable holding the webhook URL)")
+            raise ValueError(
+                f"channel {self.kind!r} needs webhook_env (the variable holding the webhook URL)"
+            )
         if self.kind not in CHAT_KINDS and (self.webhook_env or self.secret_env):
             raise ValueError(f"channel {self.kind!r} takes no webhook_env/secret_env")
         if self.secret_env and self.kind not in SIGNED_KINDS:
-            raise ValueError(f"channel {self.kind!r} is not signed; secret_env is for {', '.join(SIGNED_KINDS)}")
+            raise ValueError(
+                f"channel {self.kind!r} is not signed; secret_env is for {', '.join(SIGNED_KINDS)}"
+            )
         return self
 
 
@@ -156,8 +162,10 @@ class Mapping(_Strict):
             except ValueError:
                 ok = False
             if not ok:
-                raise ValueError(f"date format {f!r} is not a strptime pattern with a day in it that reads back "
-                                 "what it writes (e.g. '%Y年%m月%d日 %H:%M')")
+                raise ValueError(
+                    f"date format {f!r} is not a strptime pattern with a day in it that reads back "
+                    "what it writes (e.g. '%Y年%m月%d日 %H:%M')"
+                )
         return v
 
     @field_validator("extract")
@@ -203,8 +211,10 @@ class Shipments(_Strict):
     def _columns(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(SHIPMENT_COLUMNS))
         if unknown:
-            raise ValueError(f"unknown shipments column {', '.join(unknown)} (map week, product, batch, units "
-                             "to your file's column names)")
+            raise ValueError(
+                f"unknown shipments column {', '.join(unknown)} (map week, product, batch, units "
+                "to your file's column names)"
+            )
         blank = [k for k, name in v.items() if not str(name).strip()]
         if blank:
             raise ValueError(f"give the file's column name for {', '.join(blank)}")
@@ -227,15 +237,17 @@ class Source(_Strict):
     email_env: str | None = None
     domain: str | None = None
     # helpdesk/sql pulls (all optional)
-    base_url: str | None = None       # override https://{subdomain}.zendesk.com / https://{domain}.freshdesk.com
-    statuses: list[str] | None = None  # which ticket statuses count as closed (default: solved/closed, resolved/closed)
+    base_url: str | None = None  # override https://{subdomain}.zendesk.com / https://{domain}.freshdesk.com
+    statuses: list[str] | None = (
+        None  # which ticket statuses count as closed (default: solved/closed, resolved/closed)
+    )
     page_size: int | None = Field(default=None, ge=1)  # tickets per API page / rows per SQL batch
-    since: str | None = None          # first run only: pull what changed since this ISO time (default: all history)
-    replies: bool = True              # helpdesks: read each closed ticket's replies into `resolution` (a call per ticket)
-    app_key_env: str | None = None    # qiyu: the variable holding the appKey (the appSecret: token_env)
-    app_id_env: str | None = None     # sobot: the variable holding the appid (the app_key: token_env)
-    window_hours: int = Field(default=24, ge=1, le=48)   # qiyu/sobot: hours per export / query window
-    lag_minutes: int = Field(default=120, ge=0)          # qiyu/sobot: read only up to this long before now
+    since: str | None = None  # first run only: pull what changed since this ISO time (default: all history)
+    replies: bool = True  # helpdesks: read each closed ticket's replies into `resolution` (a call per ticket)
+    app_key_env: str | None = None  # qiyu: the variable holding the appKey (the appSecret: token_env)
+    app_id_env: str | None = None  # sobot: the variable holding the appid (the app_key: token_env)
+    window_hours: int = Field(default=24, ge=1, le=48)  # qiyu/sobot: hours per export / query window
+    lag_minutes: int = Field(default=120, ge=0)  # qiyu/sobot: read only up to this long before now
     # other sources holding copies of this one's tickets under the same ticket ids (e.g. its exports
     # dropped in a folder): a ticket this source reports deleted or spam is erased there too
     copies: list[str] = Field(default_factory=list)
@@ -296,8 +308,12 @@ class Schedules(_Strict):
 
 
 class Report(_Strict):
-    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: cast(list[Literal["zh", "en"]], ["zh", "en"]))
-    formats: list[Literal["html", "md", "pdf"]] = Field(default_factory=lambda: cast(list[Literal["html", "md", "pdf"]], ["html", "md"]))
+    languages: list[Literal["zh", "en"]] = Field(
+        default_factory=lambda: cast(list[Literal["zh", "en"]], ["zh", "en"])
+    )
+    formats: list[Literal["html", "md", "pdf"]] = Field(
+        default_factory=lambda: cast(list[Literal["html", "md", "pdf"]], ["html", "md"])
+    )
     templates_dir: str | None = None
     brand: str = ""
 
@@ -357,10 +373,17 @@ class Web(_Strict):
             return None
         v = v.strip().rstrip("/")
         parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
-                or any(c.isspace() or ord(c) < 32 for c in v):
-            raise ValueError(f"web.base_url must be an http(s) address without query, e.g. "
-                             f"https://voc.example.com; got {v!r}")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+            or any(c.isspace() or ord(c) < 32 for c in v)
+        ):
+            raise ValueError(
+                f"web.base_url must be an http(s) address without query, e.g. "
+                f"https://voc.example.com; got {v!r}"
+            )
         if parts.username or parts.password:
             raise ValueError("web.base_url must not carry a user name or password")
         return v
@@ -402,8 +425,10 @@ class VocConfig(_Strict):
             ids = {p.id for p in self.products}
             bad = sorted({v for v in self.shipments.skus.values() if v not in ids})
             if bad:
-                raise ValueError(f"shipments.skus: {', '.join(map(repr, bad))} is not a catalogue product id "
-                                 f"(ids: {', '.join(sorted(ids))})")
+                raise ValueError(
+                    f"shipments.skus: {', '.join(map(repr, bad))} is not a catalogue product id "
+                    f"(ids: {', '.join(sorted(ids))})"
+                )
         return self
 
     @field_validator("sources")
@@ -421,8 +446,10 @@ class VocConfig(_Strict):
         for s in self.sources:
             bad = [c for c in s.copies if c not in names or c == s.name]
             if bad:
-                raise ValueError(f"source {s.name!r}: copies: {', '.join(map(repr, bad))} is not another source "
-                                 f"(sources: {', '.join(sorted(names))})")
+                raise ValueError(
+                    f"source {s.name!r}: copies: {', '.join(map(repr, bad))} is not another source "
+                    f"(sources: {', '.join(sorted(names))})"
+                )
         return self
 
     def source(self, name: str) -> Source:
@@ -490,7 +517,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _one_tls(self) -> Settings:
         if self.smtp_ssl and self.smtp_starttls:
-            raise ValueError("set VOC_SMTP_SSL (implicit TLS, port 465) or VOC_SMTP_STARTTLS (port 587), not both")
+            raise ValueError(
+                "set VOC_SMTP_SSL (implicit TLS, port 465) or VOC_SMTP_STARTTLS (port 587), not both"
+            )
         return self
 
     def load_config(self) -> VocConfig:
@@ -498,8 +527,10 @@ class Settings(BaseSettings):
 
 
 # fields whose values may be (or may have been pasted by mistake as) secrets: never echoed in errors
-_SECRET_FIELD = re.compile(r"(?i)password|passwd|secret|token|_env$|url|query|dsn|key|hook|sign|auth|cred|"
-                           r"cookie|access|private|cert")
+_SECRET_FIELD = re.compile(
+    r"(?i)password|passwd|secret|token|_env$|url|query|dsn|key|hook|sign|auth|cred|"
+    r"cookie|access|private|cert"
+)
 # an opaque run of letters and digits (an access_token, an API key) is not echoed under any field name
 _TOKEN_LIKE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-+/=.]{20,}")
 
@@ -521,7 +552,11 @@ def validation_problems(e: ValidationError, prefix: str = "") -> list[str]:
     """Every problem pydantic found, as ``field: message (got value)`` lines, in file order."""
     lines = []
     for err in e.errors():
-        where = prefix + ".".join(str(x) for x in err["loc"]) if err["loc"] else prefix.rstrip(".") or "(top level)"
+        where = (
+            prefix + ".".join(str(x) for x in err["loc"])
+            if err["loc"]
+            else prefix.rstrip(".") or "(top level)"
+        )
         msg = err["msg"].removeprefix("Value error, ")
         # the value of an unknown key is never shown: it may be a secret pasted under any name
         quiet = err["type"] in ("value_error", "extra_forbidden")
@@ -566,7 +601,9 @@ def load_config(path: Path | str) -> VocConfig:
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {p} is not valid YAML: {' '.join(str(e).split())}") from e
     if not isinstance(raw, dict):
-        raise ConfigError(f"config file {p} must be a YAML mapping (key: value lines), not a {type(raw).__name__}")
+        raise ConfigError(
+            f"config file {p} must be a YAML mapping (key: value lines), not a {type(raw).__name__}"
+        )
     try:
         return VocConfig.model_validate(raw)
     except ValidationError as e:

@@ -39,8 +39,10 @@ class FileSink:
     def send(self, message: Message) -> None:
         n = len(list(self.folder.glob("*.json"))) + 1
         stem = f"{n:03d}-" + re.sub(r"[^\w.-]+", "_", message.recipient)[:60]
-        atomic_write(self.folder / f"{stem}.txt", f"To: {message.recipient}\nSubject: {message.subject}\n\n"
-                                                  f"{message.text}")
+        atomic_write(
+            self.folder / f"{stem}.txt",
+            f"To: {message.recipient}\nSubject: {message.subject}\n\n{message.text}",
+        )
         atomic_write(self.folder / f"{stem}.json", json.dumps(message.__dict__, ensure_ascii=False, indent=2))
 
 
@@ -61,8 +63,10 @@ class SmtpChannel:
     implicit_tls: bool = False  # SMTPS (port 465): TLS before the greeting; STARTTLS is then not used
 
     def __repr__(self) -> str:  # never show the password (dataclass repr would)
-        return (f"SmtpChannel(host={self.host!r}, port={self.port}, user={self.user!r}, starttls={self.starttls}, "
-                f"implicit_tls={self.implicit_tls})")
+        return (
+            f"SmtpChannel(host={self.host!r}, port={self.port}, user={self.user!r}, starttls={self.starttls}, "
+            f"implicit_tls={self.implicit_tls})"
+        )
 
     def send(self, message: Message) -> None:
         # email.mime + Header, not EmailMessage: the new policy's folder drops the space before a
@@ -78,8 +82,11 @@ class SmtpChannel:
         msg["Subject"] = Header(message.subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
         try:
             tls = self.ssl_context or ssl.create_default_context()
-            server = (smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=tls) if self.implicit_tls
-                      else smtplib.SMTP(self.host, self.port, timeout=self.timeout))
+            server = (
+                smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=tls)
+                if self.implicit_tls
+                else smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            )
             with server as smtp:
                 if self.starttls and not self.implicit_tls:
                     smtp.starttls(context=tls)
@@ -87,12 +94,16 @@ class SmtpChannel:
                     smtp.login(self.user, self.password or "")
                 smtp.send_message(msg)
         except smtplib.SMTPAuthenticationError as e:
-            raise DeliveryError(f"SMTP login refused for {self.user!r} ({e.smtp_code})", permanent=True) from e
+            raise DeliveryError(
+                f"SMTP login refused for {self.user!r} ({e.smtp_code})", permanent=True
+            ) from e
         except smtplib.SMTPRecipientsRefused as e:
             raise DeliveryError(f"recipient refused: {message.recipient}", permanent=True) from e
         except smtplib.SMTPResponseException as e:
             # 5xx replies are permanent (bad sender, message refused); 4xx are worth another try
-            raise DeliveryError(f"SMTP {self.host}:{self.port}: {e.smtp_code}", permanent=e.smtp_code >= 500) from e
+            raise DeliveryError(
+                f"SMTP {self.host}:{self.port}: {e.smtp_code}", permanent=e.smtp_code >= 500
+            ) from e
         except (OSError, smtplib.SMTPException) as e:
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {type(e).__name__}") from e
 
@@ -104,8 +115,13 @@ class ChannelSet:
     so one unconfigured channel never stops the others. With a ``sink`` every message goes to files.
     """
 
-    def __init__(self, smtp: SmtpChannel | None = None, sink: FileSink | None = None,
-                 env: Mapping[str, str] | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        smtp: SmtpChannel | None = None,
+        sink: FileSink | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ):
         self.smtp, self.sink, self.timeout = smtp, sink, timeout
         self.env = os.environ if env is None else env
         self.name = "file" if sink is not None else "email"
@@ -123,7 +139,9 @@ class ChannelSet:
                 raise DeliveryError("no SMTP server configured (set VOC_SMTP_HOST)", permanent=True)
             return self.smtp
         if kind not in chat.SENDERS:
-            raise DeliveryError(f"channel {kind!r} needs a sink folder (alerts.sink_dir or --to)", permanent=True)
+            raise DeliveryError(
+                f"channel {kind!r} needs a sink folder (alerts.sink_dir or --to)", permanent=True
+            )
         url = self.env.get(webhook_env or "")
         if not url:
             raise DeliveryError(f"{kind}: environment variable {webhook_env} is not set", permanent=True)
@@ -135,15 +153,25 @@ class ChannelSet:
         return chat.SENDERS[kind](url, secret=secret, timeout=self.timeout)
 
 
-def deliver(message: Message, tg: Target, channels: Any, attempts: int, retry_delay: float,
-            sleep: Callable[[float], None], max_delay: float) -> tuple[str, str | None, int]:
+def deliver(
+    message: Message,
+    tg: Target,
+    channels: Any,
+    attempts: int,
+    retry_delay: float,
+    sleep: Callable[[float], None],
+    max_delay: float,
+) -> tuple[str, str | None, int]:
     """Send ``message`` on the target's channel (``channels``: a :class:`ChannelSet`, or one channel for
     every target): transient failures are retried up to ``attempts`` tries with exponential backoff
     from ``retry_delay`` (or the server's ``retry_after``), at most ``max_delay`` seconds apart;
     permanent ones are not. A broken channel never raises. Returns (sent | failed, the last error, tries)."""
     try:
-        channel: Channel = channels.for_target(tg.channel, tg.webhook_env, tg.secret_env) \
-            if hasattr(channels, "for_target") else channels
+        channel: Channel = (
+            channels.for_target(tg.channel, tg.webhook_env, tg.secret_env)
+            if hasattr(channels, "for_target")
+            else channels
+        )
     except DeliveryError as e:
         return "failed", str(e), 0
     tries, error = 0, None
@@ -157,8 +185,14 @@ def deliver(message: Message, tg: Target, channels: Any, attempts: int, retry_de
             error, permanent, retry_after = str(e), e.permanent, e.retry_after
         except Exception as e:  # noqa: BLE001 - a broken channel must not stop the others
             error, permanent = f"{type(e).__name__} in the {tg.channel} channel", True
-        log.warning("alert to %s via %s failed (attempt %d of %d): %s", tg.recipient, tg.channel, tries, attempts,
-                    error)
+        log.warning(
+            "alert to %s via %s failed (attempt %d of %d): %s",
+            tg.recipient,
+            tg.channel,
+            tries,
+            attempts,
+            error,
+        )
         if permanent or tries >= attempts:
             break
         sleep(min(max_delay, retry_after if retry_after is not None else retry_delay * 2 ** (tries - 1)))

@@ -67,8 +67,13 @@ class _Webhook:
     name = "webhook"
     transient_codes: frozenset[int] = frozenset()  # application error codes worth another try
 
-    def __init__(self, url: str, secret: str | None = None, timeout: float = 10.0,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        url: str,
+        secret: str | None = None,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ):
         self._url, self._secret, self.timeout, self.clock = url, secret, timeout, clock
 
     def __repr__(self) -> str:
@@ -86,11 +91,15 @@ class _Webhook:
             body = r.json()
         except ValueError:
             return
-        code = body.get("errcode", body.get("code", body.get("StatusCode", 0))) if isinstance(body, dict) else 0
+        code = (
+            body.get("errcode", body.get("code", body.get("StatusCode", 0))) if isinstance(body, dict) else 0
+        )
         if code not in (0, None):
             msg = str(body.get("errmsg") or body.get("msg") or body.get("StatusMessage") or "")
-            raise DeliveryError(f"{self.name}: error {code} {self._scrub(msg)[:200]}".rstrip(),
-                                permanent=code not in self.transient_codes)
+            raise DeliveryError(
+                f"{self.name}: error {code} {self._scrub(msg)[:200]}".rstrip(),
+                permanent=code not in self.transient_codes,
+            )
 
     def _scrub(self, text: str) -> str:
         for s in (self._url, self._secret, urllib.parse.urlsplit(self._url).query):
@@ -110,8 +119,9 @@ class _Webhook:
         if r.status_code in (408, 425, 429) or r.status_code >= 500:
             raise DeliveryError(f"{self.name}: HTTP {r.status_code}", retry_after=_retry_after(r))
         if r.status_code >= 400:
-            raise DeliveryError(f"{self.name}: HTTP {r.status_code} {self._scrub(r.text)[:200]}".rstrip(),
-                                permanent=True)
+            raise DeliveryError(
+                f"{self.name}: HTTP {r.status_code} {self._scrub(r.text)[:200]}".rstrip(), permanent=True
+            )
         self.check(r)
 
 
@@ -157,8 +167,10 @@ class WeComRobot(_Webhook):
     transient_codes = frozenset({-1, 45009})  # system busy; API frequency limit
 
     def payload(self, message: Message) -> dict[str, Any]:
-        return {"msgtype": "markdown",
-                "markdown": {"content": truncate_utf8(message.markdown or message.text, WECOM_MAX_BYTES)}}
+        return {
+            "msgtype": "markdown",
+            "markdown": {"content": truncate_utf8(message.markdown or message.text, WECOM_MAX_BYTES)},
+        }
 
 
 class FeishuBot(_Webhook):
@@ -174,8 +186,10 @@ class FeishuBot(_Webhook):
         while lines and not lines[0].strip():
             lines = lines[1:]
         content = [[{"tag": "text", "text": line}] for line in lines]
-        body: dict[str, Any] = {"msg_type": "post",
-                                "content": {"post": {"zh_cn": {"title": message.subject, "content": content}}}}
+        body: dict[str, Any] = {
+            "msg_type": "post",
+            "content": {"post": {"zh_cn": {"title": message.subject, "content": content}}},
+        }
         if self._secret:
             ts = int(self.clock())
             body = {"timestamp": str(ts), "sign": feishu_sign(self._secret, ts), **body}
@@ -186,5 +200,10 @@ class LarkBot(FeishuBot):
     name = "lark"
 
 
-SENDERS: dict[str, type[_Webhook]] = {"slack": SlackWebhook, "dingtalk": DingTalkRobot, "wecom": WeComRobot,
-                                      "feishu": FeishuBot, "lark": LarkBot}
+SENDERS: dict[str, type[_Webhook]] = {
+    "slack": SlackWebhook,
+    "dingtalk": DingTalkRobot,
+    "wecom": WeComRobot,
+    "feishu": FeishuBot,
+    "lark": LarkBot,
+}

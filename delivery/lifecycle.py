@@ -168,8 +168,9 @@ def waits(quiet: bool, severity: str) -> bool:
     return quiet and severity != "safety"
 
 
-def same_safety(tracks: Mapping[TrackKey, Track], tg: Target, ident: str, item: SurgeItem,
-                flagged: FlaggedIn) -> tuple[Track, str] | None:
+def same_safety(
+    tracks: Mapping[TrackKey, Track], tg: Target, ident: str, item: SurgeItem, flagged: FlaggedIn
+) -> tuple[Track, str] | None:
     """An open episode about the same product's safety that this target was told about under another
     identity: the daily safety check tells ``s|{product}`` (it judges only the safety cells), the week's
     brief may carry the same tickets as a theme or topic item (``group_surges`` joins the product's
@@ -184,7 +185,9 @@ def same_safety(tracks: Mapping[TrackKey, Track], tg: Target, ident: str, item: 
         if ep is None or not tr.is_open(ep):
             continue
         row = flagged(tr.open_last_told(ep).week).get(other)
-        if other == alias or (row is not None and row.product == item.product_id and row.severity == "safety"):
+        if other == alias or (
+            row is not None and row.product == item.product_id and row.severity == "safety"
+        ):
             return tr, other
     return None
 
@@ -201,8 +204,15 @@ def escalated(item: SurgeItem, last_ratio: float, base: Flagged | None, factor: 
     return False
 
 
-def decide(tr: Track | None, ident: str, item: SurgeItem, w: int, factor: float, flagged: FlaggedIn,
-           same_cell: bool = True) -> tuple[str, str] | None:
+def decide(
+    tr: Track | None,
+    ident: str,
+    item: SurgeItem,
+    w: int,
+    factor: float,
+    flagged: FlaggedIn,
+    same_cell: bool = True,
+) -> tuple[str, str] | None:
     """(kind, dedupe key) to tell this target about a flagged surge, or None (told already).
     ``same_cell=False``: the track was told about another cell of the surge (:func:`same_safety`), whose
     ratio says nothing about this one's: it escalates by count (or by becoming a safety issue) only."""
@@ -217,8 +227,13 @@ def decide(tr: Track | None, ident: str, item: SurgeItem, w: int, factor: float,
         if row is not None:
             return None if row.status in TOLD else ("escalation", key)
         last = tr.open_last_told(ep)
-        return ("escalation", key) if escalated(item, float(last.ratio or 0) if same_cell else 0.0,
-                                                flagged(last.week).get(ident), factor) else None
+        return (
+            ("escalation", key)
+            if escalated(
+                item, float(last.ratio or 0) if same_cell else 0.0, flagged(last.week).get(ident), factor
+            )
+            else None
+        )
     if ep is not None:  # a start that never reached the recipient (deferred, failed): same episode
         row = tr.by_key(dedupe_key(ident, ep, "start"))
         if row is not None and row.status not in TOLD:
@@ -257,9 +272,18 @@ class Digest:
     supersedes: tuple[str, ...] = ()  # deferred keys this message makes obsolete
 
 
-def plan_digests(cfg: VocConfig, tracks: Mapping[TrackKey, Track], current: Mapping[str, SurgeItem],
-                 flagged: FlaggedIn, w: int, *, quiet: bool, detected: bool, sink: bool = False,
-                 only_safety: bool = False) -> list[Digest]:
+def plan_digests(
+    cfg: VocConfig,
+    tracks: Mapping[TrackKey, Track],
+    current: Mapping[str, SurgeItem],
+    flagged: FlaggedIn,
+    w: int,
+    *,
+    quiet: bool,
+    detected: bool,
+    sink: bool = False,
+    only_safety: bool = False,
+) -> list[Digest]:
     """The messages of one run for week ``w``: per target, starts and escalations of the week's items
     (``current``, by identity) in one digest, resolved notes in another.
 
@@ -291,13 +315,18 @@ def plan_digests(cfg: VocConfig, tracks: Mapping[TrackKey, Track], current: Mapp
                 if decision is None:
                     continue
                 kind, key = decision
-                add(tg, "later" if waits(quiet, item.severity) else "now",
-                    Entry(told_as, kind, key, item.ratio, w, item=ident))
+                add(
+                    tg,
+                    "later" if waits(quiet, item.severity) else "now",
+                    Entry(told_as, kind, key, item.ratio, w, item=ident),
+                )
 
     for (ch, rcp, ident), tr in tracks.items():
         if ident in current or only_safety or (ch, rcp, ident) in carried:
             continue
-        tg = next((t for t in targets_for(cfg, tr.owner, sink) if (t.channel, t.recipient) == (ch, rcp)), None)
+        tg = next(
+            (t for t in targets_for(cfg, tr.owner, sink) if (t.channel, t.recipient) == (ch, rcp)), None
+        )
         ep = tr.episode()
         if tg is None or ep is None:
             continue  # owner or channel no longer configured
@@ -305,16 +334,35 @@ def plan_digests(cfg: VocConfig, tracks: Mapping[TrackKey, Track], current: Mapp
             last = tr.open_last_told(ep)
             if not detected or last.week >= w or flagged(last.week).get(ident) is None:
                 continue
-            add(tg, "resolved", Entry(ident, "resolved", dedupe_key(ident, ep, "resolved"), float(last.ratio or 0),
-                                      w, flagged_week=last.week))
+            add(
+                tg,
+                "resolved",
+                Entry(
+                    ident,
+                    "resolved",
+                    dedupe_key(ident, ep, "resolved"),
+                    float(last.ratio or 0),
+                    w,
+                    flagged_week=last.week,
+                ),
+            )
             continue
         start = tr.by_key(dedupe_key(ident, ep, "start"))
         if start is not None and start.status == "deferred" and start.week <= w:
             row = flagged(start.week).get(ident)  # deferred in quiet hours, not flagged any more: late
             if row is not None:
-                add(tg, "later" if waits(quiet, row.severity) else "now",
-                    Entry(ident, "start", start.dedupe_key, float(start.ratio or 0), start.week,
-                          flagged_week=start.week))
+                add(
+                    tg,
+                    "later" if waits(quiet, row.severity) else "now",
+                    Entry(
+                        ident,
+                        "start",
+                        start.dedupe_key,
+                        float(start.ratio or 0),
+                        start.week,
+                        flagged_week=start.week,
+                    ),
+                )
 
     out = []
     for tg, b in buckets.items():
@@ -327,8 +375,12 @@ def plan_digests(cfg: VocConfig, tracks: Mapping[TrackKey, Track], current: Mapp
                 kind = "escalation" if all(e.kind == "escalation" for e in entries) else "start"
             keys = tuple(e.key for e in entries)
             idents = dict.fromkeys(e.ident for e in entries)
-            obsolete = tuple(k for i in idents for k in tracks.get((tg.channel, tg.recipient, i), Track())
-                             .deferred_keys() if k not in keys)
+            obsolete = tuple(
+                k
+                for i in idents
+                for k in tracks.get((tg.channel, tg.recipient, i), Track()).deferred_keys()
+                if k not in keys
+            )
             deferred = bucket == "later" or (bucket == "resolved" and quiet)
             out.append(Digest(tg, kind, tuple(entries), deferred, obsolete))
     return out

@@ -67,6 +67,8 @@ def targets_for(cfg: VocConfig, owner_name: str, sink: bool = False) -> list[Tar
     out: dict[tuple[str, str], Target] = {}
     for ref in owner.channels:
         recipient = email if ref.kind in ("email", "file") else f"{ref.kind}:{ref.webhook_env}"
-        out.setdefault((ref.kind, recipient), Target(owner_name, lang, ref.kind, recipient, ref.webhook_env,
-                                                     ref.secret_env))
+        out.setdefault(
+            (ref.kind, recipient),
+            Target(owner_name, lang, ref.kind, recipient, ref.webhook_env, ref.secret_env),
+        )
     return list(out.values())

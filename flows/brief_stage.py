@@ -57,22 +57,30 @@ def _week_ordinal(d: date) -> int:
 
 
 def brief_week(week: Week) -> BriefWeek:
-    return BriefWeek(label=str(week), ordinal=week.ordinal(), start=week.start,
-                     end=week.end - timedelta(days=1), name_of=week_name, ordinal_of=_week_ordinal)
+    return BriefWeek(
+        label=str(week),
+        ordinal=week.ordinal(),
+        start=week.start,
+        end=week.end - timedelta(days=1),
+        name_of=week_name,
+        ordinal_of=_week_ordinal,
+    )
 
 
 def answer(conn: Connection, q: Query) -> Any:
     """One question of the assembly, answered by ``store.report_queries``."""
     if isinstance(q, Series):
-        return report_queries.cell_history(conn, q.intents, q.topics, q.product, q.model, q.batch, q.first,
-                                           q.last, safety_only=q.safety_only)
+        return report_queries.cell_history(
+            conn, q.intents, q.topics, q.product, q.model, q.batch, q.first, q.last, safety_only=q.safety_only
+        )
     if isinstance(q, Quotes):
         return report_queries.quotes(conn, q.topic, q.first, q.last, q.product, q.batch)
     if isinstance(q, Workaround):
         return report_queries.workaround(conn, q.topic, q.first, q.last)
     if isinstance(q, CellTopics):
-        return report_queries.cell_topics(conn, q.week, q.product, q.batch, q.intents,
-                                          safety_only=q.safety_only)
+        return report_queries.cell_topics(
+            conn, q.week, q.product, q.batch, q.intents, safety_only=q.safety_only
+        )
     raise TypeError(f"not a brief query: {q!r}")
 
 
@@ -82,20 +90,29 @@ def answers(conn: Connection, queries: Iterable[Query]) -> dict[Query, Any]:
     qs = list(queries)
     series = report_queries.cell_histories(conn, [q for q in qs if isinstance(q, Series)])
     quotes = report_queries.quote_sets(conn, [q for q in qs if isinstance(q, Quotes)])
-    return {q: series[q] if isinstance(q, Series) else quotes[q] if isinstance(q, Quotes) else answer(conn, q)
-            for q in qs}
+    return {
+        q: series[q] if isinstance(q, Series) else quotes[q] if isinstance(q, Quotes) else answer(conn, q)
+        for q in qs
+    }
 
 
 def load_surge_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) -> SurgeFacts:
     """What the surge items need (the brief's and the alerts')."""
     w = week.ordinal()
     return SurgeFacts(
-        week=brief_week(week), today=today, surges=analysis.load_surges(conn, w),
-        topics={t.id: t for t in analysis.load_topics(conn)}, theme_of=themes.topic_theme_map(conn),
+        week=brief_week(week),
+        today=today,
+        surges=analysis.load_surges(conn, w),
+        topics={t.id: t for t in analysis.load_topics(conn)},
+        theme_of=themes.topic_theme_map(conn),
         themes={t.id: t for t in themes.load_themes(conn)},
-        week_counts=assembly.week_counts(report_queries.topic_counts(conn, "complaint", w),
-                                         report_queries.topic_counts(conn, "question", w)),
-        actions=report_queries.actions(conn), catalogue=catalogue(cfg))
+        week_counts=assembly.week_counts(
+            report_queries.topic_counts(conn, "complaint", w),
+            report_queries.topic_counts(conn, "question", w),
+        ),
+        actions=report_queries.actions(conn),
+        catalogue=catalogue(cfg),
+    )
 
 
 def load_brief_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) -> BriefFacts:
@@ -103,17 +120,23 @@ def load_brief_facts(conn: Connection, cfg: VocConfig, week: Week, today: date) 
     w = week.ordinal()
     th = cfg.thresholds
     return BriefFacts(
-        surge=surge, brand=cfg.report.brand,
-        method=MethodNote(baseline_weeks=th.baseline_weeks, min_count=th.min_count, fdr_q=th.fdr_q,
-                          min_ratio=th.min_ratio),
+        surge=surge,
+        brand=cfg.report.brand,
+        method=MethodNote(
+            baseline_weeks=th.baseline_weeks, min_count=th.min_count, fdr_q=th.fdr_q, min_ratio=th.min_ratio
+        ),
         kpi_rows=report_queries.kpi_rows(conn, surge.weeks[0], w),
-        counts={(intent, x): report_queries.topic_counts(conn, intent, x)
-                for intent, x in assembly.topic_count_keys(w)},
-        failed_alerts=report_queries.failed_alerts(conn, w - 1))
+        counts={
+            (intent, x): report_queries.topic_counts(conn, intent, x)
+            for intent, x in assembly.topic_count_keys(w)
+        },
+        failed_alerts=report_queries.failed_alerts(conn, w - 1),
+    )
 
 
-def surge_plan(conn: Connection, cfg: VocConfig, week: Week, today: date | None = None
-               ) -> tuple[BriefPlan, dict[Query, Any]]:
+def surge_plan(
+    conn: Connection, cfg: VocConfig, week: Week, today: date | None = None
+) -> tuple[BriefPlan, dict[Query, Any]]:
     """The week's surge items as the brief plans them, with their evidence (``assembly.surge_items``
     makes them in a language): what alert planning needs, without the rest of the brief."""
     facts = load_surge_facts(conn, cfg, week, today or date.today())
@@ -142,8 +165,9 @@ def load_brief(conn: Connection, cfg: VocConfig, week: Week, today: date) -> Bri
     return BriefInputs(facts, plan, answers(conn, plan.queries()))
 
 
-def build_briefs(engine: Engine, cfg: VocConfig, week: Week, langs: Iterable[str], today: date | None = None
-                 ) -> dict[str, Brief]:
+def build_briefs(
+    engine: Engine, cfg: VocConfig, week: Week, langs: Iterable[str], today: date | None = None
+) -> dict[str, Brief]:
     """The brief in each language (one plan, one set of reads for all of them)."""
     with engine.connect() as conn:
         inputs = load_brief(conn, cfg, week, today or date.today())
@@ -159,22 +183,48 @@ def ordered_formats(formats: list[str]) -> list[str]:
     return sorted(formats, key=lambda f: f == "pdf")
 
 
-def write_brief(engine: Engine, cfg: VocConfig, week: Week, out_dir: Path, langs: list[str], formats: list[str],
-                today: date | None = None) -> list[Path]:
+def write_brief(
+    engine: Engine,
+    cfg: VocConfig,
+    week: Week,
+    out_dir: Path,
+    langs: list[str],
+    formats: list[str],
+    today: date | None = None,
+) -> list[Path]:
     """Render the brief in each language and format, record each file, return the paths."""
     paths: list[Path] = []
     briefs = build_briefs(engine, cfg, week, langs, today)
     for lang in langs:
         brief = briefs[lang]
-        paths += write_rendered(engine, out_dir, "weekly", str(week), lang, formats, f"brief-{week}",
-                                cast(Callable[[str], str],
-                                     lambda fmt, b=brief, lg=lang: render_brief(
-                                         b, lg, fmt, cfg.report.templates_dir, cfg.web.base_url)))
+        paths += write_rendered(
+            engine,
+            out_dir,
+            "weekly",
+            str(week),
+            lang,
+            formats,
+            f"brief-{week}",
+            cast(
+                Callable[[str], str],
+                lambda fmt, b=brief, lg=lang: render_brief(
+                    b, lg, fmt, cfg.report.templates_dir, cfg.web.base_url
+                ),
+            ),
+        )
     return paths
 
 
-def write_rendered(engine: Engine, out_dir: Path, kind: str, period: str, lang: str, formats: list[str], stem: str,
-                   render: Callable[[str], str]) -> list[Path]:
+def write_rendered(
+    engine: Engine,
+    out_dir: Path,
+    kind: str,
+    period: str,
+    lang: str,
+    formats: list[str],
+    stem: str,
+    render: Callable[[str], str],
+) -> list[Path]:
     """Write one document in each format (PDF is printed from the HTML file) and record each."""
     make_folder(out_dir)
     paths = []

@@ -40,14 +40,20 @@ def _record_action(engine, planted: sample.Planted, week: Week) -> tuple[int, in
     with engine.connect() as conn:
         counts: Counter[int] = Counter()
         for chunk in range(0, len(ids), 500):
-            q = (select(topic).select_from(TicketRow).join(Assignment, Assignment.ticket_id == TicketRow.id)
-                 .outerjoin(Topic, Topic.id == Assignment.topic_id)
-                 .where(TicketRow.source == "demo", TicketRow.source_id.in_(ids[chunk:chunk + 500])))
+            q = (
+                select(topic)
+                .select_from(TicketRow)
+                .join(Assignment, Assignment.ticket_id == TicketRow.id)
+                .outerjoin(Topic, Topic.id == Assignment.topic_id)
+                .where(TicketRow.source == "demo", TicketRow.source_id.in_(ids[chunk : chunk + 500]))
+            )
             counts.update(int(t) for t in conn.execute(q).scalars())
     topic_id = counts.most_common(1)[0][0]
     owner = next(p["owner"] for p in sample.PRODUCTS if p["id"] == planted.action_product)
     fix = week.shift(-planted.action_weeks_back).start + timedelta(days=2)
-    aid = action_items.add(engine, topic_id, planted.action_product, None, str(owner), fix, planted.action_note)
+    aid = action_items.add(
+        engine, topic_id, planted.action_product, None, str(owner), fix, planted.action_note
+    )
     action_items.update_action(engine, aid, "done", fix, None)
     return aid, topic_id, fix
 
@@ -88,19 +94,26 @@ def run_demo(out: Path, week: Week, alerts_to: Path | None = None) -> Iterator[s
     after = _assignments(engine)
     yield f"week {week}: " + "; ".join(res.lines)
     kept = sum(1 for k, v in before.items() if after.get(k) == v)
-    yield (f"topic ids stable across the two weekly runs: {kept} of {len(before)} tickets "
-           f"({100 * kept / max(len(before), 1):.1f}%) kept their topic id; the other {len(before) - kept} "
-           f"moved into topics split off in {week} (recorded in the lineage)")
+    yield (
+        f"topic ids stable across the two weekly runs: {kept} of {len(before)} tickets "
+        f"({100 * kept / max(len(before), 1):.1f}%) kept their topic id; the other {len(before) - kept} "
+        f"moved into topics split off in {week} (recorded in the lineage)"
+    )
     aid, topic_id, fix = _record_action(engine, planted, week)
-    yield (f"action item #{aid} recorded: {planted.action_note} on topic {topic_id}, fixed {fix} "
-           f"({planted.action_weeks_back} weeks back): the quarterly review measures its effect")
-    review = write_review(engine, cfg, Quarter.of(week.start), out, list(cfg.report.languages),
-                          list(cfg.report.formats))
+    yield (
+        f"action item #{aid} recorded: {planted.action_note} on topic {topic_id}, fixed {fix} "
+        f"({planted.action_weeks_back} weeks back): the quarterly review measures its effect"
+    )
+    review = write_review(
+        engine, cfg, Quarter.of(week.start), out, list(cfg.report.languages), list(cfg.report.formats)
+    )
     yield f"planted: surge {planted.surge_model} batch {planted.surge_batch}; global spike {planted.global_spike_week}"
     yield "briefs:"
     for p in [*res.outputs, *map(str, review)]:
         yield f"  {p}"
     yield f"alerts written to {outbox}/ ({res.alerts.get('sent', 0)} sent, {res.alerts.get('failed', 0)} failed)"
     yield f"done in {time.perf_counter() - t0:.0f} s"
-    yield (f"browse it: VOC_DATABASE_URL=sqlite:///{db.resolve()} voc web   "
-           "(then open http://127.0.0.1:8800/weeks)")
+    yield (
+        f"browse it: VOC_DATABASE_URL=sqlite:///{db.resolve()} voc web   "
+        "(then open http://127.0.0.1:8800/weeks)"
+    )

@@ -15,8 +15,16 @@ from pathlib import Path
 from voc.atomic import atomic_write
 from voc.errors import VocError
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-         "--disable-component-update", "--disable-sync", "--no-pdf-header-footer"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-pdf-header-footer",
+]
 
 
 def find_chromium() -> str | None:
@@ -38,12 +46,19 @@ def html_to_pdf(html: Path, pdf: Path, timeout: float = 120.0) -> Path:
     """Print ``html`` to ``pdf``; raises VocError naming what is missing or what went wrong."""
     browser = find_chromium()
     if browser is None:
-        raise VocError("PDF output needs Chromium: install it (Debian: apt-get install chromium) "
-                       "or set VOC_CHROMIUM to its path; HTML and Markdown need nothing")
+        raise VocError(
+            "PDF output needs Chromium: install it (Debian: apt-get install chromium) "
+            "or set VOC_CHROMIUM to its path; HTML and Markdown need nothing"
+        )
     with tempfile.TemporaryDirectory(prefix="voc-pdf-") as work:
         printed = Path(work) / "out.pdf"  # Chromium writes here; the brief's folder only sees a whole file
-        cmd = [browser, *FLAGS, f"--user-data-dir={Path(work) / 'profile'}", f"--print-to-pdf={printed}",
-               html.resolve().as_uri()]
+        cmd = [
+            browser,
+            *FLAGS,
+            f"--user-data-dir={Path(work) / 'profile'}",
+            f"--print-to-pdf={printed}",
+            html.resolve().as_uri(),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as e:

@@ -59,9 +59,11 @@ class SafetyResult:
 
     def line(self) -> str:
         sent = self.alerts.get("sent", 0)
-        text = (f"safety check {self.now} UTC (window from {self.window_start}, stored under {self.week}): "
-                f"{self.ingested} tickets ingested, {self.tested} safety cells tested, {self.flagged} flagged, "
-                f"{sent} alert(s) sent, {self.suppressed} suppressed (told already)")
+        text = (
+            f"safety check {self.now} UTC (window from {self.window_start}, stored under {self.week}): "
+            f"{self.ingested} tickets ingested, {self.tested} safety cells tested, {self.flagged} flagged, "
+            f"{sent} alert(s) sent, {self.suppressed} suppressed (told already)"
+        )
         extra = {k: v for k, v in self.alerts.items() if k != "sent" and v}
         if extra:
             text += ", " + ", ".join(f"{v} {k}" for k, v in extra.items())
@@ -111,13 +113,15 @@ def _judged_whole(engine: Engine, week: Week) -> bool:
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
-def safety_alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None,
-                       now: datetime) -> tuple[dict[str, int], int]:
+def safety_alerts_task(
+    settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None, now: datetime
+) -> tuple[dict[str, int], int]:
     """Plan and send the week's safety alerts: (send counts, flagged surges nobody had to be told about)."""
     engine = ready_engine(settings)
     channels = alert_stage.channel_from(settings, sink_dir)
-    planned = alert_stage.plan(engine, cfg, week, getattr(channels, "name", "email"), now=now.replace(tzinfo=UTC),
-                               only_safety=True)
+    planned = alert_stage.plan(
+        engine, cfg, week, getattr(channels, "name", "email"), now=now.replace(tzinfo=UTC), only_safety=True
+    )
     with engine.connect() as conn:
         groups = group_surges(analysis.load_surges(conn, week.ordinal()), themes.topic_theme_map(conn))
     flagged = {g.identity for g in groups if any(r.severity == "safety" for r in g.rows)}
@@ -127,8 +131,12 @@ def safety_alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir:
 
 
 @flow(name="voc-safety", log_prints=True)
-def safety_flow(now: datetime | None = None, sink_dir: Path | None = None,
-                progress: StageProgress | None = None, take_lock: bool = True) -> SafetyResult:
+def safety_flow(
+    now: datetime | None = None,
+    sink_dir: Path | None = None,
+    progress: StageProgress | None = None,
+    take_lock: bool = True,
+) -> SafetyResult:
     """Prepare (ingest, understand, topics and counts), judge the safety cells over the last 7 days,
     alert. ``now``: the clock (tests, backfills; naive = UTC); ``sink_dir``: write alerts as files
     there (default ``alerts.sink_dir``, else send); ``take_lock=False``: the caller holds
@@ -146,13 +154,20 @@ def safety_flow(now: datetime | None = None, sink_dir: Path | None = None,
         for _name, stage in PREPARE:
             lines += stage(settings, cfg, week, progress)
         verdict = assess_safety_window(engine, cfg, at, SAFETY_WINDOW_DAYS)
-        res = SafetyResult(now=f"{at:%Y-%m-%dT%H:%M}", window_start=f"{verdict.start:%Y-%m-%dT%H:%M}",
-                           week=str(week), ingested=_tickets(engine) - before, tested=len(verdict.tested),
-                           flagged=len(verdict.rows), lines=lines)
+        res = SafetyResult(
+            now=f"{at:%Y-%m-%dT%H:%M}",
+            window_start=f"{verdict.start:%Y-%m-%dT%H:%M}",
+            week=str(week),
+            ingested=_tickets(engine) - before,
+            tested=len(verdict.tested),
+            flagged=len(verdict.rows),
+            lines=lines,
+        )
         if _judged_whole(engine, week):
-            res.note = f"{week} was judged whole by the weekly run: its verdict and alerts stand, nothing sent"
+            res.note = (
+                f"{week} was judged whole by the weekly run: its verdict and alerts stand, nothing sent"
+            )
         else:
             store_safety_window(engine, verdict)
             res.alerts, res.suppressed = safety_alerts_task(settings, cfg, week, sink_dir, at)
     return res
-

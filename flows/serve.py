@@ -42,21 +42,31 @@ def scheduled_review() -> None:
     settings = Settings()
     cfg = settings.load_config()
     last_quarter_day = Quarter.of(Week.latest_complete().start)
-    write_review(make_engine(settings.database_url), cfg, last_quarter_day, settings.out_dir,
-                 list(cfg.report.languages), list(cfg.report.formats))
+    write_review(
+        make_engine(settings.database_url),
+        cfg,
+        last_quarter_day,
+        settings.out_dir,
+        list(cfg.report.languages),
+        list(cfg.report.formats),
+    )
 
 
 def serve_all(settings: Settings, cfg: VocConfig) -> None:
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():  # the environment or the active Prefect profile (`prefect config set`)
-        raise ConfigError("schedules need a Prefect server: run `prefect server start` and set "
-                          "PREFECT_API_URL=http://127.0.0.1:4200/api (see README 'Scheduling')")
+        raise ConfigError(
+            "schedules need a Prefect server: run `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (see README 'Scheduling')"
+        )
     s = cfg.schedules
     # in a sync context to_deployment returns the RunnerDeployment; prefect types it as maybe-a-coroutine
     serve(
         scheduled_ingest.to_deployment(name="ingest", schedule=Cron(s.ingest_cron, timezone=s.timezone)),  # type: ignore[arg-type]
         scheduled_weekly.to_deployment(name="weekly", schedule=Cron(s.weekly_cron, timezone=s.timezone)),  # type: ignore[arg-type]
         safety_check.to_deployment(name="safety", schedule=Cron(s.safety_cron, timezone=s.timezone)),  # type: ignore[arg-type]
-        scheduled_review.to_deployment(name="quarterly", schedule=Cron(s.quarterly_cron, timezone=s.timezone)),  # type: ignore[arg-type]
+        scheduled_review.to_deployment(
+            name="quarterly", schedule=Cron(s.quarterly_cron, timezone=s.timezone)
+        ),  # type: ignore[arg-type]
     )

@@ -82,10 +82,14 @@ def _text(v: Any) -> str:
     return str(v).strip()
 
 
-def parse_shipments(rows: Iterable[tuple[str, dict[str, Any]]], name: str,
-                    products: Iterable[Product | str] | None = None, *,
-                    columns: Mapping[str, str] | None = None, skus: Mapping[str, str] | None = None
-                    ) -> pd.DataFrame:
+def parse_shipments(
+    rows: Iterable[tuple[str, dict[str, Any]]],
+    name: str,
+    products: Iterable[Product | str] | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    skus: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Validate raw rows ``(location, {column: value})`` of the shipments file ``name``.
 
     Returns the tidy table ``week`` (ISO week ordinal), ``product``, ``batch`` ('' when none),
@@ -108,10 +112,12 @@ def parse_shipments(rows: Iterable[tuple[str, dict[str, Any]]], name: str,
             missing = [c for c in COLUMNS if c != "batch" and c not in col]
             if missing:
                 how = [f"{c} = {columns[c]!r}" for c in missing if columns and c in columns]
-                raise SourceError(f"shipments file {name}: missing column{'s' if len(missing) > 1 else ''} "
-                                  f"{', '.join(missing)}{' (shipments.columns: ' + ', '.join(how) + ')' if how else ''} "
-                                  f"(found: {', '.join(data) or 'none'}; needs week, product, units and optionally "
-                                  "batch: name your file's columns under shipments.columns)")
+                raise SourceError(
+                    f"shipments file {name}: missing column{'s' if len(missing) > 1 else ''} "
+                    f"{', '.join(missing)}{' (shipments.columns: ' + ', '.join(how) + ')' if how else ''} "
+                    f"(found: {', '.join(data) or 'none'}; needs week, product, units and optionally "
+                    "batch: name your file's columns under shipments.columns)"
+                )
         if raw.get("__broken__"):
             errors.append(f"{loc}: {raw['__broken__']}")
             continue
@@ -138,8 +144,11 @@ def parse_shipments(rows: Iterable[tuple[str, dict[str, Any]]], name: str,
         out.append((week, product, _text(data.get(col["batch"])) if "batch" in col else "", units))
     if errors:
         more = f" (and {len(errors) - _MAX_LISTED} more)" if len(errors) > _MAX_LISTED else ""
-        raise SourceError(f"shipments file {name}: {len(errors)} bad row{'s' if len(errors) > 1 else ''}: "
-                          + "; ".join(errors[:_MAX_LISTED]) + more)
+        raise SourceError(
+            f"shipments file {name}: {len(errors)} bad row{'s' if len(errors) > 1 else ''}: "
+            + "; ".join(errors[:_MAX_LISTED])
+            + more
+        )
     notes = [_unknown_note(product, u, names) for product, u in unknown.items()]
     if not out:
         raise SourceError(f"shipments file {name}: no rows" + (": " + "; ".join(notes) if notes else ""))
@@ -158,10 +167,15 @@ def _unknown_note(product: str, u: list[Any], names: ProductNames | None) -> str
     loc, rows, units = u
     where = f"{loc}" + (f" and {rows - 1} more row{'s' if rows > 2 else ''}" if rows > 1 else "")
     both = names.ambiguous_with(product) if names is not None else []
-    why = (f"names more than one product ({', '.join(both)})" if both else
-           "is not a catalogue product's id, name, alias or model")
-    return (f"product {product!r} ({where}, {units:,} units) {why}: left out of the "
-            "units in the field; add it to the product's aliases or models, or under shipments.skus")
+    why = (
+        f"names more than one product ({', '.join(both)})"
+        if both
+        else "is not a catalogue product's id, name, alias or model"
+    )
+    return (
+        f"product {product!r} ({where}, {units:,} units) {why}: left out of the "
+        "units in the field; add it to the product's aliases or models, or under shipments.skus"
+    )
 
 
 def _located(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -173,8 +187,9 @@ def _located(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
         yield f"{word} {n}", r.data
 
 
-def load_shipments(source: Path | str | Shipments, products: Iterable[Product | str] | None = None
-                   ) -> pd.DataFrame:
+def load_shipments(
+    source: Path | str | Shipments, products: Iterable[Product | str] | None = None
+) -> pd.DataFrame:
     """Read and validate the shipments file named in the config, a path or the config's ``Shipments``
     (its columns and skus); see ``parse_shipments``."""
     spec = source if isinstance(source, Shipments) else Shipments(path=str(source))
@@ -193,8 +208,9 @@ def load_shipments(source: Path | str | Shipments, products: Iterable[Product | 
         raise SourceError(f"shipments file {p} cannot be read: {e}") from e
 
 
-def units_in_field(shipments: pd.DataFrame, weeks: list[int],
-                   window: int = FIELD_WEEKS) -> tuple[pd.DataFrame, pd.DataFrame]:
+def units_in_field(
+    shipments: pd.DataFrame, weeks: list[int], window: int = FIELD_WEEKS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Units in the field per (product, week) and per (product, batch, week) over ``weeks``.
 
     Units in the field at week w = units shipped in weeks w-window+1 .. w (the file's rows before its

@@ -45,19 +45,33 @@ COUNT_COLUMNS = ["week", "topic_id", "product", "model", "batch", "n", "n_safety
 
 def params_from(cfg: VocConfig) -> surges.SurgeParams:
     th = cfg.thresholds
-    return surges.SurgeParams(baseline_weeks=th.baseline_weeks, min_count=th.min_count, fdr_q=th.fdr_q,
-                              min_ratio=th.min_ratio, safety_fdr_q=th.safety_fdr_q, safety_p=th.safety_p,
-                              safety_min_count=th.safety_min_count, safety_min_ratio=th.safety_min_ratio,
-                              product_min_ratio=th.product_min_ratio)
+    return surges.SurgeParams(
+        baseline_weeks=th.baseline_weeks,
+        min_count=th.min_count,
+        fdr_q=th.fdr_q,
+        min_ratio=th.min_ratio,
+        safety_fdr_q=th.safety_fdr_q,
+        safety_p=th.safety_p,
+        safety_min_count=th.safety_min_count,
+        safety_min_ratio=th.safety_min_ratio,
+        product_min_ratio=th.product_min_ratio,
+    )
 
 
-def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
-                units: tuple[pd.DataFrame, pd.DataFrame] | None = None, *,
-                theme_of: Mapping[int, int] | None = None, product_total: pd.DataFrame | None = None,
-                new_topics: Collection[int] = ()) -> pd.DataFrame:
+def count_table(
+    counts: pd.DataFrame,
+    total: pd.Series,
+    weeks: list[int],
+    units: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    *,
+    theme_of: Mapping[int, int] | None = None,
+    product_total: pd.DataFrame | None = None,
+    new_topics: Collection[int] = (),
+) -> pd.DataFrame:
     """Long count table of every level (see ``surges.cells.count_table``)."""
-    return cells.count_table(counts, total, weeks, units, theme_of=theme_of, product_total=product_total,
-                             new_topics=new_topics)
+    return cells.count_table(
+        counts, total, weeks, units, theme_of=theme_of, product_total=product_total, new_topics=new_topics
+    )
 
 
 def _shipments(cfg: VocConfig) -> pd.DataFrame | None:
@@ -67,16 +81,36 @@ def _shipments(cfg: VocConfig) -> pd.DataFrame | None:
 
 def _intent_frames(rows_of: Callable[[str], Any]) -> list[pd.DataFrame]:
     """Count frames (COUNT_COLUMNS + intent) of the intents the levels count: complaints and questions."""
-    return [pd.DataFrame(rows_of(intent), columns=COUNT_COLUMNS).assign(intent=intent)
-            for intent in ("complaint", "question")]
+    return [
+        pd.DataFrame(rows_of(intent), columns=COUNT_COLUMNS).assign(intent=intent)
+        for intent in ("complaint", "question")
+    ]
 
 
-ASSESS_COLUMNS = ["level", "cell", "family", "topic_id", "product", "model", "batch", "observed", "expected",
-                  "ratio", "p", "q", "flagged"]
+ASSESS_COLUMNS = [
+    "level",
+    "cell",
+    "family",
+    "topic_id",
+    "product",
+    "model",
+    "batch",
+    "observed",
+    "expected",
+    "ratio",
+    "p",
+    "q",
+    "flagged",
+]
 
 
-def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[int, int] | None = None,
-                theme_labels: Mapping[int, str] | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def assess_week(
+    engine: Engine,
+    cfg: VocConfig,
+    week: Week,
+    theme_of: Mapping[int, int] | None = None,
+    theme_labels: Mapping[int, str] | None = None,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Judge ``week`` without storing anything: (every tested cell of the week - level, cell, family,
     topic_id, theme_id, product, model, batch, observed, expected, ratio, p, q, flagged, methods and
     the detector's extra columns -, the rows :func:`detect_week` stores). ``theme_of``: topic id ->
@@ -101,8 +135,9 @@ def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[in
     total = total.reindex(weeks)  # a week with no tickets at all is missing data (NaN exposure)
     product_total = vol[(vol["product"] != "") & (vol["batch"] == "")][["week", "product", "n"]]
     units = units_in_field(shipments, weeks) if shipments is not None else None
-    table = count_table(counts, total, weeks, units, theme_of=theme_of, product_total=product_total,
-                        new_topics=new_topics)
+    table = count_table(
+        counts, total, weeks, units, theme_of=theme_of, product_total=product_total, new_topics=new_topics
+    )
     result = surges.detect(table, w, params)
     flagged = result[result["flagged"]]
     this_week = counts[counts["week"] == w].copy()
@@ -111,11 +146,17 @@ def assess_week(engine: Engine, cfg: VocConfig, week: Week, theme_of: Mapping[in
         this_week["theme_id"] = this_week["topic_id"].map(lambda t: tmap.get(int(t)))
     # a batch's expected share comes from the product's tickets in the baseline weeks: this week's
     # own tickets would already carry the surge and hide the concentration
-    base = vol[(vol["week"] >= w - params.baseline_weeks) & (vol["week"] < w) & (vol["product"] != "")
-               & (vol["batch"] != "")]
+    base = vol[
+        (vol["week"] >= w - params.baseline_weeks)
+        & (vol["week"] < w)
+        & (vol["product"] != "")
+        & (vol["batch"] != "")
+    ]
     prod_batch = base.groupby(["product", "batch"], as_index=False)["n"].sum()
-    names = {**{("t", k): v for k, v in labels.items()},
-             **{("h", int(k)): v for k, v in (theme_labels or {}).items()}}
+    names = {
+        **{("t", k): v for k, v in labels.items()},
+        **{("h", int(k)): v for k, v in (theme_labels or {}).items()},
+    }
     for rec in flagged.to_dict("records"):
         out.append(_surge_row(rec, w, this_week, prod_batch, names))
     g = surges.global_rise(total.dropna(), w, params)
@@ -153,8 +194,9 @@ class SafetyWindow:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def assess_safety_window(engine: Engine, cfg: VocConfig, now: datetime, days: int = SAFETY_WINDOW_DAYS
-                         ) -> SafetyWindow:
+def assess_safety_window(
+    engine: Engine, cfg: VocConfig, now: datetime, days: int = SAFETY_WINDOW_DAYS
+) -> SafetyWindow:
     """Judge the safety cells (``product×safety``, ``safety``) over the ``days`` days before ``now``
     (naive UTC) against the complete weeks before the window (``surges.rolling``); stores nothing.
 
@@ -168,9 +210,14 @@ def assess_safety_window(engine: Engine, cfg: VocConfig, now: datetime, days: in
     shipments = _shipments(cfg)
     with engine.connect() as conn:
         frames = _intent_frames(lambda intent: analysis.counts_frame_rows(conn, intent, first, b))
-        window = [f.assign(week=p) for f in
-                  _intent_frames(lambda intent: analysis.window_counts_rows(conn, intent, start, now))]
-        vols = [*analysis.volumes(conn, first, b), *[(p, *r[1:]) for r in analysis.window_volumes(conn, start, now)]]
+        window = [
+            f.assign(week=p)
+            for f in _intent_frames(lambda intent: analysis.window_counts_rows(conn, intent, start, now))
+        ]
+        vols = [
+            *analysis.volumes(conn, first, b),
+            *[(p, *r[1:]) for r in analysis.window_volumes(conn, start, now)],
+        ]
     verdict = SafetyWindow(start, now, week, Week.from_ordinal(b), pd.DataFrame(columns=ASSESS_COLUMNS))
     counts = pd.concat([f for f in [*frames, *window] if len(f)] or frames[:1], ignore_index=True)
     this_window = pd.concat([f for f in window if len(f)] or window[:1], ignore_index=True)
@@ -185,8 +232,12 @@ def assess_safety_window(engine: Engine, cfg: VocConfig, now: datetime, days: in
     table = count_table(counts, total, weeks, units, product_total=product_total)
     params = params_from(cfg)
     result = detect_window(table, p, b, params, days=days)
-    base = vol[(vol["week"] > b - params.baseline_weeks) & (vol["week"] <= b) & (vol["product"] != "")
-               & (vol["batch"] != "")]
+    base = vol[
+        (vol["week"] > b - params.baseline_weeks)
+        & (vol["week"] <= b)
+        & (vol["product"] != "")
+        & (vol["batch"] != "")
+    ]
     prod_batch = base.groupby(["product", "batch"], as_index=False)["n"].sum()
     verdict.tested = result.reset_index(drop=True)
     for rec in result[result["flagged"]].to_dict("records"):
@@ -228,8 +279,13 @@ def _text_or_none(v: Any) -> str | None:
     return None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
 
 
-def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch: pd.DataFrame,
-               labels: Mapping[tuple[str, int], str]) -> dict[str, Any]:
+def _surge_row(
+    rec: dict[str, Any],
+    w: int,
+    this_week: pd.DataFrame,
+    prod_batch: pd.DataFrame,
+    labels: Mapping[tuple[str, int], str],
+) -> dict[str, Any]:
     level = rec["level"]
     cell_rows = this_week[_cell_mask(this_week, rec)]
     sums = cell_rows[["n", "n_safety", "n_defect", "n_service"]].sum()
@@ -253,15 +309,29 @@ def _surge_row(rec: dict[str, Any], w: int, this_week: pd.DataFrame, prod_batch:
     else:
         label = rec.get("product") or ""
     return {
-        "week": w, "level": level, "cell": rec["cell"], "topic_id": topic_id, "theme_id": theme_id,
-        "product": _text_or_none(rec.get("product")), "model": _text_or_none(rec.get("model")),
+        "week": w,
+        "level": level,
+        "cell": rec["cell"],
+        "topic_id": topic_id,
+        "theme_id": theme_id,
+        "product": _text_or_none(rec.get("product")),
+        "model": _text_or_none(rec.get("model")),
         "batch": _text_or_none(rec.get("batch")),
-        "observed": int(rec["observed"]), "expected": float(rec["expected"]), "ratio": float(rec["ratio"]),
-        "ratio_lo": float(rec["ratio_lo"]), "ratio_hi": float(rec["ratio_hi"]), "p": float(rec["p"]),
-        "q": float(rec["q"]), "methods": str(rec["methods"]), "first_week": int(rec["first_period"]),
-        "new_cell": bool(rec["new_cell"]), "severity": sev,
-        "conc_batch": conc.top_batch if conc else None, "conc_share": conc.share if conc else None,
-        "conc_expected": conc.expected_share if conc else None, "conc_ratio": conc.ratio if conc else None,
+        "observed": int(rec["observed"]),
+        "expected": float(rec["expected"]),
+        "ratio": float(rec["ratio"]),
+        "ratio_lo": float(rec["ratio_lo"]),
+        "ratio_hi": float(rec["ratio_hi"]),
+        "p": float(rec["p"]),
+        "q": float(rec["q"]),
+        "methods": str(rec["methods"]),
+        "first_week": int(rec["first_period"]),
+        "new_cell": bool(rec["new_cell"]),
+        "severity": sev,
+        "conc_batch": conc.top_batch if conc else None,
+        "conc_share": conc.share if conc else None,
+        "conc_expected": conc.expected_share if conc else None,
+        "conc_ratio": conc.ratio if conc else None,
         "explanation_zh": explanations.explain(rec, label, "zh", conc, _week_name) + _rate_note(rec, "zh"),
         "explanation_en": explanations.explain(rec, label, "en", conc, _week_name) + _rate_note(rec, "en"),
     }
@@ -280,12 +350,29 @@ def _rate_note(rec: dict[str, Any], lang: str) -> str:
 
 def _global_row(g: Any, w: int) -> dict[str, Any]:
     return {
-        "week": w, "level": "global", "cell": "all", "topic_id": None, "theme_id": None, "product": None, "model": None,
-        "batch": None, "observed": int(g.observed), "expected": float(g.expected), "ratio": float(g.ratio),
-        "ratio_lo": float(getattr(g, "ratio_lo", g.ratio)), "ratio_hi": float(getattr(g, "ratio_hi", g.ratio)),
-        "p": float(getattr(g, "p", 0.0)), "q": float(getattr(g, "p", 0.0)), "methods": "global",
-        "first_week": w, "new_cell": False, "severity": "other", "conc_batch": None, "conc_share": None,
-        "conc_expected": None, "conc_ratio": None,
+        "week": w,
+        "level": "global",
+        "cell": "all",
+        "topic_id": None,
+        "theme_id": None,
+        "product": None,
+        "model": None,
+        "batch": None,
+        "observed": int(g.observed),
+        "expected": float(g.expected),
+        "ratio": float(g.ratio),
+        "ratio_lo": float(getattr(g, "ratio_lo", g.ratio)),
+        "ratio_hi": float(getattr(g, "ratio_hi", g.ratio)),
+        "p": float(getattr(g, "p", 0.0)),
+        "q": float(getattr(g, "p", 0.0)),
+        "methods": "global",
+        "first_week": w,
+        "new_cell": False,
+        "severity": "other",
+        "conc_batch": None,
+        "conc_share": None,
+        "conc_expected": None,
+        "conc_ratio": None,
         "explanation_zh": explanations.global_rise_sentence("zh", g.observed, g.expected, g.ratio),
         "explanation_en": explanations.global_rise_sentence("en", g.observed, g.expected, g.ratio),
     }

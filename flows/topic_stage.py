@@ -20,12 +20,7 @@ from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from voc.nlp.split import refreshed_topics, split_topics
 from voc.nlp.theme_sums import ThemeSums, add_sums, theme_topics_from
-from voc.nlp.themes import (
-    THEME_SIMILARITY,
-    ConceptFn,
-    ThemeTopic,
-    default_concepts,
-)
+from voc.nlp.themes import THEME_SIMILARITY, ConceptFn, ThemeTopic, default_concepts
 from voc.nlp.themes import update_themes as group_themes
 from voc.nlp.topic_view import product_terms, topic_view
 from voc.store import analysis
@@ -46,10 +41,12 @@ class TopicSummary:
     themes: ThemeStats | None = None
 
     def line(self) -> str:
-        parts = [f"{i}: {self.assigned.get(i, 0)} assigned, {self.new_topics.get(i, 0)} new topics"
-                 + (f" ({self.split[i]} earlier tickets moved into them)" if self.split.get(i) else "")
-                 + (f" [refit: {self.refits[i].line()}]" if i in self.refits else "")
-                 for i in INTENTS]
+        parts = [
+            f"{i}: {self.assigned.get(i, 0)} assigned, {self.new_topics.get(i, 0)} new topics"
+            + (f" ({self.split[i]} earlier tickets moved into them)" if self.split.get(i) else "")
+            + (f" [refit: {self.refits[i].line()}]" if i in self.refits else "")
+            for i in INTENTS
+        ]
         return "; ".join(parts) + (f"; themes: {self.themes.line()}" if self.themes else "")
 
 
@@ -66,8 +63,9 @@ class ThemeStats:
 
     def line(self) -> str:
         kept = 1 - self.moved / self.tickets if self.tickets else 1.0
-        return (f"{self.themes} themes over {self.topics} topics, {self.new_themes} new"
-                + (f", refit kept {kept:.1%} of tickets' theme" if self.refit else ""))
+        return f"{self.themes} themes over {self.topics} topics, {self.new_themes} new" + (
+            f", refit kept {kept:.1%} of tickets' theme" if self.refit else ""
+        )
 
 
 @dataclass
@@ -85,8 +83,10 @@ class RefitStats:
         return self.kept / self.tickets if self.tickets else 1.0
 
     def line(self) -> str:
-        return (f"{self.tickets} tickets, {self.kept_share:.1%} kept their topic id, {self.merges} merges, "
-                f"{self.splits} splits, {self.new_topics} new topics")
+        return (
+            f"{self.tickets} tickets, {self.kept_share:.1%} kept their topic id, {self.merges} merges, "
+            f"{self.splits} splits, {self.new_topics} new topics"
+        )
 
 
 @dataclass
@@ -98,8 +98,9 @@ class RefitSummary:
     def lines(self) -> list[str]:
         if not self.intents:
             return ["nothing to refit (no topic catalogue yet: run the weekly analysis first)"]
-        return ([f"{i}: {st.line()}" for i, st in self.intents.items()]
-                + ([f"themes: {self.themes.line()}"] if self.themes else []))
+        return [f"{i}: {st.line()}" for i, st in self.intents.items()] + (
+            [f"themes: {self.themes.line()}"] if self.themes else []
+        )
 
 
 def catalogue_terms(cfg: VocConfig) -> list[str]:
@@ -110,12 +111,20 @@ def catalogue_terms(cfg: VocConfig) -> list[str]:
 
 def _known(t: TopicRecord) -> KnownTopic:
     centroid = t.centroid if t.centroid is not None else np.zeros(1, np.float32)
-    return KnownTopic(topic_id=t.id, label=t.label, keywords=tuple(k for k in t.keywords.split(" / ") if k),
-                      centroid=centroid, status=t.status, merged_into=t.merged_into, human_label=t.human_label)
+    return KnownTopic(
+        topic_id=t.id,
+        label=t.label,
+        keywords=tuple(k for k in t.keywords.split(" / ") if k),
+        centroid=centroid,
+        status=t.status,
+        merged_into=t.merged_into,
+        human_label=t.human_label,
+    )
 
 
-def _embed(conn: Connection, embedder, key: str, ids: list[int], texts: list[str],
-           tokens: list[list[str]]) -> np.ndarray:
+def _embed(
+    conn: Connection, embedder, key: str, ids: list[int], texts: list[str], tokens: list[list[str]]
+) -> np.ndarray:
     """Embed with the cache: only tickets never embedded under this embedder state are computed."""
     cached = analysis.cached_embeddings(conn, key, ids)
     todo = [i for i, tid in enumerate(ids) if tid not in cached]
@@ -139,8 +148,17 @@ def split_window_start(w: int, th: Thresholds) -> int | None:
     return w - max(th.split_history_weeks, th.baseline_weeks)
 
 
-def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], emb_key: str,
-                  threshold: float, min_size: int, terms: list[str], since_week: int | None = None) -> int:
+def split_history(
+    conn: Connection,
+    intent: str,
+    w: int,
+    new: list[KnownTopic],
+    emb_key: str,
+    threshold: float,
+    min_size: int,
+    terms: list[str],
+    since_week: int | None = None,
+) -> int:
     """Give this week's new topics their history: a split, not a birth, when the theme existed
     (``nlp.split.split_topics``). Moves are recorded as 'split' lineage, and the topics whose members
     changed get their centroid, keywords and labels recomputed from their members in the window.
@@ -160,17 +178,33 @@ def split_history(conn: Connection, intent: str, w: int, new: list[KnownTopic], 
     if not rows:
         return 0
     x = np.vstack([vecs[r.id] for r in rows])
-    done = split_topics(x, np.array([r.topic_id for r in rows]), np.array([r.week for r in rows]), w, list(topics),
-                        {tid: t.centroid for tid, t in topics.items() if t.centroid is not None},
-                        [t.topic_id for t in new], frozen, threshold=threshold, min_size=min_size)
+    done = split_topics(
+        x,
+        np.array([r.topic_id for r in rows]),
+        np.array([r.week for r in rows]),
+        w,
+        list(topics),
+        {tid: t.centroid for tid, t in topics.items() if t.centroid is not None},
+        [t.topic_id for t in new],
+        frozen,
+        threshold=threshold,
+        min_size=min_size,
+    )
     for tid in done.split_ids:
         analysis.mark_split(conn, tid)
     for mv in done.moves:
         analysis.reassign(conn, [rows[i].id for i in mv.rows], mv.topic_id, mv.similarities)
     analysis.record_lineage(conn, done.lineage, w)
-    for ref in refreshed_topics([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], x,
-                                done.label, done.touched, {tid: t.label for tid, t in topics.items()},
-                                {tid for tid, t in topics.items() if t.human_label}, terms):
+    for ref in refreshed_topics(
+        [r.text_clean or "" for r in rows],
+        [(r.tokens or "").split() for r in rows],
+        x,
+        done.label,
+        done.touched,
+        {tid: t.label for tid, t in topics.items()},
+        {tid for tid, t in topics.items() if t.human_label},
+        terms,
+    ):
         analysis.refresh_topic(conn, ref.topic_id, ref.centroid, ref.keywords, ref.label)
     return done.moved_before
 
@@ -193,8 +227,9 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
     return summary
 
 
-def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms: list[str],
-                   summary: TopicSummary) -> None:
+def _assign_intent(
+    conn: Connection, intent: str, w: int, th: Thresholds, terms: list[str], summary: TopicSummary
+) -> None:
     """The weekly assignment of one intent (first run: the initial fit)."""
     analysis.promote_emerging(conn, w)
     known = analysis.load_topics(conn, intent, centroids=True)
@@ -205,8 +240,9 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
     if not rows:
         return
     ids = [r.id for r in rows]
-    texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows],
-                               terms)
+    texts, tokens = topic_view(
+        [r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms
+    )
     embedder: Embedder
     if first:
         try:
@@ -220,19 +256,39 @@ def _assign_intent(conn: Connection, intent: str, w: int, th: Thresholds, terms:
         embedder = load_embedder(blob)
     emb_key = analysis.embedder_key(intent, blob)
     vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)
-    upd = assign_week([] if first else [_known(t) for t in known], texts, tokens, vectors,
-                      threshold=th.topic_match_similarity, min_new_topic_size=th.min_new_topic_size,
-                      next_id=analysis.next_topic_id(conn), drop_terms=terms)
+    upd = assign_week(
+        [] if first else [_known(t) for t in known],
+        texts,
+        tokens,
+        vectors,
+        threshold=th.topic_match_similarity,
+        min_new_topic_size=th.min_new_topic_size,
+        next_id=analysis.next_topic_id(conn),
+        drop_terms=terms,
+    )
     new = upd.new_topics
     if first:  # the initial fit on history is the baseline catalogue, not "emerging"
-        new = [KnownTopic(topic_id=t.topic_id, label=t.label, keywords=t.keywords, centroid=t.centroid,
-                          status="active") for t in new]
+        new = [
+            KnownTopic(
+                topic_id=t.topic_id, label=t.label, keywords=t.keywords, centroid=t.centroid, status="active"
+            )
+            for t in new
+        ]
     analysis.upsert_topics(conn, intent, [*new, *upd.updated], w)
     analysis.save_assignments(conn, ids, upd.assignments, w)
     analysis.record_lineage(conn, upd.lineage, w)
     if not first and new:
-        summary.split[intent] = split_history(conn, intent, w, new, emb_key, th.topic_match_similarity,
-                                              th.min_new_topic_size, terms, since_week=split_window_start(w, th))
+        summary.split[intent] = split_history(
+            conn,
+            intent,
+            w,
+            new,
+            emb_key,
+            th.topic_match_similarity,
+            th.min_new_topic_size,
+            terms,
+            since_week=split_window_start(w, th),
+        )
     summary.assigned[intent] = len(ids)
     summary.new_topics[intent] = len(new)
 
@@ -267,7 +323,7 @@ def refit_topics(engine: Engine, cfg: VocConfig, week: Week | int, intent: str |
     w = _week_ordinal(week)
     terms = catalogue_terms(cfg)
     summary = RefitSummary(week=w)
-    for i in ([intent] if intent else INTENTS):
+    for i in [intent] if intent else INTENTS:
         if i not in INTENTS:
             raise ValueError(f"unknown intent {i!r} (one of {', '.join(INTENTS)})")
         with engine.begin() as conn:
@@ -279,7 +335,9 @@ def refit_topics(engine: Engine, cfg: VocConfig, week: Week | int, intent: str |
     return summary
 
 
-def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: list[str]) -> RefitStats | None:
+def _refit_intent(
+    conn: Connection, cfg: VocConfig, intent: str, w: int, terms: list[str]
+) -> RefitStats | None:
     blob = analysis.get_artifact(conn, f"embedder:{intent}")
     topics = analysis.load_topics(conn, intent, centroids=True)
     rows = analysis.assigned_documents(conn, intent, w)
@@ -293,17 +351,37 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
     if analysis.get_artifact(conn, fp_key) == fingerprint:
         analysis.put_artifact(conn, f"refit:{intent}", str(w).encode())
         return RefitStats(tickets=len(rows), kept=len(rows))
-    texts, tokens = topic_view([r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms)
+    texts, tokens = topic_view(
+        [r.text_clean or "" for r in rows], [(r.tokens or "").split() for r in rows], terms
+    )
     emb_key = analysis.embedder_key(intent, blob)
     vectors = _embed(conn, load_embedder(blob), emb_key, ids, texts, tokens)
     prior = {str(r.id): int(r.topic_id) for r in rows}
-    upd = refit(known, prior, [str(i) for i in ids], texts, tokens, vectors, next_id=analysis.next_topic_id(conn),
-                min_topic_size=cfg.thresholds.min_new_topic_size, max_churn=cfg.thresholds.refit_max_churn,
-                drop_terms=terms)
+    upd = refit(
+        known,
+        prior,
+        [str(i) for i in ids],
+        texts,
+        tokens,
+        vectors,
+        next_id=analysis.next_topic_id(conn),
+        min_topic_size=cfg.thresholds.min_new_topic_size,
+        max_churn=cfg.thresholds.refit_max_churn,
+        drop_terms=terms,
+    )
     # refit's new topics carved out of an old one have a history: 'active', like weekly splits
     split_ids = {n for _, n, kind in upd.lineage if kind == "split"}
-    new = [KnownTopic(t.topic_id, t.label, t.keywords, t.centroid, "active" if t.topic_id in split_ids else t.status,
-                      size=t.size) for t in upd.new_topics]
+    new = [
+        KnownTopic(
+            t.topic_id,
+            t.label,
+            t.keywords,
+            t.centroid,
+            "active" if t.topic_id in split_ids else t.status,
+            size=t.size,
+        )
+        for t in upd.new_topics
+    ]
     analysis.upsert_topics(conn, intent, [*new, *upd.updated], w)
     for t in upd.updated:  # upsert_topics keeps merged_into of existing rows: write the refit's merges
         if t.status == "merged" and t.merged_into is not None:
@@ -317,14 +395,23 @@ def _refit_intent(conn: Connection, cfg: VocConfig, intent: str, w: int, terms: 
         analysis.reassign(conn, members, topic_id, sims)  # keeps each ticket's first assigned week
     analysis.record_lineage(conn, upd.lineage, w)
     analysis.put_artifact(conn, f"refit:{intent}", str(w).encode())
-    analysis.put_artifact(conn, fp_key, _refit_fingerprint(analysis.assigned_documents(conn, intent, w),
-                                                           analysis.load_topics(conn, intent)))
+    analysis.put_artifact(
+        conn,
+        fp_key,
+        _refit_fingerprint(analysis.assigned_documents(conn, intent, w), analysis.load_topics(conn, intent)),
+    )
     final = resolve_ids(known)
-    kept = sum(final.get(int(r.topic_id), int(r.topic_id)) == topic_id
-               for r, (topic_id, _) in zip(rows, upd.assignments, strict=True))
-    return RefitStats(tickets=len(rows), kept=int(kept),
-                      merges=sum(kind in ("merge", "refit-map") for _, _, kind in upd.lineage),
-                      splits=len(split_ids), new_topics=len(upd.new_topics))
+    kept = sum(
+        final.get(int(r.topic_id), int(r.topic_id)) == topic_id
+        for r, (topic_id, _) in zip(rows, upd.assignments, strict=True)
+    )
+    return RefitStats(
+        tickets=len(rows),
+        kept=int(kept),
+        merges=sum(kind in ("merge", "refit-map") for _, _, kind in upd.lineage),
+        splits=len(split_ids),
+        new_topics=len(upd.new_topics),
+    )
 
 
 def _refit_fingerprint(rows: list[AssignedDocument], topics: list[TopicRecord]) -> bytes:
@@ -340,8 +427,13 @@ def _refit_fingerprint(rows: list[AssignedDocument], topics: list[TopicRecord]) 
 # --------------------------------------------------------------------------------------------
 # Themes over the topics
 # --------------------------------------------------------------------------------------------
-def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None,  # type: ignore[no-untyped-def]
-                 frozen_before: int | None = None) -> list[ThemeTopic]:
+def theme_topics(
+    conn: Connection,
+    w: int,
+    terms: list[str],
+    concepts=None,  # type: ignore[no-untyped-def]
+    frozen_before: int | None = None,
+) -> list[ThemeTopic]:
     """The live topics with their tickets' concept profiles and coverage (catalogue terms removed, as
     for topics) and product counts, over every assigned ticket up to week ``w``.
 
@@ -363,8 +455,9 @@ def theme_topics(conn: Connection, w: int, terms: list[str], concepts=None,  # t
     return theme_topics_from(sums, theme_store.merged_into_map(conn), theme_store.live_topics(conn))
 
 
-def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
-                 keys: dict[str, str]) -> dict[int, ThemeSums]:
+def _frozen_sums(
+    conn: Connection, before: int, terms: list[str], fn: ConceptFn, keys: dict[str, str]
+) -> dict[int, ThemeSums]:
     """The theme sums of the tickets of weeks before ``before`` per assigned topic: the stored ones,
     topped up with the weeks since they were stored, or recomputed when a stored week's digest changed
     (or the catalogue terms or the understanding version did). Stores the result for the next run."""
@@ -380,20 +473,39 @@ def _frozen_sums(conn: Connection, before: int, terms: list[str], fn: ConceptFn,
         state = json.loads(blob)
         upto = int(state["upto"])
         stored = {int(k): v for k, v in state["weeks"].items()}
-        if (state["tag"] == tag and upto <= before
-                and stored == {wk: d for wk, d in digests.items() if wk < upto}):
+        if (
+            state["tag"] == tag
+            and upto <= before
+            and stored == {wk: d for wk, d in digests.items() if wk < upto}
+        ):
             sums = {int(k): ThemeSums.load(v) for k, v in state["sums"].items()}
             start = upto
     if start is None or start < before:
         add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
-    analysis.put_artifact(conn, theme_store.THEME_HISTORY, json.dumps(
-        {"tag": tag, "upto": before, "weeks": {str(k): v for k, v in digests.items()},
-         "sums": {str(k): v.dump() for k, v in sums.items()}}).encode())
+    analysis.put_artifact(
+        conn,
+        theme_store.THEME_HISTORY,
+        json.dumps(
+            {
+                "tag": tag,
+                "upto": before,
+                "weeks": {str(k): v for k, v in digests.items()},
+                "sums": {str(k): v.dump() for k, v in sums.items()},
+            }
+        ).encode(),
+    )
     return sums
 
 
-def update_theme_catalogue(engine: Engine, cfg: VocConfig, week: Week | int, *, refit: bool = False,
-                           concepts=None, threshold: float | None = None) -> ThemeStats:  # type: ignore[no-untyped-def]
+def update_theme_catalogue(
+    engine: Engine,
+    cfg: VocConfig,
+    week: Week | int,
+    *,
+    refit: bool = False,
+    concepts=None,
+    threshold: float | None = None,
+) -> ThemeStats:  # type: ignore[no-untyped-def]
     """Group this week's live topics into themes (``nlp.themes.update_themes``) and store them.
 
     Weekly: topics keep their theme, new topics join the nearest theme or start one. ``refit``
@@ -405,8 +517,21 @@ def update_theme_catalogue(engine: Engine, cfg: VocConfig, week: Week | int, *, 
     with engine.begin() as conn:
         topics = theme_topics(conn, w, terms, concepts, frozen_before=split_window_start(w, cfg.thresholds))
         previous, pinned = theme_store.memberships(conn)
-        upd = group_themes(topics, previous, theme_store.known_themes(conn), next_id=theme_store.next_theme_id(conn),
-                           pinned=pinned, refit=refit, threshold=threshold or THEME_SIMILARITY)
+        upd = group_themes(
+            topics,
+            previous,
+            theme_store.known_themes(conn),
+            next_id=theme_store.next_theme_id(conn),
+            pinned=pinned,
+            refit=refit,
+            threshold=threshold or THEME_SIMILARITY,
+        )
         theme_store.save_update(conn, upd, w, [t.topic_id for t in topics if t.status == "emerging"])
-    return ThemeStats(themes=len(set(upd.membership.values())), topics=len(topics), new_themes=len(upd.new_themes),
-                      tickets=sum(t.size for t in topics), moved=upd.moved, refit=refit)
+    return ThemeStats(
+        themes=len(set(upd.membership.values())),
+        topics=len(topics),
+        new_themes=len(upd.new_themes),
+        tickets=sum(t.size for t in topics),
+        moved=upd.moved,
+        refit=refit,
+    )

@@ -22,7 +22,9 @@ from voc.nlp.understanding import CatalogueEntry, TicketText, Understander
 from voc.store import analysis
 from voc.store.models import TicketRow
 
-NLP_VERSION = "3"  # 3: safety language of food/electrics/injuries/children, question-complaints, product = model code
+NLP_VERSION = (
+    "3"  # 3: safety language of food/electrics/injuries/children, question-complaints, product = model code
+)
 
 # (id, subject, body, product, model, batch, language, intent_hint, resolution): plain values, picklable
 ChunkRow = tuple[Any, ...]
@@ -38,9 +40,19 @@ class NlpSpec:
 
 
 def nlp_spec(cfg: VocConfig) -> NlpSpec:
-    return NlpSpec(tuple(CatalogueEntry(id=p.id, name_zh=p.name_zh, name_en=p.name_en, aliases=tuple(p.aliases),
-                                        models=tuple(p.models)) for p in cfg.products),
-                   tuple(cfg.order_patterns))
+    return NlpSpec(
+        tuple(
+            CatalogueEntry(
+                id=p.id,
+                name_zh=p.name_zh,
+                name_en=p.name_en,
+                aliases=tuple(p.aliases),
+                models=tuple(p.models),
+            )
+            for p in cfg.products
+        ),
+        tuple(cfg.order_patterns),
+    )
 
 
 _local = threading.local()
@@ -66,19 +78,36 @@ def understand_chunk(spec: NlpSpec, rows: Sequence[ChunkRow]) -> list[dict[str, 
     """The stored understanding columns for each row, in row order. No database, no shared state:
     safe to run on any worker that has the package installed."""
     und = _understander(spec)
-    items = [TicketText(body=r[2], subject=r[1], product=r[3], model=r[4], batch=r[5], language=r[6],
-                        intent_hint=r[7]) for r in rows]
+    items = [
+        TicketText(
+            body=r[2], subject=r[1], product=r[3], model=r[4], batch=r[5], language=r[6], intent_hint=r[7]
+        )
+        for r in rows
+    ]
     out = []
     for r, u in zip(rows, und.understand(items), strict=True):
-        sources = ",".join(f"{k}={v}" for k, v in (("product", u.product_source), ("model", u.model_source),
-                                                    ("batch", u.batch_source)) if v)
-        out.append({
-            "_id": r[0], "nlp_version": NLP_VERSION, "lang": u.language, "text_clean": u.text,
-            "resolution_clean": und.redact(r[8]) if r[8] else None,
-            "tokens": " ".join(t.replace(" ", "_") for t in u.tokens), "intent": u.intent, "severity": u.severity,
-            "product_n": u.product, "model_n": u.model, "batch_n": u.batch,
-            "entity_sources": sources or None, "flags": ",".join(u.flags) or None,
-        })
+        sources = ",".join(
+            f"{k}={v}"
+            for k, v in (("product", u.product_source), ("model", u.model_source), ("batch", u.batch_source))
+            if v
+        )
+        out.append(
+            {
+                "_id": r[0],
+                "nlp_version": NLP_VERSION,
+                "lang": u.language,
+                "text_clean": u.text,
+                "resolution_clean": und.redact(r[8]) if r[8] else None,
+                "tokens": " ".join(t.replace(" ", "_") for t in u.tokens),
+                "intent": u.intent,
+                "severity": u.severity,
+                "product_n": u.product,
+                "model_n": u.model,
+                "batch_n": u.batch,
+                "entity_sources": sources or None,
+                "flags": ",".join(u.flags) or None,
+            }
+        )
     return out
 
 
@@ -93,12 +122,22 @@ def run_in_process(spec: NlpSpec, chunks: list[list[ChunkRow]]) -> list[list[dic
 def pending_count(engine: Engine) -> int:
     t = TicketRow.__table__
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(t).where(
-            or_(t.c.nlp_version.is_(None), t.c.nlp_version != NLP_VERSION))).scalar_one()
+        return conn.execute(
+            select(func.count())
+            .select_from(t)
+            .where(or_(t.c.nlp_version.is_(None), t.c.nlp_version != NLP_VERSION))
+        ).scalar_one()
 
 
-def understand_pending(engine: Engine, cfg: VocConfig, batch_size: int = 2000, *, chunk_size: int | None = None,
-                       run_chunks: ChunkRunner = run_in_process, progress: Progress | None = None) -> int:
+def understand_pending(
+    engine: Engine,
+    cfg: VocConfig,
+    batch_size: int = 2000,
+    *,
+    chunk_size: int | None = None,
+    run_chunks: ChunkRunner = run_in_process,
+    progress: Progress | None = None,
+) -> int:
     """Understand all pending tickets; returns how many were processed.
 
     Reads ``batch_size`` pending tickets at a time, hands them to ``run_chunks`` in chunks of
@@ -112,15 +151,27 @@ def understand_pending(engine: Engine, cfg: VocConfig, batch_size: int = 2000, *
     after: int | None = None  # batches page on the id (see pending_understanding)
     while True:
         with engine.connect() as conn:
-            rows = [(r.id, r.subject, r.body, r.product, r.model, r.batch, r.language, r.intent_hint, r.resolution)
-                    for r in analysis.pending_understanding(conn, NLP_VERSION, batch_size, after)]
+            rows = [
+                (
+                    r.id,
+                    r.subject,
+                    r.body,
+                    r.product,
+                    r.model,
+                    r.batch,
+                    r.language,
+                    r.intent_hint,
+                    r.resolution,
+                )
+                for r in analysis.pending_understanding(conn, NLP_VERSION, batch_size, after)
+            ]
         if not rows:
             if after is None:
                 return done
             after = None  # one more pass from the start: a ticket re-ingested behind us while this ran
             continue
         after = rows[-1][0]
-        results = run_chunks(spec, [rows[i:i + size] for i in range(0, len(rows), size)])
+        results = run_chunks(spec, [rows[i : i + size] for i in range(0, len(rows), size)])
         out = [u for chunk in results for u in chunk]
         if [u["_id"] for u in out] != [r[0] for r in rows]:
             raise RuntimeError("understanding results came back out of order or incomplete")
@@ -132,6 +183,7 @@ def understand_pending(engine: Engine, cfg: VocConfig, batch_size: int = 2000, *
 
 
 # --- orchestration: the same chunks as Prefect tasks on the flow's task runner ----------------------
+
 
 @task(retries=1, cache_policy=NONE)
 def understand_chunk_task(spec: NlpSpec, rows: list[ChunkRow]) -> list[dict[str, Any]]:

@@ -91,7 +91,10 @@ def ingest_task(settings: Settings, cfg: VocConfig, source: str | None = None) -
 
 def split_warnings(lines: list[str]) -> tuple[list[str], list[str]]:
     """(summary lines, ``warning: ...`` lines) of what a stage returned."""
-    return ([x for x in lines if not x.startswith("warning: ")], [x for x in lines if x.startswith("warning: ")])
+    return (
+        [x for x in lines if not x.startswith("warning: ")],
+        [x for x in lines if x.startswith("warning: ")],
+    )
 
 
 def task_runner(settings: Settings) -> TaskRunner[Any]:
@@ -103,11 +106,19 @@ def task_runner(settings: Settings) -> TaskRunner[Any]:
         try:
             from prefect_dask import DaskTaskRunner
         except ImportError:
-            raise ConfigError("VOC_TASK_RUNNER=dask needs the dask extra: pip install 'voc-pipeline[dask]'") from None
+            raise ConfigError(
+                "VOC_TASK_RUNNER=dask needs the dask extra: pip install 'voc-pipeline[dask]'"
+            ) from None
         if settings.dask_address:
             return DaskTaskRunner(address=settings.dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": settings.workers, "threads_per_worker": 1,
-                                              "processes": True, "dashboard_address": None})
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": settings.workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
     return ThreadPoolTaskRunner(max_workers=settings.workers)  # 'threads'; 'sequential' submits nothing
 
 
@@ -122,9 +133,14 @@ def understand_flow(progress: understand.Progress | None = None) -> str:
     if settings.task_runner == "sequential":
         n = understand.understand_pending(engine, cfg, progress=progress)
     else:  # enough chunks per read to keep every worker busy twice over
-        n = understand.understand_pending(engine, cfg, batch_size=settings.chunk_size * settings.workers * 2,
-                                          chunk_size=settings.chunk_size, run_chunks=understand.run_as_tasks,
-                                          progress=progress)
+        n = understand.understand_pending(
+            engine,
+            cfg,
+            batch_size=settings.chunk_size * settings.workers * 2,
+            chunk_size=settings.chunk_size,
+            run_chunks=understand.run_as_tasks,
+            progress=progress,
+        )
     return f"understood {n} tickets"
 
 
@@ -156,15 +172,17 @@ def surges_task(settings: Settings, cfg: VocConfig, week: Week) -> int:
 @task(cache_policy=NONE)
 def brief_task(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path) -> list[str]:
     engine = ready_engine(settings)
-    paths = brief_stage.write_brief(engine, cfg, week, out_dir, list(cfg.report.languages),
-                                    list(cfg.report.formats))
+    paths = brief_stage.write_brief(
+        engine, cfg, week, out_dir, list(cfg.report.languages), list(cfg.report.formats)
+    )
     _mark(engine, week, "brief", ", ".join(p.name for p in paths))
     return [str(p) for p in paths]
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
-def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None,
-                brief_link: str | None) -> dict[str, int]:
+def alerts_task(
+    settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path | None, brief_link: str | None
+) -> dict[str, int]:
     engine = ready_engine(settings)
     stats = alert_stage.run(engine, cfg, week, alert_stage.channel_from(settings, sink_dir), brief_link)
     _mark(engine, week, "alerts", str(stats))
@@ -172,7 +190,9 @@ def alerts_task(settings: Settings, cfg: VocConfig, week: Week, sink_dir: Path |
 
 
 @task(retries=2, retry_delay_seconds=5, cache_policy=NONE)
-def ingest_summaries_task(settings: Settings, cfg: VocConfig, source: str | None = None) -> list[dict[str, Any]]:
+def ingest_summaries_task(
+    settings: Settings, cfg: VocConfig, source: str | None = None
+) -> list[dict[str, Any]]:
     """Per source: its counts, summary line and warnings (:meth:`IngestSummary.as_dict`)."""
     return [s.as_dict() for s in ingest_stage.ingest_all(ready_engine(settings), cfg, source)]
 
@@ -195,10 +215,12 @@ StageProgress = Callable[[str, int, int], None]
 
 def _stepper(plan: list[str], progress: StageProgress | None) -> Callable[[str], None]:
     """Reports "stage: NAME" as each planned stage starts (and "stage: done" after the last)."""
+
     def step(name: str) -> None:
         if progress:
             i = plan.index(name) if name in plan else len(plan)
             progress(f"stage: {name}", i, len(plan))
+
     return step
 
 
@@ -210,23 +232,32 @@ def _tickets(progress: StageProgress | None) -> understand.Progress | None:
 Stage = Callable[[Settings, VocConfig, Week, StageProgress | None], list[str]]
 
 
-def _ingest_stage(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None) -> list[str]:
+def _ingest_stage(
+    settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None
+) -> list[str]:
     return ingest_task(settings, cfg)
 
 
-def _understand_stage(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None) -> list[str]:
+def _understand_stage(
+    settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None
+) -> list[str]:
     return [understand_stage(settings, cfg, _tickets(progress))]
 
 
-def _topics_stage(settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None) -> list[str]:
+def _topics_stage(
+    settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None
+) -> list[str]:
     return [topics_task(settings, cfg, week)]
 
 
 # What every run does first, in this order, before anything is judged: ingest what is new, understand
 # it, assign it to topics and count it (up to ``week``). The weekly run and the daily safety run
 # (flows/safety.py) both go through this one list.
-PREPARE: tuple[tuple[str, Stage], ...] = (("ingest", _ingest_stage), ("understand", _understand_stage),
-                                          ("topics", _topics_stage))
+PREPARE: tuple[tuple[str, Stage], ...] = (
+    ("ingest", _ingest_stage),
+    ("understand", _understand_stage),
+    ("topics", _topics_stage),
+)
 
 
 @flow(name="voc-analyze", log_prints=True)
@@ -248,9 +279,16 @@ def analyze_flow(week: str | None = None, progress: StageProgress | None = None)
 
 
 @flow(name="voc-weekly", log_prints=True)
-def weekly_flow(week: str | None = None, out_dir: Path | None = None, sink_dir: Path | None = None,
-                ingest: bool = True, alerts: bool = True, resume: bool = False,
-                progress: StageProgress | None = None, take_lock: bool = True) -> WeeklyResult:
+def weekly_flow(
+    week: str | None = None,
+    out_dir: Path | None = None,
+    sink_dir: Path | None = None,
+    ingest: bool = True,
+    alerts: bool = True,
+    resume: bool = False,
+    progress: StageProgress | None = None,
+    take_lock: bool = True,
+) -> WeeklyResult:
     """The whole weekly run: ingest -> understand -> topics -> surges -> brief -> alerts.
 
     ``week``: ISO week, default the latest complete one; ``out_dir``: default ``VOC_OUT_DIR``;
@@ -270,16 +308,36 @@ def weekly_flow(week: str | None = None, out_dir: Path | None = None, sink_dir: 
     return _weekly(settings, cfg, week_, out_dir, sink_dir, ingest, alerts, resume, progress, take_lock)
 
 
-def _weekly(settings: Settings, cfg: VocConfig, week: Week, out_dir: Path, sink_dir: Path | None, ingest: bool,
-            alerts: bool, resume: bool, progress: StageProgress | None, take_lock: bool) -> WeeklyResult:
+def _weekly(
+    settings: Settings,
+    cfg: VocConfig,
+    week: Week,
+    out_dir: Path,
+    sink_dir: Path | None,
+    ingest: bool,
+    alerts: bool,
+    resume: bool,
+    progress: StageProgress | None,
+    take_lock: bool,
+) -> WeeklyResult:
     res = WeeklyResult(week=str(week))
     engine = ready_engine(settings)
     with week_lock(engine, week.ordinal(), str(week)) if take_lock else nullcontext():
         done = stage_runs.done_stages(engine, week.ordinal()) if resume else set()
         if not resume:
             stage_runs.clear(engine, week.ordinal())
-        plan = [s for s, on in (("ingest", ingest), ("understand", True), ("topics", True), ("surges", True),
-                                ("brief", True), ("alerts", alerts)) if on and s not in done]
+        plan = [
+            s
+            for s, on in (
+                ("ingest", ingest),
+                ("understand", True),
+                ("topics", True),
+                ("surges", True),
+                ("brief", True),
+                ("alerts", alerts),
+            )
+            if on and s not in done
+        ]
         step = _stepper(plan, progress)
         for name, stage in PREPARE:
             if name in plan:
@@ -316,10 +374,18 @@ def _summary_artifact(res: WeeklyResult) -> None:
     """The run summary as a Prefect markdown artifact (visible in the Prefect UI)."""
     from prefect.artifacts import create_markdown_artifact
 
-    body = "\n".join([f"# VoC weekly run {res.week}", "", *[f"- {line}" for line in res.lines], "",
-                      *[f"- output: `{p}`" for p in res.outputs]])
+    body = "\n".join(
+        [
+            f"# VoC weekly run {res.week}",
+            "",
+            *[f"- {line}" for line in res.lines],
+            "",
+            *[f"- output: `{p}`" for p in res.outputs],
+        ]
+    )
     try:
-        create_markdown_artifact(markdown=body, key=f"voc-weekly-{res.week.lower()}",
-                                 description=f"VoC weekly run {res.week}")
+        create_markdown_artifact(
+            markdown=body, key=f"voc-weekly-{res.week.lower()}", description=f"VoC weekly run {res.week}"
+        )
     except Exception as e:  # noqa: BLE001 - an artifact is a convenience; the run's own result stands
         print(f"(run summary artifact not stored: {e})")

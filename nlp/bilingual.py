@@ -31,13 +31,35 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["KINDS", "PREFIX", "PROBLEM_KINDS", "TermMap", "concept_kind", "concept_tokens", "concepts_of",
-           "default_terms", "is_concept"]
+__all__ = [
+    "KINDS",
+    "PREFIX",
+    "PROBLEM_KINDS",
+    "TermMap",
+    "concept_kind",
+    "concept_tokens",
+    "concepts_of",
+    "default_terms",
+    "is_concept",
+]
 
 PREFIX = "c:"
 _MAX_ZH_TERM = 8
-KINDS = frozenset({"defect", "safety", "food", "logistics", "service", "quality", "hotel", "part", "function", "product",
-                   "general"})
+KINDS = frozenset(
+    {
+        "defect",
+        "safety",
+        "food",
+        "logistics",
+        "service",
+        "quality",
+        "hotel",
+        "part",
+        "function",
+        "product",
+        "general",
+    }
+)
 PROBLEM_KINDS = frozenset({"defect", "safety", "food", "logistics", "service", "quality", "hotel"})
 _KIND_HEADER = re.compile(r"^#\s*-{2,}\s*\[(\w+)\]")
 
@@ -97,7 +119,9 @@ class TermMap:
                 continue
             cols = line.split("\t")
             if len(cols) != 3:
-                raise ValueError(f"bilingual terms line {n}: expected 3 tab-separated columns, got {len(cols)}")
+                raise ValueError(
+                    f"bilingual terms line {n}: expected 3 tab-separated columns, got {len(cols)}"
+                )
             concept = cols[0].strip()
             if kind is not None:
                 m.kinds[PREFIX + concept] = kind
@@ -153,7 +177,15 @@ class TermMap:
         cs = self.single.get(low)
         if cs is not None:
             return cs
-        for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+        for suffix, repl in (
+            ("ies", "y"),
+            ("es", ""),
+            ("s", ""),
+            ("ed", ""),
+            ("ed", "e"),
+            ("ing", ""),
+            ("ing", "e"),
+        ):
             if low.endswith(suffix) and len(low) - len(suffix) >= 3:
                 cs = self.single.get(low[: -len(suffix)] + repl)
                 if cs is not None:

@@ -107,7 +107,9 @@ def resolve_ids(known: Sequence[KnownTopic]) -> dict[int, int]:
     return out
 
 
-def known_from_found(found: Sequence[FoundTopic], *, first_id: int, status: str = EMERGING) -> list[KnownTopic]:
+def known_from_found(
+    found: Sequence[FoundTopic], *, first_id: int, status: str = EMERGING
+) -> list[KnownTopic]:
     """Turn a batch's :class:`FoundTopic` list into catalogue entries with ids from ``first_id``."""
     return [
         KnownTopic(
@@ -126,7 +128,9 @@ def _check_inputs(texts, tokens, embeddings, known) -> np.ndarray:
     n = len(texts)
     if len(tokens) != n or len(embeddings) != n:
         raise ValueError(f"texts/tokens/embeddings differ in length: {n}, {len(tokens)}, {len(embeddings)}")
-    emb = normalise(np.asarray(embeddings, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 0), np.float32))
+    emb = normalise(
+        np.asarray(embeddings, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 0), np.float32)
+    )
     for t in known:
         if t.status not in STATUSES:
             raise ValueError(f"topic {t.topic_id}: unknown status {t.status!r}")
@@ -141,10 +145,14 @@ def _check_inputs(texts, tokens, embeddings, known) -> np.ndarray:
 
 def _check_next_id(known: Sequence[KnownTopic], next_id: int) -> None:
     if known and next_id <= max(t.topic_id for t in known):
-        raise ValueError(f"next_id={next_id} collides with existing topic ids (max {max(t.topic_id for t in known)})")
+        raise ValueError(
+            f"next_id={next_id} collides with existing topic ids (max {max(t.topic_id for t in known)})"
+        )
 
 
-def _blend_keywords(old: Sequence[str], new: Sequence[str], w_old: float, w_new: float, top_n: int = 10) -> tuple[str, ...]:
+def _blend_keywords(
+    old: Sequence[str], new: Sequence[str], w_old: float, w_new: float, top_n: int = 10
+) -> tuple[str, ...]:
     score: dict[str, float] = defaultdict(float)
     for w, kws in ((w_old, old), (w_new, new)):
         for r, k in enumerate(kws):
@@ -201,13 +209,14 @@ def assign_week(
     final = resolve_ids(known)
 
     # anchors: every known centroid whose resolved target may receive documents
-    anchors = [
-        t for t in known
-        if by_id[final[t.topic_id]].status != IGNORED or match_ignored
-    ]
+    anchors = [t for t in known if by_id[final[t.topic_id]].status != IGNORED or match_ignored]
     live_targets = sorted({final[t.topic_id] for t in anchors if by_id[final[t.topic_id]].status != IGNORED})
     target_of = np.array([final[t.topic_id] for t in anchors], dtype=np.int64)
-    cents = np.stack([normalise(t.centroid) for t in anchors]) if anchors else np.zeros((0, emb.shape[1]), np.float32)
+    cents = (
+        np.stack([normalise(t.centroid) for t in anchors])
+        if anchors
+        else np.zeros((0, emb.shape[1]), np.float32)
+    )
 
     topic = np.full(n, -1, dtype=np.int64)
     confident = np.zeros(n, dtype=bool)  # counts towards the target's running mean
@@ -237,12 +246,14 @@ def assign_week(
             )
             r_texts, r_tokens = [texts[int(i)] for i in rest], [tokens[int(i)] for i in rest]
             if catalogue_empty:  # the first fit: what the refit would split at once is split now
-                found = _split_first_fit(found, r_texts, r_tokens, emb[rest], min_new_topic_size, seed=seed,
-                                         drop_terms=drop_terms)
+                found = _split_first_fit(
+                    found, r_texts, r_tokens, emb[rest], min_new_topic_size, seed=seed, drop_terms=drop_terms
+                )
             else:
                 live = [by_id[t].centroid for t in live_targets]
-                found = _join_unseparated(found, r_texts, r_tokens, emb[rest], _resolution(live), seed=seed,
-                                          drop_terms=drop_terms)
+                found = _join_unseparated(
+                    found, r_texts, r_tokens, emb[rest], _resolution(live), seed=seed, drop_terms=drop_terms
+                )
             nid = next_id
             for f in found:
                 members = rest[list(f.members)]
@@ -281,8 +292,10 @@ def assign_week(
         c = [normalise(by_id[i].centroid) if i in by_id else new_cents[i] for i in ids]
         hidden: list[int] = []
         if match_ignored or not ids:  # with only ignored topics, park the documents on the nearest
-            hidden = sorted({final[t.topic_id] for t in known
-                             if not ids or by_id[final[t.topic_id]].status == IGNORED} - set(live_targets))
+            hidden = sorted(
+                {final[t.topic_id] for t in known if not ids or by_id[final[t.topic_id]].status == IGNORED}
+                - set(live_targets)
+            )
         if not ids:
             ids, c, hidden = hidden, [normalise(by_id[i].centroid) for i in hidden], []
         sims = emb[rest] @ np.stack(c).T
@@ -301,10 +314,24 @@ def assign_week(
     grouped = np.where(confident & np.isin(topic, got), topic, -1)
     new_kw = describe_groups(tokens, grouped, emb, seed=seed) if got else {}
     counts = Counter(int(t) for t in grouped[grouped >= 0])
-    relabel = {tid: new_kw.get(tid, by_id[tid].keywords) for tid in got
-               if not by_id[tid].human_label and counts[tid] >= relabel_min_docs}
-    names = label_groups(texts, tokens, grouped, emb, relabel, drop_terms=drop_terms,
-                         previous={tid: by_id[tid].label for tid in relabel}) if relabel else {}
+    relabel = {
+        tid: new_kw.get(tid, by_id[tid].keywords)
+        for tid in got
+        if not by_id[tid].human_label and counts[tid] >= relabel_min_docs
+    }
+    names = (
+        label_groups(
+            texts,
+            tokens,
+            grouped,
+            emb,
+            relabel,
+            drop_terms=drop_terms,
+            previous={tid: by_id[tid].label for tid in relabel},
+        )
+        if relabel
+        else {}
+    )
     final_cent: dict[int, np.ndarray] = dict(new_cents)
     for tid in got:
         t = by_id[tid]
@@ -334,9 +361,16 @@ def _resolution(centroids: Sequence[np.ndarray]) -> float:
     return min(float(s.max()), MERGE_SIMILARITY)
 
 
-def _join_unseparated(found: list[FoundTopic], texts: Sequence[str], tokens: Sequence[Sequence[str]],
-                      emb: np.ndarray, similarity: float, *, seed: int,
-                      drop_terms: Sequence[str]) -> list[FoundTopic]:
+def _join_unseparated(
+    found: list[FoundTopic],
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    emb: np.ndarray,
+    similarity: float,
+    *,
+    seed: int,
+    drop_terms: Sequence[str],
+) -> list[FoundTopic]:
     """Leftover clusters closer to each other than ``similarity`` become one.
 
     k-means over a week's leftovers always returns at least two clusters, so one new theme came
@@ -346,12 +380,27 @@ def _join_unseparated(found: list[FoundTopic], texts: Sequence[str], tokens: Seq
     distinction finer than any the catalogue keeps is not made from one week's stragglers."""
     if len(found) < 2:
         return found
-    return _regroup(found, merge_duplicates(emb, _labels_of(found, len(emb)), similarity), texts, tokens, emb,
-                    seed=seed, drop_terms=drop_terms)
+    return _regroup(
+        found,
+        merge_duplicates(emb, _labels_of(found, len(emb)), similarity),
+        texts,
+        tokens,
+        emb,
+        seed=seed,
+        drop_terms=drop_terms,
+    )
 
 
-def _split_first_fit(found: list[FoundTopic], texts: Sequence[str], tokens: Sequence[Sequence[str]],
-                     emb: np.ndarray, min_size: int, *, seed: int, drop_terms: Sequence[str]) -> list[FoundTopic]:
+def _split_first_fit(
+    found: list[FoundTopic],
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    emb: np.ndarray,
+    min_size: int,
+    *,
+    seed: int,
+    drop_terms: Sequence[str],
+) -> list[FoundTopic]:
     """The refit's split rule (:func:`_split_separable`: 2-means halves at centroid cosine below
     :data:`SPLIT_SIMILARITY`) applied to the first fit, so the first refit does not split a topic
     the fit could already see was two (on the sample brand with bilingual concepts, 3 mixed
@@ -361,8 +410,9 @@ def _split_first_fit(found: list[FoundTopic], texts: Sequence[str], tokens: Sequ
     if not found:
         return found
     with threadpool_limits(limits=1):
-        labels, split_of = _split_separable(emb, _labels_of(found, len(emb)), min_size, SPLIT_SIMILARITY, seed,
-                                            set())
+        labels, split_of = _split_separable(
+            emb, _labels_of(found, len(emb)), min_size, SPLIT_SIMILARITY, seed, set()
+        )
     if not split_of:
         return found
     return _regroup(found, labels, texts, tokens, emb, seed=seed, drop_terms=drop_terms)
@@ -375,8 +425,16 @@ def _labels_of(found: Sequence[FoundTopic], n: int) -> np.ndarray:
     return labels
 
 
-def _regroup(found: list[FoundTopic], joined: np.ndarray, texts: Sequence[str], tokens: Sequence[Sequence[str]],
-             emb: np.ndarray, *, seed: int, drop_terms: Sequence[str]) -> list[FoundTopic]:
+def _regroup(
+    found: list[FoundTopic],
+    joined: np.ndarray,
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    emb: np.ndarray,
+    *,
+    seed: int,
+    drop_terms: Sequence[str],
+) -> list[FoundTopic]:
     """``found`` re-described for new group labels ``joined`` (unchanged when the groups are)."""
     if len(np.unique(joined[joined >= 0])) == len(found) and (joined == _labels_of(found, len(emb))).all():
         return found
@@ -388,9 +446,16 @@ def _regroup(found: list[FoundTopic], joined: np.ndarray, texts: Sequence[str], 
         members = np.flatnonzero(joined == g)
         centroid = normalise(emb[members].mean(axis=0))
         rep = [int(members[i]) for i in representatives(emb[members], centroid)]
-        out.append(FoundTopic(key=key, label=names.get(g) or make_label(kws.get(g, ())), keywords=kws.get(g, ()),
-                              centroid=centroid, members=tuple(int(i) for i in members),
-                              representative=tuple(rep)))
+        out.append(
+            FoundTopic(
+                key=key,
+                label=names.get(g) or make_label(kws.get(g, ())),
+                keywords=kws.get(g, ()),
+                centroid=centroid,
+                members=tuple(int(i) for i in members),
+                representative=tuple(rep),
+            )
+        )
     return out
 
 
@@ -423,8 +488,15 @@ def anchored_clusters(
     a theme growing out of a topic normally becomes its own.  A cluster left below ``min_size`` stays (its prior topic is
     the catalogue's decision, not this function's).
     """
-    return _anchored(emb, prior, min_size=min_size, merge_similarity=merge_similarity,
-                     split_similarity=split_similarity, frozen=frozen, seed=seed).labels
+    return _anchored(
+        emb,
+        prior,
+        min_size=min_size,
+        merge_similarity=merge_similarity,
+        split_similarity=split_similarity,
+        frozen=frozen,
+        seed=seed,
+    ).labels
 
 
 @dataclass(frozen=True)
@@ -471,8 +543,11 @@ def _anchored(
     # merges keep the smaller label and splits add labels >= len(olds), so a label < len(olds)
     # is still the cluster that olds[label] started
     seeded = {pos[int(u)]: olds[int(u)] for u in uniq if int(u) < len(olds)}
-    return _Anchored(labels.astype(np.int64),
-                     {pos[c]: pos[p] for c, p in split_of.items() if c in pos and p in pos}, seeded)
+    return _Anchored(
+        labels.astype(np.int64),
+        {pos[c]: pos[p] for c, p in split_of.items() if c in pos and p in pos},
+        seeded,
+    )
 
 
 def _majority(values: np.ndarray) -> int:
@@ -480,8 +555,9 @@ def _majority(values: np.ndarray) -> int:
     return int(ids[np.argmax(counts)]) if len(ids) else -1
 
 
-def _split_separable(emb: np.ndarray, labels: np.ndarray, min_size: int, similarity: float, seed: int,
-                     keep: set[int]) -> tuple[np.ndarray, dict[int, int]]:
+def _split_separable(
+    emb: np.ndarray, labels: np.ndarray, min_size: int, similarity: float, seed: int, keep: set[int]
+) -> tuple[np.ndarray, dict[int, int]]:
     from sklearn.cluster import KMeans
 
     labels = labels.copy()
@@ -563,14 +639,32 @@ def refit(
     merged_src = {t.topic_id for t in known if t.status == MERGED and final[t.topic_id] != t.topic_id}
 
     if anchored and (prior >= 0).any():
-        frozen = {final[t.topic_id] for t in known if t.topic_id in merged_src or t.status == IGNORED or t.human_label}
-        anch = _anchored(emb, prior, min_size=min_topic_size, merge_similarity=merge_similarity,
-                         split_similarity=split_similarity, frozen=frozen, seed=seed)
+        frozen = {
+            final[t.topic_id]
+            for t in known
+            if t.topic_id in merged_src or t.status == IGNORED or t.human_label
+        }
+        anch = _anchored(
+            emb,
+            prior,
+            min_size=min_topic_size,
+            merge_similarity=merge_similarity,
+            split_similarity=split_similarity,
+            frozen=frozen,
+            seed=seed,
+        )
         cluster, split_of, seeded_by = anch.labels, anch.split_of, anch.seeded_by
     else:
         split_of, seeded_by = {}, {}
-        found = fit_topics(texts, tokens, emb, min_topic_size=min_topic_size, max_topics=max_topics, seed=seed,
-                           drop_terms=drop_terms)
+        found = fit_topics(
+            texts,
+            tokens,
+            emb,
+            min_topic_size=min_topic_size,
+            max_topics=max_topics,
+            seed=seed,
+            drop_terms=drop_terms,
+        )
         cluster = np.empty(n, dtype=np.int64)
         for f in found:
             cluster[list(f.members)] = f.key
@@ -586,7 +680,9 @@ def refit(
         np.add.at(overlap, (np.array([oidx[int(p)] for p in prior[prior >= 0]]), cluster[prior >= 0]), 1)
     old_n = overlap.sum(axis=1)
     ocent = (
-        np.stack([normalise(emb[prior == o].mean(axis=0)) for o in olds]) if m else np.zeros((0, emb.shape[1]), np.float32)
+        np.stack([normalise(emb[prior == o].mean(axis=0)) for o in olds])
+        if m
+        else np.zeros((0, emb.shape[1]), np.float32)
     )
 
     # 1. Hungarian matching of clusters to old ids on overlap (+ a little centroid similarity)
@@ -605,8 +701,13 @@ def refit(
         taken = set(match.values())
         for c, o in seeded_by.items():
             seed_topic = by_id.get(o)
-            if (c in match or o in taken or seed_topic is None or seed_topic.human_label
-                    or seed_topic.status in (IGNORED, MERGED)):
+            if (
+                c in match
+                or o in taken
+                or seed_topic is None
+                or seed_topic.human_label
+                or seed_topic.status in (IGNORED, MERGED)
+            ):
                 continue
             match[c] = o
             grown.add(o)
@@ -721,8 +822,15 @@ def refit(
     ids_present = sorted(int(t) for t in np.unique(topic))
     kws = describe_groups(tokens, topic, emb, seed=seed)
     to_label = {t: kw for t, kw in kws.items() if t in new_ids or (t in by_id and not by_id[t].human_label)}
-    names = label_groups(texts, tokens, topic, emb, to_label, drop_terms=drop_terms,
-                         previous={t: by_id[t].label for t in to_label if t in by_id})
+    names = label_groups(
+        texts,
+        tokens,
+        topic,
+        emb,
+        to_label,
+        drop_terms=drop_terms,
+        previous={t: by_id[t].label for t in to_label if t in by_id},
+    )
     fcent = {t: normalise(emb[topic == t].mean(axis=0)) for t in ids_present}
     sizes = {t: int((topic == t).sum()) for t in ids_present}
 
@@ -733,7 +841,9 @@ def refit(
     topic = np.array([renumber.get(int(t), int(t)) for t in topic], dtype=np.int64)
     for t, nt_id in sorted(renumber.items(), key=lambda kv: kv[1]):
         kw = kws.get(t, ())
-        new_topics.append(KnownTopic(nt_id, names.get(t) or make_label(kw), kw, fcent[t], EMERGING, size=sizes[t]))
+        new_topics.append(
+            KnownTopic(nt_id, names.get(t) or make_label(kw), kw, fcent[t], EMERGING, size=sizes[t])
+        )
         if t in split_parent:
             lineage.append((split_parent[t], nt_id, "split"))
     fcent = {renumber.get(t, t): c for t, c in fcent.items()}
@@ -745,8 +855,13 @@ def refit(
         old = by_id[t]
         kw = kws.get(t, old.keywords)
         updated.append(
-            replace(old, centroid=fcent[t], keywords=kw, size=sizes[t],
-                    label=old.label if old.human_label else names.get(t) or make_label(kw))
+            replace(
+                old,
+                centroid=fcent[t],
+                keywords=kw,
+                size=sizes[t],
+                label=old.label if old.human_label else names.get(t) or make_label(kw),
+            )
         )
     for o, keep in {**merged_away, **absorbed}.items():
         old = by_id[o]

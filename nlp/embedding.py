@@ -228,7 +228,9 @@ class TfidfSvdEmbedder:
         n_features = x.shape[1]
         k = min(self.n_components, n - 1, n_features - 1)
         if k >= 2:
-            svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=5, random_state=self.random_state)
+            svd = TruncatedSVD(
+                n_components=k, algorithm="randomized", n_iter=5, random_state=self.random_state
+            )
             svd.fit(x)
             self._svd = svd
             self._dim = k
@@ -367,8 +369,14 @@ class SentenceTransformerEmbedder:
         return l2_normalise(vecs)
 
     def dumps(self) -> bytes:
-        return _dump({"kind": "sentence-transformers", "path": self.path, "batch_size": self.batch_size,
-                      "device": self.device})
+        return _dump(
+            {
+                "kind": "sentence-transformers",
+                "path": self.path,
+                "batch_size": self.batch_size,
+                "device": self.device,
+            }
+        )
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(path={self.path!r})"
@@ -441,7 +449,9 @@ class HybridEmbedder:
         _check_lengths(texts, tokens)
         self.use._load()  # a missing package fails before the TF-IDF fit's work
         self.tfidf.fit(texts, tokens)
-        self.centre = self.use.transform(texts, tokens).mean(axis=0) if len(texts) else np.zeros(512, np.float32)
+        self.centre = (
+            self.use.transform(texts, tokens).mean(axis=0) if len(texts) else np.zeros(512, np.float32)
+        )
         return self
 
     def transform(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
@@ -454,8 +464,14 @@ class HybridEmbedder:
     def dumps(self) -> bytes:
         if self.centre is None:
             raise RuntimeError("HybridEmbedder.dumps before fit")
-        return _dump({"kind": "hybrid", "tfidf": self.tfidf.dumps(), "use": self.use.dumps(),
-                      "centre": np.asarray(self.centre, dtype=np.float32)})
+        return _dump(
+            {
+                "kind": "hybrid",
+                "tfidf": self.tfidf.dumps(),
+                "use": self.use.dumps(),
+                "centre": np.asarray(self.centre, dtype=np.float32),
+            }
+        )
 
     def __repr__(self) -> str:
         return "HybridEmbedder(tfidf + centred use)"
@@ -481,7 +497,9 @@ def embedder_from_config(kind: str = "tfidf", path: str | None = None, **kw: Any
         if path is not None:
             raise ValueError("the hybrid embedder takes no model path")
         return HybridEmbedder(**kw)
-    raise ValueError(f"unknown embedder kind {kind!r} (expected 'tfidf', 'sentence-transformers', 'use' or 'hybrid')")
+    raise ValueError(
+        f"unknown embedder kind {kind!r} (expected 'tfidf', 'sentence-transformers', 'use' or 'hybrid')"
+    )
 
 
 def _dump(payload: dict) -> bytes:
@@ -517,8 +535,9 @@ def load_embedder(blob: bytes) -> Embedder:
         emb.__dict__.update(payload["state"])
         return emb
     if kind == "sentence-transformers":
-        return SentenceTransformerEmbedder(payload["path"], batch_size=payload["batch_size"],
-                                           device=payload["device"])
+        return SentenceTransformerEmbedder(
+            payload["path"], batch_size=payload["batch_size"], device=payload["device"]
+        )
     if kind == "use":
         return UseEmbedder(threads=payload["threads"], batch_size=payload["batch_size"])
     if kind == "hybrid":

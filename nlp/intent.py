@@ -262,7 +262,11 @@ def intent_decision(text: str) -> tuple[str, bool | None, bool | None, int]:
     if problem:
         # a complaint that asks a question is a complaint ("漏水怎么办？", "why does it leak again?"); a
         # question that only fears a problem or asks whether it is normal stays a question
-        if question and not (strong_neg or neg_eval or neg_praise or emoji_neg or report) and ASK_ONLY.search(low):
+        if (
+            question
+            and not (strong_neg or neg_eval or neg_praise or emoji_neg or report)
+            and ASK_ONLY.search(low)
+        ):
             return "question", *flags, True
         if praise and not (safety or strong_neg or neg_eval or neg_praise or emoji_neg or report or question):
             return "praise", *flags, True
@@ -277,4 +281,13 @@ def intent_decision(text: str) -> tuple[str, bool | None, bool | None, int]:
     return "complaint", *flags, False
 
 
-__all__ = ["INTENTS", "classify_intent", "classify_intents", "intent_and_flags", "intent_decision", "intent_model", "SAFETY", "DEFECT"]
+__all__ = [
+    "INTENTS",
+    "classify_intent",
+    "classify_intents",
+    "intent_and_flags",
+    "intent_decision",
+    "intent_model",
+    "SAFETY",
+    "DEFECT",
+]

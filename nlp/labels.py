@@ -70,13 +70,36 @@ _URL_RE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w+|#\w+", re.I)
 _TAG_RE = re.compile(r"\[[^\[\]\s]{1,12}\]")  # any other bracketed tag, e.g. a masked code
 _PUA_RE = re.compile("[\ue000-\uf8ff]")
 # clause breaks: punctuation (not the apostrophe or hyphen inside English words)
-_PUNCT_RE = re.compile(r"[，。！？；：、,.!?;:…~～\n\r\t()（）\[\]【】{}<>《》“”\"‘`「」『』/\\|*=+•·—–_^]+|--+|\s-\s")
-_ZH_CLAUSE_WORDS = ("但是", "可是", "不过", "而且", "并且", "然后", "所以", "因为", "结果", "于是", "另外",
-                    "虽然", "尽管", "如果", "只是", "导致", "甚至", "以至于", "的时候", "时候")
+_PUNCT_RE = re.compile(
+    r"[，。！？；：、,.!?;:…~～\n\r\t()（）\[\]【】{}<>《》“”\"‘`「」『』/\\|*=+•·—–_^]+|--+|\s-\s"
+)
+_ZH_CLAUSE_WORDS = (
+    "但是",
+    "可是",
+    "不过",
+    "而且",
+    "并且",
+    "然后",
+    "所以",
+    "因为",
+    "结果",
+    "于是",
+    "另外",
+    "虽然",
+    "尽管",
+    "如果",
+    "只是",
+    "导致",
+    "甚至",
+    "以至于",
+    "的时候",
+    "时候",
+)
 _ZH_CLAUSE_RE = re.compile("|".join(_ZH_CLAUSE_WORDS) + "|(?<!不)但")
 _EN_CLAUSE_WORDS = frozenset(
     "but because so then when after since although though however while which if until before unless whereas "
-    "cause cuz coz".split())
+    "cause cuz coz".split()
+)
 _EN_WORD_RE = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 # edges: what a label neither starts nor ends with
@@ -84,24 +107,38 @@ _ZH_LEAD = sorted(
     """我们 我的 我家 我 你们 你 他们 他 她 它 这个 那个 这款 那款 这次 这种 这 那 就是 就 都 也 还是 还 又 而 而且
     但是 但 可是 不过 然后 所以 因为 结果 并且 真的 真是 感觉 觉得 发现 说 是 的 了 在 把 被 给 让 跟 和 与 连 居然 竟然
     简直 实在 确实 其实 总是 老是 一直 已经 现在 刚 才 竟 并 很 太 非常 特别 超级 有点 有些 比较 十分 挺 好像 可能 怎么
-    怎么会 为什么 为啥 啊 哎 唉 呃 嗯 哦 额 亲 请问 请 麻烦 希望 建议""".split(), key=len, reverse=True)
-_ZH_TRAIL = sorted("越来越 一直 总是 老是 有点 有些 很 太 非常 特别 比较 十分 挺 都 也 还 就 又 了 的 啊 吧 呢 吗 呀 哦 嘛 啦 哈 呵呵 哈哈 嘿嘿 等 等等 之类 什么的 啥的 么 咯 喽 哟 噢 耶 哇 呐 诶 额 地 得".split(),
-                   key=len, reverse=True)
+    怎么会 为什么 为啥 啊 哎 唉 呃 嗯 哦 额 亲 请问 请 麻烦 希望 建议""".split(),
+    key=len,
+    reverse=True,
+)
+_ZH_TRAIL = sorted(
+    "越来越 一直 总是 老是 有点 有些 很 太 非常 特别 比较 十分 挺 都 也 还 就 又 了 的 啊 吧 呢 吗 呀 哦 嘛 啦 哈 呵呵 哈哈 嘿嘿 等 等等 之类 什么的 啥的 么 咯 喽 哟 噢 耶 哇 呐 诶 额 地 得".split(),
+    key=len,
+    reverse=True,
+)
 _ZH_LEAD_RE = re.compile("^(?:" + "|".join(map(re.escape, _ZH_LEAD)) + ")+")
 _ZH_TRAIL_RE = re.compile("(?:" + "|".join(map(re.escape, _ZH_TRAIL)) + ")+$")
 _ZH_NEG = ("没有", "不能", "不会", "不太", "不够", "无法", "不", "没", "无", "未", "别", "难")
 _EN_NEG = frozenset(
     "not no never nothing nobody nowhere cannot can't won't don't doesn't didn't isn't wasn't aren't weren't "
     "haven't hasn't hadn't couldn't shouldn't wouldn't cant wont dont doesnt didnt isnt wasnt arent havent hasnt "
-    "couldnt shouldnt wouldnt".split())
-_EN_EDGE = (LABEL_STOPWORDS | frozenset(
-    "i'm i've i'd i'll you're you've it's that's there's what's he's she's we're they're let's im ive u ur "
-    "really still even ever already actually literally just now again anymore today yesterday tomorrow "
-    "day days week weeks month months year years hour hours minute minutes time times "
-    "like also too much many lot lots way thing things something anything everything someone anyone".split())
+    "couldnt shouldnt wouldnt".split()
+)
+_EN_EDGE = (
+    LABEL_STOPWORDS
+    | frozenset(
+        "i'm i've i'd i'll you're you've it's that's there's what's he's she's we're they're let's im ive u ur "
+        "really still even ever already actually literally just now again anymore today yesterday tomorrow "
+        "day days week weeks month months year years hour hours minute minutes time times "
+        "like also too much many lot lots way thing things something anything everything someone anyone".split()
+    )
 ) - _EN_NEG
-_ZH_FUNC = frozenset("的了我你他她它们就都也还又很太是在和与把被给让说这那啊吧呢吗有没不会能要去到对个着过地得么呀哦嘛啦")
-_NEG_AUX = frozenset("can can't could couldn't will won't would wouldn't do don't does doesn't did didn't".split())
+_ZH_FUNC = frozenset(
+    "的了我你他她它们就都也还又很太是在和与把被给让说这那啊吧呢吗有没不会能要去到对个着过地得么呀哦嘛啦"
+)
+_NEG_AUX = frozenset(
+    "can can't could couldn't will won't would wouldn't do don't does doesn't did didn't".split()
+)
 
 # evaluative words: a label must name the problem, not only judge it
 _GENERIC_ZH = frozenset(
@@ -109,12 +146,14 @@ _GENERIC_ZH = frozenset(
     后悔 不满意 不满 一般 很一般 糟糕 恶心 烂 太烂 很烂 坑 坑人 坑爹 骗人 上当 上当受骗 不值 不值得 不推荐 不建议 问题
     有问题 毛病 质量 质量差 质量太差 质量很差 质量不好 质量不行 东西 服务 态度 体验 感受 心情 东东 产品 商品 宝贝 一次
     第一次 第二次 以后 再也 不会 再买 购买 买 购物 客服 售后 我家 家里 一下 一点 有点 怎么 怎么办 为什么 告知 咨询 请问
-    投诉 建议 希望 麻烦 处理 解决 联系 不错 满意 很好 好评 喜欢 推荐 好用 还行 挺好 可以 值得 支持 一般般""".split())
+    投诉 建议 希望 麻烦 处理 解决 联系 不错 满意 很好 好评 喜欢 推荐 好用 还行 挺好 可以 值得 支持 一般般""".split()
+)
 _GENERIC_EN = frozenset(
     """bad terrible awful worst horrible poor disappointed disappointing disappointment unacceptable ridiculous
     annoying annoyed frustrating frustrated useless rubbish crap shit shitty fuck fucking damn hate love good great
     nice issue issues problem problems help please thanks thank question questions experience lol lmao wtf omg
-    guy guys people time day days week weeks month months year years""".split())
+    guy guys people time day days week weeks month months year years""".split()
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,7 +310,11 @@ def core_keywords(
         if form is None or form[0] in seen:
             continue
         text, words = form
-        if not is_label_term(text.replace(" ", "")) or _generic(text) or all(_generic(w) for w in words or (text,)):
+        if (
+            not is_label_term(text.replace(" ", ""))
+            or _generic(text)
+            or all(_generic(w) for w in words or (text,))
+        ):
             continue
         if _has_drop(text, drops):
             continue
@@ -324,8 +367,13 @@ def _zh_spans(clause: str, toks: Sequence[str], kws: Sequence[_Kw]) -> set[str]:
             if at >= len(ng) and clause.startswith(ng, at - len(ng)):
                 at -= len(ng)
                 break
-        if (clause.startswith(("不", "没"), at) and at > 0 and at - 1 not in inside
-                and _lone_char(clause[at - 1]) and clause[max(0, at - 2):at] not in _zh_stop()):
+        if (
+            clause.startswith(("不", "没"), at)
+            and at > 0
+            and at - 1 not in inside
+            and _lone_char(clause[at - 1])
+            and clause[max(0, at - 2) : at] not in _zh_stop()
+        ):
             at -= 1
         if at != st:
             starts.discard(st)
@@ -392,7 +440,7 @@ def _zh_in(kw: str, s: str) -> bool:
         return True
     for i in range(2, len(kw) - 1):
         j = s.find(kw[:i])
-        if j >= 0 and kw[i:] in s[j + i:]:
+        if j >= 0 and kw[i:] in s[j + i :]:
             return True
     return False
 
@@ -420,7 +468,9 @@ def _covered(phrase: str, kws: Sequence[_Kw], zh: bool) -> list[tuple[_Kw, float
     return out
 
 
-_DEGREE_RE = re.compile("真心|真的|真是|实在|简直|特别|超级|极其|非常|有点|比较|十分|太|很|真|好|最|巨|了|啊|呀|吧")
+_DEGREE_RE = re.compile(
+    "真心|真的|真是|实在|简直|特别|超级|极其|非常|有点|比较|十分|太|很|真|好|最|巨|了|啊|呀|吧"
+)
 
 
 def _generic(word: str) -> bool:
@@ -575,9 +625,28 @@ def topic_label(
     n_zh = sum(_is_zh(t) for t in texts)
     need = max(3, math.ceil(BILINGUAL_MIN * n))
     if n_zh >= need and n - n_zh >= need:
-        zh, en = (phrase_label(texts, tokens, keywords, lang, drop_terms=drop_terms, previous=previous,
-                               fallback=False, max_docs=max_docs) for lang in ("zh", "en"))
+        zh, en = (
+            phrase_label(
+                texts,
+                tokens,
+                keywords,
+                lang,
+                drop_terms=drop_terms,
+                previous=previous,
+                fallback=False,
+                max_docs=max_docs,
+            )
+            for lang in ("zh", "en")
+        )
         if zh or en:
             return bilingual_label(zh, en)
-    return phrase_label(texts, tokens, keywords, None, drop_terms=drop_terms, previous=previous,
-                        fallback=fallback, max_docs=max_docs)
+    return phrase_label(
+        texts,
+        tokens,
+        keywords,
+        None,
+        drop_terms=drop_terms,
+        previous=previous,
+        fallback=fallback,
+        max_docs=max_docs,
+    )

@@ -55,16 +55,37 @@ def strip_html(text: str) -> tuple[str, bool]:
 # ---------------------------------------------------------------- quoted history / boilerplate
 
 _QUOTE_CUT_RES = [
-    re.compile(r"^\s*-{2,}\s*(?:Original Message|原始邮件|原始郵件|Forwarded message|转发邮件|转发的邮件)\s*-{2,}", re.I | re.M),
+    re.compile(
+        r"^\s*-{2,}\s*(?:Original Message|原始邮件|原始郵件|Forwarded message|转发邮件|转发的邮件)\s*-{2,}",
+        re.I | re.M,
+    ),
     re.compile(r"^\s*On\b[^\n]{0,200}?(?:\n[^\n]{0,200}?)?\bwrote:\s*$", re.I | re.M),
     re.compile(r"^\s*在[^\n]{2,120}?写道\s*[:：]", re.M),
     re.compile(r"^\s*_{5,}\s*$", re.M),
 ]
-_HEADER_CUT_RE = re.compile(r"^\s*(?:From|发件人|寄件者)\s*[:：][^\n]*\n(?:[^\n]*\n){0,3}?\s*(?:Sent|Date|发送时间|时间|日期|To|收件人)\s*[:：]", re.I | re.M)
+_HEADER_CUT_RE = re.compile(
+    r"^\s*(?:From|发件人|寄件者)\s*[:：][^\n]*\n(?:[^\n]*\n){0,3}?\s*(?:Sent|Date|发送时间|时间|日期|To|收件人)\s*[:：]",
+    re.I | re.M,
+)
 _QUOTED_LINE_RE = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.M)
 
-_BOILERPLATE_GATES = ("为您服务", "为您解答", "感谢您的", "还有", "请问", "祝您", "本邮件", "thank", "anything else",
-                      "a great", "a nice", "a good", "a wonderful", "automatically", "do not reply")
+_BOILERPLATE_GATES = (
+    "为您服务",
+    "为您解答",
+    "感谢您的",
+    "还有",
+    "请问",
+    "祝您",
+    "本邮件",
+    "thank",
+    "anything else",
+    "a great",
+    "a nice",
+    "a good",
+    "a wonderful",
+    "automatically",
+    "do not reply",
+)
 _BOILERPLATE_RES = [
     re.compile(p, re.I)
     for p in [

@@ -13,12 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from voc.nlp.entities import (
-    BATCH_BARE_PROTECT_RE,
-    GENERIC_CODE_RE,
-    ModelFinder,
-    batch_spans,
-)
+from voc.nlp.entities import BATCH_BARE_PROTECT_RE, GENERIC_CODE_RE, ModelFinder, batch_spans
 
 PLACEHOLDERS = ("[PHONE]", "[EMAIL]", "[ID]", "[CARD]", "[ORDER]", "[ADDRESS]", "[NAME]")
 PLACEHOLDER_RE = re.compile(r"\[(?:PHONE|EMAIL|ID|CARD|ORDER|ADDRESS|NAME)\]")
@@ -88,9 +83,15 @@ LANDLINE_RE = re.compile(
 US_PHONE_RE = re.compile(r"(?<![\d\-])(?:\(\d{3}\)\s?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?!\d)")
 # phone numbers read out digit by digit in Chinese numerals (一三八一二三四五六七八, 幺 for 1, 〇/零 for 0),
 # full-width digits, financial numerals (壹贰...), or any mix with ASCII digits; spaces/dashes/dots between
-_CN_DIGIT_VALUE = {**{c: str(i) for i, c in enumerate("〇一二三四五六七八九")}, "零": "0", "幺": "1", "两": "2",
-                   **{c: str(i) for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")},
-                   **{chr(0xFF10 + i): str(i) for i in range(10)}, **{str(i): str(i) for i in range(10)}}
+_CN_DIGIT_VALUE = {
+    **{c: str(i) for i, c in enumerate("〇一二三四五六七八九")},
+    "零": "0",
+    "幺": "1",
+    "两": "2",
+    **{c: str(i) for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")},
+    **{chr(0xFF10 + i): str(i) for i in range(10)},
+    **{str(i): str(i) for i in range(10)},
+}
 _CN_DIGIT = "[" + "".join(sorted(_CN_DIGIT_VALUE)) + "]"
 _CN_NUMERAL_ONLY = re.compile("[" + "".join(sorted(set(_CN_DIGIT_VALUE) - set("0123456789"))) + "]")
 _CN_DIGIT_CHARS = "".join(sorted(_CN_DIGIT_VALUE))
@@ -132,9 +133,26 @@ _NUM = r"(?:\d+(?:-\d+)?(?:号院|号|弄))"
 _TAIL = r"(?:[\u4e00-\u9fffA-Za-z0-9\-]{0,12}?(?:\d+|[A-Za-z])(?:号楼|栋|幢|座|单元|楼|层|室|号|户))*"
 _ESTATE = r"(?:" + _HAN_ADDR + r"{1,12}?(?:小区|花园|大厦|公寓|家园|新村|社区|广场|苑|村|园区))"
 ZH_ADDR_RE = re.compile(
-    _ADM + r"{0,5}" + _ROAD + _NUM + r"(?:" + _ESTATE + r")?" + _TAIL
-    + r"|" + _ADM + r"{2,5}(?:" + _ROAD + r"|" + _ESTATE + r")" + _TAIL
-    + r"|" + _ESTATE + r"\d+(?:号楼|栋|幢|座)" + _TAIL
+    _ADM
+    + r"{0,5}"
+    + _ROAD
+    + _NUM
+    + r"(?:"
+    + _ESTATE
+    + r")?"
+    + _TAIL
+    + r"|"
+    + _ADM
+    + r"{2,5}(?:"
+    + _ROAD
+    + r"|"
+    + _ESTATE
+    + r")"
+    + _TAIL
+    + r"|"
+    + _ESTATE
+    + r"\d+(?:号楼|栋|幢|座)"
+    + _TAIL
 )
 ZH_ADDR_KEYWORD_RE = re.compile(
     r"(?:收货地址|收件地址|送货地址|家庭住址|联系地址|地址|住址|寄到|送到|住在|家住)(?:是|为|在)?\s*[:：]?\s*"
@@ -167,7 +185,9 @@ _SURNAMES_STRONG = (
 )
 # common surnames that are also everyday words: only after strong triggers (我叫, 姓名 ...)
 _SURNAMES_WEAK = "高方金石白江龙武易文向常安齐关谷单成曲路游华解阳时司农古吉简车项连芦麦景冷米全应边师和商沙荣明池查麻苑迟万于"
-_COMPOUND = "欧阳|司马|上官|诸葛|东方|皇甫|尉迟|公孙|慕容|长孙|宇文|司徒|夏侯|令狐|端木|独孤|南宫|万俟|闻人|轩辕"
+_COMPOUND = (
+    "欧阳|司马|上官|诸葛|东方|皇甫|尉迟|公孙|慕容|长孙|宇文|司徒|夏侯|令狐|端木|独孤|南宫|万俟|闻人|轩辕"
+)
 _GIVEN = r"(?:(?![的了在是想要买说和跟从把被给这那也都就还很太刚已再又才用收您你我他她们啊呀吧呢吗哦嗯先女小])[\u4e00-\u9fff])"
 ZH_NAME_STRONG_RE = re.compile(
     r"(?:我叫|我的名字是|名字叫|名字是|姓名|联系人|收件人|收货人|签收人|客户姓名|用户名|署名|落款|户名|开户名|持卡人|寄件人)\s*(?:是|为)?\s*[:：]?\s*"
@@ -178,28 +198,143 @@ ZH_NAME_WEAK_RE = re.compile(
 )
 # weak surnames (高, 方, 金 ...) after 我是 only when the name ends the clause: 我是高翔， but not 我是高三学生
 ZH_NAME_CLAUSE_RE = re.compile(
-    r"(?:我是|本人是?)\s*((?:" + _COMPOUND + r"|[" + _SURNAMES_STRONG + _SURNAMES_WEAK + r"])" + _GIVEN
+    r"(?:我是|本人是?)\s*((?:"
+    + _COMPOUND
+    + r"|["
+    + _SURNAMES_STRONG
+    + _SURNAMES_WEAK
+    + r"])"
+    + _GIVEN
     + r"{1,2})(?=[，,。！!？?\s、;；]|$)"
 )
 ZH_TITLE_RE = re.compile(
-    r"(?<![\u4e00-\u9fff])((?:" + _COMPOUND + r"|[" + _SURNAMES_STRONG + _SURNAMES_WEAK + r"]))(?=先生|女士|小姐|太太)"
+    r"(?<![\u4e00-\u9fff])((?:"
+    + _COMPOUND
+    + r"|["
+    + _SURNAMES_STRONG
+    + _SURNAMES_WEAK
+    + r"]))(?=先生|女士|小姐|太太)"
     r"|(?<=[，,。！!？?\s:：])((?:" + _COMPOUND + r"|[" + _SURNAMES_STRONG + r"]))(?=先生|女士|小姐|太太)"
 )
 _EN_NOT_NAME = {
-    "Support", "Team", "Customer", "Customers", "Sir", "Madam", "All", "There", "Service", "Sales", "Everyone",
-    "The", "A", "An", "I", "Please", "Thanks", "Thank", "Hello", "Hi", "Dear", "Very", "So", "Really", "Not",
-    "Still", "Just", "Extremely", "Absolutely", "Quite", "Totally", "Completely", "Writing", "Contacting",
-    "Reaching", "Having", "Trying", "Getting", "Sorry", "Happy", "Glad", "Disappointed", "Angry", "Frustrated",
-    "Upset", "Sure", "Afraid", "Again", "Here", "Back", "Now", "Also", "Again,", "Amazon", "Oven", "Fryer",
-    "Air", "Your", "You", "Guys", "Folks", "Friends", "Manager", "Agent", "In", "On", "At", "For", "From",
-    "Best", "Kind", "Regards", "Sincerely", "Cheers", "Again.", "It", "This", "That", "My", "We", "Our",
-    "Looking", "Waiting", "Going", "Calling", "Following", "Attached", "Appreciated", "Much", "Lot", "Lots",
-    "Team,", "Whom", "Mr", "Mrs", "Ms", "Miss", "Dr", "Mx", "Prof", "To", "Concerned", "Valued", "Hope", "Hey", "Ok", "OK", "Yes", "No",
+    "Support",
+    "Team",
+    "Customer",
+    "Customers",
+    "Sir",
+    "Madam",
+    "All",
+    "There",
+    "Service",
+    "Sales",
+    "Everyone",
+    "The",
+    "A",
+    "An",
+    "I",
+    "Please",
+    "Thanks",
+    "Thank",
+    "Hello",
+    "Hi",
+    "Dear",
+    "Very",
+    "So",
+    "Really",
+    "Not",
+    "Still",
+    "Just",
+    "Extremely",
+    "Absolutely",
+    "Quite",
+    "Totally",
+    "Completely",
+    "Writing",
+    "Contacting",
+    "Reaching",
+    "Having",
+    "Trying",
+    "Getting",
+    "Sorry",
+    "Happy",
+    "Glad",
+    "Disappointed",
+    "Angry",
+    "Frustrated",
+    "Upset",
+    "Sure",
+    "Afraid",
+    "Again",
+    "Here",
+    "Back",
+    "Now",
+    "Also",
+    "Again,",
+    "Amazon",
+    "Oven",
+    "Fryer",
+    "Air",
+    "Your",
+    "You",
+    "Guys",
+    "Folks",
+    "Friends",
+    "Manager",
+    "Agent",
+    "In",
+    "On",
+    "At",
+    "For",
+    "From",
+    "Best",
+    "Kind",
+    "Regards",
+    "Sincerely",
+    "Cheers",
+    "Again.",
+    "It",
+    "This",
+    "That",
+    "My",
+    "We",
+    "Our",
+    "Looking",
+    "Waiting",
+    "Going",
+    "Calling",
+    "Following",
+    "Attached",
+    "Appreciated",
+    "Much",
+    "Lot",
+    "Lots",
+    "Team,",
+    "Whom",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Miss",
+    "Dr",
+    "Mx",
+    "Prof",
+    "To",
+    "Concerned",
+    "Valued",
+    "Hope",
+    "Hey",
+    "Ok",
+    "OK",
+    "Yes",
+    "No",
 }
 _NW = r"[A-Z][A-Za-z'\-]*[a-z]"  # Smith, O'Brien, McDonald, Smith-Jones
 _EN_NAME = r"(" + _NW + r"(?:\s+(?:[A-Z]\.\s*)?" + _NW + r"){0,2})"
 EN_NAME_RES = (
-    re.compile(r"(?i:\bmy name is|\bmy name's|\bname\s*:|\bcontact person\s*:|\brecipient\s*:)\s+([A-Za-z][A-Za-z'\-]+(?:\s+" + _NW + r"){0,2})"),
+    re.compile(
+        r"(?i:\bmy name is|\bmy name's|\bname\s*:|\bcontact person\s*:|\brecipient\s*:)\s+([A-Za-z][A-Za-z'\-]+(?:\s+"
+        + _NW
+        + r"){0,2})"
+    ),
     re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Mx|Prof)\.?\s+(" + _NW + r"(?:\s" + _NW + r")?)"),
     re.compile(
         r"(?i:\b(?:this is|i am|i'm|signed|regards|sincerely|cheers|thanks|thank you|best|dear|hi|hello|hey|yours truly|yours))"
@@ -210,12 +345,65 @@ EN_NAME_RES = (
 
 _ANY_DIGIT_RE = re.compile(r"\d")
 _DIGIT_RUN_GATE = re.compile(r"\d(?:[ .\-()]{0,2}\d){3}")
-_ID_GATES = ("身份证", "证件", "护照", "微信", "vx", "wx", "qq", "passport", "id", "ssn", "social security", "licen", "wechat")
+_ID_GATES = (
+    "身份证",
+    "证件",
+    "护照",
+    "微信",
+    "vx",
+    "wx",
+    "qq",
+    "passport",
+    "id",
+    "ssn",
+    "social security",
+    "licen",
+    "wechat",
+)
 _ZH_ADDR_GATE_RE = re.compile(r"\d\s*(?:号|弄|栋|幢|室|单元|楼|座)|[省市][^，。,\s]{1,12}?[区县镇]")
 _EN_ADDR_KW_GATES = ("address", "ship", "deliver", "send it", "live at")
-_ZH_NAME_GATES = ("户名", "持卡人", "寄件人", "我叫", "名字", "姓名", "联系人", "收件人", "收货人", "签收人", "用户名", "署名", "落款", "我是", "本人", "姓")
-_EN_NAME_GATES = ("name", "mr", "ms", "miss", "dr", "prof", "this is", "i am", "i'm", "signed", "regards", "sincerely",
-                  "cheers", "thank", "best", "dear", "hi", "hello", "hey", "yours", "contact person", "recipient")
+_ZH_NAME_GATES = (
+    "户名",
+    "持卡人",
+    "寄件人",
+    "我叫",
+    "名字",
+    "姓名",
+    "联系人",
+    "收件人",
+    "收货人",
+    "签收人",
+    "用户名",
+    "署名",
+    "落款",
+    "我是",
+    "本人",
+    "姓",
+)
+_EN_NAME_GATES = (
+    "name",
+    "mr",
+    "ms",
+    "miss",
+    "dr",
+    "prof",
+    "this is",
+    "i am",
+    "i'm",
+    "signed",
+    "regards",
+    "sincerely",
+    "cheers",
+    "thank",
+    "best",
+    "dear",
+    "hi",
+    "hello",
+    "hey",
+    "yours",
+    "contact person",
+    "recipient",
+)
 
 
 def _cn_id_repl(m: re.Match[str]) -> str | None:
@@ -275,9 +463,7 @@ class Redactor:
         if not saved:
             return text
         return re.sub(
-            "[\ue000-" + chr(_PUA0 + len(saved) - 1) + "]",
-            lambda m: saved[ord(m.group(0)) - _PUA0],
-            text,
+            "[\ue000-" + chr(_PUA0 + len(saved) - 1) + "]", lambda m: saved[ord(m.group(0)) - _PUA0], text
         )
 
     # ------------------------------------------------------------ main
@@ -291,7 +477,9 @@ class Redactor:
         text, saved = self._mask(text)
         count = 0
 
-        def sub(rx: re.Pattern[str], repl: str | Callable[[re.Match[str]], str | None], group: int = 0) -> None:
+        def sub(
+            rx: re.Pattern[str], repl: str | Callable[[re.Match[str]], str | None], group: int = 0
+        ) -> None:
             nonlocal text, count
 
             def _r(m: re.Match[str]) -> str:
@@ -305,7 +493,7 @@ class Redactor:
                 count += 1
                 if group and m.lastindex and m.group(group) is not None:
                     s, e = m.span(group)
-                    return m.group(0)[: s - m.start()] + r + m.group(0)[e - m.start():]
+                    return m.group(0)[: s - m.start()] + r + m.group(0)[e - m.start() :]
                 return r
 
             text = rx.sub(_r, text)
@@ -400,9 +588,64 @@ def _en_name_repl(m: re.Match[str]) -> str | None:
 
 
 _EN_LOWER_STOP = {
-    "the", "a", "an", "and", "or", "but", "not", "very", "so", "really", "just", "still", "writing", "having",
-    "trying", "from", "in", "on", "at", "to", "for", "with", "about", "again", "here", "there", "sorry",
-    "happy", "glad", "disappointed", "angry", "upset", "sure", "calling", "contacting", "reaching", "waiting",
-    "looking", "going", "getting", "it", "this", "that", "my", "your", "we", "our", "i", "you", "they", "he",
-    "she", "unhappy", "frustrated", "tired", "done", "asking", "following", "hoping", "wondering",
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "but",
+    "not",
+    "very",
+    "so",
+    "really",
+    "just",
+    "still",
+    "writing",
+    "having",
+    "trying",
+    "from",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "with",
+    "about",
+    "again",
+    "here",
+    "there",
+    "sorry",
+    "happy",
+    "glad",
+    "disappointed",
+    "angry",
+    "upset",
+    "sure",
+    "calling",
+    "contacting",
+    "reaching",
+    "waiting",
+    "looking",
+    "going",
+    "getting",
+    "it",
+    "this",
+    "that",
+    "my",
+    "your",
+    "we",
+    "our",
+    "i",
+    "you",
+    "they",
+    "he",
+    "she",
+    "unhappy",
+    "frustrated",
+    "tired",
+    "done",
+    "asking",
+    "following",
+    "hoping",
+    "wondering",
 }

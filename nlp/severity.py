@@ -21,6 +21,7 @@ SEVERITIES = ("safety", "defect", "service", "other")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'")
 _ASCII_LOWER = {i: i + 32 for i in range(65, 91)}
 
+
 def ascii_lower(text: str) -> str:
     """Lower-case ASCII letters only: same length as the input, so offsets stay valid."""
     return text.translate(_ASCII_LOWER)
@@ -158,7 +159,9 @@ _SAFETY_ZH_FOOD = r"""虫子 有虫(?![眼洞]) 生虫 长虫 活虫 死虫 虫�
 _SAFETY_ZH_CHILD = r"""误食 误吞 (?:孩子|宝宝|婴儿|小孩|儿童|幼儿|娃|小朋友)[^。！？]{0,15}(?:吞|吃进|咽下|窒息|卡住|卡在喉咙|卡喉|噎)"""
 
 SAFETY = Lexicon(
-    zh=(_SAFETY_ZH_ELECTRIC + " " + _SAFETY_ZH_INJURY + " " + _SAFETY_ZH_FOOD + " " + _SAFETY_ZH_CHILD).split(),
+    zh=(
+        _SAFETY_ZH_ELECTRIC + " " + _SAFETY_ZH_INJURY + " " + _SAFETY_ZH_FOOD + " " + _SAFETY_ZH_CHILD
+    ).split(),
     en=terms(
         r"""fire; flames?; caught fire; on fire; sparks?; sparking; sparked; smoke; smoking; smoked; smoky;
         shock(?:ed|s|ing)?; electrocut\w*; tingl\w+; explod\w*; explosion; shatter\w*; melt(?:ed|ing|s)?;

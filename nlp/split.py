@@ -41,9 +41,19 @@ class Split:
     moved_before: int  # tickets of earlier weeks that moved
 
 
-def split_topics(x: np.ndarray, label: np.ndarray, weeks: np.ndarray, week: int, topic_ids: Sequence[int],
-                 centroids: Mapping[int, np.ndarray], new_ids: Sequence[int], frozen: Collection[int], *,
-                 threshold: float, min_size: int) -> Split:
+def split_topics(
+    x: np.ndarray,
+    label: np.ndarray,
+    weeks: np.ndarray,
+    week: int,
+    topic_ids: Sequence[int],
+    centroids: Mapping[int, np.ndarray],
+    new_ids: Sequence[int],
+    frozen: Collection[int],
+    *,
+    threshold: float,
+    min_size: int,
+) -> Split:
     """Split this week's new topics (``new_ids``) out of the others.
 
     ``x``: the rows' embeddings (unit length), ``label`` their topic, ``weeks`` their week ordinal,
@@ -59,7 +69,9 @@ def split_topics(x: np.ndarray, label: np.ndarray, weeks: np.ndarray, week: int,
     sim_new = x @ new_c.T
     best = sim_new.argmax(axis=1)
     best_sim = sim_new[np.arange(len(label)), best]
-    cur_sim = np.einsum("ij,ij->i", x, np.vstack([cents.get(t, np.zeros(x.shape[1], np.float32)) for t in label]))
+    cur_sim = np.einsum(
+        "ij,ij->i", x, np.vstack([cents.get(t, np.zeros(x.shape[1], np.float32)) for t in label])
+    )
     move = movable & (best_sim >= threshold) & (best_sim > cur_sim)
     moved_before, touched = 0, set(new_ids)
     lineage: list[tuple[int, int, str]] = []
@@ -93,7 +105,9 @@ def split_topics(x: np.ndarray, label: np.ndarray, weeks: np.ndarray, week: int,
     moves = []
     for tid in np.unique(label[changed]):
         sel = changed[label[changed] == tid]
-        moves.append(Move(int(tid), tuple(int(i) for i in sel), tuple(float(x[i] @ cents[int(tid)]) for i in sel)))
+        moves.append(
+            Move(int(tid), tuple(int(i) for i in sel), tuple(float(x[i] @ cents[int(tid)]) for i in sel))
+        )
     return Split(label, tuple(moves), tuple(lineage), tuple(split_ids), frozenset(touched), moved_before)
 
 
@@ -108,9 +122,16 @@ class Refreshed:
     label: str | None
 
 
-def refreshed_topics(texts: list[str], tokens: list[list[str]], x: np.ndarray, label: np.ndarray,
-                     touched: Collection[int], labels: Mapping[int, str], human: Collection[int],
-                     terms: list[str]) -> list[Refreshed]:
+def refreshed_topics(
+    texts: list[str],
+    tokens: list[list[str]],
+    x: np.ndarray,
+    label: np.ndarray,
+    touched: Collection[int],
+    labels: Mapping[int, str],
+    human: Collection[int],
+    terms: list[str],
+) -> list[Refreshed]:
     """New centroids, keywords and (machine) labels for the ``touched`` topics among ``labels`` (every
     topic's current label; ``human``: those a human labelled), from their members (rows of ``x`` and
     ``label``; ``texts`` and ``tokens`` the rows' cleaned texts and tokens, their topic view is taken
@@ -120,16 +141,32 @@ def refreshed_topics(texts: list[str], tokens: list[list[str]], x: np.ndarray, l
     _, view_tokens = topic_view(["" for _ in tokens], tokens, terms)
     view_texts = LazyViewTexts(texts, terms)
     keywords = describe_groups(view_tokens, label, x)
-    relabel = {tid: kws for tid, kws in keywords.items()
-               if tid in touched and tid in labels and kws and tid not in human}
-    names = label_groups(view_texts, view_tokens, label, x, relabel, drop_terms=terms,
-                         previous={tid: labels[tid] for tid in relabel})
+    relabel = {
+        tid: kws
+        for tid, kws in keywords.items()
+        if tid in touched and tid in labels and kws and tid not in human
+    }
+    names = label_groups(
+        view_texts,
+        view_tokens,
+        label,
+        x,
+        relabel,
+        drop_terms=terms,
+        previous={tid: labels[tid] for tid in relabel},
+    )
     out = []
     for tid in touched:
         members = label == tid
         if not members.any() or tid not in labels:
             continue
         kws = tuple(keywords.get(tid, ()))
-        out.append(Refreshed(tid, normalise(x[members].mean(axis=0)), kws,
-                             None if tid in human or not kws else names.get(tid) or make_label(kws)))
+        out.append(
+            Refreshed(
+                tid,
+                normalise(x[members].mean(axis=0)),
+                kws,
+                None if tid in human or not kws else names.get(tid) or make_label(kws),
+            )
+        )
     return out

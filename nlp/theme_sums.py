@@ -49,7 +49,9 @@ class ThemeSums:
 def weighted(profile: Counter[str]) -> Counter[str]:
     """:func:`nlp.themes.concept_profile`'s weighting of the summed counts."""
     if OTHER_WEIGHT != 1.0:
-        return Counter({k: (v if k.startswith(CONCEPT_PREFIX) else v * OTHER_WEIGHT) for k, v in profile.items()})
+        return Counter(
+            {k: (v if k.startswith(CONCEPT_PREFIX) else v * OTHER_WEIGHT) for k, v in profile.items()}
+        )
     return Counter(profile)
 
 
@@ -66,8 +68,13 @@ class AssignedTicket(Protocol):
     def product_n(self) -> str | None: ...
 
 
-def add_sums(sums: dict[int, ThemeSums], rows: Sequence[AssignedTicket], terms: list[str], fn: ConceptFn,
-             keys: dict[str, str]) -> None:
+def add_sums(
+    sums: dict[int, ThemeSums],
+    rows: Sequence[AssignedTicket],
+    terms: list[str],
+    fn: ConceptFn,
+    keys: dict[str, str],
+) -> None:
     """Add these tickets to their assigned topic's sums (``keys``: product value -> product key, filled
     as met); the same per-ticket steps as :func:`nlp.themes.concept_profile` and
     :func:`nlp.themes.concept_coverage`, with each ticket's tokens mapped once for both."""
@@ -103,8 +110,9 @@ class LiveTopic(Protocol):
     def centroid(self) -> np.ndarray | None: ...
 
 
-def theme_topics_from(sums: Mapping[int, ThemeSums], merged_into: Mapping[int, int],
-                      live: Iterable[LiveTopic]) -> list[ThemeTopic]:
+def theme_topics_from(
+    sums: Mapping[int, ThemeSums], merged_into: Mapping[int, int], live: Iterable[LiveTopic]
+) -> list[ThemeTopic]:
     """The live topics with tickets as the theme layer sees them: the sums of each assigned topic
     merge-resolved (``merged_into``: topic -> the topic it counts for, as the counts resolve them)."""
     by_topic: dict[int, ThemeSums] = {}
@@ -115,7 +123,18 @@ def theme_topics_from(sums: Mapping[int, ThemeSums], merged_into: Mapping[int, i
         tot = by_topic.get(t.id)
         if tot is None or not tot.n:
             continue
-        out.append(ThemeTopic(topic_id=t.id, intent=t.intent, size=tot.n, label=t.label, size_en=tot.en,
-                              profile=weighted(tot.profile), coverage={c: k / tot.n for c, k in tot.coverage.items()},
-                              products=dict(tot.products), centroid=t.centroid, status=t.status))
+        out.append(
+            ThemeTopic(
+                topic_id=t.id,
+                intent=t.intent,
+                size=tot.n,
+                label=t.label,
+                size_en=tot.en,
+                profile=weighted(tot.profile),
+                coverage={c: k / tot.n for c, k in tot.coverage.items()},
+                products=dict(tot.products),
+                centroid=t.centroid,
+                status=t.status,
+            )
+        )
     return out

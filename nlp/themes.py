@@ -144,8 +144,12 @@ def concept_coverage(docs: Iterable[Sequence[str]], concepts: ConceptFn | None =
     return {c: k / n for c, k in seen.items()} if n else {}
 
 
-def problem_similarity(a: Mapping[str, float], b: Mapping[str, float], kind: KindFn | None = None,
-                       kinds: frozenset[str] = PROBLEM_KINDS) -> float:
+def problem_similarity(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    kind: KindFn | None = None,
+    kinds: frozenset[str] = PROBLEM_KINDS,
+) -> float:
     """Cosine of two topics' coverage vectors restricted to the concepts of a problem kind.
 
     ``a``, ``b``: concept -> share of the topic's tickets carrying it (:func:`concept_coverage`).
@@ -270,8 +274,9 @@ def _profile_matrix(topics: Sequence[ThemeTopic]) -> np.ndarray:
     return m / norms
 
 
-def problem_matrix(topics: Sequence[ThemeTopic], kind: KindFn | None = None,
-                   kinds: frozenset[str] = PROBLEM_KINDS) -> np.ndarray:
+def problem_matrix(
+    topics: Sequence[ThemeTopic], kind: KindFn | None = None, kinds: frozenset[str] = PROBLEM_KINDS
+) -> np.ndarray:
     """Topic x topic :func:`problem_similarity` (over the concepts of ``kinds``) times
     :func:`product_agreement`."""
     kf = kind or default_kind()
@@ -385,7 +390,9 @@ def _resolve(themes: Mapping[int, KnownTheme], theme_id: int) -> int | None:
     """Follow merged_into; None when the chain ends on a theme that is not live."""
     seen = set()
     cur = themes.get(theme_id)
-    while cur is not None and cur.status == MERGED and cur.merged_into is not None and cur.theme_id not in seen:
+    while (
+        cur is not None and cur.status == MERGED and cur.merged_into is not None and cur.theme_id not in seen
+    ):
         seen.add(cur.theme_id)
         cur = themes.get(cur.merged_into)
     return cur.theme_id if cur is not None and cur.status in LIVE else None
@@ -488,7 +495,9 @@ def update_themes(
         # a new theme some of whose topics stayed behind may be left without topics
         new_ids = [t for t in new_ids if t in theme.values()]
     else:
-        order = sorted((i for i in range(n) if i not in theme), key=lambda i: (-topics[i].size, topics[i].topic_id))
+        order = sorted(
+            (i for i in range(n) if i not in theme), key=lambda i: (-topics[i].size, topics[i].topic_id)
+        )
         for i in order:
             members_of: dict[int, list[int]] = {}
             for j, th in theme.items():

@@ -258,7 +258,9 @@ def content_tokens(doc, lemmas: Lemmas) -> tuple[str, ...]:
     return content_words([t.text for t in doc], models, lemmas)
 
 
-def content_words(words: Sequence[str], models: dict[int, tuple[int, str]], lemmas: Lemmas) -> tuple[str, ...]:
+def content_words(
+    words: Sequence[str], models: dict[int, tuple[int, str]], lemmas: Lemmas
+) -> tuple[str, ...]:
     """Content tokens (lemmatised lower-case Latin words, Han words, model codes) of a word sequence.
 
     ``models``: start index -> (end index, canonical code) of MODEL entities, kept as one token.

@@ -41,9 +41,15 @@ def product_terms(brand: str, products: Iterable[ProductNames]) -> list[str]:
 def terms_pattern(terms: list[str]) -> re.Pattern[str]:
     """One pattern for all the terms; Latin terms only as whole words: the brand word "Co" must not
     eat the "co" of "colour" or "cord"."""
-    return re.compile("|".join((r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "") + re.escape(t)
-                               + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
-                               for t in terms), re.IGNORECASE)
+    return re.compile(
+        "|".join(
+            (r"(?<![A-Za-z0-9])" if t[0].isascii() and t[0].isalnum() else "")
+            + re.escape(t)
+            + (r"(?![A-Za-z0-9])" if t[-1].isascii() and t[-1].isalnum() else "")
+            for t in terms
+        ),
+        re.IGNORECASE,
+    )
 
 
 def view_text(t: str, pattern: re.Pattern[str]) -> str:
@@ -51,7 +57,9 @@ def view_text(t: str, pattern: re.Pattern[str]) -> str:
     return BATCH_CODE.sub(" ", pattern.sub(" ", t)) if t else t
 
 
-def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> tuple[list[str], list[list[str]]]:
+def topic_view(
+    texts: list[str], tokens: list[list[str]], terms: list[str]
+) -> tuple[list[str], list[list[str]]]:
     """Texts and tokens with catalogue terms and batch codes removed, for embedding and labels."""
     if not terms:
         return texts, tokens
@@ -64,8 +72,9 @@ def topic_view(texts: list[str], tokens: list[list[str]], terms: list[str]) -> t
     def kept(w: str) -> bool:
         k = keep.get(w)
         if k is None:
-            k = keep[w] = not (w.lower() in lowered or BATCH_CODE.fullmatch(w)
-                               or pattern.fullmatch(w.replace("_", " ")))
+            k = keep[w] = not (
+                w.lower() in lowered or BATCH_CODE.fullmatch(w) or pattern.fullmatch(w.replace("_", " "))
+            )
         return k
 
     out_tokens = [[w for w in toks if kept(w)] for toks in tokens]

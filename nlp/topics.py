@@ -182,8 +182,13 @@ def label_groups(
             continue
         centroid = normalise(emb[members].mean(axis=0))
         order = members[np.argsort(-(emb[members] @ centroid), kind="stable")][:MAX_DOCS]
-        out[g] = topic_label([texts[i] for i in order], [tokens[i] for i in order], kws,
-                             drop_terms=drop_terms, previous=previous.get(g))
+        out[g] = topic_label(
+            [texts[i] for i in order],
+            [tokens[i] for i in order],
+            kws,
+            drop_terms=drop_terms,
+            previous=previous.get(g),
+        )
     return out
 
 
@@ -210,7 +215,13 @@ def min_topics_for(n: int) -> int:
 
 
 def choose_k(
-    embeddings: np.ndarray, k_max: int, *, k_min: int = 2, seed: int = 0, sample: int = 2000, repeats: int = 3,
+    embeddings: np.ndarray,
+    k_max: int,
+    *,
+    k_min: int = 2,
+    seed: int = 0,
+    sample: int = 2000,
+    repeats: int = 3,
     tie: float = 0.97,
 ) -> int:
     """k in [2, k_max] by silhouette of k-means, measured in a PCA(10) view (in the full
@@ -258,7 +269,11 @@ def choose_k(
     with threadpool_limits(limits=1):
         for r in range(repeats):
             idx = np.sort(rng.choice(n, size=min(n, sample), replace=False))
-            x = embeddings[idx] if pca is None else pca.transform(embeddings[idx])[:, :keep].astype(np.float32)
+            x = (
+                embeddings[idx]
+                if pca is None
+                else pca.transform(embeddings[idx])[:, :keep].astype(np.float32)
+            )
             for j, k in enumerate(grid):
                 labels = KMeans(n_clusters=k, n_init=3, random_state=seed + r).fit_predict(x)
                 scores[j] += float(silhouette_score(x, labels)) if len(np.unique(labels)) > 1 else -1.0
@@ -285,8 +300,9 @@ class _ChosenKMeans:
         self.labels_: np.ndarray | None = None
 
     def fit(self, x: np.ndarray, y: Any = None) -> _ChosenKMeans:
-        self.labels_ = _kmeans_labels(np.asarray(x, dtype=np.float32), self.min_size, self.max_k, self.seed,
-                                      self.min_k)
+        self.labels_ = _kmeans_labels(
+            np.asarray(x, dtype=np.float32), self.min_size, self.max_k, self.seed, self.min_k
+        )
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - BERTopic.transform only
@@ -425,7 +441,9 @@ def _mmr_terms(
     return [(cands[idx[j]][0], float(rel[j])) for j in chosen]
 
 
-def representatives(emb: np.ndarray, centroid: np.ndarray, k: int = 3, diversity: float = 0.4, pool: int = 200) -> list[int]:
+def representatives(
+    emb: np.ndarray, centroid: np.ndarray, k: int = 3, diversity: float = 0.4, pool: int = 200
+) -> list[int]:
     """Up to ``k`` row indices of ``emb``: the most typical first, then MMR for diversity."""
     if len(emb) == 0:
         return []
@@ -478,7 +496,9 @@ def describe_groups(
     x = cv.fit_transform(docs).tocsr().astype(np.float32)
     words = cv.get_feature_names_out()
     gidx = np.searchsorted(groups, row_group)
-    ind = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (gidx, np.arange(len(rows)))), shape=(len(groups), len(rows)))
+    ind = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (gidx, np.arange(len(rows)))), shape=(len(groups), len(rows))
+    )
     ctf = ctfidf(ind @ x)
     out: dict[int, tuple[str, ...]] = {}
     emb_rows = embeddings[rows]
@@ -608,15 +628,13 @@ def fit_topics(
     docs = [_bertopic_doc(t) for t in tokens]
     topics, _ = model.fit_transform(docs, embeddings=emb)
     labels = np.asarray(topics, dtype=int)
-    kws = {
-        int(t): tuple(w for w, s in model.get_topic(t) or [] if w and s > 0)
-        for t in np.unique(labels)
-    }
+    kws = {int(t): tuple(w for w, s in model.get_topic(t) or [] if w and s > 0) for t in np.unique(labels)}
     return _build(emb, labels, kws, label_groups(texts, tokens, labels, emb, kws, drop_terms=drop_terms))
 
 
-def _build(emb: np.ndarray, labels: np.ndarray, kws: Mapping[int, tuple[str, ...]],
-           names: Mapping[int, str]) -> list[FoundTopic]:
+def _build(
+    emb: np.ndarray, labels: np.ndarray, kws: Mapping[int, tuple[str, ...]], names: Mapping[int, str]
+) -> list[FoundTopic]:
     ids, counts = np.unique(labels, return_counts=True)
     order = [int(i) for i in ids[np.argsort(-counts, kind="stable")]]
     out = []

@@ -92,7 +92,11 @@ class Understander:
 
     def _prepare(self, item: TicketText) -> tuple[str, tuple[str, ...], int, str]:
         body = item.body if item.body is not None else ""
-        subject = _clean(item.subject) if isinstance(item.subject, str) or item.subject is None else str(item.subject)
+        subject = (
+            _clean(item.subject)
+            if isinstance(item.subject, str) or item.subject is None
+            else str(item.subject)
+        )
         if subject:
             norm_s, flags_s = normalize(subject, 500)
         else:
@@ -102,7 +106,10 @@ class Understander:
             text = f"{norm_s}。{norm_b}" if _ends_han(norm_s) else f"{norm_s}. {norm_b}"
             flags = flags_b
         elif norm_s and not norm_b:
-            text, flags = norm_s, tuple(f for f in flags_b if f not in ("empty", "placeholder_only", "emoji_only"))
+            text, flags = (
+                norm_s,
+                tuple(f for f in flags_b if f not in ("empty", "placeholder_only", "emoji_only")),
+            )
         else:
             text, flags = norm_b, flags_b
         for f in flags_s:
@@ -150,8 +157,14 @@ class Understander:
                 ents = zw.entities(words)
                 models = {s: (e, eid or " ".join(words[s:e])) for s, e, lab, eid in ents if lab == "MODEL"}
                 model = next(iter(models.values()))[1] if models else None
-                pid = next((eid or self.index.product_id("".join(words[s:e]))
-                            for s, e, lab, eid in ents if lab == "PRODUCT"), None)
+                pid = next(
+                    (
+                        eid or self.index.product_id("".join(words[s:e]))
+                        for s, e, lab, eid in ents
+                        if lab == "PRODUCT"
+                    ),
+                    None,
+                )
                 parsed[i] = (content_words(words, models, lemmas), model, pid)
             else:
                 en_idx.append(i)
@@ -160,7 +173,11 @@ class Understander:
             # lemmas are looked up only for content tokens (same lookup table), not for every token
             with self.en.select_pipes(disable=[p for p in ("lemmatizer",) if p in self.en.pipe_names]):
                 for i, doc in zip(en_idx, self.en.pipe(en_texts, batch_size=self.batch_size), strict=True):
-                    parsed[i] = (content_tokens(doc, lemmas), _first_ent(doc, "MODEL"), _first_product(doc, self.index))
+                    parsed[i] = (
+                        content_tokens(doc, lemmas),
+                        _first_ent(doc, "MODEL"),
+                        _first_product(doc, self.index),
+                    )
 
         # every field but intent and severity, per ticket; the Understandings are made once at the end
         fields: list[tuple] = []
@@ -168,7 +185,9 @@ class Understander:
         intents: list[str] = []
         rules: list[str] = []
         ask: list[int] = []  # tickets whose intent the rules + classifier decide
-        for item, (text, flags, n, lang), (tokens, text_model, text_pid) in zip(items, prepared, parsed, strict=True):
+        for item, (text, flags, n, lang), (tokens, text_model, text_pid) in zip(
+            items, prepared, parsed, strict=True
+        ):
             # --- entities: field first, then text
             product = self._field_product(item.product)
             product_source = "field" if product else None
@@ -179,7 +198,9 @@ class Understander:
 
             if model is None:
                 spans = self.index.finder.spans(text)
-                model = text_model or (spans[0][2] if spans else None) or _keyword_model(text, self.index.finder)
+                model = (
+                    text_model or (spans[0][2] if spans else None) or _keyword_model(text, self.index.finder)
+                )
                 model_source = "text" if model else None
             if product is None:
                 pid = text_pid
@@ -205,22 +226,54 @@ class Understander:
                 ask.append(len(texts))
             texts.append(text)
             intents.append(intent)
-            fields.append((lang, tokens, product, model, batch, product_source, model_source, batch_source,
-                           tuple(flags), n))
+            fields.append(
+                (
+                    lang,
+                    tokens,
+                    product,
+                    model,
+                    batch,
+                    product_source,
+                    model_source,
+                    batch_source,
+                    tuple(flags),
+                    n,
+                )
+            )
         # intent (rules + classifier) and severity for the whole batch: one classifier call each
         for k, (intent, safety, defect) in zip(ask, classify_intents([texts[k] for k in ask]), strict=True):
             intents[k] = intent
             rules[k] = rule_severity(texts[k], intent, safety=safety, defect=defect)
         sev = classify_severities(texts, intents, rules=rules)
         return [
-            Understanding(language=lang, text=text, tokens=tokens, product=product, model=model, batch=batch,
-                          product_source=p_src, model_source=m_src, batch_source=b_src, intent=intent,
-                          severity=severity, flags=flags, redactions=n)
-            for (lang, tokens, product, model, batch, p_src, m_src, b_src, flags, n), text, intent, severity
-            in zip(fields, texts, intents, sev, strict=True)
+            Understanding(
+                language=lang,
+                text=text,
+                tokens=tokens,
+                product=product,
+                model=model,
+                batch=batch,
+                product_source=p_src,
+                model_source=m_src,
+                batch_source=b_src,
+                intent=intent,
+                severity=severity,
+                flags=flags,
+                redactions=n,
+            )
+            for (
+                lang,
+                tokens,
+                product,
+                model,
+                batch,
+                p_src,
+                m_src,
+                b_src,
+                flags,
+                n,
+            ), text, intent, severity in zip(fields, texts, intents, sev, strict=True)
         ]
-
-
 
 
 def _ends_han(s: str) -> bool:

@@ -56,6 +56,7 @@ DONE_SHOWN_DAYS = 28  # a done action item stays in the brief for 4 weeks after 
 
 # --- records (any object with these attributes) ------------------------------------------------
 
+
 class SurgeRecord(Protocol):
     """A stored surge row (``store.analysis.SurgeRow``)."""
 
@@ -164,6 +165,7 @@ class ActionRecord(Protocol):
 
 # --- plain values the stage builds from the config and the week --------------------------------
 
+
 @dataclass(frozen=True)
 class BriefWeek:
     """The brief's ISO week, and the week arithmetic of ``voc.weeks`` (which lives above ``reports``)."""
@@ -202,6 +204,7 @@ class Catalogue:
 
 
 # --- what the assembly asks the store (each answered by the report_queries function named) ------
+
 
 @dataclass(frozen=True)
 class Series:
@@ -253,6 +256,7 @@ Query = Series | Quotes | Workaround | CellTopics
 
 
 # --- facts ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SurgeFacts:
@@ -309,12 +313,20 @@ def week_counts(complaints: Mapping[int, int], questions: Mapping[int, int]) -> 
 
 # --- small pure helpers (also used by the quarterly review) --------------------------------------
 
+
 def build_kpis(rows: Mapping[int, Mapping[str, Any]], weeks: Sequence[int]) -> tuple[Kpi, ...]:
     out = []
     for key in KPI_KEYS:
         hist = tuple(None if rows.get(w, {}).get(key) is None else float(rows[w][key]) for w in weeks)
-        out.append(Kpi(key=key, value=hist[-1], previous=hist[-2] if len(hist) > 1 else None, history=hist,
-                       is_rate=key in RATE_KEYS))
+        out.append(
+            Kpi(
+                key=key,
+                value=hist[-1],
+                previous=hist[-2] if len(hist) > 1 else None,
+                history=hist,
+                is_rate=key in RATE_KEYS,
+            )
+        )
     return tuple(out)
 
 
@@ -322,10 +334,19 @@ def action_item(a: ActionRecord, labels: Mapping[int, str], today: date) -> Acti
     """An action-items row as the brief and the quarterly review show it (days open until its fix, or
     today)."""
     end = a.fix_date if a.status == "done" and a.fix_date else today
-    return ActionItem(action_id=a.id, topic_id=a.topic_id,
-                      topic_label=labels.get(a.topic_id) if a.topic_id is not None else None,
-                      product=a.product, batch=a.batch, owner=a.owner, status=a.status, due=a.due,
-                      fix_date=a.fix_date, days_open=max(0, (end - a.created_at.date()).days), note=a.note)
+    return ActionItem(
+        action_id=a.id,
+        topic_id=a.topic_id,
+        topic_label=labels.get(a.topic_id) if a.topic_id is not None else None,
+        product=a.product,
+        batch=a.batch,
+        owner=a.owner,
+        status=a.status,
+        due=a.due,
+        fix_date=a.fix_date,
+        days_open=max(0, (end - a.created_at.date()).days),
+        note=a.note,
+    )
 
 
 def surge_series(r: SurgeRecord, theme_topics: tuple[int, ...], first: int, last: int) -> Series:
@@ -340,12 +361,13 @@ def surge_series(r: SurgeRecord, theme_topics: tuple[int, ...], first: int, last
 
 
 def _label(theme: ThemeRecord, lang: str) -> str:
-    return (theme.label_en if lang == "en" and theme.label_en else theme.label)
+    return theme.label_en if lang == "en" and theme.label_en else theme.label
 
 
 def _share(row: Any) -> BatchShare:
-    return BatchShare(batch=row.conc_batch, share=row.conc_share, expected_share=row.conc_expected,
-                      ratio=row.conc_ratio)
+    return BatchShare(
+        batch=row.conc_batch, share=row.conc_share, expected_share=row.conc_expected, ratio=row.conc_ratio
+    )
 
 
 def _history(series: Mapping[int, int], weeks: Iterable[int]) -> tuple[int, ...]:
@@ -359,6 +381,7 @@ def _wow(history: tuple[int, ...]) -> float | None:
 
 # --- surge items -------------------------------------------------------------------------------
 
+
 def about_query(g: SurgeGroup, facts: SurgeFacts) -> CellTopics | None:
     """A product, batch or safety cell on its own (no theme, no topic): ask what its tickets are about."""
     r = g.primary
@@ -366,8 +389,13 @@ def about_query(g: SurgeGroup, facts: SurgeFacts) -> CellTopics | None:
     if theme is not None or r.topic_id is not None or g.topic_ids or not r.product:
         return None
     safety = r.level in SAFETY_LEVELS
-    return CellTopics(facts.week.ordinal, r.product, None if safety else r.batch,
-                      ("complaint", "question") if safety else ("complaint",), safety)
+    return CellTopics(
+        facts.week.ordinal,
+        r.product,
+        None if safety else r.batch,
+        ("complaint", "question") if safety else ("complaint",),
+        safety,
+    )
 
 
 def about_queries(facts: SurgeFacts) -> set[Query]:
@@ -402,14 +430,24 @@ def surge_subject(g: SurgeGroup, facts: SurgeFacts, about: Mapping[int, int] | N
         theme, under, rep = item_theme(about, facts.theme_of, facts.themes)
         theme_topics = ()
     return SurgeSubject(
-        group=g, theme=theme, theme_topics=theme_topics, under=tuple(under), rep=rep,
+        group=g,
+        theme=theme,
+        theme_topics=theme_topics,
+        under=tuple(under),
+        rep=rep,
         series=surge_series(r, theme_topics, facts.weeks[0], w),
         quotes=Quotes(rep, w, w, r.product, r.batch) if rep is not None else None,
-        workaround=Workaround(rep, w - WORKAROUND_WEEKS, w) if rep is not None else None)
+        workaround=Workaround(rep, w - WORKAROUND_WEEKS, w) if rep is not None else None,
+    )
 
 
-def surge_item(s: SurgeSubject, facts: SurgeFacts, answers: Mapping[Any, Any], lang: str,
-               open_by_topic: Mapping[int | None, ActionItem]) -> SurgeItem:
+def surge_item(
+    s: SurgeSubject,
+    facts: SurgeFacts,
+    answers: Mapping[Any, Any],
+    lang: str,
+    open_by_topic: Mapping[int | None, ActionItem],
+) -> SurgeItem:
     g, r, rep = s.group, s.group.primary, s.rep
     labels = facts.labels
     label = labels.get(rep, "") if rep is not None else ""
@@ -432,22 +470,49 @@ def surge_item(s: SurgeSubject, facts: SurgeFacts, answers: Mapping[Any, Any], l
         batch = b.batch
         explanation += batch_count_clause(b.batch, b.observed, b.expected, lang)
     return SurgeItem(
-        topic_id=rep or 0, topic_label=label, theme_id=g.theme_id, surge_identity=g.identity,
+        topic_id=rep or 0,
+        topic_label=label,
+        theme_id=g.theme_id,
+        surge_identity=g.identity,
         fine_topics=tuple(labels[t] for t in s.under[:FINE_TOPICS] if labels.get(t) and labels[t] != label),
-        level=r.level, product=facts.catalogue.name(r.product, lang), model=model, batch=batch,
-        severity=g.severity, observed=r.observed, expected=r.expected, ratio=r.ratio,
-        ratio_lo=r.ratio_lo, ratio_hi=r.ratio_hi, q_value=r.q, wow_change=_wow(history),
-        since_week=facts.week.name_of(r.first_week), methods=tuple(r.methods.split("+")),
-        is_new_topic=r.new_cell, concentration=conc, history=history,
+        level=r.level,
+        product=facts.catalogue.name(r.product, lang),
+        model=model,
+        batch=batch,
+        severity=g.severity,
+        observed=r.observed,
+        expected=r.expected,
+        ratio=r.ratio,
+        ratio_lo=r.ratio_lo,
+        ratio_hi=r.ratio_hi,
+        q_value=r.q,
+        wow_change=_wow(history),
+        since_week=facts.week.name_of(r.first_week),
+        methods=tuple(r.methods.split("+")),
+        is_new_topic=r.new_cell,
+        concentration=conc,
+        history=history,
         quotes=tuple(Quote(t, lg) for t, lg in qs),
         workaround=answers[s.workaround] if s.workaround is not None else None,
-        owner=facts.catalogue.owner(r.product), action=open_by_topic.get(rep) if rep is not None else None,
-        explanation=explanation, product_id=r.product, alert_key=f"{r.level}|{r.cell}|{r.first_week}")
+        owner=facts.catalogue.owner(r.product),
+        action=open_by_topic.get(rep) if rep is not None else None,
+        explanation=explanation,
+        product_id=r.product,
+        alert_key=f"{r.level}|{r.cell}|{r.first_week}",
+    )
 
 
-def item_from_row(row: SurgeRecord, lang: str, series: Mapping[int, int], until: int,
-                  labels: Mapping[int, str], theme: ThemeRecord | None, resolved: bool, catalogue: Catalogue,
-                  name_of: Callable[[int], str]) -> SurgeItem:
+def item_from_row(
+    row: SurgeRecord,
+    lang: str,
+    series: Mapping[int, int],
+    until: int,
+    labels: Mapping[int, str],
+    theme: ThemeRecord | None,
+    resolved: bool,
+    catalogue: Catalogue,
+    name_of: Callable[[int], str],
+) -> SurgeItem:
     """A surge item from a stored surge row alone (no quotes, no workaround): the alerts' resolved notes
     and late deferred alerts. ``series``: the row's :func:`surge_series` up to ``until``, counting the
     theme's topics (all of them) for a theme row. ``resolved``: this week's count against the old
@@ -467,17 +532,35 @@ def item_from_row(row: SurgeRecord, lang: str, series: Mapping[int, int], until:
         topic_id=row.topic_id or 0,
         topic_label=labels.get(row.topic_id, "") if row.topic_id else (_label(theme, lang) if theme else ""),
         theme_id=theme.id if theme else None,
-        level=row.level, product=catalogue.name(row.product, lang), model=row.model, batch=row.batch,
-        severity=row.severity, observed=observed, expected=row.expected, ratio=ratio, ratio_lo=lo,
-        ratio_hi=hi, q_value=q, wow_change=_wow(history),
-        since_week=name_of(row.first_week), methods=tuple(row.methods.split("+")),
-        is_new_topic=row.new_cell, concentration=conc, history=history, quotes=(), workaround=None,
-        owner=catalogue.owner(row.product), action=None,
+        level=row.level,
+        product=catalogue.name(row.product, lang),
+        model=row.model,
+        batch=row.batch,
+        severity=row.severity,
+        observed=observed,
+        expected=row.expected,
+        ratio=ratio,
+        ratio_lo=lo,
+        ratio_hi=hi,
+        q_value=q,
+        wow_change=_wow(history),
+        since_week=name_of(row.first_week),
+        methods=tuple(row.methods.split("+")),
+        is_new_topic=row.new_cell,
+        concentration=conc,
+        history=history,
+        quotes=(),
+        workaround=None,
+        owner=catalogue.owner(row.product),
+        action=None,
         explanation=row.explanation_zh if lang == "zh" else row.explanation_en,
-        product_id=row.product, alert_key=f"{row.level}|{row.cell}|{row.first_week}")
+        product_id=row.product,
+        alert_key=f"{row.level}|{row.cell}|{row.first_week}",
+    )
 
 
 # --- topic items ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TopicPick:
@@ -511,20 +594,36 @@ def topic_picks(facts: BriefFacts) -> list[TopicPick]:
                 continue
             kind = "emerging" if is_emerging else "opportunity" if intent == "suggestion" else "top"
             n_top += kind == "top"
-            out.append(TopicPick(tid, intent, kind, n, before.get(tid, 0),
-                                 Series((intent,), tid, None, None, None, sf.weeks[0], w), Quotes(tid, w, w)))
+            out.append(
+                TopicPick(
+                    tid,
+                    intent,
+                    kind,
+                    n,
+                    before.get(tid, 0),
+                    Series((intent,), tid, None, None, None, sf.weeks[0], w),
+                    Quotes(tid, w, w),
+                )
+            )
     return out
 
 
 def topic_item(p: TopicPick, facts: SurgeFacts, answers: Mapping[Any, Any]) -> TopicItem:
     t = facts.topics[p.topic_id]
-    return TopicItem(topic_id=p.topic_id, label=t.label, intent=p.intent, count=p.count, previous=p.previous,
-                     keywords=tuple(k for k in t.keywords.split(" / ") if k)[:KEYWORDS],
-                     quotes=tuple(Quote(x, lg) for x, lg in answers[p.quotes]),
-                     history=_history(answers[p.series], facts.weeks))
+    return TopicItem(
+        topic_id=p.topic_id,
+        label=t.label,
+        intent=p.intent,
+        count=p.count,
+        previous=p.previous,
+        keywords=tuple(k for k in t.keywords.split(" / ") if k)[:KEYWORDS],
+        quotes=tuple(Quote(x, lg) for x, lg in answers[p.quotes]),
+        history=_history(answers[p.series], facts.weeks),
+    )
 
 
 # --- resolved after a fix ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ResolvedCheck:
@@ -544,8 +643,13 @@ def resolved_checks(facts: SurgeFacts) -> list[ResolvedCheck]:
             continue
         fix = facts.week.ordinal_of(a.fix_date)
         if w - RESOLVED_WINDOW <= fix < w:
-            out.append(ResolvedCheck(a.topic_id, fix, Series(("complaint",), a.topic_id, None, None, None,
-                                                             fix - EFFECT_WEEKS, w)))
+            out.append(
+                ResolvedCheck(
+                    a.topic_id,
+                    fix,
+                    Series(("complaint",), a.topic_id, None, None, None, fix - EFFECT_WEEKS, w),
+                )
+            )
     return out
 
 
@@ -560,11 +664,20 @@ def resolved_item(c: ResolvedCheck, facts: SurgeFacts, answers: Mapping[Any, Any
     if not (after_weeks and after / len(after_weeks) < before / EFFECT_WEEKS):
         return None
     t = facts.topics[c.topic_id]
-    return TopicItem(topic_id=t.id, label=t.label, intent=t.intent, count=hist.get(w, 0),
-                     previous=hist.get(w - 1, 0), keywords=(), quotes=(), history=_history(hist, facts.weeks))
+    return TopicItem(
+        topic_id=t.id,
+        label=t.label,
+        intent=t.intent,
+        count=hist.get(w, 0),
+        previous=hist.get(w - 1, 0),
+        keywords=(),
+        quotes=(),
+        history=_history(hist, facts.weeks),
+    )
 
 
 # --- the plan and the brief ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BriefPlan:
@@ -599,8 +712,9 @@ def plan_surges(facts: SurgeFacts, about: Mapping[Any, Any]) -> BriefPlan:
 def plan_brief(facts: BriefFacts, about: Mapping[Any, Any]) -> BriefPlan:
     """``about``: the answers to :func:`about_queries`."""
     surges = plan_surges(facts.surge, about)
-    return BriefPlan(facts.surge, surges.subjects, tuple(topic_picks(facts)),
-                     tuple(resolved_checks(facts.surge)))
+    return BriefPlan(
+        facts.surge, surges.subjects, tuple(topic_picks(facts)), tuple(resolved_checks(facts.surge))
+    )
 
 
 def _action_items(facts: SurgeFacts) -> list[ActionItem]:
@@ -621,20 +735,34 @@ def assemble_brief(facts: BriefFacts, plan: BriefPlan, answers: Mapping[Any, Any
     sf = facts.surge
     today = sf.today
     global_rows = [r for r in sf.surges if r.level == "global"]
-    glob = (global_rows[0].explanation_zh if lang == "zh" else global_rows[0].explanation_en) \
-        if global_rows else None
+    glob = (
+        (global_rows[0].explanation_zh if lang == "zh" else global_rows[0].explanation_en)
+        if global_rows
+        else None
+    )
     by_kind: dict[str, list[TopicItem]] = {"top": [], "emerging": [], "opportunity": []}
     for p in plan.topics:
         by_kind[p.kind].append(topic_item(p, sf, answers))
     resolved = [x for c in plan.resolved if (x := resolved_item(c, sf, answers)) is not None]
     actions = _action_items(sf)
     return Brief(
-        week=sf.week.label, week_start=sf.week.start, week_end=sf.week.end, generated_on=today,
-        brand=facts.brand, kpis=build_kpis(facts.kpi_rows, sf.weeks), global_rise=glob,
-        surges=surge_items(plan, answers, lang), emerging=tuple(by_kind["emerging"]),
-        opportunities=tuple(by_kind["opportunity"][:OPPORTUNITIES]), resolved=tuple(resolved),
+        week=sf.week.label,
+        week_start=sf.week.start,
+        week_end=sf.week.end,
+        generated_on=today,
+        brand=facts.brand,
+        kpis=build_kpis(facts.kpi_rows, sf.weeks),
+        global_rise=glob,
+        surges=surge_items(plan, answers, lang),
+        emerging=tuple(by_kind["emerging"]),
+        opportunities=tuple(by_kind["opportunity"][:OPPORTUNITIES]),
+        resolved=tuple(resolved),
         top_topics=tuple(by_kind["top"][:TOP_TOPICS]),
-        actions=tuple(a for a in actions if a.status != "done" or
-                      (a.fix_date and (today - a.fix_date).days <= DONE_SHOWN_DAYS)),
+        actions=tuple(
+            a
+            for a in actions
+            if a.status != "done" or (a.fix_date and (today - a.fix_date).days <= DONE_SHOWN_DAYS)
+        ),
         delivery_problems=tuple(DeliveryProblem(c, rcp, e or "") for c, rcp, e in facts.failed_alerts),
-        method=facts.method)
+        method=facts.method,
+    )

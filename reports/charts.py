@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-FONT_STACK = ("'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'Source Han Sans SC', 'PingFang SC', "
-              "'Microsoft YaHei', sans-serif")
+FONT_STACK = (
+    "'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'Source Han Sans SC', 'PingFang SC', "
+    "'Microsoft YaHei', sans-serif"
+)
 
 LINE = "#2563eb"
 MUTED = "#94a3b8"
@@ -64,23 +66,42 @@ def _clean(values: Sequence[float | int | None]) -> list[float | None]:
 
 def _svg_open(width: float, height: float, label: str | None) -> str:
     aria = f' role="img" aria-label="{escape(label)}"' if label else ' aria-hidden="true"'
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" height="{_f(height)}" '
-            f'viewBox="0 0 {_f(width)} {_f(height)}"{aria}>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" height="{_f(height)}" '
+        f'viewBox="0 0 {_f(width)} {_f(height)}"{aria}>'
+    )
 
 
-def _text(x: float, y: float, text: str, *, size: float = 9, anchor: str = "start",
-          fill: str = INK, weight: str = "normal") -> str:
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    *,
+    size: float = 9,
+    anchor: str = "start",
+    fill: str = INK,
+    weight: str = "normal",
+) -> str:
     if anchor not in ("start", "middle", "end"):
         raise ValueError(anchor)
     if weight not in ("normal", "bold"):
         raise ValueError(weight)
-    return (f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" text-anchor="{anchor}" '
-            f'font-weight="{weight}" fill="{_colour(fill)}" font-family="{FONT_STACK}">'
-            f"{escape(text)}</text>")
+    return (
+        f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" text-anchor="{anchor}" '
+        f'font-weight="{weight}" fill="{_colour(fill)}" font-family="{FONT_STACK}">'
+        f"{escape(text)}</text>"
+    )
 
 
-def sparkline(values: Sequence[float | int | None], width: float = 120, height: float = 28, *,
-              colour: str = LINE, zero_based: bool = False, label: str | None = None) -> Markup:
+def sparkline(
+    values: Sequence[float | int | None],
+    width: float = 120,
+    height: float = 28,
+    *,
+    colour: str = LINE,
+    zero_based: bool = False,
+    label: str | None = None,
+) -> Markup:
     """A line through ``values`` (oldest first) with the last point marked; ``None`` leaves a gap.
 
     ``zero_based`` scales from 0 (honest for counts); otherwise from the minimum (for rates that
@@ -93,8 +114,10 @@ def sparkline(values: Sequence[float | int | None], width: float = 120, height: 
     pad = 3.0
     parts = [_svg_open(w, h, label)]
     if not nums:
-        parts.append(f'<line x1="{_f(pad)}" y1="{_f(h / 2)}" x2="{_f(w - pad)}" y2="{_f(h / 2)}" '
-                     f'stroke="{MUTED}" stroke-width="1" stroke-dasharray="2 2"/>')
+        parts.append(
+            f'<line x1="{_f(pad)}" y1="{_f(h / 2)}" x2="{_f(w - pad)}" y2="{_f(h / 2)}" '
+            f'stroke="{MUTED}" stroke-width="1" stroke-dasharray="2 2"/>'
+        )
         parts.append("</svg>")
         return Markup("".join(parts))
     lo = 0.0 if zero_based and min(nums) >= 0 else min(nums)
@@ -125,8 +148,10 @@ def sparkline(values: Sequence[float | int | None], width: float = 120, height: 
             parts.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="1.2" fill="{col}"/>')
         else:
             pts = " ".join(f"{_f(x)},{_f(y)}" for x, y in seg)
-            parts.append(f'<polyline fill="none" stroke="{col}" stroke-width="1.5" '
-                         f'stroke-linejoin="round" stroke-linecap="round" points="{pts}"/>')
+            parts.append(
+                f'<polyline fill="none" stroke="{col}" stroke-width="1.5" '
+                f'stroke-linejoin="round" stroke-linecap="round" points="{pts}"/>'
+            )
     last = next(((i, v) for i, v in reversed(list(enumerate(vals))) if v is not None))
     x, y = xy(*last)
     parts.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="2.2" fill="{col}"/>')
@@ -134,10 +159,17 @@ def sparkline(values: Sequence[float | int | None], width: float = 120, height: 
     return Markup("".join(parts))
 
 
-def bar_chart(values: Sequence[float | int | None], width: float = 260, height: float = 80, *,
-              labels: Sequence[str] | None = None, reference: float | None = None,
-              highlight_last: bool = True, show_last_value: bool = True,
-              label: str | None = None) -> Markup:
+def bar_chart(
+    values: Sequence[float | int | None],
+    width: float = 260,
+    height: float = 80,
+    *,
+    labels: Sequence[str] | None = None,
+    reference: float | None = None,
+    highlight_last: bool = True,
+    show_last_value: bool = True,
+    label: str | None = None,
+) -> Markup:
     """Bars from zero, the last one highlighted (this week); an optional dashed reference line
     (e.g. the expected count) and optional x labels (only the first and last are written)."""
     w, h = _size(width, "width"), _size(height, "height")
@@ -156,23 +188,29 @@ def bar_chart(values: Sequence[float | int | None], width: float = 260, height: 
     slot = w / n
     bar_w = max(1.0, slot * 0.72)
     base_y = top_pad + plot_h
-    parts.append(f'<line x1="0" y1="{_f(base_y)}" x2="{_f(w)}" y2="{_f(base_y)}" '
-                 f'stroke="#cbd5e1" stroke-width="1"/>')
+    parts.append(
+        f'<line x1="0" y1="{_f(base_y)}" x2="{_f(w)}" y2="{_f(base_y)}" stroke="#cbd5e1" stroke-width="1"/>'
+    )
     for i, v in enumerate(vals):
         if v is None:
             continue
         bh = 0.0 if hi <= 0 else plot_h * max(v, 0.0) / hi
         x = i * slot + (slot - bar_w) / 2
         fill = HIGHLIGHT if highlight_last and i == n - 1 else MUTED
-        parts.append(f'<rect x="{_f(x)}" y="{_f(base_y - bh)}" width="{_f(bar_w)}" '
-                     f'height="{_f(max(bh, 0.5))}" rx="1" fill="{fill}"/>')
+        parts.append(
+            f'<rect x="{_f(x)}" y="{_f(base_y - bh)}" width="{_f(bar_w)}" '
+            f'height="{_f(max(bh, 0.5))}" rx="1" fill="{fill}"/>'
+        )
         if show_last_value and i == n - 1:
-            parts.append(_text(x + bar_w / 2, base_y - bh - 3, _f(v), anchor="middle",
-                               fill=HIGHLIGHT, weight="bold"))
+            parts.append(
+                _text(x + bar_w / 2, base_y - bh - 3, _f(v), anchor="middle", fill=HIGHLIGHT, weight="bold")
+            )
     if ref is not None and hi > 0:
         ry = base_y - plot_h * max(ref, 0.0) / hi
-        parts.append(f'<line x1="0" y1="{_f(ry)}" x2="{_f(w)}" y2="{_f(ry)}" stroke="{INK}" '
-                     f'stroke-width="1" stroke-dasharray="3 2"/>')
+        parts.append(
+            f'<line x1="0" y1="{_f(ry)}" x2="{_f(w)}" y2="{_f(ry)}" stroke="{INK}" '
+            f'stroke-width="1" stroke-dasharray="3 2"/>'
+        )
     if labels:
         labs = list(labels)
         if labs:
@@ -183,9 +221,15 @@ def bar_chart(values: Sequence[float | int | None], width: float = 260, height: 
     return Markup("".join(parts))
 
 
-def stacked_bars(totals: Sequence[float | int | None], parts_: Sequence[float | int | None],
-                 width: float = 560, height: float = 150, *, labels: Sequence[str] | None = None,
-                 label: str | None = None) -> Markup:
+def stacked_bars(
+    totals: Sequence[float | int | None],
+    parts_: Sequence[float | int | None],
+    width: float = 560,
+    height: float = 150,
+    *,
+    labels: Sequence[str] | None = None,
+    label: str | None = None,
+) -> Markup:
     """Weekly totals as grey bars with the part (complaints) drawn in red from the bottom;
     the max total is written at the top left; first and last labels under the axis. The legend
     belongs in the surrounding HTML (it needs wrapping text)."""
@@ -206,16 +250,19 @@ def stacked_bars(totals: Sequence[float | int | None], parts_: Sequence[float | 
     slot = w / n
     bar_w = max(1.0, slot * 0.7)
     base_y = top_pad + plot_h
-    out.append(f'<line x1="0" y1="{_f(base_y)}" x2="{_f(w)}" y2="{_f(base_y)}" stroke="#cbd5e1" '
-               f'stroke-width="1"/>')
+    out.append(
+        f'<line x1="0" y1="{_f(base_y)}" x2="{_f(w)}" y2="{_f(base_y)}" stroke="#cbd5e1" stroke-width="1"/>'
+    )
     for i in range(n):
         x = i * slot + (slot - bar_w) / 2
         for v, fill in ((tot[i], "#cbd5e1"), (sub[i], HIGHLIGHT)):
             if v is None or hi <= 0:
                 continue
             bh = plot_h * max(v, 0.0) / hi
-            out.append(f'<rect x="{_f(x)}" y="{_f(base_y - bh)}" width="{_f(bar_w)}" '
-                       f'height="{_f(max(bh, 0.5))}" fill="{fill}"/>')
+            out.append(
+                f'<rect x="{_f(x)}" y="{_f(base_y - bh)}" width="{_f(bar_w)}" '
+                f'height="{_f(max(bh, 0.5))}" fill="{fill}"/>'
+            )
     out.append(_text(0, 10, f"{hi:,.0f}", size=9, fill=MUTED))
     if labels:
         labs = list(labels)

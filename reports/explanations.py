@@ -59,9 +59,21 @@ def cell_name(t: Translator, level: str, label: str, batch: Any = "") -> tuple[s
     return label, t("explain.noun_complaints")
 
 
-def surge_sentence(lang: str, label: str, level: str, observed: int, expected: float, ratio: float, q: float, *,
-                   baseline_periods: int, batch: Any = "", new_cell: bool = False, since: str | None = None,
-                   batch_share: tuple[float, str] | None = None) -> str:
+def surge_sentence(
+    lang: str,
+    label: str,
+    level: str,
+    observed: int,
+    expected: float,
+    ratio: float,
+    q: float,
+    *,
+    baseline_periods: int,
+    batch: Any = "",
+    new_cell: bool = False,
+    since: str | None = None,
+    batch_share: tuple[float, str] | None = None,
+) -> str:
     """One sentence for a flagged cell from its numbers: ``label`` names the cell (a topic, theme or
     product) and ``level`` how (``product×batch``: its ``batch``; ``product×safety`` / ``safety``:
     safety tickets); a ``new_cell`` names the ``baseline_periods`` it had none in; ``since``: the
@@ -71,8 +83,15 @@ def surge_sentence(lang: str, label: str, level: str, observed: int, expected: f
     if new_cell:
         s = t("explain.new", name=name, observed=observed, noun=noun, n=baseline_periods, q=_q(t, q))
     else:
-        s = t("explain.rise", name=name, observed=observed, noun=noun, expected=_expected(expected),
-              ratio=_ratio(t, ratio), q=_q(t, q))
+        s = t(
+            "explain.rise",
+            name=name,
+            observed=observed,
+            noun=noun,
+            expected=_expected(expected),
+            ratio=_ratio(t, ratio),
+            q=_q(t, q),
+        )
     if since is not None:
         s += t("explain.since", when=since)
     if batch_share is not None:
@@ -80,8 +99,13 @@ def surge_sentence(lang: str, label: str, level: str, observed: int, expected: f
     return s
 
 
-def explain(row: Mapping, label: str, lang: str, concentration: Concentration | None = None,
-            period_name: Callable[[int], str] | None = None) -> str:
+def explain(
+    row: Mapping,
+    label: str,
+    lang: str,
+    concentration: Concentration | None = None,
+    period_name: Callable[[int], str] | None = None,
+) -> str:
     """:func:`surge_sentence` of a row of ``surges.detect``'s output (``observed``, ``expected``,
     ``ratio``, ``q``, ``level``, ``batch``, ``new_cell``, ``baseline_periods``, ``methods``, ``period``,
     ``first_period``); ``period_name`` names a period (default: its number)."""
@@ -89,12 +113,19 @@ def explain(row: Mapping, label: str, lang: str, concentration: Concentration | 
     exp_ = float(row["expected"])
     first = extras.rising_since(row)
     return surge_sentence(
-        lang, label, str(row.get("level", "") or ""), obs, exp_,
-        float(row.get("ratio", obs / exp_ if exp_ > 0 else math.inf)), float(row.get("q", math.nan)),
-        baseline_periods=extras.baseline_periods(row), batch=row.get("batch", ""),
+        lang,
+        label,
+        str(row.get("level", "") or ""),
+        obs,
+        exp_,
+        float(row.get("ratio", obs / exp_ if exp_ > 0 else math.inf)),
+        float(row.get("q", math.nan)),
+        baseline_periods=extras.baseline_periods(row),
+        batch=row.get("batch", ""),
         new_cell=bool(row.get("new_cell", False)),
         since=None if first is None else period_name(first) if period_name else f"{first}",
-        batch_share=None if concentration is None else (concentration.share, concentration.top_batch))
+        batch_share=None if concentration is None else (concentration.share, concentration.top_batch),
+    )
 
 
 def batch_share_clause(share: float, batch: str, lang: str) -> str:
@@ -109,7 +140,9 @@ def batch_count_clause(batch: str, observed: int, expected: float, lang: str) ->
     return Translator(lang)("explain.batch_count", batch=batch, observed=observed, expected=f"{expected:.1f}")
 
 
-def units_rate_note(lang: str, rate: float, expected_rate: float, units: float, new_cell: bool = False) -> str:
+def units_rate_note(
+    lang: str, rate: float, expected_rate: float, units: float, new_cell: bool = False
+) -> str:
     """'; 12.3 per 10k units vs 2.1 expected' for a cell judged against units in the field (rates per
     10,000 units); a new cell has no history, so its expectation is not a rate: it names the units."""
     t = Translator(lang)
@@ -120,11 +153,13 @@ def units_rate_note(lang: str, rate: float, expected_rate: float, units: float, 
 
 def window_note(lang: str, days: int, end: datetime) -> str:
     """'; in the 7 days to 2026-11-20 09:00 UTC': the daily safety check's window (``end`` naive UTC)."""
-    return Translator(lang)("explain.window", days=days, date=f"{end:%Y-%m-%d}", month_day=f"{end:%m-%d}",
-                            time=f"{end:%H:%M}")
+    return Translator(lang)(
+        "explain.window", days=days, date=f"{end:%Y-%m-%d}", month_day=f"{end:%m-%d}", time=f"{end:%H:%M}"
+    )
 
 
 def global_rise_sentence(lang: str, observed: float, expected: float, ratio: float) -> str:
     """The volume-wide rise, said once instead of flagging every topic (``surges.global_rise``)."""
-    return Translator(lang)("explain.global", observed=int(observed), expected=f"{expected:.0f}",
-                            ratio=f"{ratio:.1f}")
+    return Translator(lang)(
+        "explain.global", observed=int(observed), expected=f"{expected:.0f}", ratio=f"{ratio:.1f}"
+    )

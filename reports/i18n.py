@@ -15,8 +15,17 @@ LANGUAGES = ("zh", "en")
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 _ALIASES = {
-    "zh": "zh", "zh-cn": "zh", "zh_cn": "zh", "zh-hans": "zh", "zh-hans-cn": "zh", "cn": "zh",
-    "en": "en", "en-us": "en", "en_us": "en", "en-gb": "en", "en_gb": "en",
+    "zh": "zh",
+    "zh-cn": "zh",
+    "zh_cn": "zh",
+    "zh-hans": "zh",
+    "zh-hans-cn": "zh",
+    "cn": "zh",
+    "en": "en",
+    "en-us": "en",
+    "en_us": "en",
+    "en-gb": "en",
+    "en_gb": "en",
 }
 
 
@@ -170,17 +179,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "legend.complaints": "其中投诉",
         # method note
         "method.p1": "“激增”指某个话题（或话题×产品/型号/批次）本周的投诉数明显高于此前 {baseline_weeks} 周"
-                     "推算出的预期值。必须同时满足三个条件：本周至少 {min_count} 件；至少是预期值的 "
-                     "{min_ratio}；并且经过多重比较校正后的 q 值低于 {fdr_q}（即被标记的激增中，"
-                     "预计纯属偶然的不超过约 {fdr_pct}）。",
+        "推算出的预期值。必须同时满足三个条件：本周至少 {min_count} 件；至少是预期值的 "
+        "{min_ratio}；并且经过多重比较校正后的 q 值低于 {fdr_q}（即被标记的激增中，"
+        "预计纯属偶然的不超过约 {fdr_pct}）。",
         "method.p2": "倍数 = 本周实际数 ÷ 预期数；95%区间表示这个倍数的可信范围，区间下限高于 1 说明上升不太可能"
-                     "是偶然波动。批次集中度把本周投诉中来自某批次的比例，与该批次在该产品全部工单中的比例"
-                     "相比较。安全类激增总是排在最前。",
+        "是偶然波动。批次集中度把本周投诉中来自某批次的比例，与该批次在该产品全部工单中的比例"
+        "相比较。安全类激增总是排在最前。",
         "method.p3": "客户原话已去除个人信息；数字均来自已结案工单。",
         "review.method.p1": "整改效果比较行动项整改日期前后各若干周的投诉率（{unit}）。后/前比值小于 1 表示投诉减少；"
-                            "括号内是该比值的 95%区间。",
+        "括号内是该比值的 95%区间。",
         "review.method.p2": "结论：“有效”= 整个区间都低于 1；“变差”= 整个区间都高于 1；“无明显变化”= 区间跨过 1；"
-                            "“为时尚早”= 整改后的周数还不够判断。",
+        "“为时尚早”= 整改后的周数还不够判断。",
         # alerts
         "alert.kind.start": "投诉激增提醒",
         "alert.kind.escalation": "投诉激增升级",
@@ -213,8 +222,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "explain.units_rate_new": "；每万台 {rate} 起（在用 {units} 台）",
         "explain.window": "；近 {days} 天（截至 {month_day} {time} UTC）",
         "explain.global": "本周总工单量 {observed} 件, 约为常态 {expected} 件的 {ratio} 倍 "
-                          "(整体上升, 不计为单个主题激增)",
-
+        "(整体上升, 不计为单个主题激增)",
         # the web workbench: action items and operations pages (voc/web/actions.py, operations.py)
         "web.nav.actions": "行动项",
         "web.nav.operations": "运行状况",
@@ -272,7 +280,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "web.ops.status.pending": "发送中",
         "web.ops.status.deferred": "延后",
         "web.ops.status.superseded": "已被替代",
-
         # the web workbench (voc/web): page chrome; everything about the data reuses the keys above
         "web.title": "客诉变商机 工作台",
         "web.nav.weeks": "全部周次",
@@ -432,7 +439,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sum.delivery_other": "Warning: {n} alerts failed to send — their owners may not have been told.",
         "rsum.volume": "{tickets} tickets this quarter, {complaints} of them complaints ({share}).",
         "rsum.complaints_trend": "Complaints in the latest week: {last}, against {first} in the first "
-                                 "week ({change}).",
+        "week ({change}).",
         "rsum.effects_one": "1 action item assessed: ",
         "rsum.effects_other": "{n} action items assessed: ",
         "rsum.verdict_part": "{n} {verdict}",
@@ -451,7 +458,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "surge.q_lt": "q < {q}",
         "action.due": "due {date}",
         "sum.top_ratio": "The steepest rise is “{label}”: {observed} complaints against about {expected} "
-                         "expected ({ratio}).",
+        "expected ({ratio}).",
         "surge.wow": "{change} vs last week",
         "surge.wow_from_zero": "none last week",
         "surge.since": "since {week}",
@@ -513,22 +520,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "legend.tickets": "tickets",
         "legend.complaints": "of which complaints",
         "method.p1": "A “surge” is a topic (or a topic within one product, model or batch) whose complaints "
-                     "this week are clearly above what the previous {baseline_weeks} weeks predict. All three "
-                     "must hold: at least {min_count} complaints this week; at least {min_ratio} the expected "
-                     "count; and a q value (a p value corrected for testing many topics at once) below "
-                     "{fdr_q}, so that no more than about {fdr_pct} of flagged surges are expected to be "
-                     "chance.",
+        "this week are clearly above what the previous {baseline_weeks} weeks predict. All three "
+        "must hold: at least {min_count} complaints this week; at least {min_ratio} the expected "
+        "count; and a q value (a p value corrected for testing many topics at once) below "
+        "{fdr_q}, so that no more than about {fdr_pct} of flagged surges are expected to be "
+        "chance.",
         "method.p2": "Ratio = observed ÷ expected. The 95% interval is the plausible range of that ratio; a "
-                     "lower end above 1 means the rise is unlikely to be noise. Batch concentration compares "
-                     "the share of this week's complaints coming from one batch with that batch's share of "
-                     "all the product's tickets. Safety surges are always listed first.",
+        "lower end above 1 means the rise is unlikely to be noise. Batch concentration compares "
+        "the share of this week's complaints coming from one batch with that batch's share of "
+        "all the product's tickets. Safety surges are always listed first.",
         "method.p3": "Quotes have personal data removed; all figures come from closed tickets.",
         "review.method.p1": "Each action is judged by comparing the complaint rate ({unit}) in the weeks before its "
-                            "fix date with the weeks after. An after/before ratio below 1 means fewer "
-                            "complaints; the brackets give its 95% interval.",
+        "fix date with the weeks after. An after/before ratio below 1 means fewer "
+        "complaints; the brackets give its 95% interval.",
         "review.method.p2": "Verdicts: “worked” = the whole interval is below 1; “got worse” = the whole interval "
-                            "is above 1; “no clear change” = the interval spans 1; “too early to tell” = not "
-                            "enough weeks since the fix to judge.",
+        "is above 1; “no clear change” = the interval spans 1; “too early to tell” = not "
+        "enough weeks since the fix to judge.",
         "alert.kind.start": "Complaint surge alert",
         "alert.kind.escalation": "Complaint surge escalated",
         "alert.kind.resolved": "Complaint surge resolved",
@@ -561,8 +568,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "explain.units_rate_new": "; {rate} per 10k units ({units} in the field)",
         "explain.window": "; in the {days} days to {date} {time} UTC",
         "explain.global": "Total volume {observed} tickets, {ratio}× the usual ~{expected} "
-                          "(a volume-wide rise, not counted as a topic surge)",
-
+        "(a volume-wide rise, not counted as a topic surge)",
         # the web workbench: action items and operations pages (voc/web/actions.py, operations.py)
         "web.nav.actions": "Action items",
         "web.nav.operations": "Operations",
@@ -620,7 +626,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "web.ops.status.pending": "pending",
         "web.ops.status.deferred": "deferred",
         "web.ops.status.superseded": "superseded",
-
         # the web workbench (voc/web): page chrome; everything about the data reuses the keys above
         "web.title": "Complaints into Opportunities — workbench",
         "web.nav.weeks": "All weeks",
@@ -724,16 +729,35 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 KPI_NAMES = {
-    "zh": {"tickets": "工单量", "complaints": "投诉量", "fcr_rate": "一次解决率",
-           "closed_24h": "24小时内结案率", "closed_48h": "48小时内结案率", "reopen_rate": "重开率",
-           "transfer_rate": "转派率"},
-    "en": {"tickets": "Tickets", "complaints": "Complaints", "fcr_rate": "First-contact resolution",
-           "closed_24h": "Closed within 24 h", "closed_48h": "Closed within 48 h",
-           "reopen_rate": "Reopen rate", "transfer_rate": "Transfer rate"},
+    "zh": {
+        "tickets": "工单量",
+        "complaints": "投诉量",
+        "fcr_rate": "一次解决率",
+        "closed_24h": "24小时内结案率",
+        "closed_48h": "48小时内结案率",
+        "reopen_rate": "重开率",
+        "transfer_rate": "转派率",
+    },
+    "en": {
+        "tickets": "Tickets",
+        "complaints": "Complaints",
+        "fcr_rate": "First-contact resolution",
+        "closed_24h": "Closed within 24 h",
+        "closed_48h": "Closed within 48 h",
+        "reopen_rate": "Reopen rate",
+        "transfer_rate": "Transfer rate",
+    },
 }
 # Which direction is good news: +1 up is good, -1 down is good, 0 neutral.
-KPI_GOOD_DIRECTION = {"tickets": 0, "complaints": -1, "fcr_rate": 1, "closed_24h": 1, "closed_48h": 1,
-                      "reopen_rate": -1, "transfer_rate": -1}
+KPI_GOOD_DIRECTION = {
+    "tickets": 0,
+    "complaints": -1,
+    "fcr_rate": 1,
+    "closed_24h": 1,
+    "closed_48h": 1,
+    "reopen_rate": -1,
+    "transfer_rate": -1,
+}
 
 SEVERITY_NAMES = {
     "zh": {"safety": "安全", "defect": "质量缺陷", "service": "服务", "other": "其他"},
@@ -742,34 +766,73 @@ SEVERITY_NAMES = {
 SEVERITY_ORDER = {"safety": 0, "defect": 1, "service": 2, "other": 3}
 
 LEVEL_NAMES = {
-    "zh": {"topic": "话题", "topic×product": "话题×产品", "topic×product×model": "话题×产品×型号",
-           "topic×product×batch": "话题×产品×批次", "product": "产品", "theme": "主题", "theme×product": "主题×产品",
-           "theme×product×batch": "主题×产品×批次", "product×batch": "产品×批次", "product×safety": "产品安全",
-           "safety": "安全（全部产品）"},
-    "en": {"topic": "topic", "topic×product": "topic × product", "topic×product×model": "topic × model",
-           "topic×product×batch": "topic × batch", "product": "product", "theme": "theme",
-           "theme×product": "theme × product", "theme×product×batch": "theme × batch", "product×batch": "product × batch",
-           "product×safety": "product safety", "safety": "safety (all products)"},
+    "zh": {
+        "topic": "话题",
+        "topic×product": "话题×产品",
+        "topic×product×model": "话题×产品×型号",
+        "topic×product×batch": "话题×产品×批次",
+        "product": "产品",
+        "theme": "主题",
+        "theme×product": "主题×产品",
+        "theme×product×batch": "主题×产品×批次",
+        "product×batch": "产品×批次",
+        "product×safety": "产品安全",
+        "safety": "安全（全部产品）",
+    },
+    "en": {
+        "topic": "topic",
+        "topic×product": "topic × product",
+        "topic×product×model": "topic × model",
+        "topic×product×batch": "topic × batch",
+        "product": "product",
+        "theme": "theme",
+        "theme×product": "theme × product",
+        "theme×product×batch": "theme × batch",
+        "product×batch": "product × batch",
+        "product×safety": "product safety",
+        "safety": "safety (all products)",
+    },
 }
 
 VERDICT_NAMES = {
     "zh": {"worked": "有效", "no_clear_change": "无明显变化", "got_worse": "变差", "too_early": "为时尚早"},
-    "en": {"worked": "worked", "no_clear_change": "no clear change", "got_worse": "got worse",
-           "too_early": "too early to tell"},
+    "en": {
+        "worked": "worked",
+        "no_clear_change": "no clear change",
+        "got_worse": "got worse",
+        "too_early": "too early to tell",
+    },
 }
 VERDICT_ORDER = ("worked", "no_clear_change", "got_worse", "too_early")
 
 INTENT_NAMES = {
-    "zh": {"complaint": "投诉", "suggestion": "建议", "question": "咨询", "inquiry": "咨询",
-           "praise": "表扬", "request": "请求", "other": "其他"},
-    "en": {"complaint": "complaint", "suggestion": "suggestion", "question": "question",
-           "inquiry": "question", "praise": "praise", "request": "request", "other": "other"},
+    "zh": {
+        "complaint": "投诉",
+        "suggestion": "建议",
+        "question": "咨询",
+        "inquiry": "咨询",
+        "praise": "表扬",
+        "request": "请求",
+        "other": "其他",
+    },
+    "en": {
+        "complaint": "complaint",
+        "suggestion": "suggestion",
+        "question": "question",
+        "inquiry": "question",
+        "praise": "praise",
+        "request": "request",
+        "other": "other",
+    },
 }
 
 METHOD_NAMES = {
     "zh": {"baseline": "与近期基线比较", "seasonal": "与往年同期比较", "cusum": "CUSUM 持续上升检测"},
-    "en": {"baseline": "vs recent baseline", "seasonal": "vs same season last year",
-           "cusum": "CUSUM sustained-rise check"},
+    "en": {
+        "baseline": "vs recent baseline",
+        "seasonal": "vs same season last year",
+        "cusum": "CUSUM sustained-rise check",
+    },
 }
 
 STATUS_NAMES = {

@@ -17,4 +17,6 @@ def week_url(base: str, week: str, lang: str) -> str:
 
 def surge_url(base: str, week: str, identity: str, lang: str) -> str:
     """One surge item's workbench page (its series, batches, tickets), in ``lang``."""
-    return f"{base.rstrip('/')}/weeks/{quote(week, safe='')}/surge?" + urlencode({"item": identity, "lang": lang})
+    return f"{base.rstrip('/')}/weeks/{quote(week, safe='')}/surge?" + urlencode(
+        {"item": identity, "lang": lang}
+    )

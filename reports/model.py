@@ -190,4 +190,6 @@ class Alert:
 
     def surge_link(self, s: SurgeItem) -> str | None:
         """The workbench page of surge item ``s``, if there is one."""
-        return next((url for ident, url in self.surge_links if s.surge_identity and ident == s.surge_identity), None)
+        return next(
+            (url for ident, url in self.surge_links if s.surge_identity and ident == s.surge_identity), None
+        )

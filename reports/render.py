@@ -73,6 +73,8 @@ def clip(value: object, limit: int = NAME_MAX) -> str:
 
 def _plain_finalize(value: object) -> object:
     return value if isinstance(value, Markup) else plain(value)
+
+
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|~])")
 _MD_LEADING_MARK = re.compile(r"^([-+=])(?=\s|$|\1)")
 _MD_LEADING_NUMBER = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
@@ -232,8 +234,9 @@ class ReportText(Translator):
         return " · ".join(p for p in parts if p) or clip(s.topic_label)
 
     def observed_expected(self, s: SurgeItem) -> str:
-        return self.t("surge.observed_expected", observed=self.integer(s.observed),
-                      expected=self.num(s.expected))
+        return self.t(
+            "surge.observed_expected", observed=self.integer(s.observed), expected=self.num(s.expected)
+        )
 
     def wow(self, s: SurgeItem) -> str:
         if s.wow_change is None:
@@ -244,8 +247,13 @@ class ReportText(Translator):
         c = s.concentration
         if c is None:
             return None
-        return self.t("surge.concentration", share=self.pct(c.share), batch=c.batch,
-                      expected=self.pct(c.expected_share), ratio=self.ratio(c.ratio))
+        return self.t(
+            "surge.concentration",
+            share=self.pct(c.share),
+            batch=c.batch,
+            expected=self.pct(c.expected_share),
+            ratio=self.ratio(c.ratio),
+        )
 
     def history_weeks(self, s: SurgeItem, week: str) -> tuple[str, ...]:
         return weeks_back(week, len(s.history)) if s.history else ()
@@ -269,8 +277,14 @@ class ReportText(Translator):
 
     def action_where(self, a: ActionItem, empty: str | None = None) -> str:
         """'product · batch X'; ``empty`` (default '—') when the action names neither."""
-        bits = [b for b in (a.product and clip(a.product), f"{self.t('surge.batch')} {clip(a.batch)}" if a.batch else None)
-                if b]
+        bits = [
+            b
+            for b in (
+                a.product and clip(a.product),
+                f"{self.t('surge.batch')} {clip(a.batch)}" if a.batch else None,
+            )
+            if b
+        ]
         return " · ".join(bits) if bits else (self.t("none") if empty is None else empty)
 
     def action_title(self, a: ActionItem) -> str:
@@ -288,7 +302,8 @@ class ReportText(Translator):
 def order_surges(surges: Sequence[SurgeItem]) -> tuple[SurgeItem, ...]:
     """Safety surges first; otherwise the order given (the flow sorts by q value)."""
     return tuple(s for s in surges if s.severity == "safety") + tuple(
-        s for s in surges if s.severity != "safety")
+        s for s in surges if s.severity != "safety"
+    )
 
 
 def brief_summary(brief: Brief, t: ReportText) -> list[str]:
@@ -301,17 +316,24 @@ def brief_summary(brief: Brief, t: ReportText) -> list[str]:
         safety = [s for s in surges if s.severity == "safety"]
         text = t.n("sum.surges", len(surges))
         if safety:
-            text += t.t("sum.surges_safety_other", s=len(safety),
-                        labels=t.join([t.subject(s) for s in safety]))
+            text += t.t(
+                "sum.surges_safety_other", s=len(safety), labels=t.join([t.subject(s) for s in safety])
+            )
         out.append(text + t.t("sum.surges_end"))
         top = max(surges, key=lambda s: s.ratio)
-        out.append(t.t("sum.top_ratio", label=t.subject(top), observed=t.integer(top.observed),
-                       expected=t.num(top.expected), ratio=t.ratio(top.ratio)))
+        out.append(
+            t.t(
+                "sum.top_ratio",
+                label=t.subject(top),
+                observed=t.integer(top.observed),
+                expected=t.num(top.expected),
+                ratio=t.ratio(top.ratio),
+            )
+        )
     complaints = next((k for k in brief.kpis if k.key == "complaints"), None)
     if complaints is not None and complaints.value is not None:
         if t.kpi_change(complaints) != t.t("none"):
-            out.append(t.t("sum.complaints", value=t.kpi_value(complaints),
-                           change=t.kpi_change(complaints)))
+            out.append(t.t("sum.complaints", value=t.kpi_value(complaints), change=t.kpi_change(complaints)))
         else:
             out.append(t.t("sum.complaints_no_change", value=t.kpi_value(complaints)))
     if brief.global_rise:
@@ -336,23 +358,34 @@ def review_summary(review: Review, t: ReportText) -> list[str]:
     out: list[str] = []
     tickets, complaints = sum(review.totals), sum(review.complaints)
     if tickets:
-        out.append(t.t("rsum.volume", tickets=t.integer(tickets), complaints=t.integer(complaints),
-                       share=t.pct(complaints / tickets, 1)))
+        out.append(
+            t.t(
+                "rsum.volume",
+                tickets=t.integer(tickets),
+                complaints=t.integer(complaints),
+                share=t.pct(complaints / tickets, 1),
+            )
+        )
     else:
         out.append(t.t("rsum.no_data"))
     if len(review.complaints) >= 2:
         first, last = review.complaints[0], review.complaints[-1]
         change = t.change(last / first - 1) if first else t.t("none")
-        out.append(t.t("rsum.complaints_trend", first=t.integer(first), last=t.integer(last),
-                       change=change))
+        out.append(t.t("rsum.complaints_trend", first=t.integer(first), last=t.integer(last), change=change))
     if review.effects:
         counts = {v: sum(1 for e in review.effects if e.verdict == v) for v in VERDICT_ORDER}
         others = sorted({e.verdict for e in review.effects} - set(VERDICT_ORDER))
-        parts = [t.t("rsum.verdict_part", verdict=t.verdict(v), n=n)
-                 for v, n in [*counts.items(), *((o, sum(1 for e in review.effects if e.verdict == o))
-                                                  for o in others)] if n]
-        out.append(t.n("rsum.effects", len(review.effects)) + t.t("part_sep").join(parts)
-                   + t.t("sentence_end"))
+        parts = [
+            t.t("rsum.verdict_part", verdict=t.verdict(v), n=n)
+            for v, n in [
+                *counts.items(),
+                *((o, sum(1 for e in review.effects if e.verdict == o)) for o in others),
+            ]
+            if n
+        ]
+        out.append(
+            t.n("rsum.effects", len(review.effects)) + t.t("part_sep").join(parts) + t.t("sentence_end")
+        )
     else:
         out.append(t.t("rsum.no_effects"))
     if review.emerging:
@@ -402,14 +435,20 @@ def html_environment(*template_dirs: str | Path | None) -> Environment:
 
 def _make_environment(kind: str, template_dirs: tuple[str, ...]) -> Environment:
     package = FileSystemLoader(str(TEMPLATES_DIR))
-    loaders: list[Any] = [*(FileSystemLoader(d) for d in template_dirs), package,
-                          PrefixLoader({"default": package})]
+    loaders: list[Any] = [
+        *(FileSystemLoader(d) for d in template_dirs),
+        package,
+        PrefixLoader({"default": package}),
+    ]
     env = Environment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html.j2", "html", "htm", "xml"),
-                                     disabled_extensions=("md.j2", "txt.j2"),
-                                     default_for_string=False, default=False),
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2", "html", "htm", "xml"),
+            disabled_extensions=("md.j2", "txt.j2"),
+            default_for_string=False,
+            default=False,
+        ),
         finalize=_md_finalize if kind == "md" else _plain_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -430,8 +469,9 @@ def _make_environment(kind: str, template_dirs: tuple[str, ...]) -> Environment:
     return env
 
 
-def _render(name: str, fmt: str, allowed: tuple[str, ...], templates_dir: str | Path | None,
-            context: dict[str, Any]) -> str:
+def _render(
+    name: str, fmt: str, allowed: tuple[str, ...], templates_dir: str | Path | None, context: dict[str, Any]
+) -> str:
     if fmt not in allowed:
         raise ValueError(f"unsupported format {fmt!r} for {name}; use one of {', '.join(allowed)}")
     ext = _EXT[fmt]
@@ -444,44 +484,61 @@ def _base_context(t: ReportText) -> dict[str, Any]:
     return {"t": t, "lang": t.lang, "html_lang": t.html_lang}
 
 
-def render_brief(brief: Brief, lang: str, fmt: str, templates_dir: str | Path | None = None,
-                 web_base: str | None = None) -> str:
+def render_brief(
+    brief: Brief, lang: str, fmt: str, templates_dir: str | Path | None = None, web_base: str | None = None
+) -> str:
     """The weekly brief as one self-contained HTML page (``fmt='html'``) or Markdown (``'md'``).
     ``web_base`` (``web.base_url``): each surge's title links to its page in the web workbench."""
     lang = normalize_lang(lang)
     t = ReportText(lang, today=brief.generated_on)
     extra: dict[str, Any] = {}
     if web_base:
-        extra["surge_href"] = lambda s: surge_url(web_base, brief.week, s.surge_identity, lang) \
-            if s.surge_identity else week_url(web_base, brief.week, lang)
-    return _render("brief", fmt, ("html", "md"), templates_dir, {
-        **_base_context(t),
-        "brief": brief,
-        "surges": order_surges(brief.surges),
-        "summary": brief_summary(brief, t),
-        **extra,
-    })
+        extra["surge_href"] = lambda s: (
+            surge_url(web_base, brief.week, s.surge_identity, lang)
+            if s.surge_identity
+            else week_url(web_base, brief.week, lang)
+        )
+    return _render(
+        "brief",
+        fmt,
+        ("html", "md"),
+        templates_dir,
+        {
+            **_base_context(t),
+            "brief": brief,
+            "surges": order_surges(brief.surges),
+            "summary": brief_summary(brief, t),
+            **extra,
+        },
+    )
 
 
 def render_review(review: Review, lang: str, fmt: str, templates_dir: str | Path | None = None) -> str:
     """The quarterly improvement review as HTML or Markdown."""
     t = ReportText(normalize_lang(lang), today=review.generated_on)
-    return _render("review", fmt, ("html", "md"), templates_dir, {
-        **_base_context(t),
-        "review": review,
-        "summary": review_summary(review, t),
-    })
+    return _render(
+        "review",
+        fmt,
+        ("html", "md"),
+        templates_dir,
+        {**_base_context(t), "review": review, "summary": review_summary(review, t)},
+    )
 
 
 def render_alert(alert: Alert, fmt: str, templates_dir: str | Path | None = None) -> str:
     """One alert message (a digest when it carries several surges) in ``alert.language``."""
     t = ReportText(alert.language)
-    return _render("alert", fmt, ("text", "html", "md"), templates_dir, {
-        **_base_context(t),
-        "alert": alert,
-        "surges": order_surges(alert.surges),
-        "subject": alert_subject(alert),
-        "is_digest": len(alert.surges) > 1,
-        "has_safety": any(s.severity == "safety" for s in alert.surges),
-    })
-
+    return _render(
+        "alert",
+        fmt,
+        ("text", "html", "md"),
+        templates_dir,
+        {
+            **_base_context(t),
+            "alert": alert,
+            "surges": order_surges(alert.surges),
+            "subject": alert_subject(alert),
+            "is_digest": len(alert.surges) > 1,
+            "has_safety": any(s.severity == "safety" for s in alert.surges),
+        },
+    )

@@ -17,7 +17,9 @@ from voc.reports.assembly import EFFECT_WEEKS, ActionRecord, action_item
 from voc.reports.model import ActionEffect, Kpi, TeamKpis, TopicItem
 
 
-def action_effect(before: int, before_tickets: int, after: int, after_tickets: int) -> tuple[float, float, float]:
+def action_effect(
+    before: int, before_tickets: int, after: int, after_tickets: int
+) -> tuple[float, float, float]:
     """Rate ratio after/before (complaints per ticket volume) with a 95% log-normal interval."""
     a, b = after + 0.5, before + 0.5  # continuity correction keeps zero counts finite
     ra, rb = a / max(after_tickets, 1), b / max(before_tickets, 1)
@@ -41,8 +43,15 @@ def effect_span(fix: int) -> tuple[int, int]:
     return fix - EFFECT_WEEKS, fix + EFFECT_WEEKS
 
 
-def action_effect_of(a: ActionRecord, fix: int, latest: int, complaints: Mapping[int, int],
-                     tickets: Mapping[int, int], labels: Mapping[int, str], today: date) -> ActionEffect:
+def action_effect_of(
+    a: ActionRecord,
+    fix: int,
+    latest: int,
+    complaints: Mapping[int, int],
+    tickets: Mapping[int, int],
+    labels: Mapping[int, str],
+    today: date,
+) -> ActionEffect:
     """The before/after effect of an action item fixed in week ``fix``: complaints on its topic
     (``complaints``: week -> count) per ticket volume (``tickets``: week -> all tickets) in the
     ``EFFECT_WEEKS`` weeks before the fix week against the weeks after it up to ``latest`` (the last
@@ -52,13 +61,24 @@ def action_effect_of(a: ActionRecord, fix: int, latest: int, complaints: Mapping
     nb, na = sum(complaints.get(w, 0) for w in before_w), sum(complaints.get(w, 0) for w in after_w)
     vb, va = sum(tickets.get(w, 0) for w in before_w), sum(tickets.get(w, 0) for w in after_w)
     ratio, lo, hi = action_effect(nb, vb, na, va)
-    return ActionEffect(action=action_item(a, labels, today), weeks=len(after_w),
-                        rate_before=1000 * nb / max(vb, 1), rate_after=1000 * na / max(va, 1),
-                        change_lo=lo, change_hi=hi, ratio=ratio, verdict=verdict(lo, hi, len(after_w)))
+    return ActionEffect(
+        action=action_item(a, labels, today),
+        weeks=len(after_w),
+        rate_before=1000 * nb / max(vb, 1),
+        rate_after=1000 * na / max(va, 1),
+        change_lo=lo,
+        change_hi=hi,
+        ratio=ratio,
+        verdict=verdict(lo, hi, len(after_w)),
+    )
 
 
-TEAM_KPIS = (("fcr_rate", "fcr", "n"), ("closed_24h", "h24", "timed"), ("reopen_rate", "reopen", "n"),
-             ("transfer_rate", "transfer", "n"))
+TEAM_KPIS = (
+    ("fcr_rate", "fcr", "n"),
+    ("closed_24h", "h24", "timed"),
+    ("reopen_rate", "reopen", "n"),
+    ("transfer_rate", "transfer", "n"),
+)
 
 
 def team_kpis(rows: Iterable[Any], teams: Mapping[str, list[str]], weeks: list[int]) -> tuple[TeamKpis, ...]:
@@ -75,11 +95,20 @@ def team_kpis(rows: Iterable[Any], teams: Mapping[str, list[str]], weeks: list[i
     for team, by_week in sums.items():
         kpis = []
         for key, num, den in TEAM_KPIS:
-            hist = tuple((by_week[w][num] / by_week[w][den]) if w in by_week and by_week[w][den] else None
-                         for w in weeks)
+            hist = tuple(
+                (by_week[w][num] / by_week[w][den]) if w in by_week and by_week[w][den] else None
+                for w in weeks
+            )
             known = [h for h in hist if h is not None]
-            kpis.append(Kpi(key=key, value=known[-1] if known else None,
-                            previous=known[-2] if len(known) > 1 else None, history=hist, is_rate=True))
+            kpis.append(
+                Kpi(
+                    key=key,
+                    value=known[-1] if known else None,
+                    previous=known[-2] if len(known) > 1 else None,
+                    history=hist,
+                    is_rate=True,
+                )
+            )
         out.append(TeamKpis(team=team, tickets=sum(c["n"] for c in by_week.values()), kpis=tuple(kpis)))
     return tuple(sorted(out, key=lambda t: -t.tickets))
 
@@ -101,8 +130,9 @@ class ReviewTopic(Protocol):
     def created_week(self) -> int: ...
 
 
-def review_topics(topics: Mapping[int, ReviewTopic], counts: Mapping[int, Mapping[int, int]],
-                  weeks: Sequence[int]) -> tuple[tuple[TopicItem, ...], tuple[TopicItem, ...]]:
+def review_topics(
+    topics: Mapping[int, ReviewTopic], counts: Mapping[int, Mapping[int, int]], weeks: Sequence[int]
+) -> tuple[tuple[TopicItem, ...], tuple[TopicItem, ...]]:
     """(the quarter's ten most complained-about topics, less the ignored ones; the topics that emerged
     in the quarter) from ``counts``: topic -> week -> complaints, over the quarter's ``weeks``.
     Topics of the very first fit are the baseline catalogue, not topics that emerged."""
@@ -114,11 +144,30 @@ def review_topics(topics: Mapping[int, ReviewTopic], counts: Mapping[int, Mappin
         t = topics.get(tid)
         if t is None or t.status == "ignored":
             continue
-        top.append(TopicItem(topic_id=tid, label=t.label, intent="complaint", count=n, previous=0,
-                             keywords=tuple(k for k in t.keywords.split(" / ") if k)[:8], quotes=(),
-                             history=tuple(counts[tid].get(w, 0) for w in weeks)))
-    emerging = [TopicItem(topic_id=t.id, label=t.label, intent=t.intent, count=sums.get(t.id, 0), previous=0,
-                          keywords=(), quotes=(), history=tuple(counts.get(t.id, {}).get(w, 0) for w in weeks))
-                for t in topics.values() if first <= t.created_week <= last and t.status != "ignored"
-                and t.created_week > baseline_week]
+        top.append(
+            TopicItem(
+                topic_id=tid,
+                label=t.label,
+                intent="complaint",
+                count=n,
+                previous=0,
+                keywords=tuple(k for k in t.keywords.split(" / ") if k)[:8],
+                quotes=(),
+                history=tuple(counts[tid].get(w, 0) for w in weeks),
+            )
+        )
+    emerging = [
+        TopicItem(
+            topic_id=t.id,
+            label=t.label,
+            intent=t.intent,
+            count=sums.get(t.id, 0),
+            previous=0,
+            keywords=(),
+            quotes=(),
+            history=tuple(counts.get(t.id, {}).get(w, 0) for w in weeks),
+        )
+        for t in topics.values()
+        if first <= t.created_week <= last and t.status != "ignored" and t.created_week > baseline_week
+    ]
     return tuple(top), tuple(emerging)

@@ -88,7 +88,10 @@ def _common_chars() -> tuple[frozenset[str], frozenset[str]]:
     """The characters text is mostly made of, by how each standard orders them: GB2312's punctuation
     rows and its 3,755 level-1 hanzi (B0A1-D7F9, chosen by frequency), Big5's punctuation and its
     5,401 frequent hanzi (A440-C67E, the 常用字)."""
-    def pairs(enc: str, leads: Iterable[int], trails: Iterable[int], last: bytes = b"\xff\xff") -> frozenset[str]:
+
+    def pairs(
+        enc: str, leads: Iterable[int], trails: Iterable[int], last: bytes = b"\xff\xff"
+    ) -> frozenset[str]:
         out = set()
         for a in leads:
             for b in trails:
@@ -207,8 +210,19 @@ def _byte_lines(f: io.BufferedReader) -> Iterator[bytes]:
 
 _TWO_BYTE = re.compile("[\u0080-\u07ff]")
 OK, UNDECODED, AMBIGUOUS = 0, 1, 2  # how a line was decoded
-_CJK = {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "cp932", "shift_jis", "euc_jp", "euc_kr",
-        "cp949"}
+_CJK = {
+    "gb18030",
+    "gbk",
+    "gb2312",
+    "big5",
+    "big5hkscs",
+    "cp950",
+    "cp932",
+    "shift_jis",
+    "euc_jp",
+    "euc_kr",
+    "cp949",
+}
 
 
 def _decoder(enc: str, fallback: str | None) -> Callable[[bytes], tuple[str, int]]:
@@ -217,8 +231,11 @@ def _decoder(enc: str, fallback: str | None) -> Callable[[bytes], tuple[str, int
     UTF-8 sees Latin/Greek/Cyrillic letters is ambiguous (a short GBK word such as 漏水 is also
     valid UTF-8): it is flagged rather than guessed."""
     primary = "utf-8" if fallback is not None else enc
-    legacy = (fallback is not None and codecs.lookup(fallback).name == codecs.lookup(enc).name
-              and codecs.lookup(enc).name in _CJK)
+    legacy = (
+        fallback is not None
+        and codecs.lookup(fallback).name == codecs.lookup(enc).name
+        and codecs.lookup(enc).name in _CJK
+    )
     # a file whose sample was UTF-8: a line that is not is judged on its own (GBK or Big5, legacy_cjk)
     per_line = fallback is not None and codecs.lookup(enc).name in ("utf-8", "utf-8-sig")
     if fallback is not None and codecs.lookup(fallback).name == "utf-8":
@@ -248,8 +265,10 @@ def _decoder(enc: str, fallback: str | None) -> Callable[[bytes], tuple[str, int
     return decode
 
 
-_AMBIGUOUS = ("ambiguous encoding: the line reads differently as UTF-8 and as the file's legacy encoding "
-              "(set `encoding:` on the source)")
+_AMBIGUOUS = (
+    "ambiguous encoding: the line reads differently as UTF-8 and as the file's legacy encoding "
+    "(set `encoding:` on the source)"
+)
 
 
 class _Lines:
@@ -261,8 +280,9 @@ class _Lines:
         self._f: Any
         if not _ascii_compatible(enc):
             self._f = open(path, encoding=enc, errors="surrogateescape", newline="")  # noqa: SIM115
-            self._raw: Iterator[tuple[str, int]] = ((t, UNDECODED if _has_surrogates([t]) else OK)
-                                                    for t in self._f)
+            self._raw: Iterator[tuple[str, int]] = (
+                (t, UNDECODED if _has_surrogates([t]) else OK) for t in self._f
+            )
         else:
             self._f = path.open("rb")
             decode = _decoder(enc, fallback)
@@ -273,7 +293,7 @@ class _Lines:
                 for b in _byte_lines(self._f):
                     if first[0]:
                         first[0] = False
-                        b = b[len(bom):] if b.startswith(bom) else b
+                        b = b[len(bom) :] if b.startswith(bom) else b
                     yield decode(b)
 
             self._raw = raw()
@@ -360,13 +380,23 @@ def _delimited(path: Path, encoding: str | None, delimiter: str | None) -> Itera
                 rest = taken[1:]
                 if rest and any(_fields_alone(t, delimiter) >= width for _, t, _ in rest):
                     lines.push_back(rest)
-                    yield RawRow(loc, {BROKEN: f"unclosed quote: the record ran on over {len(rest)} more "
-                                               f"line(s), which are read again as rows",
-                                       "__line__": _clean(taken[0][1])})
+                    yield RawRow(
+                        loc,
+                        {
+                            BROKEN: f"unclosed quote: the record ran on over {len(rest)} more "
+                            f"line(s), which are read again as rows",
+                            "__line__": _clean(taken[0][1]),
+                        },
+                    )
                     continue
                 what = f"unparseable CSV ({err})" if err else f"expected {width} columns, found {len(values)}"
-                yield RawRow(loc, {BROKEN: f"{what} in a record of {len(taken)} line(s)",
-                                   "__line__": _clean("".join(t for _, t, _ in taken))})
+                yield RawRow(
+                    loc,
+                    {
+                        BROKEN: f"{what} in a record of {len(taken)} line(s)",
+                        "__line__": _clean("".join(t for _, t, _ in taken)),
+                    },
+                )
                 continue
             if not any(v.strip() for v in values):
                 continue  # blank line, not a row
@@ -395,13 +425,23 @@ def _jsonl(path: Path, encoding: str | None) -> Iterator[RawRow]:
                 continue
             loc = f"{path.name}:{n}"
             if how:
-                yield RawRow(loc, {UNDECODABLE: True, BROKEN: _AMBIGUOUS if how == AMBIGUOUS else "undecodable bytes",
-                                   "__line__": _clean(line)})
+                yield RawRow(
+                    loc,
+                    {
+                        UNDECODABLE: True,
+                        BROKEN: _AMBIGUOUS if how == AMBIGUOUS else "undecodable bytes",
+                        "__line__": _clean(line),
+                    },
+                )
                 continue
             try:
                 obj = json.loads(line)
             except (json.JSONDecodeError, RecursionError) as e:
-                why = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+                why = (
+                    f"{e.msg} at column {e.colno}"
+                    if isinstance(e, json.JSONDecodeError)
+                    else "nested too deeply"
+                )
                 yield RawRow(loc, {BROKEN: f"invalid JSON: {why}", "__line__": line[:2000]})
                 continue
             yield _json_row(loc, obj, line)
@@ -448,9 +488,14 @@ def _spreadsheet(path: Path, encoding: str | None) -> Iterator[RawRow]:
         raise UnreadableFile(f"{path.name}: the file is empty (0 bytes), not a spreadsheet")
     if not head.startswith((_OLE2, _ZIP)):
         if _HTML.match(head.lstrip(codecs.BOM_UTF8)):
-            raise UnreadableFile(f"{path.name}: an HTML page saved as {path.suffix}, not a spreadsheet: open it "
-                                 "in Excel or WPS and save it as .xlsx, or export CSV")
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8)) or b"\x00" not in head:
+            raise UnreadableFile(
+                f"{path.name}: an HTML page saved as {path.suffix}, not a spreadsheet: open it "
+                "in Excel or WPS and save it as .xlsx, or export CSV"
+            )
+        if (
+            head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF8))
+            or b"\x00" not in head
+        ):
             yield from _delimited(path, encoding, None)
             return
     # by content: an .xlsx saved under .xls (or the other way round) is common, and calamine goes by
@@ -550,8 +595,9 @@ def _guarded(path: Path, rows: Iterator[RawRow]) -> Iterator[RawRow]:
     except VocError:
         raise
     except Exception as e:  # noqa: BLE001 - truncated zip, bad parquet footer, I/O error ...
-        raise UnreadableFile(f"{path.name}: cannot be read as {path.suffix.lower() or 'a file'} "
-                             f"({_why(e)})") from e
+        raise UnreadableFile(
+            f"{path.name}: cannot be read as {path.suffix.lower() or 'a file'} ({_why(e)})"
+        ) from e
 
 
 def file_problem(path: Path) -> str | None:
@@ -564,8 +610,13 @@ def file_problem(path: Path) -> str | None:
         return f"cannot be opened ({_why(e)})"
     if stat.S_ISREG(st.st_mode):
         return None
-    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
-             stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a directory"}
+    kinds = {
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISDIR: "a directory",
+    }
     kind = next((name for test, name in kinds.items() if test(st.st_mode)), "not a regular file")
     return f"{kind}, not a regular file"
 
@@ -622,5 +673,7 @@ def list_files(path: Path) -> list[Path]:
     if problem:
         raise SourceError(f"{path}: {problem}")
     if unsupported(path):
-        raise SourceError(f"{path}: unsupported file type {path.suffix.lower()!r} (use one of {sorted(SUFFIXES)})")
+        raise SourceError(
+            f"{path}: unsupported file type {path.suffix.lower()!r} (use one of {sorted(SUFFIXES)})"
+        )
     return [path]

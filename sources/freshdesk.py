@@ -65,9 +65,21 @@ STATUS_CODES = {"open": 2, "pending": 3, "resolved": 4, "closed": 5}
 STATUS_NAMES = {v: k for k, v in STATUS_CODES.items()}
 CLOSED_STATUSES = ("resolved", "closed")
 # every ``source`` code Freshdesk documents (the ``source`` ticket field's choices: Email 1 ... Whatsapp 13)
-SOURCE_NAMES = {1: "email", 2: "portal", 3: "phone", 4: "forum", 5: "twitter", 6: "facebook", 7: "chat",
-                8: "mobihelp", 9: "feedback_widget", 10: "outbound_email", 11: "ecommerce", 12: "bot",
-                13: "whatsapp"}
+SOURCE_NAMES = {
+    1: "email",
+    2: "portal",
+    3: "phone",
+    4: "forum",
+    5: "twitter",
+    6: "facebook",
+    7: "chat",
+    8: "mobihelp",
+    9: "feedback_widget",
+    10: "outbound_email",
+    11: "ecommerce",
+    12: "bot",
+    13: "whatsapp",
+}
 TRASH_FILTERS = (("deleted", "deleted"), ("spam", "spam"))  # (list filter, erasure reason)
 FIRST_SINCE = "2000-01-01T00:00:00Z"  # without updated_since Freshdesk returns only the last 30 days
 MAX_PER_PAGE = 100
@@ -211,11 +223,21 @@ def _location(tid: str) -> str:
 class FreshdeskSource:
     """An :class:`sources.incremental.IncrementalSource` over one Freshdesk account."""
 
-    def __init__(self, name: str, base_url: str, api_key: str, *, statuses: list[str] | None = None,
-                 page_size: int | None = None, since: str | None = None, replies: bool = True,
-                 token_env: str = "the key variable",
-                 timeout: float = 30.0, policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        api_key: str,
+        *,
+        statuses: list[str] | None = None,
+        page_size: int | None = None,
+        since: str | None = None,
+        replies: bool = True,
+        token_env: str = "the key variable",
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.name = name
         self.statuses = {_status_code(s) for s in (statuses or CLOSED_STATUSES)}
         self.per_page = max(1, min(MAX_PER_PAGE, page_size or MAX_PER_PAGE))
@@ -225,8 +247,14 @@ class FreshdeskSource:
         except ValueError:
             raise SourceError(f"source {name!r}: since: not an ISO date/time: {since!r}") from None
         self.client = HttpClient(
-            name, base_url.rstrip("/"), auth=(api_key, "X"), timeout=timeout, policy=policy or RetryPolicy(),
-            sleep=sleep, auth_hint=f"the API key in ${token_env} (Profile settings > Your API Key)")
+            name,
+            base_url.rstrip("/"),
+            auth=(api_key, "X"),
+            timeout=timeout,
+            policy=policy or RetryPolicy(),
+            sleep=sleep,
+            auth_hint=f"the API key in ${token_env} (Profile settings > Your API Key)",
+        )
         self._ratings: dict[str, dict[str, Any]] = {}  # satisfaction ratings read this run, by rating id
         self._ratings_since: datetime | None = None  # ... every rating created since then
         self._by_ticket: dict[str, dict[str, Any]] = {}  # each rated ticket's latest rating among those
@@ -236,7 +264,9 @@ class FreshdeskSource:
     def batches(self, watermark: str | None) -> Iterator[Batch]:
         boundary: datetime | None = None
         ids: set[str] = set()
-        rated: dict[str, Any] = {}  # the ratings cursor: {"ratings_at": ..., "rating_ids": [...]}, kept as read
+        rated: dict[
+            str, Any
+        ] = {}  # the ratings cursor: {"ratings_at": ..., "rating_ids": [...]}, kept as read
         if watermark:
             try:
                 state = json.loads(watermark)
@@ -244,10 +274,14 @@ class FreshdeskSource:
                 ids = {str(i) for i in state.get("ids", [])}
                 if state.get("ratings_at"):
                     _parse_ts(state["ratings_at"])
-                    rated = {"ratings_at": state["ratings_at"], "rating_ids": list(state.get("rating_ids", []))}
+                    rated = {
+                        "ratings_at": state["ratings_at"],
+                        "rating_ids": list(state.get("rating_ids", [])),
+                    }
             except (ValueError, KeyError, TypeError, AttributeError):
-                raise SourceError(f"source {self.name!r}: stored watermark is not a Freshdesk cursor: "
-                                  f"{watermark[:80]!r}") from None
+                raise SourceError(
+                    f"source {self.name!r}: stored watermark is not a Freshdesk cursor: {watermark[:80]!r}"
+                ) from None
             since = boundary - timedelta(seconds=1)  # inclusive whichever way the API compares
         else:
             since = self.first_since
@@ -258,13 +292,21 @@ class FreshdeskSource:
         page = 1
         try:
             while True:
-                params = {"updated_since": _fmt(since), "order_by": "updated_at", "order_type": "asc",
-                          "per_page": self.per_page, "page": page, "include": "description,stats"}
+                params = {
+                    "updated_since": _fmt(since),
+                    "order_by": "updated_at",
+                    "order_type": "asc",
+                    "per_page": self.per_page,
+                    "page": page,
+                    "include": "description,stats",
+                }
                 resp = self.client.get(TICKETS_PATH, params)
                 items = resp.data
                 if not isinstance(items, list):
-                    raise SourceError(f"source {self.name!r}: unexpected answer from {TICKETS_PATH} (not a list); "
-                                      f"is base_url a Freshdesk account?")
+                    raise SourceError(
+                        f"source {self.name!r}: unexpected answer from {TICKETS_PATH} (not a list); "
+                        f"is base_url a Freshdesk account?"
+                    )
                 rows: list[RawRow] = []
                 closed: list[tuple[str, dict[str, Any], str | None]] = []
                 skipped = 0
@@ -275,8 +317,12 @@ class FreshdeskSource:
                         tid = str(t["id"])
                         ts = _parse_ts(t["updated_at"])
                     except (KeyError, TypeError, ValueError, AttributeError):
-                        rows.append(RawRow(f"freshdesk:{_fmt(since)}:{page}",
-                                           {BROKEN: "ticket without id/updated_at", "__raw__": t}))
+                        rows.append(
+                            RawRow(
+                                f"freshdesk:{_fmt(since)}:{page}",
+                                {BROKEN: "ticket without id/updated_at", "__raw__": t},
+                            )
+                        )
                         continue
                     last_ts = ts
                     if boundary is not None and (ts < boundary or (ts == boundary and tid in ids)):
@@ -336,11 +382,18 @@ class FreshdeskSource:
             return
         page = 1
         while True:
-            resp = self.client.get(RATINGS_PATH, {"created_since": _fmt(since - timedelta(seconds=1)),
-                                                  "per_page": MAX_PER_PAGE, "page": page}, answers=(403, 404))
+            resp = self.client.get(
+                RATINGS_PATH,
+                {"created_since": _fmt(since - timedelta(seconds=1)), "per_page": MAX_PER_PAGE, "page": page},
+                answers=(403, 404),
+            )
             if resp.status in (403, 404):
-                log.warning("%s: the satisfaction ratings list answered HTTP %s (surveys not enabled on this "
-                            "account?): no CSAT stored", self.name, resp.status)
+                log.warning(
+                    "%s: the satisfaction ratings list answered HTTP %s (surveys not enabled on this "
+                    "account?): no CSAT stored",
+                    self.name,
+                    resp.status,
+                )
                 self._no_surveys = True
                 return
             if not isinstance(resp.data, list):
@@ -365,8 +418,9 @@ class FreshdeskSource:
         r = self._by_ticket.get(tid)
         return None if r is None else csat_score(r)
 
-    def _rated_since_last_run(self, boundary: datetime | None, ids: set[str], rated: dict[str, Any],
-                              taken: set[str]) -> Iterator[Batch]:
+    def _rated_since_last_run(
+        self, boundary: datetime | None, ids: set[str], rated: dict[str, Any], taken: set[str]
+    ) -> Iterator[Batch]:
         """Tickets rated since the last run that this run's pass did not store: fetched one by one
         and stored again with their rating, a page at a time. Then the ratings cursor moves past those
         ratings (a run stopped before that does them again: the same rows, stored unchanged)."""
@@ -387,20 +441,29 @@ class FreshdeskSource:
             if t.get("status") not in self.statuses:
                 skipped += 1  # rated while open: its rating comes with it when it closes
                 continue
-            rows.append(RawRow(_location(tid), ticket_row(t, self._reply(tid) if self.replies else None,
-                                                          csat_score(latest[tid]))))
+            rows.append(
+                RawRow(
+                    _location(tid),
+                    ticket_row(t, self._reply(tid) if self.replies else None, csat_score(latest[tid])),
+                )
+            )
             if len(rows) >= self.per_page:  # stored as they come; the cursor moves only at the end
                 yield Batch(rows, None, skipped)
                 rows, skipped = [], 0
-        stamps = [(_parse_ts(str(r["created_at"])), str(r["id"])) for r in self._ratings.values()
-                  if _stamp(r) is not None]
+        stamps = [
+            (_parse_ts(str(r["created_at"])), str(r["id"]))
+            for r in self._ratings.values()
+            if _stamp(r) is not None
+        ]
         if stamps:
             top = max(at for at, _ in stamps)
             if last is None or top > last:
                 rated = {"ratings_at": _fmt(top), "rating_ids": sorted(i for at, i in stamps if at == top)}
             else:
-                rated = {"ratings_at": rated["ratings_at"],
-                         "rating_ids": sorted(seen_at_last | {i for at, i in stamps if at == last})}
+                rated = {
+                    "ratings_at": rated["ratings_at"],
+                    "rating_ids": sorted(seen_at_last | {i for at, i in stamps if at == last}),
+                }
         yield Batch(rows, self._cursor(boundary, ids, rated), skipped)
 
     def _reply(self, tid: str) -> str | None:
@@ -409,8 +472,9 @@ class FreshdeskSource:
         conversations: list[dict[str, Any]] = []
         page = 1
         while True:
-            resp = self.client.get(CONVERSATIONS_PATH.format(tid), {"per_page": MAX_PER_PAGE, "page": page},
-                                   missing_ok=True)
+            resp = self.client.get(
+                CONVERSATIONS_PATH.format(tid), {"per_page": MAX_PER_PAGE, "page": page}, missing_ok=True
+            )
             if not isinstance(resp.data, list):
                 break
             conversations += [c for c in resp.data if isinstance(c, dict)]
@@ -433,20 +497,31 @@ class FreshdeskSource:
             page = 1
             since: str | None = _fmt(self.first_since)
             while True:
-                params: dict[str, Any] = {"filter": name, "order_by": "updated_at", "order_type": "asc",
-                                          "per_page": self.per_page, "page": page}
+                params: dict[str, Any] = {
+                    "filter": name,
+                    "order_by": "updated_at",
+                    "order_type": "asc",
+                    "per_page": self.per_page,
+                    "page": page,
+                }
                 if since:
                     params["updated_since"] = since
                 resp = self.client.get(TICKETS_PATH, params, answers=(400,) if since else ())
                 if resp.status == 400:
-                    log.warning("%s: filter=%s with updated_since refused (HTTP 400); listing it without "
-                                "(tickets created in the last 30 days)", self.name, name)
+                    log.warning(
+                        "%s: filter=%s with updated_since refused (HTTP 400); listing it without "
+                        "(tickets created in the last 30 days)",
+                        self.name,
+                        name,
+                    )
                     since, page = None, 1
                     continue
                 items = resp.data
                 if not isinstance(items, list):
-                    raise SourceError(f"source {self.name!r}: unexpected answer from {TICKETS_PATH}?filter={name} "
-                                      f"(not a list)")
+                    raise SourceError(
+                        f"source {self.name!r}: unexpected answer from {TICKETS_PATH}?filter={name} "
+                        f"(not a list)"
+                    )
                 ids = [str(t["id"]) for t in items if isinstance(t, dict) and t.get("id") is not None]
                 yield Batch([], None, erase=[Deletion(i, reason, _location(i)) for i in ids])
                 if not self._more(resp.headers, items):

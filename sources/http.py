@@ -51,9 +51,9 @@ def since_ms(since: str | None, now: datetime, first_days: int) -> int:
 
 @dataclass
 class RetryPolicy:
-    max_attempts: int = 6          # for 5xx / network errors: attempts in a row, then give up
-    max_rate_limited: int = 20     # 429s in a row before giving up
-    backoff: float = 1.0           # first wait; doubles each time
+    max_attempts: int = 6  # for 5xx / network errors: attempts in a row, then give up
+    max_rate_limited: int = 20  # 429s in a row before giving up
+    backoff: float = 1.0  # first wait; doubles each time
     max_backoff: float = 60.0
     max_retry_after: float = 900.0  # never wait longer than this on one Retry-After
 
@@ -82,9 +82,13 @@ class HttpClient:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(base_url=self.base_url, auth=self.auth, timeout=self.timeout,
-                                        headers={"Accept": "application/json", **self.headers},
-                                        follow_redirects=False)
+            self._client = httpx.Client(
+                base_url=self.base_url,
+                auth=self.auth,
+                timeout=self.timeout,
+                headers={"Accept": "application/json", **self.headers},
+                follow_redirects=False,
+            )
         return self._client
 
     def close(self) -> None:
@@ -101,25 +105,46 @@ class HttpClient:
     def _fail(self, what: str) -> SourceError:
         return SourceError(f"source {self.source!r}: {what}")
 
-    def get(self, url: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False,
-            answers: Collection[int] = (), raw: bool = False) -> Response:
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        missing_ok: bool = False,
+        answers: Collection[int] = (),
+        raw: bool = False,
+    ) -> Response:
         """GET ``url`` (absolute, or relative to base_url) and decode JSON, retrying what is transient.
         With ``missing_ok`` a 404 (e.g. a ticket deleted since it was listed) is an answer with data None;
         so is any status in ``answers`` (e.g. 400 when the caller has another way to ask). With ``raw``
         the answer's data is its bytes (a file to download), not decoded."""
         return self.request("GET", url, params, missing_ok=missing_ok, answers=answers, raw=raw)
 
-    def post(self, url: str, content: bytes, params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
-             *, content_type: str = "application/json;charset=utf-8") -> Response:
+    def post(
+        self,
+        url: str,
+        content: bytes,
+        params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        *,
+        content_type: str = "application/json;charset=utf-8",
+    ) -> Response:
         """POST ``content`` and decode the JSON answer, with the same retries as :meth:`get`. ``params``
         may be a function: it is called again for every attempt, so a signature that carries the time
         (valid for minutes) is fresh after a long Retry-After."""
         return self.request("POST", url, params, content=content, headers={"Content-Type": content_type})
 
-    def request(self, method: str, url: str,
-                params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None, *,
-                content: bytes | None = None, headers: Mapping[str, str] | None = None,
-                missing_ok: bool = False, answers: Collection[int] = (), raw: bool = False) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        missing_ok: bool = False,
+        answers: Collection[int] = (),
+        raw: bool = False,
+    ) -> Response:
         failures = 0
         limited = 0
         while True:
@@ -131,21 +156,28 @@ class HttpClient:
             except httpx.TransportError as e:
                 failures += 1
                 if failures >= self.policy.max_attempts:
-                    raise self._fail(f"{type(e).__name__} talking to {self.base_url} after "
-                                     f"{failures} attempts: {e}") from None
+                    raise self._fail(
+                        f"{type(e).__name__} talking to {self.base_url} after {failures} attempts: {e}"
+                    ) from None
                 wait = self._backoff(failures)
-                log.warning("%s: %s on %s, retry %d in %.1fs", self.source, type(e).__name__, url, failures, wait)
+                log.warning(
+                    "%s: %s on %s, retry %d in %.1fs", self.source, type(e).__name__, url, failures, wait
+                )
                 self.sleep(wait)
                 continue
             status = r.status_code
-            if status in (401, 403) and status not in answers:  # a caller may expect a 403 (a missing feature)
+            if (
+                status in (401, 403) and status not in answers
+            ):  # a caller may expect a 403 (a missing feature)
                 word = "rejected the credentials" if status == 401 else "refused access"
                 raise self._fail(f"{self.base_url} {word} (HTTP {status}); check {self.auth_hint}")
             if status == 429:
                 limited += 1
                 if limited > self.policy.max_rate_limited:
-                    raise self._fail(f"still rate-limited (HTTP 429) after {limited - 1} waits; "
-                                     f"try again later or lower the request rate")
+                    raise self._fail(
+                        f"still rate-limited (HTTP 429) after {limited - 1} waits; "
+                        f"try again later or lower the request rate"
+                    )
                 wait = self._retry_after(r.headers) or self._backoff(limited)
                 log.warning("%s: rate-limited, waiting %.1fs", self.source, wait)
                 self.sleep(wait)
@@ -153,8 +185,10 @@ class HttpClient:
             if status in RETRY_STATUS:
                 failures += 1
                 if failures >= self.policy.max_attempts:
-                    raise self._fail(f"{self.base_url} answered HTTP {status} {failures} times in a row; "
-                                     f"the service may be down, try again later")
+                    raise self._fail(
+                        f"{self.base_url} answered HTTP {status} {failures} times in a row; "
+                        f"the service may be down, try again later"
+                    )
                 wait = self._retry_after(r.headers) or self._backoff(failures)
                 log.warning("%s: HTTP %d on %s, retry %d in %.1fs", self.source, status, url, failures, wait)
                 self.sleep(wait)

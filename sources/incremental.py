@@ -69,9 +69,16 @@ class IncrementalSummary(IngestSummary):
         return {**super().as_dict(), "skipped": self.skipped, "erased": self.erased}
 
 
-def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mapping: Mapping, *,
-                   max_body_chars: int = 100_000, copies: Sequence[str] = (),
-                   on_batch: Callable[[int], None] | None = None) -> IncrementalSummary:
+def ingest_batches(
+    engine: Engine,
+    source: str,
+    batches: Iterable[Batch],
+    mapping: Mapping,
+    *,
+    max_body_chars: int = 100_000,
+    copies: Sequence[str] = (),
+    on_batch: Callable[[int], None] | None = None,
+) -> IncrementalSummary:
     """Validate and store each batch, advancing the watermark in the same transaction as its rows.
 
     A ticket the batch names deleted or spam is erased from ``source`` and, under the same ticket id,
@@ -92,7 +99,9 @@ def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mappin
                 new = ingest_log.quarantine(conn, source, run_id, bad)
                 erased = erase_tickets(conn, source, batch.erase)
                 for copy in copies:  # their quarantine holds file locations, not this source's: ids only
-                    erased += erase_tickets(conn, copy, [Deletion(d.ticket_id, d.reason) for d in batch.erase])
+                    erased += erase_tickets(
+                        conn, copy, [Deletion(d.ticket_id, d.reason) for d in batch.erase]
+                    )
                 if batch.cursor is not None:
                     ingest_log.set_watermark(conn, source, batch.cursor)
             summary.counts.add(counts)
@@ -107,10 +116,24 @@ def ingest_batches(engine: Engine, source: str, batches: Iterable[Batch], mappin
     return summary
 
 
-def pull(engine: Engine, src: IncrementalSource, mapping: Mapping, *, max_body_chars: int = 100_000,
-         copies: Sequence[str] = (), on_batch: Callable[[int], None] | None = None) -> IncrementalSummary:
+def pull(
+    engine: Engine,
+    src: IncrementalSource,
+    mapping: Mapping,
+    *,
+    max_body_chars: int = 100_000,
+    copies: Sequence[str] = (),
+    on_batch: Callable[[int], None] | None = None,
+) -> IncrementalSummary:
     """Resume ``src`` from its stored watermark and ingest everything new."""
     with engine.connect() as conn:
         watermark = ingest_log.get_watermark(conn, src.name)
-    return ingest_batches(engine, src.name, src.batches(watermark), mapping, max_body_chars=max_body_chars,
-                          copies=copies, on_batch=on_batch)
+    return ingest_batches(
+        engine,
+        src.name,
+        src.batches(watermark),
+        mapping,
+        max_body_chars=max_body_chars,
+        copies=copies,
+        on_batch=on_batch,
+    )

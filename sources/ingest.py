@@ -45,14 +45,18 @@ class IngestSummary:
     bad_files: list[str] = field(default_factory=list)  # why each unreadable file was quarantined
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     reasons: dict[str, int] = field(default_factory=dict)
-    missing: str | None = None  # the source's path does not exist: nothing was read (a warning, not a failure)
+    missing: str | None = (
+        None  # the source's path does not exist: nothing was read (a warning, not a failure)
+    )
 
     def line(self) -> str:
         if self.missing:
             return f"{self.source}: nothing read ({self.missing})"
         c = self.counts
-        text = (f"{self.source}: read {self.read}, inserted {c.inserted}, updated {c.updated}, "
-                f"unchanged {c.unchanged}, duplicates {c.duplicates}")
+        text = (
+            f"{self.source}: read {self.read}, inserted {c.inserted}, updated {c.updated}, "
+            f"unchanged {c.unchanged}, duplicates {c.duplicates}"
+        )
         if c.duplicates:
             text += " (same id again in this run: newest version kept)"
         text += f", quarantined {self.quarantined}"
@@ -67,19 +71,34 @@ class IngestSummary:
     def as_dict(self) -> dict[str, object]:
         """The counts for ``--json`` (with the summary line and the warnings as printed)."""
         c = self.counts
-        return {"source": self.source, "read": self.read, "inserted": c.inserted, "updated": c.updated,
-                "unchanged": c.unchanged, "duplicates": c.duplicates, "quarantined": self.quarantined,
-                "files_skipped": self.files_skipped, "reasons": dict(self.reasons), "missing": self.missing,
-                "line": self.line(), "warnings": self.warnings()}
+        return {
+            "source": self.source,
+            "read": self.read,
+            "inserted": c.inserted,
+            "updated": c.updated,
+            "unchanged": c.unchanged,
+            "duplicates": c.duplicates,
+            "quarantined": self.quarantined,
+            "files_skipped": self.files_skipped,
+            "reasons": dict(self.reasons),
+            "missing": self.missing,
+            "line": self.line(),
+            "warnings": self.warnings(),
+        }
 
     def warnings(self) -> list[str]:
         """One line per file quarantined whole: the run went on without it (exit 0), so say it apart
         from the counts, where it cannot be missed."""
-        said = [f"warning: {self.source}: file not ingested, quarantined: {reason}; fix or replace it and "
-                f"run again (`voc quarantine` lists it)" for reason in self.bad_files]
+        said = [
+            f"warning: {self.source}: file not ingested, quarantined: {reason}; fix or replace it and "
+            f"run again (`voc quarantine` lists it)"
+            for reason in self.bad_files
+        ]
         if self.missing:
-            said.append(f"warning: source {self.source!r}: {self.missing}, nothing read; create it (exports "
-                        "dropped there are read by the next run) or change `sources:` in your VOC_CONFIG")
+            said.append(
+                f"warning: source {self.source!r}: {self.missing}, nothing read; create it (exports "
+                "dropped there are read by the next run) or change `sources:` in your VOC_CONFIG"
+            )
         return said
 
     def add(self, other: IngestSummary) -> None:
@@ -119,8 +138,14 @@ def count_reasons(summary: IngestSummary, bad: list[Bad]) -> None:
         summary.reasons[k] = summary.reasons.get(k, 0) + 1
 
 
-def store_batches(engine: Engine, source: str, batches: Iterable[Prepared], summary: IngestSummary,
-                  run_id: int, on_batch: Callable[[int], None] | None = None) -> None:
+def store_batches(
+    engine: Engine,
+    source: str,
+    batches: Iterable[Prepared],
+    summary: IngestSummary,
+    run_id: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> None:
     """Write each prepared batch (tickets + quarantine) in one transaction, in order."""
     seen: RunSeen | None = None
     for b in batches:
@@ -140,25 +165,52 @@ def store_batches(engine: Engine, source: str, batches: Iterable[Prepared], summ
             summary.counts.add(apply_pending(conn, seen))
 
 
-def ingest_rows(engine: Engine, source: str, rows: Iterable[RawRow], mapping: Mapping, *,
-                max_body_chars: int = 100_000, batch_size: int = 5000,
-                on_batch: Callable[[int], None] | None = None) -> IngestSummary:
+def ingest_rows(
+    engine: Engine,
+    source: str,
+    rows: Iterable[RawRow],
+    mapping: Mapping,
+    *,
+    max_body_chars: int = 100_000,
+    batch_size: int = 5000,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestSummary:
     """Validate and store rows from one source; returns the run's counts."""
     summary = IngestSummary(source)
     with recorded_run(engine, source, summary) as run_id:
-        store_batches(engine, source, prepare(rows, source, mapping, max_body_chars, batch_size), summary,
-                      run_id, on_batch)
+        store_batches(
+            engine,
+            source,
+            prepare(rows, source, mapping, max_body_chars, batch_size),
+            summary,
+            run_id,
+            on_batch,
+        )
     return summary
 
 
 def _run_counts(s: IngestSummary) -> dict[str, int]:
-    return dict(read=s.read, inserted=s.counts.inserted, updated=s.counts.updated,
-                unchanged=s.counts.unchanged, quarantined=s.quarantined)
+    return dict(
+        read=s.read,
+        inserted=s.counts.inserted,
+        updated=s.counts.updated,
+        unchanged=s.counts.unchanged,
+        quarantined=s.quarantined,
+    )
 
 
-def ingest_path(engine: Engine, path: Path, source: str, mapping: Mapping, *, encoding: str | None = None,
-                max_body_chars: int = 100_000, batch_size: int = 5000, force: bool = False,
-                worker: bool | None = None) -> IngestSummary:
+def ingest_path(
+    engine: Engine,
+    path: Path,
+    source: str,
+    mapping: Mapping,
+    *,
+    encoding: str | None = None,
+    max_body_chars: int = 100_000,
+    batch_size: int = 5000,
+    force: bool = False,
+    worker: bool | None = None,
+) -> IngestSummary:
     """Ingest one file or a folder of drops; files already ingested with the same content are skipped.
 
     A big file is read and validated in a worker process while this one writes (``worker=None``:
@@ -200,8 +252,15 @@ def ingest_path(engine: Engine, path: Path, source: str, mapping: Mapping, *, en
     return total
 
 
-def _bad_file(engine: Engine, source: str, summary: IngestSummary, f: Path, run_id: int | None, reason: str,
-              sha: str | None = None) -> None:
+def _bad_file(
+    engine: Engine,
+    source: str,
+    summary: IngestSummary,
+    f: Path,
+    run_id: int | None,
+    reason: str,
+    sha: str | None = None,
+) -> None:
     """Quarantine a whole file: its path and content hash (not its bytes), and why."""
     reason = " ".join(reason.split())
     raw = {"__file__": str(f), "sha256": sha}
@@ -210,8 +269,9 @@ def _bad_file(engine: Engine, source: str, summary: IngestSummary, f: Path, run_
     summary.bad_files.append(reason)
 
 
-def replay_quarantine(engine: Engine, source: str | None, mappings: dict[str, Mapping],
-                      max_body_chars: int = 100_000) -> tuple[int, int]:
+def replay_quarantine(
+    engine: Engine, source: str | None, mappings: dict[str, Mapping], max_body_chars: int = 100_000
+) -> tuple[int, int]:
     """Re-validate quarantined rows (after a fix to data or mapping); returns (stored, still bad)."""
     with engine.connect() as conn:
         rows = ingest_log.list_quarantine(conn, source)
@@ -223,8 +283,13 @@ def replay_quarantine(engine: Engine, source: str | None, mappings: dict[str, Ma
             continue
         mapping = mappings.get(q.source, Mapping())
         try:
-            t = parse_ticket(apply_mapping(data, mapping), q.source, max_body_chars=max_body_chars,
-                             tz=mapping.timezone, date_formats=tuple(mapping.date_formats))
+            t = parse_ticket(
+                apply_mapping(data, mapping),
+                q.source,
+                max_body_chars=max_body_chars,
+                tz=mapping.timezone,
+                date_formats=tuple(mapping.date_formats),
+            )
         except RowError:
             still += 1
             continue

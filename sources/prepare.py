@@ -32,12 +32,23 @@ class Prepared:
 
 def to_ticket(raw: RawRow, source: str, mapping: Mapping, max_body_chars: int) -> Ticket:
     """Map and validate one raw row; raises RowError with the reason it must be quarantined."""
-    return parse_ticket(apply_mapping(raw.data, mapping), source, max_body_chars=max_body_chars,
-                        tz=mapping.timezone, date_formats=tuple(mapping.date_formats))
+    return parse_ticket(
+        apply_mapping(raw.data, mapping),
+        source,
+        max_body_chars=max_body_chars,
+        tz=mapping.timezone,
+        date_formats=tuple(mapping.date_formats),
+    )
 
 
-def prepare(rows: Iterable[RawRow], source: str, mapping: Mapping, max_body_chars: int, batch_size: int,
-            row: Callable[[Ticket], tuple[Any, ...]] = ticket_row) -> Iterator[Prepared]:
+def prepare(
+    rows: Iterable[RawRow],
+    source: str,
+    mapping: Mapping,
+    max_body_chars: int,
+    batch_size: int,
+    row: Callable[[Ticket], tuple[Any, ...]] = ticket_row,
+) -> Iterator[Prepared]:
     """Batches of ``batch_size`` rows (good + bad), then a last, possibly empty, one."""
     # No mapping: the columns are already canonical and parse_ticket reads only canonical keys, so a
     # clean row skips apply_mapping's copy (flagged rows still go through it for their RowError).

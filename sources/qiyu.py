@@ -67,15 +67,28 @@ log = logging.getLogger(__name__)
 EXPORT_PATH = "/openapi/export/session"
 CHECK_PATH = "/openapi/export/session/check"
 OK, WAIT = 200, 14403
-AUTH_CODES = {14001: "the appKey is not known", 14002: "the checksum did not verify (wrong appSecret?)",
-              14003: "the time was refused (is this machine's clock right?)"}
+AUTH_CODES = {
+    14001: "the appKey is not known",
+    14002: "the checksum did not verify (wrong appSecret?)",
+    14003: "the time was refused (is this machine's clock right?)",
+}
 MAX_WINDOW_HOURS = 48  # 获取会话记录: start and end at most 2 days apart
-FIRST_DAYS = 30        # without `since`, the first run reads the last 30 days
-CHANNELS = {"web": "web", "ios": "ios", "android": "android", "wx": "wechat", "wx_ma": "wechat_miniprogram",
-            "wb": "weibo", "open": "api"}
+FIRST_DAYS = 30  # without `since`, the first run reads the last 30 days
+CHANNELS = {
+    "web": "web",
+    "ios": "ios",
+    "android": "android",
+    "wx": "wechat",
+    "wx_ma": "wechat_miniprogram",
+    "wb": "weibo",
+    "open": "api",
+}
 # evaluationType -> {evaluation value: canonical 1..5}
-CSAT = {2: {100: 5.0, 1: 1.0}, 3: {100: 5.0, 50: 3.0, 1: 1.0},
-        5: {100: 5.0, 75: 4.0, 50: 3.0, 25: 2.0, 1: 1.0}}
+CSAT = {
+    2: {100: 5.0, 1: 1.0},
+    3: {100: 5.0, 50: 3.0, 1: 1.0},
+    5: {100: 5.0, 75: 4.0, 50: 3.0, 25: 2.0, 1: 1.0},
+}
 STAFF, VISITOR = 0, 1
 TEXT = 1
 
@@ -137,7 +150,9 @@ def session_row(s: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, 
     }
 
 
-def read_package(data: bytes, password: str) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], int]:
+def read_package(
+    data: bytes, password: str
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], int]:
     """(sessions, messages by session id, broken lines) from an export package."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -153,11 +168,15 @@ def read_package(data: bytes, password: str) -> tuple[list[dict[str, Any]], dict
             try:
                 text = zf.read(info, pwd=password.encode()).decode("utf-8-sig")
             except NotImplementedError:
-                raise SourceError(f"the export package member {info.filename!r} uses an encryption or "
-                                  f"compression this reader does not support (AES?)") from None
+                raise SourceError(
+                    f"the export package member {info.filename!r} uses an encryption or "
+                    f"compression this reader does not support (AES?)"
+                ) from None
             except RuntimeError as e:  # a bad password
-                raise SourceError(f"cannot open the export package ({e}); its password is the first 12 "
-                                  f"characters of the appKey") from None
+                raise SourceError(
+                    f"cannot open the export package ({e}); its password is the first 12 "
+                    f"characters of the appKey"
+                ) from None
             is_message = info.filename.rsplit("/", 1)[-1].lower().startswith("message")
             for line in text.splitlines():
                 if not line.strip():
@@ -179,15 +198,30 @@ def read_package(data: bytes, password: str) -> tuple[list[dict[str, Any]], dict
 class QiyuSource:
     """An :class:`sources.incremental.IncrementalSource` over one Qiyu (七鱼) account."""
 
-    def __init__(self, name: str, base_url: str, app_key: str, app_secret: str, *, since: str | None = None,
-                 window_hours: int = 24, lag_minutes: int = 120, poll_seconds: float = 10.0,
-                 max_polls: int = 90, key_env: str = "the appKey variable",
-                 secret_env: str = "the appSecret variable", timeout: float = 30.0,
-                 policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        app_key: str,
+        app_secret: str,
+        *,
+        since: str | None = None,
+        window_hours: int = 24,
+        lag_minutes: int = 120,
+        poll_seconds: float = 10.0,
+        max_polls: int = 90,
+        key_env: str = "the appKey variable",
+        secret_env: str = "the appSecret variable",
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         if not 1 <= window_hours <= MAX_WINDOW_HOURS:
-            raise SourceError(f"source {name!r}: window_hours must be 1..{MAX_WINDOW_HOURS} (Qiyu exports at "
-                              f"most 2 days at a time)")
+            raise SourceError(
+                f"source {name!r}: window_hours must be 1..{MAX_WINDOW_HOURS} (Qiyu exports at "
+                f"most 2 days at a time)"
+            )
         self.name = name
         self.window_ms = window_hours * 3600 * 1000
         self.lag_ms = lag_minutes * 60 * 1000
@@ -195,9 +229,17 @@ class QiyuSource:
         self.sleep, self.now = sleep, now
         self._key, self._secret = app_key, app_secret
         self.first_ms = since_ms(since, now(), FIRST_DAYS)
-        self.hint = f"the appKey in ${key_env} and the appSecret in ${secret_env} (七鱼 管理后台 > 设置 > 开发者ID)"
-        self.client = HttpClient(name, base_url.rstrip("/"), timeout=timeout, policy=policy or RetryPolicy(),
-                                 sleep=sleep, auth_hint=self.hint)
+        self.hint = (
+            f"the appKey in ${key_env} and the appSecret in ${secret_env} (七鱼 管理后台 > 设置 > 开发者ID)"
+        )
+        self.client = HttpClient(
+            name,
+            base_url.rstrip("/"),
+            timeout=timeout,
+            policy=policy or RetryPolicy(),
+            sleep=sleep,
+            auth_hint=self.hint,
+        )
 
     def __repr__(self) -> str:  # never the secret
         return f"QiyuSource({self.name!r}, {self.client.base_url!r})"
@@ -211,34 +253,46 @@ class QiyuSource:
 
         data = self.client.post(path, body, signed).data
         if not isinstance(data, dict) or _int(data.get("code")) is None:
-            raise SourceError(f"source {self.name!r}: unexpected answer from {path} (no 'code'); is base_url "
-                              f"the Qiyu API (https://qiyukf.com)?")
+            raise SourceError(
+                f"source {self.name!r}: unexpected answer from {path} (no 'code'); is base_url "
+                f"the Qiyu API (https://qiyukf.com)?"
+            )
         code = _int(data.get("code"))
         assert code is not None
         if code in AUTH_CODES:
-            raise SourceError(f"source {self.name!r}: Qiyu refused the call (code {code}: {AUTH_CODES[code]}); "
-                              f"check {self.hint}")
+            raise SourceError(
+                f"source {self.name!r}: Qiyu refused the call (code {code}: {AUTH_CODES[code]}); "
+                f"check {self.hint}"
+            )
         return code, data.get("message")
 
     def _export(self, start: int, end: int) -> bytes:
         code, key = self._call(EXPORT_PATH, {"start": str(start), "end": str(end)})
         if code != OK or not key:
-            raise SourceError(f"source {self.name!r}: session export {start}..{end} refused (code {code}: "
-                              f"{str(key)[:200]}); Qiyu may only allow exports at night (02:00-06:00 Beijing)")
+            raise SourceError(
+                f"source {self.name!r}: session export {start}..{end} refused (code {code}: "
+                f"{str(key)[:200]}); Qiyu may only allow exports at night (02:00-06:00 Beijing)"
+            )
         for _ in range(self.max_polls):
             code, message = self._call(CHECK_PATH, {"key": key})
             if code == OK and message:
                 return bytes(self.client.get(str(message), raw=True).data)
             if code != WAIT:
-                raise SourceError(f"source {self.name!r}: session export failed (code {code}: {str(message)[:200]})")
+                raise SourceError(
+                    f"source {self.name!r}: session export failed (code {code}: {str(message)[:200]})"
+                )
             self.sleep(self.poll_seconds)
-        raise SourceError(f"source {self.name!r}: session export not ready after {self.max_polls} checks "
-                          f"({self.max_polls * self.poll_seconds:.0f}s); run again later")
+        raise SourceError(
+            f"source {self.name!r}: session export not ready after {self.max_polls} checks "
+            f"({self.max_polls * self.poll_seconds:.0f}s); run again later"
+        )
 
     def batches(self, watermark: str | None) -> Iterator[Batch]:
         if watermark:
             if not watermark.isdigit():
-                raise SourceError(f"source {self.name!r}: stored watermark is not a Qiyu cursor: {watermark[:80]!r}")
+                raise SourceError(
+                    f"source {self.name!r}: stored watermark is not a Qiyu cursor: {watermark[:80]!r}"
+                )
             start = int(watermark)
         else:
             start = self.first_ms
@@ -247,8 +301,10 @@ class QiyuSource:
             while start < limit:
                 end = min(start + self.window_ms, limit)
                 sessions, messages, broken = read_package(self._export(start, end), self._key[:12])
-                rows = [RawRow(f"qiyu:{start}-{end}", {BROKEN: "export line is not a JSON object"})
-                        for _ in range(broken)]
+                rows = [
+                    RawRow(f"qiyu:{start}-{end}", {BROKEN: "export line is not a JSON object"})
+                    for _ in range(broken)
+                ]
                 skipped = 0
                 for s in sessions:
                     sid = None if s.get("id") is None else str(s["id"])

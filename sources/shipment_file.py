@@ -25,13 +25,49 @@ from voc.weeks import Week
 
 # headers recognised without ``shipments.columns`` (after the canonical name itself), in this order
 HEADERS: dict[str, tuple[str, ...]] = {
-    "week": ("周", "周次", "出货周", "iso week", "日期", "出货日期", "发货日期", "出库日期", "date", "ship date",
-             "ship_date"),
-    "product": ("产品", "产品id", "产品线", "品类", "商品", "商品名称", "product id", "product_id", "sku", "型号",
-                "model", "item"),
+    "week": (
+        "周",
+        "周次",
+        "出货周",
+        "iso week",
+        "日期",
+        "出货日期",
+        "发货日期",
+        "出库日期",
+        "date",
+        "ship date",
+        "ship_date",
+    ),
+    "product": (
+        "产品",
+        "产品id",
+        "产品线",
+        "品类",
+        "商品",
+        "商品名称",
+        "product id",
+        "product_id",
+        "sku",
+        "型号",
+        "model",
+        "item",
+    ),
     "batch": ("批次", "批号", "批次号", "生产批次", "lot", "batch no", "batch_no"),
-    "units": ("数量", "出货量", "出货数量", "发货量", "发货数量", "台数", "销量", "件数", "qty", "quantity",
-              "units shipped", "units_shipped", "shipped"),
+    "units": (
+        "数量",
+        "出货量",
+        "出货数量",
+        "发货量",
+        "发货数量",
+        "台数",
+        "销量",
+        "件数",
+        "qty",
+        "quantity",
+        "units shipped",
+        "units_shipped",
+        "shipped",
+    ),
 }
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
 _ZH_WEEK = re.compile(r"^(\d{4})\s*年?\s*第\s*(\d{1,2})\s*周$")
@@ -66,7 +102,9 @@ def week_of(v: Any) -> int:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         raise ValueError("missing week")
     if not isinstance(v, str):
-        raise ValueError(f"unknown week format {v!r} (expected an ISO week like 2026-W47 or a date like 2026-11-16)")
+        raise ValueError(
+            f"unknown week format {v!r} (expected an ISO week like 2026-W47 or a date like 2026-11-16)"
+        )
     s = v.strip()
     if not s:
         raise ValueError("missing week")
@@ -84,7 +122,9 @@ def week_of(v: Any) -> int:
             return Week.of(date(int(m.group(1)), int(m.group(2)), int(m.group(3)))).ordinal()
         except ValueError:
             raise ValueError(f"not a valid date {v!r}") from None
-    raise ValueError(f"unknown week format {v!r} (expected an ISO week like 2026-W47 or a date like 2026-11-16)")
+    raise ValueError(
+        f"unknown week format {v!r} (expected an ISO week like 2026-W47 or a date like 2026-11-16)"
+    )
 
 
 def _key(name: Any) -> str:

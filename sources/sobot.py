@@ -87,7 +87,9 @@ def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
         "closed_at": t.get("update_datetime_ms") or t.get("update_datetime"),
         "subject": _text(t.get("ticket_title")),
         "body": _text(t.get("ticket_content")),
-        "status": {RESOLVED: "resolved", CLOSED: "closed"}.get(str(t.get("ticket_status")), t.get("ticket_status")),
+        "status": {RESOLVED: "resolved", CLOSED: "closed"}.get(
+            str(t.get("ticket_status")), t.get("ticket_status")
+        ),
         "agent": t.get("deal_agent_name") or None,
         "agent_group": t.get("deal_group_name") or None,
         "channel": None if t.get("ticket_from") in (None, "") else str(t["ticket_from"]),
@@ -100,12 +102,25 @@ def ticket_row(t: dict[str, Any]) -> dict[str, Any]:
 class SobotSource:
     """An :class:`sources.incremental.IncrementalSource` over one Sobot (智齿) company."""
 
-    def __init__(self, name: str, base_url: str, appid: str, app_key: str, *, since: str | None = None,
-                 page_size: int | None = None, window_hours: int = 24, lag_minutes: int = 30,
-                 statuses: list[str] | None = None, id_env: str = "the appid variable",
-                 key_env: str = "the app_key variable", timeout: float = 30.0, policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        appid: str,
+        app_key: str,
+        *,
+        since: str | None = None,
+        page_size: int | None = None,
+        window_hours: int = 24,
+        lag_minutes: int = 30,
+        statuses: list[str] | None = None,
+        id_env: str = "the appid variable",
+        key_env: str = "the app_key variable",
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         if not 1 <= window_hours <= MAX_WINDOW_HOURS:
             raise SourceError(f"source {name!r}: window_hours must be 1..{MAX_WINDOW_HOURS} for Sobot")
         self.name = name
@@ -118,8 +133,14 @@ class SobotSource:
         self._token: str | None = None
         self.first_ms = since_ms(since, now(), FIRST_DAYS)
         self.hint = f"the appid in ${id_env} and the app_key in ${key_env} (from Sobot's after-sales staff)"
-        self.client = HttpClient(name, base_url.rstrip("/"), timeout=timeout, policy=policy or RetryPolicy(),
-                                 sleep=sleep, auth_hint=self.hint)
+        self.client = HttpClient(
+            name,
+            base_url.rstrip("/"),
+            timeout=timeout,
+            policy=policy or RetryPolicy(),
+            sleep=sleep,
+            auth_hint=self.hint,
+        )
 
     def __repr__(self) -> str:  # never the key
         return f"SobotSource({self.name!r}, {self.client.base_url!r})"
@@ -135,15 +156,21 @@ class SobotSource:
         if not isinstance(data, dict) or str(data.get("ret_code")) != OK or not token:
             code = data.get("ret_code") if isinstance(data, dict) else None
             msg = data.get("ret_msg") if isinstance(data, dict) else None
-            raise SourceError(f"source {self.name!r}: Sobot refused the token request (ret_code {code}: "
-                              f"{str(msg)[:120]}); check {self.hint}")
+            raise SourceError(
+                f"source {self.name!r}: Sobot refused the token request (ret_code {code}: "
+                f"{str(msg)[:120]}); check {self.hint}"
+            )
         return str(token)
 
     def _list(self, start: int, end: int, page: int = 1) -> dict[str, Any]:
         # asked from 1 ms early: whether Sobot's bounds are inclusive is not documented; the caller keeps
         # [start, end) so each ticket belongs to exactly one window
-        params = {"update_start_datetime_ms": start - 1, "update_end_datetime_ms": end, "page_no": page,
-                  "page_size": self.page_size}
+        params = {
+            "update_start_datetime_ms": start - 1,
+            "update_end_datetime_ms": end,
+            "page_no": page,
+            "page_size": self.page_size,
+        }
         for attempt in range(2):
             if self._token is None:
                 self._token = self._fetch_token()
@@ -156,8 +183,10 @@ class SobotSource:
                 self._token = None
                 continue
             if code != OK:
-                raise SourceError(f"source {self.name!r}: {LIST_PATH} answered ret_code {code}: "
-                                  f"{str(data.get('ret_msg'))[:200]}")
+                raise SourceError(
+                    f"source {self.name!r}: {LIST_PATH} answered ret_code {code}: "
+                    f"{str(data.get('ret_msg'))[:200]}"
+                )
             return data
         raise SourceError(f"source {self.name!r}: Sobot refused a fresh token; check {self.hint}")
 
@@ -166,8 +195,11 @@ class SobotSource:
         data = self._list(start, end)
         items = data.get("items") or []
         total = data.get("total_count")
-        more = (isinstance(total, int) and total > len(items)) or len(items) >= self.page_size \
+        more = (
+            (isinstance(total, int) and total > len(items))
+            or len(items) >= self.page_size
             or (isinstance(data.get("page_count"), int) and data["page_count"] > 1)
+        )
         if more and end - start > 1000:
             mid = start + (end - start) // 2
             yield from self._windows(start, mid)
@@ -184,14 +216,25 @@ class SobotSource:
                     break
                 seen |= {str(t.get("ticketid")) for t in new if isinstance(t, dict)}
                 items = items + new
-        mine = [t for t in items if not isinstance(t, dict) or not isinstance(t.get("update_datetime_ms"), int)
-                or start <= t["update_datetime_ms"] < end] if isinstance(items, list) else []
+        mine = (
+            [
+                t
+                for t in items
+                if not isinstance(t, dict)
+                or not isinstance(t.get("update_datetime_ms"), int)
+                or start <= t["update_datetime_ms"] < end
+            ]
+            if isinstance(items, list)
+            else []
+        )
         yield start, end, mine
 
     def batches(self, watermark: str | None) -> Iterator[Batch]:
         if watermark:
             if not watermark.isdigit():
-                raise SourceError(f"source {self.name!r}: stored watermark is not a Sobot cursor: {watermark[:80]!r}")
+                raise SourceError(
+                    f"source {self.name!r}: stored watermark is not a Sobot cursor: {watermark[:80]!r}"
+                )
             start = int(watermark)
         else:
             start = self.first_ms
@@ -205,7 +248,9 @@ class SobotSource:
                     skipped = 0
                     for t in items:
                         if not isinstance(t, dict) or t.get("ticketid") in (None, ""):
-                            rows.append(RawRow(f"sobot:{w_start}-{w_end}", {BROKEN: "ticket without ticketid"}))
+                            rows.append(
+                                RawRow(f"sobot:{w_start}-{w_end}", {BROKEN: "ticket without ticketid"})
+                            )
                             continue
                         tid = str(t["ticketid"])
                         status = str(t.get("ticket_status"))

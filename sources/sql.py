@@ -81,11 +81,21 @@ def _same(a: Any, b: Any) -> bool:
 class SqlSource:
     """An :class:`sources.incremental.IncrementalSource` over one SQL query."""
 
-    def __init__(self, name: str, url: str, query: str, watermark_column: str, *, batch_size: int = 1000,
-                 since: str | None = None, url_env: str = "the URL variable") -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        query: str,
+        watermark_column: str,
+        *,
+        batch_size: int = 1000,
+        since: str | None = None,
+        url_env: str = "the URL variable",
+    ) -> None:
         if not _IDENT.match(watermark_column):
-            raise SourceError(f"source {name!r}: watermark_column must be a plain column name, "
-                              f"got {watermark_column!r}")
+            raise SourceError(
+                f"source {name!r}: watermark_column must be a plain column name, got {watermark_column!r}"
+            )
         self.name = name
         self.query = query.strip().rstrip(";")
         self.column = watermark_column
@@ -119,8 +129,9 @@ class SqlSource:
                 boundary = _decode(state["value"], kind)
                 seen = set(state.get("seen", []))
             except (ValueError, KeyError, TypeError):
-                raise SourceError(f"source {self.name!r}: stored watermark is not a SQL cursor: "
-                                  f"{watermark[:80]!r}") from None
+                raise SourceError(
+                    f"source {self.name!r}: stored watermark is not a SQL cursor: {watermark[:80]!r}"
+                ) from None
         elif self.since:
             boundary = datetime.fromisoformat(self.since)
         first = boundary is None
@@ -130,10 +141,13 @@ class SqlSource:
             engine = create_engine(self.url)
             with engine.connect() as conn:
                 result = conn.execution_options(stream_results=True, yield_per=self.batch_size).execute(
-                    text(self._sql(custom, first)), params)
+                    text(self._sql(custom, first)), params
+                )
                 if self.column not in result.keys():
-                    raise SourceError(f"source {self.name!r}: the query has no column {self.column!r} "
-                                      f"(watermark_column); columns: {list(result.keys())}")
+                    raise SourceError(
+                        f"source {self.name!r}: the query has no column {self.column!r} "
+                        f"(watermark_column); columns: {list(result.keys())}"
+                    )
                 n = 0
                 for chunk in result.partitions(self.batch_size):
                     rows: list[RawRow] = []
@@ -142,8 +156,12 @@ class SqlSource:
                         data = dict(r._mapping)
                         v = data[self.column]
                         if v is None:
-                            rows.append(RawRow(f"sql:{self.name}:{n}", {**data, BROKEN:
-                                               f"{self.column}: watermark column is empty"}))
+                            rows.append(
+                                RawRow(
+                                    f"sql:{self.name}:{n}",
+                                    {**data, BROKEN: f"{self.column}: watermark column is empty"},
+                                )
+                            )
                             continue
                         h = _row_hash(data)
                         if boundary is not None and _same(v, boundary):
@@ -157,14 +175,16 @@ class SqlSource:
                     cursor = None
                     if boundary is not None:
                         value, kind = _encode(boundary)
-                        cursor = json.dumps({"value": value, "type": kind, "seen": sorted(seen)},
-                                            separators=(",", ":"))
+                        cursor = json.dumps(
+                            {"value": value, "type": kind, "seen": sorted(seen)}, separators=(",", ":")
+                        )
                     yield Batch(rows, cursor)
         except SQLAlchemyError as e:
             orig = getattr(e, "orig", None)
             msg = (str(orig if orig is not None else e).strip().splitlines() or [type(e).__name__])[0]
-            raise SourceError(f"source {self.name!r}: query failed on the database in ${self.url_env}: "
-                              f"{msg[:300]}") from None
+            raise SourceError(
+                f"source {self.name!r}: query failed on the database in ${self.url_env}: {msg[:300]}"
+            ) from None
         finally:
             if engine is not None:
                 engine.dispose()

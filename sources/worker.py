@@ -44,7 +44,9 @@ def _to_wire(b: Prepared) -> Prepared:
     out = []
     for r in b.rows:
         c, k = r[2], r[3]
-        out.append((r[0], r[1], None if c is None else c.isoformat(), None if k is None else k.isoformat(), *r[4:]))
+        out.append(
+            (r[0], r[1], None if c is None else c.isoformat(), None if k is None else k.isoformat(), *r[4:])
+        )
     b.rows = out
     return b
 
@@ -54,19 +56,26 @@ def _from_wire(b: Prepared) -> Prepared:
     out = []
     for r in b.rows:
         c, k = r[2], r[3]
-        out.append(complete_row((r[0], r[1], None if c is None else iso(c), None if k is None else iso(k), *r[4:])))
+        out.append(
+            complete_row((r[0], r[1], None if c is None else iso(c), None if k is None else iso(k), *r[4:]))
+        )
     b.rows = out
     return b
 
 
-def prepared_in_worker(path: Path, encoding: str | None, source: str, mapping: Mapping,
-                       max_body_chars: int, batch_size: int) -> Iterator[Prepared]:
+def prepared_in_worker(
+    path: Path, encoding: str | None, source: str, mapping: Mapping, max_body_chars: int, batch_size: int
+) -> Iterator[Prepared]:
     """The batches of ``prepare(read_rows(path))``, computed in a worker process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
     # -P: the working directory is not put on the worker's sys.path (a user's own voc/ folder there is not
     # imported instead of the pipeline)
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "voc.sources.worker"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "voc.sources.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     try:
         pickle.dump((path, encoding, source, mapping, max_body_chars, batch_size), proc.stdin)

@@ -53,8 +53,9 @@ def _epoch(since: str | None) -> int:
     return int(since_datetime(text).timestamp())
 
 
-def ticket_row(t: dict[str, Any], metric: dict[str, Any] | None = None,
-               resolution: str | None = None) -> dict[str, Any]:
+def ticket_row(
+    t: dict[str, Any], metric: dict[str, Any] | None = None, resolution: str | None = None
+) -> dict[str, Any]:
     """A Zendesk ticket object as a canonical-ish row (custom fields kept as ``cf_<id>`` for mappings).
 
     ``metric`` is the ticket's metric set (the export's side-load, or ``/tickets/{id}/metrics.json``):
@@ -100,13 +101,17 @@ def _count(value: Any, then: Callable[[int], Any]) -> Any:
 
 
 def _transfers(metric: dict[str, Any]) -> int | None:
-    stations = [v for v in (metric.get("group_stations"), metric.get("assignee_stations"))
-                if isinstance(v, int) and not isinstance(v, bool)]
+    stations = [
+        v
+        for v in (metric.get("group_stations"), metric.get("assignee_stations"))
+        if isinstance(v, int) and not isinstance(v, bool)
+    ]
     return max(0, max(stations) - 1) if stations else None
 
 
-def agent_reply(comments: list[dict[str, Any]], users: dict[Any, str | None],
-                requester_id: Any) -> str | None:
+def agent_reply(
+    comments: list[dict[str, Any]], users: dict[Any, str | None], requester_id: Any
+) -> str | None:
     """The last public reply of an agent in a ticket's comments (oldest first, the first being the
     description): internal notes, the customer's own comments and the description are not replies.
     An author is an agent by the side-loaded user's role (agent, admin); when the role is not given,
@@ -130,22 +135,40 @@ def _location(tid: str | None) -> str:
 class ZendeskSource:
     """An :class:`sources.incremental.IncrementalSource` over one Zendesk account."""
 
-    def __init__(self, name: str, base_url: str, email: str, token: str, *,
-                 statuses: list[str] | None = None, page_size: int | None = None, since: str | None = None,
-                 replies: bool = True,
-                 email_env: str = "the email variable", token_env: str = "the token variable",
-                 timeout: float = 30.0, policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        email: str,
+        token: str,
+        *,
+        statuses: list[str] | None = None,
+        page_size: int | None = None,
+        since: str | None = None,
+        replies: bool = True,
+        email_env: str = "the email variable",
+        token_env: str = "the token variable",
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.name = name
         self.statuses = {s.lower() for s in (statuses or CLOSED_STATUSES)}
         self.page_size = page_size
-        self.replies = replies  # fetch each closed ticket's comments for the agent's reply (a call per ticket)
+        self.replies = (
+            replies  # fetch each closed ticket's comments for the agent's reply (a call per ticket)
+        )
         self.start_time = _epoch(since)
         self.client = HttpClient(
-            name, base_url.rstrip("/"), auth=(f"{email}/token", token), timeout=timeout,
-            policy=policy or RetryPolicy(), sleep=sleep,
+            name,
+            base_url.rstrip("/"),
+            auth=(f"{email}/token", token),
+            timeout=timeout,
+            policy=policy or RetryPolicy(),
+            sleep=sleep,
             auth_hint=f"the agent email in ${email_env} and the API token in ${token_env} "
-                      f"(Admin Center > Apps and integrations > Zendesk API; token access enabled)")
+            f"(Admin Center > Apps and integrations > Zendesk API; token access enabled)",
+        )
 
     def _params(self, cursor: str | None) -> dict[str, Any]:
         p: dict[str, Any] = {"include": "metric_sets"}
@@ -194,16 +217,22 @@ class ZendeskSource:
                 data = self.client.get(EXPORT_PATH, self._params(cursor)).data
                 tickets = data.get("tickets") if isinstance(data, dict) else None
                 if not isinstance(tickets, list):
-                    raise SourceError(f"source {self.name!r}: unexpected answer from {EXPORT_PATH} "
-                                      f"(no 'tickets' list); is base_url a Zendesk account?")
-                metrics = {m.get("ticket_id"): m for m in data.get("metric_sets") or [] if isinstance(m, dict)}
+                    raise SourceError(
+                        f"source {self.name!r}: unexpected answer from {EXPORT_PATH} "
+                        f"(no 'tickets' list); is base_url a Zendesk account?"
+                    )
+                metrics = {
+                    m.get("ticket_id"): m for m in data.get("metric_sets") or [] if isinstance(m, dict)
+                }
                 rows: list[RawRow] = []
                 skipped = 0
                 erase: dict[str, Deletion] = {}
                 row_ids: set[str] = set()
                 for t in tickets:
                     if not isinstance(t, dict):
-                        rows.append(RawRow(f"zendesk:{cursor or 'start'}", {BROKEN: "ticket is not an object"}))
+                        rows.append(
+                            RawRow(f"zendesk:{cursor or 'start'}", {BROKEN: "ticket is not an object"})
+                        )
                         continue
                     tid = None if t.get("id") is None else str(t["id"])
                     status = str(t.get("status", "")).lower()
@@ -218,8 +247,11 @@ class ZendeskSource:
                     if status not in self.statuses:
                         skipped += 1
                         continue
-                    row = ticket_row(t, metrics.get(t.get("id")) or self._metric(t),
-                                     self._reply(t) if self.replies else None)
+                    row = ticket_row(
+                        t,
+                        metrics.get(t.get("id")) or self._metric(t),
+                        self._reply(t) if self.replies else None,
+                    )
                     rows.append(RawRow(_location(tid), row))
                     if tid is not None:
                         row_ids.add(tid)

@@ -17,8 +17,10 @@ from voc.store.report_queries import ActionRecord
 
 STATUSES = ("open", "doing", "done")
 OWNER_MAX = int(ActionItemRow.__table__.c.owner.type.length)  # type: ignore[attr-defined]
-CODE_MAX = {"product": int(ActionItemRow.__table__.c.product.type.length),  # type: ignore[attr-defined]
-            "batch": int(ActionItemRow.__table__.c.batch.type.length)}  # type: ignore[attr-defined]
+CODE_MAX = {
+    "product": int(ActionItemRow.__table__.c.product.type.length),  # type: ignore[attr-defined]
+    "batch": int(ActionItemRow.__table__.c.batch.type.length),
+}  # type: ignore[attr-defined]
 NOTE_MAX = 4000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -34,8 +36,15 @@ def _text(value: str, what: str, limit: int, *, multiline: bool = False) -> str:
     return v
 
 
-def add(engine: Engine, topic_id: int | None, product: str | None, batch: str | None, owner: str,
-        due: date | None, note: str) -> int:
+def add(
+    engine: Engine,
+    topic_id: int | None,
+    product: str | None,
+    batch: str | None,
+    owner: str,
+    due: date | None,
+    note: str,
+) -> int:
     owner = _text(owner, "owner", OWNER_MAX)
     if not owner:
         raise VocError("an action item needs an --owner")
@@ -46,15 +55,33 @@ def add(engine: Engine, topic_id: int | None, product: str | None, batch: str | 
     note = _text(note, "note", NOTE_MAX, multiline=True)
     now = datetime.now().replace(microsecond=0)
     with engine.begin() as conn:
-        res = conn.execute(insert(ActionItemRow).values(topic_id=topic_id, product=product, batch=batch,
-                                                        owner=owner, status="open", due=due, note=note,
-                                                        created_at=now, updated_at=now))
+        res = conn.execute(
+            insert(ActionItemRow).values(
+                topic_id=topic_id,
+                product=product,
+                batch=batch,
+                owner=owner,
+                status="open",
+                due=due,
+                note=note,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         assert res.inserted_primary_key is not None  # always set for a single-row insert
         return int(res.inserted_primary_key[0])
 
 
-def update_action(engine: Engine, action_id: int, status: str | None, fix_date: date | None,
-                  note: str | None, *, owner: str | None = None, due: date | None = None) -> None:
+def update_action(
+    engine: Engine,
+    action_id: int,
+    status: str | None,
+    fix_date: date | None,
+    note: str | None,
+    *,
+    owner: str | None = None,
+    due: date | None = None,
+) -> None:
     """Change what is given (None: unchanged)."""
     if status is not None and status not in STATUSES:
         raise VocError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
@@ -80,8 +107,21 @@ def update_action(engine: Engine, action_id: int, status: str | None, fix_date: 
 def get(conn: Connection, action_id: int) -> ActionRecord | None:
     """One action item, or None."""
     a = ActionItemRow
-    r = conn.execute(select(a.id, a.topic_id, a.product, a.batch, a.owner, a.status, a.due, a.fix_date, a.note,
-                            a.created_at, a.updated_at).where(a.id == action_id)).first()
+    r = conn.execute(
+        select(
+            a.id,
+            a.topic_id,
+            a.product,
+            a.batch,
+            a.owner,
+            a.status,
+            a.due,
+            a.fix_date,
+            a.note,
+            a.created_at,
+            a.updated_at,
+        ).where(a.id == action_id)
+    ).first()
     return ActionRecord(*r) if r is not None else None
 
 

@@ -37,8 +37,10 @@ def load(conn: Connection) -> list[AlertLogRow]:
     """Every alert row, in the order they were first written (id order)."""
     a = AlertSent
     q = select(a.dedupe_key, a.channel, a.recipient, a.owner, a.status, a.week, a.ratio).order_by(a.id)
-    return [AlertLogRow(r.dedupe_key, r.channel, r.recipient, str(r.owner), r.status, int(r.week), r.ratio)
-            for r in conn.execute(q)]
+    return [
+        AlertLogRow(r.dedupe_key, r.channel, r.recipient, str(r.owner), r.status, int(r.week), r.ratio)
+        for r in conn.execute(q)
+    ]
 
 
 def surges_judged(conn: Connection, week: int) -> bool:
@@ -48,8 +50,10 @@ def surges_judged(conn: Connection, week: int) -> bool:
 
 
 CLAIMABLE = ("failed", "deferred", "superseded")  # rows a later run may take over and send
-UNKNOWN_NOTE = ("outcome unknown: the run stopped after the send started and before its result was "
-                "recorded; not re-sent, please check with the recipient")
+UNKNOWN_NOTE = (
+    "outcome unknown: the run stopped after the send started and before its result was "
+    "recorded; not re-sent, please check with the recipient"
+)
 
 
 def _now() -> datetime:
@@ -59,8 +63,11 @@ def _now() -> datetime:
 def mark_unknown(engine: Engine) -> int:
     """Rows still 'pending' from an earlier run become 'unknown' (not re-sent); returns how many."""
     with engine.begin() as conn:
-        res = conn.execute(update(AlertSent).where(AlertSent.status == "pending").values(
-            status="unknown", error=UNKNOWN_NOTE))
+        res = conn.execute(
+            update(AlertSent)
+            .where(AlertSent.status == "pending")
+            .values(status="unknown", error=UNKNOWN_NOTE)
+        )
     return int(res.rowcount or 0)
 
 
@@ -71,32 +78,69 @@ def claim(engine: Engine, key: str, channel: str, recipient: str, values: dict[s
     pending, unknown, or inserted by a concurrent run first)."""
     try:
         with engine.begin() as conn:
-            row = conn.execute(select(AlertSent.id, AlertSent.status).where(
-                AlertSent.dedupe_key == key, AlertSent.channel == channel,
-                AlertSent.recipient == recipient)).first()
+            row = conn.execute(
+                select(AlertSent.id, AlertSent.status).where(
+                    AlertSent.dedupe_key == key,
+                    AlertSent.channel == channel,
+                    AlertSent.recipient == recipient,
+                )
+            ).first()
             if row is not None:
                 if row.status not in CLAIMABLE:
                     return None
-                res = conn.execute(update(AlertSent).where(AlertSent.id == row.id, AlertSent.status == row.status)
-                                   .values(**values))
+                res = conn.execute(
+                    update(AlertSent)
+                    .where(AlertSent.id == row.id, AlertSent.status == row.status)
+                    .values(**values)
+                )
                 return int(row.id) if res.rowcount == 1 else None
-            res = conn.execute(insert(AlertSent).values(dedupe_key=key, channel=channel, recipient=recipient,
-                                                        attempts=0, created_at=_now(), **values))
+            res = conn.execute(
+                insert(AlertSent).values(
+                    dedupe_key=key,
+                    channel=channel,
+                    recipient=recipient,
+                    attempts=0,
+                    created_at=_now(),
+                    **values,
+                )
+            )
             assert res.inserted_primary_key is not None  # always set for a single-row insert
             return int(res.inserted_primary_key[0])
     except IntegrityError:  # a concurrent run inserted the same key first
         return None
 
 
-def record_outcome(engine: Engine, ids: Sequence[int], status: str, error: str | None, tries: int,
-                   channel: str, recipient: str, supersedes: Sequence[str] = ()) -> None:
+def record_outcome(
+    engine: Engine,
+    ids: Sequence[int],
+    status: str,
+    error: str | None,
+    tries: int,
+    channel: str,
+    recipient: str,
+    supersedes: Sequence[str] = (),
+) -> None:
     """The outcome of one send on its claimed rows; once sent, the deferred rows of ``supersedes`` (the
     same channel and recipient) are 'superseded'."""
     with engine.begin() as conn:
-        conn.execute(update(AlertSent).where(AlertSent.id.in_(list(ids))).values(
-            status=status, attempts=AlertSent.attempts + tries, error=error,
-            sent_at=_now() if status == "sent" else None))
+        conn.execute(
+            update(AlertSent)
+            .where(AlertSent.id.in_(list(ids)))
+            .values(
+                status=status,
+                attempts=AlertSent.attempts + tries,
+                error=error,
+                sent_at=_now() if status == "sent" else None,
+            )
+        )
         if status == "sent" and supersedes:
-            conn.execute(update(AlertSent).where(
-                AlertSent.dedupe_key.in_(list(supersedes)), AlertSent.channel == channel,
-                AlertSent.recipient == recipient, AlertSent.status == "deferred").values(status="superseded"))
+            conn.execute(
+                update(AlertSent)
+                .where(
+                    AlertSent.dedupe_key.in_(list(supersedes)),
+                    AlertSent.channel == channel,
+                    AlertSent.recipient == recipient,
+                    AlertSent.status == "deferred",
+                )
+                .values(status="superseded")
+            )

@@ -61,6 +61,7 @@ def _now() -> datetime:
 
 # --- understanding -------------------------------------------------------------------------
 
+
 def pending_understanding(conn: Connection, version: str, limit: int, after: int | None = None) -> list[Any]:
     """The first ``limit`` tickets (by id) not yet understood by this version of the NLP stage, with an
     id above ``after`` if given. Paging on ``after`` (the last id of the batch before) starts each batch
@@ -68,30 +69,56 @@ def pending_understanding(conn: Connection, version: str, limit: int, after: int
     already understood (190k of them: 0.05 s a batch on SQLite, 0.13 s on PostgreSQL; reading a 200k
     backfill in batches of 2,000 took 3.3 s instead of 0.9 s on SQLite, 9.2 s instead of 1.7 s on
     PostgreSQL, growing with the square of the store)."""
-    q = (select(T.c.id, T.c.subject, T.c.body, T.c.product, T.c.model, T.c.batch, T.c.language,
-                T.c.intent_hint, T.c.resolution)
-         .where((T.c.nlp_version.is_(None)) | (T.c.nlp_version != version))
-         .order_by(T.c.id).limit(limit))
+    q = (
+        select(
+            T.c.id,
+            T.c.subject,
+            T.c.body,
+            T.c.product,
+            T.c.model,
+            T.c.batch,
+            T.c.language,
+            T.c.intent_hint,
+            T.c.resolution,
+        )
+        .where((T.c.nlp_version.is_(None)) | (T.c.nlp_version != version))
+        .order_by(T.c.id)
+        .limit(limit)
+    )
     if after is not None:
         q = q.where(T.c.id > after)
     return list(conn.execute(q))
 
 
-_UNDERSTOOD = ("nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
-               "product_n", "model_n", "batch_n", "entity_sources", "flags")
+_UNDERSTOOD = (
+    "nlp_version",
+    "lang",
+    "text_clean",
+    "resolution_clean",
+    "tokens",
+    "intent",
+    "severity",
+    "product_n",
+    "model_n",
+    "batch_n",
+    "entity_sources",
+    "flags",
+)
 # PostgreSQL: one UPDATE per batch from column arrays (unnest) instead of one UPDATE per ticket
 # (executemany: ~0.1 ms a ticket). The values are the same; an assignment
 # to a varchar still fails on a value over its length, as before.
 _UNDERSTOOD_PG = text(
     f"UPDATE {TicketRow.__tablename__} AS t SET {', '.join(f'{c} = v.{c}' for c in _UNDERSTOOD)} "
     f"FROM unnest(CAST(:_id AS bigint[]), {', '.join(f'CAST(:{c} AS text[])' for c in _UNDERSTOOD)}) "
-    f"AS v(_id, {', '.join(_UNDERSTOOD)}) WHERE t.id = v._id")
+    f"AS v(_id, {', '.join(_UNDERSTOOD)}) WHERE t.id = v._id"
+)
 
 
 # SQLite: raw executemany on the Connection's own sqlite3 connection (same transaction), without
 # SQLAlchemy's per-row bind processing (about half of the write's time); the values are plain str/None.
-_UNDERSTOOD_SQLITE = (f"UPDATE {TicketRow.__tablename__} SET {', '.join(f'{c} = ?' for c in _UNDERSTOOD)} "
-                      "WHERE id = ?")
+_UNDERSTOOD_SQLITE = (
+    f"UPDATE {TicketRow.__tablename__} SET {', '.join(f'{c} = ?' for c in _UNDERSTOOD)} WHERE id = ?"
+)
 
 
 def save_understanding(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -120,6 +147,7 @@ def save_understanding_each(conn: Connection, rows: Sequence[dict[str, Any]]) ->
 
 # --- embeddings and artifacts -------------------------------------------------------------
 
+
 def get_artifact(conn: Connection, key: str) -> bytes | None:
     return conn.execute(select(Artifact.blob).where(Artifact.key == key)).scalar_one_or_none()
 
@@ -138,7 +166,8 @@ def cached_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int]) -
     out: dict[int, np.ndarray] = {}
     for chunk in chunks(ids):
         q = select(Embedding.ticket_id, Embedding.vector).where(
-            Embedding.embedder_key == embedder_key, Embedding.ticket_id.in_(list(chunk)))
+            Embedding.embedder_key == embedder_key, Embedding.ticket_id.in_(list(chunk))
+        )
         for tid, vec in conn.execute(q):
             out[tid] = np.frombuffer(vec, dtype=np.float32)
     return out
@@ -161,13 +190,17 @@ def _alive(conn: Connection, ids: Sequence[int]) -> set[int]:
 def store_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int], vectors: np.ndarray) -> None:
     if len(ids):
         alive = _alive(conn, ids)
-        rows = [{"ticket_id": int(i), "embedder_key": embedder_key, "vector": v.astype(np.float32).tobytes()}
-                for i, v in zip(ids, vectors, strict=True) if int(i) in alive]
+        rows = [
+            {"ticket_id": int(i), "embedder_key": embedder_key, "vector": v.astype(np.float32).tobytes()}
+            for i, v in zip(ids, vectors, strict=True)
+            if int(i) in alive
+        ]
         if rows:
             conn.execute(insert(Embedding), rows)
 
 
 # --- topics --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class TopicDocument:
@@ -186,16 +219,21 @@ class AssignedDocument(TopicDocument):
     topic_id: int
 
 
-def tickets_for_topics(conn: Connection, intent: str, until_week: int,
-                       only_unassigned: bool) -> list[TopicDocument]:
+def tickets_for_topics(
+    conn: Connection, intent: str, until_week: int, only_unassigned: bool
+) -> list[TopicDocument]:
     """The understood tickets of one intent up to a week (only those without a topic yet if
     ``only_unassigned``), by id."""
-    q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week)
-         .where(T.c.intent == intent, T.c.week <= until_week, T.c.nlp_version.is_not(None)))
+    q = select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week).where(
+        T.c.intent == intent, T.c.week <= until_week, T.c.nlp_version.is_not(None)
+    )
     if only_unassigned:
         q = q.outerjoin(Assignment.__table__, Assignment.__table__.c.ticket_id == T.c.id).where(
-            Assignment.__table__.c.ticket_id.is_(None))
-    return [TopicDocument(i, text, tokens, week) for i, text, tokens, week in conn.execute(q.order_by(T.c.id))]
+            Assignment.__table__.c.ticket_id.is_(None)
+        )
+    return [
+        TopicDocument(i, text, tokens, week) for i, text, tokens, week in conn.execute(q.order_by(T.c.id))
+    ]
 
 
 @dataclass(frozen=True)
@@ -217,14 +255,30 @@ class TopicRecord:
     centroid: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
-TOPIC_COLUMNS = (Topic.id, Topic.intent, Topic.label, Topic.human_label, Topic.keywords, Topic.status, Topic.merged_into,
-          Topic.created_week)
+TOPIC_COLUMNS = (
+    Topic.id,
+    Topic.intent,
+    Topic.label,
+    Topic.human_label,
+    Topic.keywords,
+    Topic.status,
+    Topic.merged_into,
+    Topic.created_week,
+)
 
 
 def topic_record(r: Any, centroid: bytes | None = None) -> TopicRecord:
-    return TopicRecord(int(r.id), r.intent, r.label, bool(r.human_label), r.keywords or "", r.status,
-                       None if r.merged_into is None else int(r.merged_into), int(r.created_week),
-                       np.frombuffer(centroid, dtype=np.float32) if centroid else None)
+    return TopicRecord(
+        int(r.id),
+        r.intent,
+        r.label,
+        bool(r.human_label),
+        r.keywords or "",
+        r.status,
+        None if r.merged_into is None else int(r.merged_into),
+        int(r.created_week),
+        np.frombuffer(centroid, dtype=np.float32) if centroid else None,
+    )
 
 
 def load_topics(conn: Connection, intent: str | None = None, *, centroids: bool = False) -> list[TopicRecord]:
@@ -250,16 +304,31 @@ def next_topic_id(conn: Connection) -> int:
 def upsert_topics(conn: Connection, intent: str, topics: Iterable[Any], week: int) -> None:
     """Write new/updated topics; human edits (label when human_label, status ignored/merged) are kept."""
     for t in topics:
-        existing = conn.execute(select(Topic.human_label, Topic.status, Topic.merged_into)
-                                .where(Topic.id == t.topic_id)).first()
+        existing = conn.execute(
+            select(Topic.human_label, Topic.status, Topic.merged_into).where(Topic.id == t.topic_id)
+        ).first()
         centroid = np.asarray(t.centroid, dtype=np.float32).tobytes()
         if existing is None:
-            conn.execute(insert(Topic).values(
-                id=t.topic_id, intent=intent, label=t.label, human_label=bool(t.human_label),
-                keywords=" / ".join(t.keywords), status=t.status, merged_into=t.merged_into,
-                centroid=centroid, created_week=week, updated_at=_now()))
+            conn.execute(
+                insert(Topic).values(
+                    id=t.topic_id,
+                    intent=intent,
+                    label=t.label,
+                    human_label=bool(t.human_label),
+                    keywords=" / ".join(t.keywords),
+                    status=t.status,
+                    merged_into=t.merged_into,
+                    centroid=centroid,
+                    created_week=week,
+                    updated_at=_now(),
+                )
+            )
             continue
-        values: dict[str, Any] = {"keywords": " / ".join(t.keywords), "centroid": centroid, "updated_at": _now()}
+        values: dict[str, Any] = {
+            "keywords": " / ".join(t.keywords),
+            "centroid": centroid,
+            "updated_at": _now(),
+        }
         if not existing.human_label:
             values["label"] = t.label
         if existing.status not in ("ignored", "merged"):
@@ -269,43 +338,55 @@ def upsert_topics(conn: Connection, intent: str, topics: Iterable[Any], week: in
 
 def promote_emerging(conn: Connection, week: int) -> None:
     """Topics born before this week are no longer 'emerging'."""
-    conn.execute(update(Topic).where(Topic.status == "emerging", Topic.created_week < week)
-                 .values(status="active"))
+    conn.execute(
+        update(Topic).where(Topic.status == "emerging", Topic.created_week < week).values(status="active")
+    )
 
 
-def save_assignments(conn: Connection, ids: Sequence[int], assignments: Sequence[tuple[int, float]],
-                     week: int) -> None:
+def save_assignments(
+    conn: Connection, ids: Sequence[int], assignments: Sequence[tuple[int, float]], week: int
+) -> None:
     if not ids:
         return
     for chunk in chunks(ids):
         conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(chunk)))
     alive = _alive(conn, ids)
-    rows = [{"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
-            for i, (tid, sim) in zip(ids, assignments, strict=True) if int(i) in alive]
+    rows = [
+        {"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
+        for i, (tid, sim) in zip(ids, assignments, strict=True)
+        if int(i) in alive
+    ]
     if rows:
         conn.execute(insert(Assignment), rows)
 
 
-def assigned_documents(conn: Connection, intent: str, until_week: int,
-                       since_week: int | None = None) -> list[AssignedDocument]:
+def assigned_documents(
+    conn: Connection, intent: str, until_week: int, since_week: int | None = None
+) -> list[AssignedDocument]:
     """The assigned tickets of one intent up to a week, with their topic, by id.
 
     ``since_week`` (a week ordinal, inclusive): only tickets of that week or later; None = all history.
     The bound is in the query, so older tickets are never read.
     """
     A = Assignment.__table__
-    q = (select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week, A.c.topic_id)
-         .select_from(A.join(T, T.c.id == A.c.ticket_id))
-         .where(T.c.intent == intent, T.c.week <= until_week))
+    q = (
+        select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week, A.c.topic_id)
+        .select_from(A.join(T, T.c.id == A.c.ticket_id))
+        .where(T.c.intent == intent, T.c.week <= until_week)
+    )
     if since_week is not None:
         q = q.where(T.c.week >= since_week)
-    return [AssignedDocument(i, text, tokens, week, topic)
-            for i, text, tokens, week, topic in conn.execute(q.order_by(T.c.id))]
+    return [
+        AssignedDocument(i, text, tokens, week, topic)
+        for i, text, tokens, week, topic in conn.execute(q.order_by(T.c.id))
+    ]
 
 
 def first_topic_week(conn: Connection, intent: str) -> int | None:
     """The week the intent's catalogue was first fitted (its oldest topic's creation week)."""
-    return conn.execute(select(func.min(Topic.created_week)).where(Topic.intent == intent)).scalar_one_or_none()
+    return conn.execute(
+        select(func.min(Topic.created_week)).where(Topic.intent == intent)
+    ).scalar_one_or_none()
 
 
 def set_merged_into(conn: Connection, topic_id: int, target_id: int) -> None:
@@ -313,17 +394,23 @@ def set_merged_into(conn: Connection, topic_id: int, target_id: int) -> None:
 
     Topics a human ignored or merged are left alone (``upsert_topics`` keeps their status too).
     """
-    res = conn.execute(update(Topic).where(Topic.id == topic_id, Topic.merged_into.is_(None),
-                                           Topic.status != "ignored")
-                       .values(status="merged", merged_into=target_id, updated_at=_now()))
+    res = conn.execute(
+        update(Topic)
+        .where(Topic.id == topic_id, Topic.merged_into.is_(None), Topic.status != "ignored")
+        .values(status="merged", merged_into=target_id, updated_at=_now())
+    )
     if res.rowcount:
         conn.execute(update(Topic).where(Topic.merged_into == topic_id).values(merged_into=target_id))
 
 
-def refresh_topic(conn: Connection, topic_id: int, centroid: np.ndarray, keywords: Sequence[str],
-                  label: str | None) -> None:
-    values: dict[str, Any] = {"centroid": np.asarray(centroid, np.float32).tobytes(),
-                              "keywords": " / ".join(keywords), "updated_at": _now()}
+def refresh_topic(
+    conn: Connection, topic_id: int, centroid: np.ndarray, keywords: Sequence[str], label: str | None
+) -> None:
+    values: dict[str, Any] = {
+        "centroid": np.asarray(centroid, np.float32).tobytes(),
+        "keywords": " / ".join(keywords),
+        "updated_at": _now(),
+    }
     if label:
         values["label"] = label
     conn.execute(update(Topic).where(Topic.id == topic_id).values(values))
@@ -331,14 +418,19 @@ def refresh_topic(conn: Connection, topic_id: int, centroid: np.ndarray, keyword
 
 def reassign(conn: Connection, ids: Sequence[int], topic_id: int, similarities: Sequence[float]) -> None:
     """Move tickets to another topic, keeping the week they were first assigned in."""
-    stmt = (update(Assignment).where(Assignment.ticket_id == bindparam("_id"))
-            .values(topic_id=topic_id, similarity=bindparam("_sim")))
+    stmt = (
+        update(Assignment)
+        .where(Assignment.ticket_id == bindparam("_id"))
+        .values(topic_id=topic_id, similarity=bindparam("_sim"))
+    )
     conn.execute(stmt, [{"_id": int(i), "_sim": float(s)} for i, s in zip(ids, similarities, strict=True)])
 
 
 def mark_split(conn: Connection, topic_id: int) -> None:
     """A topic carved out of older ones has a history: it is 'active', not 'emerging'."""
-    conn.execute(update(Topic).where(Topic.id == topic_id, Topic.status == "emerging").values(status="active"))
+    conn.execute(
+        update(Topic).where(Topic.id == topic_id, Topic.status == "emerging").values(status="active")
+    )
 
 
 def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], week: int) -> None:
@@ -349,16 +441,23 @@ def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], we
 
 # --- counts --------------------------------------------------------------------------------
 
+
 def rebuild_counts(conn: Connection, until_week: int) -> None:
     """Recompute weekly counts and exposure volumes for every week up to ``until_week``."""
-    _count_weeks(conn, T.c.week <= until_week, WeeklyCount.week <= until_week, WeeklyVolume.week <= until_week)
+    _count_weeks(
+        conn, T.c.week <= until_week, WeeklyCount.week <= until_week, WeeklyVolume.week <= until_week
+    )
 
 
 def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
     """Recompute the counts and volumes of these weeks only, exactly as :func:`rebuild_counts` does
     (e.g. after tickets of those weeks were erased); weeks never counted are left uncounted."""
-    counted = {w for (w,) in conn.execute(select(WeeklyVolume.week).where(
-        WeeklyVolume.week.in_(sorted(set(weeks)))).distinct())}
+    counted = {
+        w
+        for (w,) in conn.execute(
+            select(WeeklyVolume.week).where(WeeklyVolume.week.in_(sorted(set(weeks)))).distinct()
+        )
+    }
     for chunk in chunks(sorted(counted)):
         _count_weeks(conn, T.c.week.in_(chunk), WeeklyCount.week.in_(chunk), WeeklyVolume.week.in_(chunk))
 
@@ -376,43 +475,86 @@ def _count_weeks(conn: Connection, tickets_in: Any, counts_in: Any, volumes_in: 
     A = Assignment.__table__
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
     sev = case(*[(T.c.severity == k, v) for k, v in SEVERITY_RANK.items()], else_=0)
-    prod, mod, bat = (func.coalesce(T.c.product_n, ""), func.coalesce(T.c.model_n, ""),
-                      func.coalesce(T.c.batch_n, ""))
+    prod, mod, bat = (
+        func.coalesce(T.c.product_n, ""),
+        func.coalesce(T.c.model_n, ""),
+        func.coalesce(T.c.batch_n, ""),
+    )
     conn.execute(delete(WeeklyCount).where(counts_in))
+
     def n_sev(name: str):  # type: ignore[no-untyped-def]
         return func.sum(case((T.c.severity == name, 1), else_=0))
 
-    sel = (select(T.c.week, T.c.intent, topic, prod, mod, bat, func.count(), func.max(sev), n_sev("safety"),
-                  n_sev("defect"), n_sev("service"))
-           .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
-           .where(tickets_in)
-           .group_by(T.c.week, T.c.intent, topic, prod, mod, bat))
-    conn.execute(insert(WeeklyCount).from_select(
-        ["week", "intent", "topic_id", "product", "model", "batch", "n", "sev_max", "n_safety", "n_defect",
-         "n_service"], sel))
+    sel = (
+        select(
+            T.c.week,
+            T.c.intent,
+            topic,
+            prod,
+            mod,
+            bat,
+            func.count(),
+            func.max(sev),
+            n_sev("safety"),
+            n_sev("defect"),
+            n_sev("service"),
+        )
+        .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+        .where(tickets_in)
+        .group_by(T.c.week, T.c.intent, topic, prod, mod, bat)
+    )
+    conn.execute(
+        insert(WeeklyCount).from_select(
+            [
+                "week",
+                "intent",
+                "topic_id",
+                "product",
+                "model",
+                "batch",
+                "n",
+                "sev_max",
+                "n_safety",
+                "n_defect",
+                "n_service",
+            ],
+            sel,
+        )
+    )
     conn.execute(delete(WeeklyVolume).where(volumes_in))
     upto, blank = tickets_in, literal("", String)
     has_p, has_b = T.c.product_n.is_not(None), T.c.batch_n.is_not(None)
     for sel in (
         select(T.c.week, blank, blank, func.count()).where(upto).group_by(T.c.week),
-        select(T.c.week, T.c.product_n, blank, func.count()).where(upto, has_p)
+        select(T.c.week, T.c.product_n, blank, func.count())
+        .where(upto, has_p)
         .group_by(T.c.week, T.c.product_n),
-        select(T.c.week, T.c.product_n, T.c.batch_n, func.count()).where(upto, has_p, has_b)
+        select(T.c.week, T.c.product_n, T.c.batch_n, func.count())
+        .where(upto, has_p, has_b)
         .group_by(T.c.week, T.c.product_n, T.c.batch_n),
     ):
         conn.execute(insert(WeeklyVolume).from_select(["week", "product", "batch", "n"], sel))
 
 
 def counts_frame_rows(conn: Connection, intent: str, from_week: int, until_week: int) -> list[Any]:
-    q = (select(WeeklyCount.week, WeeklyCount.topic_id, WeeklyCount.product, WeeklyCount.model,
-                WeeklyCount.batch, WeeklyCount.n, WeeklyCount.n_safety, WeeklyCount.n_defect, WeeklyCount.n_service)
-         .where(WeeklyCount.intent == intent, WeeklyCount.week >= from_week, WeeklyCount.week <= until_week))
+    q = select(
+        WeeklyCount.week,
+        WeeklyCount.topic_id,
+        WeeklyCount.product,
+        WeeklyCount.model,
+        WeeklyCount.batch,
+        WeeklyCount.n,
+        WeeklyCount.n_safety,
+        WeeklyCount.n_defect,
+        WeeklyCount.n_service,
+    ).where(WeeklyCount.intent == intent, WeeklyCount.week >= from_week, WeeklyCount.week <= until_week)
     return list(conn.execute(q))
 
 
 def volumes(conn: Connection, from_week: int, until_week: int) -> list[Any]:
     q = select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n).where(
-        and_(WeeklyVolume.week >= from_week, WeeklyVolume.week <= until_week))
+        and_(WeeklyVolume.week >= from_week, WeeklyVolume.week <= until_week)
+    )
     return list(conn.execute(q))
 
 
@@ -421,18 +563,31 @@ def window_counts_rows(conn: Connection, intent: str, start: datetime, end: date
     safety check's rolling window; ``week`` is 0): counted as ``rebuild_counts`` counts a week."""
     A = Assignment.__table__
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
-    prod, mod, bat = (func.coalesce(T.c.product_n, ""), func.coalesce(T.c.model_n, ""),
-                      func.coalesce(T.c.batch_n, ""))
+    prod, mod, bat = (
+        func.coalesce(T.c.product_n, ""),
+        func.coalesce(T.c.model_n, ""),
+        func.coalesce(T.c.batch_n, ""),
+    )
 
     def n_sev(name: str):  # type: ignore[no-untyped-def]
         return func.sum(case((T.c.severity == name, 1), else_=0))
 
-    q = (select(literal(0).label("week"), topic.label("topic_id"), prod.label("product"), mod.label("model"),
-                bat.label("batch"), func.count().label("n"), n_sev("safety").label("n_safety"),
-                n_sev("defect").label("n_defect"), n_sev("service").label("n_service"))
-         .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
-         .where(T.c.intent == intent, T.c.event_at >= start, T.c.event_at < end)
-         .group_by(topic, prod, mod, bat))
+    q = (
+        select(
+            literal(0).label("week"),
+            topic.label("topic_id"),
+            prod.label("product"),
+            mod.label("model"),
+            bat.label("batch"),
+            func.count().label("n"),
+            n_sev("safety").label("n_safety"),
+            n_sev("defect").label("n_defect"),
+            n_sev("service").label("n_service"),
+        )
+        .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+        .where(T.c.intent == intent, T.c.event_at >= start, T.c.event_at < end)
+        .group_by(topic, prod, mod, bat)
+    )
     return list(conn.execute(q))
 
 
@@ -444,15 +599,17 @@ def window_volumes(conn: Connection, start: datetime, end: datetime) -> list[Any
     for sel in (
         select(zero, blank, blank, func.count()).where(inside),
         select(zero, T.c.product_n, blank, func.count()).where(inside, has_p).group_by(T.c.product_n),
-        select(zero, T.c.product_n, T.c.batch_n, func.count()).where(inside, has_p, has_b)
+        select(zero, T.c.product_n, T.c.batch_n, func.count())
+        .where(inside, has_p, has_b)
         .group_by(T.c.product_n, T.c.batch_n),
     ):
         out += list(conn.execute(sel))
     return out
 
 
-def replace_surges_of_levels(conn: Connection, week: int, levels: Sequence[str], rows: Sequence[dict[str, Any]]
-                             ) -> None:
+def replace_surges_of_levels(
+    conn: Connection, week: int, levels: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
     """Replace only the rows of ``levels`` for ``week`` (the daily safety check's cells)."""
     conn.execute(delete(Surge).where(Surge.week == week, Surge.level.in_(list(levels))))
     if rows:
@@ -460,6 +617,7 @@ def replace_surges_of_levels(conn: Connection, week: int, levels: Sequence[str],
 
 
 # --- surges --------------------------------------------------------------------------------
+
 
 def replace_surges(conn: Connection, week: int, rows: Sequence[dict[str, Any]]) -> None:
     conn.execute(delete(Surge).where(Surge.week == week))
@@ -474,7 +632,9 @@ class SurgeRow:
 
     id: int
     week: int
-    level: str  # a surges.cells level (theme, theme×product, topic…, product×batch, product×safety...) or global
+    level: (
+        str  # a surges.cells level (theme, theme×product, topic…, product×batch, product×safety...) or global
+    )
     cell: str
     topic_id: int | None
     theme_id: int | None

@@ -14,4 +14,4 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]

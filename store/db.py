@@ -28,22 +28,30 @@ def make_engine(url: str) -> Engine:
     try:
         u = make_url(normalise_url(url))
     except ArgumentError as e:
-        raise StoreError("VOC_DATABASE_URL is not a database URL (use sqlite:///path/voc.sqlite3 or "
-                         "postgresql://user@host/db)") from e
+        raise StoreError(
+            "VOC_DATABASE_URL is not a database URL (use sqlite:///path/voc.sqlite3 or "
+            "postgresql://user@host/db)"
+        ) from e
     if u.get_backend_name() not in SUPPORTED:
-        raise StoreError(f"VOC_DATABASE_URL: {u.get_backend_name()!r} databases are not supported "
-                         "(use sqlite:///path/voc.sqlite3 or postgresql://user@host/db)")
+        raise StoreError(
+            f"VOC_DATABASE_URL: {u.get_backend_name()!r} databases are not supported "
+            "(use sqlite:///path/voc.sqlite3 or postgresql://user@host/db)"
+        )
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             folder = Path(u.database).expanduser().parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except FileExistsError as e:
-                raise StoreError(f"cannot create the SQLite database {u.database}: {e.filename or folder} "
-                                 "is a file, not a folder") from e
+                raise StoreError(
+                    f"cannot create the SQLite database {u.database}: {e.filename or folder} "
+                    "is a file, not a folder"
+                ) from e
             except OSError as e:
-                raise StoreError(f"cannot create the SQLite database {u.database}: "
-                                 f"{e.strerror or e} ({e.filename or folder})") from e
+                raise StoreError(
+                    f"cannot create the SQLite database {u.database}: "
+                    f"{e.strerror or e} ({e.filename or folder})"
+                ) from e
         engine = create_engine(u, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")

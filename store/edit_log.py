@@ -30,8 +30,16 @@ from voc.store.models import Assignment, CatalogueEdit, Theme, TopicLineage, Top
 from voc.store.models import Topic as TopicRow
 from voc.weeks import Week
 
-KINDS = ("topic-rename", "topic-ignore", "topic-unignore", "topic-merge", "topic-move", "topic-split",
-         "theme-rename", "theme-merge")
+KINDS = (
+    "topic-rename",
+    "topic-ignore",
+    "topic-unignore",
+    "topic-merge",
+    "topic-move",
+    "topic-split",
+    "theme-rename",
+    "theme-merge",
+)
 THEME_KINDS = frozenset({"theme-rename", "theme-merge"})  # subject_id is a theme (else a topic)
 
 
@@ -59,28 +67,61 @@ def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
-def record(conn: Connection, who: str, kind: str, subject_id: int, target_id: int | None,
-           before: dict[str, Any], after: dict[str, Any]) -> int:
+def record(
+    conn: Connection,
+    who: str,
+    kind: str,
+    subject_id: int,
+    target_id: int | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> int:
     """Log one edit (call inside the edit's transaction); returns its id."""
     if kind not in KINDS:
         raise ValueError(f"unknown edit kind {kind!r}")
-    res = conn.execute(insert(CatalogueEdit).values(
-        at=_now(), who=(who or "unknown")[:100], kind=kind, subject_id=subject_id, target_id=target_id,
-        before_json=json.dumps(before, ensure_ascii=False, sort_keys=True),
-        after_json=json.dumps(after, ensure_ascii=False, sort_keys=True)))
+    res = conn.execute(
+        insert(CatalogueEdit).values(
+            at=_now(),
+            who=(who or "unknown")[:100],
+            kind=kind,
+            subject_id=subject_id,
+            target_id=target_id,
+            before_json=json.dumps(before, ensure_ascii=False, sort_keys=True),
+            after_json=json.dumps(after, ensure_ascii=False, sort_keys=True),
+        )
+    )
     pk = res.inserted_primary_key
     assert pk is not None
     return int(pk[0])
 
 
 def _record(r: Any) -> EditRecord:
-    return EditRecord(int(r.id), r.at, r.who, r.kind, int(r.subject_id), r.target_id, json.loads(r.before_json),
-                      json.loads(r.after_json), r.undone_at, r.undone_by)
+    return EditRecord(
+        int(r.id),
+        r.at,
+        r.who,
+        r.kind,
+        int(r.subject_id),
+        r.target_id,
+        json.loads(r.before_json),
+        json.loads(r.after_json),
+        r.undone_at,
+        r.undone_by,
+    )
 
 
-_LIGHT = (CatalogueEdit.id, CatalogueEdit.at, CatalogueEdit.who, CatalogueEdit.kind, CatalogueEdit.subject_id,
-          CatalogueEdit.target_id, CatalogueEdit.before_json, CatalogueEdit.after_json, CatalogueEdit.undone_at,
-          CatalogueEdit.undone_by)
+_LIGHT = (
+    CatalogueEdit.id,
+    CatalogueEdit.at,
+    CatalogueEdit.who,
+    CatalogueEdit.kind,
+    CatalogueEdit.subject_id,
+    CatalogueEdit.target_id,
+    CatalogueEdit.before_json,
+    CatalogueEdit.after_json,
+    CatalogueEdit.undone_at,
+    CatalogueEdit.undone_by,
+)
 
 
 def get(conn: Connection, edit_id: int) -> EditRecord:
@@ -90,35 +131,47 @@ def get(conn: Connection, edit_id: int) -> EditRecord:
     return _record(r)
 
 
-def history(conn: Connection, limit: int = 100, topic_id: int | None = None,
-            theme_id: int | None = None) -> list[EditRecord]:
+def history(
+    conn: Connection, limit: int = 100, topic_id: int | None = None, theme_id: int | None = None
+) -> list[EditRecord]:
     """The latest edits first; only those of one topic (as subject, merge target or split-off topic) or one theme
     (as subject, merge target or move destination) when given."""
     q = select(*_LIGHT).order_by(CatalogueEdit.id.desc()).limit(limit)
     c = CatalogueEdit
     if topic_id is not None:
-        q = q.where(((c.subject_id == topic_id) & c.kind.like("topic-%"))
-                    | ((c.target_id == topic_id) & c.kind.in_(["topic-merge", "topic-split"])))
+        q = q.where(
+            ((c.subject_id == topic_id) & c.kind.like("topic-%"))
+            | ((c.target_id == topic_id) & c.kind.in_(["topic-merge", "topic-split"]))
+        )
     if theme_id is not None:
-        q = q.where(((c.subject_id == theme_id) & c.kind.like("theme-%"))
-                    | ((c.target_id == theme_id) & c.kind.in_(["theme-merge", "topic-move"])))
+        q = q.where(
+            ((c.subject_id == theme_id) & c.kind.like("theme-%"))
+            | ((c.target_id == theme_id) & c.kind.in_(["theme-merge", "topic-move"]))
+        )
     return [_record(r) for r in conn.execute(q)]
 
 
 # --- helpers the edit functions share (store.topic_edits, store.themes) ---------------------------
 
+
 def placement(conn: Connection, topic_id: int) -> list[Any] | None:
     """A topic's theme row as [theme_id, pinned, assigned_week], None when it has none."""
-    r = conn.execute(select(TopicTheme.theme_id, TopicTheme.pinned, TopicTheme.assigned_week)
-                     .where(TopicTheme.topic_id == topic_id)).first()
+    r = conn.execute(
+        select(TopicTheme.theme_id, TopicTheme.pinned, TopicTheme.assigned_week).where(
+            TopicTheme.topic_id == topic_id
+        )
+    ).first()
     return [int(r.theme_id), bool(r.pinned), int(r.assigned_week)] if r else None
 
 
 def _place(conn: Connection, topic_id: int, row: list[Any] | None) -> None:
     conn.execute(delete(TopicTheme).where(TopicTheme.topic_id == topic_id))
     if row is not None:
-        conn.execute(insert(TopicTheme).values(topic_id=topic_id, theme_id=row[0], pinned=bool(row[1]),
-                                               assigned_week=row[2]))
+        conn.execute(
+            insert(TopicTheme).values(
+                topic_id=topic_id, theme_id=row[0], pinned=bool(row[1]), assigned_week=row[2]
+            )
+        )
 
 
 def _restore_placement(conn: Connection, topic_id: int, row: list[Any] | None) -> None:
@@ -132,6 +185,7 @@ def _restore_placement(conn: Connection, topic_id: int, row: list[Any] | None) -
 
 # --- undo ---------------------------------------------------------------------------------------------
 
+
 def _changed(what: str) -> VocError:
     return VocError(f"cannot undo: {what} changed since (undo the later edit first, see the edit history)")
 
@@ -142,10 +196,15 @@ def undo(engine: Engine, edit_id: int, who: str) -> EditRecord:
     with engine.begin() as conn:
         e = get(conn, edit_id)
         if e.undone_at is not None:
-            raise VocError(f"edit {edit_id} was already undone ({e.undone_at:%Y-%m-%d %H:%M} by {e.undone_by})")
+            raise VocError(
+                f"edit {edit_id} was already undone ({e.undone_at:%Y-%m-%d %H:%M} by {e.undone_by})"
+            )
         _UNDO[e.kind](conn, e)
-        conn.execute(update(CatalogueEdit).where(CatalogueEdit.id == edit_id)
-                     .values(undone_at=_now(), undone_by=(who or "unknown")[:100]))
+        conn.execute(
+            update(CatalogueEdit)
+            .where(CatalogueEdit.id == edit_id)
+            .values(undone_at=_now(), undone_by=(who or "unknown")[:100])
+        )
         return get(conn, edit_id)
 
 
@@ -160,8 +219,11 @@ def _undo_topic_rename(conn: Connection, e: EditRecord) -> None:
     t = get_topic(conn, e.subject_id)
     if t.label != e.after["label"]:
         raise _changed(f"the label of topic {t.id}")
-    conn.execute(update(TopicRow).where(TopicRow.id == t.id).values(
-        label=e.before["label"], human_label=bool(e.before["human_label"]), updated_at=_now()))
+    conn.execute(
+        update(TopicRow)
+        .where(TopicRow.id == t.id)
+        .values(label=e.before["label"], human_label=bool(e.before["human_label"]), updated_at=_now())
+    )
 
 
 def _undo_status(conn: Connection, e: EditRecord) -> None:
@@ -169,7 +231,9 @@ def _undo_status(conn: Connection, e: EditRecord) -> None:
     now_ok = t.status == "ignored" if e.kind == "topic-ignore" else t.status in LIVE
     if not now_ok:
         raise _changed(f"the status of topic {t.id} (now {t.status})")
-    conn.execute(update(TopicRow).where(TopicRow.id == t.id).values(status=e.before["status"], updated_at=_now()))
+    conn.execute(
+        update(TopicRow).where(TopicRow.id == t.id).values(status=e.before["status"], updated_at=_now())
+    )
     if e.kind == "topic-ignore":
         _restore_placement(conn, t.id, e.before.get("theme"))
 
@@ -178,21 +242,38 @@ def _undo_topic_merge(conn: Connection, e: EditRecord) -> None:
     src = get_topic(conn, e.subject_id)
     final = e.after["merged_into"]
     if src.status != "merged" or src.merged_into != final:
-        raise _changed(f"topic {src.id} (now {src.status}"
-                       + (f" into {src.merged_into})" if src.merged_into else ")"))
-    conn.execute(update(TopicRow).where(TopicRow.id == src.id).values(
-        status=e.before["status"], merged_into=e.before["merged_into"], updated_at=_now()))
+        raise _changed(
+            f"topic {src.id} (now {src.status}" + (f" into {src.merged_into})" if src.merged_into else ")")
+        )
+    conn.execute(
+        update(TopicRow)
+        .where(TopicRow.id == src.id)
+        .values(status=e.before["status"], merged_into=e.before["merged_into"], updated_at=_now())
+    )
     repointed = [int(x) for x in e.before.get("repointed", [])]
     for part in chunks(repointed):
-        conn.execute(update(TopicRow).where(TopicRow.id.in_(list(part)), TopicRow.merged_into == final)
-                     .values(merged_into=src.id))
+        conn.execute(
+            update(TopicRow)
+            .where(TopicRow.id.in_(list(part)), TopicRow.merged_into == final)
+            .values(merged_into=src.id)
+        )
     # tickets that sat on the source at the merge and that a refit since moved onto the target
     for part in chunks([int(x) for x in e.before.get("tickets", [])]):
-        conn.execute(update(Assignment).where(Assignment.ticket_id.in_(list(part)), Assignment.topic_id == final)
-                     .values(topic_id=src.id))
+        conn.execute(
+            update(Assignment)
+            .where(Assignment.ticket_id.in_(list(part)), Assignment.topic_id == final)
+            .values(topic_id=src.id)
+        )
     _restore_placement(conn, src.id, e.before.get("theme"))
-    conn.execute(insert(TopicLineage).values(old_id=final, new_id=src.id, kind="human-unmerge",
-                                             week=Week.of(datetime.now()).ordinal(), created_at=_now()))
+    conn.execute(
+        insert(TopicLineage).values(
+            old_id=final,
+            new_id=src.id,
+            kind="human-unmerge",
+            week=Week.of(datetime.now()).ordinal(),
+            created_at=_now(),
+        )
+    )
 
 
 def _undo_topic_split(conn: Connection, e: EditRecord) -> None:
@@ -205,11 +286,21 @@ def _undo_topic_split(conn: Connection, e: EditRecord) -> None:
         raise _changed(f"topic {src.id} (now {src.status})")
     conn.execute(update(Assignment).where(Assignment.topic_id == new.id).values(topic_id=src.id))
     conn.execute(update(TopicRow).where(TopicRow.merged_into == new.id).values(merged_into=src.id))
-    conn.execute(update(TopicRow).where(TopicRow.id == new.id).values(status="merged", merged_into=src.id,
-                                                                     updated_at=_now()))
+    conn.execute(
+        update(TopicRow)
+        .where(TopicRow.id == new.id)
+        .values(status="merged", merged_into=src.id, updated_at=_now())
+    )
     conn.execute(delete(TopicTheme).where(TopicTheme.topic_id == new.id))
-    conn.execute(insert(TopicLineage).values(old_id=new.id, new_id=src.id, kind="human-unsplit",
-                                             week=Week.of(datetime.now()).ordinal(), created_at=_now()))
+    conn.execute(
+        insert(TopicLineage).values(
+            old_id=new.id,
+            new_id=src.id,
+            kind="human-unsplit",
+            week=Week.of(datetime.now()).ordinal(),
+            created_at=_now(),
+        )
+    )
 
 
 def _undo_topic_move(conn: Connection, e: EditRecord) -> None:
@@ -217,18 +308,30 @@ def _undo_topic_move(conn: Connection, e: EditRecord) -> None:
     if now is None or now[0] != e.after["theme"][0]:
         raise _changed(f"the theme of topic {e.subject_id}")
     before = e.before.get("theme")
-    if before is not None and conn.execute(select(Theme.status).where(Theme.id == before[0])).scalar() not in LIVE:
+    if (
+        before is not None
+        and conn.execute(select(Theme.status).where(Theme.id == before[0])).scalar() not in LIVE
+    ):
         raise VocError(f"cannot undo: theme {before[0]} is no longer live (move the topic by hand)")
     _place(conn, e.subject_id, before)
 
 
 def _undo_theme_rename(conn: Connection, e: EditRecord) -> None:
     th = _theme(conn, e.subject_id)
-    if th.label != e.after["label"] or (e.after.get("label_en") is not None and th.label_en != e.after["label_en"]):
+    if th.label != e.after["label"] or (
+        e.after.get("label_en") is not None and th.label_en != e.after["label_en"]
+    ):
         raise _changed(f"the label of theme {th.id}")
-    conn.execute(update(Theme).where(Theme.id == th.id).values(
-        label=e.before["label"], label_en=e.before["label_en"], human_label=bool(e.before["human_label"]),
-        updated_at=_now()))
+    conn.execute(
+        update(Theme)
+        .where(Theme.id == th.id)
+        .values(
+            label=e.before["label"],
+            label_en=e.before["label_en"],
+            human_label=bool(e.before["human_label"]),
+            updated_at=_now(),
+        )
+    )
 
 
 def _undo_theme_merge(conn: Connection, e: EditRecord) -> None:
@@ -238,18 +341,30 @@ def _undo_theme_merge(conn: Connection, e: EditRecord) -> None:
         raise _changed(f"theme {src.id} (now {src.status})")
     if _theme(conn, target).status not in LIVE:
         raise _changed(f"theme {target}")
-    conn.execute(update(Theme).where(Theme.id == src.id).values(
-        status=e.before["status"], merged_into=e.before["merged_into"], updated_at=_now()))
+    conn.execute(
+        update(Theme)
+        .where(Theme.id == src.id)
+        .values(status=e.before["status"], merged_into=e.before["merged_into"], updated_at=_now())
+    )
     for topic_id, pinned, week in e.before.get("members", []):
         now = placement(conn, int(topic_id))
         if now is not None and now[0] == target:
             _place(conn, int(topic_id), [src.id, pinned, week])
     for part in chunks([int(x) for x in e.before.get("repointed", [])]):
-        conn.execute(update(Theme).where(Theme.id.in_(list(part)), Theme.merged_into == target)
-                     .values(merged_into=src.id))
+        conn.execute(
+            update(Theme)
+            .where(Theme.id.in_(list(part)), Theme.merged_into == target)
+            .values(merged_into=src.id)
+        )
 
 
-_UNDO = {"topic-rename": _undo_topic_rename, "topic-ignore": _undo_status, "topic-unignore": _undo_status,
-         "topic-merge": _undo_topic_merge, "topic-move": _undo_topic_move, "topic-split": _undo_topic_split,
-         "theme-rename": _undo_theme_rename,
-         "theme-merge": _undo_theme_merge}
+_UNDO = {
+    "topic-rename": _undo_topic_rename,
+    "topic-ignore": _undo_status,
+    "topic-unignore": _undo_status,
+    "topic-merge": _undo_topic_merge,
+    "topic-move": _undo_topic_move,
+    "topic-split": _undo_topic_split,
+    "theme-rename": _undo_theme_rename,
+    "theme-merge": _undo_theme_merge,
+}

@@ -78,8 +78,9 @@ def erase_tickets(conn: Connection, source: str, deletions: Sequence[Deletion]) 
     pks = [pk for pk, _ in found.values()]
     quoted: dict[int, list[str]] = {}
     for pk_chunk in chunks(pks):
-        for week, text in conn.execute(select(T.c.week, T.c.text_clean).where(T.c.id.in_(pk_chunk),
-                                                                             T.c.text_clean.is_not(None))):
+        for week, text in conn.execute(
+            select(T.c.week, T.c.text_clean).where(T.c.id.in_(pk_chunk), T.c.text_clean.is_not(None))
+        ):
             quoted.setdefault(week, []).append(text)
     for pk_chunk in chunks(pks):
         conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(pk_chunk)))
@@ -89,8 +90,11 @@ def erase_tickets(conn: Connection, source: str, deletions: Sequence[Deletion]) 
     locations = {d.location: d.ticket_id for d in deletions if d.location}
     loc_list = sorted(locations)
     for loc_chunk in chunks(loc_list):
-        gone = (delete(QuarantinedRow).where(QuarantinedRow.source == source, QuarantinedRow.location.in_(loc_chunk))
-                .returning(QuarantinedRow.location))
+        gone = (
+            delete(QuarantinedRow)
+            .where(QuarantinedRow.source == source, QuarantinedRow.location.in_(loc_chunk))
+            .returning(QuarantinedRow.location)
+        )
         for (loc,) in conn.execute(gone):
             quarantined.add(locations[loc])
     if quoted:
@@ -102,11 +106,17 @@ def erase_tickets(conn: Connection, source: str, deletions: Sequence[Deletion]) 
     erased = sorted(set(found) | quarantined)
     if erased:
         now = datetime.now().replace(microsecond=0)
-        conn.execute(insert(Erasure), [dict(source=source, source_id=sid, reason=by_id[sid].reason, erased_at=now)
-                                       for sid in erased])
+        conn.execute(
+            insert(Erasure),
+            [dict(source=source, source_id=sid, reason=by_id[sid].reason, erased_at=now) for sid in erased],
+        )
         # ids and counts only: the erased text never reaches a log
-        log.info("%s: erased %d ticket(s) deleted at the source (ids %s)", source, len(erased),
-                 ", ".join(erased[:50]) + (" ..." if len(erased) > 50 else ""))
+        log.info(
+            "%s: erased %d ticket(s) deleted at the source (ids %s)",
+            source,
+            len(erased),
+            ", ".join(erased[:50]) + (" ..." if len(erased) > 50 else ""),
+        )
     return erased
 
 
@@ -156,8 +166,14 @@ def _drop_briefs_quoting(conn: Connection, quoted: dict[int, list[str]]) -> None
     for id_chunk in chunks([bid for bid, _ in gone]):
         conn.execute(delete(B).where(B.id.in_(id_chunk)))
     if gone:
-        log.info("erasure: %d rendered brief file(s) quoted an erased ticket and were deleted; render them "
-                 "again with `voc brief`", len(gone))
+        log.info(
+            "erasure: %d rendered brief file(s) quoted an erased ticket and were deleted; render them "
+            "again with `voc brief`",
+            len(gone),
+        )
     if unread:
-        log.warning("erasure: %d rendered brief file(s) of the erased tickets' weeks could not be read to check "
-                    "for quotes (moved, or recorded with a relative path); check them by hand", unread)
+        log.warning(
+            "erasure: %d rendered brief file(s) of the erased tickets' weeks could not be read to check "
+            "for quotes (moved, or recorded with a relative path); check them by hand",
+            unread,
+        )

@@ -13,11 +13,21 @@ from sqlalchemy import Engine, insert
 from voc.store.models import BriefRendered
 
 
-def record(engine: Engine, kind: str, period: str, lang: str, fmt: str, path: Path, content: str | bytes) -> None:
+def record(
+    engine: Engine, kind: str, period: str, lang: str, fmt: str, path: Path, content: str | bytes
+) -> None:
     """One written file: ``kind`` weekly | review, ``period`` 2026-W47 | 2026-Q4, its absolute path (found
     from any working directory) and the SHA-256 of its content."""
     data = content.encode("utf-8") if isinstance(content, str) else content
     with engine.begin() as conn:
-        conn.execute(insert(BriefRendered).values(
-            kind=kind, period=period, lang=lang, fmt=fmt, path=str(path.resolve()),
-            sha256=hashlib.sha256(data).hexdigest(), created_at=datetime.now().replace(microsecond=0)))
+        conn.execute(
+            insert(BriefRendered).values(
+                kind=kind,
+                period=period,
+                lang=lang,
+                fmt=fmt,
+                path=str(path.resolve()),
+                sha256=hashlib.sha256(data).hexdigest(),
+                created_at=datetime.now().replace(microsecond=0),
+            )
+        )

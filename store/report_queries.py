@@ -21,7 +21,9 @@ A = Assignment.__table__
 # The service KPIs' definitions, per ticket (the one place they are written): the brief's weekly rates
 # (kpi_rows) and the review's per-team sums (kpi_sums_by_agent) both count these.
 TIMED = T.c.hours_to_close.is_not(None)  # has a close time: the base of the closed-within rates
-FCR = and_(func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0)  # first contact
+FCR = and_(
+    func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0
+)  # first contact
 CLOSED_24H = and_(TIMED, T.c.hours_to_close <= 24)
 CLOSED_48H = and_(TIMED, T.c.hours_to_close <= 48)
 REOPENED = func.coalesce(T.c.reopened, False).is_(True)
@@ -36,28 +38,42 @@ def kpi_rows(conn: Connection, from_week: int, until_week: int) -> dict[int, dic
         den = func.sum(case((base, 1.0), else_=0.0)) if base is not None else func.count()
         return cast(num, Float) / func.nullif(den, 0)
 
-    q = (select(
-        T.c.week,
-        func.count().label("tickets"),
-        func.sum(case((T.c.intent == "complaint", 1), else_=0)).label("complaints"),
-        share(FCR).label("fcr_rate"),
-        share(CLOSED_24H, TIMED).label("closed_24h"),
-        share(CLOSED_48H, TIMED).label("closed_48h"),
-        share(REOPENED).label("reopen_rate"),
-        share(TRANSFERRED).label("transfer_rate"),
-    ).where(T.c.week >= from_week, T.c.week <= until_week).group_by(T.c.week))
+    q = (
+        select(
+            T.c.week,
+            func.count().label("tickets"),
+            func.sum(case((T.c.intent == "complaint", 1), else_=0)).label("complaints"),
+            share(FCR).label("fcr_rate"),
+            share(CLOSED_24H, TIMED).label("closed_24h"),
+            share(CLOSED_48H, TIMED).label("closed_48h"),
+            share(REOPENED).label("reopen_rate"),
+            share(TRANSFERRED).label("transfer_rate"),
+        )
+        .where(T.c.week >= from_week, T.c.week <= until_week)
+        .group_by(T.c.week)
+    )
     return {r.week: dict(r._mapping) for r in conn.execute(q)}
 
 
-def cell_history(conn: Connection, intent: str | Sequence[str], topic_id: int | Sequence[int] | None,
-                 product: str | None, model: str | None, batch: str | None, from_week: int, until_week: int,
-                 *, safety_only: bool = False) -> dict[int, int]:
+def cell_history(
+    conn: Connection,
+    intent: str | Sequence[str],
+    topic_id: int | Sequence[int] | None,
+    product: str | None,
+    model: str | None,
+    batch: str | None,
+    from_week: int,
+    until_week: int,
+    *,
+    safety_only: bool = False,
+) -> dict[int, int]:
     """Weekly counts of one cell: an intent (or several), a topic (or a theme's topics), a product,
     model and batch when given; ``safety_only`` counts the safety-severity tickets only."""
     intents = [intent] if isinstance(intent, str) else list(intent)
     n = WeeklyCount.n_safety if safety_only else WeeklyCount.n
     q = select(WeeklyCount.week, func.sum(n)).where(
-        WeeklyCount.intent.in_(intents), WeeklyCount.week >= from_week, WeeklyCount.week <= until_week)
+        WeeklyCount.intent.in_(intents), WeeklyCount.week >= from_week, WeeklyCount.week <= until_week
+    )
     if isinstance(topic_id, int):
         q = q.where(WeeklyCount.topic_id == topic_id)
     elif topic_id is not None:
@@ -101,11 +117,20 @@ def cell_histories(conn: Connection, cells: Iterable[C]) -> dict[C, dict[int, in
         return {}
     W = WeeklyCount
     # summed over the product, model and batch when no cell asks for one (most cells are whole topics)
-    keys = [W.week, W.intent, W.topic_id] + [col for col, name in (
-        (W.product, "product"), (W.model, "model"), (W.batch, "batch")) if any(getattr(c, name) for c in cells)]
-    q = select(*keys, func.sum(W.n).label("n"), func.sum(W.n_safety).label("n_safety")).where(
-        W.intent.in_(sorted({i for c in cells for i in c.intents})),
-        W.week >= min(c.first for c in cells), W.week <= max(c.last for c in cells)).group_by(*keys)
+    keys = [W.week, W.intent, W.topic_id] + [
+        col
+        for col, name in ((W.product, "product"), (W.model, "model"), (W.batch, "batch"))
+        if any(getattr(c, name) for c in cells)
+    ]
+    q = (
+        select(*keys, func.sum(W.n).label("n"), func.sum(W.n_safety).label("n_safety"))
+        .where(
+            W.intent.in_(sorted({i for c in cells for i in c.intents})),
+            W.week >= min(c.first for c in cells),
+            W.week <= max(c.last for c in cells),
+        )
+        .group_by(*keys)
+    )
     if all(c.topics is not None for c in cells):
         q = q.where(W.topic_id.in_(sorted({t for c in cells for t in _topic_ids(c.topics)})))
     rows = conn.execute(q).all()
@@ -114,11 +139,18 @@ def cell_histories(conn: Connection, cells: Iterable[C]) -> dict[C, dict[int, in
         by_topic[r.topic_id].append(r)
     out: dict[C, dict[int, int]] = {}
     for c in cells:
-        candidates = rows if c.topics is None else [r for t in _topic_ids(c.topics) for r in by_topic.get(t, ())]
+        candidates = (
+            rows if c.topics is None else [r for t in _topic_ids(c.topics) for r in by_topic.get(t, ())]
+        )
         series: dict[int, int] = {}
         for r in candidates:
-            if (r.intent in c.intents and c.first <= r.week <= c.last and (not c.product or r.product == c.product)
-                    and (not c.model or r.model == c.model) and (not c.batch or r.batch == c.batch)):
+            if (
+                r.intent in c.intents
+                and c.first <= r.week <= c.last
+                and (not c.product or r.product == c.product)
+                and (not c.model or r.model == c.model)
+                and (not c.batch or r.batch == c.batch)
+            ):
                 series[r.week] = series.get(r.week, 0) + ((r.n_safety if c.safety_only else r.n) or 0)
         out[c] = series
     return out
@@ -131,13 +163,23 @@ def _topic_ids(topics: int | Sequence[int] | None) -> list[int]:
     return [topics] if isinstance(topics, int) else list(dict.fromkeys(topics))
 
 
-def cell_topics(conn: Connection, week: int, product: str | None, batch: str | None,
-                intents: Sequence[str] = ("complaint",), *, safety_only: bool = False) -> dict[int, int]:
+def cell_topics(
+    conn: Connection,
+    week: int,
+    product: str | None,
+    batch: str | None,
+    intents: Sequence[str] = ("complaint",),
+    *,
+    safety_only: bool = False,
+) -> dict[int, int]:
     """Tickets per topic of one product (and batch) in a week: what a product-level cell is about
     (``safety_only``: its safety-severity tickets)."""
     n = WeeklyCount.n_safety if safety_only else WeeklyCount.n
-    q = (select(WeeklyCount.topic_id, func.sum(n))
-         .where(WeeklyCount.intent.in_(list(intents)), WeeklyCount.week == week).group_by(WeeklyCount.topic_id))
+    q = (
+        select(WeeklyCount.topic_id, func.sum(n))
+        .where(WeeklyCount.intent.in_(list(intents)), WeeklyCount.week == week)
+        .group_by(WeeklyCount.topic_id)
+    )
     if product:
         q = q.where(WeeklyCount.product == product)
     if batch:
@@ -146,14 +188,19 @@ def cell_topics(conn: Connection, week: int, product: str | None, batch: str | N
 
 
 def topic_counts(conn: Connection, intent: str, week: int) -> dict[int, int]:
-    q = (select(WeeklyCount.topic_id, func.sum(WeeklyCount.n))
-         .where(WeeklyCount.intent == intent, WeeklyCount.week == week).group_by(WeeklyCount.topic_id))
+    q = (
+        select(WeeklyCount.topic_id, func.sum(WeeklyCount.n))
+        .where(WeeklyCount.intent == intent, WeeklyCount.week == week)
+        .group_by(WeeklyCount.topic_id)
+    )
     return {t: int(n) for t, n in conn.execute(q)}
 
 
 def _members(conn: Connection, topic_id: int) -> list[int]:
     """The topic and every topic merged into it (their tickets count as the topic's)."""
-    merged = conn.execute(select(Topic.id).where(Topic.merged_into == topic_id).order_by(Topic.id)).scalars().all()
+    merged = (
+        conn.execute(select(Topic.id).where(Topic.merged_into == topic_id).order_by(Topic.id)).scalars().all()
+    )
     return [topic_id, *merged]
 
 
@@ -161,14 +208,25 @@ def members_of(conn: Connection, topic_ids: Collection[int]) -> dict[int, list[i
     """:func:`_members` of each topic, in one read."""
     merged: dict[int, list[int]] = {t: [] for t in topic_ids}
     if merged:
-        for tid, into in conn.execute(select(Topic.id, Topic.merged_into).where(
-                Topic.merged_into.in_(sorted(merged))).order_by(Topic.id)):
+        for tid, into in conn.execute(
+            select(Topic.id, Topic.merged_into)
+            .where(Topic.merged_into.in_(sorted(merged)))
+            .order_by(Topic.id)
+        ):
             merged[into].append(tid)
     return {t: [t, *m] for t, m in merged.items()}
 
 
-def quotes(conn: Connection, topic_id: int, week_from: int, week_to: int, product: str | None = None,
-           batch: str | None = None, k: int = 3, candidates: int = 60) -> list[tuple[str, str]]:
+def quotes(
+    conn: Connection,
+    topic_id: int,
+    week_from: int,
+    week_to: int,
+    product: str | None = None,
+    batch: str | None = None,
+    k: int = 3,
+    candidates: int = 60,
+) -> list[tuple[str, str]]:
     """Up to k redacted quotes: the most typical first, then ones unlike those already chosen.
 
     Walks the (topic, similarity) index from the top, so a topic with 10k tickets a week costs
@@ -180,11 +238,19 @@ def quotes(conn: Connection, topic_id: int, week_from: int, week_to: int, produc
     # Equal similarities (near-identical texts) are common: ties go by ticket id, latest first (the
     # order SQLite's index walk gives anyway; PostgreSQL's sort left it undefined)
     for member in _members(conn, topic_id):
-        q = (select(T.c.text_clean, T.c.lang, A.c.similarity)
-             .select_from(A.join(T, A.c.ticket_id == T.c.id))
-             .where(A.c.topic_id == member, T.c.week >= week_from, T.c.week <= week_to,
-                    T.c.text_clean.is_not(None), func.length(T.c.text_clean) >= 6)
-             .order_by(A.c.similarity.desc(), A.c.ticket_id.desc()).limit(candidates))
+        q = (
+            select(T.c.text_clean, T.c.lang, A.c.similarity)
+            .select_from(A.join(T, A.c.ticket_id == T.c.id))
+            .where(
+                A.c.topic_id == member,
+                T.c.week >= week_from,
+                T.c.week <= week_to,
+                T.c.text_clean.is_not(None),
+                func.length(T.c.text_clean) >= 6,
+            )
+            .order_by(A.c.similarity.desc(), A.c.ticket_id.desc())
+            .limit(candidates)
+        )
         if product:
             q = q.where(T.c.product_n == product)
         if batch:
@@ -199,7 +265,7 @@ def _pick_quotes(rows: list[Any], k: int, candidates: int) -> list[tuple[str, st
     chosen: list[tuple[str, str]] = []
     grams: list[set[str]] = []
     for text, lang, _ in rows[:candidates]:
-        g = {text[i:i + 2] for i in range(len(text) - 1)}
+        g = {text[i : i + 2] for i in range(len(text) - 1)}
         if any(len(g & h) / max(1, len(g | h)) > 0.45 for h in grams):
             continue
         chosen.append((text[:280], lang or ""))
@@ -227,7 +293,9 @@ class QuoteSpec(Protocol):
 Q = TypeVar("Q", bound=QuoteSpec)
 
 
-def quote_sets(conn: Connection, specs: Iterable[Q], k: int = 3, candidates: int = 60) -> dict[Q, list[tuple[str, str]]]:
+def quote_sets(
+    conn: Connection, specs: Iterable[Q], k: int = 3, candidates: int = 60
+) -> dict[Q, list[tuple[str, str]]]:
     """:func:`quotes` of every spec in two reads: the merged topics, then the candidate tickets of all
     the topics in the specs' weeks (the brief's quote sets are all of one week), ordered and filtered
     here as :func:`quotes` orders them (similarity descending, then ticket id descending)."""
@@ -239,12 +307,26 @@ def quote_sets(conn: Connection, specs: Iterable[Q], k: int = 3, candidates: int
     # "ticket_id IN (the weeks' tickets)" starts from the week index on both databases; with the join
     # alone SQLite (no statistics) walks every week of each topic's assignments instead (75 vs 6 ms on
     # 100k tickets)
-    q = (select(A.c.topic_id, A.c.ticket_id, A.c.similarity, T.c.text_clean, T.c.lang, T.c.week, T.c.product_n,
-                T.c.batch_n)
-         .select_from(A.join(T, A.c.ticket_id == T.c.id))
-         .where(A.c.topic_id.in_(sorted({m for ms in members.values() for m in ms})),
-                A.c.ticket_id.in_(select(T.c.id).where(*weeks)), *weeks,
-                T.c.text_clean.is_not(None), func.length(T.c.text_clean) >= 6))
+    q = (
+        select(
+            A.c.topic_id,
+            A.c.ticket_id,
+            A.c.similarity,
+            T.c.text_clean,
+            T.c.lang,
+            T.c.week,
+            T.c.product_n,
+            T.c.batch_n,
+        )
+        .select_from(A.join(T, A.c.ticket_id == T.c.id))
+        .where(
+            A.c.topic_id.in_(sorted({m for ms in members.values() for m in ms})),
+            A.c.ticket_id.in_(select(T.c.id).where(*weeks)),
+            *weeks,
+            T.c.text_clean.is_not(None),
+            func.length(T.c.text_clean) >= 6,
+        )
+    )
     by_topic: dict[int, list[Any]] = defaultdict(list)
     for r in conn.execute(q):
         by_topic[r.topic_id].append(r)
@@ -254,8 +336,13 @@ def quote_sets(conn: Connection, specs: Iterable[Q], k: int = 3, candidates: int
     for s in specs:
         picked: list[Any] = []
         for member in members[s.topic]:
-            walk = (r for r in by_topic.get(member, ()) if s.first <= r.week <= s.last
-                    and (not s.product or r.product_n == s.product) and (not s.batch or r.batch_n == s.batch))
+            walk = (
+                r
+                for r in by_topic.get(member, ())
+                if s.first <= r.week <= s.last
+                and (not s.product or r.product_n == s.product)
+                and (not s.batch or r.batch_n == s.batch)
+            )
             picked += [(r.text_clean, r.lang, r.similarity) for r in islice(walk, candidates)]
         out[s] = _pick_quotes(picked, k, candidates)
     return out
@@ -263,10 +350,17 @@ def quote_sets(conn: Connection, specs: Iterable[Q], k: int = 3, candidates: int
 
 def workaround(conn: Connection, topic_id: int, week_from: int, week_to: int) -> str | None:
     """The most frequent (redacted) resolution in the topic: what agents already do that works."""
-    q = (select(T.c.resolution_clean)
-         .select_from(A.join(T, A.c.ticket_id == T.c.id))
-         .where(A.c.topic_id.in_(_members(conn, topic_id)), T.c.week >= week_from, T.c.week <= week_to,
-                T.c.resolution_clean.is_not(None)).limit(2000))
+    q = (
+        select(T.c.resolution_clean)
+        .select_from(A.join(T, A.c.ticket_id == T.c.id))
+        .where(
+            A.c.topic_id.in_(_members(conn, topic_id)),
+            T.c.week >= week_from,
+            T.c.week <= week_to,
+            T.c.resolution_clean.is_not(None),
+        )
+        .limit(2000)
+    )
     c = Counter(r[0].strip() for r in conn.execute(q) if r[0] and r[0].strip())
     if not c:
         return None
@@ -294,8 +388,19 @@ class ActionRecord:
 def actions(conn: Connection) -> list[ActionRecord]:
     """Every action item, by id."""
     a = ActionItemRow
-    q = select(a.id, a.topic_id, a.product, a.batch, a.owner, a.status, a.due, a.fix_date, a.note,
-               a.created_at, a.updated_at).order_by(a.id)
+    q = select(
+        a.id,
+        a.topic_id,
+        a.product,
+        a.batch,
+        a.owner,
+        a.status,
+        a.due,
+        a.fix_date,
+        a.note,
+        a.created_at,
+        a.updated_at,
+    ).order_by(a.id)
     return [ActionRecord(*r) for r in conn.execute(q)]
 
 
@@ -309,11 +414,14 @@ class FailedAlert(NamedTuple):
 
 def failed_alerts(conn: Connection, from_week: int) -> list[FailedAlert]:
     q = select(AlertSent.channel, AlertSent.recipient, AlertSent.error).where(
-        AlertSent.status.in_(["failed", "unknown"]), AlertSent.week >= from_week)
+        AlertSent.status.in_(["failed", "unknown"]), AlertSent.week >= from_week
+    )
     return [FailedAlert(*r) for r in conn.execute(q)]
 
 
-def weekly_totals(conn: Connection, from_week: int, until_week: int, intent: str | None = None) -> dict[int, int]:
+def weekly_totals(
+    conn: Connection, from_week: int, until_week: int, intent: str | None = None
+) -> dict[int, int]:
     q = select(T.c.week, func.count()).where(T.c.week >= from_week, T.c.week <= until_week)
     if intent:
         q = q.where(T.c.intent == intent)
@@ -341,9 +449,21 @@ def kpi_sums_by_agent(conn: Connection, from_week: int, until_week: int) -> list
     def n(cond: Any) -> Any:
         return func.sum(case((cond, 1), else_=0))
 
-    q = (select(T.c.week, T.c.agent, T.c.channel, func.count().label("n"), n(FCR).label("fcr"),
-                n(TIMED).label("timed"), n(CLOSED_24H).label("h24"), n(REOPENED).label("reopen"),
-                n(TRANSFERRED).label("transfer"))
-         .where(T.c.week >= from_week, T.c.week <= until_week)
-         .group_by(T.c.week, T.c.agent, T.c.channel))
-    return [AgentKpiSums(int(r.week), r.agent, r.channel, *(int(v or 0) for v in r[3:])) for r in conn.execute(q)]
+    q = (
+        select(
+            T.c.week,
+            T.c.agent,
+            T.c.channel,
+            func.count().label("n"),
+            n(FCR).label("fcr"),
+            n(TIMED).label("timed"),
+            n(CLOSED_24H).label("h24"),
+            n(REOPENED).label("reopen"),
+            n(TRANSFERRED).label("transfer"),
+        )
+        .where(T.c.week >= from_week, T.c.week <= until_week)
+        .group_by(T.c.week, T.c.agent, T.c.channel)
+    )
+    return [
+        AgentKpiSums(int(r.week), r.agent, r.channel, *(int(v or 0) for v in r[3:])) for r in conn.execute(q)
+    ]

@@ -39,11 +39,15 @@ def week_lock(engine: Engine, week: int, label: str) -> Iterator[None]:
             conn.execute(insert(RunLock).values(week=week, holder=holder, acquired_at=now))
     except IntegrityError:
         with engine.connect() as conn:
-            row = conn.execute(select(RunLock.holder, RunLock.acquired_at).where(RunLock.week == week)).first()
+            row = conn.execute(
+                select(RunLock.holder, RunLock.acquired_at).where(RunLock.week == week)
+            ).first()
         who = f"{row.holder} since {row.acquired_at:%Y-%m-%d %H:%M}" if row else "another process"
-        raise RunInProgress(f"a weekly run for {label} is already in progress ({who}); "
-                            "wait for it to finish (a lock of a process that is gone is taken over at once "
-                            "on the same host, after 6 h from another host)") from None
+        raise RunInProgress(
+            f"a weekly run for {label} is already in progress ({who}); "
+            "wait for it to finish (a lock of a process that is gone is taken over at once "
+            "on the same host, after 6 h from another host)"
+        ) from None
     try:
         yield
     finally:

@@ -39,6 +39,7 @@ def _now() -> datetime:
 
 # --- the two reads other stages use --------------------------------------------------------
 
+
 def topic_theme_map(conn: Connection) -> dict[int, int]:
     """Merge-resolved topic id -> theme id, for themes that are active or emerging.
 
@@ -46,8 +47,11 @@ def topic_theme_map(conn: Connection) -> dict[int, int]:
     is also listed, with its target's theme. Ignored topics have no theme.
     """
     live = set(conn.execute(select(Theme.id).where(Theme.status.in_(sorted(LIVE)))).scalars())
-    out = {int(t): int(th) for t, th in conn.execute(select(TopicTheme.topic_id, TopicTheme.theme_id))
-           if th in live}
+    out = {
+        int(t): int(th)
+        for t, th in conn.execute(select(TopicTheme.topic_id, TopicTheme.theme_id))
+        if th in live
+    }
     for tid, into in conn.execute(select(Topic.id, Topic.merged_into).where(Topic.merged_into.is_not(None))):
         if into in out and tid not in out:
             out[int(tid)] = out[into]
@@ -57,31 +61,51 @@ def topic_theme_map(conn: Connection) -> dict[int, int]:
 def load_themes(conn: Connection) -> list[ThemeRecord]:
     """Every theme (all statuses) by id, with the live topics of the live ones."""
     members: dict[int, list[int]] = {}
-    for tid, th in conn.execute(select(TopicTheme.topic_id, TopicTheme.theme_id).order_by(TopicTheme.topic_id)):
+    for tid, th in conn.execute(
+        select(TopicTheme.topic_id, TopicTheme.theme_id).order_by(TopicTheme.topic_id)
+    ):
         members.setdefault(int(th), []).append(int(tid))
-    return [ThemeRecord(id=r.id, label=r.label, label_en=r.label_en, human_label=bool(r.human_label), status=r.status,
-                        created_week=r.created_week,
-                        topic_ids=tuple(members.get(r.id, ())) if r.status in LIVE else (),
-                        merged_into=r.merged_into)
-            for r in conn.execute(select(Theme.__table__).order_by(Theme.id))]
+    return [
+        ThemeRecord(
+            id=r.id,
+            label=r.label,
+            label_en=r.label_en,
+            human_label=bool(r.human_label),
+            status=r.status,
+            created_week=r.created_week,
+            topic_ids=tuple(members.get(r.id, ())) if r.status in LIVE else (),
+            merged_into=r.merged_into,
+        )
+        for r in conn.execute(select(Theme.__table__).order_by(Theme.id))
+    ]
 
 
 # --- what the topic stage reads and writes -------------------------------------------------
+
 
 def topic_rows(conn: Connection, until_week: int) -> tuple[list[Any], list[Any]]:
     """(tickets, topics): every assigned ticket up to a week as (topic_id merge-resolved, intent, lang,
     tokens, product_n), and the live topics (id, intent, label, status, centroid). Ignored topics are left out."""
     T, A = TicketRow.__table__, Assignment.__table__
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
-    q = (select(topic.label("topic_id"), T.c.intent, T.c.lang, T.c.tokens, T.c.product_n)
-         .select_from(A.join(T, T.c.id == A.c.ticket_id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
-         .where(T.c.week <= until_week))
-    topics = list(conn.execute(select(Topic.id, Topic.intent, Topic.label, Topic.status, Topic.centroid)
-                               .where(Topic.status.in_(sorted(LIVE))).order_by(Topic.id)))
+    q = (
+        select(topic.label("topic_id"), T.c.intent, T.c.lang, T.c.tokens, T.c.product_n)
+        .select_from(A.join(T, T.c.id == A.c.ticket_id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+        .where(T.c.week <= until_week)
+    )
+    topics = list(
+        conn.execute(
+            select(Topic.id, Topic.intent, Topic.label, Topic.status, Topic.centroid)
+            .where(Topic.status.in_(sorted(LIVE)))
+            .order_by(Topic.id)
+        )
+    )
     return list(conn.execute(q)), topics
 
 
-THEME_HISTORY = "themes-history"  # artifact: the theme profile sums of earlier weeks (flows.topic_stage.theme_topics)
+THEME_HISTORY = (
+    "themes-history"  # artifact: the theme profile sums of earlier weeks (flows.topic_stage.theme_topics)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +122,11 @@ def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> l
     """Every assigned ticket of weeks ``from_week`` (None: the first) .. ``until_week``: what the theme
     profiles are built from."""
     T, A = TicketRow.__table__, Assignment.__table__
-    q = (select(A.c.topic_id, T.c.lang, T.c.tokens, T.c.product_n)
-         .select_from(A.join(T, T.c.id == A.c.ticket_id)).where(T.c.week <= until_week))
+    q = (
+        select(A.c.topic_id, T.c.lang, T.c.tokens, T.c.product_n)
+        .select_from(A.join(T, T.c.id == A.c.ticket_id))
+        .where(T.c.week <= until_week)
+    )
     if from_week is not None:
         q = q.where(T.c.week >= from_week)
     return [AssignedTicket(t, lang, tokens, product) for t, lang, tokens, product in conn.execute(q)]
@@ -111,19 +138,34 @@ def week_fingerprints(conn: Connection, before_week: int) -> dict[int, list[floa
     tickets), in SQL over ids, assignments and lengths: it changes when a ticket of the week is added,
     erased, moved to another week or topic, reassigned or re-understood."""
     T, A = TicketRow.__table__, Assignment.__table__
-    q = (select(T.c.week, func.count(), func.sum(A.c.ticket_id), func.sum(A.c.topic_id),
-                func.sum(A.c.topic_id * (A.c.ticket_id % 65521)), func.sum(A.c.similarity),
-                func.sum(func.length(T.c.tokens)), func.sum(func.length(T.c.product_n)),
-                func.sum(case((T.c.lang == "en", 1), else_=0)))
-         .select_from(A.join(T, T.c.id == A.c.ticket_id)).where(T.c.week < before_week).group_by(T.c.week))
-    return {int(r[0]): [int(v or 0) for v in r[1:5]] + [float(r[5] or 0.0)] + [int(v or 0) for v in r[6:]]
-            for r in conn.execute(q)}
+    q = (
+        select(
+            T.c.week,
+            func.count(),
+            func.sum(A.c.ticket_id),
+            func.sum(A.c.topic_id),
+            func.sum(A.c.topic_id * (A.c.ticket_id % 65521)),
+            func.sum(A.c.similarity),
+            func.sum(func.length(T.c.tokens)),
+            func.sum(func.length(T.c.product_n)),
+            func.sum(case((T.c.lang == "en", 1), else_=0)),
+        )
+        .select_from(A.join(T, T.c.id == A.c.ticket_id))
+        .where(T.c.week < before_week)
+        .group_by(T.c.week)
+    )
+    return {
+        int(r[0]): [int(v or 0) for v in r[1:5]] + [float(r[5] or 0.0)] + [int(v or 0) for v in r[6:]]
+        for r in conn.execute(q)
+    }
 
 
 def merged_into_map(conn: Connection) -> dict[int, int]:
     """Topic id -> the topic it is merged into, for merged topics (as counts resolve them)."""
-    return {int(t): int(m) for t, m in conn.execute(select(Topic.id, Topic.merged_into)
-                                                    .where(Topic.merged_into.is_not(None)))}
+    return {
+        int(t): int(m)
+        for t, m in conn.execute(select(Topic.id, Topic.merged_into).where(Topic.merged_into.is_not(None)))
+    }
 
 
 def live_topics(conn: Connection) -> list[TopicRecord]:
@@ -133,8 +175,10 @@ def live_topics(conn: Connection) -> list[TopicRecord]:
 
 
 def known_themes(conn: Connection) -> list[KnownTheme]:
-    return [KnownTheme(r.id, r.status, r.merged_into, bool(r.human_label), r.label, r.label_en)
-            for r in conn.execute(select(Theme.__table__).order_by(Theme.id))]
+    return [
+        KnownTheme(r.id, r.status, r.merged_into, bool(r.human_label), r.label, r.label_en)
+        for r in conn.execute(select(Theme.__table__).order_by(Theme.id))
+    ]
 
 
 def memberships(conn: Connection) -> tuple[dict[int, int], set[int]]:
@@ -166,23 +210,41 @@ def save_update(conn: Connection, upd: ThemeUpdate, week: int, emerging_topics: 
     changed = [(t, th) for t, th in upd.membership.items() if prev.get(t) != th]
     if changed:
         conn.execute(delete(TopicTheme).where(TopicTheme.topic_id.in_([t for t, _ in changed])))
-        conn.execute(insert(TopicTheme), [{"topic_id": t, "theme_id": th, "pinned": t in pinned, "assigned_week": week}
-                                          for t, th in changed])
+        conn.execute(
+            insert(TopicTheme),
+            [
+                {"topic_id": t, "theme_id": th, "pinned": t in pinned, "assigned_week": week}
+                for t, th in changed
+            ],
+        )
     for th, tids in sorted(members.items()):
         label, label_en = upd.labels.get(th, ("", None))
         created = existing[th].created_week if th in existing else week
         status = EMERGING if created == week and all(t in emerging for t in tids) else ACTIVE
         if th not in existing:
-            conn.execute(insert(Theme).values(id=th, label=label or f"theme {th}", label_en=label_en, human_label=False,
-                                              status=status, merged_into=None, created_week=week, updated_at=_now()))
+            conn.execute(
+                insert(Theme).values(
+                    id=th,
+                    label=label or f"theme {th}",
+                    label_en=label_en,
+                    human_label=False,
+                    status=status,
+                    merged_into=None,
+                    created_week=week,
+                    updated_at=_now(),
+                )
+            )
             continue
         values: dict[str, Any] = {"status": status, "merged_into": None, "updated_at": _now()}
         if not existing[th].human_label:
             values.update(label=label or f"theme {th}", label_en=label_en)
         conn.execute(update(Theme).where(Theme.id == th).values(values))
     for th, dest in upd.retired.items():
-        conn.execute(update(Theme).where(Theme.id == th).values(
-            status=MERGED if dest is not None else RETIRED, merged_into=dest, updated_at=_now()))
+        conn.execute(
+            update(Theme)
+            .where(Theme.id == th)
+            .values(status=MERGED if dest is not None else RETIRED, merged_into=dest, updated_at=_now())
+        )
     record_lineage(conn, upd.lineage, week)
 
 
@@ -194,12 +256,15 @@ def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], we
 
 # --- human edits (kept by every later run and refit) ---------------------------------------
 
+
 def _live_theme(conn: Connection, theme_id: int) -> Any:
     r = conn.execute(select(Theme.__table__).where(Theme.id == theme_id)).first()
     if r is None:
         raise VocError(f"no theme with id {theme_id} (see `voc topics`)")
     if r.status not in LIVE:
-        raise VocError(f"theme {theme_id} is {r.status}" + (f" into {r.merged_into}" if r.merged_into else ""))
+        raise VocError(
+            f"theme {theme_id} is {r.status}" + (f" into {r.merged_into}" if r.merged_into else "")
+        )
     return r
 
 
@@ -209,7 +274,9 @@ def _week() -> int:
     return Week.of(datetime.now()).ordinal()
 
 
-def rename(engine: Engine, theme_id: int, label: str, label_en: str | None = None, *, who: str = "cli") -> int:
+def rename(
+    engine: Engine, theme_id: int, label: str, label_en: str | None = None, *, who: str = "cli"
+) -> int:
     """A human label (and optionally an English one); refits keep both. Returns the edit's id."""
     if not label.strip():
         raise VocError("a theme label cannot be empty")
@@ -219,10 +286,15 @@ def rename(engine: Engine, theme_id: int, label: str, label_en: str | None = Non
         if label_en is not None and label_en.strip():
             values["label_en"] = label_en.strip()
         conn.execute(update(Theme).where(Theme.id == theme_id).values(values))
-        return edit_log.record(conn, who, "theme-rename", theme_id, None,
-                               {"label": th.label, "label_en": th.label_en, "human_label": bool(th.human_label)},
-                               {"label": values["label"], "label_en": values.get("label_en", th.label_en),
-                                "human_label": True})
+        return edit_log.record(
+            conn,
+            who,
+            "theme-rename",
+            theme_id,
+            None,
+            {"label": th.label, "label_en": th.label_en, "human_label": bool(th.human_label)},
+            {"label": values["label"], "label_en": values.get("label_en", th.label_en), "human_label": True},
+        )
 
 
 def merge(engine: Engine, source_id: int, target_id: int, *, who: str = "cli") -> int:
@@ -232,20 +304,41 @@ def merge(engine: Engine, source_id: int, target_id: int, *, who: str = "cli") -
     with engine.begin() as conn:
         src = _live_theme(conn, source_id)
         _live_theme(conn, target_id)
-        members = [[int(r.topic_id), bool(r.pinned), int(r.assigned_week)] for r in conn.execute(
-            select(TopicTheme.topic_id, TopicTheme.pinned, TopicTheme.assigned_week)
-            .where(TopicTheme.theme_id == source_id).order_by(TopicTheme.topic_id))]
-        repointed = [int(x) for x in conn.execute(select(Theme.id).where(Theme.merged_into == source_id)).scalars()]
-        conn.execute(update(TopicTheme).where(TopicTheme.theme_id == source_id)
-                     .values(theme_id=target_id, pinned=True))
-        conn.execute(update(Theme).where(Theme.id == source_id)
-                     .values(status=MERGED, merged_into=target_id, updated_at=_now()))
+        members = [
+            [int(r.topic_id), bool(r.pinned), int(r.assigned_week)]
+            for r in conn.execute(
+                select(TopicTheme.topic_id, TopicTheme.pinned, TopicTheme.assigned_week)
+                .where(TopicTheme.theme_id == source_id)
+                .order_by(TopicTheme.topic_id)
+            )
+        ]
+        repointed = [
+            int(x) for x in conn.execute(select(Theme.id).where(Theme.merged_into == source_id)).scalars()
+        ]
+        conn.execute(
+            update(TopicTheme).where(TopicTheme.theme_id == source_id).values(theme_id=target_id, pinned=True)
+        )
+        conn.execute(
+            update(Theme)
+            .where(Theme.id == source_id)
+            .values(status=MERGED, merged_into=target_id, updated_at=_now())
+        )
         conn.execute(update(Theme).where(Theme.merged_into == source_id).values(merged_into=target_id))
         record_lineage(conn, [(source_id, target_id, "human-merge")], _week())
-        return edit_log.record(conn, who, "theme-merge", source_id, target_id,
-                               {"status": src.status, "merged_into": src.merged_into, "members": members,
-                                "repointed": repointed},
-                               {"status": MERGED, "merged_into": target_id})
+        return edit_log.record(
+            conn,
+            who,
+            "theme-merge",
+            source_id,
+            target_id,
+            {
+                "status": src.status,
+                "merged_into": src.merged_into,
+                "members": members,
+                "repointed": repointed,
+            },
+            {"status": MERGED, "merged_into": target_id},
+        )
 
 
 def move(engine: Engine, topic_id: int, theme_id: int, *, who: str = "cli") -> int:
@@ -253,13 +346,25 @@ def move(engine: Engine, topic_id: int, theme_id: int, *, who: str = "cli") -> i
     with engine.begin() as conn:
         t = get_topic(conn, topic_id)
         if t.status not in LIVE:
-            raise VocError(f"topic {topic_id} is {t.status}"
-                           + (f" into {t.merged_into}: move {t.merged_into} instead" if t.merged_into else ""))
+            raise VocError(
+                f"topic {topic_id} is {t.status}"
+                + (f" into {t.merged_into}: move {t.merged_into} instead" if t.merged_into else "")
+            )
         _live_theme(conn, theme_id)
         before = edit_log.placement(conn, topic_id)
         conn.execute(delete(TopicTheme).where(TopicTheme.topic_id == topic_id))
-        conn.execute(insert(TopicTheme).values(topic_id=topic_id, theme_id=theme_id, pinned=True,
-                                               assigned_week=_week()))
+        conn.execute(
+            insert(TopicTheme).values(
+                topic_id=topic_id, theme_id=theme_id, pinned=True, assigned_week=_week()
+            )
+        )
         record_lineage(conn, [(topic_id, theme_id, "human-move")], _week())
-        return edit_log.record(conn, who, "topic-move", topic_id, theme_id, {"theme": before},
-                               {"theme": [theme_id, True, _week()]})
+        return edit_log.record(
+            conn,
+            who,
+            "topic-move",
+            topic_id,
+            theme_id,
+            {"theme": before},
+            {"theme": [theme_id, True, _week()]},
+        )

@@ -20,9 +20,25 @@ from voc.ticket import Ticket
 
 _T = cast(Table, TicketRow.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
-_HASHED = ("created_at", "closed_at", "channel", "product", "model", "batch", "subject", "body",
-           "resolution", "status", "agent", "customer_region", "csat", "reopened", "transfers",
-           "language", "intent_hint")
+_HASHED = (
+    "created_at",
+    "closed_at",
+    "channel",
+    "product",
+    "model",
+    "batch",
+    "subject",
+    "body",
+    "resolution",
+    "status",
+    "agent",
+    "customer_region",
+    "csat",
+    "reopened",
+    "transfers",
+    "language",
+    "intent_hint",
+)
 
 
 @dataclass
@@ -88,9 +104,27 @@ FAST_INSERT = True
 def base_row(t: Ticket) -> tuple[Any, ...]:
     """source, id and the hashed fields of a ticket: the first part of its _COLS tuple (plain values,
     so a worker process can make it and hand it to the writer, which adds the rest)."""
-    return (t.source, t.ticket_id, t.created_at, t.closed_at, t.channel, t.product, t.model, t.batch, t.subject,
-            t.body, t.resolution, t.status, t.agent, t.customer_region, t.csat, t.reopened, t.transfers,
-            t.language, t.intent_hint)
+    return (
+        t.source,
+        t.ticket_id,
+        t.created_at,
+        t.closed_at,
+        t.channel,
+        t.product,
+        t.model,
+        t.batch,
+        t.subject,
+        t.body,
+        t.resolution,
+        t.status,
+        t.agent,
+        t.customer_region,
+        t.csat,
+        t.reopened,
+        t.transfers,
+        t.language,
+        t.intent_hint,
+    )
 
 
 def complete_row(b: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -123,8 +157,12 @@ def upsert_tickets(conn: Connection, tickets: Sequence[Ticket], keep_newer: bool
     return upsert_rows(conn, [ticket_row(t) for t in tickets], keep_newer=keep_newer)
 
 
-def upsert_rows(conn: Connection, prepared: Sequence[tuple[Any, ...]], seen: RunSeen | None = None,
-                keep_newer: bool = False) -> UpsertCounts:
+def upsert_rows(
+    conn: Connection,
+    prepared: Sequence[tuple[Any, ...]],
+    seen: RunSeen | None = None,
+    keep_newer: bool = False,
+) -> UpsertCounts:
     """``upsert_tickets`` for rows already made by ``ticket_row``; with ``seen``, a ticket met earlier
     in the same run counts as a duplicate (and is still replaced if this version is newer, by event
     time, as within a batch). A ticket stored by an earlier run is replaced by any changed version."""
@@ -195,19 +233,26 @@ def _replace(conn: Connection, changed: list[tuple[int, tuple[Any, ...]]]) -> No
     if not changed:
         return
     cols = [*_HASHED, "event_at", "week", "hours_to_close", "content_hash"]
-    stmt = (update(_T).where(_T.c.id == bindparam("_pk"))
-            .values({c: bindparam(c) for c in cols} | {"nlp_version": None}))
+    stmt = (
+        update(_T)
+        .where(_T.c.id == bindparam("_pk"))
+        .values({c: bindparam(c) for c in cols} | {"nlp_version": None})
+    )
     conn.execute(stmt, [dict(zip(_COLS, r, strict=True)) | {"_pk": pk} for pk, r in changed])
     pks = [pk for pk, _ in changed]
     for chunk in chunks(pks):
         conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(chunk)))
 
 
-_SQLITE_EXISTING = (f"SELECT id, source_id, content_hash, event_at FROM {_T.name} "
-                    "WHERE source = ? AND source_id IN (SELECT value FROM json_each(?))")
+_SQLITE_EXISTING = (
+    f"SELECT id, source_id, content_hash, event_at FROM {_T.name} "
+    "WHERE source = ? AND source_id IN (SELECT value FROM json_each(?))"
+)
 
 
-def _existing(conn: Connection, by_source: dict[str, list[str]]) -> dict[tuple[str, str], tuple[int, str, Any]]:
+def _existing(
+    conn: Connection, by_source: dict[str, list[str]]
+) -> dict[tuple[str, str], tuple[int, str, Any]]:
     """(pk, content hash, event time) of the stored tickets among these ids, in one parameter per
     chunk (a JSON array on SQLite, an array on PostgreSQL) instead of thousands of placeholders."""
     existing: dict[tuple[str, str], tuple[int, str, Any]] = {}
@@ -224,7 +269,8 @@ def _existing(conn: Connection, by_source: dict[str, list[str]]) -> dict[tuple[s
             else:
                 cond = _T.c.source_id.in_(chunk)
             q = select(_T.c.id, _T.c.source_id, _T.c.content_hash, _T.c.event_at).where(
-                _T.c.source == source, cond)
+                _T.c.source == source, cond
+            )
             for pk, sid, h, ev in conn.execute(q):
                 existing[(source, sid)] = (pk, h, ev)
     return existing
@@ -244,8 +290,10 @@ def _insert_new(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 def _insert_core(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """The portable path: SQLAlchemy Core executemany (and the reference the fast paths must match)."""
     ins = pg_insert(_T) if conn.dialect.name == "postgresql" else sqlite_insert(_T)
-    conn.execute(ins.on_conflict_do_nothing(index_elements=["source", "source_id"]),
-                 [dict(zip(_COLS, r, strict=True)) for r in rows])
+    conn.execute(
+        ins.on_conflict_do_nothing(index_elements=["source", "source_id"]),
+        [dict(zip(_COLS, r, strict=True)) for r in rows],
+    )
 
 
 def _sqlite_dt(v: datetime | None) -> str | None:
@@ -254,12 +302,16 @@ def _sqlite_dt(v: datetime | None) -> str | None:
         return None
     if v.tzinfo is None:
         return v.isoformat(" ", "microseconds")
-    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-            f".{v.microsecond:06d}")  # SQLAlchemy drops the zone: so do we
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}"
+    )  # SQLAlchemy drops the zone: so do we
 
 
-_SQLITE_INSERT = (f"INSERT INTO {_T.name} ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))}) "
-                  "ON CONFLICT (source, source_id) DO NOTHING")
+_SQLITE_INSERT = (
+    f"INSERT INTO {_T.name} ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))}) "
+    "ON CONFLICT (source, source_id) DO NOTHING"
+)
 
 
 def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -303,4 +355,3 @@ def count_tickets(conn: Connection) -> int:
     from sqlalchemy import func
 
     return int(conn.execute(select(func.count()).select_from(_T)).scalar_one())
-

@@ -37,9 +37,15 @@ def rename(engine: Engine, topic_id: int, label: str, *, who: str = "cli") -> in
     with engine.begin() as conn:
         t = analysis.get_topic(conn, topic_id)
         conn.execute(update(Topic).where(Topic.id == topic_id).values(label=label, human_label=True))
-        return edit_log.record(conn, who, "topic-rename", topic_id, None,
-                               {"label": t.label, "human_label": bool(t.human_label)},
-                               {"label": label, "human_label": True})
+        return edit_log.record(
+            conn,
+            who,
+            "topic-rename",
+            topic_id,
+            None,
+            {"label": t.label, "human_label": bool(t.human_label)},
+            {"label": label, "human_label": True},
+        )
 
 
 def ignore(engine: Engine, topic_id: int, *, who: str = "cli") -> int:
@@ -49,9 +55,15 @@ def ignore(engine: Engine, topic_id: int, *, who: str = "cli") -> int:
         if t.status not in LIVE:
             raise VocError(f"topic {topic_id} is {t.status}: only an active or emerging topic can be ignored")
         conn.execute(update(Topic).where(Topic.id == topic_id).values(status="ignored"))
-        return edit_log.record(conn, who, "topic-ignore", topic_id, None,
-                               {"status": t.status, "theme": edit_log.placement(conn, topic_id)},
-                               {"status": "ignored"})
+        return edit_log.record(
+            conn,
+            who,
+            "topic-ignore",
+            topic_id,
+            None,
+            {"status": t.status, "theme": edit_log.placement(conn, topic_id)},
+            {"status": "ignored"},
+        )
 
 
 def unignore(engine: Engine, topic_id: int, *, who: str = "cli") -> int:
@@ -61,8 +73,9 @@ def unignore(engine: Engine, topic_id: int, *, who: str = "cli") -> int:
         if t.status != "ignored":
             raise VocError(f"topic {topic_id} is {t.status}, not ignored")
         conn.execute(update(Topic).where(Topic.id == topic_id).values(status="active"))
-        return edit_log.record(conn, who, "topic-unignore", topic_id, None, {"status": "ignored"},
-                               {"status": "active"})
+        return edit_log.record(
+            conn, who, "topic-unignore", topic_id, None, {"status": "ignored"}, {"status": "active"}
+        )
 
 
 def set_status(engine: Engine, topic_id: int, status: str, *, who: str = "cli") -> int:
@@ -88,17 +101,38 @@ def merge(engine: Engine, source_id: int, target_id: int, *, who: str = "cli") -
         final = dst.merged_into or target_id
         if final == source_id:
             raise VocError(f"topic {target_id} is merged into {source_id}: merge the other way round")
-        repointed = [int(x) for x in conn.execute(select(Topic.id).where(Topic.merged_into == source_id)).scalars()]
-        tickets = [int(x) for x in conn.execute(select(Assignment.ticket_id).where(Assignment.topic_id == source_id)
-                                                .order_by(Assignment.ticket_id)).scalars()]
-        before = {"status": src.status, "merged_into": src.merged_into, "repointed": repointed,
-                  "theme": edit_log.placement(conn, source_id), "tickets": tickets}
+        repointed = [
+            int(x) for x in conn.execute(select(Topic.id).where(Topic.merged_into == source_id)).scalars()
+        ]
+        tickets = [
+            int(x)
+            for x in conn.execute(
+                select(Assignment.ticket_id)
+                .where(Assignment.topic_id == source_id)
+                .order_by(Assignment.ticket_id)
+            ).scalars()
+        ]
+        before = {
+            "status": src.status,
+            "merged_into": src.merged_into,
+            "repointed": repointed,
+            "theme": edit_log.placement(conn, source_id),
+            "tickets": tickets,
+        }
         conn.execute(update(Topic).where(Topic.id == source_id).values(status="merged", merged_into=final))
         conn.execute(update(Topic).where(Topic.merged_into == source_id).values(merged_into=final))
-        conn.execute(insert(TopicLineage).values(old_id=source_id, new_id=final, kind="human-merge",
-                                                 week=Week.of(datetime.now()).ordinal(), created_at=datetime.now()))
-        return edit_log.record(conn, who, "topic-merge", source_id, target_id, before,
-                               {"status": "merged", "merged_into": final})
+        conn.execute(
+            insert(TopicLineage).values(
+                old_id=source_id,
+                new_id=final,
+                kind="human-merge",
+                week=Week.of(datetime.now()).ordinal(),
+                created_at=datetime.now(),
+            )
+        )
+        return edit_log.record(
+            conn, who, "topic-merge", source_id, target_id, before, {"status": "merged", "merged_into": final}
+        )
 
 
 def split(engine: Engine, topic_id: int, ticket_ids: Sequence[int], label: str, *, who: str = "cli") -> int:
@@ -116,11 +150,19 @@ def split(engine: Engine, topic_id: int, ticket_ids: Sequence[int], label: str, 
     with engine.begin() as conn:
         src = analysis.get_topic(conn, topic_id)
         if src.status not in LIVE:
-            raise VocError(f"topic {topic_id} is {t_status(src)}: only an active or emerging topic can be split")
+            raise VocError(
+                f"topic {topic_id} is {t_status(src)}: only an active or emerging topic can be split"
+            )
         on_src: set[int] = set()
         for part in chunks(ids):
-            on_src.update(int(x) for x in conn.execute(select(Assignment.ticket_id).where(
-                Assignment.topic_id == topic_id, Assignment.ticket_id.in_(list(part)))).scalars())
+            on_src.update(
+                int(x)
+                for x in conn.execute(
+                    select(Assignment.ticket_id).where(
+                        Assignment.topic_id == topic_id, Assignment.ticket_id.in_(list(part))
+                    )
+                ).scalars()
+            )
         if len(on_src) < len(ids):
             raise VocError(f"{len(ids) - len(on_src)} of the chosen tickets are not in topic {topic_id}")
         total = conn.execute(select(func.count()).where(Assignment.topic_id == topic_id)).scalar_one()
@@ -136,20 +178,37 @@ def split(engine: Engine, topic_id: int, ticket_ids: Sequence[int], label: str, 
                 centroid = (mean / norm if norm else mean).astype(np.float32).tobytes()
         new_id = analysis.next_topic_id(conn)
         week = Week.of(datetime.now()).ordinal()
-        conn.execute(insert(Topic).values(id=new_id, intent=src.intent, label=label, human_label=True, keywords="",
-                                          status="active", merged_into=None, centroid=centroid, created_week=week,
-                                          updated_at=datetime.now()))
+        conn.execute(
+            insert(Topic).values(
+                id=new_id,
+                intent=src.intent,
+                label=label,
+                human_label=True,
+                keywords="",
+                status="active",
+                merged_into=None,
+                centroid=centroid,
+                created_week=week,
+                updated_at=datetime.now(),
+            )
+        )
         for part in chunks(ids):
-            conn.execute(update(Assignment).where(Assignment.ticket_id.in_(list(part)))
-                         .values(topic_id=new_id))
+            conn.execute(
+                update(Assignment).where(Assignment.ticket_id.in_(list(part))).values(topic_id=new_id)
+            )
         theme = edit_log.placement(conn, topic_id)
         if theme is not None:
-            conn.execute(insert(TopicTheme).values(topic_id=new_id, theme_id=theme[0], pinned=True,
-                                                   assigned_week=week))
-        conn.execute(insert(TopicLineage).values(old_id=topic_id, new_id=new_id, kind="human-split", week=week,
-                                                 created_at=datetime.now()))
-        return edit_log.record(conn, who, "topic-split", topic_id, new_id, {"tickets": ids},
-                               {"topic": new_id, "label": label})
+            conn.execute(
+                insert(TopicTheme).values(topic_id=new_id, theme_id=theme[0], pinned=True, assigned_week=week)
+            )
+        conn.execute(
+            insert(TopicLineage).values(
+                old_id=topic_id, new_id=new_id, kind="human-split", week=week, created_at=datetime.now()
+            )
+        )
+        return edit_log.record(
+            conn, who, "topic-split", topic_id, new_id, {"tickets": ids}, {"topic": new_id, "label": label}
+        )
 
 
 def t_status(row: TopicRecord) -> str:
@@ -158,14 +217,21 @@ def t_status(row: TopicRecord) -> str:
 
 def export_assignments(engine: Engine, out: Path, week: int | None) -> int:
     T, A = TicketRow.__table__, Assignment.__table__
-    q = (select(T.c.source_id, Topic.id, Topic.merged_into, Topic.label, T.c.intent)
-         .select_from(T.join(A, A.c.ticket_id == T.c.id).join(Topic.__table__, Topic.id == A.c.topic_id))
-         .order_by(T.c.id))
+    q = (
+        select(T.c.source_id, Topic.id, Topic.merged_into, Topic.label, T.c.intent)
+        .select_from(T.join(A, A.c.ticket_id == T.c.id).join(Topic.__table__, Topic.id == A.c.topic_id))
+        .order_by(T.c.id)
+    )
     if week is not None:
         q = q.where(T.c.week == week)
     with engine.connect() as conn:
         labels = {t.id: t.label for t in conn.execute(select(Topic.id, Topic.label))}
         rows = list(conn.execute(q))
-    return write_csv(out, ["ticket_id", "topic_id", "topic_label", "intent"],
-                     ([sid, merged or tid, labels.get(merged or tid, label), intent]
-                      for sid, tid, merged, label, intent in rows))
+    return write_csv(
+        out,
+        ["ticket_id", "topic_id", "topic_label", "intent"],
+        (
+            [sid, merged or tid, labels.get(merged or tid, label), intent]
+            for sid, tid, merged, label, intent in rows
+        ),
+    )

@@ -45,8 +45,9 @@ class CellFilter:
             mine = getattr(self, name)
             if value and mine and mine != value:
                 return None
-        return replace(self, product=product or self.product, model=model or self.model,
-                       batch=batch or self.batch)
+        return replace(
+            self, product=product or self.product, model=model or self.model, batch=batch or self.batch
+        )
 
 
 def analysed_weeks(conn: Connection) -> list[int]:
@@ -79,8 +80,9 @@ class FlaggedWeek:
 
 
 def flagged_weeks(conn: Connection, level: str, cell: str) -> dict[int, FlaggedWeek]:
-    q = (select(Surge.week, Surge.observed, Surge.expected, Surge.ratio_lo, Surge.ratio_hi)
-         .where(Surge.level == level, Surge.cell == cell))
+    q = select(Surge.week, Surge.observed, Surge.expected, Surge.ratio_lo, Surge.ratio_hi).where(
+        Surge.level == level, Surge.cell == cell
+    )
     return {r.week: FlaggedWeek(*r) for r in conn.execute(q)}
 
 
@@ -96,7 +98,9 @@ class RenderedFile:
     created_at: datetime
 
 
-def rendered_files(conn: Connection, kind: str | None = None, period: str | None = None) -> list[RenderedFile]:
+def rendered_files(
+    conn: Connection, kind: str | None = None, period: str | None = None
+) -> list[RenderedFile]:
     """The latest record of each (kind, period, lang, format), by period then language and format."""
     b = BriefRendered
     q = select(b.kind, b.period, b.lang, b.fmt, b.path, b.created_at).order_by(b.id)
@@ -133,9 +137,11 @@ def cell_counts(conn: Connection, cell: CellFilter, from_week: int, until_week: 
     week is ``report_queries.cell_history``)."""
     W = WeeklyCount
     n = W.n_safety if cell.safety_only else W.n
-    q = (select(W.week, W.topic_id, W.product, W.model, W.batch, func.sum(n))
-         .where(W.intent.in_(list(cell.intents)), W.week >= from_week, W.week <= until_week)
-         .group_by(W.week, W.topic_id, W.product, W.model, W.batch))
+    q = (
+        select(W.week, W.topic_id, W.product, W.model, W.batch, func.sum(n))
+        .where(W.intent.in_(list(cell.intents)), W.week >= from_week, W.week <= until_week)
+        .group_by(W.week, W.topic_id, W.product, W.model, W.batch)
+    )
     q = _topic_filter(q, W.topic_id, cell.topics)
     for col, v in ((W.product, cell.product), (W.model, cell.model), (W.batch, cell.batch)):
         if v:
@@ -163,9 +169,11 @@ class TicketView:
 
 def _tickets_query(cell: CellFilter, from_week: int, until_week: int, columns: Sequence[Any]) -> Any:
     topic = func.coalesce(Topic.merged_into, A.c.topic_id)
-    q = (select(*columns)
-         .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
-         .where(T.c.intent.in_(list(cell.intents)), T.c.week >= from_week, T.c.week <= until_week))
+    q = (
+        select(*columns)
+        .select_from(T.join(A, A.c.ticket_id == T.c.id).outerjoin(Topic.__table__, Topic.id == A.c.topic_id))
+        .where(T.c.intent.in_(list(cell.intents)), T.c.week >= from_week, T.c.week <= until_week)
+    )
     q = _topic_filter(q, topic, cell.topics)
     for col, v in ((T.c.product_n, cell.product), (T.c.model_n, cell.model), (T.c.batch_n, cell.batch)):
         if v:
@@ -175,45 +183,73 @@ def _tickets_query(cell: CellFilter, from_week: int, until_week: int, columns: S
     return q
 
 
-_VIEW = (T.c.id, T.c.week, T.c.event_at, T.c.channel, T.c.product_n, T.c.model_n, T.c.batch_n, T.c.intent,
-         T.c.severity, T.c.lang, T.c.text_clean, T.c.resolution_clean)
+_VIEW = (
+    T.c.id,
+    T.c.week,
+    T.c.event_at,
+    T.c.channel,
+    T.c.product_n,
+    T.c.model_n,
+    T.c.batch_n,
+    T.c.intent,
+    T.c.severity,
+    T.c.lang,
+    T.c.text_clean,
+    T.c.resolution_clean,
+)
 
 
 def count_cell_tickets(conn: Connection, cell: CellFilter, from_week: int, until_week: int) -> int:
     return int(conn.execute(_tickets_query(cell, from_week, until_week, [func.count()])).scalar_one())
 
 
-def cell_tickets(conn: Connection, cell: CellFilter, from_week: int, until_week: int, *, limit: int,
-                 offset: int = 0) -> list[TicketView]:
+def cell_tickets(
+    conn: Connection, cell: CellFilter, from_week: int, until_week: int, *, limit: int, offset: int = 0
+) -> list[TicketView]:
     """The cell's tickets of weeks ``from_week..until_week``, latest first."""
-    q = (_tickets_query(cell, from_week, until_week, _VIEW)
-         .order_by(T.c.event_at.desc(), T.c.id.desc()).limit(limit).offset(offset))
+    q = (
+        _tickets_query(cell, from_week, until_week, _VIEW)
+        .order_by(T.c.event_at.desc(), T.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return [TicketView(*r) for r in conn.execute(q)]
 
 
-def iter_cell_tickets(conn: Connection, cell: CellFilter, from_week: int, until_week: int,
-                      limit: int = TICKET_EXPORT_MAX) -> Iterator[TicketView]:
+def iter_cell_tickets(
+    conn: Connection, cell: CellFilter, from_week: int, until_week: int, limit: int = TICKET_EXPORT_MAX
+) -> Iterator[TicketView]:
     """Like :func:`cell_tickets`, all of them (up to ``limit``), for an export."""
-    q = _tickets_query(cell, from_week, until_week, _VIEW).order_by(T.c.event_at.desc(), T.c.id.desc()).limit(limit)
+    q = (
+        _tickets_query(cell, from_week, until_week, _VIEW)
+        .order_by(T.c.event_at.desc(), T.c.id.desc())
+        .limit(limit)
+    )
     for r in conn.execute(q):
         yield TicketView(*r)
 
 
 # --- the topics page ----------------------------------------------------------------------------------
 
+
 def topic_sizes(conn: Connection) -> dict[int, int]:
     """Tickets per topic over every counted week (``weekly_counts``, all intents: merge-resolved as
     counted, so a merged topic's tickets count for its target from the next counts on). The counts
     table, not the assignments: a few thousand rows instead of every ticket."""
     W = WeeklyCount
-    return {int(t): int(n or 0) for t, n in conn.execute(select(W.topic_id, func.sum(W.n)).group_by(W.topic_id))}
+    return {
+        int(t): int(n or 0) for t, n in conn.execute(select(W.topic_id, func.sum(W.n)).group_by(W.topic_id))
+    }
 
 
 def topic_weeks(conn: Connection, from_week: int, until_week: int) -> dict[int, dict[int, int]]:
     """Topic -> week -> tickets (``weekly_counts``, all intents, merge-resolved as counted)."""
     W = WeeklyCount
-    q = (select(W.topic_id, W.week, func.sum(W.n)).where(W.week >= from_week, W.week <= until_week)
-         .group_by(W.topic_id, W.week))
+    q = (
+        select(W.topic_id, W.week, func.sum(W.n))
+        .where(W.week >= from_week, W.week <= until_week)
+        .group_by(W.topic_id, W.week)
+    )
     out: dict[int, dict[int, int]] = {}
     for t, w, n in conn.execute(q):
         out.setdefault(int(t), {})[int(w)] = int(n or 0)
@@ -224,11 +260,19 @@ def last_counted_week(conn: Connection) -> int | None:
     return conn.execute(select(func.max(WeeklyCount.week))).scalar()
 
 
-def topic_tickets(conn: Connection, topic_id: int, *, limit: int, offset: int = 0) -> tuple[int, list[TicketView]]:
+def topic_tickets(
+    conn: Connection, topic_id: int, *, limit: int, offset: int = 0
+) -> tuple[int, list[TicketView]]:
     """(how many, a page of) the tickets assigned to this topic itself (not those of topics merged
     into it), latest first: redacted fields only, as :class:`TicketView`."""
     where = A.c.topic_id == topic_id
     total = conn.execute(select(func.count()).select_from(A).where(where)).scalar_one()
-    q = (select(*_VIEW).select_from(T.join(A, A.c.ticket_id == T.c.id)).where(where)
-         .order_by(T.c.event_at.desc(), T.c.id.desc()).limit(limit).offset(offset))
+    q = (
+        select(*_VIEW)
+        .select_from(T.join(A, A.c.ticket_id == T.c.id))
+        .where(where)
+        .order_by(T.c.event_at.desc(), T.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return int(total), [TicketView(*r) for r in conn.execute(q)]

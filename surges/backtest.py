@@ -38,8 +38,7 @@ def parse_periods(values: pd.Series, freq: str = "W") -> np.ndarray:
                 for a, b in zip(m.loc[iso, 0], m.loc[iso, 1], strict=True)
             ]
         if (~iso).any():
-            days = (pd.to_datetime(s[~iso], format="mixed").to_numpy().astype("datetime64[D]")
-                    .astype(np.int64))
+            days = pd.to_datetime(s[~iso], format="mixed").to_numpy().astype("datetime64[D]").astype(np.int64)
             out[~iso] = (days + _EPOCH_ORD - 1) // 7
         return out
     raise ValueError(f"freq must be 'W' or 'M', not {freq!r}")
@@ -61,7 +60,11 @@ def find_missing_periods(totals: pd.Series, params: SurgeParams = DEFAULT_PARAMS
     missing = []
     for p, v in s.items():
         recent = good[-params.missing_total_window :]
-        if not np.isfinite(v) or v <= 0 or (len(recent) >= 3 and v < params.missing_total_frac * np.median(recent)):
+        if (
+            not np.isfinite(v)
+            or v <= 0
+            or (len(recent) >= 3 and v < params.missing_total_frac * np.median(recent))
+        ):
             missing.append(int(p))
         else:
             good.append(float(v))
@@ -99,12 +102,14 @@ def backtest(
     totals = g.groupby("_p")[count_col].sum().reindex(range(p0, p1 + 1), fill_value=0)
     missing = find_missing_periods(totals, params)
     level = "×".join(cell_cols)
-    long = pd.DataFrame({
-        "level": level,
-        "cell": g[cell_cols].agg("|".join, axis=1) if len(cell_cols) > 1 else g[cell_cols[0]],
-        "period": g["_p"].astype(np.int64),
-        "count": g[count_col].astype(float),
-    })
+    long = pd.DataFrame(
+        {
+            "level": level,
+            "cell": g[cell_cols].agg("|".join, axis=1) if len(cell_cols) > 1 else g[cell_cols[0]],
+            "period": g["_p"].astype(np.int64),
+            "count": g[count_col].astype(float),
+        }
+    )
     if exposure_col:
         long["exposure"] = pd.to_numeric(g[exposure_col], errors="coerce").to_numpy()
     else:
@@ -133,7 +138,9 @@ def backtest(
             out.append(f)
     res = pd.concat(out) if out else detect_panel(panel, 0, params).iloc[:0]
     res = res.reset_index(drop=True)
-    res.insert(res.columns.get_loc("period") + 1, "period_label", [period_label(p, freq) for p in res["period"]])
+    res.insert(
+        res.columns.get_loc("period") + 1, "period_label", [period_label(p, freq) for p in res["period"]]
+    )
     res["first_label"] = [period_label(p, freq) for p in res["first_period"]]
     res.attrs["missing_periods"] = [period_label(p, freq) for p in missing]
     res.attrs["global_rises"] = rises

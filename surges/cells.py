@@ -62,13 +62,24 @@ LEVELS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
 }
 THEME_LEVELS = ("theme", "theme×product", "theme×product×batch")
 TOPIC_KEYED = ("topic", "topic×product", "topic×product×model", "topic×product×batch")
-FAMILY = {**{lv: "topics" for lv in (*THEME_LEVELS, *TOPIC_KEYED)},
-          "product": "products", "product×batch": "products", "product×safety": "safety", "safety": "safety"}
+FAMILY = {
+    **{lv: "topics" for lv in (*THEME_LEVELS, *TOPIC_KEYED)},
+    "product": "products",
+    "product×batch": "products",
+    "product×safety": "safety",
+    "safety": "safety",
+}
 SAFETY_LEVELS: tuple[str, ...] = tuple(lv for lv, fam in FAMILY.items() if fam == "safety")
 # level -> parent level (the topic level's parent is the topic's theme, when it has one)
-PARENT = {"theme×product": "theme", "theme×product×batch": "theme×product", "topic": "theme",
-          "topic×product": "topic", "topic×product×model": "topic×product", "topic×product×batch": "topic×product",
-          "product×batch": "product"}
+PARENT = {
+    "theme×product": "theme",
+    "theme×product×batch": "theme×product",
+    "topic": "theme",
+    "topic×product": "topic",
+    "topic×product×model": "topic×product",
+    "topic×product×batch": "topic×product",
+    "product×batch": "product",
+}
 # a batch entering the field is not a surge by mere birth (unless judged per unit in the field: its
 # units then exist before its complaints, and a birth is tested against them)
 NO_BIRTH_FLAG = ("product×batch", "topic×product×batch", "theme×product×batch")
@@ -79,8 +90,19 @@ PRODUCT_VOLUME_LEVELS = ("product×batch", "product×safety")  # else the total 
 ALL = "all"
 SEP = "\t"
 DESC = ["topic_id", "theme_id", "product", "model", "batch"]
-COLUMNS = ["level", "cell", "period", "count", "exposure", *DESC, "family", "parent", "emerging", "flag_new",
-           "short_memory"]
+COLUMNS = [
+    "level",
+    "cell",
+    "period",
+    "count",
+    "exposure",
+    *DESC,
+    "family",
+    "parent",
+    "emerging",
+    "flag_new",
+    "short_memory",
+]
 
 
 def young_topics(created: Iterable[tuple[int, int]], week: int, maturity: int) -> set[int]:
@@ -93,10 +115,16 @@ def young_topics(created: Iterable[tuple[int, int]], week: int, maturity: int) -
     return {int(t) for t, c in created if first_fit < c <= week and c > week - maturity}
 
 
-def count_table(counts: pd.DataFrame, total: pd.Series, weeks: list[int],
-                units: tuple[pd.DataFrame, pd.DataFrame] | None = None, *,
-                theme_of: Mapping[int, int] | None = None, product_total: pd.DataFrame | None = None,
-                new_topics: Collection[int] = ()) -> pd.DataFrame:
+def count_table(
+    counts: pd.DataFrame,
+    total: pd.Series,
+    weeks: list[int],
+    units: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    *,
+    theme_of: Mapping[int, int] | None = None,
+    product_total: pd.DataFrame | None = None,
+    new_topics: Collection[int] = (),
+) -> pd.DataFrame:
     """Long table (level, cell, period, count, exposure, descriptive and structure columns).
 
     ``counts``: week, topic_id, product, model, batch, n (+ n_safety for the safety levels, + intent;
@@ -216,8 +244,9 @@ def _parent(g: pd.DataFrame, level: str, themes_on: bool) -> pd.Series:
 
 def _join(g: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
     """'a|b|c' cell keys, vectorised (ids as plain integers)."""
-    parts = [g[k].astype("Int64").astype(str) if k in ("topic_id", "theme_id") else g[k].astype(str)
-             for k in keys]
+    parts = [
+        g[k].astype("Int64").astype(str) if k in ("topic_id", "theme_id") else g[k].astype(str) for k in keys
+    ]
     out = parts[0]
     for part in parts[1:]:
         out = out + "|" + part
@@ -229,14 +258,17 @@ def _units_exposure(table: pd.DataFrame, by_product: pd.DataFrame, by_batch: pd.
     table["per_units"] = False
     product = table["product"].fillna("").astype(str)
     batch = table["batch"].fillna("").astype(str)
-    for levels, lookup, keys in ((PRODUCT_LEVELS, by_product, [product]),
-                                 (BATCH_LEVELS, by_batch, [product, batch])):
-        names = ["product", "batch"][:len(keys)]
+    for levels, lookup, keys in (
+        (PRODUCT_LEVELS, by_product, [product]),
+        (BATCH_LEVELS, by_batch, [product, batch]),
+    ):
+        names = ["product", "batch"][: len(keys)]
         covered = table["level"].isin(levels) & product.isin(set(lookup["product"]))
         if not covered.any():
             continue
         series = lookup.set_index([*names, "week"])["units"].astype(float)
-        idx = pd.MultiIndex.from_arrays([k[covered] for k in keys] + [table.loc[covered, "period"]],
-                                        names=[*names, "week"])
+        idx = pd.MultiIndex.from_arrays(
+            [k[covered] for k in keys] + [table.loc[covered, "period"]], names=[*names, "week"]
+        )
         table.loc[covered, "exposure"] = series.reindex(idx).to_numpy()
         table.loc[covered, "per_units"] = True

@@ -37,8 +37,20 @@ from voc.surges.params import DEFAULT_PARAMS, SurgeParams
 Z975 = 1.959963984540054
 
 OUTPUT_COLUMNS = [
-    "level", "cell", "period", "observed", "expected", "ratio", "ratio_lo", "ratio_hi", "p", "q",
-    "methods", "flagged", "first_period", "new_cell",
+    "level",
+    "cell",
+    "period",
+    "observed",
+    "expected",
+    "ratio",
+    "ratio_lo",
+    "ratio_hi",
+    "p",
+    "q",
+    "methods",
+    "flagged",
+    "first_period",
+    "new_cell",
 ]
 
 
@@ -74,7 +86,9 @@ def detect(counts: pd.DataFrame, period: int, params: SurgeParams = DEFAULT_PARA
 
 
 def _empty(counts: pd.DataFrame) -> pd.DataFrame:
-    extra = [c for c in counts.columns if c not in ("level", "cell", "period", "count", "exposure", "flagged")]
+    extra = [
+        c for c in counts.columns if c not in ("level", "cell", "period", "count", "exposure", "flagged")
+    ]
     return pd.DataFrame(columns=["level", "cell", *extra, *OUTPUT_COLUMNS[2:]])
 
 
@@ -101,8 +115,9 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     P = params
     S = P.season_length
     far_back = P.farrington_years * S + P.farrington_window + 1
-    back = max(P.max_lookback, P.dispersion_periods, P.cusum_window + P.cusum_ref_periods + P.max_lookback,
-               far_back)
+    back = max(
+        P.max_lookback, P.dispersion_periods, P.cusum_window + P.cusum_ref_periods + P.max_lookback, far_back
+    )
     a = max(0, ti - back)
     t = ti - a
     exist_from = panel.exist_from
@@ -136,17 +151,28 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
     b0 = max(0, t - max(P.max_lookback, P.dispersion_periods + P.baseline_weeks))
     # the baseline's length per cell: cells whose share drifts by nature (``short_memory``: a batch's
     # share of its product's tickets follows its life cycle) are predicted from their last few periods
-    memory = np.where(_desc(panel, "short_memory", False, idx).astype(bool) & (P.short_memory_weeks > 0),
-                      P.short_memory_weeks, P.baseline_weeks).astype(np.int64)
-    alpha = _dispersion(y[:, b0:t], o[:, b0:t], _last_n(clean[:, b0:t], P.dispersion_periods), clean[:, b0:t],
-                        panel.level_code[idx], P, memory)
+    memory = np.where(
+        _desc(panel, "short_memory", False, idx).astype(bool) & (P.short_memory_weeks > 0),
+        P.short_memory_weeks,
+        P.baseline_weeks,
+    ).astype(np.int64)
+    alpha = _dispersion(
+        y[:, b0:t],
+        o[:, b0:t],
+        _last_n(clean[:, b0:t], P.dispersion_periods),
+        clean[:, b0:t],
+        panel.level_code[idx],
+        P,
+        memory,
+    )
 
     if not P.safety_dispersion:  # the safety family judged as Poisson counts (recall first)
         alpha = np.where(_desc(panel, "family", "", idx).astype(str) == P.safety_family, 0.0, alpha)
     yt, ot = y[:, t], o[:, t]
     res = _baseline_test(y[:, b0:t], o[:, b0:t], w_hist[:, b0:t], yt, ot, alpha, P, memory)
-    far = _farrington(y, o, np.where(past_flag, P.flagged_weight, 1.0) * (valid & exists), t, ti - ef, yt, ot,
-                      alpha, P)
+    far = _farrington(
+        y, o, np.where(past_flag, P.flagged_weight, 1.0) * (valid & exists), t, ti - ef, yt, ot, alpha, P
+    )
     cus = _cusum(y, o, clean, t, alpha, P)
 
     testable = res["n_base"] >= P.min_baseline_periods
@@ -168,14 +194,20 @@ def detect_panel(panel: Panel, ti: int, params: SurgeParams = DEFAULT_PARAMS) ->
         ratio_f = np.where(k(far["mu0"]) > 0, yt_k / k(far["mu0"]), np.inf)
     ratio = np.where(yt_k == 0, 0.0, ratio)
     gi = idx[sel]
-    p_cus = k(cus["alarm"]) & (ratio >= P.cusum_min_ratio) & np.where(
-        has_f, (ratio_f >= P.cusum_min_ratio) & (p_f <= P.cusum_gate_p), p_b <= P.cusum_gate_p_first_year)
+    p_cus = (
+        k(cus["alarm"])
+        & (ratio >= P.cusum_min_ratio)
+        & np.where(
+            has_f, (ratio_f >= P.cusum_min_ratio) & (p_f <= P.cusum_gate_p), p_b <= P.cusum_gate_p_first_year
+        )
+    )
     young = k(ti - ef) < P.maturity_periods  # periods since the cell's (last) birth
     # a cell holding most of the volume has no reference left (its "rest" is a handful of tickets)
     with np.errstate(divide="ignore", invalid="ignore"):
         dominant = P.exposure_includes_counts & (expected / k(ot) >= P.dominant_odds)
-    v = _verdict(panel, gi, p, p_f, has_f, ratio, ratio_f, yt_k, p_cus, young, yt_k + k(res["B"]), P,
-                 dominant)
+    v = _verdict(
+        panel, gi, p, p_f, has_f, ratio, ratio_f, yt_k, p_cus, young, yt_k + k(res["B"]), P, dominant
+    )
     q, flagged, methods, family, gated = v["q"], v["flagged"], v["methods"], v["family"], v["gated"]
 
     # first period of the rise: CUSUM run start, or the start of the run of past flags
@@ -224,8 +256,9 @@ def _desc(panel: Panel, col: str, default, gi: np.ndarray) -> np.ndarray:
     return np.full(len(gi), default, dtype=object)
 
 
-def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, young, n_cond,
-             P: SurgeParams, dominant) -> dict:
+def _verdict(
+    panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, young, n_cond, P: SurgeParams, dominant
+) -> dict:
     """q, flagged and methods per tested cell, family by family.
 
     Without a ``family`` column every cell is one family (BH over all). With it: BH per family over
@@ -244,8 +277,10 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
     unborn = young & ~flag_new
     # parent -> position among the tested cells (a parent not tested never moved)
     pos = {f"{lv}\t{c}": j for j, (lv, c) in enumerate(zip(panel.level[gi], panel.cell[gi], strict=True))}
-    par = np.array([-2 if x is None or (isinstance(x, float) and np.isnan(x)) else pos.get(str(x), -1)
-                    for x in parent], dtype=np.int64)  # -2 top level, -1 parent not tested
+    par = np.array(
+        [-2 if x is None or (isinstance(x, float) and np.isnan(x)) else pos.get(str(x), -1) for x in parent],
+        dtype=np.int64,
+    )  # -2 top level, -1 parent not tested
     dominant = np.asarray(dominant, dtype=bool)
     # a dominant cell (most of the volume: a catch-all theme, a brand's only product) is no test of
     # anything and no gate: its children are judged as top-level cells of their family
@@ -257,8 +292,9 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
     safety = family == P.safety_family
     fdr = np.where(safety, P.safety_fdr_q, P.fdr_q)
     min_count = np.where(safety, P.safety_min_count, P.min_count)
-    min_ratio = np.where(safety, P.safety_min_ratio, np.where(family == P.product_family, P.product_min_ratio,
-                                                              P.min_ratio))
+    min_ratio = np.where(
+        safety, P.safety_min_ratio, np.where(family == P.product_family, P.product_min_ratio, P.min_ratio)
+    )
     # where a year of history exists the count must also be high for the season (veto of seasonal
     # peaks and of long-accepted level shifts)
     season_ok = ~has_f | ((p_f <= P.seasonal_veto_p) & (ratio_f >= P.seasonal_veto_ratio))
@@ -289,8 +325,9 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
             fired_b[m] = sig & season_ok[m]
             fired_f[m] = has_f[m] & (p_f[m] <= p_cut)
             fired_c[m] = cus_alarm[m]
-            flagged[m] = ((fired_b[m] & (yt[m] >= min_count[m]) & (ratio[m] >= min_ratio[m]))
-                          | (fired_c[m] & (yt[m] >= min_count[m])))
+            flagged[m] = (fired_b[m] & (yt[m] >= min_count[m]) & (ratio[m] >= min_ratio[m])) | (
+                fired_c[m] & (yt[m] >= min_count[m])
+            )
     # levels also judged on their own, whatever their parent did (``SurgeParams.free_levels``): one
     # more false-discovery family over all their cells of the period, flagged if either route flags
     free = candidate & np.isin(panel.level[gi], list(P.free_levels)) if P.free_levels else np.zeros(n, bool)
@@ -303,7 +340,9 @@ def _verdict(panel: Panel, gi, p, p_f, has_f, ratio, ratio_f, yt, cus_alarm, you
         flagged[m] |= sig & (yt[m] >= min_count[m]) & (ratio[m] >= min_ratio[m])
         gated[m] = False
     names = ("baseline", "seasonal", "cusum")
-    table = np.array(["+".join(nm for j, nm in enumerate(names) if c >> j & 1) for c in range(8)], dtype=object)
+    table = np.array(
+        ["+".join(nm for j, nm in enumerate(names) if c >> j & 1) for c in range(8)], dtype=object
+    )
     methods = table[fired_b.astype(int) + 2 * fired_f.astype(int) + 4 * fired_c.astype(int)]
     methods = np.where(dominant, "dominant", methods)
     methods = np.where(unborn, "young", methods)
@@ -422,8 +461,11 @@ def _baseline_test(yb, ob, w, yt, ot, alpha, P: SurgeParams, memory=None) -> dic
         # negative binomial predictive tail (mean = expected, variance phi mu (1 + mu / B)): the
         # scaled conditional binomial is too light in the far right tail of skewed NB counts; use the
         # larger (more cautious) of the two
-        p_nb = _nb_sf(yt, np.where(np.isfinite(expected), expected, 1.0),
-                      phi * (1.0 + np.where(np.isfinite(expected), expected, 1.0) / np.maximum(B, 0.5)))
+        p_nb = _nb_sf(
+            yt,
+            np.where(np.isfinite(expected), expected, 1.0),
+            phi * (1.0 + np.where(np.isfinite(expected), expected, 1.0) / np.maximum(B, 0.5)),
+        )
         p = np.where(B > 0, np.maximum(p_cond, p_nb), p_cond)
         pl = np.where(ys > 0, special.betaincinv(np.maximum(ys, 1e-12), Bs + 1.0, 0.025), 0.0)
         ph = np.where(Bs > 0, special.betaincinv(ys + 1.0, np.maximum(Bs, 1e-12), 0.975), 1.0)
@@ -497,7 +539,7 @@ def _farrington(y, o, w, t, history, yt, ot, alpha, P: SurgeParams) -> dict:
     # Anscombe residuals > 2.58 down-weighted (w ~ r^-2), weights renormalised
     with np.errstate(divide="ignore", invalid="ignore"):
         r = 1.5 * (np.cbrt(Y) ** 2 - np.cbrt(mu) ** 2) / (np.sqrt(phi)[:, None] * mu ** (1 / 6))
-        f = np.where((mu > 0) & (r > P.outlier_z), r ** -2.0, 1.0)
+        f = np.where((mu > 0) & (r > P.outlier_z), r**-2.0, 1.0)
     Wn = Wt * f
     with np.errstate(divide="ignore", invalid="ignore"):
         gamma = np.where(Wn.sum(axis=1) > 0, Wt.sum(axis=1) / Wn.sum(axis=1), 1.0)
@@ -561,8 +603,9 @@ def _cusum(y, o, clean, t, alpha, P: SurgeParams) -> dict:
         mu0 = r0 * o[:, s] * adj[:, s - ws]
         v = (o[:, s] > 0) & ok
         with np.errstate(divide="ignore", invalid="ignore"):
-            llr = (y[:, s] * np.log(kap * (size + mu0) / (size + kap * mu0))
-                   + size * np.log((size + mu0) / (size + kap * mu0)))
+            llr = y[:, s] * np.log(kap * (size + mu0) / (size + kap * mu0)) + size * np.log(
+                (size + mu0) / (size + kap * mu0)
+            )
         llr = np.where(v & (mu0 > 0), llr, 0.0)
         new = np.maximum(0.0, Sc + llr)
         starting = (Sc <= 0) & (new > 0)

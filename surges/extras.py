@@ -59,8 +59,13 @@ def batch_concentration(
     if p[i] > max_p:
         return None
     ratio = (n[i] + prior_strength) / (N * e[i] + prior_strength)
-    return Concentration(top_batch=str(batches[i]), share=float(n[i] / N), expected_share=float(e[i]),
-                         ratio=float(ratio), p=float(p[i]))
+    return Concentration(
+        top_batch=str(batches[i]),
+        share=float(n[i] / N),
+        expected_share=float(e[i]),
+        ratio=float(ratio),
+        p=float(p[i]),
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,11 @@ def global_rise(
     """Volume-wide rise at ``period`` (a sale, consumer-rights day 3.15): the total against its own
     last ``baseline_weeks`` usable periods on the log scale (t test with the baseline's spread).
     Reported once; with exposure = total volume the topic cells do not flag for it."""
-    s = pd.Series(total_by_period, dtype=float) if not isinstance(total_by_period, pd.Series) else total_by_period
+    s = (
+        pd.Series(total_by_period, dtype=float)
+        if not isinstance(total_by_period, pd.Series)
+        else total_by_period
+    )
     s = s.astype(float).sort_index()
     if period not in s.index or not np.isfinite(s.loc[period]) or s.loc[period] <= 0:
         return None
@@ -101,7 +110,9 @@ def global_rise(
     expected = math.exp(mean)
     ratio = float(s.loc[period]) / expected
     if ratio >= params.global_min_ratio and p <= params.global_p:
-        return GlobalRise(period=int(period), observed=float(s.loc[period]), expected=expected, ratio=ratio, p=p)
+        return GlobalRise(
+            period=int(period), observed=float(s.loc[period]), expected=expected, ratio=ratio, p=p
+        )
     return None
 
 

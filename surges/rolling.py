@@ -30,8 +30,13 @@ from voc.surges.params import DEFAULT_PARAMS, SurgeParams
 WEEK_DAYS = 7.0
 
 
-def window_table(table: pd.DataFrame, period: int, baseline_until: int, days: float = WEEK_DAYS,
-                 levels: Sequence[str] = SAFETY_LEVELS) -> pd.DataFrame:
+def window_table(
+    table: pd.DataFrame,
+    period: int,
+    baseline_until: int,
+    days: float = WEEK_DAYS,
+    levels: Sequence[str] = SAFETY_LEVELS,
+) -> pd.DataFrame:
     """The long count table ``detect`` reads for a rolling window (see the module notes).
 
     ``table``: long count table (``surges.cells.count_table`` or any with level, cell, period, count,
@@ -60,8 +65,15 @@ def window_table(table: pd.DataFrame, period: int, baseline_until: int, days: fl
     return t.sort_values(["level", "cell", "period"]).reset_index(drop=True)
 
 
-def detect_window(table: pd.DataFrame, period: int, baseline_until: int, params: SurgeParams = DEFAULT_PARAMS,
-                  *, days: float = WEEK_DAYS, levels: Sequence[str] = SAFETY_LEVELS) -> pd.DataFrame:
+def detect_window(
+    table: pd.DataFrame,
+    period: int,
+    baseline_until: int,
+    params: SurgeParams = DEFAULT_PARAMS,
+    *,
+    days: float = WEEK_DAYS,
+    levels: Sequence[str] = SAFETY_LEVELS,
+) -> pd.DataFrame:
     """Test the rolling window at ``period`` against the complete weeks up to ``baseline_until``:
     one row per tested cell of ``levels`` (``surges.detect``'s output)."""
     return detect(window_table(table, period, baseline_until, days, levels), int(period), params)

@@ -24,8 +24,17 @@ from voc.surges.cells import BATCH_LEVELS, SAFETY_LEVELS
 # the row that speaks for a group: the most telling level first (product-specific theme, then the
 # theme, then a fine topic on the product...), ties by the smallest q
 LEVEL_PREFERENCE = (
-    "theme×product", "theme", "topic×product", "topic", "theme×product×batch", "topic×product×batch",
-    "topic×product×model", "product×safety", "safety", "product", "product×batch",
+    "theme×product",
+    "theme",
+    "topic×product",
+    "topic",
+    "theme×product×batch",
+    "topic×product×batch",
+    "topic×product×model",
+    "product×safety",
+    "safety",
+    "product",
+    "product×batch",
 )
 
 
@@ -109,25 +118,40 @@ def group_surges(rows: Sequence[Any], theme_of: Mapping[int, int] | None = None)
     for k in [k for k in groups if k[0] in ("p", "s")]:
         product = k[1]
         batches = {r.batch for r in groups[k] if r.level in BATCH_LEVELS and r.batch}
-        hosts = [(sum(r.observed for r in v if r.product == product), hk) for hk, v in topical.items()
-                 if any(r.product == product for r in v)
-                 and (k[0] == "p" or any(r.severity == "safety" for r in v))
-                 and (not batches or any({r.batch, getattr(r, "conc_batch", None)} & batches for r in v))]
+        hosts = [
+            (sum(r.observed for r in v if r.product == product), hk)
+            for hk, v in topical.items()
+            if any(r.product == product for r in v)
+            and (k[0] == "p" or any(r.severity == "safety" for r in v))
+            and (not batches or any({r.batch, getattr(r, "conc_batch", None)} & batches for r in v))
+        ]
         if product is not None and hosts:
             host = max(hosts, key=lambda h: (h[0], str(h[1])))[1]
             groups[host].extend(groups.pop(k))
     out = []
     for k, rs in groups.items():
         primary = _best(rs)
-        batch_rows = [r for r in rs if r.level in BATCH_LEVELS and r.batch
-                      and (primary.product is None or r.product == primary.product)]
-        out.append(SurgeGroup(primary=primary, rows=tuple(rs), theme_id=k[1] if k[0] == "h" else None,
-                              batch_row=min(batch_rows, key=lambda r: (r.q, -r.observed)) if batch_rows else None))
+        batch_rows = [
+            r
+            for r in rs
+            if r.level in BATCH_LEVELS
+            and r.batch
+            and (primary.product is None or r.product == primary.product)
+        ]
+        out.append(
+            SurgeGroup(
+                primary=primary,
+                rows=tuple(rs),
+                theme_id=k[1] if k[0] == "h" else None,
+                batch_row=min(batch_rows, key=lambda r: (r.q, -r.observed)) if batch_rows else None,
+            )
+        )
     return out
 
 
-def item_theme(by_topic: Mapping[int, int], theme_of: Mapping[int, int], theme_recs: Mapping[int, Any]
-               ) -> tuple[Any, list[int], int | None]:
+def item_theme(
+    by_topic: Mapping[int, int], theme_of: Mapping[int, int], theme_recs: Mapping[int, Any]
+) -> tuple[Any, list[int], int | None]:
     """What a cell without a topic is about: (the theme holding most of its tickets - from
     ``theme_recs`` -, that theme's topics in the cell most first, the top one); without a theme, the
     cell's topics most first and the top one."""
@@ -151,9 +175,14 @@ def item_model(primary: Any, rows: Sequence[Any]) -> tuple[str | None, Any]:
     names that model; batch concentration comes from the primary row or, failing that, from that
     model's row.
     """
-    siblings = [x for x in rows if x is not primary and x.product == primary.product
-                and x.level == "topic×product×model"
-                and (primary.topic_id is None or x.topic_id == primary.topic_id)]
+    siblings = [
+        x
+        for x in rows
+        if x is not primary
+        and x.product == primary.product
+        and x.level == "topic×product×model"
+        and (primary.topic_id is None or x.topic_id == primary.topic_id)
+    ]
     model = primary.model
     by_model: dict[str, int] = {}
     for x in siblings:

@@ -24,13 +24,15 @@ class Sim:
 
     def long(self, level: str = "topic") -> pd.DataFrame:
         C, T = self.y.shape
-        return pd.DataFrame({
-            "level": level,
-            "cell": np.repeat(np.array([f"c{i}" for i in range(C)], dtype=object), T),
-            "period": np.tile(self.periods, C),
-            "count": self.y.ravel().astype(np.int64),
-            "exposure": np.tile(self.exposure, C),
-        })
+        return pd.DataFrame(
+            {
+                "level": level,
+                "cell": np.repeat(np.array([f"c{i}" for i in range(C)], dtype=object), T),
+                "period": np.tile(self.periods, C),
+                "count": self.y.ravel().astype(np.int64),
+                "exposure": np.tile(self.exposure, C),
+            }
+        )
 
 
 def simulate(
@@ -91,9 +93,19 @@ def simulate(
     y = rng.poisson(lam)
     other = rng.poisson(base.sum() * 1.5 * vol)  # tickets that are not in these cells
     exposure = (y.sum(axis=0) + other).astype(float)
-    return Sim(y=y, exposure=exposure, base=base, event=kinds, size=sizes, onset=onset,
-               duration=duration, spike_week=-1 if spike_week is None else spike_week,
-               periods=first_period + weeks, phi_choices=tuple(phi_choices), alpha_extra=alpha_extra)
+    return Sim(
+        y=y,
+        exposure=exposure,
+        base=base,
+        event=kinds,
+        size=sizes,
+        onset=onset,
+        duration=duration,
+        spike_week=-1 if spike_week is None else spike_week,
+        periods=first_period + weeks,
+        phi_choices=tuple(phi_choices),
+        alpha_extra=alpha_extra,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -114,8 +126,9 @@ class TicketSim:
         weeks = [w for w in self.weeks if until is None or w <= until]
         c = self.counts[self.counts["week"].isin(weeks)]
         pt = self.product_total[self.product_total["week"].isin(weeks)]
-        return count_table(c, self.total.reindex(weeks), weeks, theme_of=self.theme_of if themes else None,
-                           product_total=pt)
+        return count_table(
+            c, self.total.reindex(weeks), weeks, theme_of=self.theme_of if themes else None, product_total=pt
+        )
 
 
 def simulate_tickets(
@@ -164,14 +177,27 @@ def simulate_tickets(
         multi = rng.random(n) < 0.2
         mix[multi] = rng.dirichlet(np.ones(n_products), int(multi.sum()))
         p_safe = np.full(n, 0.002)  # stray safety mentions; the safety series below carry the rest
-        return {"id": id0 + np.arange(n), "intent": intent, "rate": rate, "mix": mix, "p_safe": p_safe,
-                "theme": rng.integers(0, n_themes, n), "phi": rng.uniform(1.2, 2.0, n)}
+        return {
+            "id": id0 + np.arange(n),
+            "intent": intent,
+            "rate": rate,
+            "mix": mix,
+            "p_safe": p_safe,
+            "theme": rng.integers(0, n_themes, n),
+            "phi": rng.uniform(1.2, 2.0, n),
+        }
 
     groups = [topics(n_topics, "complaint", 1), topics(n_question_topics, "question", 10_001)]
     # one small safety series per product (~1-2 a week): a complaint topic of its own
-    safe = {"id": np.arange(n_products) + 20_001, "intent": "complaint", "rate": rng.uniform(0.8, 1.6, n_products),
-            "mix": np.eye(n_products), "p_safe": np.ones(n_products), "theme": rng.integers(0, n_themes, n_products),
-            "phi": np.full(n_products, 1.2)}
+    safe = {
+        "id": np.arange(n_products) + 20_001,
+        "intent": "complaint",
+        "rate": rng.uniform(0.8, 1.6, n_products),
+        "mix": np.eye(n_products),
+        "p_safe": np.ones(n_products),
+        "theme": rng.integers(0, n_themes, n_products),
+        "phi": np.full(n_products, 1.2),
+    }
     groups.append(safe)
     rows: list[tuple] = []
     planted: dict = {}
@@ -184,7 +210,9 @@ def simulate_tickets(
         th = int(rng.choice(cand)) if len(cand) else int(np.argmin(np.abs(th_rate - 11)))
         members = np.nonzero(g["theme"] == th)[0]
         rise = int(rng.poisson(1.5 * th_rate[th] * vol[-1]))
-        p_main = int(np.argmax(np.bincount(np.argmax(g["mix"][members], axis=1), g["rate"][members], n_products)))
+        p_main = int(
+            np.argmax(np.bincount(np.argmax(g["mix"][members], axis=1), g["rate"][members], n_products))
+        )
         live = np.nonzero((bprod == p_main) & (bw[:, -1] > 0))[0]
         b_main = int(rng.choice(live))
         w_t = g["rate"][members] / g["rate"][members].sum()
@@ -199,8 +227,14 @@ def simulate_tickets(
                 if kk:
                     e = extra.get((int(g["id"][j]), int(bi)), (0, 0))
                     extra[(int(g["id"][j]), int(bi))] = (e[0] + int(kk), 0)
-        planted = {"theme": int(th), "base": float(th_rate[th]), "rise": rise, "product": prods[p_main],
-                   "batch": batches[b_main][2], "topics": [int(g["id"][j]) for j in members]}
+        planted = {
+            "theme": int(th),
+            "base": float(th_rate[th]),
+            "rise": rise,
+            "product": prods[p_main],
+            "batch": batches[b_main][2],
+            "topics": [int(g["id"][j]) for j in members],
+        }
     elif scenario == "safety":
         pi = int(rng.integers(0, n_products))
         g = groups[0]
@@ -221,8 +255,17 @@ def simulate_tickets(
             ts, bs = np.nonzero(split)
             kt = split[ts, bs]
             kst = rng.binomial(kt, g["p_safe"][jt])
-            rows.extend(zip(np.asarray(weeks)[ts].tolist(), [g["intent"]] * len(ts), [int(g["id"][jt])] * len(ts),
-                            bs.tolist(), kt.tolist(), kst.tolist(), strict=True))
+            rows.extend(
+                zip(
+                    np.asarray(weeks)[ts].tolist(),
+                    [g["intent"]] * len(ts),
+                    [int(g["id"][jt])] * len(ts),
+                    bs.tolist(),
+                    kt.tolist(),
+                    kst.tolist(),
+                    strict=True,
+                )
+            )
     if scenario == "safety":
         pi = prods.index(planted["product"])
         sid = 20_001 + pi
@@ -240,7 +283,9 @@ def simulate_tickets(
     df["product"] = [batches[b][0] for b in df["b"]]
     df["model"] = [batches[b][1] for b in df["b"]]
     df["batch"] = [batches[b][2] for b in df["b"]]
-    df = df.groupby(["week", "intent", "topic_id", "product", "model", "batch"], as_index=False)[["n", "n_safety"]].sum()
+    df = df.groupby(["week", "intent", "topic_id", "product", "model", "batch"], as_index=False)[
+        ["n", "n_safety"]
+    ].sum()
     # tickets that are neither complaint nor question (praise, service requests): a third more
     per_prod = df.groupby(["week", "product"])["n"].sum().unstack(fill_value=0).reindex(weeks, fill_value=0)
     other = rng.poisson(0.5 * per_prod.to_numpy().mean(axis=0)[None, :] * vol[:, None])
@@ -249,4 +294,6 @@ def simulate_tickets(
     pt.columns = ["week", "product", "n"]
     total = pd.Series(prod_total.sum(axis=1).to_numpy() + rng.poisson(20, T), index=weeks, dtype=float)
     theme_of = {int(i): int(h) for g in groups for i, h in zip(g["id"], g["theme"], strict=True)}
-    return TicketSim(counts=df, total=total, product_total=pt, theme_of=theme_of, weeks=weeks, planted=planted)
+    return TicketSim(
+        counts=df, total=total, product_total=pt, theme_of=theme_of, weeks=weeks, planted=planted
+    )

@@ -124,16 +124,24 @@ class ChatServer:
             time.sleep(self.delay)
         if fault in ("429", "500", "timeout"):
             code = int(fault) if fault != "timeout" else 504
-            return self._reply(h, code, "rate limited" if code == 429 else "server error",
-                               {"Retry-After": "0"} if code == 429 else None)
+            return self._reply(
+                h,
+                code,
+                "rate limited" if code == 429 else "server error",
+                {"Retry-After": "0"} if code == 429 else None,
+            )
         if fault == "busy":
-            busy = {"dingtalk": {"errcode": 130101, "errmsg": "send too fast"},
-                    "wecom": {"errcode": 45009, "errmsg": "api freq out of limit"},
-                    "feishu": {"code": 11232, "msg": "frequency limited"}}.get(vendor, {"errcode": -1})
+            busy = {
+                "dingtalk": {"errcode": 130101, "errmsg": "send too fast"},
+                "wecom": {"errcode": 45009, "errmsg": "api freq out of limit"},
+                "feishu": {"code": 11232, "msg": "frequency limited"},
+            }.get(vendor, {"errcode": -1})
             return self._reply(h, 200, busy)
         check = getattr(self, f"_check_{vendor}", None)
         if check is None or body is None:
-            return self._reply(h, 404 if check is None else 400, "no_service" if check is None else "invalid_payload")
+            return self._reply(
+                h, 404 if check is None else 400, "no_service" if check is None else "invalid_payload"
+            )
         problem, reply = check(parts.path, query, body)
         rec.accepted, rec.problem = problem is None, problem or ""
         status = 200
@@ -142,7 +150,9 @@ class ChatServer:
         return self._reply(h, status, reply)
 
     @staticmethod
-    def _reply(h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
+    ) -> None:
         data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
         h.send_response(status)
         h.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
@@ -174,9 +184,16 @@ class ChatServer:
         mt = body.get("msgtype") if isinstance(body, dict) else None
         if mt == "markdown":
             md = body.get("markdown") or {}
-            if not (isinstance(md.get("title"), str) and md["title"] and isinstance(md.get("text"), str)
-                    and md["text"].strip()):
-                return "dingtalk: markdown needs title and text", {"errcode": 40035, "errmsg": "缺少参数 markdown"}
+            if not (
+                isinstance(md.get("title"), str)
+                and md["title"]
+                and isinstance(md.get("text"), str)
+                and md["text"].strip()
+            ):
+                return "dingtalk: markdown needs title and text", {
+                    "errcode": 40035,
+                    "errmsg": "缺少参数 markdown",
+                }
         elif mt == "text":
             if not (body.get("text") or {}).get("content"):
                 return "dingtalk: text needs content", {"errcode": 40035, "errmsg": "缺少参数 text"}
@@ -207,19 +224,33 @@ class ChatServer:
         if secret is not None:
             ts = str(body.get("timestamp", ""))
             if not ts.isdigit() or abs(time.time() - int(ts)) > 3600:
-                return "feishu: bad timestamp", {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}  # noqa: E501
+                return "feishu: bad timestamp", {
+                    "code": 19021,
+                    "msg": "sign match fail or timestamp is not within one hour from current time",
+                }  # noqa: E501
             digest = hmac.new(f"{ts}\n{secret}".encode(), b"", hashlib.sha256).digest()
             if body.get("sign") != base64.b64encode(digest).decode():
-                return "feishu: bad sign", {"code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time"}  # noqa: E501
+                return "feishu: bad sign", {
+                    "code": 19021,
+                    "msg": "sign match fail or timestamp is not within one hour from current time",
+                }  # noqa: E501
         mt = body.get("msg_type")
         if mt == "post":
-            post = ((body.get("content") or {}).get("post") or {})
+            post = (body.get("content") or {}).get("post") or {}
             lang = next(iter(post.values()), None) if post else None
-            if not (isinstance(lang, dict) and isinstance(lang.get("title"), str)
-                    and isinstance(lang.get("content"), list)
-                    and all(isinstance(line, list) and all(isinstance(el, dict) and el.get("tag") == "text"
-                                                           and isinstance(el.get("text"), str) for el in line)
-                            for line in lang["content"])):
+            if not (
+                isinstance(lang, dict)
+                and isinstance(lang.get("title"), str)
+                and isinstance(lang.get("content"), list)
+                and all(
+                    isinstance(line, list)
+                    and all(
+                        isinstance(el, dict) and el.get("tag") == "text" and isinstance(el.get("text"), str)
+                        for el in line
+                    )
+                    for line in lang["content"]
+                )
+            ):
                 return "feishu: bad post", {"code": 9499, "msg": "Bad Request"}
         elif mt == "text":
             if not (body.get("content") or {}).get("text"):
@@ -248,17 +279,27 @@ def self_signed_cert(folder: Any) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = Path(folder) / "cert.pem", Path(folder) / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return str(cert_path), str(key_path)
 
 
@@ -270,7 +311,9 @@ class MailServer:
     ``refuse`` get a permanent 550.
     """
 
-    def __init__(self, folder: Any, user: str = "voc", password: str = "smtp-pass-Zq81", implicit_tls: bool = False):
+    def __init__(
+        self, folder: Any, user: str = "voc", password: str = "smtp-pass-Zq81", implicit_tls: bool = False
+    ):
         import socket
         import ssl
 
@@ -285,8 +328,14 @@ class MailServer:
         server = self
 
         class Handler:
-            async def handle_RCPT(self, srv: Any, session: Any, envelope: Any, address: str,  # noqa: N802
-                                  rcpt_options: Any) -> str:
+            async def handle_RCPT(
+                self,
+                srv: Any,
+                session: Any,
+                envelope: Any,
+                address: str,  # noqa: N802
+                rcpt_options: Any,
+            ) -> str:
                 if address in server.refuse:
                     return "550 5.1.1 mailbox unavailable"
                 envelope.rcpt_tos.append(address)
@@ -297,12 +346,16 @@ class MailServer:
                 import email.policy
 
                 server.raw.append(envelope.content)
-                server.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                server.messages.append(
+                    email.message_from_bytes(envelope.content, policy=email.policy.default)
+                )
                 return "250 OK"
 
         def authenticator(srv: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
-            ok = getattr(auth_data, "login", b"") == user.encode() and \
-                getattr(auth_data, "password", b"") == password.encode()
+            ok = (
+                getattr(auth_data, "login", b"") == user.encode()
+                and getattr(auth_data, "password", b"") == password.encode()
+            )
             return AuthResult(success=ok, handled=False)
 
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -314,12 +367,26 @@ class MailServer:
         if implicit_tls:
             # auth_require_tls=False: aiosmtpd 1.4 on Python 3.11 does not see an implicit-TLS transport as
             # TLS and would not offer AUTH; every byte of this connection is TLS anyway
-            self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, ssl_context=tls,
-                                         auth_required=True, auth_require_tls=False, authenticator=authenticator)
+            self.controller = Controller(
+                Handler(),
+                hostname="127.0.0.1",
+                port=self.port,
+                ssl_context=tls,
+                auth_required=True,
+                auth_require_tls=False,
+                authenticator=authenticator,
+            )
         else:
-            self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, tls_context=tls,
-                                         require_starttls=True, auth_required=True, auth_require_tls=True,
-                                         authenticator=authenticator)
+            self.controller = Controller(
+                Handler(),
+                hostname="127.0.0.1",
+                port=self.port,
+                tls_context=tls,
+                require_starttls=True,
+                auth_required=True,
+                auth_require_tls=True,
+                authenticator=authenticator,
+            )
 
     def start(self) -> MailServer:
         self.controller.start()
@@ -336,8 +403,17 @@ class MailServer:
     def channel(self, **kw: Any) -> Any:
         from voc.delivery.channels import SmtpChannel
 
-        return SmtpChannel(host="127.0.0.1", port=self.port, sender="voc@hearth.example", user=self.user,
-                           password=self.password, starttls=True, timeout=5, ssl_context=self.client_tls(), **kw)
+        return SmtpChannel(
+            host="127.0.0.1",
+            port=self.port,
+            sender="voc@hearth.example",
+            user=self.user,
+            password=self.password,
+            starttls=True,
+            timeout=5,
+            ssl_context=self.client_tls(),
+            **kw,
+        )
 
     def to(self, address: str) -> list[Any]:
         return [m for m in self.messages if m["To"] == address]

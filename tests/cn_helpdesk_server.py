@@ -41,6 +41,7 @@ def ms(dt: datetime) -> int:
 
 # ---- a ZipCrypto (traditional PKWARE) writer: Python's zipfile reads these but cannot write them ------
 
+
 def _crc_table() -> list[int]:
     table = []
     for i in range(256):
@@ -90,10 +91,13 @@ def zip_files(files: dict[str, bytes], password: str | None) -> bytes:
             payload = keys.encrypt(header) + keys.encrypt(data)
         fname = name.encode()
         offset = len(body)
-        common = struct.pack("<HHHHHIIIHH", 20, flags, 0, 0, 0x21, crc, len(payload), len(data), len(fname), 0)
+        common = struct.pack(
+            "<HHHHHIIIHH", 20, flags, 0, 0, 0x21, crc, len(payload), len(data), len(fname), 0
+        )
         body += b"PK\x03\x04" + common + fname + payload
-        central += (b"PK\x01\x02" + struct.pack("<H", 20) + common + struct.pack("<HHHII", 0, 0, 0, 0, offset)
-                    + fname)
+        central += (
+            b"PK\x01\x02" + struct.pack("<H", 20) + common + struct.pack("<HHHII", 0, 0, 0, 0, offset) + fname
+        )
     end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(files), len(files), len(central), len(body), 0)
     return bytes(body + central + end)
 
@@ -118,7 +122,9 @@ class QiyuServer:
     def start(self) -> QiyuServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_Handler,), {"state": self}))
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -137,37 +143,114 @@ class QiyuServer:
         with self._lock:
             self.faults.extend(faults)
 
-    def add_session(self, sid: int, start: datetime, *, minutes: int | None = 10, text: str = "",
-                    reply: str | None = "请按说明书重新校准门铰链", interaction: int = 0, from_type: str = "wx",
-                    evaluation: tuple[int, int] | None = (5, 75), category: str = "烤箱/KX-30A/门关不紧",
-                    staff: str = "李娜") -> dict[str, Any]:
+    def add_session(
+        self,
+        sid: int,
+        start: datetime,
+        *,
+        minutes: int | None = 10,
+        text: str = "",
+        reply: str | None = "请按说明书重新校准门铰链",
+        interaction: int = 0,
+        from_type: str = "wx",
+        evaluation: tuple[int, int] | None = (5, 75),
+        category: str = "烤箱/KX-30A/门关不紧",
+        staff: str = "李娜",
+    ) -> dict[str, Any]:
         """A session of the documented shape; its messages: the visitor's text (and a picture), a robot
         answer, an automatic greeting, a withdrawn reply, then the staff's manual reply."""
         end = None if minutes is None else start + timedelta(minutes=minutes)
         s: dict[str, Any] = {
-            "id": sid, "startTime": ms(start), "endTime": ms(end) if end else 0, "staffId": 4000 + sid % 7,
-            "staffName": staff, "fromType": from_type, "category": category, "interaction": interaction,
-            "closeReason": 0, "sType": 0, "userResolvedStatus": 1, "relatedType": 0, "fromGroup": "售后",
-            "evaluationType": evaluation[0] if evaluation else 0, "evaluation": evaluation[1] if evaluation else 0,
-            "evaluationRemark": "", "staffFirstReplyTime": ms(start) + 30_000, "foreignId": f"u{sid}",
+            "id": sid,
+            "startTime": ms(start),
+            "endTime": ms(end) if end else 0,
+            "staffId": 4000 + sid % 7,
+            "staffName": staff,
+            "fromType": from_type,
+            "category": category,
+            "interaction": interaction,
+            "closeReason": 0,
+            "sType": 0,
+            "userResolvedStatus": 1,
+            "relatedType": 0,
+            "fromGroup": "售后",
+            "evaluationType": evaluation[0] if evaluation else 0,
+            "evaluation": evaluation[1] if evaluation else 0,
+            "evaluationRemark": "",
+            "staffFirstReplyTime": ms(start) + 30_000,
+            "foreignId": f"u{sid}",
         }
         t = ms(start)
         body = text or f"烤箱门关不紧 #{sid}"
         msgs = [
-            {"id": sid * 10 + 1, "sessionId": sid, "from": 0, "time": t + 1000, "mType": 1, "autoReply": 1,
-             "msg": "您好，请问有什么可以帮您？", "status": 1, "staffId": s["staffId"], "staffName": staff},
-            {"id": sid * 10 + 2, "sessionId": sid, "from": 1, "time": t + 2000, "mType": 1, "autoReply": 0,
-             "msg": body, "status": 1, "userId": sid, "userName": f"访客{sid}"},
-            {"id": sid * 10 + 3, "sessionId": sid, "from": 1, "time": t + 3000, "mType": 2, "autoReply": 0,
-             "msg": "{\"url\":\"https://nos.example/x.jpg\"}", "status": 1},
-            {"id": sid * 10 + 4, "sessionId": sid, "from": 1, "time": t + 4000, "mType": 1, "autoReply": 0,
-             "msg": "批次 B2409", "status": 1},
-            {"id": sid * 10 + 5, "sessionId": sid, "from": 0, "time": t + 5000, "mType": 1, "autoReply": 0,
-             "msg": "撤回的回复", "status": 2},
+            {
+                "id": sid * 10 + 1,
+                "sessionId": sid,
+                "from": 0,
+                "time": t + 1000,
+                "mType": 1,
+                "autoReply": 1,
+                "msg": "您好，请问有什么可以帮您？",
+                "status": 1,
+                "staffId": s["staffId"],
+                "staffName": staff,
+            },
+            {
+                "id": sid * 10 + 2,
+                "sessionId": sid,
+                "from": 1,
+                "time": t + 2000,
+                "mType": 1,
+                "autoReply": 0,
+                "msg": body,
+                "status": 1,
+                "userId": sid,
+                "userName": f"访客{sid}",
+            },
+            {
+                "id": sid * 10 + 3,
+                "sessionId": sid,
+                "from": 1,
+                "time": t + 3000,
+                "mType": 2,
+                "autoReply": 0,
+                "msg": '{"url":"https://nos.example/x.jpg"}',
+                "status": 1,
+            },
+            {
+                "id": sid * 10 + 4,
+                "sessionId": sid,
+                "from": 1,
+                "time": t + 4000,
+                "mType": 1,
+                "autoReply": 0,
+                "msg": "批次 B2409",
+                "status": 1,
+            },
+            {
+                "id": sid * 10 + 5,
+                "sessionId": sid,
+                "from": 0,
+                "time": t + 5000,
+                "mType": 1,
+                "autoReply": 0,
+                "msg": "撤回的回复",
+                "status": 2,
+            },
         ]
         if reply:
-            msgs.append({"id": sid * 10 + 6, "sessionId": sid, "from": 0, "time": t + 6000, "mType": 1,
-                         "autoReply": 0, "msg": reply, "status": 1})
+            msgs.append(
+                {
+                    "id": sid * 10 + 6,
+                    "sessionId": sid,
+                    "from": 0,
+                    "time": t + 6000,
+                    "mType": 1,
+                    "autoReply": 0,
+                    "msg": reply,
+                    "status": 1,
+                }
+            )
         with self._lock:
             self.sessions[sid] = s
             self.messages[sid] = msgs
@@ -178,7 +261,9 @@ class QiyuServer:
             chosen = [s for s in self.sessions.values() if start <= s["startTime"] < end and s["endTime"]]
             msgs = [m for s in chosen for m in self.messages.get(s["id"], [])]
         lines = {f"{CORP}/session.txt": chosen, f"{CORP}/message.txt": msgs}
-        files = {n: "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in v).encode() for n, v in lines.items()}
+        files = {
+            n: "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in v).encode() for n, v in lines.items()
+        }
         return zip_files(files, QY_KEY[:12] if self.encrypt else None)
 
 
@@ -189,7 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass
 
-    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None, *, cut: bool = False) -> None:
+    def _send(
+        self, status: int, data: bytes, headers: dict[str, str] | None = None, *, cut: bool = False
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
@@ -204,8 +291,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _json(self, body: dict[str, Any], status: int = 200, **kw: Any) -> None:
-        self._send(status, json.dumps(body, ensure_ascii=False).encode(),
-                   {"Content-Type": "application/json;charset=utf-8"}, **kw)
+        self._send(
+            status,
+            json.dumps(body, ensure_ascii=False).encode(),
+            {"Content-Type": "application/json;charset=utf-8"},
+            **kw,
+        )
 
     def _fault(self) -> str | None:
         with self.state._lock:
@@ -222,8 +313,12 @@ class _Handler(BaseHTTPRequestHandler):
         task = s.tasks.get(key)
         if not u.path.startswith("/download/") or task is None:
             return self._json({"code": 404}, 404)
-        self._send(200, s.package(task["start"], task["end"]), {"Content-Type": "application/zip"},
-                   cut=fault == "drop")
+        self._send(
+            200,
+            s.package(task["start"], task["end"]),
+            {"Content-Type": "application/zip"},
+            cut=fault == "drop",
+        )
 
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         s = self.state
@@ -237,7 +332,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self._fault()
         s.log.append((u.path, q, payload))
         if fault == "429":
-            return self._send(429, b'{"code":429,"message":"too many requests"}', {"Retry-After": str(s.retry_after)})
+            return self._send(
+                429, b'{"code":429,"message":"too many requests"}', {"Retry-After": str(s.retry_after)}
+            )
         if fault == "500":
             return self._send(500, b"{}")
         if q.get("appKey") != QY_KEY:
@@ -272,8 +369,9 @@ class _Handler(BaseHTTPRequestHandler):
             task["checks"] += 1
             if task["checks"] <= s.wait_checks:
                 return self._json({"code": 14403, "message": "Wait..."})
-            return self._json({"code": 200, "message": f"{s.url}/download/{payload['key']}.zip"},
-                              cut=fault == "drop")
+            return self._json(
+                {"code": 200, "message": f"{s.url}/download/{payload['key']}.zip"}, cut=fault == "drop"
+            )
         return self._json({"code": 404, "message": "not found"}, 404)
 
 
@@ -307,7 +405,9 @@ class SobotServer:
     def start(self) -> SobotServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (_SobotHandler,), {"state": self}))
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __enter__(self) -> SobotServer:
@@ -316,17 +416,38 @@ class SobotServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def put(self, tid: str, status: str, updated: datetime, *, content: str = "", score: int | str = 4,
-            category: str = "电热水壶/KT-17/漏水") -> dict[str, Any]:
+    def put(
+        self,
+        tid: str,
+        status: str,
+        updated: datetime,
+        *,
+        content: str = "",
+        score: int | str = 4,
+        category: str = "电热水壶/KT-17/漏水",
+    ) -> dict[str, Any]:
         with self._lock:
             old = self.tickets.get(tid)
-            t = {"ticketid": tid, "ticket_code": f"2026{len(self.tickets):06d}", "ticket_title": f"工单 {tid}",
-                 "ticket_content": content or f"<p>水壶底座漏水 #{tid}</p>", "ticket_status": status,
-                 "ticket_from": "3", "ticket_level": "1", "ticket_type_name": category, "start_type": "1",
-                 "deal_agent_name": "周婷", "deal_group_name": "电商客服组",
-                 "create_datetime_ms": old["create_datetime_ms"] if old else ms(updated) - 3_600_000,
-                 "update_datetime_ms": ms(updated), "update_datetime": updated.strftime("%Y-%m-%d %H:%M:%S"),
-                 "user_nick": "访客", "user_tels": "13800000000", "score": score, "remark": ""}
+            t = {
+                "ticketid": tid,
+                "ticket_code": f"2026{len(self.tickets):06d}",
+                "ticket_title": f"工单 {tid}",
+                "ticket_content": content or f"<p>水壶底座漏水 #{tid}</p>",
+                "ticket_status": status,
+                "ticket_from": "3",
+                "ticket_level": "1",
+                "ticket_type_name": category,
+                "start_type": "1",
+                "deal_agent_name": "周婷",
+                "deal_group_name": "电商客服组",
+                "create_datetime_ms": old["create_datetime_ms"] if old else ms(updated) - 3_600_000,
+                "update_datetime_ms": ms(updated),
+                "update_datetime": updated.strftime("%Y-%m-%d %H:%M:%S"),
+                "user_nick": "访客",
+                "user_tels": "13800000000",
+                "score": score,
+                "remark": "",
+            }
             self.tickets[tid] = t
             return t
 
@@ -378,9 +499,18 @@ class _SobotHandler(_Handler):
             if not 0 <= end - start <= 31 * 24 * 3600 * 1000 or size > 50 or page < 1:
                 return self._ret("100002", "查询时间范围不能超过一个月")
             with s._lock:
-                items = sorted((t for t in s.tickets.values() if start <= t["update_datetime_ms"] <= end),
-                               key=lambda t: (t["update_datetime_ms"], t["ticketid"]))
-            chunk = items[(page - 1) * size: page * size]
-            return self._ret("000000", "成功", items=chunk, page_no=page, page_size=size,
-                             page_count=max(1, -(-len(items) // size)), total_count=len(items))
+                items = sorted(
+                    (t for t in s.tickets.values() if start <= t["update_datetime_ms"] <= end),
+                    key=lambda t: (t["update_datetime_ms"], t["ticketid"]),
+                )
+            chunk = items[(page - 1) * size : page * size]
+            return self._ret(
+                "000000",
+                "成功",
+                items=chunk,
+                page_no=page,
+                page_size=size,
+                page_count=max(1, -(-len(items) // size)),
+                total_count=len(items),
+            )
         return self._json({"ret_code": "404"}, 404)

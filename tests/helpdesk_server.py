@@ -92,8 +92,9 @@ class HelpdeskServer:
         handler = type("Handler", (_Handler,), {"state": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -118,16 +119,33 @@ class HelpdeskServer:
         with self._lock:
             self.faults.extend(faults)
 
-    def add_zendesk(self, tid: int, status: str, *, subject: str = "", description: str | None = None,
-                    at: datetime | None = None, channel: str = "email", assignee: int | None = 501) -> dict:
+    def add_zendesk(
+        self,
+        tid: int,
+        status: str,
+        *,
+        subject: str = "",
+        description: str | None = None,
+        at: datetime | None = None,
+        channel: str = "email",
+        assignee: int | None = 501,
+    ) -> dict:
         with self._lock:
             now = at or self.tick()
-            t = {"id": tid, "url": f"/api/v2/tickets/{tid}.json", "created_at": _iso(now - timedelta(hours=3)),
-                 "updated_at": _iso(now), "generated_timestamp": int(now.timestamp()),
-                 "subject": subject or f"ticket {tid}",
-                 "description": description if description is not None else f"Customer problem number {tid}",
-                 "status": status, "via": {"channel": channel, "source": {}}, "assignee_id": assignee,
-                 "tags": ["kx-30a"], "custom_fields": [{"id": 360001, "value": f"B24{tid % 10}"}]}
+            t = {
+                "id": tid,
+                "url": f"/api/v2/tickets/{tid}.json",
+                "created_at": _iso(now - timedelta(hours=3)),
+                "updated_at": _iso(now),
+                "generated_timestamp": int(now.timestamp()),
+                "subject": subject or f"ticket {tid}",
+                "description": description if description is not None else f"Customer problem number {tid}",
+                "status": status,
+                "via": {"channel": channel, "source": {}},
+                "assignee_id": assignee,
+                "tags": ["kx-30a"],
+                "custom_fields": [{"id": 360001, "value": f"B24{tid % 10}"}],
+            }
             t["_solved_at"] = _iso(now) if status in ("solved", "closed") else None
             self.zendesk[tid] = t
             return t
@@ -166,17 +184,37 @@ class HelpdeskServer:
             t["updated_at"] = _iso(self.tick())
             return t
 
-    def add_freshdesk(self, tid: int, status: str, *, subject: str = "", description: str | None = None,
-                      at: datetime | None = None, source: int = 3) -> dict:
+    def add_freshdesk(
+        self,
+        tid: int,
+        status: str,
+        *,
+        subject: str = "",
+        description: str | None = None,
+        at: datetime | None = None,
+        source: int = 3,
+    ) -> dict:
         with self._lock:
             now = at or self.tick()
             text = description if description is not None else f"Customer problem number {tid}"
-            t = {"id": tid, "subject": subject or f"ticket {tid}", "status": FD_STATUS[status], "priority": 1,
-                 "source": source, "responder_id": 9001, "created_at": _iso(now - timedelta(hours=2)),
-                 "updated_at": _iso(now), "tags": [], "custom_fields": {"cf_batch": f"B24{tid % 10}"},
-                 "description": f"<div>{text}</div>", "description_text": text,
-                 "stats": {"resolved_at": _iso(now) if status in ("resolved", "closed") else None,
-                           "closed_at": _iso(now) if status == "closed" else None}}
+            t = {
+                "id": tid,
+                "subject": subject or f"ticket {tid}",
+                "status": FD_STATUS[status],
+                "priority": 1,
+                "source": source,
+                "responder_id": 9001,
+                "created_at": _iso(now - timedelta(hours=2)),
+                "updated_at": _iso(now),
+                "tags": [],
+                "custom_fields": {"cf_batch": f"B24{tid % 10}"},
+                "description": f"<div>{text}</div>",
+                "description_text": text,
+                "stats": {
+                    "resolved_at": _iso(now) if status in ("resolved", "closed") else None,
+                    "closed_at": _iso(now) if status == "closed" else None,
+                },
+            }
             self.freshdesk[tid] = t
             return t
 
@@ -213,9 +251,12 @@ class HelpdeskServer:
         cursor = base64.urlsafe_b64encode(f"{ts}.0||{tid}|".encode()).decode()
         out: dict[str, Any] = {
             "tickets": [{k: v for k, v in t.items() if not k.startswith("_")} for t in page],
-            "after_cursor": cursor, "before_cursor": None,
+            "after_cursor": cursor,
+            "before_cursor": None,
             "after_url": f"{self.url}/api/v2/incremental/tickets/cursor.json?cursor={cursor}",
-            "before_url": None, "end_of_stream": len(items) <= per_page}
+            "before_url": None,
+            "end_of_stream": len(items) <= per_page,
+        }
         if "metric_sets" in q.get("include", "") and self.zendesk_metric_sets:
             out["metric_sets"] = [self.zendesk_metric(t) for t in page]
         return out
@@ -224,8 +265,12 @@ class HelpdeskServer:
     def zendesk_metric(t: dict[str, Any]) -> dict[str, Any]:
         if isinstance(t.get("metric_set"), dict):
             return dict(t["metric_set"])
-        return {"ticket_id": t["id"], "solved_at": t.get("_solved_at"), "created_at": t["created_at"],
-                **t.get("_metric", {})}
+        return {
+            "ticket_id": t["id"],
+            "solved_at": t.get("_solved_at"),
+            "created_at": t["created_at"],
+            **t.get("_metric", {}),
+        }
 
     def zendesk_ticket_comments(self, tid: int, q: dict[str, str]) -> dict[str, Any] | None:
         """``GET /api/v2/tickets/{id}/comments.json``, cursor-paged (``page[size]``, ``page[after]``),
@@ -235,23 +280,39 @@ class HelpdeskServer:
             if t is None:
                 return None
             comments = self.zendesk_comments.get(tid) or [
-                {"id": tid * 100, "type": "Comment", "author_id": t.get("requester_id"), "public": True,
-                 "body": t.get("description"), "plain_body": t.get("description"), "created_at": t["created_at"]}]
+                {
+                    "id": tid * 100,
+                    "type": "Comment",
+                    "author_id": t.get("requester_id"),
+                    "public": True,
+                    "body": t.get("description"),
+                    "plain_body": t.get("description"),
+                    "created_at": t["created_at"],
+                }
+            ]
             size = min(int(q.get("page[size]", "100")), 100)
             start = int(q.get("page[after]", "0"))
-            page = comments[start:start + size]
+            page = comments[start : start + size]
             more = start + size < len(comments)
-            out: dict[str, Any] = {"comments": page, "meta": {"has_more": more, "after_cursor": str(start + size),
-                                                              "before_cursor": str(start)},
-                                   "links": {"next": f"{self.url}/api/v2/tickets/{tid}/comments.json?"
-                                                     + urlencode({**q, "page[after]": start + size}) if more else None,
-                                             "prev": None}}
+            out: dict[str, Any] = {
+                "comments": page,
+                "meta": {"has_more": more, "after_cursor": str(start + size), "before_cursor": str(start)},
+                "links": {
+                    "next": f"{self.url}/api/v2/tickets/{tid}/comments.json?"
+                    + urlencode({**q, "page[after]": start + size})
+                    if more
+                    else None,
+                    "prev": None,
+                },
+            }
             if "users" in q.get("include", ""):
                 ids = {c.get("author_id") for c in page}
                 out["users"] = [u for i, u in self.zendesk_users.items() if i in ids]
             return out
 
-    def freshdesk_ticket_conversations(self, tid: int, q: dict[str, str]) -> tuple[list[dict], str | None] | None:
+    def freshdesk_ticket_conversations(
+        self, tid: int, q: dict[str, str]
+    ) -> tuple[list[dict], str | None] | None:
         """``GET /api/v2/tickets/{id}/conversations``: ``page``/``per_page`` (max 100), ``link`` header."""
         with self._lock:
             if tid not in self.freshdesk:
@@ -261,7 +322,7 @@ class HelpdeskServer:
         if per_page > 100:
             raise ValueError("per_page must be at most 100")
         page = int(q.get("page", "1"))
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         link = None
         if page * per_page < len(items):
             link = f'<{self.url}/api/v2/tickets/{tid}/conversations?{urlencode({**q, "page": page + 1})}>; rel="next"'
@@ -272,9 +333,18 @@ class HelpdeskServer:
         ticket itself does not change (the rating lives in the surveys API)."""
         with self._lock:
             now = at or self.tick()
-            r = {"id": 5000 + len(self.freshdesk_ratings), "survey_id": 1, "user_id": 2, "agent_id": 9001,
-                 "feedback": feedback, "group_id": None, "ticket_id": tid,
-                 "ratings": {"default_question": value}, "created_at": _iso(now), "updated_at": _iso(now)}
+            r = {
+                "id": 5000 + len(self.freshdesk_ratings),
+                "survey_id": 1,
+                "user_id": 2,
+                "agent_id": 9001,
+                "feedback": feedback,
+                "group_id": None,
+                "ticket_id": tid,
+                "ratings": {"default_question": value},
+                "created_at": _iso(now),
+                "updated_at": _iso(now),
+            }
             self.freshdesk_ratings.append(r)
             return r
 
@@ -285,12 +355,19 @@ class HelpdeskServer:
         page = int(q.get("page", "1"))
         if per_page > 100:
             raise ValueError("per_page must be at most 100")
-        since = datetime.fromisoformat(q["created_since"].replace("Z", "+00:00")) if "created_since" in q else None
+        since = (
+            datetime.fromisoformat(q["created_since"].replace("Z", "+00:00"))
+            if "created_since" in q
+            else None
+        )
         with self._lock:
-            items = [copy.deepcopy(r) for r in self.freshdesk_ratings
-                     if since is None or datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) >= since]
+            items = [
+                copy.deepcopy(r)
+                for r in self.freshdesk_ratings
+                if since is None or datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) >= since
+            ]
         items.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         link = None
         if page * per_page < len(items):
             link = f'<{self.url}/api/v2/surveys/satisfaction_ratings?{urlencode({**q, "page": page + 1})}>; rel="next"'
@@ -309,8 +386,11 @@ class HelpdeskServer:
         page = int(q.get("page", "1"))
         if per_page > 100:
             raise ValueError("per_page must be at most 100")
-        since = datetime.fromisoformat(q["updated_since"].replace("Z", "+00:00")) if "updated_since" in q \
+        since = (
+            datetime.fromisoformat(q["updated_since"].replace("Z", "+00:00"))
+            if "updated_since" in q
             else self.clock - timedelta(days=30)
+        )
         wanted = q.get("filter")
         if wanted not in (None, "deleted", "spam"):
             raise ValueError(f"filter {wanted!r} is not supported here")
@@ -325,10 +405,13 @@ class HelpdeskServer:
             return not t.get("deleted") and not t.get("spam")
 
         with self._lock:
-            items = [t for t in self.freshdesk.values()
-                     if datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) >= since and listed(t)]
+            items = [
+                t
+                for t in self.freshdesk.values()
+                if datetime.fromisoformat(t["updated_at"].replace("Z", "+00:00")) >= since and listed(t)
+            ]
         items.sort(key=lambda t: (t["updated_at"], t["id"]), reverse=q.get("order_type", "desc") == "desc")
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         include = q.get("include", "").split(",")
         out = []
         for t in chunk:
@@ -351,7 +434,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass
 
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, *, cut: bool = False) -> None:
+    def _send(
+        self, status: int, body: Any, headers: dict[str, str] | None = None, *, cut: bool = False
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         if self.state.gzip and "gzip" in self.headers.get("Accept-Encoding", ""):
@@ -406,7 +491,9 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send(401, {"error": "Couldn't authenticate you"})
                 with s._lock:
                     answer = s.zendesk_pages.pop(0) if s.zendesk_pages else None
-                return self._send(200, answer or s.zendesk_export(q), dict(s.zendesk_headers), cut=fault == "drop")
+                return self._send(
+                    200, answer or s.zendesk_export(q), dict(s.zendesk_headers), cut=fault == "drop"
+                )
             zd = re.fullmatch(r"/api/v2/tickets/(\d+)/(comments|metrics)\.json", u.path)
             if zd:
                 if fault == "401" or not self._authorised(f"{ZD_EMAIL}/token", ZD_TOKEN):
@@ -425,8 +512,13 @@ class _Handler(BaseHTTPRequestHandler):
             ratings = u.path == "/api/v2/surveys/satisfaction_ratings"
             if u.path == "/api/v2/tickets" or fd or one or ratings:
                 if fault == "401" or not self._authorised(FD_KEY, "X"):
-                    return self._send(401, {"code": "invalid_credentials",
-                                            "message": "You have to be logged in to perform this action."})
+                    return self._send(
+                        401,
+                        {
+                            "code": "invalid_credentials",
+                            "message": "You have to be logged in to perform this action.",
+                        },
+                    )
                 try:
                     if fd:
                         found = s.freshdesk_ticket_conversations(int(fd.group(1)), q)
@@ -439,17 +531,24 @@ class _Handler(BaseHTTPRequestHandler):
                             return self._send(404, {"code": "not_found"})
                     elif ratings:
                         if not s.freshdesk_surveys:
-                            return self._send(403, {"code": "require_feature",
-                                                     "message": "The Surveys feature(s) is/are not supported"})
+                            return self._send(
+                                403,
+                                {
+                                    "code": "require_feature",
+                                    "message": "The Surveys feature(s) is/are not supported",
+                                },
+                            )
                         body, link = s.freshdesk_rating_list(q)
                     else:
                         body, link = s.freshdesk_list(q)
                 except ValueError as e:
                     return self._send(400, {"description": "Validation failed", "errors": [str(e)]})
                 s.rate_used += 1
-                headers = {"X-RateLimit-Total": str(s.rate_total),
-                           "X-RateLimit-Remaining": "0" if fault == "spent" else str(s.rate_total - s.rate_used),
-                           "X-RateLimit-Used-CurrentRequest": "1"}
+                headers = {
+                    "X-RateLimit-Total": str(s.rate_total),
+                    "X-RateLimit-Remaining": "0" if fault == "spent" else str(s.rate_total - s.rate_used),
+                    "X-RateLimit-Used-CurrentRequest": "1",
+                }
                 if s.rate_reset is not None:
                     headers["ratelimit-reset"] = s.rate_reset
                 if link:
@@ -462,11 +561,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 # ---- helpers shared by the source tests ------------------------------------------------------
 
+
 def stored(engine: Engine, source: str) -> dict[str, tuple[str | None, str, str]]:
     """ticket id -> (status, body, content hash) as stored."""
     with engine.connect() as c:
-        rows = c.execute(select(TicketRow.source_id, TicketRow.status, TicketRow.body, TicketRow.content_hash)
-                         .where(TicketRow.source == source)).all()
+        rows = c.execute(
+            select(TicketRow.source_id, TicketRow.status, TicketRow.body, TicketRow.content_hash).where(
+                TicketRow.source == source
+            )
+        ).all()
     out = {r[0]: (r[1], r[2], r[3]) for r in rows}
     assert len(out) == len(rows)
     return out

@@ -54,30 +54,80 @@ def config(**alerts: Any) -> VocConfig:
 
 def add_topic(engine: Any, tid: int, label: str) -> None:
     with engine.begin() as c:
-        c.execute(insert(Topic).values(id=tid, intent="complaint", label=label, human_label=False, keywords="",
-                                       status="active", merged_into=None, centroid=None, created_week=W.ordinal() - 20,
-                                       updated_at=datetime(2026, 11, 1)))
+        c.execute(
+            insert(Topic).values(
+                id=tid,
+                intent="complaint",
+                label=label,
+                human_label=False,
+                keywords="",
+                status="active",
+                merged_into=None,
+                centroid=None,
+                created_week=W.ordinal() - 20,
+                updated_at=datetime(2026, 11, 1),
+            )
+        )
 
 
-def add_surge(engine: Any, week: Week, topic_id: int = 7, product: str = "oven", observed: int = 20,
-              expected: float = 4.0, severity: str = "defect", batch: str | None = None) -> None:
+def add_surge(
+    engine: Any,
+    week: Week,
+    topic_id: int = 7,
+    product: str = "oven",
+    observed: int = 20,
+    expected: float = 4.0,
+    severity: str = "defect",
+    batch: str | None = None,
+) -> None:
     ratio = observed / expected
     with engine.begin() as c:
-        c.execute(insert(Surge).values(
-            week=week.ordinal(), level="topic×product", cell=f"{topic_id}|{product}", topic_id=topic_id,
-            product=product, model=None, batch=batch, observed=observed, expected=expected, ratio=ratio,
-            ratio_lo=ratio * 0.7, ratio_hi=ratio * 1.4, p=1e-5, q=1e-4, methods="poisson", first_week=W.ordinal(),
-            new_cell=False, severity=severity, conc_batch=None, conc_share=None, conc_expected=None, conc_ratio=None,
-            explanation_zh="说明", explanation_en="explanation"))
+        c.execute(
+            insert(Surge).values(
+                week=week.ordinal(),
+                level="topic×product",
+                cell=f"{topic_id}|{product}",
+                topic_id=topic_id,
+                product=product,
+                model=None,
+                batch=batch,
+                observed=observed,
+                expected=expected,
+                ratio=ratio,
+                ratio_lo=ratio * 0.7,
+                ratio_hi=ratio * 1.4,
+                p=1e-5,
+                q=1e-4,
+                methods="poisson",
+                first_week=W.ordinal(),
+                new_cell=False,
+                severity=severity,
+                conc_batch=None,
+                conc_share=None,
+                conc_expected=None,
+                conc_ratio=None,
+                explanation_zh="说明",
+                explanation_en="explanation",
+            )
+        )
 
 
 def mark_detected(engine: Any, week: Week) -> None:
     with engine.begin() as c:
-        c.execute(insert(StageRun).values(week=week.ordinal(), stage="surges", status="ok", summary="",
-                                          finished_at=datetime(2026, 11, 30)))
+        c.execute(
+            insert(StageRun).values(
+                week=week.ordinal(),
+                stage="surges",
+                status="ok",
+                summary="",
+                finished_at=datetime(2026, 11, 30),
+            )
+        )
 
 
-def run(engine: Any, cfg: VocConfig, week: Week, channel: Any, now: datetime = DAY, **kw: Any) -> dict[str, int]:
+def run(
+    engine: Any, cfg: VocConfig, week: Week, channel: Any, now: datetime = DAY, **kw: Any
+) -> dict[str, int]:
     planned = alert_stage.plan(engine, cfg, week, "email", now=now)
     return alert_stage.send(engine, planned, channel, week, sleep=lambda s: None, **kw)
 
@@ -208,7 +258,8 @@ def test_deferred_alert_is_not_lost_when_the_next_run_is_a_later_week(db: Any, s
 
 
 def test_permanent_failure_is_recorded_shown_in_the_next_brief_and_does_not_stop_others(
-        db: Any, smtp: MailServer) -> None:
+    db: Any, smtp: MailServer
+) -> None:
     cfg, ch = config(), ChannelSet(smtp=smtp.channel())
     smtp.refuse.add(OVEN)
     add_surge(db, W, topic_id=7, product="oven")
@@ -235,7 +286,9 @@ def test_dry_run_plan_writes_nothing(db: Any, smtp: MailServer, tmp_path: Path) 
     add_surge(db, W, topic_id=9, product="kettle", severity="safety")
     planned = alert_stage.plan(db, config(), W, "email", now=DAY)
     assert {(p.alert.owner, p.target.channel, p.alert.language, p.alert.kind) for p in planned} == {
-        ("刘洋", "email", "zh", "start"), ("质量安全组", "email", "zh", "start")}
+        ("刘洋", "email", "zh", "start"),
+        ("质量安全组", "email", "zh", "start"),
+    }
     assert all("底座漏电" in p.message.text for p in planned)
     assert rows(db) == []
 
@@ -245,9 +298,13 @@ def test_routing_rules_product_model_topic_severity_default_and_safety_list() ->
 
     from tests.reports_fixtures import surges
 
-    cfg = config(routes=[{"topic": "物流慢", "owners": ["周敏"]},
-                         {"product": "oven", "model": "KX-45B", "owners": ["Kevin Zhao"]},
-                         {"severity": "safety", "product": "kettle", "owners": ["王磊", "刘洋"]}])
+    cfg = config(
+        routes=[
+            {"topic": "物流慢", "owners": ["周敏"]},
+            {"product": "oven", "model": "KX-45B", "owners": ["Kevin Zhao"]},
+            {"severity": "safety", "product": "kettle", "owners": ["王磊", "刘洋"]},
+        ]
+    )
     base = surges("zh")[0]
     oven = replace(base, product_id="oven", model=None, topic_id=7, topic_label="门关不紧", severity="defect")
     assert owners_for(cfg, oven) == ["王磊"]  # product owner
@@ -259,15 +316,20 @@ def test_routing_rules_product_model_topic_severity_default_and_safety_list() ->
     assert owners_for(cfg, replace(kettle, severity="defect")) == ["刘洋"]
 
 
-@pytest.mark.parametrize("subject", [
-    "投诉激增提醒 · 2026-W47 · 关不紧 / 铰链 / 炉门 · 烤箱 · 型号 KX-30A · 批次 B2409",  # folds before "· 批次"
-    "Complaint surge · 2026-W47 · door does not close / hinge · oven · model KX-30A · batch B2409 · 12 vs 3",
-])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "投诉激增提醒 · 2026-W47 · 关不紧 / 铰链 / 炉门 · 烤箱 · 型号 KX-30A · 批次 B2409",  # folds before "· 批次"
+        "Complaint surge · 2026-W47 · door does not close / hinge · oven · model KX-30A · batch B2409 · 12 vs 3",
+    ],
+)
 def test_long_subject_arrives_exactly_as_written(smtp: MailServer, subject: str) -> None:
     # the stdlib's new-policy folder dropped the space before a fold next to an encoded word
     from voc.delivery.message import Message
 
-    smtp.channel().send(Message(recipient="owner@example.com", subject=subject, text="正文", html="<p>正文</p>"))
+    smtp.channel().send(
+        Message(recipient="owner@example.com", subject=subject, text="正文", html="<p>正文</p>")
+    )
     [m] = smtp.to("owner@example.com")
     assert m["Subject"] == subject
     assert m.get_body(preferencelist=("plain",)).get_content().strip() == "正文"

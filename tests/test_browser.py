@@ -43,8 +43,15 @@ import pytest
 from tests import reports_fixtures as fx
 from voc.reports.render import render_brief
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--no-first-run", "--disable-component-update", "--disable-sync")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+)
 VIEWPORT_WIDTH = 1100
 TIMEOUT = 30.0  # seconds for any single browser step; the whole module takes a few seconds
 
@@ -97,8 +104,12 @@ class Page:
 class Chromium:
     """One headless Chromium with a fresh profile, driven over a browser-level DevTools websocket."""
 
-    _EVENTS = ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded",
-               "Page.javascriptDialogOpening")
+    _EVENTS = (
+        "Runtime.consoleAPICalled",
+        "Runtime.exceptionThrown",
+        "Log.entryAdded",
+        "Page.javascriptDialogOpening",
+    )
 
     def __init__(self, binary: str, workdir: Path, env: dict[str, str] | None = None) -> None:
         from websockets.sync.client import connect
@@ -108,17 +119,28 @@ class Chromium:
         self.stderr_path = workdir / "chromium.stderr"
         self._stderr = self.stderr_path.open("wb")
         self.proc = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-             "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
-            env={**os.environ, **(env or {})}, start_new_session=True)
+            [
+                binary,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
         try:
             port_file = profile / "DevToolsActivePort"  # "PORT\n/devtools/browser/ID\n"
             deadline = time.monotonic() + TIMEOUT
             lines: list[str] = []
             while len(lines) < 2:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Chromium did not start (rc={self.proc.poll()}): {self._stderr_tail()}")
+                    raise RuntimeError(
+                        f"Chromium did not start (rc={self.proc.poll()}): {self._stderr_tail()}"
+                    )
                 time.sleep(0.05)
                 if port_file.exists():
                     lines = port_file.read_text().split()
@@ -156,13 +178,28 @@ class Chromium:
             self._events[sid].append(msg)
         if method == "Page.javascriptDialogOpening":  # answer it, or the page blocks for ever
             self._next_id += 1
-            self.ws.send(json.dumps({"id": self._next_id, "method": "Page.handleJavaScriptDialog",
-                                     "params": {"accept": True}, "sessionId": sid}))
+            self.ws.send(
+                json.dumps(
+                    {
+                        "id": self._next_id,
+                        "method": "Page.handleJavaScriptDialog",
+                        "params": {"accept": True},
+                        "sessionId": sid,
+                    }
+                )
+            )
         if method == "Page.loadEventFired":
             self._events[sid].append(msg)
 
-    def open(self, path: Path, *, charts: bool = True, pdf: bool = True, font_texts: tuple[str, ...] = (),
-             url: str | None = None) -> Page:
+    def open(
+        self,
+        path: Path,
+        *,
+        charts: bool = True,
+        pdf: bool = True,
+        font_texts: tuple[str, ...] = (),
+        url: str | None = None,
+    ) -> Page:
         """Load ``path`` (a file), or ``url`` when given (``path`` then only names the PDF printed)."""
         page = Page(path)
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -171,8 +208,11 @@ class Chromium:
         try:
             for domain in ("Page", "Runtime", "Log"):
                 self.send(f"{domain}.enable", session=sid)
-            self.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT_WIDTH, "height": 1400,
-                                                             "deviceScaleFactor": 1, "mobile": False}, sid)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": VIEWPORT_WIDTH, "height": 1400, "deviceScaleFactor": 1, "mobile": False},
+                sid,
+            )
             self.send("Page.navigate", {"url": url or path.resolve().as_uri()}, sid)
             deadline = time.monotonic() + TIMEOUT
             while not any(e.get("method") == "Page.loadEventFired" for e in self._events[sid]):
@@ -181,13 +221,22 @@ class Chromium:
                 self._on_event(json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic()))))
             # The whole document in the viewport, so each chart's box can be clipped directly.
             height = self.evaluate("document.documentElement.scrollHeight", sid)
-            self.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT_WIDTH, "height": int(height),
-                                                             "deviceScaleFactor": 1, "mobile": False}, sid)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": VIEWPORT_WIDTH, "height": int(height), "deviceScaleFactor": 1, "mobile": False},
+                sid,
+            )
             page.dom = self.evaluate(_DOM_PROBE, sid)
             if charts:
                 for box in page.dom["svgs"]:
                     if box["w"] >= 1 and box["h"] >= 1:
-                        clip = {"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"], "scale": 1}
+                        clip = {
+                            "x": box["x"],
+                            "y": box["y"],
+                            "width": box["w"],
+                            "height": box["h"],
+                            "scale": 1,
+                        }
                         shot = self.send("Page.captureScreenshot", {"format": "png", "clip": clip}, sid)
                         page.chart_pngs.append(base64.b64decode(shot["data"]))
                     else:
@@ -198,14 +247,18 @@ class Chromium:
                 self.send("DOM.getDocument", {"depth": 0}, sid)
                 for text in font_texts:
                     # The innermost element containing the text (descendants come after ancestors).
-                    expr = f"[...document.body.querySelectorAll('*')].filter(e => e.textContent.includes(" \
-                           f"{json.dumps(text)})).pop() || null"
+                    expr = (
+                        f"[...document.body.querySelectorAll('*')].filter(e => e.textContent.includes("
+                        f"{json.dumps(text)})).pop() || null"
+                    )
                     obj = self.send("Runtime.evaluate", {"expression": expr}, sid)["result"]
                     if obj.get("subtype") != "node":
                         page.fonts[text] = []
                         continue
                     node = self.send("DOM.requestNode", {"objectId": obj["objectId"]}, sid)["nodeId"]
-                    page.fonts[text] = self.send("CSS.getPlatformFontsForNode", {"nodeId": node}, sid)["fonts"]
+                    page.fonts[text] = self.send("CSS.getPlatformFontsForNode", {"nodeId": node}, sid)[
+                        "fonts"
+                    ]
             if pdf:
                 printed = self.send("Page.printToPDF", {"preferCSSPageSize": True}, sid)
                 page.pdf = path.with_suffix(".pdf")
@@ -279,13 +332,17 @@ def console_errors(page: Page) -> list[str]:
     for e in page.events:
         p = e["params"]
         if e["method"] == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert"):
-            out.append(f"console.{p['type']}: " + " ".join(str(a.get("value", a.get("description")))
-                                                         for a in p["args"]))
+            out.append(
+                f"console.{p['type']}: "
+                + " ".join(str(a.get("value", a.get("description"))) for a in p["args"])
+            )
         elif e["method"] == "Runtime.exceptionThrown":
             d = p["exceptionDetails"]
             out.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
         elif e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error":
-            out.append(f"log ({p['entry']['source']}): {p['entry']['text']} {p['entry'].get('url', '')}".rstrip())
+            out.append(
+                f"log ({p['entry']['source']}): {p['entry']['text']} {p['entry'].get('url', '')}".rstrip()
+            )
     return out
 
 
@@ -311,8 +368,8 @@ def _png_pixels(png: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat, ihdr = 8, b"", b""
     while pos < len(png):
-        (length,), kind = struct.unpack(">I", png[pos:pos + 4]), png[pos + 4:pos + 8]
-        data = png[pos + 8:pos + 8 + length]
+        (length,), kind = struct.unpack(">I", png[pos : pos + 4]), png[pos + 4 : pos + 8]
+        data = png[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IHDR":
             ihdr = data
@@ -324,7 +381,7 @@ def _png_pixels(png: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
     raw, stride = zlib.decompress(idat), w * bpp
     prev, rows = bytearray(stride), []
     for y in range(h):
-        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -339,7 +396,7 @@ def _png_pixels(png: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
         rows.append(line)
         prev = line
-    return w, h, [tuple(r[i:i + 3]) for r in rows for i in range(0, stride, bpp)]
+    return w, h, [tuple(r[i : i + 3]) for r in rows for i in range(0, stride, bpp)]
 
 
 def chart_problems(page: Page, source_html: str) -> list[str]:
@@ -384,24 +441,42 @@ def cjk_problems(page: Page, chinese: str) -> list[str]:
     han = sorted(set(_HAN.findall(chinese)))
     assert han, f"no Chinese characters in {chinese!r}"
     charset = " ".join(f"{ord(c):x}" for c in han)
-    covering = subprocess.run(["fc-list", f":charset={charset}", "postscriptname"], capture_output=True,
-                              text=True, check=True, timeout=TIMEOUT).stdout
+    covering = subprocess.run(
+        ["fc-list", f":charset={charset}", "postscriptname"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=TIMEOUT,
+    ).stdout
     covering_names = set(re.findall(r"postscriptname=([^:\n]+)", covering))
     if not covering_names:
-        out.append(f"no installed font covers {''.join(han)!r} (install fonts-wqy-microhei or fonts-noto-cjk)")
+        out.append(
+            f"no installed font covers {''.join(han)!r} (install fonts-wqy-microhei or fonts-noto-cjk)"
+        )
     used = page.fonts.get(chinese)
     if not used:
         out.append(f"no element with {chinese!r} (or no font information for it)")
     elif not covering_names & {f["postScriptName"] for f in used}:
-        out.append(f"{chinese!r} is drawn with {[f['familyName'] for f in used]}, none covers {''.join(han)!r}")
-    fonts = subprocess.run(["pdffonts", str(page.pdf)], capture_output=True, text=True, check=True,
-                           timeout=TIMEOUT).stdout.splitlines()[2:]
-    embedded = {line.split()[0].split("+", 1)[-1] for line in fonts
-                if re.search(r"\syes\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+\s*$", line)} - {"[none]"}
+        out.append(
+            f"{chinese!r} is drawn with {[f['familyName'] for f in used]}, none covers {''.join(han)!r}"
+        )
+    fonts = subprocess.run(
+        ["pdffonts", str(page.pdf)], capture_output=True, text=True, check=True, timeout=TIMEOUT
+    ).stdout.splitlines()[2:]
+    embedded = {
+        line.split()[0].split("+", 1)[-1]
+        for line in fonts
+        if re.search(r"\syes\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+\s*$", line)
+    } - {"[none]"}
     if not covering_names & embedded:
         out.append(f"the PDF embeds no font covering {''.join(han)!r}: only {sorted(embedded)}")
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(page.pdf), "-"], capture_output=True,
-                          text=True, check=True, timeout=TIMEOUT).stdout
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(page.pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=TIMEOUT,
+    ).stdout
     if re.sub(r"\s+", "", chinese) not in re.sub(r"\s+", "", text):
         out.append(f"{chinese!r} not found in the PDF text")
     return out
@@ -457,8 +532,11 @@ def _chinese_text(lang: str, html: str) -> str:
 
 def _write(workdir: Path, name: str, body: str) -> Path:
     path = workdir / name
-    path.write_text(f'<!DOCTYPE html><html lang="zh"><head><meta charset="utf-8"><title>t</title></head>'
-                    f"<body>{body}</body></html>", encoding="utf-8")
+    path.write_text(
+        f'<!DOCTYPE html><html lang="zh"><head><meta charset="utf-8"><title>t</title></head>'
+        f"<body>{body}</body></html>",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -500,11 +578,20 @@ def test_chinese_glyphs_are_rendered(briefs: dict[str, tuple[str, Page]], lang: 
 
 
 def test_checkers_flag_errors_and_executed_script(browser: Chromium, workdir: Path) -> None:
-    page = browser.open(_write(workdir, "bad.html", (
-        f"<blockquote>{fx.SCRIPT}</blockquote>"  # unescaped: it runs
-        '<script>console.error("planted error")</script>'
-        '<script>throw new Error("planted exception")</script>'
-        '<img src="missing.png" alt="">')), charts=False, pdf=False)
+    page = browser.open(
+        _write(
+            workdir,
+            "bad.html",
+            (
+                f"<blockquote>{fx.SCRIPT}</blockquote>"  # unescaped: it runs
+                '<script>console.error("planted error")</script>'
+                '<script>throw new Error("planted exception")</script>'
+                '<img src="missing.png" alt="">'
+            ),
+        ),
+        charts=False,
+        pdf=False,
+    )
     errors = console_errors(page)
     assert any("planted error" in e for e in errors), errors
     assert any("planted exception" in e for e in errors), errors
@@ -516,9 +603,11 @@ def test_checkers_flag_errors_and_executed_script(browser: Chromium, workdir: Pa
 
 
 def test_chart_checker_flags_blank_and_hidden_charts(browser: Chromium, workdir: Path) -> None:
-    body = ('<svg width="80" height="20"></svg>'  # present but blank
-            '<svg width="80" height="20" style="display:none"><rect width="80" height="20"/></svg>'
-            '<svg width="80" height="20"><rect width="80" height="20" fill="#1d4ed8"/></svg>')  # fine
+    body = (
+        '<svg width="80" height="20"></svg>'  # present but blank
+        '<svg width="80" height="20" style="display:none"><rect width="80" height="20"/></svg>'
+        '<svg width="80" height="20"><rect width="80" height="20" fill="#1d4ed8"/></svg>'
+    )  # fine
     page = browser.open(_write(workdir, "charts.html", body), pdf=False)
     problems = chart_problems(page, body)
     assert [p.split(":")[0] for p in problems] == ["svg #0 (table)"] * 2 + ["svg #1 (table)"], problems
@@ -529,16 +618,23 @@ def test_cjk_check_fails_without_a_cjk_font(chromium_bin: str, browser: Chromium
     """A Chromium whose fontconfig rejects every font covering the characters prints tofu:
     the check must say so (this is what a machine without fonts-wqy-microhei/Noto CJK gives)."""
     chinese = "客诉周报"
-    listed = subprocess.run(["fc-list", ":charset=" + " ".join(f"{ord(c):x}" for c in chinese), "file"],
-                            capture_output=True, text=True, check=True).stdout.splitlines()
+    listed = subprocess.run(
+        ["fc-list", ":charset=" + " ".join(f"{ord(c):x}" for c in chinese), "file"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     files = sorted({f.strip().rstrip(":") for f in listed if f.strip()})
     assert files, "no CJK font installed at all (install fonts-wqy-microhei)"
     conf = workdir / "no-cjk-fonts.conf"
     conf.write_text(
         '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-        "<include ignore_missing=\"yes\">/etc/fonts/fonts.conf</include>"
-        "<selectfont><rejectfont>" + "".join(f"<glob>{f}</glob>" for f in files)
-        + "</rejectfont></selectfont></fontconfig>", encoding="utf-8")
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        "<selectfont><rejectfont>"
+        + "".join(f"<glob>{f}</glob>" for f in files)
+        + "</rejectfont></selectfont></fontconfig>",
+        encoding="utf-8",
+    )
     body = f"<h1>{chinese}</h1><p>{chinese}</p>"  # bold and regular
     nocjk = workdir / "nocjk"
     nocjk.mkdir()

@@ -32,18 +32,28 @@ def _raw_rows(n: int) -> list[dict[str, object]]:
             c, k = created, closed  # datetime objects (Excel / Parquet sources)
         else:
             c, k = str(int(created.timestamp())), closed.isoformat(" ")
-        rows.append({
-            "ticket_id": f"  T-{i:05d} ", "created_at": c, "closed_at": k,
-            "channel": rnd.choice(["天猫", " web ", "", "   ", None]), "product": "blender",
-            "model": rnd.choice(["BL-900", None]), "batch": rnd.choice(["B2404", ""]),
-            "subject": rnd.choice(["有异响", "", "quote's \"x\"\ttab"]),
-            "body": f"body {i} 破壁机\nline two, with comma; and \\ backslash",
-            "resolution": rnd.choice(["fixed", None]), "status": rnd.choice(["solved", "closed"]),
-            "agent": "吴昊", "customer_region": rnd.choice(["江苏", ""]),
-            "csat": rnd.choice(["", "5", "4.5", 3, None, 0.1]), "reopened": rnd.choice(["0", "1", "", "是", None]),
-            "transfers": rnd.choice(["0", "2", "", 1.0]), "language": rnd.choice(["zh", ""]),
-            "intent_hint": rnd.choice(["complaint", None]),
-        })
+        rows.append(
+            {
+                "ticket_id": f"  T-{i:05d} ",
+                "created_at": c,
+                "closed_at": k,
+                "channel": rnd.choice(["天猫", " web ", "", "   ", None]),
+                "product": "blender",
+                "model": rnd.choice(["BL-900", None]),
+                "batch": rnd.choice(["B2404", ""]),
+                "subject": rnd.choice(["有异响", "", 'quote\'s "x"\ttab']),
+                "body": f"body {i} 破壁机\nline two, with comma; and \\ backslash",
+                "resolution": rnd.choice(["fixed", None]),
+                "status": rnd.choice(["solved", "closed"]),
+                "agent": "吴昊",
+                "customer_region": rnd.choice(["江苏", ""]),
+                "csat": rnd.choice(["", "5", "4.5", 3, None, 0.1]),
+                "reopened": rnd.choice(["0", "1", "", "是", None]),
+                "transfers": rnd.choice(["0", "2", "", 1.0]),
+                "language": rnd.choice(["zh", ""]),
+                "intent_hint": rnd.choice(["complaint", None]),
+            }
+        )
     return rows
 
 
@@ -107,7 +117,12 @@ def test_sqlite_datetime_text_matches_sqlalchemy() -> None:
     from sqlalchemy.dialects.sqlite import DATETIME
 
     bind = DATETIME().bind_processor(sqlite.dialect())
-    for d in (datetime(2026, 1, 2, 3, 4, 5), datetime(5, 1, 1), datetime(2026, 12, 31, 23, 59, 59, 999999),
-              datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8))), datetime(2026, 1, 1, tzinfo=UTC)):
+    for d in (
+        datetime(2026, 1, 2, 3, 4, 5),
+        datetime(5, 1, 1),
+        datetime(2026, 12, 31, 23, 59, 59, 999999),
+        datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    ):
         assert st._sqlite_dt(d) == bind(d)
     assert st._sqlite_dt(None) is None

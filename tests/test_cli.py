@@ -10,10 +10,30 @@ from typer.testing import CliRunner
 from voc.cli import app
 
 runner = CliRunner()
-COMMANDS = ["init", "ingest", "ingest-file", "analyze", "brief", "alerts", "review", "surges", "run-weekly",
-            "serve", "demo", "topics", "topics rename", "topics merge", "topics show", "topics ignore",
-            "topics assignments", "actions add", "actions list", "actions update", "quarantine",
-            "quarantine replay"]
+COMMANDS = [
+    "init",
+    "ingest",
+    "ingest-file",
+    "analyze",
+    "brief",
+    "alerts",
+    "review",
+    "surges",
+    "run-weekly",
+    "serve",
+    "demo",
+    "topics",
+    "topics rename",
+    "topics merge",
+    "topics show",
+    "topics ignore",
+    "topics assignments",
+    "actions add",
+    "actions list",
+    "actions update",
+    "quarantine",
+    "quarantine replay",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -58,8 +78,10 @@ def test_bad_config_names_the_field(tmp_path: Path, sqlite_url: str) -> None:
 
 def test_ingest_file_summary_and_rerun(db_url: str, tmp_path: Path) -> None:
     f = tmp_path / "t.csv"
-    f.write_text("ticket_id,closed_at,body\nA,2026-11-16 10:00,门关不紧\nB,bad,正文\nC,2026-11-16 10:00,\n",
-                 encoding="utf-8")
+    f.write_text(
+        "ticket_id,closed_at,body\nA,2026-11-16 10:00,门关不紧\nB,bad,正文\nC,2026-11-16 10:00,\n",
+        encoding="utf-8",
+    )
     assert runner.invoke(app, ["init"], env=_env(db_url)).exit_code == 0
     res = runner.invoke(app, ["ingest-file", str(f)], env=_env(db_url))
     assert res.exit_code == 0, res.output
@@ -83,10 +105,28 @@ def test_unknown_mapping_lists_known_ones(sqlite_url: str, tmp_path: Path) -> No
 def test_actions_roundtrip(sqlite_url: str) -> None:
     env = _env(sqlite_url)
     runner.invoke(app, ["init"], env=env)
-    res = runner.invoke(app, ["actions", "add", "--product", "oven", "--batch", "B2409", "--owner", "王磊",
-                              "--due", "2026-12-01", "--note", "校准门铰链"], env=env)
+    res = runner.invoke(
+        app,
+        [
+            "actions",
+            "add",
+            "--product",
+            "oven",
+            "--batch",
+            "B2409",
+            "--owner",
+            "王磊",
+            "--due",
+            "2026-12-01",
+            "--note",
+            "校准门铰链",
+        ],
+        env=env,
+    )
     assert res.exit_code == 0 and "action 1 added" in res.stdout
-    res = runner.invoke(app, ["actions", "update", "1", "--status", "done", "--fix-date", "2026-11-20"], env=env)
+    res = runner.invoke(
+        app, ["actions", "update", "1", "--status", "done", "--fix-date", "2026-11-20"], env=env
+    )
     assert res.exit_code == 0
     res = runner.invoke(app, ["actions", "list", "--json"], env=env)
     assert '"status": "done"' in res.stdout and '"fix_date": "2026-11-20"' in res.stdout
@@ -98,14 +138,34 @@ def test_surges_backtest_on_cfpb_monthly_counts() -> None:
     from tests.conftest import shared_data
 
     path = shared_data("cfpb_monthly_by_product.csv")
-    res = runner.invoke(app, ["surges", "--counts", str(path), "--period-col", "month", "--cell-cols", "product",
-                              "--count-col", "n", "--freq", "M"])
+    res = runner.invoke(
+        app,
+        [
+            "surges",
+            "--counts",
+            str(path),
+            "--period-col",
+            "month",
+            "--cell-cols",
+            "product",
+            "--count-col",
+            "n",
+            "--freq",
+            "M",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    sept = [ln for ln in res.stdout.splitlines() if ln.strip().startswith("2017-09") and "Credit reporting" in ln]
+    sept = [
+        ln for ln in res.stdout.splitlines() if ln.strip().startswith("2017-09") and "Credit reporting" in ln
+    ]
     assert sept, "the September 2017 credit-reporting rise is flagged"
-    assert "missing-data periods (not tested): 2023-04, 2023-05, 2023-06, 2023-07, 2023-08, 2023-09, 2023-10" \
+    assert (
+        "missing-data periods (not tested): 2023-04, 2023-05, 2023-06, 2023-07, 2023-08, 2023-09, 2023-10"
         in res.stdout
-    assert not [ln for ln in res.stdout.splitlines() if ln.strip()[:7] in {f"2023-{m:02d}" for m in range(4, 11)}]
+    )
+    assert not [
+        ln for ln in res.stdout.splitlines() if ln.strip()[:7] in {f"2023-{m:02d}" for m in range(4, 11)}
+    ]
 
 
 def test_progress_is_drawn_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,8 +214,9 @@ def test_analyze_draws_progress_on_a_terminal_and_nothing_in_a_pipe(sqlite_url: 
         res = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=120)
         assert res.returncode == 0 and res.stderr == "", res.stderr  # not a terminal: no bar
     master, slave = os.openpty()
-    proc = subprocess.Popen([*cmd, "analyze", "--week", "2026-W47"], env=env, stdout=subprocess.PIPE,
-                            stderr=slave, close_fds=True)
+    proc = subprocess.Popen(
+        [*cmd, "analyze", "--week", "2026-W47"], env=env, stdout=subprocess.PIPE, stderr=slave, close_fds=True
+    )
     os.close(slave)
     seen = b""
     while True:

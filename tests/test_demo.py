@@ -134,4 +134,6 @@ def test_demo_action_item_is_measured_and_it_ends_with_the_web_command(demo: tup
         assert "网页工作台未配置" in m["text"] or "The web workbench is not configured" in m["text"]
         assert str(out) not in m["text"] and "brief-" not in m["text"]
     last = stdout.strip().splitlines()[-1]
-    assert last.startswith(f"browse it: VOC_DATABASE_URL=sqlite:///{(out / 'demo.sqlite3').resolve()} voc web")
+    assert last.startswith(
+        f"browse it: VOC_DATABASE_URL=sqlite:///{(out / 'demo.sqlite3').resolve()} voc web"
+    )

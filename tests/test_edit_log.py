@@ -51,8 +51,14 @@ def test_edits_are_logged_survive_a_refit_and_are_undone(analysed, monkeypatch: 
     members = {th.id: len(th.topic_ids) for th in live_themes}
     # moved: from a theme of several topics, which the refit keeps (a theme left empty is retired,
     # and a move back into a retired theme is refused)
-    moved = max((t for t in size if t not in (renamed, ignored, src, dst) and members.get(theme_map.get(t, 0), 0) >= 3),
-                key=lambda t: size[t])
+    moved = max(
+        (
+            t
+            for t in size
+            if t not in (renamed, ignored, src, dst) and members.get(theme_map.get(t, 0), 0) >= 3
+        ),
+        key=lambda t: size[t],
+    )
     old = {t.id: t for t in live}
     src_tickets = _assigned(engine, src)
     src_theme = theme_map.get(src)
@@ -60,16 +66,23 @@ def test_edits_are_logged_survive_a_refit_and_are_undone(analysed, monkeypatch: 
     dest = next(th.id for th in live_themes if th.id != theme_map.get(moved))
     theme = next(th for th in live_themes if th.id != dest)
 
-    ids = [topic_edits.rename(engine, renamed, "<b>门关不上</b> (human)", who="editor:alice"),
-           topic_edits.ignore(engine, ignored, who="local"),
-           topic_edits.merge(engine, src, dst, who="editor:bob"),
-           themes.move(engine, moved, dest, who="local"),
-           themes.rename(engine, theme.id, "炉门", "Oven door", who="local")]
+    ids = [
+        topic_edits.rename(engine, renamed, "<b>门关不上</b> (human)", who="editor:alice"),
+        topic_edits.ignore(engine, ignored, who="local"),
+        topic_edits.merge(engine, src, dst, who="editor:bob"),
+        themes.move(engine, moved, dest, who="local"),
+        themes.rename(engine, theme.id, "炉门", "Oven door", who="local"),
+    ]
     with engine.connect() as c:
         log = edit_log.history(c)
         assert [e.id for e in log] == sorted(ids, reverse=True)
-        assert [e.kind for e in reversed(log)] == ["topic-rename", "topic-ignore", "topic-merge", "topic-move",
-                                                   "theme-rename"]
+        assert [e.kind for e in reversed(log)] == [
+            "topic-rename",
+            "topic-ignore",
+            "topic-merge",
+            "topic-move",
+            "theme-rename",
+        ]
         r = edit_log.get(c, ids[0])
         assert (r.who, r.subject_id, r.target_id) == ("editor:alice", renamed, None)
         assert r.before == {"label": old[renamed].label, "human_label": False}
@@ -175,8 +188,10 @@ def test_split_is_logged_survives_a_refit_and_is_undone(analysed, monkeypatch: p
         theme_map = themes.topic_theme_map(c)
         lang = {int(i): lg for i, lg in c.execute(text("select id, lang from tickets"))}
     by_lang = {t.id: [x for x in _assigned(engine, t.id) if lang[x] == "en"] for t in live}
-    src = max((t for t in live if 5 <= len(by_lang[t.id]) < len(_assigned(engine, t.id)) - 5),
-              key=lambda t: len(by_lang[t.id]))
+    src = max(
+        (t for t in live if 5 <= len(by_lang[t.id]) < len(_assigned(engine, t.id)) - 5),
+        key=lambda t: len(by_lang[t.id]),
+    )
     chosen = sorted(by_lang[src.id])
     before = _assigned(engine, src.id)
     with pytest.raises(VocError, match="not in topic"):
@@ -205,16 +220,21 @@ def test_split_is_logged_survives_a_refit_and_is_undone(analysed, monkeypatch: p
     edit_log.undo(engine, edit, "local")
     assert _assigned(engine, new) == set() and _assigned(engine, src.id) == on_src | on_new
     t = topic_edits.get(engine, new)
-    assert (t.status, t.merged_into) == ("merged", src.id) and _theme_of(engine, new) == _theme_of(engine, src.id)
+    assert (t.status, t.merged_into) == ("merged", src.id) and _theme_of(engine, new) == _theme_of(
+        engine, src.id
+    )
 
     # the same from the command line
     from voc.cli import app
 
     monkeypatch.setenv("VOC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     two = sorted(_assigned(engine, src.id))[:2]
-    res = CliRunner().invoke(app, ["topics", "split", str(src.id), "--label", "cli split",
-                                   "--tickets", ",".join(map(str, two))])
-    assert res.exit_code == 0 and f"2 ticket(s) of topic {src.id} split off into topic" in res.output, res.output
+    res = CliRunner().invoke(
+        app, ["topics", "split", str(src.id), "--label", "cli split", "--tickets", ",".join(map(str, two))]
+    )
+    assert res.exit_code == 0 and f"2 ticket(s) of topic {src.id} split off into topic" in res.output, (
+        res.output
+    )
     with engine.connect() as c:
         e = edit_log.history(c, 1)[0]
     assert (e.who, e.kind, e.before) == ("cli", "topic-split", {"tickets": two})

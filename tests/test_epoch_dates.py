@@ -20,8 +20,18 @@ from voc.ticket import parse_datetime
 WHEN = datetime(2021, 9, 8, 6, 6, 2)  # 1631081162 s = 2021-09-08 06:06:02 UTC
 
 
-@pytest.mark.parametrize("value", [1631081162000, "1631081162000", 1631081162000.0, "1631081162000.0",
-                                   1631081162, "1631081162", " 1631081162000 "])
+@pytest.mark.parametrize(
+    "value",
+    [
+        1631081162000,
+        "1631081162000",
+        1631081162000.0,
+        "1631081162000.0",
+        1631081162,
+        "1631081162",
+        " 1631081162000 ",
+    ],
+)
 def test_epoch_seconds_and_milliseconds(value: object) -> None:
     assert parse_datetime(value, "closed_at") == WHEN
 
@@ -43,9 +53,11 @@ def test_other_formats_unchanged() -> None:
 
 
 def test_millisecond_export_is_stored_at_the_right_time(engine: Engine, tmp_path: Path) -> None:
-    rows = [{"ticket_id": "a", "closed_at": 1631081162000, "created_at": 1631080000000, "body": "门关不紧"},
-            {"ticket_id": "b", "closed_at": "1631081162000", "body": "kettle leaks"},
-            {"ticket_id": "c", "closed_at": 16310811620, "body": "11 digits: neither unit"}]
+    rows = [
+        {"ticket_id": "a", "closed_at": 1631081162000, "created_at": 1631080000000, "body": "门关不紧"},
+        {"ticket_id": "b", "closed_at": "1631081162000", "body": "kettle leaks"},
+        {"ticket_id": "c", "closed_at": 16310811620, "body": "11 digits: neither unit"},
+    ]
     f = tmp_path / "qiyu.jsonl"
     f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     s = ingest_path(engine, f, "qiyu-file", Mapping())

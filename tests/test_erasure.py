@@ -23,25 +23,57 @@ WEEK = (WEEK_AT.toordinal() - WEEK_AT.weekday()) // 7
 
 def seed(engine: Engine, n: int = 6) -> None:
     with engine.begin() as c:
-        c.execute(insert(Topic).values(id=1, intent="complaint", label="t", keywords="", status="active",
-                                       created_week=0, updated_at=WEEK_AT))
-        c.execute(insert(TicketRow), [dict(source="zd", source_id=str(i), event_at=WEEK_AT, closed_at=WEEK_AT,
-                                           week=WEEK, body=f"body {i}", content_hash=f"h{i}", intent="complaint",
-                                           severity="safety" if i == 1 else "defect", product_n="kx-30a",
-                                           batch_n="B2409" if i % 2 else None, nlp_version="t")
-                                      for i in range(1, n + 1)])
+        c.execute(
+            insert(Topic).values(
+                id=1,
+                intent="complaint",
+                label="t",
+                keywords="",
+                status="active",
+                created_week=0,
+                updated_at=WEEK_AT,
+            )
+        )
+        c.execute(
+            insert(TicketRow),
+            [
+                dict(
+                    source="zd",
+                    source_id=str(i),
+                    event_at=WEEK_AT,
+                    closed_at=WEEK_AT,
+                    week=WEEK,
+                    body=f"body {i}",
+                    content_hash=f"h{i}",
+                    intent="complaint",
+                    severity="safety" if i == 1 else "defect",
+                    product_n="kx-30a",
+                    batch_n="B2409" if i % 2 else None,
+                    nlp_version="t",
+                )
+                for i in range(1, n + 1)
+            ],
+        )
         pks = c.execute(select(TicketRow.id)).scalars().all()
-        c.execute(insert(Assignment), [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=WEEK)
-                                       for pk in pks])
+        c.execute(
+            insert(Assignment),
+            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=WEEK) for pk in pks],
+        )
         analysis.rebuild_counts(c, WEEK)
 
 
 def weekly(engine: Engine) -> tuple[list[tuple], list[tuple]]:
     with engine.connect() as c:
-        counts = c.execute(select(WeeklyCount.week, WeeklyCount.batch, WeeklyCount.n, WeeklyCount.sev_max,
-                                  WeeklyCount.n_safety).order_by(WeeklyCount.batch)).all()
-        vols = c.execute(select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n)
-                         .order_by(WeeklyVolume.product, WeeklyVolume.batch)).all()
+        counts = c.execute(
+            select(
+                WeeklyCount.week, WeeklyCount.batch, WeeklyCount.n, WeeklyCount.sev_max, WeeklyCount.n_safety
+            ).order_by(WeeklyCount.batch)
+        ).all()
+        vols = c.execute(
+            select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n).order_by(
+                WeeklyVolume.product, WeeklyVolume.batch
+            )
+        ).all()
     return [tuple(r) for r in counts], [tuple(r) for r in vols]
 
 
@@ -132,8 +164,9 @@ def test_a_stage_writing_for_a_ticket_erased_since_it_read_skips_it(engine: Engi
         assert len(alive) == 2 and pks[1] not in alive
 
 
-def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engine: Engine, tmp_path: Path,
-                                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Briefs written the way the renderers write quotes (HTML autoescape, Markdown md_escape): the
     week's zh brief quotes ticket 1 (HTML, Markdown and the PDF printed from the HTML: all three go),
     so does the quarter's en review in Markdown;
@@ -169,8 +202,17 @@ def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engin
         for (kind, period, lang, fmt), content in files.items():
             path = out / f"{kind}-{period}.{lang}.{fmt}"
             path.write_text(content, encoding="utf-8")
-            c.execute(insert(BriefRendered).values(kind=kind, period=period, lang=lang, fmt=fmt, path=str(path),
-                                                   sha256="0" * 64, created_at=WEEK_AT))
+            c.execute(
+                insert(BriefRendered).values(
+                    kind=kind,
+                    period=period,
+                    lang=lang,
+                    fmt=fmt,
+                    path=str(path),
+                    sha256="0" * 64,
+                    created_at=WEEK_AT,
+                )
+            )
     with engine.begin() as c:
         assert erase_tickets(c, "zd", [Deletion("1")]) == ["1"]
     kept = {f"weekly-{week}.en.html", f"review-{quarter}.zh.html", f"weekly-{later}.zh.html"}
@@ -178,8 +220,17 @@ def test_erasing_a_quoted_ticket_deletes_the_rendered_briefs_that_quote_it(engin
     with engine.connect() as c:
         assert {p.rsplit("/", 1)[-1] for p in c.execute(select(BriefRendered.path)).scalars()} == kept
     with engine.begin() as c:  # a record whose file cannot be read (an older relative path): said, kept
-        c.execute(insert(BriefRendered).values(kind="weekly", period=str(week), lang="zh", fmt="md",
-                                               path="out/brief-moved.zh.md", sha256="0" * 64, created_at=WEEK_AT))
+        c.execute(
+            insert(BriefRendered).values(
+                kind="weekly",
+                period=str(week),
+                lang="zh",
+                fmt="md",
+                path="out/brief-moved.zh.md",
+                sha256="0" * 64,
+                created_at=WEEK_AT,
+            )
+        )
     with caplog.at_level(logging.WARNING, logger="voc.store.erasure"), engine.begin() as c:
         erase_tickets(c, "zd", [Deletion("2")])  # ticket 2 is quoted by the en brief: it goes with it
     assert {p.name for p in out.iterdir()} == kept - {f"weekly-{week}.en.html"}

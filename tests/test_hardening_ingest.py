@@ -25,20 +25,33 @@ from voc.store.models import TicketRow
 
 runner = CliRunner()
 HEADER = "ticket_id,closed_at,channel,product,batch,subject,body\n"
-SUMMARY = re.compile(r"read (\d+), inserted (\d+), updated (\d+), unchanged (\d+), duplicates (\d+).*?"
-                     r"quarantined (\d+)")
+SUMMARY = re.compile(
+    r"read (\d+), inserted (\d+), updated (\d+), unchanged (\d+), duplicates (\d+).*?"
+    r"quarantined (\d+)"
+)
 
 
-def _row(tid: str, body: str, *, channel: str = "电话", product: str = "oven", batch: str = "B2409",
-         subject: str = "门", closed: str = "2026-11-16 10:00") -> str:
+def _row(
+    tid: str,
+    body: str,
+    *,
+    channel: str = "电话",
+    product: str = "oven",
+    batch: str = "B2409",
+    subject: str = "门",
+    closed: str = "2026-11-16 10:00",
+) -> str:
     return f"{tid},{closed},{channel},{product},{batch},{subject},{body}\n"
 
 
 def _cli(db_url: str, *args: str) -> tuple[int, str, str]:
     res = runner.invoke(app, list(args), env={"VOC_DATABASE_URL": db_url})
     out, err = res.stdout, res.stderr
-    assert "Traceback" not in out + err and res.exception is None or isinstance(res.exception, SystemExit), \
-        (out, err, res.exception)
+    assert "Traceback" not in out + err and res.exception is None or isinstance(res.exception, SystemExit), (
+        out,
+        err,
+        res.exception,
+    )
     return res.exit_code, out, err
 
 
@@ -49,8 +62,9 @@ def db(db_url: str) -> str:
     return db_url
 
 
-def _ingest(db: str, path: Path, *extra: str, rows_in: int, bad_files: tuple[str, ...] = ()
-            ) -> tuple[dict[str, int], str]:
+def _ingest(
+    db: str, path: Path, *extra: str, rows_in: int, bad_files: tuple[str, ...] = ()
+) -> tuple[dict[str, int], str]:
     """Run `voc ingest-file` and check that every row in is accounted for exactly once, and that each
     file quarantined whole (``bad_files``) is a warning line of its own on stderr (exit code still 0)."""
     code, out, err = _cli(db, "ingest-file", str(path), *extra)
@@ -63,10 +77,17 @@ def _ingest(db: str, path: Path, *extra: str, rows_in: int, bad_files: tuple[str
     assert len(lines) == 1, out
     m = SUMMARY.search(lines[0])
     assert m, lines[0]
-    n = dict(zip(("read", "inserted", "updated", "unchanged", "duplicates", "quarantined"),
-                 map(int, m.groups()), strict=True))
+    n = dict(
+        zip(
+            ("read", "inserted", "updated", "unchanged", "duplicates", "quarantined"),
+            map(int, m.groups()),
+            strict=True,
+        )
+    )
     assert n["read"] == rows_in, lines[0]
-    assert n["inserted"] + n["updated"] + n["unchanged"] + n["duplicates"] + n["quarantined"] == rows_in, lines[0]
+    assert n["inserted"] + n["updated"] + n["unchanged"] + n["duplicates"] + n["quarantined"] == rows_in, (
+        lines[0]
+    )
     return n, lines[0]
 
 
@@ -74,8 +95,17 @@ def _tickets(db: str) -> dict[str, dict[str, object]]:
     eng = make_engine(db)
     try:
         with eng.connect() as c:
-            rows = c.execute(select(TicketRow.source_id, TicketRow.body, TicketRow.product, TicketRow.channel,
-                                    TicketRow.batch, TicketRow.subject, TicketRow.closed_at)).all()
+            rows = c.execute(
+                select(
+                    TicketRow.source_id,
+                    TicketRow.body,
+                    TicketRow.product,
+                    TicketRow.channel,
+                    TicketRow.batch,
+                    TicketRow.subject,
+                    TicketRow.closed_at,
+                )
+            ).all()
     finally:
         eng.dispose()
     return {r.source_id: r._asdict() for r in rows}
@@ -102,9 +132,12 @@ def test_bad_field_values_are_quarantined_by_name_and_the_folder_goes_on(db: str
         "P9": (_row("P9", "渠道是邮箱", channel="someone@example.com"), "channel"),
         "P10": (_row("P10", "次数不是数"), "transfers"),
     }
-    (drop / "a.csv").write_text(HEADER.replace("\n", ",transfers\n") + "".join(
-        r.replace("\n", ",NaN\n" if k == "P10" else ",1\n") for k, (r, _) in bad.items())
-        + _row("G1", "好的一行").replace("\n", ",0\n"), encoding="utf-8")
+    (drop / "a.csv").write_text(
+        HEADER.replace("\n", ",transfers\n")
+        + "".join(r.replace("\n", ",NaN\n" if k == "P10" else ",1\n") for k, (r, _) in bad.items())
+        + _row("G1", "好的一行").replace("\n", ",0\n"),
+        encoding="utf-8",
+    )
     (drop / "b.csv").write_text(HEADER + _row("G2", "第二个文件", product="p" * 200), encoding="utf-8")
     n, line = _ingest(db, drop, rows_in=len(bad) + 2)
     assert (n["inserted"], n["quarantined"]) == (2, len(bad))
@@ -187,21 +220,34 @@ def test_file_mixing_gbk_and_utf8_rows_is_stored_correctly(db: str, tmp_path: Pa
     gbk = [_row(f"G{i}", f"烤箱门关不紧第{i}次") for i in range(3)]
     utf = [_row(f"U{i}", f"水壶漏水了第{i}次，客服说换货") for i in range(3)]
     f = tmp_path / "mixed.csv"
-    f.write_bytes(HEADER.encode() + b"".join(r.encode("gbk") for r in gbk) + b"".join(r.encode() for r in utf)
-                  + gbk[0].replace("G0", "G9").encode("gbk"))
+    f.write_bytes(
+        HEADER.encode()
+        + b"".join(r.encode("gbk") for r in gbk)
+        + b"".join(r.encode() for r in utf)
+        + gbk[0].replace("G0", "G9").encode("gbk")
+    )
     n, _ = _ingest(db, f, rows_in=7)
     assert n["inserted"] == 7
     bodies = {k: v["body"] for k, v in _tickets(db).items()}
-    assert bodies == {**{f"G{i}": f"烤箱门关不紧第{i}次" for i in range(3)}, "G9": "烤箱门关不紧第0次",
-                      **{f"U{i}": f"水壶漏水了第{i}次，客服说换货" for i in range(3)}}
+    assert bodies == {
+        **{f"G{i}": f"烤箱门关不紧第{i}次" for i in range(3)},
+        "G9": "烤箱门关不紧第0次",
+        **{f"U{i}": f"水壶漏水了第{i}次，客服说换货" for i in range(3)},
+    }
     assert all(v["channel"] == "电话" and v["subject"] == "门" for v in _tickets(db).values())
 
 
 def _voc(db: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The installed `voc` entry point (a hang would hit the timeout instead of blocking the suite)."""
     exe = Path(sys.executable).with_name("voc")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60, cwd=cwd,
-                          env={**os.environ, "VOC_DATABASE_URL": db})
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**os.environ, "VOC_DATABASE_URL": db},
+    )
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
@@ -213,7 +259,9 @@ def test_fifo_and_device_named_csv_do_not_hang(db: str, tmp_path: Path) -> None:
     for p, kind in ((fifo, "FIFO"), (zero, "character device")):
         res = _voc(db, "ingest-file", str(p), cwd=tmp_path)
         assert res.returncode == 2 and res.stdout == "", res
-        assert len(res.stderr.strip().splitlines()) == 1 and kind in res.stderr and "Traceback" not in res.stderr
+        assert (
+            len(res.stderr.strip().splitlines()) == 1 and kind in res.stderr and "Traceback" not in res.stderr
+        )
     drop = tmp_path / "drop"
     drop.mkdir()
     os.mkfifo(drop / "a.csv")
@@ -230,9 +278,11 @@ def test_fifo_and_device_named_csv_do_not_hang(db: str, tmp_path: Path) -> None:
 
 def test_json_array_and_object_body(db: str, tmp_path: Path) -> None:
     f = tmp_path / "drop.json"
-    items = [{"ticket_id": "J1", "closed_at": "2026-11-16T10:00:00Z", "body": "数组里的"},
-             {"ticket_id": "J2", "closed_at": "2026-11-16T10:00:00Z", "body": {"text": "对象"}},
-             {"ticket_id": "J3", "closed_at": "2026-11-16T10:00:00Z", "body": "第三个"}]
+    items = [
+        {"ticket_id": "J1", "closed_at": "2026-11-16T10:00:00Z", "body": "数组里的"},
+        {"ticket_id": "J2", "closed_at": "2026-11-16T10:00:00Z", "body": {"text": "对象"}},
+        {"ticket_id": "J3", "closed_at": "2026-11-16T10:00:00Z", "body": "第三个"},
+    ]
     f.write_text(json.dumps(items, ensure_ascii=False, indent=2), encoding="utf-8")
     n, _ = _ingest(db, f, rows_in=3)
     assert (n["inserted"], n["quarantined"]) == (2, 1)
@@ -242,8 +292,9 @@ def test_json_array_and_object_body(db: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("header_comma, rows_comma", [(True, False), (False, True), (True, True)])
-def test_empty_unnamed_trailing_column_is_ignored(db: str, tmp_path: Path, header_comma: bool,
-                                                  rows_comma: bool) -> None:
+def test_empty_unnamed_trailing_column_is_ignored(
+    db: str, tmp_path: Path, header_comma: bool, rows_comma: bool
+) -> None:
     f = tmp_path / "excel.csv"
     header = HEADER.replace("\n", ",\n") if header_comma else HEADER
     rows = [r.replace("\n", ",\n") if rows_comma else r for r in _numbered(3)]
@@ -255,9 +306,13 @@ def test_empty_unnamed_trailing_column_is_ignored(db: str, tmp_path: Path, heade
 
 
 def test_corrected_earlier_close_time_updates(db: str, tmp_path: Path) -> None:
-    (tmp_path / "w1.csv").write_text(HEADER + _row("T1", "门关不紧", closed="2026-11-20T10:00:00Z"), encoding="utf-8")
+    (tmp_path / "w1.csv").write_text(
+        HEADER + _row("T1", "门关不紧", closed="2026-11-20T10:00:00Z"), encoding="utf-8"
+    )
     _ingest(db, tmp_path / "w1.csv", rows_in=1)
-    (tmp_path / "w2.csv").write_text(HEADER + _row("T1", "门关不紧", closed="2026-11-18T09:00:00Z"), encoding="utf-8")
+    (tmp_path / "w2.csv").write_text(
+        HEADER + _row("T1", "门关不紧", closed="2026-11-18T09:00:00Z"), encoding="utf-8"
+    )
     n, _ = _ingest(db, tmp_path / "w2.csv", rows_in=1)
     assert (n["updated"], n["unchanged"]) == (1, 0)
     assert _tickets(db)["T1"]["closed_at"] == datetime(2026, 11, 18, 9, 0)
@@ -265,7 +320,9 @@ def test_corrected_earlier_close_time_updates(db: str, tmp_path: Path) -> None:
 
 def test_forced_rerun_does_not_report_old_quarantine_as_new(db: str, tmp_path: Path) -> None:
     f = tmp_path / "t.csv"
-    f.write_text(HEADER + _row("T1", "好") + _row("T2", "坏", closed="never") + _row("T3", ""), encoding="utf-8")
+    f.write_text(
+        HEADER + _row("T1", "好") + _row("T2", "坏", closed="never") + _row("T3", ""), encoding="utf-8"
+    )
     n, line = _ingest(db, f, rows_in=3)
     assert n["quarantined"] == 2 and "already in quarantine" not in line
     n, line = _ingest(db, f, "--force", rows_in=3)
@@ -276,17 +333,24 @@ def test_forced_rerun_does_not_report_old_quarantine_as_new(db: str, tmp_path: P
 def test_killed_run_is_marked_interrupted_on_the_next_start(db: str, tmp_path: Path) -> None:
     import socket
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     eng = make_engine(db)
     now = datetime.now().replace(microsecond=0)
     with eng.begin() as c:
-        for holder, started in ((f"{socket.gethostname()}:{dead}", now),  # killed on this host
-                                (None, datetime(2020, 1, 1)),  # from before runs named their process
-                                (f"{socket.gethostname()}:{os.getpid()}", now)):  # alive
-            c.execute(text("insert into ingest_runs (source, started_at, status, holder, read, inserted, updated,"
-                           " unchanged, quarantined) values ('files', :s, 'running', :h, 0, 0, 0, 0, 0)"),
-                      {"s": started, "h": holder})
+        for holder, started in (
+            (f"{socket.gethostname()}:{dead}", now),  # killed on this host
+            (None, datetime(2020, 1, 1)),  # from before runs named their process
+            (f"{socket.gethostname()}:{os.getpid()}", now),
+        ):  # alive
+            c.execute(
+                text(
+                    "insert into ingest_runs (source, started_at, status, holder, read, inserted, updated,"
+                    " unchanged, quarantined) values ('files', :s, 'running', :h, 0, 0, 0, 0, 0)"
+                ),
+                {"s": started, "h": holder},
+            )
     f = tmp_path / "t.csv"
     f.write_text(HEADER + _row("T1", "好"), encoding="utf-8")
     _ingest(db, f, rows_in=1)

@@ -36,8 +36,9 @@ HEADER = "ticket_id,closed_at,channel,product,batch,subject,body,agent,customer_
 PLANTED = {"agent": "li.na@example.com", "customer_region": "上海 13812345678", "status": "13912345678"}
 
 
-def _voc(db: str, *args: str, cwd: Path, prefect_home: Path | None = None,
-         config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _voc(
+    db: str, *args: str, cwd: Path, prefect_home: Path | None = None, config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("voc")
     env = {**os.environ, "VOC_DATABASE_URL": db, "VOC_LOG_FILE": str(cwd / "voc-errors.log")}
     if config is not None:
@@ -54,15 +55,32 @@ def test_unset_source_secret_in_the_weekly_run_is_one_line(db_url: str, tmp_path
     from voc.config.settings import EXAMPLE_CONFIG
 
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    cfg["sources"] = [{"name": "helpdesk", "kind": "zendesk", "subdomain": "nowhere",
-                       "email_env": "VOC_TEST_UNSET_EMAIL", "token_env": "VOC_TEST_UNSET_TOKEN"}]
+    cfg["sources"] = [
+        {
+            "name": "helpdesk",
+            "kind": "zendesk",
+            "subdomain": "nowhere",
+            "email_env": "VOC_TEST_UNSET_EMAIL",
+            "token_env": "VOC_TEST_UNSET_TOKEN",
+        }
+    ]
     (tmp_path / "voc.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     os.environ.pop("VOC_TEST_UNSET_EMAIL", None)
     assert _voc(db_url, "init", cwd=tmp_path).returncode == 0
     home = tmp_path / "prefect"  # its own Prefect database, to look at the run afterwards
-    res = _voc(db_url, "run-weekly", "--week", str(WEEK), "--out", str(tmp_path / "out"),
-               "--alerts-to", str(tmp_path / "outbox"), cwd=tmp_path, prefect_home=home,
-               config=tmp_path / "voc.yaml")
+    res = _voc(
+        db_url,
+        "run-weekly",
+        "--week",
+        str(WEEK),
+        "--out",
+        str(tmp_path / "out"),
+        "--alerts-to",
+        str(tmp_path / "outbox"),
+        cwd=tmp_path,
+        prefect_home=home,
+        config=tmp_path / "voc.yaml",
+    )
     assert res.returncode == 2, res
     assert res.stderr.splitlines() == [
         "error: source 'helpdesk': environment variable $VOC_TEST_UNSET_EMAIL (the agent email) is not set"
@@ -78,22 +96,42 @@ def test_unset_source_secret_in_the_weekly_run_is_one_line(db_url: str, tmp_path
 
 def _records() -> list[logging.LogRecord]:
     """What Prefect's run loggers emit when a task fails, and the closing lines, in order."""
+
     def rec(msg: str, exc: BaseException | None, **extra: str) -> logging.LogRecord:
-        r = logging.LogRecord("prefect.task_runs" if "task_run_id" in extra else "prefect.flow_runs",
-                              logging.ERROR, __file__, 1, msg, None,
-                              (type(exc), exc, None) if exc is not None else None)
+        r = logging.LogRecord(
+            "prefect.task_runs" if "task_run_id" in extra else "prefect.flow_runs",
+            logging.ERROR,
+            __file__,
+            1,
+            msg,
+            None,
+            (type(exc), exc, None) if exc is not None else None,
+        )
         r.__dict__.update(extra)
         return r
 
     voc_err, bug = SourceError("source 'drops': ./drops does not exist"), ZeroDivisionError("bug")
     return [
         rec("Task run failed with exception: SourceError(...)", voc_err, task_run_id="t1", flow_run_id="f1"),
-        rec("Finished in state Failed('Task run encountered an exception SourceError')", None,
-            task_run_id="t1", flow_run_id="f1"),
+        rec(
+            "Finished in state Failed('Task run encountered an exception SourceError')",
+            None,
+            task_run_id="t1",
+            flow_run_id="f1",
+        ),
         rec("Encountered exception during execution: SourceError(...)", voc_err, flow_run_id="f1"),
-        rec("Task run failed with exception: ZeroDivisionError('bug')", bug, task_run_id="t2", flow_run_id="f2"),
-        rec("Finished in state Failed('Task run encountered an exception ZeroDivisionError')", None,
-            task_run_id="t2", flow_run_id="f2"),
+        rec(
+            "Task run failed with exception: ZeroDivisionError('bug')",
+            bug,
+            task_run_id="t2",
+            flow_run_id="f2",
+        ),
+        rec(
+            "Finished in state Failed('Task run encountered an exception ZeroDivisionError')",
+            None,
+            task_run_id="t2",
+            flow_run_id="f2",
+        ),
         rec("Finished in state Completed()", None, task_run_id="t3", flow_run_id="f2"),
         rec("a warning of the run", None, flow_run_id="f1"),
     ]
@@ -104,9 +142,12 @@ def test_quiet_filter_drops_only_expected_failures() -> None:
 
     f = _QuietExpectedRuns()
     kept = [r.getMessage() for r in _records() if f.filter(r)]
-    assert kept == ["Task run failed with exception: ZeroDivisionError('bug')",  # a bug keeps its traceback
-                    "Finished in state Failed('Task run encountered an exception ZeroDivisionError')",
-                    "Finished in state Completed()", "a warning of the run"]
+    assert kept == [
+        "Task run failed with exception: ZeroDivisionError('bug')",  # a bug keeps its traceback
+        "Finished in state Failed('Task run encountered an exception ZeroDivisionError')",
+        "Finished in state Completed()",
+        "a warning of the run",
+    ]
 
 
 def _drop_folder(tmp_path: Path) -> tuple[Path, int]:
@@ -129,9 +170,16 @@ def _drop_folder(tmp_path: Path) -> tuple[Path, int]:
     wb.save(full)
     (drops / "b_truncated.xlsx").write_bytes(full.read_bytes()[:300])
     (drops / "c_bad_rows.csv").write_text(
-        HEADER + "C1,2026-11-17 10:00,电话,oven,B2409,门,烤箱门关不紧," + ",".join(PLANTED.values()) + "\n"
-        + "C2,2026-11-17 10:00,电话," + "p" * 201 + ",B2409,门,产品名太长,,,\n"
-        + "C3,2026-11-17 10:00,电话,oven,B2409,门,正文有\x00NUL,,,\n", encoding="utf-8")
+        HEADER
+        + "C1,2026-11-17 10:00,电话,oven,B2409,门,烤箱门关不紧,"
+        + ",".join(PLANTED.values())
+        + "\n"
+        + "C2,2026-11-17 10:00,电话,"
+        + "p" * 201
+        + ",B2409,门,产品名太长,,,\n"
+        + "C3,2026-11-17 10:00,电话,oven,B2409,门,正文有\x00NUL,,,\n",
+        encoding="utf-8",
+    )
     return drops, len(rows) + 1
 
 
@@ -144,8 +192,9 @@ def test_bad_file_and_rows_never_block_the_weekly_run(db_url: str, tmp_path: Pat
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Traceback" not in res.stdout + res.stderr
     briefs = [Path(p) for p in res.stdout.split()]
-    assert {p.name for p in briefs} == {f"brief-{WEEK}.{lang}.{ext}" for lang in ("zh", "en")
-                                        for ext in ("html", "md")}
+    assert {p.name for p in briefs} == {
+        f"brief-{WEEK}.{lang}.{ext}" for lang in ("zh", "en") for ext in ("html", "md")
+    }
     assert all(p.is_file() and p.stat().st_size > 1000 for p in briefs)
 
     def quarantined() -> dict[str, str]:
@@ -162,8 +211,11 @@ def test_bad_file_and_rows_never_block_the_weekly_run(db_url: str, tmp_path: Pat
     try:
         with engine.connect() as c:
             assert c.execute(select(func.count()).select_from(TicketRow)).scalar() == good
-            c1 = c.execute(select(TicketRow.body, TicketRow.agent, TicketRow.customer_region, TicketRow.status)
-                           .where(TicketRow.source_id == "C1")).one()
+            c1 = c.execute(
+                select(TicketRow.body, TicketRow.agent, TicketRow.customer_region, TicketRow.status).where(
+                    TicketRow.source_id == "C1"
+                )
+            ).one()
             assert tuple(c1) == ("烤箱门关不紧", *PLANTED.values())
     finally:
         engine.dispose()

@@ -82,8 +82,14 @@ class Run:
 
 
 def zendesk(server: HelpdeskServer, page_size: int = 5) -> Source:
-    return Source(name="zd", kind="zendesk", base_url=server.url, email_env="ZD_EMAIL", token_env="ZD_TOKEN",
-                  page_size=page_size)
+    return Source(
+        name="zd",
+        kind="zendesk",
+        base_url=server.url,
+        email_env="ZD_EMAIL",
+        token_env="ZD_TOKEN",
+        page_size=page_size,
+    )
 
 
 def freshdesk(server: HelpdeskServer, page_size: int = 2) -> Source:
@@ -108,8 +114,9 @@ def before_deletions(tickets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     stream time as recorded, and each ticket deleted later as a solved one (a minute apart)."""
     cutoff = min(t["generated_timestamp"] for t in tickets if t["status"] == "deleted")
     dead = [t for t in tickets if t["status"] == "deleted"]
-    return ([t for t in tickets if t["generated_timestamp"] < cutoff and t["status"] != "deleted"]
-            + [solved_before_deletion(t, cutoff - 60 * (len(dead) - i)) for i, t in enumerate(dead)])
+    return [t for t in tickets if t["generated_timestamp"] < cutoff and t["status"] != "deleted"] + [
+        solved_before_deletion(t, cutoff - 60 * (len(dead) - i)) for i, t in enumerate(dead)
+    ]
 
 
 def derive(engine: Engine, source: str) -> int:
@@ -117,13 +124,31 @@ def derive(engine: Engine, source: str) -> int:
     product, a topic and an embedding; then the weeks are counted. Returns the last week."""
     with engine.begin() as c:
         rows = c.execute(select(TicketRow.id, TicketRow.week).where(TicketRow.source == source)).all()
-        c.execute(update(TicketRow).where(TicketRow.source == source).values(
-            nlp_version="t", intent="complaint", severity="defect", product_n="kx-30a", batch_n="B2409"))
-        c.execute(insert(Topic).values(id=1, intent="complaint", label="t", keywords="", status="active",
-                                       created_week=0, updated_at=datetime(2026, 1, 1)))
-        c.execute(insert(Assignment), [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=w)
-                                       for pk, w in rows])
-        c.execute(insert(Embedding), [dict(ticket_id=pk, embedder_key="e", vector=b"\0" * 8) for pk, _ in rows])
+        c.execute(
+            update(TicketRow)
+            .where(TicketRow.source == source)
+            .values(
+                nlp_version="t", intent="complaint", severity="defect", product_n="kx-30a", batch_n="B2409"
+            )
+        )
+        c.execute(
+            insert(Topic).values(
+                id=1,
+                intent="complaint",
+                label="t",
+                keywords="",
+                status="active",
+                created_week=0,
+                updated_at=datetime(2026, 1, 1),
+            )
+        )
+        c.execute(
+            insert(Assignment),
+            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=w) for pk, w in rows],
+        )
+        c.execute(
+            insert(Embedding), [dict(ticket_id=pk, embedder_key="e", vector=b"\0" * 8) for pk, _ in rows]
+        )
         last = max(w for _, w in rows)
         analysis.rebuild_counts(c, last)
     return last
@@ -131,11 +156,23 @@ def derive(engine: Engine, source: str) -> int:
 
 def tables(engine: Engine) -> tuple[list[Any], list[Any]]:
     with engine.connect() as c:
-        counts = c.execute(select(WeeklyCount.week, WeeklyCount.intent, WeeklyCount.topic_id, WeeklyCount.product,
-                                  WeeklyCount.batch, WeeklyCount.n, WeeklyCount.sev_max, WeeklyCount.n_defect)
-                           .order_by(WeeklyCount.week, WeeklyCount.product)).all()
-        vols = c.execute(select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n)
-                         .order_by(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch)).all()
+        counts = c.execute(
+            select(
+                WeeklyCount.week,
+                WeeklyCount.intent,
+                WeeklyCount.topic_id,
+                WeeklyCount.product,
+                WeeklyCount.batch,
+                WeeklyCount.n,
+                WeeklyCount.sev_max,
+                WeeklyCount.n_defect,
+            ).order_by(WeeklyCount.week, WeeklyCount.product)
+        ).all()
+        vols = c.execute(
+            select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n).order_by(
+                WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch
+            )
+        ).all()
     return [tuple(r) for r in counts], [tuple(r) for r in vols]
 
 
@@ -144,26 +181,42 @@ def rebuilt(engine: Engine, last: int) -> tuple[list[Any], list[Any]]:
     with engine.connect() as c:
         tx = c.begin()
         analysis.rebuild_counts(c, last)
-        counts = c.execute(select(WeeklyCount.week, WeeklyCount.intent, WeeklyCount.topic_id, WeeklyCount.product,
-                                  WeeklyCount.batch, WeeklyCount.n, WeeklyCount.sev_max, WeeklyCount.n_defect)
-                           .order_by(WeeklyCount.week, WeeklyCount.product)).all()
-        vols = c.execute(select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n)
-                         .order_by(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch)).all()
+        counts = c.execute(
+            select(
+                WeeklyCount.week,
+                WeeklyCount.intent,
+                WeeklyCount.topic_id,
+                WeeklyCount.product,
+                WeeklyCount.batch,
+                WeeklyCount.n,
+                WeeklyCount.sev_max,
+                WeeklyCount.n_defect,
+            ).order_by(WeeklyCount.week, WeeklyCount.product)
+        ).all()
+        vols = c.execute(
+            select(WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch, WeeklyVolume.n).order_by(
+                WeeklyVolume.week, WeeklyVolume.product, WeeklyVolume.batch
+            )
+        ).all()
         tx.rollback()
     return [tuple(r) for r in counts], [tuple(r) for r in vols]
 
 
 def volume_total(engine: Engine) -> int:
     with engine.connect() as c:
-        return int(c.execute(select(func.coalesce(func.sum(WeeklyVolume.n), 0))
-                             .where(WeeklyVolume.product == "")).scalar_one())
+        return int(
+            c.execute(
+                select(func.coalesce(func.sum(WeeklyVolume.n), 0)).where(WeeklyVolume.product == "")
+            ).scalar_one()
+        )
 
 
 def no_trace(engine: Engine, source: str, ids: set[str], caplog: pytest.LogCaptureFixture) -> None:
     """Nothing of these tickets is left but their erasure record; no log line holds their text."""
     with engine.connect() as c:
-        assert not c.execute(select(TicketRow.id).where(TicketRow.source == source,
-                                                        TicketRow.source_id.in_(ids))).all()
+        assert not c.execute(
+            select(TicketRow.id).where(TicketRow.source == source, TicketRow.source_id.in_(ids))
+        ).all()
         pks = set(c.execute(select(TicketRow.id)).scalars())
         assert set(c.execute(select(Assignment.ticket_id)).scalars()) <= pks
         assert set(c.execute(select(Embedding.ticket_id)).scalars()) <= pks
@@ -177,8 +230,10 @@ def no_trace(engine: Engine, source: str, ids: set[str], caplog: pytest.LogCaptu
 # Zendesk: deleted and scrubbed tickets in the recorded incremental export
 # ---------------------------------------------------------------------------------------------
 
-def test_zendesk_recorded_deletions_erase_the_stored_tickets(engine: Engine, server: HelpdeskServer,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+
+def test_zendesk_recorded_deletions_erase_the_stored_tickets(
+    engine: Engine, server: HelpdeskServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """ramco8103's recorded export: 21 open, 1 closed, 6 deleted (5 scrubbed, 1 with its text).
     First the 6 are served as they were while solved; then the recording as it is."""
     caplog.set_level(logging.INFO)
@@ -207,8 +262,10 @@ def test_zendesk_recorded_deletions_erase_the_stored_tickets(engine: Engine, ser
     assert sorted(x[1] for x in log) == sorted(gone) and {x[2] for x in log} == {"deleted"}
     no_trace(engine, "zd", gone, caplog)
     said = [r.getMessage() for r in caplog.records if r.name == "voc.store.erasure"]
-    assert said == ["zd: erased 5 ticket(s) deleted at the source (ids 22, 23, 25, 26, 27)",
-                    "zd: erased 1 ticket(s) deleted at the source (ids 28)"]  # one line a page: ids only
+    assert said == [
+        "zd: erased 5 ticket(s) deleted at the source (ids 22, 23, 25, 26, 27)",
+        "zd: erased 1 ticket(s) deleted at the source (ids 28)",
+    ]  # one line a page: ids only
     # counted weeks no longer hold them, and equal a full recount of what is stored
     assert volume_total(engine) == before_total - 6
     assert tables(engine) == rebuilt(engine, last)
@@ -219,8 +276,9 @@ def test_zendesk_recorded_deletions_erase_the_stored_tickets(engine: Engine, ser
         assert len(erasures(c, "zd")) == 6
 
 
-def test_zendesk_zenpy_cassette_replayed_with_recorded_headers_and_gzip(engine: Engine,
-                                                                       server: HelpdeskServer) -> None:
+def test_zendesk_zenpy_cassette_replayed_with_recorded_headers_and_gzip(
+    engine: Engine, server: HelpdeskServer
+) -> None:
     """The real answer of d3v-zenpydev (87 tickets: new 77, pending 8, open 1, deleted 1) with its recorded
     rate-limit headers, gzipped; ticket 4034 was stored while solved (added), the recording deletes it."""
     body, headers = zenpy_cursor_answer()
@@ -242,8 +300,9 @@ def test_zendesk_zenpy_cassette_replayed_with_recorded_headers_and_gzip(engine: 
         assert [x[1:3] for x in erasures(c)] == [(str(dead["id"]), "deleted")]
 
 
-def test_zendesk_ticket_solved_then_deleted_on_one_page_and_restored(engine: Engine,
-                                                                    server: HelpdeskServer) -> None:
+def test_zendesk_ticket_solved_then_deleted_on_one_page_and_restored(
+    engine: Engine, server: HelpdeskServer
+) -> None:
     """The export can hold one ticket twice (embulk's recorded page with 1002 twice): the last
     occurrence decides. Served here as one page through the source itself."""
     (dead,) = [t for t in recorded(NANGO_ZD)["tickets"] if t["id"] == 28]
@@ -266,8 +325,9 @@ def test_zendesk_ticket_solved_then_deleted_on_one_page_and_restored(engine: Eng
     assert set(stored(engine, "zd")) == {"28"} and s.erased == 0 and s.read == 1
 
 
-def test_zendesk_killed_between_deletion_pages_then_rerun_erases_the_rest(engine: Engine,
-                                                                          server: HelpdeskServer) -> None:
+def test_zendesk_killed_between_deletion_pages_then_rerun_erases_the_rest(
+    engine: Engine, server: HelpdeskServer
+) -> None:
     tickets = recorded(NANGO_ZD)["tickets"]
     server.load_zendesk(before_deletions(tickets))
     run = Run(engine, zendesk(server))
@@ -292,7 +352,9 @@ def test_zendesk_killed_between_deletion_pages_then_rerun_erases_the_rest(engine
     assert set(stored(engine, "zd")) == {"24"} and s.erased == 1
 
 
-def test_zendesk_quarantined_copy_of_a_deleted_ticket_is_erased(engine: Engine, server: HelpdeskServer) -> None:
+def test_zendesk_quarantined_copy_of_a_deleted_ticket_is_erased(
+    engine: Engine, server: HelpdeskServer
+) -> None:
     """A solved version that failed validation sits in quarantine with its raw text: erased too."""
     (dead,) = [t for t in recorded(NANGO_ZD)["tickets"] if t["id"] == 27]
     bad = solved_before_deletion(dead, dead["generated_timestamp"] - 60)
@@ -328,13 +390,15 @@ def test_erasure_log_holds_ids_and_times_only(engine: Engine, server: HelpdeskSe
 # Freshdesk: deleted and spam tickets leave the list; the trash and spam lists name them
 # ---------------------------------------------------------------------------------------------
 
+
 def airbyte(stream: str) -> list[dict[str, Any]]:
     lines = shared_data(AIRBYTE_FD).read_text(encoding="utf-8").splitlines()
     return [r["data"] for r in map(json.loads, lines) if r["stream"] == stream]
 
 
-def test_freshdesk_recorded_tickets_deleted_and_spam_are_erased(engine: Engine, server: HelpdeskServer,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_freshdesk_recorded_tickets_deleted_and_spam_are_erased(
+    engine: Engine, server: HelpdeskServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """airbyte's sandbox tickets 18-23 (21 and 23 closed) as recorded; then 23 goes to the trash and 21
     is marked spam (added: the recording has neither)."""
     caplog.set_level(logging.INFO)
@@ -352,7 +416,9 @@ def test_freshdesk_recorded_tickets_deleted_and_spam_are_erased(engine: Engine, 
     assert stored(engine, "fd") == {} and second.erased == 2 and second.read == 0
     asked = [q.get("filter") for p, q, _ in server.log[n:] if p == "/api/v2/tickets"]
     assert asked == [None, "deleted", "spam"]  # the pass (nothing new in the list), then the trash
-    assert [p for p, _, _ in server.log[n:] if p != "/api/v2/tickets"] == ["/api/v2/surveys/satisfaction_ratings"]
+    assert [p for p, _, _ in server.log[n:] if p != "/api/v2/tickets"] == [
+        "/api/v2/surveys/satisfaction_ratings"
+    ]
     with engine.connect() as c:
         assert sorted(x[1:3] for x in erasures(c, "fd")) == [("21", "spam"), ("23", "deleted")]
     no_trace(engine, "fd", {"21", "23"}, caplog)
@@ -402,12 +468,23 @@ REPLY = f"ご不便をおかけしました。APIは復旧済みです。ご不�
 def comments_10046(extra: int = 0) -> list[dict[str, Any]]:
     """Comments of ticket 10046 in the documented shape (added: no recording holds comments): the
     description, an internal note, ``extra`` customer follow-ups, the agent's public reply, a thank-you."""
+
     def c(i: int, author: int, body: str, public: bool = True) -> dict[str, Any]:
-        return {"id": 900 + i, "type": "Comment", "author_id": author, "body": body, "plain_body": body,
-                "public": public, "created_at": "2015-07-18T10:00:00Z"}
-    return ([c(0, REQUESTER, "YBI ご担当者様"), c(1, AGENT, "internal: escalate to IDCF", public=False)]
-            + [c(10 + i, REQUESTER, f"まだですか #{i}") for i in range(extra)]
-            + [c(2, AGENT, REPLY), c(3, REQUESTER, "ありがとうございました")])
+        return {
+            "id": 900 + i,
+            "type": "Comment",
+            "author_id": author,
+            "body": body,
+            "plain_body": body,
+            "public": public,
+            "created_at": "2015-07-18T10:00:00Z",
+        }
+
+    return (
+        [c(0, REQUESTER, "YBI ご担当者様"), c(1, AGENT, "internal: escalate to IDCF", public=False)]
+        + [c(10 + i, REQUESTER, f"まだですか #{i}") for i in range(extra)]
+        + [c(2, AGENT, REPLY), c(3, REQUESTER, "ありがとうございました")]
+    )
 
 
 def serve_10046(server: HelpdeskServer, extra_comments: int = 0) -> dict[str, Any]:
@@ -417,12 +494,16 @@ def serve_10046(server: HelpdeskServer, extra_comments: int = 0) -> dict[str, An
     server.zendesk[10046]["_solved_at"] = "2015-07-19T06:00:00Z"
     server.zendesk[10046]["_metric"] = {"reopens": 1, "group_stations": 2, "assignee_stations": 3}
     server.zendesk_comments[10046] = comments_10046(extra_comments)
-    server.zendesk_users = {AGENT: {"id": AGENT, "role": "agent"}, REQUESTER: {"id": REQUESTER, "role": "end-user"}}
+    server.zendesk_users = {
+        AGENT: {"id": AGENT, "role": "agent"},
+        REQUESTER: {"id": REQUESTER, "role": "end-user"},
+    }
     return t
 
 
 def test_zendesk_closed_ticket_gets_solved_at_reopens_transfers_and_redacted_reply(
-        engine: Engine, server: HelpdeskServer) -> None:
+    engine: Engine, server: HelpdeskServer
+) -> None:
     t = serve_10046(server)
     run = Run(engine, zendesk(server))
     assert run().counts.inserted == 1
@@ -438,12 +519,15 @@ def test_zendesk_closed_ticket_gets_solved_at_reopens_transfers_and_redacted_rep
 
     understand_pending(engine, run.cfg)
     with engine.connect() as c:
-        clean = c.execute(select(TicketRow.resolution_clean).where(TicketRow.source_id == "10046")).scalar_one()
+        clean = c.execute(
+            select(TicketRow.resolution_clean).where(TicketRow.source_id == "10046")
+        ).scalar_one()
     assert clean and PHONE not in clean and "[PHONE]" in clean and "ご不便をおかけしました" in clean
 
 
 def test_zendesk_comments_are_paged_and_metric_sets_fetched_when_not_side_loaded(
-        engine: Engine, server: HelpdeskServer) -> None:
+    engine: Engine, server: HelpdeskServer
+) -> None:
     serve_10046(server, extra_comments=150)
     server.zendesk_metric_sets = False
     Run(engine, zendesk(server))()
@@ -463,14 +547,21 @@ def test_zendesk_recorded_metric_sets_and_ratings_map() -> None:
         assert (row["reopened"], row["transfers"]) == (False, 0)
         assert row["closed_at"] == t["updated_at"]  # no solved_at: the stated fallback
     (good,) = recorded("helpdesk_fixtures/zendesk/airbyte_unit_tests_tickets.json")["tickets"]
-    assert zd_row(good)["csat"] == 5.0 and zd_row(dict(good, satisfaction_rating={"score": "bad"}))["csat"] == 1.0
+    assert (
+        zd_row(good)["csat"] == 5.0
+        and zd_row(dict(good, satisfaction_rating={"score": "bad"}))["csat"] == 1.0
+    )
     assert "Great support" not in json.dumps(zd_row(good))  # the customer's rating comment is not kept
     for t in recorded(NANGO_ZD)["tickets"]:
         row = zd_row(t)
-        assert row["csat"] is None and row["reopened"] is None and row["transfers"] is None  # unoffered; no metrics
+        assert (
+            row["csat"] is None and row["reopened"] is None and row["transfers"] is None
+        )  # unoffered; no metrics
 
 
-def test_freshdesk_recorded_conversations_give_the_agent_reply(engine: Engine, server: HelpdeskServer) -> None:
+def test_freshdesk_recorded_conversations_give_the_agent_reply(
+    engine: Engine, server: HelpdeskServer
+) -> None:
     """airbyte's recorded tickets and conversations: 23 (closed) has an agent reply then the customer's
     answer; 22 (pending) a reply then a private note; it is resolved here (added)."""
     server.load_freshdesk(airbyte("tickets"))
@@ -501,9 +592,9 @@ def test_freshdesk_conversations_paged_and_recorded_reopen() -> None:
 def test_freshdesk_conversations_pages(engine: Engine, server: HelpdeskServer) -> None:
     server.add_freshdesk(5, "resolved", description="kettle leaks")
     reply = {"incoming": False, "private": False, "body_text": "Descale it with citric acid", "ticket_id": 5}
-    server.freshdesk_conversations[5] = ([dict(reply, id=1)]
-                                         + [{"id": 2 + i, "incoming": True, "private": False, "body_text": "?"}
-                                            for i in range(120)])
+    server.freshdesk_conversations[5] = [dict(reply, id=1)] + [
+        {"id": 2 + i, "incoming": True, "private": False, "body_text": "?"} for i in range(120)
+    ]
     Run(engine, freshdesk(server))()
     with engine.connect() as c:
         assert c.execute(select(TicketRow.resolution)).scalar_one() == "Descale it with citric acid"
@@ -519,7 +610,9 @@ def test_reply_calls_wait_out_rate_limits_and_lose_nothing(engine: Engine, serve
     run()
     assert run.sleeps[:2] == [7.0, 1.0]
     server.add_freshdesk(5, "resolved", description="kettle leaks")
-    server.freshdesk_conversations[5] = [{"id": 1, "incoming": False, "private": False, "body_text": "Descale it"}]
+    server.freshdesk_conversations[5] = [
+        {"id": 1, "incoming": False, "private": False, "body_text": "Descale it"}
+    ]
     server.inject(None, "spent", None)  # list page, then the conversations call reports the budget spent
     fd = Run(engine, freshdesk(server))
     fd()
@@ -529,8 +622,9 @@ def test_reply_calls_wait_out_rate_limits_and_lose_nothing(engine: Engine, serve
     assert got == {"10046": REPLY, "5": "Descale it"}
 
 
-def test_freshdesk_trash_listed_without_updated_since_when_refused(engine: Engine, server: HelpdeskServer,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_freshdesk_trash_listed_without_updated_since_when_refused(
+    engine: Engine, server: HelpdeskServer, caplog: pytest.LogCaptureFixture
+) -> None:
     for i in (1, 2, 3):
         server.add_freshdesk(i, "resolved", description=f"kettle leaks, call {PHONE}")
     run = Run(engine, freshdesk(server))
@@ -540,11 +634,17 @@ def test_freshdesk_trash_listed_without_updated_since_when_refused(engine: Engin
     server.delete_freshdesk(3, spam=True)
     s = run()
     assert set(stored(engine, "fd")) == {"1"} and s.erased == 2
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "voc.sources.freshdesk"]
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name == "voc.sources.freshdesk"
+    ]
     assert len(warned) == 2 and all("HTTP 400" in w and PHONE not in w for w in warned)
 
 
-def test_zendesk_recorded_page_with_one_ticket_twice_stores_it_once(engine: Engine, server: HelpdeskServer) -> None:
+def test_zendesk_recorded_page_with_one_ticket_twice_stores_it_once(
+    engine: Engine, server: HelpdeskServer
+) -> None:
     """embulk's recorded page holds ticket 1002 twice (two stream times). Served verbatim but solved
     (added: all five are open in the recording) and ended as a cursor page: 1002 is stored once."""
     page = recorded("helpdesk_fixtures/zendesk/embulk_ticket_share_same_time_with_next_page.json")
@@ -566,27 +666,41 @@ def test_helpdesk_only_store_gives_real_kpis_and_a_workaround(engine: Engine, se
     from voc.store.report_queries import kpi_rows, workaround
 
     macro = f"门铰链校准视频已发送，如仍关不紧请致电 {PHONE}。"
-    metrics = {1: {"reopens": 1, "group_stations": 1, "assignee_stations": 1},
-               2: {"reopens": 0, "group_stations": 2, "assignee_stations": 2},
-               3: {"reopens": 0, "group_stations": 1, "assignee_stations": 3},
-               4: {"reopens": 0, "group_stations": 1, "assignee_stations": 1}}
+    metrics = {
+        1: {"reopens": 1, "group_stations": 1, "assignee_stations": 1},
+        2: {"reopens": 0, "group_stations": 2, "assignee_stations": 2},
+        3: {"reopens": 0, "group_stations": 1, "assignee_stations": 3},
+        4: {"reopens": 0, "group_stations": 1, "assignee_stations": 1},
+    }
     server.zendesk_users = {AGENT: {"id": AGENT, "role": "agent"}}
     for tid, metric in metrics.items():
         server.add_zendesk(tid, "solved", description=f"烤箱门关不紧 #{tid}", assignee=AGENT)
         server.zendesk[tid].update(requester_id=REQUESTER + tid, _metric=metric)
         server.zendesk_comments[tid] = [
             {"id": tid * 10, "author_id": REQUESTER + tid, "public": True, "body": f"烤箱门关不紧 #{tid}"},
-            {"id": tid * 10 + 1, "author_id": AGENT, "public": True, "body": macro}]
+            {"id": tid * 10 + 1, "author_id": AGENT, "public": True, "body": macro},
+        ]
     run = Run(engine, zendesk(server))
     run()
     understand_pending(engine, run.cfg)
     with engine.begin() as c:
         weeks = set(c.execute(select(TicketRow.week)).scalars())
-        c.execute(insert(Topic).values(id=1, intent="complaint", label="门关不紧", keywords="", status="active",
-                                       created_week=0, updated_at=datetime(2026, 1, 1)))
+        c.execute(
+            insert(Topic).values(
+                id=1,
+                intent="complaint",
+                label="门关不紧",
+                keywords="",
+                status="active",
+                created_week=0,
+                updated_at=datetime(2026, 1, 1),
+            )
+        )
         pks = c.execute(select(TicketRow.id)).scalars().all()
-        c.execute(insert(Assignment), [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=min(weeks))
-                                       for pk in pks])
+        c.execute(
+            insert(Assignment),
+            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=min(weeks)) for pk in pks],
+        )
     (week,) = weeks
     with engine.connect() as c:
         kpi = kpi_rows(c, week, week)[week]
@@ -614,8 +728,10 @@ RATINGS = "/api/v2/surveys/satisfaction_ratings"
 
 def csat_of(engine: Engine, source: str = "fd") -> dict[str, float | None]:
     with engine.connect() as c:
-        return {k: (None if v is None else round(v, 2))
-                for k, v in c.execute(select(TicketRow.source_id, TicketRow.csat)).all()}
+        return {
+            k: (None if v is None else round(v, 2))
+            for k, v in c.execute(select(TicketRow.source_id, TicketRow.csat)).all()
+        }
 
 
 def test_freshdesk_csat_from_ratings_on_recorded_tickets(engine: Engine, server: HelpdeskServer) -> None:
@@ -637,7 +753,8 @@ def test_freshdesk_csat_from_ratings_on_recorded_tickets(engine: Engine, server:
 
 
 def test_freshdesk_rating_after_storing_reaches_the_store_and_survives_later_updates(
-        engine: Engine, server: HelpdeskServer) -> None:
+    engine: Engine, server: HelpdeskServer
+) -> None:
     for i in (1, 2, 3):
         server.add_freshdesk(i, "resolved", description=f"kettle leaks #{i}")
     server.rate_freshdesk(1, 103)
@@ -669,7 +786,17 @@ def test_freshdesk_ratings_paged_and_scale(engine: Engine, server: HelpdeskServe
 
     values = [103, 102, 101, 100, -101, -102, -103, 104, 99, 0]
     assert [csat_score({"ratings": {"default_question": v}}) for v in values] == [
-        5.0, 4.33, 3.67, 3.0, 2.33, 1.67, 1.0, None, None, None]
+        5.0,
+        4.33,
+        3.67,
+        3.0,
+        2.33,
+        1.67,
+        1.0,
+        None,
+        None,
+        None,
+    ]
     assert csat_score({"ratings": {}}) is None and csat_score({}) is None
     for i in range(1, 4):
         server.add_freshdesk(i, "closed", description=f"blender smells #{i}")
@@ -691,12 +818,17 @@ def test_freshdesk_ratings_paged_and_scale(engine: Engine, server: HelpdeskServe
 
 
 def test_freshdesk_account_without_surveys_stores_tickets_without_csat(
-        engine: Engine, server: HelpdeskServer, caplog: pytest.LogCaptureFixture) -> None:
+    engine: Engine, server: HelpdeskServer, caplog: pytest.LogCaptureFixture
+) -> None:
     server.freshdesk_surveys = False
     server.add_freshdesk(1, "resolved", description="oven door")
     s = Run(engine, freshdesk(server))()
     assert csat_of(engine) == {"1": None} and s.counts.inserted == 1
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "voc.sources.freshdesk"]
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name == "voc.sources.freshdesk"
+    ]
     assert len(warned) == 1 and "HTTP 403" in warned[0]
     assert len([p for p, _, _ in server.log if p == RATINGS]) == 1
 
@@ -705,8 +837,10 @@ def test_freshdesk_account_without_surveys_stores_tickets_without_csat(
 # Copies: the same tickets stored from a helpdesk and from its exports (another source)
 # ---------------------------------------------------------------------------------------------
 
-def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine, server: HelpdeskServer,
-                                                                 tmp_path: Any) -> None:
+
+def test_deletion_erases_the_copy_in_a_source_named_under_copies(
+    engine: Engine, server: HelpdeskServer, tmp_path: Any
+) -> None:
     """A team pulls Zendesk and also drops Zendesk CSV exports in a folder (ticket ids kept): ticket 2
     is deleted at Zendesk (an erasure request), so its exported copy goes too; the export's other rows
     and other sources' ticket 2 stay."""
@@ -718,10 +852,17 @@ def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine,
     drops.mkdir(), other.mkdir()
     rows = "".join(f'{i},2026-01-05T08:00:00Z,"Oven door #{i}, call me on {PHONE}"\n' for i in (1, 2, 3))
     (drops / "zendesk_export.csv").write_text("ticket_id,closed_at,body\n" + rows, encoding="utf-8")
-    (other / "erp.csv").write_text("ticket_id,closed_at,body\n2,2026-01-05T08:00:00Z,ERP case two\n", encoding="utf-8")
+    (other / "erp.csv").write_text(
+        "ticket_id,closed_at,body\n2,2026-01-05T08:00:00Z,ERP case two\n", encoding="utf-8"
+    )
     zd = zendesk(server).model_copy(update={"copies": ["drops"]})
-    cfg = VocConfig(sources=[zd, Src(name="drops", kind="file", path=str(drops)),
-                             Src(name="erp", kind="file", path=str(other))])
+    cfg = VocConfig(
+        sources=[
+            zd,
+            Src(name="drops", kind="file", path=str(drops)),
+            Src(name="erp", kind="file", path=str(other)),
+        ]
+    )
     for s in cfg.sources:
         ingest_source(engine, cfg, s, sleep=lambda _: None, timeout=2.0)
     assert set(stored(engine, "drops")) == {"1", "2", "3"} and set(stored(engine, "erp")) == {"2"}
@@ -736,8 +877,9 @@ def test_deletion_erases_the_copy_in_a_source_named_under_copies(engine: Engine,
         VocConfig(sources=[zendesk(server).model_copy(update={"copies": ["nope"]})])
 
 
-def test_freshdesk_killed_while_restoring_rated_tickets_then_rerun_completes(engine: Engine,
-                                                                            server: HelpdeskServer) -> None:
+def test_freshdesk_killed_while_restoring_rated_tickets_then_rerun_completes(
+    engine: Engine, server: HelpdeskServer
+) -> None:
     from tests.helpdesk_server import KillAfter
     from voc.flows.ingest_stage import build_incremental
 

@@ -21,7 +21,7 @@ GOOD = [
     'T3,2026/11/18 8:00,2026/11/18 9:30,邮件,,,,,"多行\n正文, 带逗号",,5,,\n',
 ]
 BAD = [
-    "T4,not-a-date,,电话,oven,,,,有正文,,,,\n",            # bad date, no other date
+    "T4,not-a-date,,电话,oven,,,,有正文,,,,\n",  # bad date, no other date
     "T5,2026-11-16 09:00,2026-11-16 10:00,电话,oven,,,,,,,,\n",  # missing body
     "T6,2026-11-16 09:00,2026-11-16 10:00,电话,oven,,,,正文,,abc,,\n",  # csat not a number
     ",2026-11-16 09:00,2026-11-16 10:00,电话,oven,,,,正文,,,,\n",  # missing id
@@ -64,8 +64,13 @@ def test_changed_file_is_reread_and_newer_version_wins(engine, tmp_path: Path) -
     f = tmp_path / "export.csv"
     f.write_text(HEADER + GOOD[0], encoding="utf-8")
     ingest_path(engine, f, "files", Mapping())
-    f.write_text(HEADER + GOOD[0].replace("烤箱门关不紧", "烤箱门关不紧 已第二次联系")
-                 .replace("2026-11-16 12:00", "2026-11-16 13:00"), encoding="utf-8")
+    f.write_text(
+        HEADER
+        + GOOD[0]
+        .replace("烤箱门关不紧", "烤箱门关不紧 已第二次联系")
+        .replace("2026-11-16 12:00", "2026-11-16 13:00"),
+        encoding="utf-8",
+    )
     s = ingest_path(engine, f, "files", Mapping())
     assert s.counts.updated == 1
     with engine.connect() as c:
@@ -74,8 +79,9 @@ def test_changed_file_is_reread_and_newer_version_wins(engine, tmp_path: Path) -
 
 
 def test_crash_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path, sqlite_url: str) -> None:
-    rows = [HEADER] + [f"K{i},2026-11-16 09:00,2026-11-16 10:{i % 60:02d},电话,oven,,,,正文{i},,,,\n"
-                       for i in range(250)]
+    rows = [HEADER] + [
+        f"K{i},2026-11-16 09:00,2026-11-16 10:{i % 60:02d},电话,oven,,,,正文{i},,,,\n" for i in range(250)
+    ]
     f = tmp_path / "big.csv"
     f.write_text("".join(rows), encoding="utf-8")
 
@@ -99,12 +105,18 @@ def test_crash_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path, s
 
 def test_jsonl_broken_lines_and_replay(engine, tmp_path: Path) -> None:
     f = tmp_path / "drop.jsonl"
-    f.write_text("\n".join([
-        json.dumps({"ticket_id": "J1", "closed_at": "2026-11-16T10:00:00Z", "body": "ok"}),
-        '{"ticket_id": "J2", "closed_at": ',
-        json.dumps(["not", "an", "object"]),
-        json.dumps({"ticket_id": "J3", "closed_at": "2026-11-16T10:00:00Z", "body": "x" * 500}),
-    ]) + "\n", encoding="utf-8")
+    f.write_text(
+        "\n".join(
+            [
+                json.dumps({"ticket_id": "J1", "closed_at": "2026-11-16T10:00:00Z", "body": "ok"}),
+                '{"ticket_id": "J2", "closed_at": ',
+                json.dumps(["not", "an", "object"]),
+                json.dumps({"ticket_id": "J3", "closed_at": "2026-11-16T10:00:00Z", "body": "x" * 500}),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     s = ingest_path(engine, f, "files", Mapping(), max_body_chars=100)
     assert (s.counts.inserted, s.quarantined) == (1, 3)
     assert s.reasons == {"invalid JSON": 1, "JSON line is a list, not an object": 1, "body": 1}
@@ -125,7 +137,9 @@ def test_encodings_detected(tmp_path: Path) -> None:
 
 def test_undecodable_bytes_quarantined_not_fatal(engine, tmp_path: Path) -> None:
     f = tmp_path / "mixed.csv"
-    f.write_bytes(HEADER.encode() + GOOD[0].encode("utf-8") + b"T9,2026-11-16 09:00,,x,,,,,\xff\xfe bad,,,,\n")
+    f.write_bytes(
+        HEADER.encode() + GOOD[0].encode("utf-8") + b"T9,2026-11-16 09:00,,x,,,,,\xff\xfe bad,,,,\n"
+    )
     s = ingest_path(engine, f, "files", Mapping(), encoding="utf-8")
     assert s.counts.inserted == 1 and s.quarantined == 1
     assert "undecodable" in next(iter(s.reasons))
@@ -139,12 +153,19 @@ def test_jd_export_gb18030_with_mapping(engine) -> None:
     # 2,407 reviews occur 2-5 times (same SKU, user, time and text; 11 of the repeats differ only in
     # the unmapped reply/member counters): each is one ticket, every repeat counted as a duplicate,
     # in whichever batch it falls
-    assert (s.counts.inserted, s.counts.duplicates, s.counts.unchanged, s.counts.updated) == (10866, 2710, 0, 0)
+    assert (s.counts.inserted, s.counts.duplicates, s.counts.unchanged, s.counts.updated) == (
+        10866,
+        2710,
+        0,
+        0,
+    )
     assert "duplicates 2710 (same id again in this run" in s.line()
     with engine.connect() as c:
-        n, with_model, complaints = c.execute(text(
-            "select count(*), count(model), sum(case when intent_hint='complaint' then 1 else 0 end) from tickets"
-        )).one()
+        n, with_model, complaints = c.execute(
+            text(
+                "select count(*), count(model), sum(case when intent_hint='complaint' then 1 else 0 end) from tickets"
+            )
+        ).one()
         sample = c.execute(select(TicketRow.body).where(TicketRow.body.like("%空调%")).limit(1)).scalar_one()
     assert n == s.counts.inserted and with_model == n and complaints > 100
     assert "空调" in sample
@@ -166,8 +187,12 @@ def _stored(engine, source: str) -> tuple[list, list]:  # type: ignore[no-untype
     cols = [c for c in TicketRow.__table__.c if c.name not in ("id", "source", "ingested_at")]
     q = QuarantinedRow.__table__.c
     with engine.connect() as c:
-        tickets = c.execute(select(*cols).where(TicketRow.source == source).order_by(TicketRow.source_id)).all()
-        bad = c.execute(select(q.location, q.raw, q.reason).where(q.source == source).order_by(q.location)).all()
+        tickets = c.execute(
+            select(*cols).where(TicketRow.source == source).order_by(TicketRow.source_id)
+        ).all()
+        bad = c.execute(
+            select(q.location, q.raw, q.reason).where(q.source == source).order_by(q.location)
+        ).all()
     return [tuple(r) for r in tickets], [tuple(r) for r in bad]
 
 
@@ -179,14 +204,17 @@ def test_worker_process_stores_exactly_what_the_in_process_path_stores(engine, t
     assert (b.read, b.counts.inserted, b.counts.duplicates, b.quarantined) == (405, 398, 2, 5)
     assert _stored(engine, "inproc") == _stored(engine, "worker")
     with engine.connect() as c:
-        w3 = c.execute(select(TicketRow.body).where(TicketRow.source == "worker", TicketRow.source_id == "W3"))
+        w3 = c.execute(
+            select(TicketRow.body).where(TicketRow.source == "worker", TicketRow.source_id == "W3")
+        )
         assert w3.scalars().all() == ["正文3 第二版"]  # the newest version of W3 kept
     forced = ingest_path(engine, f, "worker", Mapping(), batch_size=64, worker=True, force=True)
     assert (forced.counts.inserted, forced.counts.unchanged, forced.counts.duplicates) == (0, 398, 2)
 
 
-def test_worker_kill_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_kill_mid_run_then_rerun_equals_one_clean_run(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import voc.sources.ingest as ing
 
     f = _big_file(tmp_path)
@@ -209,7 +237,8 @@ def test_worker_kill_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: P
 
 
 def test_the_reader_process_imports_the_pipeline_not_the_working_directorys_packages(
-        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """#18: run from a folder holding its own ``config/``, ``store/``, ``sources/`` and ``voc/`` packages
     (a user's project), the big-file reader process imports the pipeline's packages, not those (it
     died with "the reader process died" when it imported the folder's ``config``)."""

@@ -22,10 +22,13 @@ def test_jd_tickets_get_product_and_model(sqlite_url: str) -> None:
     ingest_path(engine, path, "jd_reviews", cfg.mapping("jd_reviews"))
     assert understand_pending(engine, cfg) > 10_000
     with engine.connect() as c:
-        n, prod, model, zh, complaints, flagged_mojibake = c.execute(text(
-            "select count(*), count(product_n), count(model_n), sum(case when lang in ('zh','mixed') then 1 else 0 end),"
-            " sum(case when intent='complaint' then 1 else 0 end),"
-            " sum(case when flags like '%mojibake%' then 1 else 0 end) from tickets")).one()
+        n, prod, model, zh, complaints, flagged_mojibake = c.execute(
+            text(
+                "select count(*), count(product_n), count(model_n), sum(case when lang in ('zh','mixed') then 1 else 0 end),"
+                " sum(case when intent='complaint' then 1 else 0 end),"
+                " sum(case when flags like '%mojibake%' then 1 else 0 end) from tickets"
+            )
+        ).one()
         sources = c.execute(text("select entity_sources, count(*) from tickets group by 1")).all()
     # 商品名称 names a model on every row of this export (the mapping extracts it), so all are filled
     assert prod == n and model == n

@@ -82,11 +82,21 @@ def test_en_door_topic_reads_as_a_phrase_its_customers_wrote() -> None:
 
 
 def test_phrase_labels_carry_no_stop_word_edges_numbers_placeholders_or_judgements() -> None:
-    texts = ["太差了，[PHONE]，2号炉门关不上", "太差了，[PHONE]，炉门关不上", "太差了，[PHONE] 3次炉门关不上",
-             "太差了，炉门关不上了", "太差了"]
+    texts = [
+        "太差了，[PHONE]，2号炉门关不上",
+        "太差了，[PHONE]，炉门关不上",
+        "太差了，[PHONE] 3次炉门关不上",
+        "太差了，炉门关不上了",
+        "太差了",
+    ]
     label = phrase_label(texts, toks(texts), ["差", "phone", "炉门", "关不上"], drop_terms=TERMS)
     assert label == "炉门关不上"
-    en = ["This is terrible, really terrible.", "terrible terrible service", "Really terrible!!", "so terrible"]
+    en = [
+        "This is terrible, really terrible.",
+        "terrible terrible service",
+        "Really terrible!!",
+        "so terrible",
+    ]
     assert phrase_label(en, toks(en), ["terrible", "service"]) == "service"  # no phrase: the keyword label
 
 
@@ -108,19 +118,26 @@ def test_a_few_unrelated_tickets_do_not_bring_their_term_into_the_label() -> Non
 
 
 def test_labels_are_deterministic_whatever_the_hash_seed() -> None:
-    code = ("from tests.test_labels import DOOR_ZH, DOOR_EN, CHAIR, TERMS, toks; from nlp.labels import topic_label;"
-            "t = DOOR_ZH + DOOR_EN + CHAIR;"
-            "print(topic_label(t, toks(t), ['炉门', 'door', '关不上', 'close', '椅子', 'hinge'], drop_terms=TERMS))")
+    code = (
+        "from tests.test_labels import DOOR_ZH, DOOR_EN, CHAIR, TERMS, toks; from nlp.labels import topic_label;"
+        "t = DOOR_ZH + DOOR_EN + CHAIR;"
+        "print(topic_label(t, toks(t), ['炉门', 'door', '关不上', 'close', '椅子', 'hinge'], drop_terms=TERMS))"
+    )
     outs = set()
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                             check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
         outs.add(res.stdout.strip())
     assert len(outs) == 1, outs
     label = outs.pop()
-    assert label == topic_label(DOOR_ZH + DOOR_EN + CHAIR, toks(DOOR_ZH + DOOR_EN + CHAIR),
-                                ["炉门", "door", "关不上", "close", "椅子", "hinge"], drop_terms=TERMS)
+    assert label == topic_label(
+        DOOR_ZH + DOOR_EN + CHAIR,
+        toks(DOOR_ZH + DOOR_EN + CHAIR),
+        ["炉门", "door", "关不上", "close", "椅子", "hinge"],
+        drop_terms=TERMS,
+    )
 
 
 def test_bilingual_label_for_a_topic_written_in_both_languages() -> None:
@@ -130,7 +147,9 @@ def test_bilingual_label_for_a_topic_written_in_both_languages() -> None:
     assert bilingual_label("门 / 铰链", "door / hinge") == "门 / 铰链 | door / hinge"
     assert split_bilingual("门 / 铰链 | door / hinge") == ["门 / 铰链", "door / hinge"]
     texts = DOOR_ZH + DOOR_EN
-    label = topic_label(texts, toks(texts), ["炉门", "door", "关不上", "close", "hinge", "铰链"], drop_terms=TERMS)
+    label = topic_label(
+        texts, toks(texts), ["炉门", "door", "关不上", "close", "hinge", "铰链"], drop_terms=TERMS
+    )
     zh, en = split_bilingual(label)
     assert "关不上" in zh and en == "door won't close", label
 
@@ -149,21 +168,63 @@ def test_weekly_assignment_relabels_machine_labels_and_keeps_human_ones() -> Non
     texts = DOOR_ZH * 2
     tokens = toks(texts)
     emb = np.tile(np.array([[1.0, 0.0]], np.float32), (len(texts), 1))
-    known = [KnownTopic(1, "炉门 / 铰链 / 热气", ("炉门", "关不上", "铰链"), np.array([1.0, 0.0], np.float32), "active",
-                        size=50),
-             KnownTopic(2, "Oven door (QA)", ("炉门",), np.array([0.0, 1.0], np.float32), "active", human_label=True,
-                        size=50)]
-    upd = assign_week(known, texts, tokens, emb, threshold=0.5, min_new_topic_size=5, next_id=3, drop_terms=TERMS,
-                      relabel_min_docs=10)
+    known = [
+        KnownTopic(
+            1,
+            "炉门 / 铰链 / 热气",
+            ("炉门", "关不上", "铰链"),
+            np.array([1.0, 0.0], np.float32),
+            "active",
+            size=50,
+        ),
+        KnownTopic(
+            2,
+            "Oven door (QA)",
+            ("炉门",),
+            np.array([0.0, 1.0], np.float32),
+            "active",
+            human_label=True,
+            size=50,
+        ),
+    ]
+    upd = assign_week(
+        known,
+        texts,
+        tokens,
+        emb,
+        threshold=0.5,
+        min_new_topic_size=5,
+        next_id=3,
+        drop_terms=TERMS,
+        relabel_min_docs=10,
+    )
     got = {t.topic_id: t.label for t in upd.updated}
     assert "关不上" in got[1] and " / " not in got[1]
     # the same documents on the human-labelled topic: its label stays
-    upd = assign_week(known, texts, tokens, emb[:, ::-1].copy(), threshold=0.5, min_new_topic_size=5, next_id=3,
-                      drop_terms=TERMS, relabel_min_docs=10)
+    upd = assign_week(
+        known,
+        texts,
+        tokens,
+        emb[:, ::-1].copy(),
+        threshold=0.5,
+        min_new_topic_size=5,
+        next_id=3,
+        drop_terms=TERMS,
+        relabel_min_docs=10,
+    )
     assert {t.topic_id: t.label for t in upd.updated}[2] == "Oven door (QA)"
     # too few documents this week: the machine label is not re-read from them
-    upd = assign_week(known, texts[:4], tokens[:4], emb[:4], threshold=0.5, min_new_topic_size=5, next_id=3,
-                      drop_terms=TERMS, relabel_min_docs=10)
+    upd = assign_week(
+        known,
+        texts[:4],
+        tokens[:4],
+        emb[:4],
+        threshold=0.5,
+        min_new_topic_size=5,
+        next_id=3,
+        drop_terms=TERMS,
+        relabel_min_docs=10,
+    )
     assert {t.topic_id: t.label for t in upd.updated}[1] == "炉门 / 铰链 / 热气"
 
 

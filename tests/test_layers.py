@@ -20,9 +20,23 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-PACKAGES = ("voc.config", "voc.delivery", "voc.flows", "voc.nlp", "voc.reports", "voc.sources", "voc.store", "voc.surges", "voc")
+PACKAGES = (
+    "voc.config",
+    "voc.delivery",
+    "voc.flows",
+    "voc.nlp",
+    "voc.reports",
+    "voc.sources",
+    "voc.store",
+    "voc.surges",
+    "voc",
+)
 KERNEL = ("voc.errors", "voc.weeks", "voc.ticket")  # the floor: imports nothing of the project above it
-PURE = ("voc.nlp", "voc.surges", "voc.reports")  # rules over values: no database, HTTP or Prefect, no I/O layer
+PURE = (
+    "voc.nlp",
+    "voc.surges",
+    "voc.reports",
+)  # rules over values: no database, HTTP or Prefect, no I/O layer
 PURE_MODULES = ("voc.delivery.routing", "voc.delivery.lifecycle")  # the alert rules, pure in an I/O package
 PURE_MUST_NOT = ("sqlalchemy", "httpx", "prefect", "voc.store", "voc.flows", "voc.sources", "voc.delivery")
 # Sentences in one place (#18): surges/ returns numbers and flows/ are recipes; every zh/en sentence a
@@ -38,20 +52,37 @@ KERNEL_LEAKS = frozenset({("voc.ticket", "voc.fields")})
 # CLI imports config, store, sources, flows), so voc<->config, voc<->store, voc<->sources, voc<->flows,
 # and delivery joins through voc.atomic (delivery -> voc -> flows -> delivery). Every package edge that
 # lies on a cycle, as (importer, imported); moving the CLI out of voc/ is the namespace step of #18.
-KNOWN_CYCLE_EDGES = frozenset({
-    ("voc.config", "voc"),
-    ("voc.delivery", "voc.config"), ("voc.delivery", "voc"),
-    ("voc.flows", "voc.config"), ("voc.flows", "voc.delivery"), ("voc.flows", "voc.sources"), ("voc.flows", "voc.store"), ("voc.flows", "voc"),
-    ("voc.sources", "voc.config"), ("voc.sources", "voc.store"), ("voc.sources", "voc"),
-    ("voc.store", "voc"),
-    ("voc", "voc.config"), ("voc", "voc.flows"), ("voc", "voc.sources"), ("voc", "voc.store"),
-})
+KNOWN_CYCLE_EDGES = frozenset(
+    {
+        ("voc.config", "voc"),
+        ("voc.delivery", "voc.config"),
+        ("voc.delivery", "voc"),
+        ("voc.flows", "voc.config"),
+        ("voc.flows", "voc.delivery"),
+        ("voc.flows", "voc.sources"),
+        ("voc.flows", "voc.store"),
+        ("voc.flows", "voc"),
+        ("voc.sources", "voc.config"),
+        ("voc.sources", "voc.store"),
+        ("voc.sources", "voc"),
+        ("voc.store", "voc"),
+        ("voc", "voc.config"),
+        ("voc", "voc.flows"),
+        ("voc", "voc.sources"),
+        ("voc", "voc.store"),
+    }
+)
 # Module-level cycles (each as its sorted modules). delivery.channels <-> delivery.chat is gone:
 # the interface both use is delivery.message.
-KNOWN_MODULE_CYCLES = frozenset({
-    ("voc.nlp.labels", "voc.nlp.topics"),  # topics' label helpers use labels; labels uses topics' term filters
-    ("voc.fields", "voc.ticket"),  # fields reads CANONICAL_FIELDS (lazily); ticket validates with fields
-})
+KNOWN_MODULE_CYCLES = frozenset(
+    {
+        (
+            "voc.nlp.labels",
+            "voc.nlp.topics",
+        ),  # topics' label helpers use labels; labels uses topics' term filters
+        ("voc.fields", "voc.ticket"),  # fields reads CANONICAL_FIELDS (lazily); ticket validates with fields
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +130,11 @@ def _imports() -> tuple[Import, ...]:
                 target = _resolve(module, path, node)
                 for a in node.names:  # ``from pkg import mod`` imports the module pkg.mod
                     sub = f"{target}.{a.name}"
-                    out.append(Import(module, sub, None, node.lineno) if sub in _modules_by_name()
-                               else Import(module, target, a.name, node.lineno))
+                    out.append(
+                        Import(module, sub, None, node.lineno)
+                        if sub in _modules_by_name()
+                        else Import(module, target, a.name, node.lineno)
+                    )
     return tuple(out)
 
 
@@ -110,8 +144,9 @@ _MAPPED = frozenset(p.removeprefix("voc.") for p in PACKAGES if p != "voc")  # f
 def _package(name: str) -> str:
     """``voc.flows`` for ``voc.flows.weekly``, ``voc`` for ``voc.cli`` or ``voc.web.app``, ``sqlalchemy``
     for ``sqlalchemy.orm``."""
-    return max((p for p in PACKAGES if name == p or name.startswith(p + ".")), key=len,
-               default=name.split(".")[0])
+    return max(
+        (p for p in PACKAGES if name == p or name.startswith(p + ".")), key=len, default=name.split(".")[0]
+    )
 
 
 def _is_project(name: str) -> bool:
@@ -127,27 +162,43 @@ def _where(i: Import) -> str:
 
 
 def test_the_scan_sees_the_project() -> None:
-    assert {"voc.cli", "voc.flows.alert_stage", "voc.delivery.lifecycle", "voc.store.models"} <= set(_modules_by_name())
+    assert {"voc.cli", "voc.flows.alert_stage", "voc.delivery.lifecycle", "voc.store.models"} <= set(
+        _modules_by_name()
+    )
     found = {(i.module, i.target, i.name) for i in _imports()}
-    assert ("voc.flows.alert_stage", "voc.delivery.lifecycle", None) in found  # from voc.delivery import lifecycle
+    assert (
+        "voc.flows.alert_stage",
+        "voc.delivery.lifecycle",
+        None,
+    ) in found  # from voc.delivery import lifecycle
     assert ("voc.flows.alert_stage", "voc.delivery.routing", "Target") in found
     assert ("voc.cli", "voc.flows.alert_stage", None) in found  # imported inside a function
     assert {_package(m) for m in _modules_by_name()} == set(PACKAGES)
-    assert (_package("voc.flows.weekly"), _package("voc.web.app"), _package("voc"), _package("sqlalchemy.orm")) \
-        == ("voc.flows", "voc", "voc", "sqlalchemy")
+    assert (
+        _package("voc.flows.weekly"),
+        _package("voc.web.app"),
+        _package("voc"),
+        _package("sqlalchemy.orm"),
+    ) == ("voc.flows", "voc", "voc", "sqlalchemy")
 
 
 def test_every_project_import_goes_through_the_voc_namespace() -> None:
     """``import flows`` or ``from config.settings import ...`` (the folder's own name) works in a
     checkout's working directory only: installed, the package is ``voc.flows``, and a ``config/`` folder
     of the user's would be imported instead. Every tracked Python file (tests and bench too)."""
-    tracked = subprocess.run(["git", "ls-files", "-z", "--", "*.py"], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout.split("\0")
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--", "*.py"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
     bad = []
     for rel in filter(None, tracked):
         for node in ast.walk(ast.parse((REPO / rel).read_text(encoding="utf-8"), rel)):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             bad += [f"{rel}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in _MAPPED]
     assert len(tracked) > 100 and not bad, "\n".join(bad)
 
@@ -155,8 +206,11 @@ def test_every_project_import_goes_through_the_voc_namespace() -> None:
 def test_no_private_name_is_imported_from_another_module() -> None:
     """``from a.b import _helper`` (or ``a.b._helper`` through an imported module) across modules: a
     helper another module needs is part of its owner's interface and gets a public name."""
-    bad = [_where(i) for i in _imports()
-           if i.name is not None and _private(i.name) and _is_project(i.target) and i.target != i.module]
+    bad = [
+        _where(i)
+        for i in _imports()
+        if i.name is not None and _private(i.name) and _is_project(i.target) and i.target != i.module
+    ]
     mods = _modules_by_name()
     for module, path in mods.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
@@ -166,8 +220,13 @@ def test_no_private_name_is_imported_from_another_module() -> None:
                 aliases.update({(a.asname or a.name): a.name for a in node.names if a.name in mods})
             elif isinstance(node, ast.ImportFrom):
                 target = _resolve(module, path, node)
-                aliases.update({(a.asname or a.name): f"{target}.{a.name}" for a in node.names
-                                if f"{target}.{a.name}" in mods})
+                aliases.update(
+                    {
+                        (a.asname or a.name): f"{target}.{a.name}"
+                        for a in node.names
+                        if f"{target}.{a.name}" in mods
+                    }
+                )
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and _private(node.attr):
                 dotted = ast.unparse(node.value)
@@ -178,14 +237,21 @@ def test_no_private_name_is_imported_from_another_module() -> None:
 
 
 def _kernel_leaks(imports: tuple[Import, ...]) -> set[tuple[str, str]]:
-    return {(i.module, i.target) for i in imports
-            if i.module in KERNEL and _is_project(i.target) and i.target not in KERNEL}
+    return {
+        (i.module, i.target)
+        for i in imports
+        if i.module in KERNEL and _is_project(i.target) and i.target not in KERNEL
+    }
 
 
 def _impure(imports: tuple[Import, ...]) -> list[str]:
-    return [_where(i) for i in imports
-            if (_package(i.module) in PURE or i.module in PURE_MODULES)
-            and _package(i.target) in PURE_MUST_NOT and i.target not in PURE_MODULES]
+    return [
+        _where(i)
+        for i in imports
+        if (_package(i.module) in PURE or i.module in PURE_MODULES)
+        and _package(i.target) in PURE_MUST_NOT
+        and i.target not in PURE_MODULES
+    ]
 
 
 def test_the_kernel_imports_nothing_of_the_project_above_it() -> None:
@@ -249,13 +315,18 @@ def test_sccs_find_cycles_and_only_cycles() -> None:
 def test_the_rules_catch_a_lower_layer_importing_a_higher_one() -> None:
     """The checks above, on the real imports plus one made-up import each: each one is caught."""
     real = _imports()
-    assert _kernel_leaks(real + (Import("voc.weeks", "voc.flows.weekly", None, 1),)) - _kernel_leaks(real) \
-        == {("voc.weeks", "voc.flows.weekly")}
-    assert _impure(real + (Import("voc.nlp.topics", "voc.store.db", "make_engine", 1),)) \
-        == [*_impure(real), "voc.nlp.topics:1 imports voc.store.db.make_engine"]
+    assert _kernel_leaks(real + (Import("voc.weeks", "voc.flows.weekly", None, 1),)) - _kernel_leaks(
+        real
+    ) == {("voc.weeks", "voc.flows.weekly")}
+    assert _impure(real + (Import("voc.nlp.topics", "voc.store.db", "make_engine", 1),)) == [
+        *_impure(real),
+        "voc.nlp.topics:1 imports voc.store.db.make_engine",
+    ]
     assert _impure(real + (Import("voc.surges.cells", "prefect", None, 1),)) != _impure(real)
     # a new package cycle: the pure statistics importing the stages that import them
-    edges = _edges_on_cycles(_package_graph(real + (Import("voc.surges.cells", "voc.flows.weekly", None, 1),)))
+    edges = _edges_on_cycles(
+        _package_graph(real + (Import("voc.surges.cells", "voc.flows.weekly", None, 1),))
+    )
     assert ("voc.surges", "voc.flows") in edges - KNOWN_CYCLE_EDGES
 
 
@@ -263,9 +334,12 @@ def test_package_cycles_do_not_grow() -> None:
     """Every package import that lies on a cycle is a known one (#18); all of them run through voc/."""
     graph = _package_graph(_imports())
     on_cycles = _edges_on_cycles(graph)
-    assert on_cycles <= KNOWN_CYCLE_EDGES, f"new package cycles through: {sorted(on_cycles - KNOWN_CYCLE_EDGES)}"
-    assert on_cycles == KNOWN_CYCLE_EDGES, \
+    assert on_cycles <= KNOWN_CYCLE_EDGES, (
+        f"new package cycles through: {sorted(on_cycles - KNOWN_CYCLE_EDGES)}"
+    )
+    assert on_cycles == KNOWN_CYCLE_EDGES, (
         f"cycles gone (remove them from KNOWN_CYCLE_EDGES): {sorted(KNOWN_CYCLE_EDGES - on_cycles)}"
+    )
     assert _sccs({a: b - {"voc"} for a, b in graph.items() if a != "voc"}) == set()
 
 
@@ -277,14 +351,20 @@ def test_module_cycles_do_not_grow() -> None:
             graph.setdefault(i.module, set()).add(i.target)
     cycles = _sccs(graph)
     assert cycles <= KNOWN_MODULE_CYCLES, f"new module cycles: {sorted(cycles - KNOWN_MODULE_CYCLES)}"
-    assert cycles == KNOWN_MODULE_CYCLES, \
+    assert cycles == KNOWN_MODULE_CYCLES, (
         f"gone (remove them from KNOWN_MODULE_CYCLES): {sorted(KNOWN_MODULE_CYCLES - cycles)}"
+    )
 
 
 def test_nothing_imports_the_web_workbench_but_the_cli() -> None:
     """``voc/web`` sits on top (it may use store, reports, flows); only the CLI starts it."""
-    bad = [_where(i) for i in _imports() if (i.target == "voc.web" or i.target.startswith("voc.web."))
-           and not i.module.startswith("voc.web") and i.module != "voc.cli"]
+    bad = [
+        _where(i)
+        for i in _imports()
+        if (i.target == "voc.web" or i.target.startswith("voc.web."))
+        and not i.module.startswith("voc.web")
+        and i.module != "voc.cli"
+    ]
     assert not bad, "\n".join(bad)
     assert any(i.module == "voc.cli" and i.target.startswith("voc.web") for i in _imports())
 
@@ -294,21 +374,34 @@ def test_the_web_workbench_words_nothing_itself() -> None:
     no Chinese in its code or its templates."""
     web = REPO / "voc" / "web"
     bad = [f"{p.relative_to(REPO)}:{line}" for p in sorted(web.rglob("*.py")) for line in _cjk_literals(p)]
-    bad += [str(p.relative_to(REPO)) for p in sorted(web.rglob("*.j2")) if CJK.search(p.read_text(encoding="utf-8"))]
+    bad += [
+        str(p.relative_to(REPO))
+        for p in sorted(web.rglob("*.j2"))
+        if CJK.search(p.read_text(encoding="utf-8"))
+    ]
     assert (web / "templates").is_dir() and not bad, "\n".join(bad)
 
 
 def _cjk_literals(path: Path) -> list[int]:
     """Lines of the string constants in ``path`` (docstrings and f-string parts too) holding CJK text."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    return sorted({n.lineno for n in ast.walk(tree)
-                   if isinstance(n, ast.Constant) and isinstance(n.value, str) and CJK.search(n.value)})
+    return sorted(
+        {
+            n.lineno
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and CJK.search(n.value)
+        }
+    )
 
 
 def test_no_chinese_sentence_outside_reports() -> None:
     """A Chinese string literal in ``surges/`` or ``flows/`` is a sentence worded outside the catalogue
     (a third language could not translate it); comments are free to quote one."""
     assert _cjk_literals(REPO / "reports" / "i18n.py")  # the scan sees the catalogue's sentences
-    bad = [f"{module}:{line}" for module, path in _modules_by_name().items()
-           if _package(module) in SENTENCE_FREE for line in _cjk_literals(path)]
+    bad = [
+        f"{module}:{line}"
+        for module, path in _modules_by_name().items()
+        if _package(module) in SENTENCE_FREE
+        for line in _cjk_literals(path)
+    ]
     assert not bad, "\n".join(bad)

@@ -1,4 +1,4 @@
-"""ruff and mypy are clean on the project (the house style says CI checks them: this is that check).
+"""ruff (lint and format) and mypy are clean on the project (the house style says CI checks them: this is that check).
 
 mypy runs on the installed layout: every package is imported as ``voc.<name>`` (``voc.flows`` is the
 folder ``flows/``, pyproject.toml's package-dir), which mypy cannot find on disk by itself and cannot
@@ -45,13 +45,27 @@ def mypy_tree(root: Path) -> Path:
 def mypy(root: Path) -> subprocess.CompletedProcess[str]:
     """mypy on the whole ``voc`` package (every mapped package is one of its subpackages)."""
     tree = mypy_tree(root)
-    return _run("mypy", "--config-file", str(REPO / "pyproject.toml"), "--cache-dir", str(REPO / ".mypy_cache"),
-                "-p", "voc", cwd=tree)
+    return _run(
+        "mypy",
+        "--config-file",
+        str(REPO / "pyproject.toml"),
+        "--cache-dir",
+        str(REPO / ".mypy_cache"),
+        "-p",
+        "voc",
+        cwd=tree,
+    )
 
 
 def test_ruff_is_clean() -> None:
     assert shutil.which("ruff") or _run("ruff", "--version").returncode == 0
     res = _run("ruff", "check", ".")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    """The code is as `ruff format` writes it (pyproject.toml [tool.ruff.format]): run it before committing."""
+    res = _run("ruff", "format", "--check", ".")
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -61,7 +75,9 @@ def test_the_mypy_tree_is_the_installed_layout(tmp_path: Path) -> None:
     assert (tree / "voc" / "cli.py").resolve() == REPO / "voc" / "cli.py"
     mapped = {Path(p).name for p in package_dirs().values()}
     folders = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"voc", "tests"}
-    assert mapped == folders, "every top-level package folder is mapped under voc (pyproject.toml package-dir)"
+    assert mapped == folders, (
+        "every top-level package folder is mapped under voc (pyproject.toml package-dir)"
+    )
 
 
 def test_mypy_is_clean_on_the_packages(tmp_path: Path) -> None:

@@ -58,7 +58,9 @@ def _cv_severity(texts, intents, labels, folds=5):
     pred = [""] * len(texts)
     for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels):
         m = SeverityModel([texts[i] for i in tr], [labels[i] for i in tr])
-        for i, p in zip(te, classify_severities([texts[i] for i in te], [intents[i] for i in te], model=m), strict=True):
+        for i, p in zip(
+            te, classify_severities([texts[i] for i in te], [intents[i] for i in te], model=m), strict=True
+        ):
             pred[i] = p
     return pred
 
@@ -112,12 +114,16 @@ def test_training_file_is_the_labelled_set():
 def _report(rows, title):
     print(f"\n== {title}: {len(rows)} tickets")
     macro = {}
-    for key, gold, pred, classes in (("intent", "intent", "pred_intent", INTENTS),
-                                     ("int-rule", "intent", "rule_intent", INTENTS),
-                                     ("severity", "severity", "pred_severity", SEVERITIES),
-                                     ("rules", "severity", "rule_severity", SEVERITIES)):
+    for key, gold, pred, classes in (
+        ("intent", "intent", "pred_intent", INTENTS),
+        ("int-rule", "intent", "rule_intent", INTENTS),
+        ("severity", "severity", "pred_severity", SEVERITIES),
+        ("rules", "severity", "rule_severity", SEVERITIES),
+    ):
         stats = _prf(rows, gold, pred, classes)
-        macro[key] = sum(v[2] for v in stats.values() if v[3]) / max(1, sum(1 for v in stats.values() if v[3]))
+        macro[key] = sum(v[2] for v in stats.values() if v[3]) / max(
+            1, sum(1 for v in stats.values() if v[3])
+        )
         for c, (p, rc, f, n) in stats.items():
             print(f"  {key:<8} {c:<10} n={n:<4d} P={p:.2f} R={rc:.2f} F1={f:.2f}")
         print(f"  {key:<8} macro-F1 {macro[key]:.3f}")

@@ -26,9 +26,14 @@ def _leaked(typ: str, val: str, out: str) -> bool:
     if val in out:
         return True
     if typ == "NAME":
-        return any(len(p) >= 3 and re.search(r"\b" + re.escape(p) + r"\b", out) for p in re.split(r"[\s'\-]+", val))
+        return any(
+            len(p) >= 3 and re.search(r"\b" + re.escape(p) + r"\b", out) for p in re.split(r"[\s'\-]+", val)
+        )
     if typ == "ADDRESS":
-        m = re.search(r"[\u4e00-\u9fff]{1,6}(?:路|街|大道)\d+号|\d+ [A-Z][a-z]+ (?:[A-Z][a-z]+ )?(?:St|Street|Avenue|Road|Drive)", val)
+        m = re.search(
+            r"[\u4e00-\u9fff]{1,6}(?:路|街|大道)\d+号|\d+ [A-Z][a-z]+ (?:[A-Z][a-z]+ )?(?:St|Street|Avenue|Road|Drive)",
+            val,
+        )
         return bool(m and m.group(0) in out)
     flat = re.sub(r"[ \-().]", "", out)
     return any(run in flat for run in re.findall(r"\d{4,}", re.sub(r"[ \-().]", "", val)))
@@ -150,8 +155,15 @@ def test_phone_in_chinese_numerals_survives_normalize(r):
 
 @pytest.mark.parametrize(
     "text",
-    ["用了三个月就坏了", "一二年买的，二〇二四年十一月又买了一台", "一二三四五六七八九十都试过了", "两个小时响了三次",
-     "等了一个星期零三天", "第一二三批都有问题", "一九九八年的老顾客"],
+    [
+        "用了三个月就坏了",
+        "一二年买的，二〇二四年十一月又买了一台",
+        "一二三四五六七八九十都试过了",
+        "两个小时响了三次",
+        "等了一个星期零三天",
+        "第一二三批都有问题",
+        "一九九八年的老顾客",
+    ],
 )
 def test_ordinary_chinese_numbers_are_kept(r, text):
     out, n = r.redact(text)

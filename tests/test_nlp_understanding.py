@@ -26,8 +26,19 @@ def one(u: Understander, body: str, **kw) -> Understanding:
 def test_interface_fields(u):
     names = [f.name for f in dataclasses.fields(Understanding)]
     assert names == [
-        "language", "text", "tokens", "product", "model", "batch", "product_source", "model_source",
-        "batch_source", "intent", "severity", "flags", "redactions",
+        "language",
+        "text",
+        "tokens",
+        "product",
+        "model",
+        "batch",
+        "product_source",
+        "model_source",
+        "batch_source",
+        "intent",
+        "severity",
+        "flags",
+        "redactions",
     ]
     assert u.understand([]) == []
 
@@ -47,8 +58,11 @@ def test_zh_ticket_full(u):
 
 
 def test_en_ticket_lemmas_and_model_token(u):
-    r = one(u, "My airfryer AF-5L stopped heating after 2 weeks. Order #A12345678. Refund please.",
-            subject="Broken fryer")
+    r = one(
+        u,
+        "My airfryer AF-5L stopped heating after 2 weeks. Order #A12345678. Refund please.",
+        subject="Broken fryer",
+    )
     assert r.language == "en"
     assert r.text.startswith("Broken fryer. ")
     assert "[ORDER]" in r.text
@@ -96,8 +110,10 @@ def test_traditional_and_fullwidth(u):
 
 
 def test_html_quotes_boilerplate(u):
-    body = ("<p>您好，很高兴为您服务！</p><div>The fryer&nbsp;<b>stopped</b> working &amp; smells.</div>"
-            "<br>On Mon, Nov 3, 2025 at 10:00 AM Support <s@x.com> wrote:<br>&gt; old text 13912345678")
+    body = (
+        "<p>您好，很高兴为您服务！</p><div>The fryer&nbsp;<b>stopped</b> working &amp; smells.</div>"
+        "<br>On Mon, Nov 3, 2025 at 10:00 AM Support <s@x.com> wrote:<br>&gt; old text 13912345678"
+    )
     r = one(u, body)
     assert "<" not in r.text and "&nbsp;" not in r.text and "&amp;" not in r.text
     assert "old text" not in r.text and "很高兴为您服务" not in r.text
@@ -139,7 +155,13 @@ def test_mojibake_repaired(u):
 
 def test_huge_body_truncated_and_order_kept(u):
     big = "烤箱坏了。" * 250_000  # ~1.25M chars
-    items = [TicketText(""), TicketText(big), TicketText("😡"), TicketText(None), TicketText("最后一条：很好用")]
+    items = [
+        TicketText(""),
+        TicketText(big),
+        TicketText("😡"),
+        TicketText(None),
+        TicketText("最后一条：很好用"),
+    ]
     out = u.understand(items)
     assert len(out) == 5
     assert "truncated" in out[1].flags and len(out[1].text) <= 20_000
@@ -171,8 +193,13 @@ def test_zh_words_match_the_spacy_pipeline(u):
     from voc.nlp.tokens import content_tokens, content_words, token_text
     from voc.nlp.understanding import _first_ent, _first_product
 
-    rows = list(csv.DictReader((Path(__file__).parent / "data" / "intent_labelled.csv").open(encoding="utf-8")))
-    texts = [r["text"] for r in rows] + ["烤箱kx 30a的门把手和炸锅 Air fryer 都坏了", "电烤箱 toaster oven AF-5L 炸篮"]
+    rows = list(
+        csv.DictReader((Path(__file__).parent / "data" / "intent_labelled.csv").open(encoding="utf-8"))
+    )
+    texts = [r["text"] for r in rows] + [
+        "烤箱kx 30a的门把手和炸锅 Air fryer 都坏了",
+        "电烤箱 toaster oven AF-5L 炸篮",
+    ]
     differ = []
     for t in texts:
         tt = token_text(u.redactor.redact(normalize(t)[0])[0], u.index)
@@ -181,11 +208,15 @@ def test_zh_words_match_the_spacy_pipeline(u):
         words = u.zh_words.words(tt)
         ents = u.zh_words.entities(words)
         # (Doc indices also count whitespace tokens, which the word list drops: compare texts)
-        assert [(e.text.replace(" ", ""), e.label_) for e in doc.ents] == [("".join(words[s:e]), lab)
-                                                                         for s, e, lab, _ in ents]
+        assert [(e.text.replace(" ", ""), e.label_) for e in doc.ents] == [
+            ("".join(words[s:e]), lab) for s, e, lab, _ in ents
+        ]
         models = {s: (e, eid) for s, e, lab, eid in ents if lab == "MODEL"}
-        got = (content_words(words, models, u._lemmas), next(iter(models.values()))[1] if models else None,
-               next((eid for s, e, lab, eid in ents if lab == "PRODUCT"), None))
+        got = (
+            content_words(words, models, u._lemmas),
+            next(iter(models.values()))[1] if models else None,
+            next((eid for s, e, lab, eid in ents if lab == "PRODUCT"), None),
+        )
         if got != ref:
             differ.append((t, ref, got))
     assert not differ
@@ -206,8 +237,15 @@ def test_fast_segmenter_is_jiebas_cut(u):
     assert seg._rs, "rjieba is a dependency: the Rust cut should be in use"
     rows = csv.DictReader((Path(__file__).parent / "data" / "intent_labelled.csv").open(encoding="utf-8"))
     texts = [token_text(r["text"], u.index) for r in rows]
-    texts += ["  a  b\n\r\nc", "", "烤箱KX-30A炸锅 abc123 ＃& x", "门把手把手门关不紧电烤箱toaster oven",
-              "\u3000中文\x1c\xa0\u2028测试\r\r\n", "emoji😀烤箱🔥漏水", "a.b_c%d-e+f#g&h中文1.5kg"]
+    texts += [
+        "  a  b\n\r\nc",
+        "",
+        "烤箱KX-30A炸锅 abc123 ＃& x",
+        "门把手把手门关不紧电烤箱toaster oven",
+        "\u3000中文\x1c\xa0\u2028测试\r\r\n",
+        "emoji😀烤箱🔥漏水",
+        "a.b_c%d-e+f#g&h中文1.5kg",
+    ]
     # every added word alone, between words it could join, and run together (ties and overlaps)
     added = [*user_words(), *PARTS_ZH, *(name for name, _ in u.index.names), *u.index.models]
     texts += added + [f"我的{w}坏了，{w}的{w}问题" for w in added] + ["".join(added), "的".join(added)]
@@ -234,10 +272,16 @@ def test_segmenter_without_rjieba_cuts_in_python(monkeypatch):
 def test_one_product_spelled_two_ways_is_one_product():
     """Product identity: the model code first, catalogue aliases second."""
     bare = Understander()
-    zh, en = bare.understand([TicketText("滤芯接口漏水", product="净水器 WP5"),
-                              TicketText("The filter housing leaks", product="Water purifier WP5")])
+    zh, en = bare.understand(
+        [
+            TicketText("滤芯接口漏水", product="净水器 WP5"),
+            TicketText("The filter housing leaks", product="Water purifier WP5"),
+        ]
+    )
     assert zh.product == en.product == "WP5"
-    assert (zh.model, zh.model_source) == (en.model, en.model_source) == ("WP5", "field")  # filled from the product
+    assert (
+        (zh.model, zh.model_source) == (en.model, en.model_source) == ("WP5", "field")
+    )  # filled from the product
     assert bare._field_product("净水器 WP5") == bare._field_product("Water purifier WP5")
     assert bare._field_product("净水器 WP-5") == bare._field_product("Water purifier WP 5") == "WP5"
     # a short code is not an identity: two unrelated products sharing "V2" stay apart
@@ -248,10 +292,18 @@ def test_one_product_spelled_two_ways_is_one_product():
     # a model field wins over the code in the product field
     assert bare.understand([TicketText("坏了", product="净水器 WP5", model="WP7")])[0].model == "WP7"
 
-    cat = Understander(PRODUCTS + (CatalogueEntry("purifier", "净水器", "Water purifier", ("净水机",), ("WP5",)),))
-    got = cat.understand([TicketText("漏水", product="净水器 WP5"), TicketText("leaks", product="Water purifier WP5"),
-                          TicketText("漏水", product="净水机"), TicketText("leaks", product="wp5"),
-                          TicketText("door", product="Oven KX-99")])
+    cat = Understander(
+        PRODUCTS + (CatalogueEntry("purifier", "净水器", "Water purifier", ("净水机",), ("WP5",)),)
+    )
+    got = cat.understand(
+        [
+            TicketText("漏水", product="净水器 WP5"),
+            TicketText("leaks", product="Water purifier WP5"),
+            TicketText("漏水", product="净水机"),
+            TicketText("leaks", product="wp5"),
+            TicketText("door", product="Oven KX-99"),
+        ]
+    )
     assert [u.product for u in got] == ["purifier"] * 4 + ["oven"]  # known code / alias -> catalogue id
     assert [u.model for u in got] == ["WP5", "WP5", None, "WP5", "KX-99"]
     assert cat.understand([TicketText("坏了", product="blender")])[0].product == "blender"  # unknown kept

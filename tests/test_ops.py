@@ -19,8 +19,11 @@ VOC = Path(sys.executable).with_name("voc")
 
 
 def _voc(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**{k: v for k, v in os.environ.items() if not k.startswith("VOC_")},
-            "VOC_LOG_FILE": str(cwd / "voc-errors.log"), **env}
+    full = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VOC_")},
+        "VOC_LOG_FILE": str(cwd / "voc-errors.log"),
+        **env,
+    }
     return subprocess.run([str(VOC), *args], capture_output=True, text=True, timeout=600, cwd=cwd, env=full)
 
 
@@ -37,12 +40,22 @@ def test_run_weekly_after_ingest_file_on_the_default_config(sqlite_url: str, tmp
     assert _voc("init", cwd=tmp_path, **db).returncode == 0
     got = _voc("ingest-file", str(_export(tmp_path)), cwd=tmp_path, **db)
     assert got.returncode == 0, got.stderr
-    res = _voc("run-weekly", "--week", str(WEEK), "--out", str(tmp_path / "out"), "--alerts-to",
-               str(tmp_path / "outbox"), cwd=tmp_path, **db)
+    res = _voc(
+        "run-weekly",
+        "--week",
+        str(WEEK),
+        "--out",
+        str(tmp_path / "out"),
+        "--alerts-to",
+        str(tmp_path / "outbox"),
+        cwd=tmp_path,
+        **db,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stderr.splitlines() == [
         f"warning: source 'drops': ./drops does not exist (relative to {tmp_path}), nothing read; create it "
-        "(exports dropped there are read by the next run) or change `sources:` in your VOC_CONFIG"], res.stderr
+        "(exports dropped there are read by the next run) or change `sources:` in your VOC_CONFIG"
+    ], res.stderr
     briefs = res.stdout.split()
     assert briefs and all(Path(p).exists() for p in briefs), res.stdout
     assert any(p.endswith(".html") for p in briefs)
@@ -55,7 +68,9 @@ def _prefect_logs(home: Path) -> list[str]:
         return [r[0] for r in c.execute("select message from log")]
 
 
-def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(sqlite_url: str, tmp_path: Path) -> None:
+def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     """`voc ingest`: one line per source on stdout (or --json), the missing folder as a warning; the
     Freshdesk source's "rate-limit budget spent, pausing" (an INFO line of sources.http) is in the flow
     run's logs in Prefect's database, not on the terminal."""
@@ -67,8 +82,10 @@ def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(sqlite_
     from voc.config.settings import EXAMPLE_CONFIG
 
     cfg = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    cfg["sources"] = [{"name": "fd", "kind": "freshdesk", "base_url": "", "token_env": "FD_KEY", "page_size": 3},
-                      {"name": "drops", "kind": "file", "path": "./drops"}]
+    cfg["sources"] = [
+        {"name": "fd", "kind": "freshdesk", "base_url": "", "token_env": "FD_KEY", "page_size": 3},
+        {"name": "drops", "kind": "file", "path": "./drops"},
+    ]
     with HelpdeskServer() as server:
         cfg["sources"][0]["base_url"] = server.url
         (tmp_path / "voc.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
@@ -77,25 +94,33 @@ def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(sqlite_
             server.add_freshdesk(i, "closed", at=at, description=f"kettle leaks #{i}")
         server.rate_reset = "1"
         server.inject(None, "spent")  # the second page says the budget is spent: a 1 s pause
-        env = {"VOC_DATABASE_URL": sqlite_url, "VOC_CONFIG": str(tmp_path / "voc.yaml"), "FD_KEY": FD_KEY,
-               "PREFECT_HOME": str(tmp_path / "prefect")}
+        env = {
+            "VOC_DATABASE_URL": sqlite_url,
+            "VOC_CONFIG": str(tmp_path / "voc.yaml"),
+            "FD_KEY": FD_KEY,
+            "PREFECT_HOME": str(tmp_path / "prefect"),
+        }
         assert _voc("init", cwd=tmp_path, **env).returncode == 0
         res = _voc("ingest", cwd=tmp_path, **env)
         again = _voc("ingest", "--json", cwd=tmp_path, **env)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == [
         "fd: read 5, inserted 5, updated 0, unchanged 0, duplicates 0, quarantined 0",
-        f"drops: nothing read (./drops does not exist (relative to {tmp_path}))"], res.stdout
+        f"drops: nothing read (./drops does not exist (relative to {tmp_path}))",
+    ], res.stdout
     assert res.stderr.splitlines() == [
         f"warning: source 'drops': ./drops does not exist (relative to {tmp_path}), nothing read; create it "
-        "(exports dropped there are read by the next run) or change `sources:` in your VOC_CONFIG"], res.stderr
+        "(exports dropped there are read by the next run) or change `sources:` in your VOC_CONFIG"
+    ], res.stderr
     assert "rate-limit" not in res.stderr  # INFO: the run's logs, not the terminal
     logs = _prefect_logs(tmp_path / "prefect")
     assert any("fd: rate-limit budget spent, pausing 1.0s" in m for m in logs), logs
     assert again.returncode == 0, again.stderr
     rows = json.loads(again.stdout)
-    assert [(r["source"], r["read"], r["inserted"], r["unchanged"], r["missing"] is None) for r in rows] == \
-        [("fd", 0, 0, 0, True), ("drops", 0, 0, 0, False)]
+    assert [(r["source"], r["read"], r["inserted"], r["unchanged"], r["missing"] is None) for r in rows] == [
+        ("fd", 0, 0, 0, True),
+        ("drops", 0, 0, 0, False),
+    ]
 
 
 def test_analyze_prints_each_stage_and_json(sqlite_url: str, tmp_path: Path) -> None:
@@ -154,8 +179,12 @@ def test_flows_store_no_secret_in_prefect(pg_url: str, tmp_path: Path) -> None:
         assert res.returncode == 0, res.stderr
         assert PASSWORD not in res.stdout + res.stderr
     with sqlite3.connect(home / "prefect.db") as c:
-        runs = {name: json.loads(params) for name, params in
-                c.execute("select flow.name, flow_run.parameters from flow_run join flow on flow.id = flow_run.flow_id")}
+        runs = {
+            name: json.loads(params)
+            for name, params in c.execute(
+                "select flow.name, flow_run.parameters from flow_run join flow on flow.id = flow_run.flow_id"
+            )
+        }
     assert set(runs) == {"voc-ingest", "voc-analyze", "voc-understand"}, runs
     assert runs["voc-ingest"] == {"source": None}
     assert runs["voc-analyze"]["week"] == str(WEEK) and set(runs["voc-analyze"]) <= {"week", "progress"}
@@ -174,7 +203,8 @@ def test_config_errors_never_echo_a_pasted_webhook_token(tmp_path: Path) -> None
 
     token = "9f2c1e0d4b7a6c3e8f1d2b5a7c9e0f1a3b5c7d9e"
     cfg = tmp_path / "voc.yaml"
-    cfg.write_text(f"""owners:
+    cfg.write_text(
+        f"""owners:
   - name: a
     channels:
       - {{kind: dingtalk, webhook: {token}}}
@@ -182,14 +212,20 @@ def test_config_errors_never_echo_a_pasted_webhook_token(tmp_path: Path) -> None
       - {{kind: dingtalk, webhook_env: {token}}}
       - {{kind: dingtalk, url: "https://oapi.dingtalk.com/robot/send?access_token={token}"}}
 thresholds: {{min_count: many}}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as e:
         load_config(cfg)
     lines = e.value.lines()
     assert token not in str(e.value) and not any(token in line for line in lines), lines
     assert [line.split(": ")[1] for line in lines] == [
-        "owners.0.channels.0.webhook", "owners.0.channels.1.access_token", "owners.0.channels.2",
-        "owners.0.channels.3.url", "thresholds.min_count"], lines
+        "owners.0.channels.0.webhook",
+        "owners.0.channels.1.access_token",
+        "owners.0.channels.2",
+        "owners.0.channels.3.url",
+        "thresholds.min_count",
+    ], lines
     assert "(got 'many')" in lines[-1]  # a harmless value is still shown
 
 
@@ -237,15 +273,22 @@ def test_smtp_over_implicit_tls(tmp_path: Path, monkeypatch) -> None:  # type: i
 
     server = MailServer(tmp_path, implicit_tls=True).start()
     try:
-        for k, v in {"VOC_SMTP_HOST": "127.0.0.1", "VOC_SMTP_PORT": str(server.port), "VOC_SMTP_SSL": "1",
-                     "VOC_SMTP_USER": server.user, "VOC_SMTP_PASSWORD": server.password,
-                     "VOC_SMTP_FROM": "voc@hearth.example", "SSL_CERT_FILE": server.cert}.items():
+        for k, v in {
+            "VOC_SMTP_HOST": "127.0.0.1",
+            "VOC_SMTP_PORT": str(server.port),
+            "VOC_SMTP_SSL": "1",
+            "VOC_SMTP_USER": server.user,
+            "VOC_SMTP_PASSWORD": server.password,
+            "VOC_SMTP_FROM": "voc@hearth.example",
+            "SSL_CERT_FILE": server.cert,
+        }.items():
             monkeypatch.setenv(k, v)
         smtp = channel_from(settings_from_env(), None).smtp
         assert smtp is not None and smtp.implicit_tls
         smtp.send(Message("wang.lei@hearth.example", "烤箱 KX-30A 投诉激增", "正文 text"))
-        assert [(m["To"], str(m["Subject"])) for m in server.messages] == \
-            [("wang.lei@hearth.example", "烤箱 KX-30A 投诉激增")]
+        assert [(m["To"], str(m["Subject"])) for m in server.messages] == [
+            ("wang.lei@hearth.example", "烤箱 KX-30A 投诉激增")
+        ]
         # the same server spoken to in plain SMTP (the old behaviour): no greeting ever comes
         plain = channel_from(settings_from_env(), None).smtp
         assert plain is not None
@@ -271,7 +314,12 @@ def test_prefect_yaml_deploys_the_four_schedules_of_the_config() -> None:
     root = Path(__file__).resolve().parents[1]
     spec = yaml.safe_load((root / "prefect.yaml").read_text(encoding="utf-8"))
     s = load_config(EXAMPLE_CONFIG).schedules
-    want = {"weekly": s.weekly_cron, "safety": s.safety_cron, "ingest": s.ingest_cron, "quarterly": s.quarterly_cron}
+    want = {
+        "weekly": s.weekly_cron,
+        "safety": s.safety_cron,
+        "ingest": s.ingest_cron,
+        "quarterly": s.quarterly_cron,
+    }
     deps = {d["name"]: d for d in spec["deployments"]}
     assert set(deps) == set(want)
     for name, d in deps.items():

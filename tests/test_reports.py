@@ -201,7 +201,7 @@ def test_safety_surge_comes_before_higher_ratio_defect(lang: str, fmt: str) -> N
     defect, safety = b.surges
     assert defect.ratio > safety.ratio and defect.q_value < safety.q_value  # input order is defect first
     out = render_brief(b, lang, fmt)
-    surge_part = out[out.index(fx._TEXT[lang]["hot"] + " · "):]
+    surge_part = out[out.index(fx._TEXT[lang]["hot"] + " · ") :]
     assert surge_part.index(safety.topic_label) < surge_part.index(defect.topic_label)
     assert out.index(safety.explanation) < out.index(defect.explanation)
 
@@ -232,9 +232,18 @@ def test_brief_first_page_content_en() -> None:
     assert "Week of 16–22 Nov 2026" in out
     assert "80% from batch B2409 vs 20% of the product&#39;s tickets" in out
     assert "No action item yet — assign one in the meeting" in out  # safety surge without an owner
-    for section in ("Headline figures", "Complaint surges", "Overall volume", "Emerging topics",
-                    "Opportunities: unmet needs", "Resolved after an action", "Action items",
-                    "Alert delivery problems", "Top complaint topics", "How this was computed"):
+    for section in (
+        "Headline figures",
+        "Complaint surges",
+        "Overall volume",
+        "Emerging topics",
+        "Opportunities: unmet needs",
+        "Resolved after an action",
+        "Action items",
+        "Alert delivery problems",
+        "Top complaint topics",
+        "How this was computed",
+    ):
         assert section in out, section
     assert "at least 5 complaints" in out and "previous 8 weeks" in out and "below 0.05" in out
 
@@ -253,8 +262,14 @@ def test_zh_numbers_and_dates_in_rendered_brief() -> None:
 @pytest.mark.parametrize("fmt", ["html", "md"])
 def test_empty_sections_say_so(fmt: str) -> None:
     en = render_brief(fx.empty_brief("en"), "en", fmt)
-    for text in ("No surges this week.", "No emerging topics this week.", "No suggestion topics this week.",
-                 "No action items.", "No complaint topics this week.", "No figures this week."):
+    for text in (
+        "No surges this week.",
+        "No emerging topics this week.",
+        "No suggestion topics this week.",
+        "No action items.",
+        "No complaint topics this week.",
+        "No figures this week.",
+    ):
         assert text in en
     assert "Alert delivery problems" not in en  # shown only when something failed
     zh = render_brief(fx.empty_brief("zh"), "zh", fmt)
@@ -274,14 +289,19 @@ def test_review_effects_and_verdicts() -> None:
 
 def test_user_override_wins(tmp_path: Path) -> None:
     (tmp_path / "brief.md.j2").write_text("OVERRIDE {{ brief.week }} {{ t.t('sec.surges') }}\n", "utf-8")
-    assert render_brief(fx.brief("en"), "en", "md", templates_dir=tmp_path) == "OVERRIDE 2026-W47 Complaint surges\n"
+    assert (
+        render_brief(fx.brief("en"), "en", "md", templates_dir=tmp_path)
+        == "OVERRIDE 2026-W47 Complaint surges\n"
+    )
     # templates not overridden still come from the package
     assert "<html" in render_brief(fx.brief("en"), "en", "html", templates_dir=tmp_path)
 
 
 def test_user_override_can_extend_the_packaged_template(tmp_path: Path) -> None:
     (tmp_path / "brief.html.j2").write_text(
-        '{% extends "default/brief.html.j2" %}{% block title %}Custom · {{ brief.week }}{% endblock %}', "utf-8")
+        '{% extends "default/brief.html.j2" %}{% block title %}Custom · {{ brief.week }}{% endblock %}',
+        "utf-8",
+    )
     out = render_brief(fx.brief("en"), "en", "html", templates_dir=tmp_path)
     assert "<title>Custom · 2026-W47</title>" in out
     assert "Complaint surges" in out
@@ -314,12 +334,14 @@ def test_bad_arguments() -> None:
         render_alert(fx.alert("en"), "pdf")
     with pytest.raises(FileNotFoundError):
         render_brief(fx.brief("en"), "en", "html", templates_dir="/nonexistent/templates")
-    assert "lang=\"zh-CN\"" in render_brief(fx.brief("zh"), "zh-CN", "html")
+    assert 'lang="zh-CN"' in render_brief(fx.brief("zh"), "zh-CN", "html")
 
 
 def test_render_module_is_pure() -> None:
-    code = ("import sys, reports.render; "
-            "bad = [m for m in ('sqlalchemy', 'prefect', 'httpx', 'psycopg', 'store', 'flows') if m in sys.modules]; "
-            "print(','.join(bad))")
+    code = (
+        "import sys, reports.render; "
+        "bad = [m for m in ('sqlalchemy', 'prefect', 'httpx', 'psycopg', 'store', 'flows') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == ""

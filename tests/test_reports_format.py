@@ -96,23 +96,26 @@ def test_weeks_back() -> None:
 # ---- Markdown escaping -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
-    ("a | b", r"a \| b"),
-    ("# heading", r"\# heading"),
-    ("1. item", r"1\. item"),
-    ("- item", r"\- item"),
-    ("---", r"\---"),
-    ("-8%", "-8%"),
-    ("+15%", "+15%"),
-    ("`code` *em* _em_ ~~s~~", r"\`code\` \*em\* \_em\_ \~\~s\~\~"),
-    ("[x](javascript:alert(1))", r"\[x\](javascript:alert(1))"),
-    ("line one\n# line two\r\n| cell", r"line one # line two \| cell"),
-    ("AT&T", "AT&amp;T"),
-    ("back\\slash", "back\\\\slash"),
-    ("right\u202eleft", "rightleft"),
-    ("客户说：“很烫”", "客户说：“很烫”"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("a | b", r"a \| b"),
+        ("# heading", r"\# heading"),
+        ("1. item", r"1\. item"),
+        ("- item", r"\- item"),
+        ("---", r"\---"),
+        ("-8%", "-8%"),
+        ("+15%", "+15%"),
+        ("`code` *em* _em_ ~~s~~", r"\`code\` \*em\* \_em\_ \~\~s\~\~"),
+        ("[x](javascript:alert(1))", r"\[x\](javascript:alert(1))"),
+        ("line one\n# line two\r\n| cell", r"line one # line two \| cell"),
+        ("AT&T", "AT&amp;T"),
+        ("back\\slash", "back\\\\slash"),
+        ("right\u202eleft", "rightleft"),
+        ("客户说：“很烫”", "客户说：“很烫”"),
+    ],
+)
 def test_md_escape(raw: str, expected: str) -> None:
     assert md_escape(raw) == expected
 
@@ -121,18 +124,21 @@ def test_md_escape_leaves_markup_alone() -> None:
     assert md_escape(Markup("**bold**")) == "**bold**"
 
 
-@pytest.mark.parametrize("url,expected", [
-    ("https://x.example/a b?q=1&r=(2)", "https://x.example/a%20b?q=1&r=%282%29"),
-    ("http://x.example/", "http://x.example/"),
-    ("mailto:a@example.com", "mailto:a@example.com"),
-    ("briefs/2026-W47.zh.html", "briefs/2026-W47.zh.html"),
-    ("javascript:alert(1)", None),
-    (" JavaScript:alert(1)", None),
-    ("data:text/html,<script>", None),
-    ("https://x.example/\nfoo", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("https://x.example/a b?q=1&r=(2)", "https://x.example/a%20b?q=1&r=%282%29"),
+        ("http://x.example/", "http://x.example/"),
+        ("mailto:a@example.com", "mailto:a@example.com"),
+        ("briefs/2026-W47.zh.html", "briefs/2026-W47.zh.html"),
+        ("javascript:alert(1)", None),
+        (" JavaScript:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("https://x.example/\nfoo", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_safe_url(url: str | None, expected: str | None) -> None:
     assert safe_url(url) == expected
 
@@ -143,8 +149,19 @@ def test_safe_url(url: str | None, expected: str | None) -> None:
 def _numbers_only(svg: str) -> None:
     """Every attribute value in the SVG is a number, a list of numbers, or a fixed keyword."""
     for name, value in re.findall(r'\s([a-z:-]+)="([^"]*)"', svg):
-        if name in ("xmlns", "font-family", "aria-label", "role", "aria-hidden", "text-anchor",
-                    "font-weight", "fill", "stroke", "stroke-linejoin", "stroke-linecap"):
+        if name in (
+            "xmlns",
+            "font-family",
+            "aria-label",
+            "role",
+            "aria-hidden",
+            "text-anchor",
+            "font-weight",
+            "fill",
+            "stroke",
+            "stroke-linejoin",
+            "stroke-linecap",
+        ):
             continue
         assert re.fullmatch(r"[-0-9., ]*", value), (name, value)
 

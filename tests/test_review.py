@@ -10,13 +10,26 @@ from voc.reports.review import action_effect, team_kpis, verdict
 
 
 def _r(week, agent, channel, n, fcr, timed, h24, reopen, transfer):  # type: ignore[no-untyped-def]
-    return Row(week=week, agent=agent, channel=channel, n=n, fcr=fcr, timed=timed, h24=h24, reopen=reopen,
-               transfer=transfer)
+    return Row(
+        week=week,
+        agent=agent,
+        channel=channel,
+        n=n,
+        fcr=fcr,
+        timed=timed,
+        h24=h24,
+        reopen=reopen,
+        transfer=transfer,
+    )
 
 
 def test_team_kpis_group_agents_and_fall_back_to_channel() -> None:
-    rows = [_r(1, "李娜", "电话", 10, 6, 10, 5, 1, 4), _r(1, "王芳", "电话", 10, 8, 5, 5, 0, 2),
-            _r(2, "李娜", "电话", 20, 10, 20, 20, 2, 10), _r(2, None, "京东", 5, 5, 0, 0, 0, 0)]
+    rows = [
+        _r(1, "李娜", "电话", 10, 6, 10, 5, 1, 4),
+        _r(1, "王芳", "电话", 10, 8, 5, 5, 0, 2),
+        _r(2, "李娜", "电话", 20, 10, 20, 20, 2, 10),
+        _r(2, None, "京东", 5, 5, 0, 0, 0, 0),
+    ]
     teams = {t.team: t for t in team_kpis(rows, {"售后一组": ["李娜", "王芳"]}, [1, 2])}
     assert set(teams) == {"售后一组", "京东"}
     one = {k.key: k for k in teams["售后一组"].kpis}

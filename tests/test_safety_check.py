@@ -37,10 +37,18 @@ T3 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # Wednesday of 2026-W49: the wind
 
 
 def _kettle_safety(i: int, when: datetime) -> dict[str, str]:
-    return {"ticket_id": f"SAFE-{i:03d}", "created_at": (when - timedelta(hours=2)).isoformat(),
-            "closed_at": when.isoformat(), "channel": "电话", "product": "电热水壶", "model": "KT-17",
-            "subject": "冒烟起火", "body": "电热水壶烧水的时候底座冒烟，有一股烧焦味，差点起火，太危险了。",
-            "resolution": "已升级质量安全团队，安排上门取件检测", "status": "closed"}
+    return {
+        "ticket_id": f"SAFE-{i:03d}",
+        "created_at": (when - timedelta(hours=2)).isoformat(),
+        "closed_at": when.isoformat(),
+        "channel": "电话",
+        "product": "电热水壶",
+        "model": "KT-17",
+        "subject": "冒烟起火",
+        "body": "电热水壶烧水的时候底座冒烟，有一股烧焦味，差点起火，太危险了。",
+        "resolution": "已升级质量安全团队，安排上门取件检测",
+        "status": "closed",
+    }
 
 
 def _closed(row: dict[str, str]) -> datetime:
@@ -81,8 +89,13 @@ def _messages(sink: Path) -> list[dict[str, Any]]:
 
 def _kettle_rows(engine: Any) -> list[Any]:
     with engine.connect() as c:
-        return list(c.execute(select(AlertSent.dedupe_key, AlertSent.recipient, AlertSent.kind, AlertSent.status)
-                              .where(AlertSent.dedupe_key.like("s|kettle|%")).order_by(AlertSent.id)))
+        return list(
+            c.execute(
+                select(AlertSent.dedupe_key, AlertSent.recipient, AlertSent.kind, AlertSent.status)
+                .where(AlertSent.dedupe_key.like("s|kettle|%"))
+                .order_by(AlertSent.id)
+            )
+        )
 
 
 def _check(runner: CliRunner, app: Any, now: datetime, sink: Path) -> dict[str, Any]:
@@ -94,8 +107,10 @@ def _check(runner: CliRunner, app: Any, now: datetime, sink: Path) -> dict[str, 
 @pytest.mark.slow
 def test_a_mid_week_safety_surge_is_alerted_once_then_escalated(setup: Any) -> None:
     runner, app, drops, sink, rows, engine = setup
-    first_six = [_kettle_safety(i, datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(hours=3 * i))
-                 for i in range(6)]  # Wednesday noon to Thursday 03:00 UTC
+    first_six = [
+        _kettle_safety(i, datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(hours=3 * i))
+        for i in range(6)
+    ]  # Wednesday noon to Thursday 03:00 UTC
     _drop(drops, "a-history", [r for r in rows if _closed(r) < T1] + first_six)
 
     # Thursday: ingested, understood, counted and judged in one run; owner and safety list told at once
@@ -103,8 +118,10 @@ def test_a_mid_week_safety_surge_is_alerted_once_then_escalated(setup: Any) -> N
     assert out["ingested"] == sum(1 for r in rows if _closed(r) < T1) + 6
     assert out["tested"] >= 1 and out["flagged"] >= 1 and out["alerts"]["sent"] >= 2, out
     told = _kettle_rows(engine)
-    assert {(r.recipient, r.kind, r.status) for r in told} == {(OWNER, "start", "sent"),
-                                                               (SAFETY_LIST, "start", "sent")}, told
+    assert {(r.recipient, r.kind, r.status) for r in told} == {
+        (OWNER, "start", "sent"),
+        (SAFETY_LIST, "start", "sent"),
+    }, told
     msgs = _messages(sink)
     to_list = [m for m in msgs if m["recipient"] == SAFETY_LIST]
     assert len(to_list) == 1 and "电热水壶" in to_list[0]["text"] and "安全" in to_list[0]["subject"]
@@ -126,22 +143,27 @@ def test_a_mid_week_safety_surge_is_alerted_once_then_escalated(setup: Any) -> N
     assert len(_kettle_rows(engine)) == 2
 
     # six more on Tuesday: twelve in the window ending Wednesday -> one escalation to each of them
-    more = [_kettle_safety(10 + i, datetime(2026, 12, 1, 2, 0, tzinfo=UTC) + timedelta(hours=2 * i))
-            for i in range(6)]
+    more = [
+        _kettle_safety(10 + i, datetime(2026, 12, 1, 2, 0, tzinfo=UTC) + timedelta(hours=2 * i))
+        for i in range(6)
+    ]
     _drop(drops, "d-tuesday", [r for r in rows if MONDAY <= _closed(r) < T3] + more)
     before = len(_messages(sink))
     out = _check(runner, app, T3, sink)
     assert out["flagged"] >= 1, out
     esc = _kettle_rows(engine)[2:]
-    assert {(r.recipient, r.kind, r.status) for r in esc} == {(OWNER, "escalation", "sent"),
-                                                              (SAFETY_LIST, "escalation", "sent")}, esc
+    assert {(r.recipient, r.kind, r.status) for r in esc} == {
+        (OWNER, "escalation", "sent"),
+        (SAFETY_LIST, "escalation", "sent"),
+    }, esc
     new = _messages(sink)[before:]
     assert sorted(m["recipient"] for m in new if "电热水壶" in m["text"]) == sorted([OWNER, SAFETY_LIST])
 
 
 @pytest.mark.slow
-def test_check_safety_delivers_through_real_smtp_and_chat_servers(setup: Any, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_safety_delivers_through_real_smtp_and_chat_servers(
+    setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No file sink: one ``voc check-safety --now`` run sends the start alert to the kettle's owner by e-mail
     (a real SMTP server: STARTTLS + AUTH) and to the safety list's Feishu group (the local chat server,
     signature checked) - asserted on what the servers received."""
@@ -156,17 +178,33 @@ def test_check_safety_delivers_through_real_smtp_and_chat_servers(setup: Any, tm
         cfg_path = Path(str(os.environ["VOC_CONFIG"]))
         cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
         quality = next(o for o in cfg["owners"] if o["email"] == SAFETY_LIST)
-        quality["channels"] = [{"kind": "feishu", "webhook_env": "VOC_QUALITY_FEISHU_URL",
-                                "secret_env": "VOC_QUALITY_FEISHU_SECRET"}]
+        quality["channels"] = [
+            {
+                "kind": "feishu",
+                "webhook_env": "VOC_QUALITY_FEISHU_URL",
+                "secret_env": "VOC_QUALITY_FEISHU_SECRET",
+            }
+        ]
         cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-        for k, v in {"VOC_QUALITY_FEISHU_URL": chat.feishu_url(token), "VOC_QUALITY_FEISHU_SECRET": secret,
-                     "VOC_SMTP_HOST": "127.0.0.1", "VOC_SMTP_PORT": str(mail.port), "VOC_SMTP_USER": mail.user,
-                     "VOC_SMTP_PASSWORD": mail.password, "VOC_SMTP_STARTTLS": "true",
-                     "VOC_SMTP_FROM": "voc@hearth.example", "SSL_CERT_FILE": mail.cert}.items():
-            monkeypatch.setenv(k, v)  # SSL_CERT_FILE: the default TLS context trusts the test server's certificate
+        for k, v in {
+            "VOC_QUALITY_FEISHU_URL": chat.feishu_url(token),
+            "VOC_QUALITY_FEISHU_SECRET": secret,
+            "VOC_SMTP_HOST": "127.0.0.1",
+            "VOC_SMTP_PORT": str(mail.port),
+            "VOC_SMTP_USER": mail.user,
+            "VOC_SMTP_PASSWORD": mail.password,
+            "VOC_SMTP_STARTTLS": "true",
+            "VOC_SMTP_FROM": "voc@hearth.example",
+            "SSL_CERT_FILE": mail.cert,
+        }.items():
+            monkeypatch.setenv(
+                k, v
+            )  # SSL_CERT_FILE: the default TLS context trusts the test server's certificate
 
-        first_six = [_kettle_safety(i, datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(hours=3 * i))
-                     for i in range(6)]
+        first_six = [
+            _kettle_safety(i, datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(hours=3 * i))
+            for i in range(6)
+        ]
         _drop(drops, "a-history", [r for r in rows if _closed(r) < T1] + first_six)
         res = runner.invoke(app, ["check-safety", "--now", T1.isoformat(), "--json"])
         assert res.exit_code == 0, res.output
@@ -182,7 +220,9 @@ def test_check_safety_delivers_through_real_smtp_and_chat_servers(setup: Any, tm
         assert "电热水壶" in req.raw.decode("utf-8") and secret not in req.raw.decode("utf-8")
         told = _kettle_rows(engine)
         assert {(r.recipient, r.kind, r.status) for r in told} == {
-            (OWNER, "start", "sent"), ("feishu:VOC_QUALITY_FEISHU_URL", "start", "sent")}, told
+            (OWNER, "start", "sent"),
+            ("feishu:VOC_QUALITY_FEISHU_URL", "start", "sent"),
+        }, told
     finally:
         chat.stop()
         mail.stop()

@@ -45,9 +45,11 @@ def test_deterministic_for_a_seed(sample):
 
 def test_deterministic_across_processes(sample):
     """No dependence on hash randomisation or the clock."""
-    code = ("import hashlib, json; from voc.sample import generate; from voc.weeks import Week; "
-            "rows, _ = generate(Week(2026, 47)); "
-            "print(hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode()).hexdigest())")
+    code = (
+        "import hashlib, json; from voc.sample import generate; from voc.weeks import Week; "
+        "rows, _ = generate(Week(2026, 47)); "
+        "print(hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode()).hexdigest())"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == _digest(sample[0])
@@ -116,8 +118,11 @@ def test_global_spike_week(sample):
     _, planted = sample
     spike = planted.global_spike_week
     assert spike is not None and spike not in planted.surge_weeks
-    others = [v for w, v in planted.weekly_volume.items()
-              if w != str(spike) and w not in map(str, planted.surge_weeks)]
+    others = [
+        v
+        for w, v in planted.weekly_volume.items()
+        if w != str(spike) and w not in map(str, planted.surge_weeks)
+    ]
     ratio = planted.weekly_volume[str(spike)] / statistics.mean(others)
     assert 1.65 <= ratio <= 1.95
     assert all(300 <= v <= 400 for v in others)
@@ -129,8 +134,11 @@ def test_safety_is_steady_and_unmet_need_present(sample):
     assert all(1 <= n <= 8 for n in safety)
     assert max(safety[-2:]) <= max(safety[:-2])
     assert sum(planted.unmet_need_counts.values()) >= 100
-    assert all(lab.intent == "suggestion" and lab.product == "oven"
-               for lab in planted.labels.values() if lab.theme == planted.unmet_need_theme)
+    assert all(
+        lab.intent == "suggestion" and lab.product == "oven"
+        for lab in planted.labels.values()
+        if lab.theme == planted.unmet_need_theme
+    )
 
 
 def test_mix_of_languages_intents_and_missing_fields(sample):
@@ -139,7 +147,7 @@ def test_mix_of_languages_intents_and_missing_fields(sample):
     lang = Counter(lab.language for lab in planted.labels.values())
     assert 0.80 <= lang["zh"] / n <= 0.90 and 0.10 <= lang["en"] / n <= 0.20 and lang["mixed"] >= 20
     intent = Counter(lab.intent for lab in planted.labels.values())
-    for key, share in {"complaint": .55, "question": .20, "suggestion": .10, "praise": .15}.items():
+    for key, share in {"complaint": 0.55, "question": 0.20, "suggestion": 0.10, "praise": 0.15}.items():
         assert abs(intent[key] / n - share) < 0.04, (key, intent[key] / n)
     assert len({lab.theme for lab in planted.labels.values() if lab.intent == "complaint"}) >= 12
     blank = [r for r in rows if not r["product"]]
@@ -149,7 +157,16 @@ def test_mix_of_languages_intents_and_missing_fields(sample):
         pid = planted.labels[r["ticket_id"]].product
         assert any(t.lower() in r["body"].lower() for t in terms[pid]), r["body"]
     assert len({r["body"] for r in rows}) > 0.8 * n  # varied phrasing, not one template per topic
-    assert {r["channel"] for r in rows} >= {"电话", "在线客服", "邮件", "京东", "天猫", "phone", "chat", "email"}
+    assert {r["channel"] for r in rows} >= {
+        "电话",
+        "在线客服",
+        "邮件",
+        "京东",
+        "天猫",
+        "phone",
+        "chat",
+        "email",
+    }
 
 
 def test_planted_pii_is_in_the_bodies(sample):

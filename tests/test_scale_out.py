@@ -16,8 +16,20 @@ from voc.sources.ingest import ingest_path
 from voc.store.models import TicketRow
 from voc.weeks import Week
 
-COLUMNS = ["nlp_version", "lang", "text_clean", "resolution_clean", "tokens", "intent", "severity",
-           "product_n", "model_n", "batch_n", "entity_sources", "flags"]
+COLUMNS = [
+    "nlp_version",
+    "lang",
+    "text_clean",
+    "resolution_clean",
+    "tokens",
+    "intent",
+    "severity",
+    "product_n",
+    "model_n",
+    "batch_n",
+    "entity_sources",
+    "flags",
+]
 CHUNK = 50  # tickets per task: 300 generated tickets -> 6 chunks over 2 workers
 
 
@@ -30,7 +42,9 @@ def _ingested(engine, tmp_path: Path, weeks: int = 3, per_week: int = 100):  # t
 
 def _stored(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
     with engine.connect() as c:
-        return [tuple(r) for r in c.execute(text(f"select id, {', '.join(COLUMNS)} from tickets order by id"))]
+        return [
+            tuple(r) for r in c.execute(text(f"select id, {', '.join(COLUMNS)} from tickets order by id"))
+        ]
 
 
 def _forget(engine) -> None:  # type: ignore[no-untyped-def]
@@ -61,8 +75,14 @@ def test_chunked_run_with_pickled_values_equals_one_batch(engine, tmp_path: Path
         return pickle.loads(pickle.dumps([done[i] for i in range(len(chunks))]))
 
     progress: list[tuple[int, int]] = []
-    n = understand.understand_pending(engine, cfg, batch_size=90, chunk_size=40, run_chunks=via_pickle,
-                                      progress=lambda d, t: progress.append((d, t)))
+    n = understand.understand_pending(
+        engine,
+        cfg,
+        batch_size=90,
+        chunk_size=40,
+        run_chunks=via_pickle,
+        progress=lambda d, t: progress.append((d, t)),
+    )
     assert n == len(before) and seen[0] == 3
     assert _stored(engine) == before
     assert progress[-1] == (len(before), len(before)) and len(progress) == -(-len(before) // 90)
@@ -88,14 +108,19 @@ def dask_cluster():  # type: ignore[no-untyped-def]
     """A separate 2-worker cluster reached by address (the production shape), shared by the store params."""
     import distributed  # the dask extra is part of the test extra
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield cluster.scheduler_address, client
 
 
 @pytest.mark.slow
-def test_dask_cluster_with_two_workers_gives_identical_results(engine, db_url: str, tmp_path: Path,
-                                                               dask_cluster) -> None:  # type: ignore[no-untyped-def]
+def test_dask_cluster_with_two_workers_gives_identical_results(
+    engine, db_url: str, tmp_path: Path, dask_cluster
+) -> None:  # type: ignore[no-untyped-def]
     import distributed
 
     from voc.flows.weekly import understand_stage
@@ -113,8 +138,9 @@ def test_dask_cluster_with_two_workers_gives_identical_results(engine, db_url: s
 
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["dask", "processes", "threads"])
-def test_task_runners_give_identical_results(runner: str, sqlite_url: str, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_task_runners_give_identical_results(
+    runner: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """VOC_TASK_RUNNER=dask with no address starts its own 2-worker LocalCluster; processes/threads pools."""
     from voc.flows.weekly import understand_stage
     from voc.store.db import make_engine, migrate
@@ -124,8 +150,10 @@ def test_task_runners_give_identical_results(runner: str, sqlite_url: str, tmp_p
     cfg = _ingested(engine, tmp_path)
     before = _sequential(engine, cfg)
     if runner != "threads":  # the NLP must happen in other processes: building an Understander here fails
+
         def not_here(*_a, **_k):  # type: ignore[no-untyped-def]
             raise AssertionError("NLP ran in the flow process")
+
         understand._local.__dict__.pop("cache", None)
         monkeypatch.setattr(understand, "Understander", not_here)
     line = understand_stage(_settings(sqlite_url, task_runner=runner), cfg)

@@ -45,21 +45,32 @@ def _csv(tmp_path: Path, text: str, name: str = "shipments.csv") -> Path:
 
 
 def test_parser_reads_weeks_dates_batches_and_adds_rows_up(tmp_path: Path) -> None:
-    p = _csv(tmp_path, "Week,Product,Batch,Units\n"
-                       "2026-W47,oven,B2411,120\n"
-                       "2026-11-18,oven,B2411,80\n"       # a date in the same ISO week: adds up
-                       "2026/11/10,oven,,\"1,500\"\n"     # W46, unknown batch, thousands separator
-                       "2026W45,kettle,,300\n")
+    p = _csv(
+        tmp_path,
+        "Week,Product,Batch,Units\n"
+        "2026-W47,oven,B2411,120\n"
+        "2026-11-18,oven,B2411,80\n"  # a date in the same ISO week: adds up
+        '2026/11/10,oven,,"1,500"\n'  # W46, unknown batch, thousands separator
+        "2026W45,kettle,,300\n",
+    )
     df = load_shipments(p, {"oven", "kettle"})
     assert list(df.columns) == ["week", "product", "batch", "units"]
     got = {(str(Week.from_ordinal(r.week)), r.product, r.batch): r.units for r in df.itertuples()}
-    assert got == {("2026-W47", "oven", "B2411"): 200, ("2026-W46", "oven", ""): 1500,
-                   ("2026-W45", "kettle", ""): 300}
+    assert got == {
+        ("2026-W47", "oven", "B2411"): 200,
+        ("2026-W46", "oven", ""): 1500,
+        ("2026-W45", "kettle", ""): 300,
+    }
 
 
 def test_parser_reads_spreadsheets_and_parquet(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"week": [datetime(2026, 11, 16), datetime(2026, 11, 9)], "product": ["oven", "oven"],
-                          "units": [10, 20]})
+    frame = pd.DataFrame(
+        {
+            "week": [datetime(2026, 11, 16), datetime(2026, 11, 9)],
+            "product": ["oven", "oven"],
+            "units": [10, 20],
+        }
+    )
     frame.to_excel(tmp_path / "s.xlsx", index=False)
     df = load_shipments(tmp_path / "s.xlsx")
     assert sorted(zip(df.week, df.units, strict=True)) == [(W - 1, 20), (W, 10)]
@@ -71,18 +82,24 @@ def test_parser_reads_spreadsheets_and_parquet(tmp_path: Path) -> None:
         load_shipments(tmp_path / "bad.xlsx")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("week,product,units\n2026-W47,oven,10\n2026-47,oven,5\n", r"line 3: unknown week format '2026-47'"),
-    ("week,product,units\n2026-W47,oven,-5\n", r"line 2: negative units '-5'"),
-    ("week,product,units\n2026-W60,oven,5\n", r"line 2: week 60 does not exist in 2026"),
-    ("week,product,units\n2026-W47,oven,lots\n", r"line 2: units is not a number: 'lots'"),
-    ("week,product,units\n2026-W47,oven,2.5\n", r"line 2: units must be a whole number: '2.5'"),
-    ("week,product,units\n2026-W47,,5\n", r"line 2: missing product"),
-    # an unknown product is left out and reported (test_unknown_product_...); with no row left, an error
-    ("week,product,units\n2026-W47,KX-31Z,5\n", r"no rows: product 'KX-31Z' \(line 2, 5 units\) is not a catalogue"),
-    ("week,product,units\n2026-13-01,oven,5\n", r"line 2: not a valid date '2026-13-01'"),
-    ("week,product,pieces\n2026-W47,oven,5\n", r"missing column units \(found: week, product, pieces"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("week,product,units\n2026-W47,oven,10\n2026-47,oven,5\n", r"line 3: unknown week format '2026-47'"),
+        ("week,product,units\n2026-W47,oven,-5\n", r"line 2: negative units '-5'"),
+        ("week,product,units\n2026-W60,oven,5\n", r"line 2: week 60 does not exist in 2026"),
+        ("week,product,units\n2026-W47,oven,lots\n", r"line 2: units is not a number: 'lots'"),
+        ("week,product,units\n2026-W47,oven,2.5\n", r"line 2: units must be a whole number: '2.5'"),
+        ("week,product,units\n2026-W47,,5\n", r"line 2: missing product"),
+        # an unknown product is left out and reported (test_unknown_product_...); with no row left, an error
+        (
+            "week,product,units\n2026-W47,KX-31Z,5\n",
+            r"no rows: product 'KX-31Z' \(line 2, 5 units\) is not a catalogue",
+        ),
+        ("week,product,units\n2026-13-01,oven,5\n", r"line 2: not a valid date '2026-13-01'"),
+        ("week,product,pieces\n2026-W47,oven,5\n", r"missing column units \(found: week, product, pieces"),
+    ],
+)
 def test_parser_errors_name_file_line_and_value(tmp_path: Path, body: str, message: str) -> None:
     p = _csv(tmp_path, body)
     with pytest.raises(SourceError, match=message) as e:
@@ -92,7 +109,9 @@ def test_parser_errors_name_file_line_and_value(tmp_path: Path, body: str, messa
 
 def test_parser_lists_several_bad_rows_and_counts_the_rest() -> None:
     rows = [(f"line {i}", {"week": "soon", "product": "oven", "units": 1}) for i in range(2, 12)]
-    with pytest.raises(SourceError, match=r"x\.csv: 10 bad rows: line 2: .*line 6: unknown week.*\(and 5 more\)"):
+    with pytest.raises(
+        SourceError, match=r"x\.csv: 10 bad rows: line 2: .*line 6: unknown week.*\(and 5 more\)"
+    ):
         parse_shipments(rows, "x.csv")
 
 
@@ -109,8 +128,9 @@ def test_config_field_and_missing_or_wrong_file(tmp_path: Path) -> None:
 
 
 def test_units_in_field_is_a_trailing_window_and_missing_when_nothing_shipped() -> None:
-    ship = pd.DataFrame({"week": [W - 40, W - 3], "product": ["oven", "oven"], "batch": ["B1", "B2"],
-                         "units": [1000, 50]})
+    ship = pd.DataFrame(
+        {"week": [W - 40, W - 3], "product": ["oven", "oven"], "batch": ["B1", "B2"], "units": [1000, 50]}
+    )
     weeks = list(range(W - 45, W + 1))
     prod, batch = units_in_field(ship, weeks)
     p = prod.set_index("week")["units"]
@@ -141,22 +161,63 @@ def _insert_history(engine) -> None:  # type: ignore[no-untyped-def]
     for i, wk in enumerate(WEEKS):
         for batch, series in (("B2401", OLD), ("B2411", NEW), ("B2409", SALE)):
             if series[i]:
-                counts.append({"week": wk, "intent": "complaint", "topic_id": DOOR, "product": "oven",
-                               "model": "KX-30A", "batch": batch, "n": series[i], "sev_max": 2, "n_safety": 0,
-                               "n_defect": series[i], "n_service": 0})
-        counts.append({"week": wk, "intent": "complaint", "topic_id": NOISE, "product": "kettle", "model": "KT-17",
-                       "batch": "", "n": KETTLE[i], "sev_max": 0, "n_safety": 0, "n_defect": 0, "n_service": 0})
+                counts.append(
+                    {
+                        "week": wk,
+                        "intent": "complaint",
+                        "topic_id": DOOR,
+                        "product": "oven",
+                        "model": "KX-30A",
+                        "batch": batch,
+                        "n": series[i],
+                        "sev_max": 2,
+                        "n_safety": 0,
+                        "n_defect": series[i],
+                        "n_service": 0,
+                    }
+                )
+        counts.append(
+            {
+                "week": wk,
+                "intent": "complaint",
+                "topic_id": NOISE,
+                "product": "kettle",
+                "model": "KT-17",
+                "batch": "",
+                "n": KETTLE[i],
+                "sev_max": 0,
+                "n_safety": 0,
+                "n_defect": 0,
+                "n_service": 0,
+            }
+        )
         oven = OLD[i] + NEW[i] + SALE[i]
-        volume += [{"week": wk, "product": "", "batch": "", "n": TICKETS},
-                   {"week": wk, "product": "oven", "batch": "", "n": oven + 40},
-                   {"week": wk, "product": "kettle", "batch": "", "n": KETTLE[i] + 30}]
-        volume += [{"week": wk, "product": "oven", "batch": b, "n": s[i]}
-                   for b, s in (("B2401", OLD), ("B2411", NEW), ("B2409", SALE)) if s[i]]
+        volume += [
+            {"week": wk, "product": "", "batch": "", "n": TICKETS},
+            {"week": wk, "product": "oven", "batch": "", "n": oven + 40},
+            {"week": wk, "product": "kettle", "batch": "", "n": KETTLE[i] + 30},
+        ]
+        volume += [
+            {"week": wk, "product": "oven", "batch": b, "n": s[i]}
+            for b, s in (("B2401", OLD), ("B2411", NEW), ("B2409", SALE))
+            if s[i]
+        ]
     with engine.begin() as c:
         for tid, label in ((DOOR, "门关不紧"), (NOISE, "噪音大")):
-            c.execute(insert(Topic).values(id=tid, intent="complaint", label=label, human_label=False, keywords="",
-                                           status="active", merged_into=None, centroid=None,
-                                           created_week=WEEKS[0], updated_at=datetime(2026, 11, 23)))
+            c.execute(
+                insert(Topic).values(
+                    id=tid,
+                    intent="complaint",
+                    label=label,
+                    human_label=False,
+                    keywords="",
+                    status="active",
+                    merged_into=None,
+                    centroid=None,
+                    created_week=WEEKS[0],
+                    updated_at=datetime(2026, 11, 23),
+                )
+            )
         c.execute(insert(WeeklyCount), counts)
         c.execute(insert(WeeklyVolume), volume)
 
@@ -222,7 +283,7 @@ def test_each_cell_keeps_its_own_exposure(tmp_path: Path) -> None:
     assert b9["exposure"].isna().all()
     # B2411 before its first shipment (W44) is missing too, not a zero-complaint baseline week
     b11 = table[table["cell"] == f"{DOOR}|oven|B2411"].set_index("period")["exposure"]
-    assert b11.loc[: W - 4].isna().all() and list(b11.loc[W - 3:]) == [50, 100, 150, 200]
+    assert b11.loc[: W - 4].isna().all() and list(b11.loc[W - 3 :]) == [50, 100, 150, 200]
 
 
 def test_without_shipments_the_count_table_is_unchanged() -> None:
@@ -248,16 +309,23 @@ def test_chinese_headers_and_product_names_aliases_models(tmp_path: Path) -> Non
     """周/产品/批次/数量 are recognised; a product is found by its id, Chinese or English name, an alias or a
     model (case, spaces and hyphens aside); Chinese week and date forms are weeks."""
     products = load_config(EXAMPLE_CONFIG).products
-    p = _csv(tmp_path, "周,产品,批次,数量\n"
-                       "2026年第47周,烤箱,B2411,100\n"       # name_zh
-                       "2026年11月17日,电烤箱,B2411,20\n"    # an alias, a Chinese date in W47
-                       "2026-W47,kx 30a,B2409,5\n"          # a model, written loosely
-                       "2026-W46,Air Fryer,,7\n"            # name_en, case aside
-                       "2026-W46,kettle,,3\n")              # the id
+    p = _csv(
+        tmp_path,
+        "周,产品,批次,数量\n"
+        "2026年第47周,烤箱,B2411,100\n"  # name_zh
+        "2026年11月17日,电烤箱,B2411,20\n"  # an alias, a Chinese date in W47
+        "2026-W47,kx 30a,B2409,5\n"  # a model, written loosely
+        "2026-W46,Air Fryer,,7\n"  # name_en, case aside
+        "2026-W46,kettle,,3\n",
+    )  # the id
     df = load_shipments(p, products)
     got = {(str(Week.from_ordinal(r.week)), r.product, r.batch): r.units for r in df.itertuples()}
-    assert got == {("2026-W47", "oven", "B2411"): 120, ("2026-W47", "oven", "B2409"): 5,
-                   ("2026-W46", "airfryer", ""): 7, ("2026-W46", "kettle", ""): 3}
+    assert got == {
+        ("2026-W47", "oven", "B2411"): 120,
+        ("2026-W47", "oven", "B2409"): 5,
+        ("2026-W46", "airfryer", ""): 7,
+        ("2026-W46", "kettle", ""): 3,
+    }
     assert df.attrs["skipped"] == []
 
 
@@ -267,54 +335,77 @@ def test_configured_columns_and_skus(tmp_path: Path) -> None:
 
     wb = xlwt.Workbook(encoding="utf-8")
     ws = wb.add_sheet("出货")
-    for i, row in enumerate([["出货周次", "物料编码", "生产批", "出货台数", "备注"],
-                             ["2026-W47", "KX30A-WH-01", "B2411", 50, ""],
-                             ["2026-W47", "AF5L-BK", "", 8, "黑色"]]):
+    for i, row in enumerate(
+        [
+            ["出货周次", "物料编码", "生产批", "出货台数", "备注"],
+            ["2026-W47", "KX30A-WH-01", "B2411", 50, ""],
+            ["2026-W47", "AF5L-BK", "", 8, "黑色"],
+        ]
+    ):
         for j, v in enumerate(row):
             ws.write(i, j, v)
     wb.save(str(f))
     cfg_file = tmp_path / "voc.yaml"
-    cfg_file.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
-        "shipments:\n  path: null", f"shipments:\n  path: '{f}'\n  columns: {{week: 出货周次, product: 物料编码, "
-        "batch: 生产批, units: 出货台数}\n  skus: {KX30A-WH-01: oven, AF5L-BK: airfryer}"), encoding="utf-8")
+    cfg_file.write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+            "shipments:\n  path: null",
+            f"shipments:\n  path: '{f}'\n  columns: {{week: 出货周次, product: 物料编码, "
+            "batch: 生产批, units: 出货台数}\n  skus: {KX30A-WH-01: oven, AF5L-BK: airfryer}",
+        ),
+        encoding="utf-8",
+    )
     cfg = load_config(cfg_file)
     assert cfg.shipments is not None and not isinstance(cfg.shipments, str)
     df = load_shipments(cfg.shipments, cfg.products)
-    assert sorted(zip(df["product"], df["batch"], df["units"], strict=True)) == [("airfryer", "", 8),
-                                                                                ("oven", "B2411", 50)]
+    assert sorted(zip(df["product"], df["batch"], df["units"], strict=True)) == [
+        ("airfryer", "", 8),
+        ("oven", "B2411", 50),
+    ]
     # a configured column the file lacks is named as such
     bad = cfg.shipments.model_copy(update={"columns": {**cfg.shipments.columns, "units": "发货数"}})
     with pytest.raises(SourceError, match=r"missing column units \(shipments.columns: units = '发货数'\)"):
         load_shipments(bad, cfg.products)
 
 
-def test_unknown_product_is_reported_once_and_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_product_is_reported_once_and_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     products = load_config(EXAMPLE_CONFIG).products
-    p = _csv(tmp_path, "week,product,batch,units\n"
-                       "2026-W47,oven,B2411,100\n"
-                       "2026-W47,KX-99Z,B2411,30\n"
-                       "2026-W46,KX-99Z,,12\n"
-                       "2026-W46,KX-99Z,,1000\n"
-                       "2026-W46,kettle,,3\n")
+    p = _csv(
+        tmp_path,
+        "week,product,batch,units\n"
+        "2026-W47,oven,B2411,100\n"
+        "2026-W47,KX-99Z,B2411,30\n"
+        "2026-W46,KX-99Z,,12\n"
+        "2026-W46,KX-99Z,,1000\n"
+        "2026-W46,kettle,,3\n",
+    )
     with caplog.at_level("WARNING", logger="voc.flows.shipments"):
         df = load_shipments(p, products)
     assert sorted(df["product"]) == ["kettle", "oven"] and df["units"].sum() == 103
     (note,) = df.attrs["skipped"]
-    assert note == (f"shipments file {p}: product 'KX-99Z' (line 3 and 2 more rows, 1,042 units) is not a catalogue "
-                    "product's id, name, alias or model: left out of the units in the field; add it to the product's "
-                    "aliases or models, or under shipments.skus")
+    assert note == (
+        f"shipments file {p}: product 'KX-99Z' (line 3 and 2 more rows, 1,042 units) is not a catalogue "
+        "product's id, name, alias or model: left out of the units in the field; add it to the product's "
+        "aliases or models, or under shipments.skus"
+    )
     assert [r.getMessage() for r in caplog.records] == [note]
 
 
 def test_a_name_two_products_share_is_not_guessed(tmp_path: Path) -> None:
     from voc.config.settings import Product
 
-    products = [Product(id="oven", name_zh="烤箱", name_en="oven", aliases=["暖厨"]),
-                Product(id="kettle", name_zh="电热水壶", name_en="kettle", aliases=["暖厨"])]
+    products = [
+        Product(id="oven", name_zh="烤箱", name_en="oven", aliases=["暖厨"]),
+        Product(id="kettle", name_zh="电热水壶", name_en="kettle", aliases=["暖厨"]),
+    ]
     p = _csv(tmp_path, "week,product,units\n2026-W47,暖厨,5\n2026-W47,oven,1\n")
     df = load_shipments(p, products)
     assert list(df["product"]) == ["oven"]
-    assert "product '暖厨' (line 2, 5 units) names more than one product (kettle, oven)" in df.attrs["skipped"][0]
+    assert (
+        "product '暖厨' (line 2, 5 units) names more than one product (kettle, oven)"
+        in df.attrs["skipped"][0]
+    )
 
 
 def test_shipments_config_long_form(tmp_path: Path) -> None:
@@ -324,9 +415,13 @@ def test_shipments_config_long_form(tmp_path: Path) -> None:
     f.write_text("shipments: {path: s.csv, columns: {amount: 数量}}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"shipments.Shipments.columns: unknown shipments column amount"):
         load_config(f)
-    f.write_text("products: [{id: oven, name_zh: 烤箱, name_en: oven}]\nshipments: {path: s.csv, skus: {X1: ovens}}\n",
-                 encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"shipments.skus: 'ovens' is not a catalogue product id \(ids: oven\)"):
+    f.write_text(
+        "products: [{id: oven, name_zh: 烤箱, name_en: oven}]\nshipments: {path: s.csv, skus: {X1: ovens}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError, match=r"shipments.skus: 'ovens' is not a catalogue product id \(ids: oven\)"
+    ):
         load_config(f)
 
 

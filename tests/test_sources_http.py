@@ -54,24 +54,38 @@ class Run:
 
 
 def zendesk(server: HelpdeskServer, page_size: int | None = 4, **kw: object) -> Source:
-    return Source(name="zd", kind="zendesk", base_url=server.url, email_env="ZD_EMAIL", token_env="ZD_TOKEN",
-                  page_size=page_size, **kw)  # type: ignore[arg-type]
+    return Source(
+        name="zd",
+        kind="zendesk",
+        base_url=server.url,
+        email_env="ZD_EMAIL",
+        token_env="ZD_TOKEN",
+        page_size=page_size,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def freshdesk(server: HelpdeskServer, page_size: int | None = 4, **kw: object) -> Source:
-    return Source(name="fd", kind="freshdesk", base_url=server.url, token_env="FD_KEY", page_size=page_size,
-                  **kw)  # type: ignore[arg-type]
+    return Source(
+        name="fd", kind="freshdesk", base_url=server.url, token_env="FD_KEY", page_size=page_size, **kw
+    )  # type: ignore[arg-type]
 
 
 def expected_zendesk(server: HelpdeskServer) -> dict[str, tuple[str, str]]:
-    return {str(t["id"]): (t["status"], t["description"]) for t in server.zendesk.values()
-            if t["status"] in ("solved", "closed")}
+    return {
+        str(t["id"]): (t["status"], t["description"])
+        for t in server.zendesk.values()
+        if t["status"] in ("solved", "closed")
+    }
 
 
 def expected_freshdesk(server: HelpdeskServer) -> dict[str, tuple[str, str]]:
     names = {4: "resolved", 5: "closed"}
-    return {str(t["id"]): (names[t["status"]], t["description_text"]) for t in server.freshdesk.values()
-            if t["status"] in names}
+    return {
+        str(t["id"]): (names[t["status"]], t["description_text"])
+        for t in server.freshdesk.values()
+        if t["status"] in names
+    }
 
 
 def brief(state: dict[str, tuple[str | None, str, str]]) -> dict[str, tuple[str | None, str]]:
@@ -81,7 +95,9 @@ def brief(state: dict[str, tuple[str | None, str, str]]) -> dict[str, tuple[str 
 def seed_zendesk(server: HelpdeskServer, n: int = 14) -> None:
     statuses = ["solved", "closed", "open", "solved", "pending", "closed", "new", "hold"]
     for i in range(1, n + 1):
-        server.add_zendesk(i, statuses[i % len(statuses)], description=f"烤箱门关不紧 / door won't close #{i}")
+        server.add_zendesk(
+            i, statuses[i % len(statuses)], description=f"烤箱门关不紧 / door won't close #{i}"
+        )
 
 
 def seed_freshdesk(server: HelpdeskServer, n: int = 14) -> None:
@@ -97,8 +113,10 @@ def seed_freshdesk(server: HelpdeskServer, n: int = 14) -> None:
 # Zendesk
 # ---------------------------------------------------------------------------------------------
 
+
 def test_zendesk_full_pull_stores_exactly_closed_tickets_and_second_run_pulls_nothing(
-        engine: Engine, server: HelpdeskServer) -> None:
+    engine: Engine, server: HelpdeskServer
+) -> None:
     seed_zendesk(server)
     run = Run(engine, zendesk(server))
     s = run()
@@ -108,8 +126,9 @@ def test_zendesk_full_pull_stores_exactly_closed_tickets_and_second_run_pulls_no
     assert sum(1 for p, _, _ in server.log if p.endswith("cursor.json")) == 4  # 14 tickets, 4 per page
     with engine.connect() as c:
         wm = ingest_log.get_watermark(c, "zd")
-        row = c.execute(select(TicketRow.channel, TicketRow.agent, TicketRow.closed_at)
-                        .where(TicketRow.source_id == "1")).one()
+        row = c.execute(
+            select(TicketRow.channel, TicketRow.agent, TicketRow.closed_at).where(TicketRow.source_id == "1")
+        ).one()
     assert wm  # the last page's after_cursor
     assert (row.channel, row.agent) == ("email", "501") and row.closed_at is not None
     # second run: resumes from the stored cursor, reads nothing, changes nothing
@@ -128,21 +147,26 @@ def test_zendesk_faults_lose_and_duplicate_nothing(engine: Engine, server: Helpd
     s = run()
     assert brief(stored(engine, "zd")) == expected_zendesk(server)
     assert s.counts.duplicates == 0 and s.counts.updated == 0
-    assert run.sleeps.count(7.0) == 2                      # Retry-After honoured, twice
+    assert run.sleeps.count(7.0) == 2  # Retry-After honoured, twice
     assert [x for x in run.sleeps if x != 7.0][:2] == [1.0, 2.0]  # exponential backoff on 5xx
     with engine.connect() as c:
-        assert c.execute(select(func.count()).select_from(TicketRow)).scalar_one() == len(expected_zendesk(server))
+        assert c.execute(select(func.count()).select_from(TicketRow)).scalar_one() == len(
+            expected_zendesk(server)
+        )
 
 
 def test_zendesk_later_updates_replace_old_version_and_new_closures_arrive(
-        engine: Engine, server: HelpdeskServer) -> None:
+    engine: Engine, server: HelpdeskServer
+) -> None:
     seed_zendesk(server, 8)
     run = Run(engine, zendesk(server))
     run()
     before = stored(engine, "zd")
-    server.update_zendesk(3, status="closed", description="solved: hinge recalibrated")  # solved -> closed, edited
-    server.update_zendesk(2, status="solved")                                              # open -> solved
-    server.update_zendesk(5, status="open")                                                # reopened
+    server.update_zendesk(
+        3, status="closed", description="solved: hinge recalibrated"
+    )  # solved -> closed, edited
+    server.update_zendesk(2, status="solved")  # open -> solved
+    server.update_zendesk(5, status="open")  # reopened
     server.add_zendesk(100, "solved", description="brand new")
     s = run()
     after = stored(engine, "zd")
@@ -169,8 +193,9 @@ def clean_run_state(tmp_path: Path, src: Source, name: str) -> dict[str, tuple[s
 
 
 @pytest.mark.parametrize("kind", ["zendesk", "freshdesk"])
-def test_kill_mid_batch_then_rerun_equals_clean_run(engine: Engine, server: HelpdeskServer, tmp_path: Path,
-                                                    kind: str) -> None:
+def test_kill_mid_batch_then_rerun_equals_clean_run(
+    engine: Engine, server: HelpdeskServer, tmp_path: Path, kind: str
+) -> None:
     if kind == "zendesk":
         seed_zendesk(server, 20)
         src, name = zendesk(server), "zd"
@@ -202,8 +227,9 @@ def test_zendesk_service_down_mid_run_then_rerun_completes(engine: Engine, serve
     assert brief(stored(engine, "zd")) == expected_zendesk(server)
 
 
-def test_zendesk_bad_token_is_one_clear_line(engine: Engine, server: HelpdeskServer,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zendesk_bad_token_is_one_clear_line(
+    engine: Engine, server: HelpdeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed_zendesk(server, 3)
     monkeypatch.setenv("ZD_TOKEN", "wrong-token")
     with pytest.raises(SourceError) as err:
@@ -216,7 +242,9 @@ def test_zendesk_bad_token_is_one_clear_line(engine: Engine, server: HelpdeskSer
         assert ingest_log.get_watermark(c, "zd") is None
 
 
-def test_missing_secret_env_is_named(engine: Engine, server: HelpdeskServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_secret_env_is_named(
+    engine: Engine, server: HelpdeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("FD_KEY")
     with pytest.raises(SourceError, match=r"\$FD_KEY .*not set"):
         Run(engine, freshdesk(server))()
@@ -225,6 +253,7 @@ def test_missing_secret_env_is_named(engine: Engine, server: HelpdeskServer, mon
 # ---------------------------------------------------------------------------------------------
 # Freshdesk
 # ---------------------------------------------------------------------------------------------
+
 
 def test_freshdesk_full_pull_with_ties_faults_and_second_run(engine: Engine, server: HelpdeskServer) -> None:
     seed_freshdesk(server, 17)
@@ -241,8 +270,9 @@ def test_freshdesk_full_pull_with_ties_faults_and_second_run(engine: Engine, ser
         assert q["order_by"] == "updated_at" and q["order_type"] == "asc"
         assert "description" in q.get("include", "") or q["filter"] in ("deleted", "spam")  # trash: ids only
     with engine.connect() as c:
-        row = c.execute(select(TicketRow.channel, TicketRow.agent, TicketRow.status)
-                        .where(TicketRow.source_id == "1")).one()
+        row = c.execute(
+            select(TicketRow.channel, TicketRow.agent, TicketRow.status).where(TicketRow.source_id == "1")
+        ).one()
     assert tuple(row) == ("phone", "9001", "closed")
     again = run()
     assert again.read == 0 and again.skipped == 0 and again.counts.inserted == 0
@@ -266,7 +296,9 @@ def test_freshdesk_later_update_replaces_and_late_tie_arrives(engine: Engine, se
     run()
     last = max(server.freshdesk.values(), key=lambda t: t["updated_at"])["updated_at"]
     # a ticket closed in the same second as the watermark, after we read: must still arrive
-    server.add_freshdesk(50, "closed", at=datetime.fromisoformat(last.replace("Z", "+00:00")), description="late tie")
+    server.add_freshdesk(
+        50, "closed", at=datetime.fromisoformat(last.replace("Z", "+00:00")), description="late tie"
+    )
     server.update_freshdesk(3, description_text="edited after resolution")
     server.update_freshdesk(2, status="closed")  # was open
     s = run()
@@ -276,8 +308,9 @@ def test_freshdesk_later_update_replaces_and_late_tie_arrives(engine: Engine, se
     assert s.counts.inserted == 2 and s.counts.updated == 1
 
 
-def test_freshdesk_bad_key_is_one_clear_line(engine: Engine, server: HelpdeskServer,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_freshdesk_bad_key_is_one_clear_line(
+    engine: Engine, server: HelpdeskServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FD_KEY", "nope")
     with pytest.raises(SourceError) as err:
         Run(engine, freshdesk(server))()

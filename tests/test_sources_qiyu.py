@@ -29,8 +29,12 @@ from voc.store.models import IngestRun, TicketRow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 BASE = (NOW - timedelta(days=3)).replace(minute=0, second=0)
-MAPPING = Mapping(extract={"product": {"column": "category", "regex": r"^([^/]+)/"},
-                           "model": {"column": "category", "regex": r"^[^/]+/([^/]+)/"}})
+MAPPING = Mapping(
+    extract={
+        "product": {"column": "category", "regex": r"^([^/]+)/"},
+        "model": {"column": "category", "regex": r"^[^/]+/([^/]+)/"},
+    }
+)
 
 
 @pytest.fixture
@@ -46,8 +50,16 @@ def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def qiyu(server: QiyuServer, **kw: object) -> Source:
-    return Source(name="qy", kind="qiyu", base_url=server.url, app_key_env="QY_KEY", token_env="QY_SECRET",
-                  mapping="qiyu", since=(BASE - timedelta(hours=1)).isoformat(), **kw)  # type: ignore[arg-type]
+    return Source(
+        name="qy",
+        kind="qiyu",
+        base_url=server.url,
+        app_key_env="QY_KEY",
+        token_env="QY_SECRET",
+        mapping="qiyu",
+        since=(BASE - timedelta(hours=1)).isoformat(),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 class Run:
@@ -63,8 +75,12 @@ class Run:
 def seed(server: QiyuServer, n: int = 12) -> None:
     """n sessions 5 hours apart from BASE; every 5th a robot session, every 7th still open."""
     for i in range(1, n + 1):
-        server.add_session(i, BASE + timedelta(hours=5 * i), interaction=1 if i % 5 == 0 else 0,
-                           minutes=None if i % 7 == 0 else 10)
+        server.add_session(
+            i,
+            BASE + timedelta(hours=5 * i),
+            interaction=1 if i % 5 == 0 else 0,
+            minutes=None if i % 7 == 0 else 10,
+        )
 
 
 def expected(server: QiyuServer) -> set[str]:
@@ -73,10 +89,21 @@ def expected(server: QiyuServer) -> set[str]:
 
 def stored(engine: Engine) -> dict[str, tuple]:
     with engine.connect() as c:
-        rows = c.execute(select(TicketRow.source_id, TicketRow.body, TicketRow.resolution, TicketRow.closed_at,
-                                TicketRow.created_at, TicketRow.csat, TicketRow.channel, TicketRow.agent,
-                                TicketRow.product, TicketRow.model, TicketRow.content_hash)
-                         .where(TicketRow.source == "qy")).all()
+        rows = c.execute(
+            select(
+                TicketRow.source_id,
+                TicketRow.body,
+                TicketRow.resolution,
+                TicketRow.closed_at,
+                TicketRow.created_at,
+                TicketRow.csat,
+                TicketRow.channel,
+                TicketRow.agent,
+                TicketRow.product,
+                TicketRow.model,
+                TicketRow.content_hash,
+            ).where(TicketRow.source == "qy")
+        ).all()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -90,20 +117,38 @@ def test_checksum_is_the_documented_formula() -> None:
 
 
 def test_session_row_maps_documented_fields() -> None:
-    s = {"id": 7, "startTime": 1631081000000, "endTime": 1631081162000, "staffName": "王芳", "fromType": "wx_ma",
-         "evaluationType": 3, "evaluation": 50, "category": "烤箱/KX-30A", "userResolvedStatus": 2}
-    msgs = [{"from": 1, "mType": 1, "time": 2, "msg": "第二句"}, {"from": 1, "mType": 1, "time": 1, "msg": "第一句"},
-            {"from": 0, "mType": 1, "time": 3, "msg": "人工回复", "autoReply": 0, "status": 1},
-            {"from": 0, "mType": 1, "time": 4, "msg": "自动回复", "autoReply": 1, "status": 1},
-            {"from": 0, "mType": 110, "time": 5, "msg": "机器人答案", "autoReply": 0, "status": 1}]
+    s = {
+        "id": 7,
+        "startTime": 1631081000000,
+        "endTime": 1631081162000,
+        "staffName": "王芳",
+        "fromType": "wx_ma",
+        "evaluationType": 3,
+        "evaluation": 50,
+        "category": "烤箱/KX-30A",
+        "userResolvedStatus": 2,
+    }
+    msgs = [
+        {"from": 1, "mType": 1, "time": 2, "msg": "第二句"},
+        {"from": 1, "mType": 1, "time": 1, "msg": "第一句"},
+        {"from": 0, "mType": 1, "time": 3, "msg": "人工回复", "autoReply": 0, "status": 1},
+        {"from": 0, "mType": 1, "time": 4, "msg": "自动回复", "autoReply": 1, "status": 1},
+        {"from": 0, "mType": 110, "time": 5, "msg": "机器人答案", "autoReply": 0, "status": 1},
+    ]
     row = session_row(s, msgs)
     assert row["body"] == "第一句\n第二句" and row["resolution"] == "人工回复"
-    assert (row["csat"], row["channel"], row["agent"], row["user_resolved"]) == (3.0, "wechat_miniprogram", "王芳", False)
+    assert (row["csat"], row["channel"], row["agent"], row["user_resolved"]) == (
+        3.0,
+        "wechat_miniprogram",
+        "王芳",
+        False,
+    )
     assert row["closed_at"] == 1631081162000  # the date parser reads it as milliseconds (2021-09-08)
 
 
-def test_full_pull_stores_closed_human_sessions_and_second_run_adds_nothing(engine: Engine,
-                                                                           server: QiyuServer) -> None:
+def test_full_pull_stores_closed_human_sessions_and_second_run_adds_nothing(
+    engine: Engine, server: QiyuServer
+) -> None:
     seed(server)
     run = Run(engine, qiyu(server))
     s = run()
@@ -166,9 +211,10 @@ def test_faults_lose_and_duplicate_nothing(engine: Engine, server: QiyuServer) -
 
 def test_unencrypted_package_and_bad_lines(tmp_path: Path) -> None:
     good = json.dumps({"id": 1, "startTime": 1, "endTime": 2}) + "\n[1]\nnot json\n"
-    sessions, messages, broken = read_package(zip_files({"1/session.txt": good.encode(),
-                                                         "1/message.txt": b'{"sessionId":1,"msg":"x"}\n'}, None),
-                                              QY_KEY[:12])
+    sessions, messages, broken = read_package(
+        zip_files({"1/session.txt": good.encode(), "1/message.txt": b'{"sessionId":1,"msg":"x"}\n'}, None),
+        QY_KEY[:12],
+    )
     assert [x["id"] for x in sessions] == [1] and list(messages) == ["1"] and broken == 2
     with pytest.raises(SourceError, match="password"):
         read_package(zip_files({"s.txt": b"{}"}, "other-passwd"), QY_KEY[:12])
@@ -176,7 +222,9 @@ def test_unencrypted_package_and_bad_lines(tmp_path: Path) -> None:
         read_package(b"PK? no", QY_KEY[:12])
 
 
-def test_kill_mid_batch_then_rerun_equals_clean_run(engine: Engine, server: QiyuServer, tmp_path: Path) -> None:
+def test_kill_mid_batch_then_rerun_equals_clean_run(
+    engine: Engine, server: QiyuServer, tmp_path: Path
+) -> None:
     seed(server)
     src = qiyu(server)
     with pytest.raises(RuntimeError, match="killed"):
@@ -194,8 +242,9 @@ def test_kill_mid_batch_then_rerun_equals_clean_run(engine: Engine, server: Qiyu
         clean.dispose()
 
 
-def test_bad_secret_is_one_clear_line_without_the_secret(engine: Engine, server: QiyuServer,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_secret_is_one_clear_line_without_the_secret(
+    engine: Engine, server: QiyuServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(server, 3)
     monkeypatch.setenv("QY_SECRET", "wrong-secret-value")
     with pytest.raises(SourceError) as err:
@@ -209,7 +258,9 @@ def test_bad_secret_is_one_clear_line_without_the_secret(engine: Engine, server:
         assert "wrong-secret-value" not in str(c.execute(select(IngestRun.error)).scalars().all())
 
 
-def test_missing_key_env_and_window_limit(engine: Engine, server: QiyuServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_env_and_window_limit(
+    engine: Engine, server: QiyuServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("QY_KEY")
     with pytest.raises(SourceError, match=r"\$QY_KEY .*not set"):
         Run(engine, qiyu(server))()

@@ -22,8 +22,12 @@ from voc.store.models import IngestRun, TicketRow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 BASE = (NOW - timedelta(days=3)).replace(minute=0, second=0)
-MAPPING = Mapping(extract={"product": {"column": "category", "regex": r"^([^/]+)/"},
-                           "model": {"column": "category", "regex": r"^[^/]+/([^/]+)/"}})
+MAPPING = Mapping(
+    extract={
+        "product": {"column": "category", "regex": r"^([^/]+)/"},
+        "model": {"column": "category", "regex": r"^[^/]+/([^/]+)/"},
+    }
+)
 LIST = "/api/ws/5/ticket/query_tickets_by_update_time"
 
 
@@ -40,9 +44,17 @@ def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sobot(server: SobotServer, **kw: object) -> Source:
-    return Source(name="sb", kind="sobot", base_url=server.url, app_id_env="SB_APPID", token_env="SB_KEY",
-                  mapping="sobot", page_size=4, since=(BASE - timedelta(hours=1)).isoformat(),
-                  **kw)  # type: ignore[arg-type]
+    return Source(
+        name="sb",
+        kind="sobot",
+        base_url=server.url,
+        app_id_env="SB_APPID",
+        token_env="SB_KEY",
+        mapping="sobot",
+        page_size=4,
+        since=(BASE - timedelta(hours=1)).isoformat(),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 class Run:
@@ -71,9 +83,19 @@ def expected(server: SobotServer) -> set[str]:
 
 def stored(engine: Engine) -> dict[str, tuple]:
     with engine.connect() as c:
-        rows = c.execute(select(TicketRow.source_id, TicketRow.body, TicketRow.closed_at, TicketRow.csat,
-                                TicketRow.agent, TicketRow.product, TicketRow.model, TicketRow.status,
-                                TicketRow.content_hash).where(TicketRow.source == "sb")).all()
+        rows = c.execute(
+            select(
+                TicketRow.source_id,
+                TicketRow.body,
+                TicketRow.closed_at,
+                TicketRow.csat,
+                TicketRow.agent,
+                TicketRow.product,
+                TicketRow.model,
+                TicketRow.status,
+                TicketRow.content_hash,
+            ).where(TicketRow.source == "sb")
+        ).all()
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -85,14 +107,30 @@ def test_sign_is_the_documented_formula() -> None:
 
 
 def test_ticket_row_maps_fields() -> None:
-    row = ticket_row({"ticketid": "a1", "ticket_content": "<p>漏水&amp;异响</p>", "ticket_status": "99",
-                      "update_datetime_ms": 1631081162000, "create_datetime_ms": 1631080000000, "score": "5",
-                      "deal_agent_name": "周婷", "ticket_type_name": "水壶/KT-17"})
+    row = ticket_row(
+        {
+            "ticketid": "a1",
+            "ticket_content": "<p>漏水&amp;异响</p>",
+            "ticket_status": "99",
+            "update_datetime_ms": 1631081162000,
+            "create_datetime_ms": 1631080000000,
+            "score": "5",
+            "deal_agent_name": "周婷",
+            "ticket_type_name": "水壶/KT-17",
+        }
+    )
     assert (row["body"], row["status"], row["closed_at"], row["csat"], row["category"]) == (
-        "漏水&异响", "closed", 1631081162000, "5", "水壶/KT-17")
+        "漏水&异响",
+        "closed",
+        1631081162000,
+        "5",
+        "水壶/KT-17",
+    )
 
 
-def test_full_pull_windows_fit_one_page_and_second_run_adds_nothing(engine: Engine, server: SobotServer) -> None:
+def test_full_pull_windows_fit_one_page_and_second_run_adds_nothing(
+    engine: Engine, server: SobotServer
+) -> None:
     seed(server)
     run = Run(engine, sobot(server))
     s = run()
@@ -103,12 +141,18 @@ def test_full_pull_windows_fit_one_page_and_second_run_adds_nothing(engine: Engi
     body, closed, csat, agent, product, model, status, _ = got["t1"]
     t1 = server.tickets["t1"]
     assert body == "水壶底座漏水 #t1" and status == "closed" and got["t3"][6] == "resolved"
-    assert closed.replace(tzinfo=None) == datetime.fromtimestamp(t1["update_datetime_ms"] / 1000, UTC).replace(tzinfo=None)
+    assert closed.replace(tzinfo=None) == datetime.fromtimestamp(
+        t1["update_datetime_ms"] / 1000, UTC
+    ).replace(tzinfo=None)
     assert (csat, agent, product, model) == (4.0, "周婷", "电热水壶", "KT-17")
     lists = [q for p, q, _ in server.log if p == LIST]
-    assert lists and all(q["page_no"] == "1" and q["page_size"] == "4" for q in lists)  # never paged: bisected
-    assert any(int(q["update_end_datetime_ms"]) - int(q["update_start_datetime_ms"]) < 24 * 3600 * 1000
-               for q in lists)  # the busy hour was cut into smaller windows
+    assert lists and all(
+        q["page_no"] == "1" and q["page_size"] == "4" for q in lists
+    )  # never paged: bisected
+    assert any(
+        int(q["update_end_datetime_ms"]) - int(q["update_start_datetime_ms"]) < 24 * 3600 * 1000
+        for q in lists
+    )  # the busy hour was cut into smaller windows
     assert server.tokens_issued == 1  # one token for the whole run
     with engine.connect() as c:
         wm = ingest_log.get_watermark(c, "sb")
@@ -118,7 +162,9 @@ def test_full_pull_windows_fit_one_page_and_second_run_adds_nothing(engine: Engi
     again = run()
     assert again.read == 0 and again.counts.inserted == 0
     later = [q for p, q, _ in server.log[n:] if p == LIST]
-    assert later and int(later[0]["update_start_datetime_ms"]) == int(wm) - 1  # asked 1 ms early, kept from wm
+    assert (
+        later and int(later[0]["update_start_datetime_ms"]) == int(wm) - 1
+    )  # asked 1 ms early, kept from wm
 
 
 def test_update_and_deletion_after_the_watermark(engine: Engine, server: SobotServer) -> None:
@@ -128,8 +174,8 @@ def test_update_and_deletion_after_the_watermark(engine: Engine, server: SobotSe
     before = stored(engine)
     victim = sorted(before)[0]
     at = NOW - timedelta(hours=3)  # before the 2 h lag
-    server.put(victim, "98", at)                                     # deleted in Sobot: erased here
-    server.put("t5", "99", at, content="<p>已更换底座，不再漏水</p>")   # was pending, now closed
+    server.put(victim, "98", at)  # deleted in Sobot: erased here
+    server.put("t5", "99", at, content="<p>已更换底座，不再漏水</p>")  # was pending, now closed
     server.put("new", "3", at)
     s = run()
     got = stored(engine)
@@ -149,8 +195,9 @@ def test_expired_token_429_and_500_are_survived(engine: Engine, server: SobotSer
     assert server.tokens_issued == 2
 
 
-def test_bad_key_is_one_clear_line_without_the_secret(engine: Engine, server: SobotServer,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_key_is_one_clear_line_without_the_secret(
+    engine: Engine, server: SobotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(server, 3)
     monkeypatch.setenv("SB_KEY", "wrong-app-key-value")
     with pytest.raises(SourceError) as err:
@@ -163,7 +210,9 @@ def test_bad_key_is_one_clear_line_without_the_secret(engine: Engine, server: So
         assert "wrong-app-key-value" not in str(c.execute(select(IngestRun.error)).scalars().all())
 
 
-def test_missing_appid_env_is_named(engine: Engine, server: SobotServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_appid_env_is_named(
+    engine: Engine, server: SobotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SB_APPID")
     with pytest.raises(SourceError, match=r"\$SB_APPID .*not set"):
         Run(engine, sobot(server))()

@@ -20,19 +20,28 @@ from voc.store.db import make_engine, migrate
 
 T0 = datetime(2026, 1, 5, 9, 0, 0)
 QUERY = "SELECT case_id, opened, closed, text, status, modified FROM crm_cases WHERE status = 'closed'"
-MAPPING = Mapping(rename={"case_id": "ticket_id", "opened": "created_at", "closed": "closed_at", "text": "body"},
-                  timezone="UTC")
+MAPPING = Mapping(
+    rename={"case_id": "ticket_id", "opened": "created_at", "closed": "closed_at", "text": "body"},
+    timezone="UTC",
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def source_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The helpdesk's own database: a separate SQLite file, or a table in the PostgreSQL test schema."""
-    url = (f"sqlite:///{tmp_path / 'crm.sqlite3'}" if request.param == "sqlite"
-           else request.getfixturevalue("pg_url"))
+    url = (
+        f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     eng = sa.create_engine(url)
     with eng.begin() as c:
-        c.execute(sa.text("CREATE TABLE crm_cases (case_id INTEGER PRIMARY KEY, opened TIMESTAMP, "
-                          "closed TIMESTAMP, text TEXT, status VARCHAR(20), modified TIMESTAMP)"))
+        c.execute(
+            sa.text(
+                "CREATE TABLE crm_cases (case_id INTEGER PRIMARY KEY, opened TIMESTAMP, "
+                "closed TIMESTAMP, text TEXT, status VARCHAR(20), modified TIMESTAMP)"
+            )
+        )
     eng.dispose()
     monkeypatch.setenv("CRM_URL", url)
     return url
@@ -44,9 +53,17 @@ def put(url: str, *rows: tuple[int, str, str, datetime]) -> None:
     with eng.begin() as c:
         for cid, text, status, modified in rows:
             c.execute(sa.text("DELETE FROM crm_cases WHERE case_id = :i"), {"i": cid})
-            c.execute(sa.text("INSERT INTO crm_cases VALUES (:i, :o, :c, :t, :s, :m)"),
-                      {"i": cid, "o": modified - timedelta(hours=5), "c": modified, "t": text, "s": status,
-                       "m": modified})
+            c.execute(
+                sa.text("INSERT INTO crm_cases VALUES (:i, :o, :c, :t, :s, :m)"),
+                {
+                    "i": cid,
+                    "o": modified - timedelta(hours=5),
+                    "c": modified,
+                    "t": text,
+                    "s": status,
+                    "m": modified,
+                },
+            )
     eng.dispose()
 
 
@@ -72,8 +89,15 @@ def seed(url: str) -> None:
 
 
 def crm(**kw: object) -> Source:
-    fields: dict[str, object] = dict(name="crm", kind="sql", url_env="CRM_URL", query=QUERY,
-                                     watermark_column="modified", page_size=4, mapping="crm")
+    fields: dict[str, object] = dict(
+        name="crm",
+        kind="sql",
+        url_env="CRM_URL",
+        query=QUERY,
+        watermark_column="modified",
+        page_size=4,
+        mapping="crm",
+    )
     return Source.model_validate(fields | kw)
 
 
@@ -90,10 +114,13 @@ def test_sql_pull_with_boundary_ties_late_rows_and_updates(engine: Engine, sourc
     assert again.read == 0 and again.counts.inserted == 0  # the rows at the boundary are not re-read
     # rows that arrive later with the very same timestamp as the watermark, a changed row, a new row
     last = T0 + timedelta(minutes=2)
-    put(source_url, (20, "late, same second as the watermark", "closed", last),
+    put(
+        source_url,
+        (20, "late, same second as the watermark", "closed", last),
         (21, "another late one", "closed", last),
         (2, "case 2, reopened and closed again", "closed", last + timedelta(minutes=5)),
-        (4, "case 4 closed now", "closed", last + timedelta(minutes=6)))
+        (4, "case 4 closed now", "closed", last + timedelta(minutes=6)),
+    )
     s = run(engine, crm())
     assert (s.read, s.counts.inserted, s.counts.updated) == (4, 3, 1)
     got = stored(engine, "crm")
@@ -101,8 +128,9 @@ def test_sql_pull_with_boundary_ties_late_rows_and_updates(engine: Engine, sourc
     assert got["2"][1] == "case 2, reopened and closed again"
 
 
-def test_sql_kill_mid_tie_group_then_rerun_equals_clean_run(engine: Engine, source_url: str,
-                                                            tmp_path: Path) -> None:
+def test_sql_kill_mid_tie_group_then_rerun_equals_clean_run(
+    engine: Engine, source_url: str, tmp_path: Path
+) -> None:
     seed(source_url)
     with pytest.raises(RuntimeError, match="killed"):
         pull(engine, KillAfter(build_incremental(crm()), rows=9), MAPPING)  # dies inside the 3rd batch
@@ -120,8 +148,10 @@ def test_sql_kill_mid_tie_group_then_rerun_equals_clean_run(engine: Engine, sour
 
 def test_sql_query_with_own_watermark_parameter(sqlite_url: str, source_url: str) -> None:
     seed(source_url)
-    q = ("SELECT case_id, opened, closed, text, status, modified FROM crm_cases "
-         "WHERE status = 'closed' AND modified >= :watermark ORDER BY modified")
+    q = (
+        "SELECT case_id, opened, closed, text, status, modified FROM crm_cases "
+        "WHERE status = 'closed' AND modified >= :watermark ORDER BY modified"
+    )
     engine = make_engine(sqlite_url)
     migrate(engine)
     src = crm(query=q, since="2026-01-01T00:00:00")
@@ -131,7 +161,9 @@ def test_sql_query_with_own_watermark_parameter(sqlite_url: str, source_url: str
     engine.dispose()
 
 
-def test_sql_errors_are_one_clear_line(sqlite_url: str, source_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sql_errors_are_one_clear_line(
+    sqlite_url: str, source_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = make_engine(sqlite_url)
     migrate(engine)
     with pytest.raises(SourceError, match=r"'crm'.*changed_at"):

@@ -23,10 +23,14 @@ def test_save_assignments_replaces_more_ids_than_one_statement_can_bind(sqlite_u
         # the tickets must exist: save_assignments skips ids no longer stored (an erasure meanwhile)
         conn.exec_driver_sql(
             "INSERT INTO tickets (id, source, source_id, event_at, week, body, content_hash) VALUES (?, 's', ?, "
-            "'2026-01-05 00:00:00', 1, '', '')", [(i, str(i)) for i in ids])
+            "'2026-01-05 00:00:00', 1, '', '')",
+            [(i, str(i)) for i in ids],
+        )
         conn.commit()
         analysis.save_assignments(conn, ids, [(1, 0.5)] * len(ids), 1)
-        analysis.save_assignments(conn, ids, [(2, 0.7)] * len(ids), 2)  # one unchunked delete would bind n ids
+        analysis.save_assignments(
+            conn, ids, [(2, 0.7)] * len(ids), 2
+        )  # one unchunked delete would bind n ids
         rows = conn.execute(select(Assignment.topic_id, func.count()).group_by(Assignment.topic_id)).all()
         conn.commit()
     assert rows == [(2, n)]
@@ -43,12 +47,25 @@ def test_mark_replayed_marks_more_rows_than_one_statement_can_bind(sqlite_url: s
     n = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) + 1000
     now = datetime(2026, 1, 1)
     with engine.begin() as conn:
-        conn.execute(QuarantinedRow.__table__.insert(), [
-            {"source": "s", "location": f"f:{i}", "raw": "x", "raw_hash": str(i), "reason": "r", "created_at": now}
-            for i in range(n)])
+        conn.execute(
+            QuarantinedRow.__table__.insert(),
+            [
+                {
+                    "source": "s",
+                    "location": f"f:{i}",
+                    "raw": "x",
+                    "raw_hash": str(i),
+                    "reason": "r",
+                    "created_at": now,
+                }
+                for i in range(n)
+            ],
+        )
         ids = list(conn.execute(select(QuarantinedRow.id)).scalars())
         ingest_log.mark_replayed(conn, ids)
-        left = conn.execute(select(func.count()).select_from(QuarantinedRow).where(QuarantinedRow.replayed_at.is_(None))).scalar_one()
+        left = conn.execute(
+            select(func.count()).select_from(QuarantinedRow).where(QuarantinedRow.replayed_at.is_(None))
+        ).scalar_one()
     assert left == 0
 
 
@@ -61,8 +78,10 @@ def test_statistics_are_refreshed_on_postgresql(pg_url: str) -> None:
 
     engine = make_engine(pg_url)
     migrate(engine)
-    q = text("select count(*) from pg_stat_user_tables where schemaname = current_schema() "
-             "and relname in ('tickets', 'assignments') and last_analyze is not null")
+    q = text(
+        "select count(*) from pg_stat_user_tables where schemaname = current_schema() "
+        "and relname in ('tickets', 'assignments') and last_analyze is not null"
+    )
     with engine.connect() as c:
         assert c.execute(q).scalar_one() == 0
     refresh_statistics(engine)

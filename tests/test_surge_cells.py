@@ -23,19 +23,42 @@ def _rows(rng, topic, product, batch, mean, intent="complaint", safety_mean=0.0,
         n = int(rng.poisson(mean))
         s = int(rng.poisson(safety_mean))
         if n or s:
-            out.append({"week": wk, "intent": intent, "topic_id": topic, "product": product, "model": model,
-                        "batch": batch, "n": n + s, "n_safety": s})
+            out.append(
+                {
+                    "week": wk,
+                    "intent": intent,
+                    "topic_id": topic,
+                    "product": product,
+                    "model": model,
+                    "batch": batch,
+                    "n": n + s,
+                    "n_safety": s,
+                }
+            )
     return out
 
 
 def _frame(rows) -> pd.DataFrame:
-    return pd.DataFrame(rows).groupby(["week", "intent", "topic_id", "product", "model", "batch"],
-                                      as_index=False)[["n", "n_safety"]].sum()
+    return (
+        pd.DataFrame(rows)
+        .groupby(["week", "intent", "topic_id", "product", "model", "batch"], as_index=False)[
+            ["n", "n_safety"]
+        ]
+        .sum()
+    )
 
 
 def _add(df: pd.DataFrame, week, topic, product, batch, n, n_safety=0, intent="complaint") -> pd.DataFrame:
-    row = {"week": week, "intent": intent, "topic_id": topic, "product": product, "model": "M1", "batch": batch,
-           "n": n, "n_safety": n_safety}
+    row = {
+        "week": week,
+        "intent": intent,
+        "topic_id": topic,
+        "product": product,
+        "model": "M1",
+        "batch": batch,
+        "n": n,
+        "n_safety": n_safety,
+    }
     return pd.concat([df, pd.DataFrame([row])], ignore_index=True)
 
 
@@ -136,8 +159,18 @@ def _safety_products(last: int) -> pd.DataFrame:
     for i in range(12):
         h = hist[i:] + hist[:i]
         for wk, s in zip(WEEKS, [*h, last if i == 0 else h[-1]], strict=True):
-            rows.append({"week": wk, "intent": "complaint", "topic_id": 1, "product": f"S{i}", "model": "",
-                         "batch": "", "n": 20 + s, "n_safety": s})
+            rows.append(
+                {
+                    "week": wk,
+                    "intent": "complaint",
+                    "topic_id": 1,
+                    "product": f"S{i}",
+                    "model": "",
+                    "batch": "",
+                    "n": 20 + s,
+                    "n_safety": s,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -165,7 +198,9 @@ def test_families_flag_a_theme_that_one_global_correction_dilutes():
         rows += _rows(rng, topic, f"P{topic % 7}", "", float(rng.choice([0.3, 1.0, 2.0])))
     counts = _frame(rows)
     theme_of[5000] = 99  # theme 99: one topic, ~10 a week, 23 in the last week
-    for wk, n in zip(WEEKS, [9, 11, 10, 12, 8, 10, 11, 9, 10, 12, 9, 10, 11, 8, 10, 11, 9, 10, 12, 23], strict=True):
+    for wk, n in zip(
+        WEEKS, [9, 11, 10, 12, 8, 10, 11, 9, 10, 12, 9, 10, 11, 8, 10, 11, 9, 10, 12, 23], strict=True
+    ):
         counts = _add(counts, wk, 5000, "WP5", "", n)
     table = count_table(counts, TOTAL, WEEKS, theme_of=theme_of)
     res = detect(table, W).set_index(["level", "cell"])
@@ -201,16 +236,50 @@ def test_without_family_columns_one_bh_over_all_cells_as_before():
 
 # --- theme levels and emerging topics ------------------------------------------------------------------
 def test_theme_levels_count_complaints_and_questions_of_their_topics():
-    counts = pd.DataFrame([
-        {"week": W, "intent": "complaint", "topic_id": 1, "product": "WP5", "model": "M", "batch": "B1", "n": 4,
-         "n_safety": 0},
-        {"week": W, "intent": "complaint", "topic_id": 2, "product": "WP5", "model": "M", "batch": "B2", "n": 3,
-         "n_safety": 1},
-        {"week": W, "intent": "question", "topic_id": 3, "product": "WP5", "model": "M", "batch": "B1", "n": 2,
-         "n_safety": 1},
-        {"week": W, "intent": "complaint", "topic_id": 4, "product": "KT", "model": "K", "batch": "", "n": 5,
-         "n_safety": 0},
-    ])
+    counts = pd.DataFrame(
+        [
+            {
+                "week": W,
+                "intent": "complaint",
+                "topic_id": 1,
+                "product": "WP5",
+                "model": "M",
+                "batch": "B1",
+                "n": 4,
+                "n_safety": 0,
+            },
+            {
+                "week": W,
+                "intent": "complaint",
+                "topic_id": 2,
+                "product": "WP5",
+                "model": "M",
+                "batch": "B2",
+                "n": 3,
+                "n_safety": 1,
+            },
+            {
+                "week": W,
+                "intent": "question",
+                "topic_id": 3,
+                "product": "WP5",
+                "model": "M",
+                "batch": "B1",
+                "n": 2,
+                "n_safety": 1,
+            },
+            {
+                "week": W,
+                "intent": "complaint",
+                "topic_id": 4,
+                "product": "KT",
+                "model": "K",
+                "batch": "",
+                "n": 5,
+                "n_safety": 0,
+            },
+        ]
+    )
     t = count_table(counts, TOTAL, WEEKS, theme_of={1: 10, 2: 10, 3: 10, 4: 11})
     now = t[t["period"] == W].set_index(["level", "cell"])
     assert now.loc[("theme", "10"), "count"] == 9  # complaint + question topics of the theme
@@ -271,8 +340,16 @@ def test_young_topics_are_those_born_after_the_first_fit_within_the_maturity_win
 
 
 def test_new_cell_explanation_names_its_own_baseline_length():
-    row = {"observed": 7, "expected": 0.2, "ratio": 35.0, "q": 0.001, "new_cell": True, "baseline_periods": 5,
-           "level": "product×batch", "batch": "B9"}
+    row = {
+        "observed": 7,
+        "expected": 0.2,
+        "ratio": 35.0,
+        "q": 0.001,
+        "new_cell": True,
+        "baseline_periods": 5,
+        "level": "product×batch",
+        "batch": "B9",
+    }
     assert "previous 5 periods" in explain(row, "oven", "en")
     assert "此前 5 期为零" in explain(row, "oven", "zh")
 
@@ -323,7 +400,9 @@ def test_the_themes_exposure_leaves_out_the_young_topics_tickets():
     rows += [r for r in _rows(rng, 78, "P", "", 1.0) if r["week"] < W]
     counts = _add(_frame(rows), W, 78, "P", "", 40)
     theme_of = {1: 1, 2: 1, 3: 2, 4: 2, 5: 2, 78: 1}
-    table = count_table(counts, TOTAL, WEEKS, theme_of=theme_of, new_topics={78}).set_index(["level", "cell", "period"])
+    table = count_table(counts, TOTAL, WEEKS, theme_of=theme_of, new_topics={78}).set_index(
+        ["level", "cell", "period"]
+    )
     young = counts[counts["topic_id"] == 78].groupby("week")["n"].sum()
     for wk in (WEEKS[3], W):
         assert table.loc[("theme", "2", wk), "exposure"] == TOTAL[wk] - young.get(wk, 0)
@@ -350,7 +429,11 @@ def test_a_cell_holding_most_of_the_volume_is_no_test_and_no_gate():
 
 def test_a_batch_is_looked_at_under_its_product():
     rng = np.random.default_rng(10)
-    rows = _rows(rng, 1, "oven", "B1", 6.0) + _rows(rng, 2, "oven", "B2", 6.0) + _rows(rng, 3, "kettle", "K1", 6.0)
+    rows = (
+        _rows(rng, 1, "oven", "B1", 6.0)
+        + _rows(rng, 2, "oven", "B2", 6.0)
+        + _rows(rng, 3, "kettle", "K1", 6.0)
+    )
     counts = _add(_frame(rows), W, 1, "oven", "B1", 14)
     product_total = pd.DataFrame({"week": WEEKS * 2, "product": ["oven"] * 20 + ["kettle"] * 20, "n": 40})
     table = count_table(counts, TOTAL, WEEKS, product_total=product_total)
@@ -371,12 +454,24 @@ def _life_cycle(rng, rise: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         b2 = int(rng.binomial(n, share[i]))
         for batch, k in (("B1", n - b2), ("B2", b2)):
             if k:
-                rows.append({"week": wk, "intent": "complaint", "topic_id": 1, "product": "oven", "model": "M1",
-                             "batch": batch, "n": k, "n_safety": 0})
+                rows.append(
+                    {
+                        "week": wk,
+                        "intent": "complaint",
+                        "topic_id": 1,
+                        "product": "oven",
+                        "model": "M1",
+                        "batch": batch,
+                        "n": k,
+                        "n_safety": 0,
+                    }
+                )
     for topic in range(2, 30):
         rows += _rows(rng, topic, f"X{topic % 3}", "", 4.0)
     counts = _add(_frame(rows), W, 1, "oven", "B2", rise)
-    oven = counts[counts["product"] == "oven"].groupby("week", as_index=False)["n"].sum().assign(product="oven")
+    oven = (
+        counts[counts["product"] == "oven"].groupby("week", as_index=False)["n"].sum().assign(product="oven")
+    )
     return counts, oven
 
 
@@ -388,10 +483,15 @@ def test_a_batch_is_judged_against_its_last_weeks_not_its_whole_life_cycle():
         counts, oven = _life_cycle(np.random.default_rng(100 + seed), rise=30)
         table = count_table(counts, TOTAL, WEEKS, product_total=oven)
         batch_level = table["level"].isin(BATCH_LEVELS)
-        assert table.loc[batch_level, "short_memory"].all() and not table.loc[~batch_level, "short_memory"].any()
+        assert (
+            table.loc[batch_level, "short_memory"].all() and not table.loc[~batch_level, "short_memory"].any()
+        )
         short = detect(table, W).set_index(["level", "cell"]).loc[("product×batch", "oven|B2")]
-        whole = detect(table, W, SurgeParams(short_memory_weeks=0)).set_index(["level", "cell"]).loc[
-            ("product×batch", "oven|B2")]
+        whole = (
+            detect(table, W, SurgeParams(short_memory_weeks=0))
+            .set_index(["level", "cell"])
+            .loc[("product×batch", "oven|B2")]
+        )
         assert short["baseline_periods"] == 3 and whole["baseline_periods"] == 8
         assert short["dispersion"] < whole["dispersion"] and short["p"] < whole["p"]
         assert short["p"] < 0.05  # the rise shows (flagged when its product moved too)

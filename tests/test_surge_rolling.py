@@ -15,23 +15,51 @@ WEEKS = list(range(3000, 3014))  # 12 complete weeks, the week overlapping the w
 BASE_END, GAP, NOW = WEEKS[-3], WEEKS[-2], WEEKS[-1]
 
 
-def _counts(window_safety: int, gap_safety: int = 1, weekly_safety: tuple[int, ...] = (1, 0, 1, 2, 1, 1, 0, 1, 1, 2, 1, 1)
-            ) -> pd.DataFrame:
+def _counts(
+    window_safety: int,
+    gap_safety: int = 1,
+    weekly_safety: tuple[int, ...] = (1, 0, 1, 2, 1, 1, 0, 1, 1, 2, 1, 1),
+) -> pd.DataFrame:
     """Safety complaints about the kettle: ~1 a week, ``gap_safety`` in the overlapping week and
     ``window_safety`` in the window; 100 kettle tickets and 40 other topic complaints a week."""
     rows = []
     for wk, s in zip(WEEKS, [*weekly_safety, gap_safety, window_safety], strict=True):
-        rows.append({"week": wk, "intent": "complaint", "topic_id": 1, "product": "kettle", "model": "KT",
-                     "batch": "", "n": 40 + s, "n_safety": s})
-        rows.append({"week": wk, "intent": "complaint", "topic_id": 2, "product": "oven", "model": "KX",
-                     "batch": "", "n": 40, "n_safety": 0})
+        rows.append(
+            {
+                "week": wk,
+                "intent": "complaint",
+                "topic_id": 1,
+                "product": "kettle",
+                "model": "KT",
+                "batch": "",
+                "n": 40 + s,
+                "n_safety": s,
+            }
+        )
+        rows.append(
+            {
+                "week": wk,
+                "intent": "complaint",
+                "topic_id": 2,
+                "product": "oven",
+                "model": "KX",
+                "batch": "",
+                "n": 40,
+                "n_safety": 0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _table(counts: pd.DataFrame, units: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
     total = pd.Series(1000.0, index=WEEKS)
-    product_total = pd.DataFrame([{"week": w, "product": p, "n": 100 + (5 if p == "kettle" else 0)}
-                                  for w in WEEKS for p in ("kettle", "oven")])
+    product_total = pd.DataFrame(
+        [
+            {"week": w, "product": p, "n": 100 + (5 if p == "kettle" else 0)}
+            for w in WEEKS
+            for p in ("kettle", "oven")
+        ]
+    )
     return count_table(counts, total, WEEKS, units, product_total=product_total)
 
 
@@ -73,7 +101,9 @@ def test_the_week_overlapping_the_window_is_missing_data_not_baseline() -> None:
 
 
 def test_weekly_exposures_are_scaled_to_the_days_the_window_covers() -> None:
-    units = pd.DataFrame([{"product": p, "week": w, "units": 50_000.0} for w in WEEKS for p in ("kettle", "oven")])
+    units = pd.DataFrame(
+        [{"product": p, "week": w, "units": 50_000.0} for w in WEEKS for p in ("kettle", "oven")]
+    )
     by_batch = pd.DataFrame(columns=["product", "batch", "week", "units"])
     table = _table(_counts(window_safety=6), (units, by_batch))
     week = _kettle(detect_window(table, NOW, BASE_END))
@@ -84,7 +114,8 @@ def test_weekly_exposures_are_scaled_to_the_days_the_window_covers() -> None:
     # ticket volume is counted over the window itself: not scaled
     vol = _table(_counts(window_safety=6))
     assert _kettle(detect_window(vol, NOW, BASE_END, days=3.5))["expected"] == pytest.approx(
-        _kettle(detect_window(vol, NOW, BASE_END))["expected"])
+        _kettle(detect_window(vol, NOW, BASE_END))["expected"]
+    )
 
 
 def test_the_baseline_must_end_before_the_window() -> None:

@@ -21,11 +21,14 @@ class Row:
 
 
 def test_theme_topics_and_batch_of_one_defect_are_one_item() -> None:
-    rows = [Row("theme", theme_id=7, q=0.001, observed=40),
-            Row("theme×product", theme_id=7, product="purifier", conc_batch="WP5-2410"),
-            Row("topic", topic_id=11, observed=15), Row("topic×product", topic_id=12, product="purifier", observed=9),
-            Row("product×batch", product="purifier", batch="WP5-2410", observed=19),
-            Row("global", q=0.0)]
+    rows = [
+        Row("theme", theme_id=7, q=0.001, observed=40),
+        Row("theme×product", theme_id=7, product="purifier", conc_batch="WP5-2410"),
+        Row("topic", topic_id=11, observed=15),
+        Row("topic×product", topic_id=12, product="purifier", observed=9),
+        Row("product×batch", product="purifier", batch="WP5-2410", observed=19),
+        Row("global", q=0.0),
+    ]
     groups = group_surges(rows, {11: 7, 12: 7})
     assert len(groups) == 1
     g = groups[0]
@@ -50,17 +53,25 @@ def test_safety_is_never_hidden_in_a_non_safety_item_but_joins_a_safety_theme() 
 
 
 def test_product_cells_without_a_theme_on_the_product_are_their_own_item() -> None:
-    rows = [Row("theme×product", theme_id=1, product="oven"), Row("product×batch", product="kettle", batch="K1"),
-            Row("product", product="kettle", q=0.02)]
+    rows = [
+        Row("theme×product", theme_id=1, product="oven"),
+        Row("product×batch", product="kettle", batch="K1"),
+        Row("product", product="kettle", q=0.02),
+    ]
     groups = group_surges(rows, {})
     kettle = next(g for g in groups if g.primary.product == "kettle")
-    assert kettle.primary.level == "product" and kettle.batch_row is not None and kettle.batch_row.batch == "K1"
+    assert (
+        kettle.primary.level == "product" and kettle.batch_row is not None and kettle.batch_row.batch == "K1"
+    )
     assert len(groups) == 2
 
 
 def test_one_safety_rise_is_one_item_even_with_the_all_products_cell() -> None:
-    rows = [Row("theme×product", theme_id=7, product="HD", severity="safety"),
-            Row("product×safety", product="HD", severity="safety"), Row("safety", severity="safety")]
+    rows = [
+        Row("theme×product", theme_id=7, product="HD", severity="safety"),
+        Row("product×safety", product="HD", severity="safety"),
+        Row("safety", severity="safety"),
+    ]
     groups = group_surges(rows, {})
     assert len(groups) == 1 and len(groups[0].rows) == 3
 
@@ -69,9 +80,14 @@ def test_a_batch_cell_joins_only_an_item_that_names_that_batch() -> None:
     batch = Row("product×batch", product="oven", batch="B2409", observed=20)
     unrelated = group_surges([Row("theme×product", theme_id=3, product="oven", observed=3), batch], {})
     assert len(unrelated) == 2, "a late-delivery theme on the oven does not take the door batch"
-    related = group_surges([Row("theme×product", theme_id=3, product="oven", observed=3),
-                            Row("theme×product×batch", theme_id=3, product="oven", batch="B2409", observed=3),
-                            batch], {})
+    related = group_surges(
+        [
+            Row("theme×product", theme_id=3, product="oven", observed=3),
+            Row("theme×product×batch", theme_id=3, product="oven", batch="B2409", observed=3),
+            batch,
+        ],
+        {},
+    )
     assert len(related) == 1 and related[0].batch_row is not None
 
 
@@ -100,7 +116,14 @@ def test_an_item_names_the_model_carrying_most_of_the_rise_and_its_batch_row():
     from voc.surges.selection import item_model
 
     primary = R(level="topic×product", topic_id=1, product="oven", model=None, observed=20, conc_batch=None)
-    a = R(level="topic×product×model", topic_id=1, product="oven", model="KX-30A", observed=14, conc_batch="B2409")
+    a = R(
+        level="topic×product×model",
+        topic_id=1,
+        product="oven",
+        model="KX-30A",
+        observed=14,
+        conc_batch="B2409",
+    )
     b = R(level="topic×product×model", topic_id=1, product="oven", model="KX-20", observed=4, conc_batch=None)
     assert item_model(primary, [primary, a, b]) == ("KX-30A", a)
     a.observed = 10  # half the rise: no model is named, and no batch row either
@@ -110,9 +133,11 @@ def test_an_item_names_the_model_carrying_most_of_the_rise_and_its_batch_row():
 def test_an_item_holding_a_product_safety_cell_is_a_safety_item_whatever_its_primary_row_says() -> None:
     # the brief shows it as safety and the alerts compare this severity week to week: were it the
     # primary row's ("service"), every alert run would see the item "become safety" and re-send it
-    rows = [Row("theme", theme_id=1, q=0.001, observed=41, severity="service", product=None),
-            Row("topic×product", topic_id=2, product="oven", severity="safety", observed=8),
-            Row("product×safety", product="oven", severity="safety", observed=5)]
+    rows = [
+        Row("theme", theme_id=1, q=0.001, observed=41, severity="service", product=None),
+        Row("topic×product", topic_id=2, product="oven", severity="safety", observed=8),
+        Row("product×safety", product="oven", severity="safety", observed=5),
+    ]
     groups = group_surges(rows, {2: 1})
     [g] = groups
     assert [r.level for r in g.rows] == ["theme", "topic×product", "product×safety"]

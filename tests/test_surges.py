@@ -36,13 +36,15 @@ def _grid(n_cells=200, n_weeks=40, base=10.0, seed=0, level="topic", p0=2800):
 
 def _long(y, expo, level="topic", p0=2800):
     C, T = y.shape
-    return pd.DataFrame({
-        "level": level,
-        "cell": np.repeat([f"c{i}" for i in range(C)], T),
-        "period": np.tile(np.arange(T) + p0, C),
-        "count": y.ravel().astype(int),
-        "exposure": np.tile(expo, C),
-    })
+    return pd.DataFrame(
+        {
+            "level": level,
+            "cell": np.repeat([f"c{i}" for i in range(C)], T),
+            "period": np.tile(np.arange(T) + p0, C),
+            "count": y.ravel().astype(int),
+            "exposure": np.tile(expo, C),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,9 @@ def test_bh_matches_hand_computation():
     # sorted: 0.005(1) 0.01(2) 0.03(3) 0.04(4) 0.2(5); p*m/rank: .025 .025 .05 .05 .2 ; monotone from top
     expected = np.array([0.025, 0.05, 0.05, 0.025, 0.2])
     np.testing.assert_allclose(bh(p), expected)
-    assert np.isnan(bh(np.array([np.nan, 0.01]))[0]) and bh(np.array([np.nan, 0.01]))[1] == pytest.approx(0.01)
+    assert np.isnan(bh(np.array([np.nan, 0.01]))[0]) and bh(np.array([np.nan, 0.01]))[1] == pytest.approx(
+        0.01
+    )
 
 
 def test_bh_q_column_is_bh_of_p_across_levels():
@@ -200,8 +204,17 @@ def test_descriptive_columns_carried_and_new_cell():
     y, expo, long = _grid(n_cells=30, seed=8)
     long["product"] = "oven-X"
     long["batch"] = "B2409"
-    new = pd.DataFrame({"level": "topic", "cell": ["brand-new"], "period": [2839], "count": [25],
-                        "exposure": [expo[-1]], "product": ["oven-Y"], "batch": ["B1"]})
+    new = pd.DataFrame(
+        {
+            "level": "topic",
+            "cell": ["brand-new"],
+            "period": [2839],
+            "count": [25],
+            "exposure": [expo[-1]],
+            "product": ["oven-Y"],
+            "batch": ["B1"],
+        }
+    )
     r = detect(pd.concat([long, new]), 2839).set_index("cell")
     assert r.loc["c3", "product"] == "oven-X" and r.loc["brand-new", "product"] == "oven-Y"
     assert r.loc["brand-new", "new_cell"] and r.loc["brand-new", "flagged"]
@@ -250,8 +263,16 @@ def test_batch_concentration_finds_planted_batch():
 
 
 def test_explain_formats():
-    row = {"observed": 31, "expected": 12.2, "ratio": 2.55, "q": 0.003, "methods": "baseline",
-           "new_cell": False, "period": 10, "first_period": 10}
+    row = {
+        "observed": 31,
+        "expected": 12.2,
+        "ratio": 2.55,
+        "q": 0.003,
+        "methods": "baseline",
+        "new_cell": False,
+        "period": 10,
+        "first_period": 10,
+    }
     conc = batch_concentration({"B2409": 25, "B2408": 6}, {"B2409": 100, "B2408": 400})
     zh = explain(row, "门关不紧", "zh", conc)
     en = explain(row, "door not closing", "en", conc)

@@ -17,8 +17,21 @@ WEEK = Week.parse("2026-W47")
 
 
 def _key(topics) -> list[tuple]:  # type: ignore[no-untyped-def]
-    return [(t.topic_id, t.intent, t.size, t.size_en, t.label, t.status, dict(t.profile), t.coverage, t.products,
-             None if t.centroid is None else t.centroid.tobytes()) for t in topics]
+    return [
+        (
+            t.topic_id,
+            t.intent,
+            t.size,
+            t.size_en,
+            t.label,
+            t.status,
+            dict(t.profile),
+            t.coverage,
+            t.products,
+            None if t.centroid is None else t.centroid.tobytes(),
+        )
+        for t in topics
+    ]
 
 
 def test_kept_theme_sums_of_earlier_weeks_equal_a_full_read(engine, tmp_path: Path) -> None:
@@ -44,8 +57,13 @@ def test_kept_theme_sums_of_earlier_weeks_equal_a_full_read(engine, tmp_path: Pa
     # a ticket of an earlier week moves to another topic (a refit does that): recomputed
     T, A = TicketRow.__table__, Assignment.__table__
     with engine.begin() as c:
-        tid, topic = c.execute(select(A.c.ticket_id, A.c.topic_id).select_from(A.join(T, T.c.id == A.c.ticket_id))
-                               .where(T.c.week == w - 8).order_by(A.c.ticket_id).limit(1)).one()
+        tid, topic = c.execute(
+            select(A.c.ticket_id, A.c.topic_id)
+            .select_from(A.join(T, T.c.id == A.c.ticket_id))
+            .where(T.c.week == w - 8)
+            .order_by(A.c.ticket_id)
+            .limit(1)
+        ).one()
         other = next(t.id for t in analysis.load_topics(c) if t.id != topic and t.status == "active")
         analysis.reassign(c, [tid], other, [0.5])
     moved = full()

@@ -33,17 +33,33 @@ from voc.nlp.themes import (
 # --------------------------------------------------------------------------------------------
 # Pure: similarity, grouping, stable ids
 # --------------------------------------------------------------------------------------------
-TOY_MAP = {"漏水": "c:leak", "渗水": "c:leak", "leak": "c:leak", "leaking": "c:leak",
-           "滤芯": "c:filter", "filter": "c:filter", "风量": "c:airflow", "airflow": "c:airflow"}
+TOY_MAP = {
+    "漏水": "c:leak",
+    "渗水": "c:leak",
+    "leak": "c:leak",
+    "leaking": "c:leak",
+    "滤芯": "c:filter",
+    "filter": "c:filter",
+    "风量": "c:airflow",
+    "airflow": "c:airflow",
+}
 
 
 def toy_concepts(tokens):  # type: ignore[no-untyped-def]
     return [TOY_MAP.get(t, t) for t in tokens]
 
 
-def _topic(tid: int, intent: str, docs: list[list[str]], size: int = 10, concepts=toy_concepts, **kw) -> ThemeTopic:  # type: ignore[no-untyped-def]
-    return ThemeTopic(topic_id=tid, intent=intent, size=size, profile=concept_profile(docs, concepts),
-                      coverage=concept_coverage(docs, concepts), **kw)
+def _topic(
+    tid: int, intent: str, docs: list[list[str]], size: int = 10, concepts=toy_concepts, **kw
+) -> ThemeTopic:  # type: ignore[no-untyped-def]
+    return ThemeTopic(
+        topic_id=tid,
+        intent=intent,
+        size=size,
+        profile=concept_profile(docs, concepts),
+        coverage=concept_coverage(docs, concepts),
+        **kw,
+    )
 
 
 ZH_LEAK = [["滤芯", "漏水", "地上"], ["滤芯", "渗水", "柜子"], ["漏水", "滤芯"]]
@@ -54,9 +70,14 @@ OTHERS = [[["退款", "没到账"], ["退款", "太慢"]], [["快递", "没到"]
 
 
 def test_concept_profiles_join_languages_and_intents_but_not_suggestions() -> None:
-    topics = [_topic(1, "complaint", ZH_LEAK), _topic(2, "complaint", EN_LEAK), _topic(3, "question", ZH_LEAK),
-              _topic(4, "complaint", ZH_AIR), _topic(5, "suggestion", ZH_LEAK),
-              *[_topic(6 + i, "complaint", d) for i, d in enumerate(OTHERS)]]
+    topics = [
+        _topic(1, "complaint", ZH_LEAK),
+        _topic(2, "complaint", EN_LEAK),
+        _topic(3, "question", ZH_LEAK),
+        _topic(4, "complaint", ZH_AIR),
+        _topic(5, "suggestion", ZH_LEAK),
+        *[_topic(6 + i, "complaint", d) for i, d in enumerate(OTHERS)],
+    ]
     s = similarity_matrix(topics)
     assert s.shape == (8, 8) and np.allclose(np.diag(s), 1.0) and np.allclose(s, s.T)
     assert s[0, 1] > 0.5, "a Chinese and an English phrasing of one defect share concepts"
@@ -71,9 +92,18 @@ def test_concept_profiles_join_languages_and_intents_but_not_suggestions() -> No
 
 
 # --- what is wrong: problem coverage, over plain values --------------------------------------
-KIND = {"c:leak": "defect", "c:noise": "defect", "c:smoke": "safety", "c:late": "logistics", "c:color": "quality",
-        "c:filter": "part", "c:housing": "part", "c:pipe": "part", "c:prod_kettle": "product",
-        "c:disappointed": "general"}
+KIND = {
+    "c:leak": "defect",
+    "c:noise": "defect",
+    "c:smoke": "safety",
+    "c:late": "logistics",
+    "c:color": "quality",
+    "c:filter": "part",
+    "c:housing": "part",
+    "c:pipe": "part",
+    "c:prod_kettle": "product",
+    "c:disappointed": "general",
+}
 
 
 def test_concept_coverage_counts_tickets_not_words() -> None:
@@ -99,7 +129,9 @@ def test_problem_similarity_is_about_what_is_wrong_not_parts_or_words() -> None:
     assert 0.7 < problem_similarity(mixed, at_filter, k) < 0.9
     assert problem_similarity(mixed, {"c:late": 1.0}, k) < problem_similarity(mixed, at_filter, k)
     # symmetric, in [0, 1]; only the chosen kinds count
-    assert problem_similarity(at_pipe, at_filter, k) == pytest.approx(problem_similarity(at_filter, at_pipe, k))
+    assert problem_similarity(at_pipe, at_filter, k) == pytest.approx(
+        problem_similarity(at_filter, at_pipe, k)
+    )
     assert problem_similarity({"c:color": 1.0}, {"c:color": 0.8}, k) == pytest.approx(1.0)
     assert problem_similarity({"c:color": 1.0}, {"c:color": 0.8}, k, frozenset({"defect", "safety"})) == 0.0
 
@@ -117,16 +149,20 @@ def test_product_agreement_is_the_overlap_of_product_shares() -> None:
 
 def test_problem_matrix_joins_phrasings_of_one_defect_and_keeps_products_apart() -> None:
     k = KIND.get
-    t = [ThemeTopic(1, "complaint", 50, coverage={"c:leak": 1.0, "c:filter": 0.8}, products={"purifier": 50}),
-         ThemeTopic(2, "question", 20, coverage={"c:leak": 0.9, "c:housing": 0.9}, products={"purifier": 18}),
-         ThemeTopic(3, "complaint", 40, coverage={"c:leak": 1.0}, products={"kettle": 40}),
-         ThemeTopic(4, "complaint", 30, coverage={"c:noise": 1.0}, products={"purifier": 30}),
-         ThemeTopic(5, "complaint", 9, coverage={"c:leak": 1.0})]
+    t = [
+        ThemeTopic(1, "complaint", 50, coverage={"c:leak": 1.0, "c:filter": 0.8}, products={"purifier": 50}),
+        ThemeTopic(2, "question", 20, coverage={"c:leak": 0.9, "c:housing": 0.9}, products={"purifier": 18}),
+        ThemeTopic(3, "complaint", 40, coverage={"c:leak": 1.0}, products={"kettle": 40}),
+        ThemeTopic(4, "complaint", 30, coverage={"c:noise": 1.0}, products={"purifier": 30}),
+        ThemeTopic(5, "complaint", 9, coverage={"c:leak": 1.0}),
+    ]
     m = problem_matrix(t, k)
     for i in range(5):
         for j in range(5):
             if i != j:
-                want = problem_similarity(t[i].coverage, t[j].coverage, k) * product_agreement(t[i].products, t[j].products)
+                want = problem_similarity(t[i].coverage, t[j].coverage, k) * product_agreement(
+                    t[i].products, t[j].products
+                )
                 assert m[i, j] == pytest.approx(want)
     assert m[0, 1] == pytest.approx(1.0), "a question about the leak, at another part: the same problem"
     assert m[0, 2] == 0.0, "a leaking kettle is not a leaking purifier"
@@ -163,15 +199,18 @@ def test_concept_kinds_come_from_the_term_sections() -> None:
 
 def test_same_intent_centroids_add_evidence_only_within_an_intent() -> None:
     c = np.array([1.0, 0.0], np.float32)
-    topics = [_topic(1, "complaint", [["a1"]], centroid=c), _topic(2, "complaint", [["b1"]], centroid=c),
-              _topic(3, "question", [["c1"]], centroid=c)]
+    topics = [
+        _topic(1, "complaint", [["a1"]], centroid=c),
+        _topic(2, "complaint", [["b1"]], centroid=c),
+        _topic(3, "question", [["c1"]], centroid=c),
+    ]
     s = similarity_matrix(topics)
     assert s[0, 1] == pytest.approx(1.0), "same intent: the centroid cosine counts"
     assert s[0, 2] < 0.05, "different intents live in different embedding spaces: profile only"
 
 
 def test_average_linkage_does_not_chain() -> None:
-    s = np.array([[1, .9, 0, 0], [.9, 1, .6, 0], [0, .6, 1, .1], [0, 0, .1, 1]])
+    s = np.array([[1, 0.9, 0, 0], [0.9, 1, 0.6, 0], [0, 0.6, 1, 0.1], [0, 0, 0.1, 1]])
     g = cluster(s, 0.5)
     assert g[0] == g[1] and g[2] != g[0] and g[3] not in (g[0], g[2])
     assert len(set(cluster(s, 0.05))) < len(set(g)) and len(set(cluster(s, 0.95))) == 4
@@ -182,11 +221,17 @@ def test_weekly_topics_keep_their_theme_new_ones_join_or_start_one() -> None:
     u1 = update_themes(week1, {}, [], next_id=1)
     assert u1.membership[1] != u1.membership[2] and sorted(u1.new_themes) == [1, 2]
     themes = [KnownTheme(t, ACTIVE) for t in u1.new_themes]
-    week2 = [*week1, _topic(3, "complaint", EN_LEAK), _topic(4, "question", ZH_LEAK),
-             _topic(5, "complaint", OTHERS[0])]
+    week2 = [
+        *week1,
+        _topic(3, "complaint", EN_LEAK),
+        _topic(4, "question", ZH_LEAK),
+        _topic(5, "complaint", OTHERS[0]),
+    ]
     u2 = update_themes(week2, u1.membership, themes, next_id=3)
     assert {t: u2.membership[t] for t in (1, 2)} == {1: u1.membership[1], 2: u1.membership[2]}, "ids kept"
-    assert u2.membership[3] == u2.membership[4] == u1.membership[1], "English and question join the leak theme"
+    assert u2.membership[3] == u2.membership[4] == u1.membership[1], (
+        "English and question join the leak theme"
+    )
     assert u2.membership[5] == 3 and u2.new_themes == [3], "an unrelated topic starts a new theme"
     assert u2.moved == 0
     with pytest.raises(ValueError):
@@ -194,8 +239,12 @@ def test_weekly_topics_keep_their_theme_new_ones_join_or_start_one() -> None:
 
 
 def test_refit_maps_groups_onto_old_ids_and_keeps_pins() -> None:
-    topics = [_topic(1, "complaint", ZH_LEAK, size=50), _topic(2, "complaint", EN_LEAK, size=20),
-              _topic(3, "complaint", ZH_AIR, size=40), _topic(4, "complaint", EN_AIR, size=10)]
+    topics = [
+        _topic(1, "complaint", ZH_LEAK, size=50),
+        _topic(2, "complaint", EN_LEAK, size=20),
+        _topic(3, "complaint", ZH_AIR, size=40),
+        _topic(4, "complaint", EN_AIR, size=10),
+    ]
     # a bad earlier grouping: the English leak topic sat in its own theme 8, air in theme 9
     previous = {1: 7, 2: 8, 3: 9, 4: 9}
     themes = [KnownTheme(7, ACTIVE), KnownTheme(8, ACTIVE), KnownTheme(9, ACTIVE)]
@@ -205,18 +254,28 @@ def test_refit_maps_groups_onto_old_ids_and_keeps_pins() -> None:
     # the churn budget: moving 20 of 120 tickets is more than 3%, so the refit waits
     assert update_themes(topics, previous, themes, next_id=10, refit=True).membership == previous
     # a human put the English leak topic into the air theme: it stays there
-    pinned = update_themes(topics, {**previous, 2: 9}, themes, next_id=10, refit=True, pinned=[2], max_churn=1.0)
+    pinned = update_themes(
+        topics, {**previous, 2: 9}, themes, next_id=10, refit=True, pinned=[2], max_churn=1.0
+    )
     assert pinned.membership[2] == 9 and pinned.membership[1] == 7
     # a merged theme forwards to its target
-    merged = update_themes(topics, previous, [KnownTheme(7, ACTIVE), KnownTheme(8, MERGED, merged_into=7),
-                                              KnownTheme(9, ACTIVE)], next_id=10)
+    merged = update_themes(
+        topics,
+        previous,
+        [KnownTheme(7, ACTIVE), KnownTheme(8, MERGED, merged_into=7), KnownTheme(9, ACTIVE)],
+        next_id=10,
+    )
     assert merged.membership[2] == 7
 
 
 def test_labels_from_largest_complaint_topic_and_largest_english_topic() -> None:
-    members = [ThemeTopic(1, "question", 90, "漏水怎么办"), ThemeTopic(2, "complaint", 40, "滤芯 / 漏水"),
-               ThemeTopic(3, "complaint", 60, "底部 / 渗水"), ThemeTopic(4, "complaint", 20, "leak / filter", size_en=18),
-               ThemeTopic(5, "question", 30, "leaking what to do", size_en=30)]
+    members = [
+        ThemeTopic(1, "question", 90, "漏水怎么办"),
+        ThemeTopic(2, "complaint", 40, "滤芯 / 漏水"),
+        ThemeTopic(3, "complaint", 60, "底部 / 渗水"),
+        ThemeTopic(4, "complaint", 20, "leak / filter", size_en=18),
+        ThemeTopic(5, "question", 30, "leaking what to do", size_en=30),
+    ]
     assert theme_labels(members) == ("底部 / 渗水", "leaking what to do")
     assert theme_labels(members[:3]) == ("底部 / 渗水", None)
     assert theme_labels([members[0]]) == ("漏水怎么办", None)
@@ -229,30 +288,68 @@ START = "2026-W38"
 WEEKS = 8
 # one defect: water purifier leaking at the filter, 3 Chinese and 2 English phrasings, and questions about it
 LEAK_ZH = [
-    ["净水器滤芯接口漏水，地上一滩水。", "滤芯接口那里一直在漏水，换了滤芯还是漏。", "净水器滤芯接头漏水，橱柜底板都泡了。"],
-    ["净水器底部渗水，柜子里全湿了。", "机器下面一直渗水，擦干了过一会又湿了。", "净水器底座渗水，地板都起泡了。"],
-    ["净水器一直滴水，关了龙头还在滴。", "出水口不停滴水，晚上滴答滴答响。", "净水器关机以后还在滴水，接了一碗。"],
+    [
+        "净水器滤芯接口漏水，地上一滩水。",
+        "滤芯接口那里一直在漏水，换了滤芯还是漏。",
+        "净水器滤芯接头漏水，橱柜底板都泡了。",
+    ],
+    [
+        "净水器底部渗水，柜子里全湿了。",
+        "机器下面一直渗水，擦干了过一会又湿了。",
+        "净水器底座渗水，地板都起泡了。",
+    ],
+    [
+        "净水器一直滴水，关了龙头还在滴。",
+        "出水口不停滴水，晚上滴答滴答响。",
+        "净水器关机以后还在滴水，接了一碗。",
+    ],
 ]
 LEAK_EN = [
-    ["The water purifier is leaking from the filter housing.", "Water leaks where the filter connects, the floor is wet.",
-     "Leaking at the filter joint again after I replaced the filter."],
-    ["Water keeps dripping from the purifier even when it is off.", "The purifier drips all night under the sink.",
-     "Constant dripping from the purifier, the cabinet is soaked."],
+    [
+        "The water purifier is leaking from the filter housing.",
+        "Water leaks where the filter connects, the floor is wet.",
+        "Leaking at the filter joint again after I replaced the filter.",
+    ],
+    [
+        "Water keeps dripping from the purifier even when it is off.",
+        "The purifier drips all night under the sink.",
+        "Constant dripping from the purifier, the cabinet is soaked.",
+    ],
 ]
-LEAK_Q = ["净水器漏水怎么办？", "请问净水器滤芯接口漏水怎么处理？", "净水器底部渗水是什么原因？要怎么修？",
-          "What should I do about my purifier leaking?"]
+LEAK_Q = [
+    "净水器漏水怎么办？",
+    "请问净水器滤芯接口漏水怎么处理？",
+    "净水器底部渗水是什么原因？要怎么修？",
+    "What should I do about my purifier leaking?",
+]
 OTHER = {  # unrelated complaints (and one unrelated question)
-    "dryer_air": ["吹风机风量很小，吹半小时头发还是湿的。", "吹风机风力变弱了，出风很小。",
-                  "The hair dryer airflow is very weak now.", "Hair dryer barely blows any air."],
-    "brush_battery": ["电动牙刷电池不耐用，充满电用两天就没电了。", "牙刷续航太短，一周要充三次。",
-                      "The toothbrush battery dies after two days."],
+    "dryer_air": [
+        "吹风机风量很小，吹半小时头发还是湿的。",
+        "吹风机风力变弱了，出风很小。",
+        "The hair dryer airflow is very weak now.",
+        "Hair dryer barely blows any air.",
+    ],
+    "brush_battery": [
+        "电动牙刷电池不耐用，充满电用两天就没电了。",
+        "牙刷续航太短，一周要充三次。",
+        "The toothbrush battery dies after two days.",
+    ],
     "vacuum_stuck": ["扫地机器人老是卡在床底下出不来。", "扫地机一直卡在椅子腿中间转圈。"],
-    "delivery": ["快递一个星期了还没到，物流也不更新。", "买的东西一直没发货，客服也不回。",
-                 "My order still hasn't arrived after ten days."],
+    "delivery": [
+        "快递一个星期了还没到，物流也不更新。",
+        "买的东西一直没发货，客服也不回。",
+        "My order still hasn't arrived after ten days.",
+    ],
     "warranty_q": ["吹风机保修期是多久？", "牙刷保修几年？"],
 }
-PRODUCT = {"leak": ("净水器", "WP5"), "dryer_air": ("吹风机", "HD-2"), "brush_battery": ("电动牙刷", "TB-1"),
-           "vacuum_stuck": ("扫地机器人", "RV-9"), "delivery": ("净水器", "WP5"), "warranty_q": ("吹风机", "HD-2")}
+PRODUCT = {
+    "leak": ("净水器", "WP5"),
+    "dryer_air": ("吹风机", "HD-2"),
+    "brush_battery": ("电动牙刷", "TB-1"),
+    "vacuum_stuck": ("扫地机器人", "RV-9"),
+    "delivery": ("净水器", "WP5"),
+    "warranty_q": ("吹风机", "HD-2"),
+}
 FILL_ZH = ["", "", "太失望了。", "第二次了。", "麻烦尽快处理。", "才买了一个月。"]
 FILL_EN = ["", "", "Very disappointed.", "Second time this happens.", "Please help.", "Bought it last month."]
 
@@ -279,9 +376,21 @@ def _rows(seed: int = 5) -> tuple[list[dict[str, str]], dict[str, str]]:
             name_zh, model = PRODUCT[key]
             tid = f"T{wi:02d}{j:03d}"
             created = start + timedelta(days=rng.randint(0, 5), hours=rng.randint(8, 20))
-            rows.append({"ticket_id": tid, "created_at": created.isoformat(), "closed_at": (created + timedelta(hours=5)).isoformat(),
-                         "channel": "web", "product": name_zh, "model": model, "batch": "", "subject": "", "body": body,
-                         "resolution": "", "status": "closed"})
+            rows.append(
+                {
+                    "ticket_id": tid,
+                    "created_at": created.isoformat(),
+                    "closed_at": (created + timedelta(hours=5)).isoformat(),
+                    "channel": "web",
+                    "product": name_zh,
+                    "model": model,
+                    "batch": "",
+                    "subject": "",
+                    "body": body,
+                    "resolution": "",
+                    "status": "closed",
+                }
+            )
             truth[tid] = key
     return rows, truth
 
@@ -290,18 +399,30 @@ def _config():  # type: ignore[no-untyped-def]
     from voc.config.settings import EXAMPLE_CONFIG, Product, load_config
 
     cfg = load_config(EXAMPLE_CONFIG)
-    products = [Product(id="purifier", name_zh="净水器", name_en="water purifier", aliases=["purifier"], models=["WP5"]),
-                Product(id="dryer", name_zh="吹风机", name_en="hair dryer", aliases=["dryer"], models=["HD-2"]),
-                Product(id="brush", name_zh="电动牙刷", name_en="toothbrush", aliases=["牙刷"], models=["TB-1"]),
-                Product(id="vacuum", name_zh="扫地机器人", name_en="robot vacuum", aliases=["扫地机"], models=["RV-9"])]
+    products = [
+        Product(
+            id="purifier", name_zh="净水器", name_en="water purifier", aliases=["purifier"], models=["WP5"]
+        ),
+        Product(id="dryer", name_zh="吹风机", name_en="hair dryer", aliases=["dryer"], models=["HD-2"]),
+        Product(id="brush", name_zh="电动牙刷", name_en="toothbrush", aliases=["牙刷"], models=["TB-1"]),
+        Product(
+            id="vacuum", name_zh="扫地机器人", name_en="robot vacuum", aliases=["扫地机"], models=["RV-9"]
+        ),
+    ]
     return cfg.model_copy(update={"products": products})
 
 
 def _ticket_topics(engine) -> list[tuple[str, int, str, str]]:  # type: ignore[no-untyped-def]
     with engine.connect() as c:
-        return [tuple(r) for r in c.execute(text(
-            "select t.source_id, coalesce(tp.merged_into, a.topic_id), t.intent, t.lang from assignments a "
-            "join tickets t on t.id = a.ticket_id join topics tp on tp.id = a.topic_id"))]
+        return [
+            tuple(r)
+            for r in c.execute(
+                text(
+                    "select t.source_id, coalesce(tp.merged_into, a.topic_id), t.intent, t.lang from assignments a "
+                    "join tickets t on t.id = a.ticket_id join topics tp on tp.id = a.topic_id"
+                )
+            )
+        ]
 
 
 def _build_defect_store(engine, tmp_path: Path, embedder: str = "tfidf"):  # type: ignore[no-untyped-def]
@@ -389,9 +510,11 @@ def test_human_edits_survive_refits(defect_store, monkeypatch: pytest.MonkeyPatc
     moved_topic = c_.topic_ids[0]
     monkeypatch.setenv("VOC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     runner = CliRunner()
-    for args in (["themes", "rename", str(a.id), "滤芯漏水", "--en", "purifier leaks"],
-                 ["themes", "merge", str(c_.id), str(b.id)],
-                 ["topics", "move", str(moved_topic), str(a.id)]):
+    for args in (
+        ["themes", "rename", str(a.id), "滤芯漏水", "--en", "purifier leaks"],
+        ["themes", "merge", str(c_.id), str(b.id)],
+        ["topics", "move", str(moved_topic), str(a.id)],
+    ):
         res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
     listing = runner.invoke(app, ["topics"])

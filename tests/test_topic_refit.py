@@ -136,17 +136,35 @@ def test_split_history_moves_only_tickets_inside_the_window(engine) -> None:  # 
         ids = {}
         for name, (wk, topic, vec) in tickets.items():
             start = Week.from_ordinal(wk).start_dt()
-            ids[name] = c.execute(insert(TicketRow).values(
-                source="t", source_id=name, event_at=start, week=wk, body=name, content_hash=name,
-                nlp_version="t", intent="complaint", text_clean=name, tokens=name)).inserted_primary_key[0]
+            ids[name] = c.execute(
+                insert(TicketRow).values(
+                    source="t",
+                    source_id=name,
+                    event_at=start,
+                    week=wk,
+                    body=name,
+                    content_hash=name,
+                    nlp_version="t",
+                    intent="complaint",
+                    text_clean=name,
+                    tokens=name,
+                )
+            ).inserted_primary_key[0]
             analysis.save_assignments(c, [ids[name]], [(topic, 0.5)], wk)
             analysis.store_embeddings(c, "k", [ids[name]], vec[None, :])
         new = [KnownTopic(2, "door", ("door",), door, "emerging")]
-        moved = split_history(c, "complaint", w, new, "k", threshold=0.35, min_size=1, terms=[], since_week=since)
+        moved = split_history(
+            c, "complaint", w, new, "k", threshold=0.35, min_size=1, terms=[], since_week=since
+        )
     assert moved == 2  # edge and recent (this week's ticket was already there)
     topic_of = _assignments(engine)
-    assert {n: topic_of[i] for n, i in ids.items()} == {"old": 1, "edge": 2, "recent": 2, "unrelated": 1,
-                                                        "this_week": 2}
+    assert {n: topic_of[i] for n, i in ids.items()} == {
+        "old": 1,
+        "edge": 2,
+        "recent": 2,
+        "unrelated": 1,
+        "this_week": 2,
+    }
 
     # without the window (split_history_weeks: 0) the older ticket moves too
     assert split_window_start(w, Thresholds(split_history_weeks=0)) is None

@@ -34,14 +34,24 @@ from voc.nlp.topics import LABEL_STOPWORDS, FoundTopic, fit_topics, is_label_ter
 THEMES: dict[str, tuple[list[str], list[str], list[str]]] = {
     "delivery": (
         ["my package", "the parcel", "my package delivery", "the parcel delivery"],
-        ["was never delivered", "was delivered to the wrong address", "delivery is stuck in transit",
-         "was delivered and left outside in the rain", "shows delivered but no package came"],
+        [
+            "was never delivered",
+            "was delivered to the wrong address",
+            "delivery is stuck in transit",
+            "was delivered and left outside in the rain",
+            "shows delivered but no package came",
+        ],
         ["", "the courier did not even knock", "tracking says delivered", "where is my package"],
     ),
     "refund": (
         ["I returned the jacket", "I cancelled the order", "I sent the faulty blender back"],
-        ["but the refund never came", "and still no refund after thirty days",
-         "and the refund was only partial", "and the refund was charged twice", "but the refund was rejected"],
+        [
+            "but the refund never came",
+            "and still no refund after thirty days",
+            "and the refund was only partial",
+            "and the refund was charged twice",
+            "but the refund was rejected",
+        ],
         ["", "please refund me", "my bank shows no refund", "I want my money refunded"],
     ),
     "door": (
@@ -58,14 +68,43 @@ THEMES: dict[str, tuple[list[str], list[str], list[str]]] = {
 NEW_THEME = {
     "app": (
         ["the app crashes", "the app freezes", "the mobile app keeps crashing", "the app will not open"],
-        ["after the latest app update", "every time I open the app", "when I log in to the app",
-         "since the app update"],
+        [
+            "after the latest app update",
+            "every time I open the app",
+            "when I log in to the app",
+            "since the app update",
+        ],
         ["", "reinstalling the app did not help", "please fix the app", "the app is useless now"],
-    ),
+    )
 }
-_EN_FILLER = ["", "", "honestly", "again", "yesterday", "this is ridiculous", "last week", "seriously",
-              "very disappointed", "not happy", "hello", "for the second time", "unacceptable service"]
-_ZH_FILLER = ["", "", "真的很无语", "昨天", "又一次", "太失望了", "上周", "说实话", "非常不满意", "第二次了", "服务太差"]
+_EN_FILLER = [
+    "",
+    "",
+    "honestly",
+    "again",
+    "yesterday",
+    "this is ridiculous",
+    "last week",
+    "seriously",
+    "very disappointed",
+    "not happy",
+    "hello",
+    "for the second time",
+    "unacceptable service",
+]
+_ZH_FILLER = [
+    "",
+    "",
+    "真的很无语",
+    "昨天",
+    "又一次",
+    "太失望了",
+    "上周",
+    "说实话",
+    "非常不满意",
+    "第二次了",
+    "服务太差",
+]
 _ZH_STOP = set("的 了 是 我 也 就 都 还 很 在 和 有 不 这 那 一直 自己 根本 就 让 给 也".split())
 _EN_STOP = set(
     "a an the and or but if of to in on at for with by from as is are was were be been it its this that i me my "
@@ -89,8 +128,16 @@ def make_docs(themes: dict, per_theme: int, seed: int) -> tuple[list[str], list[
         for _ in range(per_theme):
             zh = bool(re.search(r"[\u4e00-\u9fff]", subj[0]))
             filler = _ZH_FILLER if zh else _EN_FILLER
-            parts = [rng.choice(filler), rng.choice(subj), rng.choice(pred), rng.choice(extra), rng.choice(filler)]
-            text = ("，".join(p for p in parts if p) + "。") if zh else (" ".join(p for p in parts if p) + ".")
+            parts = [
+                rng.choice(filler),
+                rng.choice(subj),
+                rng.choice(pred),
+                rng.choice(extra),
+                rng.choice(filler),
+            ]
+            text = (
+                ("，".join(p for p in parts if p) + "。") if zh else (" ".join(p for p in parts if p) + ".")
+            )
             rows.append((text, name))
     rng.shuffle(rows)
     texts = [t for t, _ in rows]
@@ -133,7 +180,9 @@ def test_embedder_rows_normalised_and_roundtrip(corpus):
     assert again.name == "tfidf-svd"
     np.testing.assert_array_equal(again.transform(texts, tokens), x)
     # deterministic refit
-    np.testing.assert_array_equal(TfidfSvdEmbedder(n_components=100).fit(texts, tokens).transform(texts, tokens), x)
+    np.testing.assert_array_equal(
+        TfidfSvdEmbedder(n_components=100).fit(texts, tokens).transform(texts, tokens), x
+    )
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 5])
@@ -194,10 +243,12 @@ def test_fit_topics_recovers_themes(corpus, week1):
 def test_fit_topics_labels_are_readable(week1):
     joined = " ".join(f.label for f in week1)
     # each theme shows up in some label through one of its key words
-    for words in (("package", "parcel", "delivered", "delivery", "arrived", "shipment"),
-                  ("refund", "returned", "money"),
-                  ("冰箱", "关不紧", "门缝", "关不上", "冰箱门"),
-                  ("快递", "物流", "快递员", "包裹")):
+    for words in (
+        ("package", "parcel", "delivered", "delivery", "arrived", "shipment"),
+        ("refund", "returned", "money"),
+        ("冰箱", "关不紧", "门缝", "关不上", "冰箱门"),
+        ("快递", "物流", "快递员", "包裹"),
+    ):
         assert any(w in joined for w in words), (words, joined)
 
 
@@ -276,7 +327,9 @@ def test_assign_week_human_edits(corpus, week1):
         KnownTopic(**{**by[c].__dict__, "status": IGNORED}),
     ]
     t2, k2, truth2 = make_docs(THEMES, 20, seed=11)
-    upd = assign_week(known, t2, k2, emb.transform(t2, k2), threshold=THRESHOLD, min_new_topic_size=8, next_id=99)
+    upd = assign_week(
+        known, t2, k2, emb.transform(t2, k2), threshold=THRESHOLD, min_new_topic_size=8, next_id=99
+    )
     ids = np.array(upd.topic_ids)
     tr = np.array(truth2)
     assert (ids[tr == "refund"] == d).mean() >= 0.95  # merged topic forwards to its target
@@ -286,8 +339,16 @@ def test_assign_week_human_edits(corpus, week1):
     assert upd_by[d].label == "Lost parcels" and upd_by[d].human_label
     assert r not in upd_by
     assert upd_by[c].status == IGNORED
-    strict = assign_week(known, t2, k2, emb.transform(t2, k2), threshold=THRESHOLD, min_new_topic_size=8,
-                         next_id=99, match_ignored=False)
+    strict = assign_week(
+        known,
+        t2,
+        k2,
+        emb.transform(t2, k2),
+        threshold=THRESHOLD,
+        min_new_topic_size=8,
+        next_id=99,
+        match_ignored=False,
+    )
     assert not (np.array(strict.topic_ids)[tr == "courier"] == c).any()
 
 
@@ -339,8 +400,11 @@ def test_refit_keeps_ids_and_human_edits(corpus, week1):
     cat = [upd_by.get(k.topic_id, k) for k in known] + list(w2.new_topics)
     d, c = theme_id["delivery"], theme_id["courier"]
     cat = [
-        KnownTopic(**{**k.__dict__, "label": "Lost parcels", "human_label": True}) if k.topic_id == d
-        else KnownTopic(**{**k.__dict__, "status": IGNORED}) if k.topic_id == c else k
+        KnownTopic(**{**k.__dict__, "label": "Lost parcels", "human_label": True})
+        if k.topic_id == d
+        else KnownTopic(**{**k.__dict__, "status": IGNORED})
+        if k.topic_id == c
+        else k
         for k in cat
     ]
     all_t, all_k = texts + t2, tokens + k2
@@ -363,7 +427,10 @@ def test_refit_respects_human_merge(corpus, week1):
     texts, tokens, truth, _, x = corpus
     known, theme_id = catalogue_from(week1, truth)
     d, rf = theme_id["delivery"], theme_id["refund"]
-    known = [KnownTopic(**{**k.__dict__, "status": MERGED, "merged_into": d}) if k.topic_id == rf else k for k in known]
+    known = [
+        KnownTopic(**{**k.__dict__, "status": MERGED, "merged_into": d}) if k.topic_id == rf else k
+        for k in known
+    ]
     assert resolve_ids(known)[rf] == d
     doc_ids = [str(i) for i in range(len(texts))]
     prior = {str(i): theme_id[n] for i, n in enumerate(truth)}
@@ -471,8 +538,17 @@ def _catch_all_with_emerging(seed: int = 0):
     texts = [" ".join(t) for t in tokens]
     doc_ids = [str(i) for i in range(len(texts))]
     cents = {t: x[np.array(prior) == t].mean(axis=0) for t in (1, 2, 3)}
-    known = [KnownTopic(t, f"t{t}", (), cents[t] / np.linalg.norm(cents[t]), EMERGING if t == 2 else "active",
-                        size=int((np.array(prior) == t).sum())) for t in (1, 2, 3)]
+    known = [
+        KnownTopic(
+            t,
+            f"t{t}",
+            (),
+            cents[t] / np.linalg.norm(cents[t]),
+            EMERGING if t == 2 else "active",
+            size=int((np.array(prior) == t).sum()),
+        )
+        for t in (1, 2, 3)
+    ]
     return known, dict(zip(doc_ids, prior, strict=True)), doc_ids, texts, tokens, x, np.array(theme)
 
 
@@ -494,8 +570,11 @@ def test_refit_churn_budget_bounds_how_many_tickets_change_id() -> None:
     known, prior, doc_ids, texts, tokens, x, theme = _catch_all_with_emerging()
     was = np.array([prior[d] for d in doc_ids])
     for budget in (0.0, 0.05):
-        out = np.array(refit(known, prior, doc_ids, texts, tokens, x, next_id=4, min_topic_size=8,
-                             max_churn=budget).topic_ids)
+        out = np.array(
+            refit(
+                known, prior, doc_ids, texts, tokens, x, next_id=4, min_topic_size=8, max_churn=budget
+            ).topic_ids
+        )
         moved = out != was
         assert moved.sum() <= budget * len(doc_ids)
         assert set(was[moved].tolist()) <= {1} and set(out[moved].tolist()) <= {2}

@@ -19,7 +19,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ZH = DATA / "zh_online_shopping_10_cats.csv"
 pytestmark = [pytest.mark.slow]
-_ZH_STOP = set("的 了 是 我 也 就 都 还 很 在 和 有 不 这 那 你 他 啊 吧 呢 吗 又 太 个 一个 没有 就是 但是 可以 真的 感觉".split())
+_ZH_STOP = set(
+    "的 了 是 我 也 就 都 还 很 在 和 有 不 这 那 你 他 啊 吧 呢 吗 又 太 个 一个 没有 就是 但是 可以 真的 感觉".split()
+)
 
 
 def test_zh_reviews_topics_quality_and_labels():
@@ -35,7 +37,10 @@ def test_zh_reviews_topics_quality_and_labels():
     d = pd.read_csv(shared_data(ZH.name))  # skips locally without ../shared, fails on CI
     d = d[(d.label == 0) & d.review.notna()].sample(n=4000, random_state=0).reset_index(drop=True)
     texts = d.review.astype(str).str.strip().tolist()
-    tokens = [tuple(w for w in jieba.lcut(t) if w.strip() and w not in _ZH_STOP and re.search(r"\w", w)) for t in texts]
+    tokens = [
+        tuple(w for w in jieba.lcut(t) if w.strip() and w not in _ZH_STOP and re.search(r"\w", w))
+        for t in texts
+    ]
     hist, week = slice(0, 3000), slice(3000, 4000)
     emb = TfidfSvdEmbedder().fit(texts[hist], tokens[hist])
     x = emb.transform(texts, tokens)
@@ -51,8 +56,15 @@ def test_zh_reviews_topics_quality_and_labels():
     assert 4 <= len(found) <= 40
     assert normalized_mutual_info_score(d.cat[:3000], labels) >= 0.3
     known = known_from_found(found, first_id=1, status="active")
-    upd = assign_week(known, texts[week], tokens[week], x[week], threshold=0.25, min_new_topic_size=20,
-                      next_id=len(known) + 1)
+    upd = assign_week(
+        known,
+        texts[week],
+        tokens[week],
+        x[week],
+        threshold=0.25,
+        min_new_topic_size=20,
+        next_id=len(known) + 1,
+    )
     assert len(upd.assignments) == 1000
     # the same kind of reviews: most of next week lands on known topics
     assert np.mean([t <= len(known) for t, _ in upd.assignments]) >= 0.8

@@ -75,24 +75,38 @@ def _build(engine: Engine, folder: Path) -> Store:
     for w in (WEEK.shift(-1), WEEK):
         detect_week(engine, cfg, w)
         with engine.begin() as conn:  # what the weekly flow records after its surge stage
-            conn.execute(insert(StageRun).values(week=w.ordinal(), stage="surges", status="ok", summary="",
-                                                 finished_at=datetime(2026, 11, 23, 8)))
+            conn.execute(
+                insert(StageRun).values(
+                    week=w.ordinal(),
+                    stage="surges",
+                    status="ok",
+                    summary="",
+                    finished_at=datetime(2026, 11, 23, 8),
+                )
+            )
     out = folder / "out"
     write_brief(engine, cfg, WEEK, out, ["zh", "en"], ["html", "md"], today=TODAY)
     brief = build_briefs(engine, cfg, WEEK, ["en"], TODAY)["en"]
-    door = next(s for s in brief.surges if planted.surge_batch in (s.batch, s.concentration and s.concentration.batch))
+    door = next(
+        s for s in brief.surges if planted.surge_batch in (s.batch, s.concentration and s.concentration.batch)
+    )
     # plant markup and spreadsheet formulas in the redacted text of tickets of the door cell this week
     from voc.flows.brief_stage import surge_plan
 
     with engine.connect() as conn:
         plan, _ = surge_plan(conn, cfg, WEEK, TODAY)
         subject = next(s for s in plan.subjects if s.group.identity == door.surge_identity)
-        ids = [t.id for t in workbench.cell_tickets(conn, cell_of(subject), WEEK.ordinal(), WEEK.ordinal(), limit=5)]
+        ids = [
+            t.id
+            for t in workbench.cell_tickets(conn, cell_of(subject), WEEK.ordinal(), WEEK.ordinal(), limit=5)
+        ]
     assert len(ids) == 5
     with engine.begin() as conn:
         conn.execute(update(TicketRow).where(TicketRow.id == ids[0]).values(text_clean=SCRIPT))
         for tid, text in zip(ids[1:], FORMULAS, strict=True):
-            conn.execute(update(TicketRow).where(TicketRow.id == tid).values(text_clean=text, resolution_clean=text))
+            conn.execute(
+                update(TicketRow).where(TicketRow.id == tid).values(text_clean=text, resolution_clean=text)
+            )
     return Store(engine, cfg, planted, out, door, ids[0], ids[1:])
 
 
@@ -140,7 +154,11 @@ def _count(page: str) -> int:
 
 
 def _ticket_rows(page: str) -> list[tuple[str, str]]:
-    body = page.split('<table class="tickets">', 1)[1].split("</table>", 1)[0] if 'class="tickets"' in page else ""
+    body = (
+        page.split('<table class="tickets">', 1)[1].split("</table>", 1)[0]
+        if 'class="tickets"' in page
+        else ""
+    )
     return re.findall(r"<tr>\s*<td class=\"nw\">(\d+)</td>(.*?)</tr>", body, flags=re.S)
 
 
@@ -158,6 +176,7 @@ def test_stored_surges_keep_missing_keys_null_and_the_brief_counts_them(store: S
 
 # --- the weeks page --------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_weeks_page_lists_analysed_weeks_surges_and_brief_files(store: Store) -> None:
     c = store.client()
@@ -170,14 +189,20 @@ def test_weeks_page_lists_analysed_weeks_surges_and_brief_files(store: Store) ->
 
     assert any(urlencode({"item": store.door.surge_identity}) + "&" in u for u in items), items
     files = _links(en.text, "/files/weekly/")
-    assert sorted(files) == sorted(f"/files/weekly/{WEEK}/{lang}.{fmt}" for lang in ("zh", "en") for fmt in ("html", "md"))
+    assert sorted(files) == sorted(
+        f"/files/weekly/{WEEK}/{lang}.{fmt}" for lang in ("zh", "en") for fmt in ("html", "md")
+    )
     for f in files:
         r = c.get(f)
         lang, fmt = f.rsplit("/", 1)[1].split(".")
         assert r.status_code == 200
         assert r.content == (store.out / f"brief-{WEEK}.{lang}.{fmt}").read_bytes()
     zh = c.get("/weeks?lang=zh")
-    assert '<html lang="zh-CN">' in zh.text and "已分析的周次" in zh.text and "2026年11月16日至11月22日" in zh.text
+    assert (
+        '<html lang="zh-CN">' in zh.text
+        and "已分析的周次" in zh.text
+        and "2026年11月16日至11月22日" in zh.text
+    )
     with store.engine.connect() as conn:
         tickets = sum(1 for _ in conn.execute(select(TicketRow.id).where(TicketRow.week == WEEK.ordinal())))
     assert f">{tickets:,}<" in zh.text  # numbers formatted per locale (thousands separators)
@@ -186,7 +211,9 @@ def test_weeks_page_lists_analysed_weeks_surges_and_brief_files(store: Store) ->
 @pytest.mark.slow
 def test_language_per_request(store: Store) -> None:
     c = store.client()
-    assert '<html lang="zh-CN">' in c.get("/weeks", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).text
+    assert (
+        '<html lang="zh-CN">' in c.get("/weeks", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).text
+    )
     assert '<html lang="en">' in c.get("/weeks", headers={"Accept-Language": "en-US,en;q=0.9,zh;q=0.5"}).text
     assert '<html lang="en">' in c.get("/weeks", headers={"Accept-Language": "fr;q=0.9, en;q=0.4"}).text
     assert '<html lang="zh-CN">' in c.get("/weeks?lang=zh", headers={"Accept-Language": "en"}).text
@@ -197,6 +224,7 @@ def test_language_per_request(store: Store) -> None:
 
 # --- the week's brief ------------------------------------------------------------------------------
 
+
 def _text(fragment: str) -> str:
     """A fragment of HTML as its text (links and charts dropped)."""
     fragment = re.sub(r"<svg.*?</svg>", "", fragment, flags=re.S)
@@ -204,7 +232,7 @@ def _text(fragment: str) -> str:
 
 
 def _brief_part(page: str) -> str:
-    return page[page.index('<header class="top">'):page.index("</footer>")]
+    return page[page.index('<header class="top">') : page.index("</footer>")]
 
 
 @pytest.mark.slow
@@ -225,6 +253,7 @@ def test_week_page_is_the_file_brief_with_each_surge_a_link(store: Store, lang: 
 
 
 # --- a surge ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_surge_page_shows_series_batches_topics_and_the_cells_tickets(store: Store) -> None:
@@ -261,7 +290,10 @@ def test_surge_page_shows_series_batches_topics_and_the_cells_tickets(store: Sto
         select_ = re.search(rf'<select name="{name}">(.*?)</select>', page, flags=re.S)
         assert select_, name
         for value in [v for v in re.findall(r'<option value="([^"]*)"', select_.group(1)) if v][:3]:
-            assert _count(c.get(_surge_url(door, week="all", **{name: html.unescape(value)})).text) > 0, (name, value)
+            assert _count(c.get(_surge_url(door, week="all", **{name: html.unescape(value)})).text) > 0, (
+                name,
+                value,
+            )
     assert door.product_id == "oven"
     assert _count(c.get(_surge_url(door, product="kettle")).text) == 0  # another product: none of its tickets
 
@@ -334,6 +366,7 @@ def test_unknown_weeks_and_surges_are_404(store: Store) -> None:
 
 # --- who may connect -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def empty(sqlite_url: str) -> Iterator[tuple[Engine, str]]:
     engine = make_engine(sqlite_url)
@@ -371,12 +404,18 @@ def test_loopback_bind_answers_loopback_host_names_only(empty: tuple[Engine, str
         assert TestClient(app, base_url=base).get("/weeks").status_code == 200, base
     for base in ("http://rebound.example:8800", "http://10.0.0.5:8800", "http://127.0.0.1.evil.example"):
         assert TestClient(app, base_url=base).get("/weeks").status_code == 400, base
-    assert [host_name(h) for h in ("127.0.0.1:8800", "[::1]:8800", "[::1]", "localhost", "::1")] == \
-        ["127.0.0.1", "::1", "::1", "localhost", "::1"]
+    assert [host_name(h) for h in ("127.0.0.1:8800", "[::1]:8800", "[::1]", "localhost", "::1")] == [
+        "127.0.0.1",
+        "::1",
+        "::1",
+        "localhost",
+        "::1",
+    ]
 
 
-def test_cli_refuses_a_non_local_bind_without_a_token(empty: tuple[Engine, str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_refuses_a_non_local_bind_without_a_token(
+    empty: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import uvicorn
 
     started: list[dict[str, Any]] = []
@@ -390,7 +429,9 @@ def test_cli_refuses_a_non_local_bind_without_a_token(empty: tuple[Engine, str],
         assert "refusing to serve" in res.output and "VOC_WEB_TOKEN" in res.output
     monkeypatch.setenv("VOC_WEB_TOKEN", "short")
     res = runner.invoke(cli, ["web", "--host", "0.0.0.0"])
-    assert res.exit_code == 2 and "too short" in res.output and "short" not in res.output.split("too short")[0]
+    assert (
+        res.exit_code == 2 and "too short" in res.output and "short" not in res.output.split("too short")[0]
+    )
     assert started == []  # nothing was served, and the database was never opened
     # with a token it starts (every request then needs the token); localhost needs none
     monkeypatch.setenv("VOC_DATABASE_URL", empty[1])
@@ -408,6 +449,7 @@ def test_cli_refuses_a_non_local_bind_without_a_token(empty: tuple[Engine, str],
 
 # --- in a real browser -------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_weeks_and_surge_pages_in_headless_chromium(store: Store, tmp_path: Path) -> None:
     """``voc web`` (the command, on the SQLite store) serves the weeks page, the week's brief and the
@@ -419,22 +461,41 @@ def test_weeks_and_surge_pages_in_headless_chromium(store: Store, tmp_path: Path
         browser = Watching(binary, tmp_path)
         try:
             for lang in ("en", "zh"):
-                pages = [browser.open(tmp_path / f"{name}-{lang}.html", url=base + path, pdf=False)
-                         for name, path in (("weeks", f"/weeks?lang={lang}"), ("week", f"/weeks/{WEEK}?lang={lang}"),
-                                            ("surge", _surge_url(store.door, lang)))]
+                pages = [
+                    browser.open(tmp_path / f"{name}-{lang}.html", url=base + path, pdf=False)
+                    for name, path in (
+                        ("weeks", f"/weeks?lang={lang}"),
+                        ("week", f"/weeks/{WEEK}?lang={lang}"),
+                        ("surge", _surge_url(store.door, lang)),
+                    )
+                ]
                 for page in pages:
                     assert console_errors(page) == [], page.path.name
                     assert page.dom["scripts"] == 0 and page.dom["h1"], page.path.name
                     # the pages ship no JavaScript: a dialog or a console call would be ticket text that ran
-                    assert [e["method"] for e in page.events
-                            if e["method"] in ("Page.javascriptDialogOpening", "Runtime.consoleAPICalled")] == []
-                    urls = [e["params"]["request"]["url"] for e in page.events
-                            if e["method"] == "Network.requestWillBeSent"]
+                    assert [
+                        e["method"]
+                        for e in page.events
+                        if e["method"] in ("Page.javascriptDialogOpening", "Runtime.consoleAPICalled")
+                    ] == []
+                    urls = [
+                        e["params"]["request"]["url"]
+                        for e in page.events
+                        if e["method"] == "Network.requestWillBeSent"
+                    ]
                     assert urls and [u for u in urls if not u.startswith(base + "/")] == [], urls
                 weeks, week, surge = pages
-                assert any(u.endswith("/static/web.css") for u in (e["params"]["request"]["url"] for e in weeks.events
-                                                                   if e["method"] == "Network.requestWillBeSent"))
+                assert any(
+                    u.endswith("/static/web.css")
+                    for u in (
+                        e["params"]["request"]["url"]
+                        for e in weeks.events
+                        if e["method"] == "Network.requestWillBeSent"
+                    )
+                )
                 assert surge.dom["svgs"] and all(x["w"] >= 1 and x["h"] >= 1 for x in surge.dom["svgs"])
-                assert week.dom["h1"].startswith(("Complaints", "客诉")) and len(week.dom["svgs"]) >= 2  # KPI, surge charts
+                assert (
+                    week.dom["h1"].startswith(("Complaints", "客诉")) and len(week.dom["svgs"]) >= 2
+                )  # KPI, surge charts
         finally:
             browser.close()

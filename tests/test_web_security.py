@@ -34,8 +34,10 @@ def _app(token: str | None = None, editor_token: str | None = None) -> Starlette
     done: list[str] = []
 
     async def page(request: Request) -> Response:
-        return HTMLResponse(f'<form method="post" action="/edit"><input type="hidden" name="csrf" '
-                            f'value="{csrf_token(request)}"><p>{role(request)} {who(request)}</p></form>')
+        return HTMLResponse(
+            f'<form method="post" action="/edit"><input type="hidden" name="csrf" '
+            f'value="{csrf_token(request)}"><p>{role(request)} {who(request)}</p></form>'
+        )
 
     async def edit(request: Request) -> Response:
         form = await require_edit(request)
@@ -107,16 +109,21 @@ def test_viewer_is_refused_and_editor_allowed_with_tokens() -> None:
     page = c.get("/", headers=editor)
     assert "editor editor:alice" in page.text
     token = _token(page.text)
-    assert c.post("/edit", data={"csrf": token}, headers={"Authorization": f"Bearer {EDIT}"}).status_code == 403, \
-        "the token is bound to the principal (editor:alice), not only the cookie"
+    assert (
+        c.post("/edit", data={"csrf": token}, headers={"Authorization": f"Bearer {EDIT}"}).status_code == 403
+    ), "the token is bound to the principal (editor:alice), not only the cookie"
     r = c.post("/edit", data={"csrf": token, "label": "z"}, headers=editor)
     assert r.status_code == 200 and r.text == "ok editor:alice" and app.state.done == ["z"]
     assert c.post("/edit", data={"csrf": token}).status_code == 401
     # only a viewer token: nobody edits
     only_view = TestClient(_app(VIEW))
     page = only_view.get("/", headers={"Authorization": f"Bearer {VIEW}"})
-    assert only_view.post("/edit", data={"csrf": _token(page.text)},
-                          headers={"Authorization": f"Bearer {VIEW}"}).status_code == 403
+    assert (
+        only_view.post(
+            "/edit", data={"csrf": _token(page.text)}, headers={"Authorization": f"Bearer {VIEW}"}
+        ).status_code
+        == 403
+    )
 
 
 def test_bind_rules_with_an_editor_token() -> None:

@@ -74,8 +74,11 @@ def test_topics_page_shows_the_catalogue(store: Store, lang: str) -> None:
         live = [th for th in themes.load_themes(conn) if th.topic_ids]
         topics = [t for t in analysis.load_topics(conn) if t.status in ("active", "emerging")]
     for th in live:  # every live theme, with its label in the page's language
-        head = re.search(rf'<section class="theme" id="theme-{th.id}">\s*<h2><span class="tl">(.*?)</span>',
-                         page.text, flags=re.S)
+        head = re.search(
+            rf'<section class="theme" id="theme-{th.id}">\s*<h2><span class="tl">(.*?)</span>',
+            page.text,
+            flags=re.S,
+        )
         assert head, th.id
         assert html.unescape(head.group(1)) == ((th.label_en or th.label) if lang == "en" else th.label)
     for t in topics:  # every live topic: its label, a sparkline, its keywords
@@ -111,7 +114,10 @@ def test_an_edit_needs_the_editor_role_and_a_csrf_token(store: Store) -> None:
     assert local.post(f"/topics/{topic.id}/ignore", data={}).status_code == 403
     assert local.post("/edits/1/undo", data={}).status_code == 403
     # another browser's token
-    assert store.client().post(f"/topics/{topic.id}/rename", data={"label": "x", "csrf": token}).status_code == 403
+    assert (
+        store.client().post(f"/topics/{topic.id}/rename", data={"label": "x", "csrf": token}).status_code
+        == 403
+    )
     # the right token, but the browser says the form was posted from another site
     for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://evil.example"}, {"Origin": "null"}):
         r = local.post(f"/topics/{topic.id}/rename", data={"label": "x", "csrf": token}, headers=headers)
@@ -130,15 +136,26 @@ def test_an_edit_needs_the_editor_role_and_a_csrf_token(store: Store) -> None:
     editor = _basic("alice", EDIT)
     page = c.get("/topics?lang=en", headers=editor).text
     assert 'method="post"' in page
-    r = c.post(f"/topics/{topic.id}/rename?lang=en", data={"label": "门关不上", "csrf": _csrf(page)}, headers=editor,
-               follow_redirects=False)
+    r = c.post(
+        f"/topics/{topic.id}/rename?lang=en",
+        data={"label": "门关不上", "csrf": _csrf(page)},
+        headers=editor,
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"].startswith("/topics?lang=en&done=")
     e = _log(store)[0]
-    assert (e.who, e.kind, e.subject_id, e.after["label"]) == ("editor:alice", "topic-rename", topic.id, "门关不上")
+    assert (e.who, e.kind, e.subject_id, e.after["label"]) == (
+        "editor:alice",
+        "topic-rename",
+        topic.id,
+        "门关不上",
+    )
     after = c.get(r.headers["location"], headers=editor).text
     assert f"Edit #{e.id} recorded" in after and "editor:alice" in after
     # undo from the page
-    r = c.post(f"/edits/{e.id}/undo?lang=en", data={"csrf": _csrf(after)}, headers=editor, follow_redirects=False)
+    r = c.post(
+        f"/edits/{e.id}/undo?lang=en", data={"csrf": _csrf(after)}, headers=editor, follow_redirects=False
+    )
     assert r.status_code == 303
     assert topic_edits.get(store.engine, topic.id).label == topic.label
     page = c.get("/topics?lang=en", headers=editor).text
@@ -159,8 +176,11 @@ def test_edits_from_the_page_are_logged_undone_and_show_in_the_brief(store: Stor
     # rename (markup in the label): the week page and the file brief show it, as text
     label = f"炉门 {SCRIPT}"
     assert post(f"/topics/{top.topic_id}/rename", label=label).status_code == 303
-    for text in (c.get(f"/weeks/{WEEK}?lang=en").text, c.get("/topics?lang=en").text,
-                 render_brief(build_briefs(store.engine, store.cfg, WEEK, ["en"], TODAY)["en"], "en", "html")):
+    for text in (
+        c.get(f"/weeks/{WEEK}?lang=en").text,
+        c.get("/topics?lang=en").text,
+        render_brief(build_briefs(store.engine, store.cfg, WEEK, ["en"], TODAY)["en"], "en", "html"),
+    ):
         assert html.escape(label, quote=False) in text and SCRIPT not in text
     rename = _log(store)[0]
 
@@ -237,8 +257,11 @@ def test_split_chosen_tickets_from_the_topic_page_and_undo(store: Store) -> None
     for item in store.planted.pii:
         assert item.value not in page.text
     chosen = shown[:3]
-    r = c.post(f"/topics/{src.id}/split?lang=en", data={"csrf": _csrf(page.text), "label": "Door <b>seal</b>",
-                                                        "ticket": [str(x) for x in chosen]}, follow_redirects=False)
+    r = c.post(
+        f"/topics/{src.id}/split?lang=en",
+        data={"csrf": _csrf(page.text), "label": "Door <b>seal</b>", "ticket": [str(x) for x in chosen]},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     e = _log(store)[0]
     assert e.kind == "topic-split" and e.who == "local" and e.target_id is not None
@@ -249,8 +272,14 @@ def test_split_chosen_tickets_from_the_topic_page_and_undo(store: Store) -> None
     assert sorted(int(x) for x in re.findall(r'name="ticket" value="(\d+)"', new_page)) == sorted(chosen)
     # nothing chosen, or another topic's tickets: refused (409), nothing changes
     n = len(_log(store))
-    assert c.post(f"/topics/{src.id}/split?lang=en", data={"csrf": _csrf(page.text), "label": "x"}).status_code == 409
-    r = c.post(f"/topics/{src.id}/split?lang=en", data={"csrf": _csrf(page.text), "label": "x", "ticket": [str(chosen[0])]})
+    assert (
+        c.post(f"/topics/{src.id}/split?lang=en", data={"csrf": _csrf(page.text), "label": "x"}).status_code
+        == 409
+    )
+    r = c.post(
+        f"/topics/{src.id}/split?lang=en",
+        data={"csrf": _csrf(page.text), "label": "x", "ticket": [str(chosen[0])]},
+    )
     assert r.status_code == 409 and "not in topic" in r.text and len(_log(store)) == n
     # viewers see no checkboxes; the undo from the catalogue page puts the tickets back
     viewer = store.client(token=VIEW, editor_token=EDIT)
@@ -261,6 +290,7 @@ def test_split_chosen_tickets_from_the_topic_page_and_undo(store: Store) -> None
 
 
 # --- in a real browser ----------------------------------------------------------------------------------
+
 
 def _wait_load(browser: Any, sid: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
@@ -276,7 +306,9 @@ class Tab:
     def __init__(self, browser: Any) -> None:
         self.b = browser
         self.target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.sid = browser.send("Target.attachToTarget", {"targetId": self.target, "flatten": True})["sessionId"]
+        self.sid = browser.send("Target.attachToTarget", {"targetId": self.target, "flatten": True})[
+            "sessionId"
+        ]
         browser._events[self.sid] = []
         for domain in ("Page", "Runtime", "Log"):
             browser.send(f"{domain}.enable", session=self.sid)
@@ -291,8 +323,10 @@ class Tab:
     def submit(self, form: str, **values: str) -> None:
         """Fill a form's fields and press its button, as a user would (the page has no script)."""
         fill = "".join(f"f.querySelector('[name={k}]').value = {json.dumps(v)};" for k, v in values.items())
-        self.js(f"(() => {{ const f = document.querySelector({json.dumps(form)}); {fill} "
-                "f.querySelector('button').click(); })()")
+        self.js(
+            f"(() => {{ const f = document.querySelector({json.dumps(form)}); {fill} "
+            "f.querySelector('button').click(); })()"
+        )
         _wait_load(self.b, self.sid)
 
     def errors(self) -> list[str]:
@@ -345,8 +379,10 @@ def test_topics_page_in_headless_chromium(store: Store, tmp_path: Path) -> None:
             assert tab.js(f"!!document.querySelector('section.theme #topic-{src.id}')")
             assert "undone by local" in tab.js(f"document.querySelector('#edit-{merge.id}').textContent")
             # a form posted without its CSRF token (a forged request) is refused
-            tab.js("(() => { const f = document.querySelector('form[action$=\"/ignore?lang=en\"]'); "
-                   "f.querySelector('[name=csrf]').remove(); f.querySelector('button').click(); })()")
+            tab.js(
+                "(() => { const f = document.querySelector('form[action$=\"/ignore?lang=en\"]'); "
+                "f.querySelector('[name=csrf]').remove(); f.querySelector('button').click(); })()"
+            )
             _wait_load(browser, tab.sid)
             assert "CSRF" in tab.js("document.body.innerText")
             assert [e for e in tab.errors() if "403" not in e] == []  # only the refused POST's own 403
@@ -354,4 +390,7 @@ def test_topics_page_in_headless_chromium(store: Store, tmp_path: Path) -> None:
         finally:
             browser.close()
     with store.engine.connect() as conn:  # the store's ticket text was never touched
-        assert conn.execute(select(TicketRow.text_clean).where(TicketRow.id == store.script_ticket)).scalar() == SCRIPT
+        assert (
+            conn.execute(select(TicketRow.text_clean).where(TicketRow.id == store.script_ticket)).scalar()
+            == SCRIPT
+        )

@@ -23,11 +23,23 @@ WEEK = Week.parse("2026-W47")
 def _snapshot(engine) -> dict[str, list]:  # type: ignore[no-untyped-def]
     with engine.connect() as c:
         return {
-            "surges": sorted(tuple(r) for r in c.execute(text(
-                "select week, level, cell, observed, cast(expected * 1000000 as integer), q < 0.05 from surges"))),
-            "counts": sorted(tuple(r) for r in c.execute(text(
-                "select week, intent, topic_id, product, model, batch, n from weekly_counts"))),
-            "assignments": sorted(tuple(r) for r in c.execute(text("select ticket_id, topic_id from assignments"))),
+            "surges": sorted(
+                tuple(r)
+                for r in c.execute(
+                    text(
+                        "select week, level, cell, observed, cast(expected * 1000000 as integer), q < 0.05 from surges"
+                    )
+                )
+            ),
+            "counts": sorted(
+                tuple(r)
+                for r in c.execute(
+                    text("select week, intent, topic_id, product, model, batch, n from weekly_counts")
+                )
+            ),
+            "assignments": sorted(
+                tuple(r) for r in c.execute(text("select ticket_id, topic_id from assignments"))
+            ),
         }
 
 
@@ -46,7 +58,9 @@ def test_rerunning_a_week_gives_identical_results(analysed, tmp_path: Path) -> N
     engine, cfg = analysed
     before = _snapshot(engine)
     assert before["surges"] and before["counts"] and before["assignments"]
-    first = [p.read_text(encoding="utf-8") for p in write_brief(engine, cfg, WEEK, tmp_path / "a", ["zh"], ["md"])]
+    first = [
+        p.read_text(encoding="utf-8") for p in write_brief(engine, cfg, WEEK, tmp_path / "a", ["zh"], ["md"])
+    ]
     # the whole analysis again, as a re-run of the same week would do it
     assert understand_pending(engine, cfg) == 0
     update_topics(engine, cfg, WEEK)
@@ -54,16 +68,26 @@ def test_rerunning_a_week_gives_identical_results(analysed, tmp_path: Path) -> N
         analysis.rebuild_counts(conn, WEEK.ordinal())
     detect_week(engine, cfg, WEEK)
     assert _snapshot(engine) == before
-    second = [p.read_text(encoding="utf-8") for p in write_brief(engine, cfg, WEEK, tmp_path / "b", ["zh"], ["md"])]
+    second = [
+        p.read_text(encoding="utf-8") for p in write_brief(engine, cfg, WEEK, tmp_path / "b", ["zh"], ["md"])
+    ]
     assert first == second
     with engine.connect() as c:
         n_assign = c.execute(select(func.count()).select_from(Assignment)).scalar_one()
-        n_tickets = c.execute(text("select count(*) from tickets where intent in "
-                                   "('complaint','question','suggestion') and week <= :w"),
-                              {"w": WEEK.ordinal()}).scalar_one()
+        n_tickets = c.execute(
+            text(
+                "select count(*) from tickets where intent in "
+                "('complaint','question','suggestion') and week <= :w"
+            ),
+            {"w": WEEK.ordinal()},
+        ).scalar_one()
         weeks = c.execute(select(func.count(func.distinct(Surge.week)))).scalar_one()
-        dup = c.execute(text("select count(*) from (select week, intent, topic_id, product, model, batch "
-                             "from weekly_counts group by 1,2,3,4,5,6 having count(*) > 1) d")).scalar_one()
+        dup = c.execute(
+            text(
+                "select count(*) from (select week, intent, topic_id, product, model, batch "
+                "from weekly_counts group by 1,2,3,4,5,6 having count(*) > 1) d"
+            )
+        ).scalar_one()
     assert n_assign == n_tickets, "every complaint/question/suggestion has exactly one topic"
     assert weeks == 1 and dup == 0
     assert WeeklyCount.__tablename__ == "weekly_counts"
@@ -82,8 +106,10 @@ def test_two_runs_for_one_week_never_overlap(engine) -> None:
 
 def test_crashed_runs_lock_is_taken_over_when_stale(engine) -> None:
     with engine.begin() as c:
-        c.execute(text("insert into run_locks (week, holder, acquired_at) values (:w, 'dead:1', :t)"),
-                  {"w": WEEK.ordinal(), "t": "2020-01-01 00:00:00"})
+        c.execute(
+            text("insert into run_locks (week, holder, acquired_at) values (:w, 'dead:1', :t)"),
+            {"w": WEEK.ordinal(), "t": "2020-01-01 00:00:00"},
+        )
     with week_lock(engine, WEEK.ordinal(), str(WEEK)):
         pass
 
@@ -92,8 +118,10 @@ def _recent_lock(engine, holder: str) -> None:
     from datetime import datetime
 
     with engine.begin() as c:
-        c.execute(text("insert into run_locks (week, holder, acquired_at) values (:w, :h, :t)"),
-                  {"w": WEEK.ordinal(), "h": holder, "t": datetime.now().replace(microsecond=0)})
+        c.execute(
+            text("insert into run_locks (week, holder, acquired_at) values (:w, :h, :t)"),
+            {"w": WEEK.ordinal(), "h": holder, "t": datetime.now().replace(microsecond=0)},
+        )
 
 
 def test_lock_of_a_killed_process_on_this_host_is_taken_over_at_once(engine) -> None:
@@ -101,8 +129,9 @@ def test_lock_of_a_killed_process_on_this_host_is_taken_over_at_once(engine) -> 
     import subprocess
     import sys
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()  # a pid that has exited
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()  # a pid that has exited
     _recent_lock(engine, f"{socket.gethostname()}:{gone}")
     with week_lock(engine, WEEK.ordinal(), str(WEEK)):
         pass
@@ -130,16 +159,19 @@ def test_unreachable_prefect_api_says_what_to_do(sqlite_url: str) -> None:
     env = {**os.environ, "VOC_DATABASE_URL": sqlite_url, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     cmd = [sys.executable, "-m", "voc.cli"]
     assert subprocess.run([*cmd, "init"], env=env, capture_output=True, timeout=120).returncode == 0
-    res = subprocess.run([*cmd, "run-weekly", "--week", str(WEEK)], env=env, capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [*cmd, "run-weekly", "--week", str(WEEK)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 2
     assert "Prefect API at http://127.0.0.1:9/api does not answer" in res.stderr
     assert "prefect server start" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
 
 
-_UNDERSTOOD = ("nlp_version, lang, text_clean, resolution_clean, tokens, intent, severity, product_n, model_n, "
-               "batch_n, entity_sources, flags")
+_UNDERSTOOD = (
+    "nlp_version, lang, text_clean, resolution_clean, tokens, intent, severity, product_n, model_n, "
+    "batch_n, entity_sources, flags"
+)
 
 
 def test_understanding_killed_mid_run_then_rerun_equals_one_clean_run(engine, tmp_path: Path) -> None:
@@ -204,14 +236,15 @@ def test_understanding_pages_on_id_and_still_takes_a_ticket_reset_behind_it(engi
 
     n = understand.understand_pending(engine, cfg, batch_size=50, run_chunks=resets_the_first_ticket)
     assert n == len(ids) + 1
-    assert batches[:-1] == [ids[i:i + 50] for i in range(0, len(ids), 50)]
+    assert batches[:-1] == [ids[i : i + 50] for i in range(0, len(ids), 50)]
     assert batches[-1] == [ids[0]]
     assert understand.pending_count(engine) == 0
 
 
 @pytest.mark.slow
-def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analysed, db_url: str, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(
+    analysed, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Surges die after writing half their work: the run fails, holds no lock, and --resume finishes it
     (skipping understand/topics) with the same surges, counts, assignments and brief as a clean run."""
     from voc.config.settings import Settings
@@ -241,8 +274,9 @@ def test_weekly_run_killed_mid_stage_then_resumed_gives_identical_outputs(analys
         resumed = weekly.weekly_flow(str(WEEK), tmp_path / "resumed", ingest=False, alerts=False, resume=True)
     assert "resumed: skipped topics, understand" in resumed.lines
     assert _snapshot(engine) == before
-    assert [Path(p).read_text(encoding="utf-8") for p in resumed.outputs] == \
-        [Path(p).read_text(encoding="utf-8") for p in clean.outputs]
+    assert [Path(p).read_text(encoding="utf-8") for p in resumed.outputs] == [
+        Path(p).read_text(encoding="utf-8") for p in clean.outputs
+    ]
 
 
 def test_saved_understanding_is_what_one_update_per_ticket_stores(engine, tmp_path: Path) -> None:
@@ -261,10 +295,23 @@ def test_saved_understanding_is_what_one_update_per_ticket_stores(engine, tmp_pa
     with engine.connect() as c:
         pending = [tuple(r) for r in analysis.pending_understanding(c, understand.NLP_VERSION, 10**6)]
     out = understand.understand_chunk(understand.nlp_spec(cfg), pending)
-    odd = ["", None, "NULL", 'a "quoted", {braced} \\ back\\slash', "{}", "{NULL}", "逗号，\t tab\nline",
-           "😀 𠀀", "x" * 5000, " lead/trail ", "'single'"]
+    odd = [
+        "",
+        None,
+        "NULL",
+        'a "quoted", {braced} \\ back\\slash',
+        "{}",
+        "{NULL}",
+        "逗号，\t tab\nline",
+        "😀 𠀀",
+        "x" * 5000,
+        " lead/trail ",
+        "'single'",
+    ]
     for i, r in enumerate(out[:40]):
-        for k, col in enumerate(("text_clean", "resolution_clean", "tokens", "flags", "product_n", "entity_sources")):
+        for k, col in enumerate(
+            ("text_clean", "resolution_clean", "tokens", "flags", "product_n", "entity_sources")
+        ):
             v = odd[(i + k) % len(odd)]
             r[col] = v[:100] if v and col in ("flags", "product_n", "entity_sources") else v  # their lengths
 
@@ -276,7 +323,9 @@ def test_saved_understanding_is_what_one_update_per_ticket_stores(engine, tmp_pa
         analysis.save_understanding(c, out)
     fast = stored()
     with engine.begin() as c:
-        c.execute(text("update tickets set " + ", ".join(f"{x.strip()} = null" for x in _UNDERSTOOD.split(","))))
+        c.execute(
+            text("update tickets set " + ", ".join(f"{x.strip()} = null" for x in _UNDERSTOOD.split(",")))
+        )
     with engine.begin() as c:
         analysis.save_understanding_each(c, out)
     assert stored() == fast

@@ -57,11 +57,19 @@ def voc_web(engine: Engine, tmp_path: Path) -> Iterator[str]:
     the local user is editor); yields its base URL once it answers, stops it afterwards."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("VOC_WEB_TOKEN", "VOC_WEB_EDITOR_TOKEN")}
-    env.update(VOC_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-               VOC_CONFIG=str(EXAMPLE_CONFIG), VOC_LOG_FILE=str(tmp_path / "voc-errors.log"))
+    env.update(
+        VOC_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+        VOC_CONFIG=str(EXAMPLE_CONFIG),
+        VOC_LOG_FILE=str(tmp_path / "voc-errors.log"),
+    )
     log = (tmp_path / "voc-web.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "voc.cli", "web", "--port", str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "voc.cli", "web", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -25,8 +25,9 @@ def _tmp_name(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_open(path: Path | str, mode: str = "w", *, encoding: str | None = "utf-8",
-                newline: str | None = None) -> Iterator[IO[Any]]:
+def atomic_open(
+    path: Path | str, mode: str = "w", *, encoding: str | None = "utf-8", newline: str | None = None
+) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` for writing; on a clean exit it replaces ``path``.
 
     ``mode`` is ``"w"`` (text) or ``"wb"`` (bytes). The temporary file gets the usual permissions
@@ -41,8 +42,9 @@ def atomic_open(path: Path | str, mode: str = "w", *, encoding: str | None = "ut
     except OSError as e:
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from e
     try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding,
-                       newline=None if "b" in mode else newline) as f:
+        with os.fdopen(
+            fd, mode, encoding=None if "b" in mode else encoding, newline=None if "b" in mode else newline
+        ) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

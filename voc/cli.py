@@ -24,17 +24,33 @@ from voc.errors import VocError
 from voc.weeks import Quarter, Week
 
 # Offline and quiet by default; users can still override any of these.
-for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-               # Prefect's run logs (the UI) get INFO, the terminal only warnings and errors: each
-               # command prints its own summary (flows/logs.py puts the project's loggers in the run logs)
-               "PREFECT_LOGGING_LEVEL": "INFO", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}.items():
+for _k, _v in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # Prefect's run logs (the UI) get INFO, the terminal only warnings and errors: each
+    # command prints its own summary (flows/logs.py puts the project's loggers in the run logs)
+    "PREFECT_LOGGING_LEVEL": "INFO",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+}.items():
     os.environ.setdefault(_k, _v)
 
 # an OSError with one of these is the machine's state (disk, permissions), not a bug: said in one line
-_EXPECTED_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT,
-                    errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EMFILE, errno.ENAMETOOLONG}
+_EXPECTED_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.EMFILE,
+    errno.ENAMETOOLONG,
+}
 
 
 def log_file() -> Path:
@@ -51,8 +67,9 @@ def _log_unexpected(e: BaseException) -> Path:
     import traceback
     from datetime import datetime
 
-    text = (f"--- {datetime.now():%Y-%m-%d %H:%M:%S} voc {' '.join(sys.argv[1:])}\n"
-            + "".join(traceback.format_exception(e)))
+    text = f"--- {datetime.now():%Y-%m-%d %H:%M:%S} voc {' '.join(sys.argv[1:])}\n" + "".join(
+        traceback.format_exception(e)
+    )
     for path in (log_file(), Path(tempfile.gettempdir()) / "voc-errors.log"):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +119,11 @@ class _QuietExpectedRuns(logging.Filter):
                 self.failed_runs.add(str(run))
             return False
         # the run's closing line repeats the exception (as text, without exc_info)
-        return not (run is not None and str(run) in self.failed_runs
-                    and str(record.msg).startswith("Finished in state"))
+        return not (
+            run is not None
+            and str(run) in self.failed_runs
+            and str(record.msg).startswith("Finished in state")
+        )
 
 
 def _quiet_prefect_console() -> None:
@@ -112,12 +132,15 @@ def _quiet_prefect_console() -> None:
     there no CLI line follows a scheduled run, so Prefect's own lines are the only report."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    loggers = [logging.getLogger(), *(x for x in logging.root.manager.loggerDict.values()
-                                      if isinstance(x, logging.Logger))]
+    loggers = [
+        logging.getLogger(),
+        *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger)),
+    ]
     for lg in loggers:
         for h in lg.handlers:
-            if isinstance(h, PrefectConsoleHandler) and not any(isinstance(f, _QuietExpectedRuns)
-                                                                 for f in h.filters):
+            if isinstance(h, PrefectConsoleHandler) and not any(
+                isinstance(f, _QuietExpectedRuns) for f in h.filters
+            ):
                 h.addFilter(_QuietExpectedRuns())
 
 
@@ -142,22 +165,36 @@ class _VocGroup(TyperGroup):
                 raise SystemExit(2) from None
             log = _log_unexpected(e)
             first = " ".join(str(e).split())[:200]
-            typer.echo(f"error: unexpected {type(e).__name__}{': ' + first if first else ''} "
-                       f"(a bug; the traceback is in {log})", err=True)
+            typer.echo(
+                f"error: unexpected {type(e).__name__}{': ' + first if first else ''} "
+                f"(a bug; the traceback is in {log})",
+                err=True,
+            )
             raise SystemExit(1) from None
 
 
-app = typer.Typer(cls=_VocGroup, add_completion=False, no_args_is_help=True,
-                  help="Voice-of-customer pipeline: closed tickets -> weekly 'complaints into opportunities' briefs.")
-topics_app = typer.Typer(help="The topic catalogue: list (by theme), show, rename, merge, ignore, move, export.",
-                         invoke_without_command=True)
+app = typer.Typer(
+    cls=_VocGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    help="Voice-of-customer pipeline: closed tickets -> weekly 'complaints into opportunities' briefs.",
+)
+topics_app = typer.Typer(
+    help="The topic catalogue: list (by theme), show, rename, merge, ignore, move, export.",
+    invoke_without_command=True,
+)
 actions_app = typer.Typer(help="Action items: the closed loop from a surge to a fix.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Rows that could not be ingested, with the reason.", invoke_without_command=True)
-themes_app = typer.Typer(help="Themes over the topics (`voc topics` lists them): rename, merge.", no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="Rows that could not be ingested, with the reason.", invoke_without_command=True
+)
+themes_app = typer.Typer(
+    help="Themes over the topics (`voc topics` lists them): rename, merge.", no_args_is_help=True
+)
 app.add_typer(topics_app, name="topics")
 app.add_typer(themes_app, name="themes")
 app.add_typer(actions_app, name="actions")
 app.add_typer(quarantine_app, name="quarantine")
+
 
 def _version(value: bool) -> None:
     if value:
@@ -169,18 +206,25 @@ def _version(value: bool) -> None:
             except PackageNotFoundError:
                 return "not installed"
 
-        typer.echo(f"voc {v('voc-pipeline')} (Prefect {v('prefect')}, SQLAlchemy {v('sqlalchemy')}, "
-                   f"Python {sys.version.split()[0]})")
+        typer.echo(
+            f"voc {v('voc-pipeline')} (Prefect {v('prefect')}, SQLAlchemy {v('sqlalchemy')}, "
+            f"Python {sys.version.split()[0]})"
+        )
         raise typer.Exit()
 
 
 @app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Print the version and exit")] = False) -> None:
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
     """Voice-of-customer pipeline: closed tickets -> weekly 'complaints into opportunities' briefs."""
 
 
-WeekOpt = Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week)")]
+WeekOpt = Annotated[
+    str | None, typer.Option("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week)")
+]
 
 
 def _ctx(ready: bool = True) -> tuple[Any, Any, Any]:
@@ -208,8 +252,10 @@ def _prefect_ready() -> None:
     try:
         httpx.get(url.rstrip("/") + "/health", timeout=5).raise_for_status()
     except httpx.HTTPError as e:
-        raise VocError(f"the Prefect API at {url} does not answer ({type(e).__name__}): start it with "
-                       "`prefect server start`, or unset PREFECT_API_URL to run on the local ephemeral API") from None
+        raise VocError(
+            f"the Prefect API at {url} does not answer ({type(e).__name__}): start it with "
+            "`prefect server start`, or unset PREFECT_API_URL to run on the local ephemeral API"
+        ) from None
 
 
 @contextmanager
@@ -231,8 +277,15 @@ def _progress(what: str | None = None) -> Iterator[Callable[[str, int, int], Non
     )
 
     bars: dict[str, Any] = {}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as p:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as p:
         if what:
             p.add_task(what, total=None)
 
@@ -264,8 +317,10 @@ def init() -> None:
 
 
 @app.command()
-def ingest(source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None,
-           as_json: Annotated[bool, typer.Option("--json", help="Per-source counts as JSON")] = False) -> None:
+def ingest(
+    source: Annotated[str | None, typer.Option(help="Only this source from the config")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Per-source counts as JSON")] = False,
+) -> None:
     """Pull new closed tickets from the configured sources (a Prefect flow); one summary line per source."""
     from voc.flows.weekly import given, ingest_flow
 
@@ -288,7 +343,9 @@ def ingest(source: Annotated[str | None, typer.Option(help="Only this source fro
 def ingest_file(
     path: Path,
     mapping: Annotated[str | None, typer.Option(help="Named field mapping from the config")] = None,
-    source: Annotated[str | None, typer.Option(help="Source name (default: the mapping name, or 'files')")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name (default: the mapping name, or 'files')")
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="Override encoding detection, e.g. gb18030")] = None,
     force: Annotated[bool, typer.Option(help="Re-read even if this exact file was ingested before")] = False,
 ) -> None:
@@ -297,8 +354,15 @@ def ingest_file(
 
     settings, cfg, engine = _ctx()
     with _progress(f"ingesting {path}"):
-        summary = ingest_path(engine, path, source or mapping or "files", cfg.mapping(mapping), encoding=encoding,
-                              max_body_chars=cfg.max_body_chars, force=force)
+        summary = ingest_path(
+            engine,
+            path,
+            source or mapping or "files",
+            cfg.mapping(mapping),
+            encoding=encoding,
+            max_body_chars=cfg.max_body_chars,
+            force=force,
+        )
     line = summary.line()
     if summary.reasons:
         line += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(summary.reasons.items())) + ")"
@@ -308,8 +372,11 @@ def ingest_file(
 
 
 @quarantine_app.callback()
-def quarantine(ctx: typer.Context, source: Annotated[str | None, typer.Option(help="Only this source")] = None,
-               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def quarantine(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only this source")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """List quarantined rows (not yet replayed)."""
     if ctx.invoked_subcommand:
         return
@@ -319,8 +386,22 @@ def quarantine(ctx: typer.Context, source: Annotated[str | None, typer.Option(he
     with engine.connect() as conn:
         rows = list_quarantine(conn, source)
     if as_json:
-        typer.echo(json.dumps([{"id": r.id, "source": r.source, "location": r.location, "reason": r.reason,
-                                "raw": json.loads(r.raw)} for r in rows], ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "source": r.source,
+                        "location": r.location,
+                        "reason": r.reason,
+                        "raw": json.loads(r.raw),
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     for r in rows:
         typer.echo(f"{r.id}\t{r.source}\t{r.location}\t{r.reason}")
@@ -338,8 +419,10 @@ def quarantine_replay(source: Annotated[str | None, typer.Option(help="Only this
 
 
 @app.command()
-def analyze(week: WeekOpt = None,
-            as_json: Annotated[bool, typer.Option("--json", help="Each stage's summary as JSON")] = False) -> None:
+def analyze(
+    week: WeekOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Each stage's summary as JSON")] = False,
+) -> None:
     """Understand new tickets, update topics and counts, detect surges for a week (a Prefect flow)."""
     from voc.flows.weekly import analyze_flow, given
 
@@ -360,10 +443,14 @@ def analyze(week: WeekOpt = None,
 
 
 @app.command()
-def brief(week: WeekOpt = None,
-          lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
-          format: Annotated[str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")] = "html,md",
-          out: Annotated[Path | None, typer.Option(help="Output folder (default VOC_OUT_DIR)")] = None) -> None:
+def brief(
+    week: WeekOpt = None,
+    lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
+    format: Annotated[
+        str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")
+    ] = "html,md",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default VOC_OUT_DIR)")] = None,
+) -> None:
     """Render the weekly meeting brief from the analysed week."""
     from voc.flows.brief_stage import write_brief
 
@@ -373,11 +460,16 @@ def brief(week: WeekOpt = None,
 
 
 @app.command()
-def alerts(week: WeekOpt = None,
-           dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent; send nothing")] = False,
-           as_json: Annotated[bool, typer.Option("--json")] = False,
-           to: Annotated[Path | None, typer.Option("--to", help="Write alerts as files here instead of e-mail")] = None
-           ) -> None:
+def alerts(
+    week: WeekOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Write alerts as files here instead of e-mail")
+    ] = None,
+) -> None:
     """Send surge alerts to product owners (once per surge; again only when it escalates)."""
     from voc.flows import alert_stage
 
@@ -386,16 +478,28 @@ def alerts(week: WeekOpt = None,
     sink = to or (Path(cfg.alerts.sink_dir) if cfg.alerts.sink_dir else None)
     if dry_run:
         planned = alert_stage.plan(engine, cfg, w, "file" if sink else "email")
-        rows = [{"owner": p.alert.owner, "recipient": p.message.recipient, "channel": p.alert.channel,
-                 "language": p.alert.language, "kind": p.alert.kind, "deferred": p.deferred,
-                 "subject": p.message.subject, "text": p.message.text} for p in planned]
+        rows = [
+            {
+                "owner": p.alert.owner,
+                "recipient": p.message.recipient,
+                "channel": p.alert.channel,
+                "language": p.alert.language,
+                "kind": p.alert.kind,
+                "deferred": p.deferred,
+                "subject": p.message.subject,
+                "text": p.message.text,
+            }
+            for p in planned
+        ]
         if as_json:
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
         for r in rows:
             note = ", deferred: quiet hours" if r["deferred"] else ""
-            typer.echo(f"--- to {r['recipient']} ({r['owner']}, {r['channel']}, {r['language']}, {r['kind']}{note})\n"
-                       f"Subject: {r['subject']}\n{r['text']}")
+            typer.echo(
+                f"--- to {r['recipient']} ({r['owner']}, {r['channel']}, {r['language']}, {r['kind']}{note})\n"
+                f"Subject: {r['subject']}\n{r['text']}"
+            )
         typer.echo(f"{len(rows)} alert(s) would be sent")
         return
     stats = alert_stage.run(engine, cfg, w, alert_stage.channel_from(settings, sink))
@@ -403,10 +507,14 @@ def alerts(week: WeekOpt = None,
 
 
 @app.command()
-def review(quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (default: the current quarter)")] = None,
-           lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
-           format: Annotated[str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")] = "html,md",
-           out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
+def review(
+    quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (default: the current quarter)")] = None,
+    lang: Annotated[str, typer.Option(help="zh, en or zh,en")] = "zh,en",
+    format: Annotated[
+        str, typer.Option("--format", help="html, md, pdf (needs Chromium), comma-separated")
+    ] = "html,md",
+    out: Annotated[Path | None, typer.Option(help="Output folder")] = None,
+) -> None:
     """Quarterly improvement review: did last quarter's fixes reduce complaints?"""
     from voc.flows.review_stage import write_review
 
@@ -417,14 +525,18 @@ def review(quarter: Annotated[str | None, typer.Option(help="e.g. 2026-Q4 (defau
 
 
 @app.command()
-def surges(week: WeekOpt = None,
-           as_json: Annotated[bool, typer.Option("--json")] = False,
-           counts: Annotated[Path | None, typer.Option(help="Backtest any count table (CSV) instead of the store")] = None,
-           period_col: Annotated[str, typer.Option(help="Period column of --counts")] = "period",
-           cell_cols: Annotated[str, typer.Option(help="Comma-separated cell columns of --counts")] = "cell",
-           count_col: Annotated[str, typer.Option(help="Count column of --counts")] = "n",
-           exposure_col: Annotated[str | None, typer.Option(help="Exposure column (default: period total)")] = None,
-           freq: Annotated[str, typer.Option(help="W (weeks) or M (months)")] = "W") -> None:
+def surges(
+    week: WeekOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    counts: Annotated[
+        Path | None, typer.Option(help="Backtest any count table (CSV) instead of the store")
+    ] = None,
+    period_col: Annotated[str, typer.Option(help="Period column of --counts")] = "period",
+    cell_cols: Annotated[str, typer.Option(help="Comma-separated cell columns of --counts")] = "cell",
+    count_col: Annotated[str, typer.Option(help="Count column of --counts")] = "n",
+    exposure_col: Annotated[str | None, typer.Option(help="Exposure column (default: period total)")] = None,
+    freq: Annotated[str, typer.Option(help="W (weeks) or M (months)")] = "W",
+) -> None:
     """List surges: for a week in the store, or a backtest over an external count table."""
     if counts is not None:
         import pandas as pd
@@ -436,14 +548,32 @@ def surges(week: WeekOpt = None,
         if as_json:
             typer.echo(res.to_json(orient="records", force_ascii=False, indent=2, default_handler=str))
             return
-        cols = [c for c in ("period_label", "cell", "observed", "expected", "ratio", "q", "methods", "new_cell",
-                            "first_label") if c in res.columns]
+        cols = [
+            c
+            for c in (
+                "period_label",
+                "cell",
+                "observed",
+                "expected",
+                "ratio",
+                "q",
+                "methods",
+                "new_cell",
+                "first_label",
+            )
+            if c in res.columns
+        ]
         with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", None):
-            typer.echo(res[cols].round({"expected": 1, "ratio": 2, "q": 4}).to_string(index=False)
-                       if len(res) else "no surges flagged")
+            typer.echo(
+                res[cols].round({"expected": 1, "ratio": 2, "q": 4}).to_string(index=False)
+                if len(res)
+                else "no surges flagged"
+            )
         missing = res.attrs.get("missing_periods") or []
-        typer.echo(f"{len(res)} flagged cell-periods; missing-data periods (not tested): "
-                   f"{', '.join(missing) if missing else 'none'}")
+        typer.echo(
+            f"{len(res)} flagged cell-periods; missing-data periods (not tested): "
+            f"{', '.join(missing) if missing else 'none'}"
+        )
         return
     from voc.store.analysis import load_surges
 
@@ -473,9 +603,19 @@ def topics(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     _, _, engine = _ctx()
     with engine.connect() as conn:
         ts, themes, theme_of = load_topics(conn), load_themes(conn), topic_theme_map(conn)
-    rows = [{"id": t.id, "intent": t.intent, "label": t.label, "status": t.status, "merged_into": t.merged_into,
-             "keywords": [k for k in t.keywords.split(" / ") if k], "human_label": t.human_label,
-             "theme_id": theme_of.get(t.id)} for t in ts]
+    rows = [
+        {
+            "id": t.id,
+            "intent": t.intent,
+            "label": t.label,
+            "status": t.status,
+            "merged_into": t.merged_into,
+            "keywords": [k for k in t.keywords.split(" / ") if k],
+            "human_label": t.human_label,
+            "theme_id": theme_of.get(t.id),
+        }
+        for t in ts
+    ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -492,8 +632,10 @@ def topics(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
     if rest and len(rest) < len(rows):
         typer.echo("no theme:")
     for r in rest:
-        typer.echo(f"  {r['id']}\t{r['intent']}\t{r['status']}\t{r['label']}"
-                   + (f" -> {r['merged_into']}" if r["merged_into"] else ""))
+        typer.echo(
+            f"  {r['id']}\t{r['intent']}\t{r['status']}\t{r['label']}"
+            + (f" -> {r['merged_into']}" if r["merged_into"] else "")
+        )
 
 
 @topics_app.command("rename")
@@ -527,8 +669,11 @@ def topics_move(topic_id: int, theme_id: int) -> None:
 
 
 @themes_app.command("rename")
-def themes_rename(theme_id: int, label: str,
-                  en: Annotated[str | None, typer.Option("--en", help="English label too")] = None) -> None:
+def themes_rename(
+    theme_id: int,
+    label: str,
+    en: Annotated[str | None, typer.Option("--en", help="English label too")] = None,
+) -> None:
     """Give a theme a human label; it survives every refit."""
     from voc.store import themes
 
@@ -568,9 +713,13 @@ def topics_unignore(topic_id: int) -> None:
 
 
 @topics_app.command("split")
-def topics_split(topic_id: int, label: Annotated[str, typer.Option(help="Label of the new topic")],
-                 tickets: Annotated[str, typer.Option(help="Ticket ids as the workbench shows them (the "
-                                                           "store's ids), comma-separated")]) -> None:
+def topics_split(
+    topic_id: int,
+    label: Annotated[str, typer.Option(help="Label of the new topic")],
+    tickets: Annotated[
+        str, typer.Option(help="Ticket ids as the workbench shows them (the store's ids), comma-separated")
+    ],
+) -> None:
     """Move chosen tickets of a topic into a new topic (same theme, a human label); undoable."""
     from voc.store import edit_log, topic_edits
 
@@ -591,14 +740,18 @@ def topics_history(limit: int = 30, as_json: Annotated[bool, typer.Option("--jso
     with engine.connect() as conn:
         edits = edit_log.history(conn, limit)
     if as_json:
-        typer.echo(json.dumps([dataclasses.asdict(e) for e in edits], ensure_ascii=False, indent=2, default=str))
+        typer.echo(
+            json.dumps([dataclasses.asdict(e) for e in edits], ensure_ascii=False, indent=2, default=str)
+        )
         return
     for e in edits:
         undone = f"\tundone {e.undone_at:%Y-%m-%d %H:%M} by {e.undone_by}" if e.undone_at else ""
         target = f" -> {e.target_id}" if e.target_id is not None else ""
         after = {k: v for k, v in e.after.items() if k != "human_label"}
-        typer.echo(f"{e.id}\t{e.at:%Y-%m-%d %H:%M}\t{e.who}\t{e.kind} {e.subject_id}{target}\t"
-                   f"{json.dumps(after, ensure_ascii=False)}{undone}")
+        typer.echo(
+            f"{e.id}\t{e.at:%Y-%m-%d %H:%M}\t{e.who}\t{e.kind} {e.subject_id}{target}\t"
+            f"{json.dumps(after, ensure_ascii=False)}{undone}"
+        )
     if not edits:
         typer.echo("no edits yet")
 
@@ -614,8 +767,12 @@ def topics_undo(edit_id: int) -> None:
 
 
 @topics_app.command("refit")
-def topics_refit(intent: Annotated[str | None, typer.Option(help="complaint, question or suggestion (default: all)")] = None,
-                 week: WeekOpt = None) -> None:
+def topics_refit(
+    intent: Annotated[
+        str | None, typer.Option(help="complaint, question or suggestion (default: all)")
+    ] = None,
+    week: WeekOpt = None,
+) -> None:
     """Refit the catalogue on all history up to a week; ids, human labels, ignores and merges are kept."""
     from voc.flows.topic_stage import INTENTS, refit_topics
 
@@ -643,15 +800,19 @@ def topics_show(topic_id: int, weeks: int = 8) -> None:
         qs = report_queries.quotes(conn, topic_id, last - weeks + 1, last)
     typer.echo(f"topic {t.id} [{t.intent}, {t.status}] {t.label}")
     typer.echo(f"keywords: {t.keywords}")
-    typer.echo("weekly size: " + ", ".join(f"{Week.from_ordinal(x)}: {hist.get(x, 0)}"
-                                            for x in range(last - weeks + 1, last + 1)))
+    typer.echo(
+        "weekly size: "
+        + ", ".join(f"{Week.from_ordinal(x)}: {hist.get(x, 0)}" for x in range(last - weeks + 1, last + 1))
+    )
     for text, _ in qs:
         typer.echo(f"  “{text}”")
 
 
 @topics_app.command("assignments")
-def topics_assignments(out: Annotated[Path, typer.Option(help="CSV file to write")],
-                       week: Annotated[str | None, typer.Option(help="Only tickets of this ISO week")] = None) -> None:
+def topics_assignments(
+    out: Annotated[Path, typer.Option(help="CSV file to write")],
+    week: Annotated[str | None, typer.Option(help="Only tickets of this ISO week")] = None,
+) -> None:
     """Export ticket_id, topic_id, topic_label, intent as CSV."""
     from voc.store import topic_edits
 
@@ -661,12 +822,14 @@ def topics_assignments(out: Annotated[Path, typer.Option(help="CSV file to write
 
 
 @actions_app.command("add")
-def actions_add(topic: Annotated[int | None, typer.Option(help="Topic id")] = None,
-                product: Annotated[str | None, typer.Option()] = None,
-                batch: Annotated[str | None, typer.Option()] = None,
-                owner: Annotated[str, typer.Option()] = "",
-                due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
-                note: Annotated[str, typer.Option()] = "") -> None:
+def actions_add(
+    topic: Annotated[int | None, typer.Option(help="Topic id")] = None,
+    product: Annotated[str | None, typer.Option()] = None,
+    batch: Annotated[str | None, typer.Option()] = None,
+    owner: Annotated[str, typer.Option()] = "",
+    due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
     """Record an action item against a topic (and product/batch)."""
     from voc.store import action_items
 
@@ -683,23 +846,41 @@ def actions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     _, _, engine = _ctx()
     with engine.connect() as conn:
         rows = report_queries.actions(conn)
-    data = [{"id": a.id, "topic_id": a.topic_id, "product": a.product, "batch": a.batch, "owner": a.owner,
-             "status": a.status, "due": a.due, "fix_date": a.fix_date, "note": a.note} for a in rows]
+    data = [
+        {
+            "id": a.id,
+            "topic_id": a.topic_id,
+            "product": a.product,
+            "batch": a.batch,
+            "owner": a.owner,
+            "status": a.status,
+            "due": a.due,
+            "fix_date": a.fix_date,
+            "note": a.note,
+        }
+        for a in rows
+    ]
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
     for d in data:
-        typer.echo("\t".join(str(d[k] if d[k] is not None else "") for k in
-                             ("id", "status", "owner", "topic_id", "product", "batch", "due", "fix_date", "note")))
+        typer.echo(
+            "\t".join(
+                str(d[k] if d[k] is not None else "")
+                for k in ("id", "status", "owner", "topic_id", "product", "batch", "due", "fix_date", "note")
+            )
+        )
 
 
 @actions_app.command("update")
-def actions_update(action_id: int,
-                   status: Annotated[str | None, typer.Option(help="open | doing | done")] = None,
-                   fix_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD the fix shipped")] = None,
-                   note: Annotated[str | None, typer.Option()] = None,
-                   owner: Annotated[str | None, typer.Option(help="Reassign it")] = None,
-                   due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None) -> None:
+def actions_update(
+    action_id: int,
+    status: Annotated[str | None, typer.Option(help="open | doing | done")] = None,
+    fix_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD the fix shipped")] = None,
+    note: Annotated[str | None, typer.Option()] = None,
+    owner: Annotated[str | None, typer.Option(help="Reassign it")] = None,
+    due: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+) -> None:
     """Change an action item's status, fix date, note, owner or due date."""
     from voc.store import action_items
 
@@ -718,11 +899,12 @@ def _date(text: str | None) -> date | None:
 
 
 @app.command("run-weekly")
-def run_weekly(week: WeekOpt = None,
-               out: Annotated[Path | None, typer.Option(help="Output folder for briefs")] = None,
-               alerts_to: Annotated[Path | None, typer.Option(help="Write alerts as files here")] = None,
-               resume: Annotated[bool, typer.Option(help="Skip stages that already finished for this week")] = False
-               ) -> None:
+def run_weekly(
+    week: WeekOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder for briefs")] = None,
+    alerts_to: Annotated[Path | None, typer.Option(help="Write alerts as files here")] = None,
+    resume: Annotated[bool, typer.Option(help="Skip stages that already finished for this week")] = False,
+) -> None:
     """The whole weekly flow: ingest, understand, topics, surges, brief, alerts."""
     from voc.flows.weekly import given, weekly_flow
     from voc.store.run_lock import week_lock
@@ -736,8 +918,9 @@ def run_weekly(week: WeekOpt = None,
         _quiet_prefect_console()
         with _progress() as progress:
             with given(settings, cfg):
-                res = weekly_flow(str(w), out or settings.out_dir, sink, resume=resume, progress=progress,
-                                  take_lock=False)
+                res = weekly_flow(
+                    str(w), out or settings.out_dir, sink, resume=resume, progress=progress, take_lock=False
+                )
     for p in res.outputs:
         typer.echo(p)
     for warning in res.warnings:  # e.g. a drop folder nobody created yet: the run went on without it
@@ -746,9 +929,15 @@ def run_weekly(week: WeekOpt = None,
 
 @app.command("check-safety")
 def check_safety(
-    now: Annotated[str | None, typer.Option(help="The clock, e.g. 2026-11-27T18:00 (schedules.timezone unless it "
-                                                 "has an offset; default: now)")] = None,
-    alerts_to: Annotated[Path | None, typer.Option(help="Write alerts as files here instead of sending them")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="The clock, e.g. 2026-11-27T18:00 (schedules.timezone unless it has an offset; default: now)"
+        ),
+    ] = None,
+    alerts_to: Annotated[
+        Path | None, typer.Option(help="Write alerts as files here instead of sending them")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The daily safety check by hand: ingest, understand, topics and counts, then safety surges over the
@@ -779,9 +968,15 @@ def serve() -> None:
 
 
 @app.command()
-def web(host: Annotated[str, typer.Option(help="Address to listen on; anything but localhost needs "
-                                             "VOC_WEB_TOKEN or VOC_WEB_EDITOR_TOKEN")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8800) -> None:
+def web(
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on; anything but localhost needs VOC_WEB_TOKEN or VOC_WEB_EDITOR_TOKEN"
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8800,
+) -> None:
     """The web workbench: every analysed week, its brief built live, each surge down to its redacted
     tickets; the topic catalogue, edited in place. Localhost only unless VOC_WEB_TOKEN (viewer) or
     VOC_WEB_EDITOR_TOKEN (editor) is set (then every request needs one); without a token the local
@@ -791,8 +986,10 @@ def web(host: Annotated[str, typer.Option(help="Address to listen on; anything b
     from voc.web.security import is_loopback
 
     settings = settings_from_env()
-    secret, editor = (s.get_secret_value() if s is not None else None
-                      for s in (settings.web_token, settings.web_editor_token))
+    secret, editor = (
+        s.get_secret_value() if s is not None else None
+        for s in (settings.web_token, settings.web_editor_token)
+    )
     check_bind(host, secret, editor)  # before anything else: a refused bind is one line and exit 2
     import uvicorn
 
@@ -804,10 +1001,13 @@ def web(host: Annotated[str, typer.Option(help="Address to listen on; anything b
 
 
 @app.command()
-def demo(out: Annotated[Path, typer.Option(help="Folder for the demo database, data, briefs and alerts")] =
-         Path("voc-demo"),
-         week: WeekOpt = None,
-         alerts_to: Annotated[Path | None, typer.Option(help="Alert sink folder (default OUT/outbox)")] = None) -> None:
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo database, data, briefs and alerts")] = Path(
+        "voc-demo"
+    ),
+    week: WeekOpt = None,
+    alerts_to: Annotated[Path | None, typer.Option(help="Alert sink folder (default OUT/outbox)")] = None,
+) -> None:
     """Generate bundled sample tickets and run the weekly flow on them; writes briefs and alerts."""
     from voc.flows.demo import run_demo
 

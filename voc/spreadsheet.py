@@ -30,7 +30,9 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], *, delimiter: str = ",") -> int:
+def write_csv(
+    path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], *, delimiter: str = ","
+) -> int:
     """Write a UTF-8 CSV (BOM-less) with every cell made safe; atomic. Returns the number of data rows."""
     n = 0
     make_folder(path.parent, for_file=path)

@@ -18,12 +18,38 @@ from voc.errors import RowError
 from voc.fields import as_text, check_text
 
 CANONICAL_FIELDS: tuple[str, ...] = (
-    "ticket_id", "created_at", "closed_at", "channel", "product", "model", "batch", "subject",
-    "body", "resolution", "status", "agent", "customer_region", "csat", "reopened", "transfers",
-    "language", "intent_hint",
+    "ticket_id",
+    "created_at",
+    "closed_at",
+    "channel",
+    "product",
+    "model",
+    "batch",
+    "subject",
+    "body",
+    "resolution",
+    "status",
+    "agent",
+    "customer_region",
+    "csat",
+    "reopened",
+    "transfers",
+    "language",
+    "intent_hint",
 )
-TEXT_FIELDS = ("channel", "product", "model", "batch", "subject", "resolution", "status", "agent",
-               "customer_region", "language", "intent_hint")
+TEXT_FIELDS = (
+    "channel",
+    "product",
+    "model",
+    "batch",
+    "subject",
+    "resolution",
+    "status",
+    "agent",
+    "customer_region",
+    "language",
+    "intent_hint",
+)
 _TRUE = {"1", "true", "yes", "y", "t", "是", "已重开", "重开"}
 _FALSE = {"0", "false", "no", "n", "f", "否", ""}
 _INT_MAX = 2**31 - 1  # an Integer column on PostgreSQL
@@ -149,15 +175,19 @@ def _from_number(text: str, value: Any, field: str) -> datetime:
             micro = round((rest + float(f"0.{frac or 0}")) * 1_000_000 / unit)
             dt = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=micro)
         else:
-            raise RowError(f"{field}: epoch {shown!r} is neither seconds (10 digits) nor milliseconds (13): not a "
-                           f"date/time (a number of {digits} digits)")
+            raise RowError(
+                f"{field}: epoch {shown!r} is neither seconds (10 digits) nor milliseconds (13): not a "
+                f"date/time (a number of {digits} digits)"
+            )
     except (ValueError, OverflowError, OSError):
         raise RowError(f"{field}: not a date/time: {shown!r}") from None
     last = datetime.now(UTC).year + 1
     if not _FIRST_YEAR <= dt.year <= last:
         what = "epoch " if digits in _EPOCH_UNITS else ""
-        raise RowError(f"{field}: {what}{shown!r} reads as the year {dt.year}, outside {_FIRST_YEAR}-{last} (epoch "
-                       "seconds have 10 digits, milliseconds 13): not taken as a date")
+        raise RowError(
+            f"{field}: {what}{shown!r} reads as the year {dt.year}, outside {_FIRST_YEAR}-{last} (epoch "
+            "seconds have 10 digits, milliseconds 13): not taken as a date"
+        )
     return dt
 
 
@@ -223,8 +253,14 @@ def _free_text(v: Any, field: str, limit: int) -> str | None:
     return check_text(t, field, limit) if t else None
 
 
-def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 100_000,
-                 tz: str = "UTC", date_formats: tuple[str, ...] = ()) -> Ticket:
+def parse_ticket(
+    row: Mapping[str, Any],
+    source: str,
+    *,
+    max_body_chars: int = 100_000,
+    tz: str = "UTC",
+    date_formats: tuple[str, ...] = (),
+) -> Ticket:
     """Validate one canonical row (already mapped) into a Ticket, or raise RowError. ``tz`` and
     ``date_formats``: the mapping's, for the two timestamps (``parse_datetime``)."""
     get = row.get
@@ -249,12 +285,23 @@ def parse_ticket(row: Mapping[str, Any], source: str, *, max_body_chars: int = 1
     if csat is not None and not 0 <= csat <= 10:
         raise RowError(f"csat: out of range 0..10: {csat}")
     return Ticket(
-        source, tid, created, closed, body, _text(get("channel"), "channel"), _text(get("product"), "product"),
-        _text(get("model"), "model"), _text(get("batch"), "batch"),
+        source,
+        tid,
+        created,
+        closed,
+        body,
+        _text(get("channel"), "channel"),
+        _text(get("product"), "product"),
+        _text(get("model"), "model"),
+        _text(get("batch"), "batch"),
         _free_text(get("subject"), "subject", max_body_chars),
         _free_text(get("resolution"), "resolution", max_body_chars),
-        _text(get("status"), "status"), _text(get("agent"), "agent"),
-        _text(get("customer_region"), "customer_region"), csat,
-        _parse_bool(get("reopened"), "reopened"), _parse_int(get("transfers"), "transfers"),
-        _text(get("language"), "language"), _text(get("intent_hint"), "intent_hint"),
+        _text(get("status"), "status"),
+        _text(get("agent"), "agent"),
+        _text(get("customer_region"), "customer_region"),
+        csat,
+        _parse_bool(get("reopened"), "reopened"),
+        _parse_int(get("transfers"), "transfers"),
+        _text(get("language"), "language"),
+        _text(get("intent_hint"), "intent_hint"),
     )

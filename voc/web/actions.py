@@ -42,7 +42,9 @@ from voc.weeks import Week
 @dataclass(frozen=True)
 class ActionRow:
     item: ActionItem
-    effect: ActionEffect | None  # measured once it has a fix date and a topic (verdict too_early until 2 weeks)
+    effect: (
+        ActionEffect | None
+    )  # measured once it has a fix date and a topic (verdict too_early until 2 weeks)
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ def action_rows(conn: Connection, today: date) -> list[ActionRow]:
     records = report_queries.actions(conn)
     labels = action_items.topic_labels(conn, {a.topic_id for a in records if a.topic_id is not None})
     latest = Week.of(today).ordinal() - 1
-    return [ActionRow(action_item(a, labels, today), measure_action(conn, a, labels, latest, today))
-            for a in reversed(records)]
+    return [
+        ActionRow(action_item(a, labels, today), measure_action(conn, a, labels, latest, today))
+        for a in reversed(records)
+    ]
 
 
 def _date(value: str, what: str) -> date | None:
@@ -93,17 +97,27 @@ class ActionsPage:
         self.w = w
         self.pick_lang = pick_lang
 
-    def _render(self, request: Request, lang: str, prefill: Prefill, error: str | None = None,
-                status: int = 200) -> Response:
+    def _render(
+        self, request: Request, lang: str, prefill: Prefill, error: str | None = None, status: int = 200
+    ) -> Response:
         w = self.w
         today = w.today()
         with w.engine.connect() as conn:
             rows = action_rows(conn, today)
         ctx = w._context(request, lang)
-        return w._page("actions.html.j2", {
-            **ctx, "rows": rows, "prefill": prefill, "error": error, "statuses": action_items.STATUSES,
-            "created": request.query_params.get("created", ""),
-            "products": [(p.id, p.name_zh if lang == "zh" else p.name_en) for p in w.cfg.products]}, status)
+        return w._page(
+            "actions.html.j2",
+            {
+                **ctx,
+                "rows": rows,
+                "prefill": prefill,
+                "error": error,
+                "statuses": action_items.STATUSES,
+                "created": request.query_params.get("created", ""),
+                "products": [(p.id, p.name_zh if lang == "zh" else p.name_en) for p in w.cfg.products],
+            },
+            status,
+        )
 
     def _prefill(self, request: Request, lang: str) -> Prefill:
         q = request.query_params
@@ -113,8 +127,14 @@ class ActionsPage:
         week = pages.parse_week(week_text)
         with self.w.engine.connect() as conn:
             s = pages.surge_item(conn, self.w.cfg, week, identity, lang, self.w.today())
-        return Prefill(topic_id=s.topic_id or None, product=s.product_id or "", batch=s.batch or "",
-                       week=str(week), item=identity, surge=s)
+        return Prefill(
+            topic_id=s.topic_id or None,
+            product=s.product_id or "",
+            batch=s.batch or "",
+            week=str(week),
+            item=identity,
+            surge=s,
+        )
 
     def list(self, request: Request) -> Response:  # sync: Starlette runs it in its thread pool
         lang = self.pick_lang(request, self.w.default_lang)
@@ -128,16 +148,29 @@ class ActionsPage:
         form = await check_edit(request)
         lang = self.pick_lang(request, self.w.default_lang)
         topic_text = _field(form, "topic_id").strip()
-        prefill = Prefill(topic_id=int(topic_text) if topic_text.isdigit() else None,
-                          product=_field(form, "product"), batch=_field(form, "batch"), owner=_field(form, "owner"),
-                          due=_field(form, "due"), note=_field(form, "note"), week=_field(form, "week"),
-                          item=_field(form, "item"))
+        prefill = Prefill(
+            topic_id=int(topic_text) if topic_text.isdigit() else None,
+            product=_field(form, "product"),
+            batch=_field(form, "batch"),
+            owner=_field(form, "owner"),
+            due=_field(form, "due"),
+            note=_field(form, "note"),
+            week=_field(form, "week"),
+            item=_field(form, "item"),
+        )
         try:
             if topic_text and not topic_text.isdigit():
                 raise VocError(f"the topic must be a topic id (a number): {topic_text[:20]!r}")
-            aid = await run_in_threadpool(action_items.add, self.w.engine, prefill.topic_id, prefill.product.strip() or None,
-                                   prefill.batch.strip() or None, prefill.owner, _date(prefill.due, "due date"),
-                                   prefill.note)
+            aid = await run_in_threadpool(
+                action_items.add,
+                self.w.engine,
+                prefill.topic_id,
+                prefill.product.strip() or None,
+                prefill.batch.strip() or None,
+                prefill.owner,
+                _date(prefill.due, "due date"),
+                prefill.note,
+            )
         except VocError as e:
             return await run_in_threadpool(self._render, request, lang, prefill, str(e), 400)
         return RedirectResponse(_href(lang, "/actions", created=aid) + f"#a{aid}", 303)
@@ -152,9 +185,16 @@ class ActionsPage:
         status = _field(form, "status")
         try:
             fix, due = _date(_field(form, "fix_date"), "fix date"), _date(_field(form, "due"), "due date")
-            await run_in_threadpool(action_items.update_action, self.w.engine, aid, status or None, fix,
-                                    _field(form, "note") if "note" in form else None,
-                                    owner=_field(form, "owner") if "owner" in form else None, due=due)
+            await run_in_threadpool(
+                action_items.update_action,
+                self.w.engine,
+                aid,
+                status or None,
+                fix,
+                _field(form, "note") if "note" in form else None,
+                owner=_field(form, "owner") if "owner" in form else None,
+                due=due,
+            )
         except VocError as e:
             return await run_in_threadpool(self._render, request, lang, Prefill(), f"#{aid}: {e}", 400)
         return RedirectResponse(_href(lang, "/actions") + f"#a{aid}", 303)
@@ -162,5 +202,8 @@ class ActionsPage:
 
 def routes(w: Host, pick_lang: LangPicker) -> list[Any]:
     page = ActionsPage(w, pick_lang)
-    return [Route("/actions", page.list, methods=["GET"]), Route("/actions", page.create, methods=["POST"]),
-            Route("/actions/{id:int}", page.update, methods=["POST"])]
+    return [
+        Route("/actions", page.list, methods=["GET"]),
+        Route("/actions", page.create, methods=["POST"]),
+        Route("/actions/{id:int}", page.update, methods=["POST"]),
+    ]

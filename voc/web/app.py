@@ -73,8 +73,20 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 MEDIA = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}
-CSV_COLUMNS = ("ticket", "week", "closed_at", "channel", "product", "model", "batch", "intent", "severity", "lang",
-               "text_clean", "resolution_clean")
+CSV_COLUMNS = (
+    "ticket",
+    "week",
+    "closed_at",
+    "channel",
+    "product",
+    "model",
+    "batch",
+    "intent",
+    "severity",
+    "lang",
+    "text_clean",
+    "resolution_clean",
+)
 _CODE = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")  # a product / model / batch code from a query string
 
 
@@ -127,14 +139,27 @@ class Workbench:
         here = {k: v for k, v in request.query_params.items() if k != "lang"}
         # a page answering a refused edit (a POST) switches language on the page of its form's list
         first = request.url.path.split("/")[1]
-        path = request.url.path if request.method == "GET" else \
-            f"/{first}" if first in ("actions", "operations") else "/topics"
-        return {"t": t, "lang": lang, "html_lang": t.html_lang, "fmt": "html", "href": href,
-                "other_lang_href": path + "?" + urlencode({**here, "lang": other}),
-                "other_lang": other,
-                # edit forms: <input type="hidden" name="csrf" value="{{ csrf }}">, shown when editor
-                "csrf": csrf_token(request), "editor": role(request) == EDITOR, "role": role(request),
-                "who": who(request)}
+        path = (
+            request.url.path
+            if request.method == "GET"
+            else f"/{first}"
+            if first in ("actions", "operations")
+            else "/topics"
+        )
+        return {
+            "t": t,
+            "lang": lang,
+            "html_lang": t.html_lang,
+            "fmt": "html",
+            "href": href,
+            "other_lang_href": path + "?" + urlencode({**here, "lang": other}),
+            "other_lang": other,
+            # edit forms: <input type="hidden" name="csrf" value="{{ csrf }}">, shown when editor
+            "csrf": csrf_token(request),
+            "editor": role(request) == EDITOR,
+            "role": role(request),
+            "who": who(request),
+        }
 
     def _page(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         return HTMLResponse(self.env.get_template(template).render(**context), status_code=status)
@@ -164,9 +189,16 @@ class Workbench:
             return self._not_found(request, e)
         ctx = self._context(request, lang, brief.generated_on)
         t = ctx["t"]
-        return self._page("week.html.j2", {
-            **ctx, "brief": brief, "surges": order_surges(brief.surges), "summary": brief_summary(brief, t),
-            "surge_href": lambda s: ctx["href"](f"/weeks/{brief.week}/surge", item=s.surge_identity)})
+        return self._page(
+            "week.html.j2",
+            {
+                **ctx,
+                "brief": brief,
+                "surges": order_surges(brief.surges),
+                "summary": brief_summary(brief, t),
+                "surge_href": lambda s: ctx["href"](f"/weeks/{brief.week}/surge", item=s.surge_identity),
+            },
+        )
 
     def _filters(self, request: Request) -> Filters:
         q = request.query_params
@@ -196,9 +228,17 @@ class Workbench:
                 tickets = pages.tickets(conn, view, filters, page)
         except NotFound as e:
             return self._not_found(request, e)
-        return self._page("surge.html.j2", {**self._context(request, lang), "v": view, "s": view.item,
-                                            "filters": filters, "tickets": tickets,
-                                            "flt": {k: v for k, v in vars(filters).items() if v}})
+        return self._page(
+            "surge.html.j2",
+            {
+                **self._context(request, lang),
+                "v": view,
+                "s": view.item,
+                "filters": filters,
+                "tickets": tickets,
+                "flt": {k: v for k, v in vars(filters).items() if v},
+            },
+        )
 
     def surge_csv(self, request: Request) -> Response:
         lang = pick_lang(request, self.default_lang)
@@ -218,17 +258,38 @@ class Workbench:
                 for tk in pages.all_tickets(conn, view, filters):
                     buf.seek(0)
                     buf.truncate()
-                    w.writerow([safe_cell(x) for x in (
-                        tk.id, str(Week.from_ordinal(tk.week)), tk.closed_at.isoformat(sep=" "), tk.channel,
-                        tk.product, tk.model, tk.batch, tk.intent, tk.severity, tk.lang, tk.text, tk.resolution)])
+                    w.writerow(
+                        [
+                            safe_cell(x)
+                            for x in (
+                                tk.id,
+                                str(Week.from_ordinal(tk.week)),
+                                tk.closed_at.isoformat(sep=" "),
+                                tk.channel,
+                                tk.product,
+                                tk.model,
+                                tk.batch,
+                                tk.intent,
+                                tk.severity,
+                                tk.lang,
+                                tk.text,
+                                tk.resolution,
+                            )
+                        ]
+                    )
                     yield buf.getvalue()
 
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"surge-{view.week}-{view.item.surge_identity}") + ".csv"
-        return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return StreamingResponse(
+            rows(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     # --- the topic catalogue -------------------------------------------------------------------
-    def _topics_page(self, request: Request, lang: str, error: str | None = None, status: int = 200) -> Response:
+    def _topics_page(
+        self, request: Request, lang: str, error: str | None = None, status: int = 200
+    ) -> Response:
         query = request.query_params.get("q", "")
         with self.engine.connect() as conn:
             view = pages.topics(conn, lang, query)
@@ -236,8 +297,11 @@ class Workbench:
             done = int(request.query_params.get("done", ""))
         except ValueError:
             done = None
-        return self._page("topics.html.j2", {**self._context(request, lang), "v": view, "error": error,
-                                             "done": done}, status)
+        return self._page(
+            "topics.html.j2",
+            {**self._context(request, lang), "v": view, "error": error, "done": done},
+            status,
+        )
 
     def topics(self, request: Request) -> Response:
         return self._topics_page(request, pick_lang(request, self.default_lang))
@@ -283,10 +347,12 @@ class Workbench:
             ("topics", "move"): lambda: themes.move(e, subject, number("theme"), who=by),
             ("topics", "ignore"): lambda: topic_edits.ignore(e, subject, who=by),
             ("topics", "unignore"): lambda: topic_edits.unignore(e, subject, who=by),
-            ("topics", "split"): lambda: topic_edits.split(e, subject, [int(x) for x in form.get("ticket", [])
-                                                                       if x.isdigit()], field("label"), who=by),
-            ("themes", "rename"): lambda: themes.rename(e, subject, field("label"), field("label_en") or None,
-                                                        who=by),
+            ("topics", "split"): lambda: topic_edits.split(
+                e, subject, [int(x) for x in form.get("ticket", []) if x.isdigit()], field("label"), who=by
+            ),
+            ("themes", "rename"): lambda: themes.rename(
+                e, subject, field("label"), field("label_en") or None, who=by
+            ),
             ("themes", "merge"): lambda: themes.merge(e, subject, number("target"), who=by),
             ("edits", "undo"): lambda: edit_log.undo(e, subject, by).id,
         }
@@ -304,32 +370,48 @@ class Workbench:
         p = request.path_params
         lang, _, fmt = str(p["name"]).partition(".")
         with self.engine.connect() as conn:
-            found = [f for f in workbench.rendered_files(conn, p["kind"], p["period"])
-                     if f.lang == lang and f.fmt == fmt]
+            found = [
+                f
+                for f in workbench.rendered_files(conn, p["kind"], p["period"])
+                if f.lang == lang and f.fmt == fmt
+            ]
         if not found or fmt not in MEDIA or not pages.file_exists(found[0]):
             return self._not_found(request, NotFound("web.error.not_found"))
         return FileResponse(Path(found[0].path).expanduser(), media_type=MEDIA[fmt])
 
 
-def create_app(engine: Engine, cfg: VocConfig, *, token: str | None = None, editor_token: str | None = None,
-               loopback_only: bool = False, today: Callable[[], date] = date.today,
-               csrf_key: bytes | None = None) -> Starlette:
+def create_app(
+    engine: Engine,
+    cfg: VocConfig,
+    *,
+    token: str | None = None,
+    editor_token: str | None = None,
+    loopback_only: bool = False,
+    today: Callable[[], date] = date.today,
+    csrf_key: bytes | None = None,
+) -> Starlette:
     """The workbench as an ASGI app. ``token`` (viewer) / ``editor_token`` (editor): with either set,
     every request needs one of them (security.TokenAuth); with neither, every request is the local
     editor. ``loopback_only``: answer only requests naming a loopback host (security.LoopbackHostOnly).
     ``csrf_key``: the CSRF tokens' HMAC key (default: random per process)."""
     w = Workbench(engine, cfg, today)
     routes = [
-        Route("/", w.home), Route("/weeks", w.weeks), Route("/weeks/{week}", w.week),
-        Route("/weeks/{week}/surge", w.surge), Route("/weeks/{week}/surge.csv", w.surge_csv),
+        Route("/", w.home),
+        Route("/weeks", w.weeks),
+        Route("/weeks/{week}", w.week),
+        Route("/weeks/{week}/surge", w.surge),
+        Route("/weeks/{week}/surge.csv", w.surge_csv),
         Route("/files/{kind}/{period}/{name}", w.file),
         Route("/topics", w.topics),
         Route("/topics/{id}", w.topic),
         Route("/topics/{id}/{action}", w.edit, methods=["POST"]),
         Route("/themes/{id}/{action}", w.edit, methods=["POST"]),
         Route("/edits/{id}/undo", w.edit, methods=["POST"]),
-        *actions.routes(w, pick_lang), *operations.routes(w, pick_lang),
-        Route("/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")),
+        *actions.routes(w, pick_lang),
+        *operations.routes(w, pick_lang),
+        Route(
+            "/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+        ),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

@@ -68,31 +68,47 @@ class OperationsPage:
             problems = operations.alert_problems(conn)
             stages = operations.stage_runs(conn)
         return OperationsView(
-            [replace(x, error=r(x.error) or None) for x in runs], n,
-            [replace(q, location=r(q.location), reason=r(q.reason)) for q in quarantine], counts,
+            [replace(x, error=r(x.error) or None) for x in runs],
+            n,
+            [replace(q, location=r(q.location), reason=r(q.reason)) for q in quarantine],
+            counts,
             [replace(p, error=r(p.error) or None) for p in problems],
-            [replace(s, summary=r(s.summary)) for s in stages])
+            [replace(s, summary=r(s.summary)) for s in stages],
+        )
 
     def page(self, request: Request) -> Response:  # sync: Starlette runs it in its thread pool
         lang = self.pick_lang(request, self.w.default_lang)
         q = request.query_params
-        replayed = (q.get("fixed"), q.get("still")) if q.get("fixed", "").isdigit() and q.get("still", "").isdigit() \
+        replayed = (
+            (q.get("fixed"), q.get("still"))
+            if q.get("fixed", "").isdigit() and q.get("still", "").isdigit()
             else None
-        return self.w._page("operations.html.j2", {
-            **self.w._context(request, lang), "v": self.view(), "replayed": replayed,
-            "week_name": lambda o: str(Week.from_ordinal(o)) if o > 0 else "—"})
+        )
+        return self.w._page(
+            "operations.html.j2",
+            {
+                **self.w._context(request, lang),
+                "v": self.view(),
+                "replayed": replayed,
+                "week_name": lambda o: str(Week.from_ordinal(o)) if o > 0 else "—",
+            },
+        )
 
     async def replay(self, request: Request) -> Response:
         await check_edit(request)
         lang = self.pick_lang(request, self.w.default_lang)
         cfg = self.w.cfg
-        fixed, still = await run_in_threadpool(replay_quarantine, self.w.engine, None, cfg.source_mappings(),
-                                               cfg.max_body_chars)
-        return RedirectResponse("/operations?" + urlencode({"fixed": fixed, "still": still, "lang": lang})
-                                + "#quarantine", 303)
+        fixed, still = await run_in_threadpool(
+            replay_quarantine, self.w.engine, None, cfg.source_mappings(), cfg.max_body_chars
+        )
+        return RedirectResponse(
+            "/operations?" + urlencode({"fixed": fixed, "still": still, "lang": lang}) + "#quarantine", 303
+        )
 
 
 def routes(w: Host, pick_lang: LangPicker) -> list[Any]:
     page = OperationsPage(w, pick_lang)
-    return [Route("/operations", page.page, methods=["GET"]),
-            Route("/operations/replay", page.replay, methods=["POST"])]
+    return [
+        Route("/operations", page.page, methods=["GET"]),
+        Route("/operations/replay", page.replay, methods=["POST"]),
+    ]

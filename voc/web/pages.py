@@ -58,6 +58,7 @@ def file_exists(f: RenderedFile) -> bool:
 
 # --- weeks -----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SurgeLink:
     identity: str  # surges.selection.SurgeGroup.identity: the item's key on the surge page
@@ -98,19 +99,35 @@ def weeks(conn: Connection, lang: str) -> tuple[list[WeekRow], list[RenderedFile
     out = []
     for w in ordinals:
         week = Week.from_ordinal(w)
-        groups = sorted(group_surges(rows[w], theme_of),
-                        key=lambda g: (SEVERITY_ORDER.get(g.severity, 9), g.primary.q, -g.primary.ratio))
-        links = tuple(SurgeLink(g.identity, g.primary.explanation_zh if lang == "zh" else g.primary.explanation_en,
-                                g.severity) for g in groups)
+        groups = sorted(
+            group_surges(rows[w], theme_of),
+            key=lambda g: (SEVERITY_ORDER.get(g.severity, 9), g.primary.q, -g.primary.ratio),
+        )
+        links = tuple(
+            SurgeLink(
+                g.identity, g.primary.explanation_zh if lang == "zh" else g.primary.explanation_en, g.severity
+            )
+            for g in groups
+        )
         glob = next((r for r in rows[w] if r.level == "global"), None)
         now, before = kpis.get(w, {}), kpis.get(w - 1, {})
-        out.append(WeekRow(week, week.end - timedelta(days=1), now.get("tickets"), now.get("complaints"), before.get("complaints"), links,
-                           (glob.explanation_zh if lang == "zh" else glob.explanation_en) if glob else None,
-                           tuple(files.get(str(week), ()))))
+        out.append(
+            WeekRow(
+                week,
+                week.end - timedelta(days=1),
+                now.get("tickets"),
+                now.get("complaints"),
+                before.get("complaints"),
+                links,
+                (glob.explanation_zh if lang == "zh" else glob.explanation_en) if glob else None,
+                tuple(files.get(str(week), ())),
+            )
+        )
     return out, sorted(reviews, key=lambda f: (f.period, f.lang, f.fmt), reverse=True)
 
 
 # --- the week's brief ------------------------------------------------------------------------------
+
 
 def brief(conn: Connection, cfg: VocConfig, week: Week, lang: str, today: date) -> Brief:
     require_analysed(conn, week)
@@ -118,6 +135,7 @@ def brief(conn: Connection, cfg: VocConfig, week: Week, lang: str, today: date) 
 
 
 # --- a surge -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SeriesWeek:
@@ -180,8 +198,9 @@ class SurgeView:
         return self.product_names.get(product_id or "", product_id or "")
 
 
-def _find(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str, today: date
-          ) -> tuple[SurgeItem, SurgeSubject, assembly.BriefPlan]:
+def _find(
+    conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str, today: date
+) -> tuple[SurgeItem, SurgeSubject, assembly.BriefPlan]:
     require_analysed(conn, week)
     plan, evidence = brief_stage.surge_plan(conn, cfg, week, today)
     subject = next((s for s in plan.subjects if s.group.identity == identity), None)
@@ -191,7 +210,9 @@ def _find(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str
     return item, subject, plan
 
 
-def surge_item(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str, today: date) -> SurgeItem:
+def surge_item(
+    conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str, today: date
+) -> SurgeItem:
     """The brief's item ``identity`` of ``week`` (NotFound when it is not in that week's brief)."""
     return _find(conn, cfg, week, identity, lang, today)[0]
 
@@ -224,11 +245,20 @@ def surge(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str
         into = now if c.week == w else before
         into[(c.product, c.batch)] = into.get((c.product, c.batch), 0) + c.n
     n_now, n_before = sum(now.values()), sum(before.values())
-    batches = sorted((BatchShare(p, b, now.get((p, b), 0), before.get((p, b), 0),
-                                 now.get((p, b), 0) / n_now if n_now else 0.0,
-                                 before.get((p, b), 0) / n_before if n_before else None)
-                      for p, b in set(now) | set(before)),
-                     key=lambda x: (-x.now, -x.before, x.product, x.batch))
+    batches = sorted(
+        (
+            BatchShare(
+                p,
+                b,
+                now.get((p, b), 0),
+                before.get((p, b), 0),
+                now.get((p, b), 0) / n_now if n_now else 0.0,
+                before.get((p, b), 0) / n_before if n_before else None,
+            )
+            for p, b in set(now) | set(before)
+        ),
+        key=lambda x: (-x.now, -x.before, x.product, x.batch),
+    )
     by_topic_now: dict[int, int] = {}
     by_topic_before: dict[int, int] = {}
     for c in counts:
@@ -236,14 +266,32 @@ def surge(conn: Connection, cfg: VocConfig, week: Week, identity: str, lang: str
             by_topic_now[c.topic_id] = by_topic_now.get(c.topic_id, 0) + c.n
         elif c.week == w - 1:
             by_topic_before[c.topic_id] = by_topic_before.get(c.topic_id, 0) + c.n
-    topics = sorted((TopicShare(facts.topics.get(t), t, by_topic_now.get(t, 0), by_topic_before.get(t, 0))
-                     for t in set(by_topic_now) | set(by_topic_before) if by_topic_now.get(t)),
-                    key=lambda x: (-x.now, -x.before, x.topic_id))
-    options = {key: sorted({getattr(c, key) for c in counts if getattr(c, key)})  # within the cell
-               for key in ("product", "model", "batch")}
+    topics = sorted(
+        (
+            TopicShare(facts.topics.get(t), t, by_topic_now.get(t, 0), by_topic_before.get(t, 0))
+            for t in set(by_topic_now) | set(by_topic_before)
+            if by_topic_now.get(t)
+        ),
+        key=lambda x: (-x.now, -x.before, x.topic_id),
+    )
+    options = {
+        key: sorted({getattr(c, key) for c in counts if getattr(c, key)})  # within the cell
+        for key in ("product", "model", "batch")
+    }
     names = {p: facts.catalogue.name(p, lang) or p for p in {c.product for c in wide if c.product}}
-    return SurgeView(week, item, subject, cell, series, batches[:30], len(facts.weeks) - 1, topics[:30],
-                     options, [str(Week.from_ordinal(x)) for x in facts.weeks], names)
+    return SurgeView(
+        week,
+        item,
+        subject,
+        cell,
+        series,
+        batches[:30],
+        len(facts.weeks) - 1,
+        topics[:30],
+        options,
+        [str(Week.from_ordinal(x)) for x in facts.weeks],
+        names,
+    )
 
 
 def _ticket_weeks(view: SurgeView, filters: Filters) -> tuple[int, int]:
@@ -263,8 +311,12 @@ def tickets(conn: Connection, view: SurgeView, filters: Filters, page: int) -> T
     total = workbench.count_cell_tickets(conn, cell, lo, hi)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, page), pages)
-    return TicketPage(workbench.cell_tickets(conn, cell, lo, hi, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
-                      total, page, pages)
+    return TicketPage(
+        workbench.cell_tickets(conn, cell, lo, hi, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        total,
+        page,
+        pages,
+    )
 
 
 def all_tickets(conn: Connection, view: SurgeView, filters: Filters) -> Iterator[TicketView]:
@@ -367,7 +419,9 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
         placed.update(m.id for m in members)
         rows = [row(m) for m in members if shown(m)]
         if rows:
-            blocks.append(ThemeBlock(th, theme_names[th.id], sorted(rows, key=lambda r: (-r.size, r.topic.id))))
+            blocks.append(
+                ThemeBlock(th, theme_names[th.id], sorted(rows, key=lambda r: (-r.size, r.topic.id)))
+            )
     loose = [row(t) for t in all_topics if t.status in LIVE_TOPIC and t.id not in placed and shown(t)]
     blocks.sort(key=lambda b: (-b.size, b.theme.id if b.theme else 0))
     if loose:
@@ -375,11 +429,18 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
     ignored = [row(t) for t in all_topics if t.status == "ignored" and shown(t)]
     merged = [row(t) for t in all_topics if t.status == "merged" and shown(t)]
     return TopicsView(
-        blocks, ignored, merged, [str(Week.from_ordinal(w)) for w in span], edit_log.history(conn, edits),
-        {t.id: t.label for t in all_topics}, theme_names,
+        blocks,
+        ignored,
+        merged,
+        [str(Week.from_ordinal(w)) for w in span],
+        edit_log.history(conn, edits),
+        {t.id: t.label for t in all_topics},
+        theme_names,
         sorted(((th.id, theme_names[th.id]) for th in live_themes.values()), key=lambda x: x[0]),
-        [(t.id, t.intent, t.label) for t in all_topics if t.status in LIVE_TOPIC], query.strip()[:100],
-        sum(len(b.topics) for b in blocks) + len(ignored) + len(merged))
+        [(t.id, t.intent, t.label) for t in all_topics if t.status in LIVE_TOPIC],
+        query.strip()[:100],
+        sum(len(b.topics) for b in blocks) + len(ignored) + len(merged),
+    )
 
 
 @dataclass(frozen=True)
@@ -410,9 +471,20 @@ def topic(conn: Connection, topic_id: int, lang: str, page: int) -> TopicView:
     page = min(max(1, page), pages)
     _, rows = workbench.topic_tickets(conn, topic_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     merged_here = tuple(t.id for t in all_topics if t.merged_into == topic_id)
-    row = TopicRow(found, workbench.topic_sizes(conn).get(topic_id, 0), [per_week.get(w, 0) for w in span], None,
-                   merged_here)
+    row = TopicRow(
+        found,
+        workbench.topic_sizes(conn).get(topic_id, 0),
+        [per_week.get(w, 0) for w in span],
+        None,
+        merged_here,
+    )
     labels = {t.id: t.label for t in all_topics}
     th = theme_of.get(topic_id)
-    return TopicView(row, names.get(th) if th is not None else None, TicketPage(rows, total, page, pages),
-                     edit_log.history(conn, 30, topic_id=topic_id), labels, names)
+    return TopicView(
+        row,
+        names.get(th) if th is not None else None,
+        TicketPage(rows, total, page, pages),
+        edit_log.history(conn, 30, topic_id=topic_id),
+        labels,
+        names,
+    )

@@ -55,8 +55,10 @@ LOCAL = "local"  # who an edit is recorded as when no token is configured (loopb
 CSRF_FIELD = "csrf"  # the form field carrying the token
 CSRF_COOKIE = "voc_csrf"
 FORM_MAX = 256 * 1024  # bytes of one edit form
-CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-       "base-uri 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -74,14 +76,20 @@ def check_bind(host: str, token: str | None, editor_token: str | None = None) ->
     that is too short, or one token for both roles."""
     for name, value in ((TOKEN_ENV, token), (EDITOR_TOKEN_ENV, editor_token)):
         if value is not None and len(value) < TOKEN_MIN:
-            raise VocError(f"{name} is too short: use at least {TOKEN_MIN} random characters "
-                           "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
+            raise VocError(
+                f"{name} is too short: use at least {TOKEN_MIN} random characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)"
+            )
     if token and editor_token and hmac.compare_digest(token.encode(), editor_token.encode()):
-        raise VocError(f"{TOKEN_ENV} and {EDITOR_TOKEN_ENV} must differ (one grants viewing, the other editing)")
+        raise VocError(
+            f"{TOKEN_ENV} and {EDITOR_TOKEN_ENV} must differ (one grants viewing, the other editing)"
+        )
     if not is_loopback(host) and not (token or editor_token):
-        raise VocError(f"refusing to serve on {host}: only localhost is served without authentication; "
-                       f"set {TOKEN_ENV} (viewer) or {EDITOR_TOKEN_ENV} (editor), at least {TOKEN_MIN} "
-                       "characters, to bind another address")
+        raise VocError(
+            f"refusing to serve on {host}: only localhost is served without authentication; "
+            f"set {TOKEN_ENV} (viewer) or {EDITOR_TOKEN_ENV} (editor), at least {TOKEN_MIN} "
+            "characters, to bind another address"
+        )
 
 
 def _presented(authorization: str | None) -> tuple[bytes, str] | None:
@@ -125,8 +133,11 @@ class TokenAuth:
                     if hmac.compare_digest(given[0], tok):
                         granted = r
             if granted is None:
-                response = PlainTextResponse("authentication required\n", status_code=401, headers={
-                    "WWW-Authenticate": 'Basic realm="voc web", charset="UTF-8"'})
+                response = PlainTextResponse(
+                    "authentication required\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Basic realm="voc web", charset="UTF-8"'},
+                )
                 await response(scope, receive, send)
                 return
             scope["voc.role"] = granted
@@ -149,6 +160,7 @@ def who(request: Request) -> str:
 
 
 # --- CSRF --------------------------------------------------------------------------------------------
+
 
 class CsrfCookie:
     """ASGI middleware: gives every browser a random nonce in an HttpOnly, SameSite=Strict cookie
@@ -176,7 +188,8 @@ class CsrfCookie:
         async def with_cookie(message: Any) -> None:
             if fresh and message["type"] == "http.response.start":
                 MutableHeaders(scope=message).append(
-                    "Set-Cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict")
+                    "Set-Cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; SameSite=Strict"
+                )
             await send(message)
 
         await self.app(scope, receive, with_cookie)
@@ -228,7 +241,7 @@ def host_name(host_header: str) -> str:
     ``[::1]:8800`` -> ``::1``."""
     h = host_header.strip()
     if h.startswith("["):
-        return h[1:h.find("]")] if "]" in h else ""
+        return h[1 : h.find("]")] if "]" in h else ""
     return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
 
 
