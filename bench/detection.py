@@ -768,10 +768,23 @@ def _judge(
         stopped.append("new cell")
     if bool(_val(r.get("emerging"))) and not stopped[:1] == ["emerging topic (born this week)"]:
         stopped.append("emerging (the detector's own flag)")
-    if int(r["observed"]) < th.min_count:
-        stopped.append(f"observed {int(r['observed'])} < min_count {th.min_count}")
-    if float(r["ratio"]) < th.min_ratio:
-        stopped.append(f"ratio {float(r['ratio']):.2f} < min_ratio {th.min_ratio}")
+    # the floors of the cell's own family (surges.SurgeParams: safety and products have their own)
+    from voc.flows import surge_stage
+
+    sp = surge_stage.params_from(cfg)
+    fam = str(r.get("family"))
+    floor_n = sp.safety_min_count if fam == sp.safety_family else sp.min_count
+    floor_r = (
+        sp.safety_min_ratio
+        if fam == sp.safety_family
+        else sp.product_min_ratio
+        if fam == sp.product_family
+        else sp.min_ratio
+    )
+    if int(r["observed"]) < floor_n:
+        stopped.append(f"observed {int(r['observed'])} < min_count {floor_n}")
+    if float(r["ratio"]) < floor_r:
+        stopped.append(f"ratio {float(r['ratio']):.2f} < min_ratio {floor_r}")
     q = float(r["q"]) if _val(r.get("q")) is not None else None
     if q is None:
         stopped.append("no q: not tested in its false-discovery family (e.g. its parent cell did not move)")

@@ -19,8 +19,8 @@ STATUSES = ("open", "doing", "done")
 OWNER_MAX = int(ActionItemRow.__table__.c.owner.type.length)  # type: ignore[attr-defined]
 CODE_MAX = {
     "product": int(ActionItemRow.__table__.c.product.type.length),  # type: ignore[attr-defined]
-    "batch": int(ActionItemRow.__table__.c.batch.type.length),
-}  # type: ignore[attr-defined]
+    "batch": int(ActionItemRow.__table__.c.batch.type.length),  # type: ignore[attr-defined]
+}
 NOTE_MAX = 4000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
