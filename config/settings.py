@@ -188,7 +188,7 @@ SHIPMENT_COLUMNS = ("week", "product", "batch", "units")
 
 class Shipments(_Strict):
     """The shipments file (units shipped per product, batch and week) and how its columns and product
-    names read (flows/shipments.py).
+    names read (sources/shipments.py).
 
     ``columns``: week / product / batch / units -> the file's own column name (common Chinese and
     English headers such as 周, 产品, 批次, 数量, qty are recognised without it). ``skus``: a product code or
@@ -405,7 +405,7 @@ class VocConfig(_Strict):
     alerts: Alerts = Field(default_factory=Alerts)
     web: Web = Field(default_factory=Web)
     # units shipped per product (and batch) per week: CSV/TSV/XLSX/XLS/Parquet with columns week, product,
-    # optional batch, units (flows/shipments.py): a path, or {path, columns, skus} (``Shipments``). Given,
+    # optional batch, units (sources/shipments.py): a path, or {path, columns, skus} (``Shipments``). Given,
     # product and batch surges are judged per 10k units in the field instead of per ticket; null (or a
     # null path) = total ticket volume everywhere.
     shipments: str | Shipments | None = None

@@ -6,7 +6,7 @@ ticket volume per week, so a volume-wide rush (a sale, 3·15) raises the expecta
 and is reported once as a global rise instead of flagging every topic; a batch's complaints and a
 product's safety tickets are judged against the product's own ticket volume.
 
-With a ``shipments`` file in the config (flows/shipments.py), cells at the product levels are judged
+With a ``shipments`` file in the config (read by sources/shipments.py, units in the field by surges/exposure.py), cells at the product levels are judged
 against units in the field instead (units shipped in the trailing 26 weeks): the product's units for
 ``product``, ``topic×product``, ``topic×product×model`` (shipments carry no model), ``theme×product``
 and ``product×safety``, the batch's for ``topic×product×batch``, ``theme×product×batch`` and
@@ -28,11 +28,12 @@ from sqlalchemy import Engine
 
 from voc import surges
 from voc.config.settings import VocConfig
-from voc.flows.shipments import PER_UNITS, load_shipments, units_in_field
 from voc.reports import explanations
+from voc.sources.shipments import load_shipments
 from voc.store import analysis, themes
 from voc.surges import cells
 from voc.surges.cells import young_topics
+from voc.surges.exposure import PER_UNITS, units_in_field
 from voc.surges.rolling import SAFETY_LEVELS, detect_window
 from voc.weeks import Week
 

@@ -1,4 +1,4 @@
-"""How a shipments file reads (flows/shipments.py turns it into units in the field): its column
+"""How a shipments file reads (sources/shipments.py reads it, surges/exposure.py turns it into units in the field): its column
 headers, its week cells and its product names, as ERP and sales exports write them.
 
 Headers: the canonical ``week, product, batch, units``, the config's ``shipments.columns``, or one of

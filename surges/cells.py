@@ -129,7 +129,7 @@ def count_table(
 
     ``counts``: week, topic_id, product, model, batch, n (+ n_safety for the safety levels, + intent;
     rows without an intent column are complaints). ``total``: ticket volume per week. ``units``:
-    units in the field per (product, week) and (product, batch, week) (``flows.shipments``); the
+    units in the field per (product, week) and (product, batch, week) (``surges.exposure``); the
     product and batch levels of covered products then take them as exposure and a boolean
     ``per_units`` column says which cells did. ``product_total``: week, product, n - each product's
     ticket volume, the exposure of ``product×batch`` and ``product×safety`` (total volume if None).

@@ -14,9 +14,10 @@ from sqlalchemy import insert
 from voc import surges
 from voc.config.settings import EXAMPLE_CONFIG, load_config
 from voc.errors import ConfigError, SourceError
-from voc.flows.shipments import FIELD_WEEKS, load_shipments, parse_shipments, units_in_field
 from voc.flows.surge_stage import count_table, detect_week, params_from
+from voc.sources.shipments import load_shipments, parse_shipments
 from voc.store.models import Topic, WeeklyCount, WeeklyVolume
+from voc.surges.exposure import FIELD_WEEKS, units_in_field
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")
@@ -380,7 +381,7 @@ def test_unknown_product_is_reported_once_and_left_out(
         "2026-W46,KX-99Z,,1000\n"
         "2026-W46,kettle,,3\n",
     )
-    with caplog.at_level("WARNING", logger="voc.flows.shipments"):
+    with caplog.at_level("WARNING", logger="voc.sources.shipments"):
         df = load_shipments(p, products)
     assert sorted(df["product"]) == ["kettle", "oven"] and df["units"].sum() == 103
     (note,) = df.attrs["skipped"]
