@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import flow, serve
 from prefect.schedules import Cron
 
-from voc.config.settings import Settings, VocConfig
+from voc.config.settings import Settings, VocConfig, settings_from_env
 from voc.errors import ConfigError
 from voc.flows.review_stage import write_review
 from voc.flows.safety import safety_flow
@@ -39,7 +39,7 @@ def safety_check() -> None:
 
 @flow(name="voc-quarterly-review", log_prints=True)
 def scheduled_review() -> None:
-    settings = Settings()
+    settings = settings_from_env()
     cfg = settings.load_config()
     last_quarter_day = Quarter.of(Week.latest_complete().start)
     write_review(

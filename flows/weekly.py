@@ -258,6 +258,10 @@ PREPARE: tuple[tuple[str, Stage], ...] = (
     ("understand", _understand_stage),
     ("topics", _topics_stage),
 )
+# Every stage of the weekly run, in order: the one list the weekly run, `voc analyze` and `--resume`
+# (stage_runs records each finished one) plan from.
+STAGES: tuple[str, ...] = (*(name for name, _ in PREPARE), "surges", "brief", "alerts")
+ANALYSIS = ("understand", "topics", "surges")  # what `voc analyze` runs of them
 
 
 @flow(name="voc-analyze", log_prints=True)
@@ -265,12 +269,13 @@ def analyze_flow(week: str | None = None, progress: StageProgress | None = None)
     """Understand, topics, counts and surges for one week (ISO week; default the latest complete one)."""
     settings, cfg = run_settings()
     w = _week_of(week)
-    step = _stepper(plan := ["understand", "topics", "surges"], progress)
-    step(plan[0])
-    lines = [understand_stage(settings, cfg, _tickets(progress))]
-    step(plan[1])
-    lines.append(topics_task(settings, cfg, w))
-    step(plan[2])
+    step = _stepper([s for s in STAGES if s in ANALYSIS], progress)
+    lines: list[str] = []
+    for name, stage in PREPARE:
+        if name in ANALYSIS:
+            step(name)
+            lines += stage(settings, cfg, w, progress)
+    step("surges")
     lines.append(f"{surges_task(settings, cfg, w)} surge cells flagged in {w}")
     step("done")
     for line in lines:
@@ -326,18 +331,8 @@ def _weekly(
         done = stage_runs.done_stages(engine, week.ordinal()) if resume else set()
         if not resume:
             stage_runs.clear(engine, week.ordinal())
-        plan = [
-            s
-            for s, on in (
-                ("ingest", ingest),
-                ("understand", True),
-                ("topics", True),
-                ("surges", True),
-                ("brief", True),
-                ("alerts", alerts),
-            )
-            if on and s not in done
-        ]
+        skipped = {"ingest": not ingest, "alerts": not alerts}
+        plan = [s for s in STAGES if not skipped.get(s, False) and s not in done]
         step = _stepper(plan, progress)
         for name, stage in PREPARE:
             if name in plan:
