@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from voc.errors import VocError
+from voc.store import kpis
 from voc.store.binds import chunks
 from voc.store.models import (
     Artifact,
@@ -39,6 +40,7 @@ from voc.store.models import (
     Topic,
     TopicLineage,
     WeeklyCount,
+    WeeklyKpi,
     WeeklyVolume,
 )
 
@@ -443,10 +445,11 @@ def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], we
 
 
 def rebuild_counts(conn: Connection, until_week: int) -> None:
-    """Recompute weekly counts and exposure volumes for every week up to ``until_week``."""
+    """Recompute weekly counts, exposure volumes and KPI sums for every week up to ``until_week``."""
     _count_weeks(
         conn, T.c.week <= until_week, WeeklyCount.week <= until_week, WeeklyVolume.week <= until_week
     )
+    kpis.refresh(conn, T.c.week <= until_week, WeeklyKpi.week <= until_week)
 
 
 def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
@@ -460,6 +463,7 @@ def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
     }
     for chunk in chunks(sorted(counted)):
         _count_weeks(conn, T.c.week.in_(chunk), WeeklyCount.week.in_(chunk), WeeklyVolume.week.in_(chunk))
+        kpis.refresh(conn, T.c.week.in_(chunk), WeeklyKpi.week.in_(chunk))
 
 
 # Two writers recount weeks: the counts stage and an ingest erasing tickets (store.erasure), maybe at

@@ -291,6 +291,22 @@ class WeeklyVolume(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class WeeklyKpi(Base):
+    """Service KPI sums per week (store/kpis.py defines them), refreshed with the weekly counts."""
+
+    __tablename__ = "weekly_kpis"
+
+    week: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer)
+    complaints: Mapped[int] = mapped_column(Integer)
+    fcr: Mapped[int] = mapped_column(Integer)
+    timed: Mapped[int] = mapped_column(Integer)
+    closed_24h: Mapped[int] = mapped_column(Integer)
+    closed_48h: Mapped[int] = mapped_column(Integer)
+    reopened: Mapped[int] = mapped_column(Integer)
+    transferred: Mapped[int] = mapped_column(Integer)
+
+
 class Surge(Base):
     __tablename__ = "surges"
     __table_args__ = (UniqueConstraint("week", "level", "cell", name="uq_surge_cell_week"),)

@@ -9,8 +9,10 @@ from datetime import date, datetime
 from itertools import islice
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from sqlalchemy import Connection, Float, and_, case, cast, func, select
+from sqlalchemy import Connection, case, func, select
 
+from voc.store import kpis
+from voc.store.kpis import CLOSED_24H, FCR, REOPENED, TIMED, TRANSFERRED
 from voc.store.models import ActionItemRow, AlertSent, Assignment, Topic, WeeklyCount
 from voc.store.models import TicketRow as TR
 
@@ -18,41 +20,9 @@ T = TR.__table__
 A = Assignment.__table__
 
 
-# The service KPIs' definitions, per ticket (the one place they are written): the brief's weekly rates
-# (kpi_rows) and the review's per-team sums (kpi_sums_by_agent) both count these.
-TIMED = T.c.hours_to_close.is_not(None)  # has a close time: the base of the closed-within rates
-FCR = and_(
-    func.coalesce(T.c.reopened, False).is_(False), func.coalesce(T.c.transfers, 0) == 0
-)  # first contact
-CLOSED_24H = and_(TIMED, T.c.hours_to_close <= 24)
-CLOSED_48H = and_(TIMED, T.c.hours_to_close <= 48)
-REOPENED = func.coalesce(T.c.reopened, False).is_(True)
-TRANSFERRED = func.coalesce(T.c.transfers, 0) > 0
-
-
-def kpi_rows(conn: Connection, from_week: int, until_week: int) -> dict[int, dict[str, float | None]]:
-    """Per week: tickets, complaints and the service KPIs (rates in 0..1)."""
-
-    def share(cond: Any, base: Any = None) -> Any:
-        num = func.sum(case((cond, 1.0), else_=0.0))
-        den = func.sum(case((base, 1.0), else_=0.0)) if base is not None else func.count()
-        return cast(num, Float) / func.nullif(den, 0)
-
-    q = (
-        select(
-            T.c.week,
-            func.count().label("tickets"),
-            func.sum(case((T.c.intent == "complaint", 1), else_=0)).label("complaints"),
-            share(FCR).label("fcr_rate"),
-            share(CLOSED_24H, TIMED).label("closed_24h"),
-            share(CLOSED_48H, TIMED).label("closed_48h"),
-            share(REOPENED).label("reopen_rate"),
-            share(TRANSFERRED).label("transfer_rate"),
-        )
-        .where(T.c.week >= from_week, T.c.week <= until_week)
-        .group_by(T.c.week)
-    )
-    return {r.week: dict(r._mapping) for r in conn.execute(q)}
+# The service KPIs' definitions live in store/kpis.py (the brief's weekly rates and the review's
+# per-team sums both count them); kpi_rows reads their weekly sums.
+kpi_rows = kpis.kpi_rows
 
 
 def cell_history(

@@ -142,3 +142,30 @@ def test_the_brief_is_the_one_it_was(store: Store, lang: str) -> None:
         one = assembly.assemble_brief(facts, plan, _one_by_one(conn, plan.queries()), lang)
         assert brief_stage.load_brief(conn, store.cfg, WEEK, TODAY).brief(lang) == one
         assert one.surges and one.top_topics
+
+
+def test_the_kpis_come_from_the_weekly_sums_kept_with_the_counts(store: Store) -> None:
+    """``kpi_rows`` reads ``weekly_kpis`` (refreshed by the counts stage) and equals the rates summed
+    from the tickets themselves; a week missing from the sums is summed from its tickets."""
+    from voc.store import kpis
+    from voc.store.models import WeeklyKpi
+
+    first, last = WEEK.ordinal() - 11, WEEK.ordinal()
+    with store.engine.connect() as conn:
+        kept = kpis.kpi_rows(conn, first, last)
+        live = {
+            r[0]: kpis._rates(dict(zip(("week", *kpis.SUMS), r, strict=True)))
+            for r in conn.execute(kpis.sums_select((kpis.T.c.week >= first) & (kpis.T.c.week <= last)))
+        }
+        assert kept == live and len(kept) == 12
+        assert kept[last]["tickets"] and 0 < (kept[last]["fcr_rate"] or 0) <= 1
+        with _statements(conn) as seen:
+            kpis.kpi_rows(conn, first, last)
+        assert len(seen) == 2 and "weekly_kpis" in seen[0]
+        assert "tickets" in seen[1]  # asks the tickets only for weeks not kept (none here)
+    with store.engine.begin() as conn:  # a week whose sums are not kept is summed from its tickets
+        conn.execute(WeeklyKpi.__table__.delete().where(WeeklyKpi.week == last))
+    with store.engine.connect() as conn:
+        assert kpis.kpi_rows(conn, first, last) == live
+    with store.engine.begin() as conn:
+        kpis.refresh(conn, kpis.T.c.week == last, WeeklyKpi.week == last)
