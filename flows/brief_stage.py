@@ -86,7 +86,7 @@ def answer(conn: Connection, q: Query) -> Any:
 
 def answers(conn: Connection, queries: Iterable[Query]) -> dict[Query, Any]:
     """Every query's :func:`answer`, the series and the quotes each in one batch (a read for all the
-    series, two for all the quote sets) instead of one read per query."""
+    series, three for all the quote sets) instead of one read per query."""
     qs = list(queries)
     series = report_queries.cell_histories(conn, [q for q in qs if isinstance(q, Series)])
     quotes = report_queries.quote_sets(conn, [q for q in qs if isinstance(q, Quotes)])

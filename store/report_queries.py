@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from sqlalchemy import Connection, case, func, select
 
 from voc.store import kpis
+from voc.store.binds import chunks
 from voc.store.kpis import CLOSED_24H, FCR, REOPENED, TIMED, TRANSFERRED
 from voc.store.models import ActionItemRow, AlertSent, Assignment, Topic, WeeklyCount
 from voc.store.models import TicketRow as TR
@@ -277,17 +278,10 @@ def quote_sets(
     # "ticket_id IN (the weeks' tickets)" starts from the week index on both databases; with the join
     # alone SQLite (no statistics) walks every week of each topic's assignments instead (75 vs 6 ms on
     # 100k tickets)
+    # the texts are read afterwards for the candidates only: a week's tickets of the quoted topics are
+    # thousands of rows on a large store (15,870 on 1M tickets), their texts most of the read's cost
     q = (
-        select(
-            A.c.topic_id,
-            A.c.ticket_id,
-            A.c.similarity,
-            T.c.text_clean,
-            T.c.lang,
-            T.c.week,
-            T.c.product_n,
-            T.c.batch_n,
-        )
+        select(A.c.topic_id, A.c.ticket_id, A.c.similarity, T.c.week, T.c.product_n, T.c.batch_n)
         .select_from(A.join(T, A.c.ticket_id == T.c.id))
         .where(
             A.c.topic_id.in_(sorted({m for ms in members.values() for m in ms})),
@@ -302,9 +296,9 @@ def quote_sets(
         by_topic[r.topic_id].append(r)
     for rows in by_topic.values():
         rows.sort(key=lambda r: (r.similarity is not None, r.similarity or 0.0, r.ticket_id), reverse=True)
-    out: dict[Q, list[tuple[str, str]]] = {}
+    walked: dict[Q, list[Any]] = {}
     for s in specs:
-        picked: list[Any] = []
+        walked[s] = []
         for member in members[s.topic]:
             walk = (
                 r
@@ -313,9 +307,17 @@ def quote_sets(
                 and (not s.product or r.product_n == s.product)
                 and (not s.batch or r.batch_n == s.batch)
             )
-            picked += [(r.text_clean, r.lang, r.similarity) for r in islice(walk, candidates)]
-        out[s] = _pick_quotes(picked, k, candidates)
-    return out
+            walked[s] += islice(walk, candidates)
+    texts: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(sorted({r.ticket_id for rows in walked.values() for r in rows})):
+        for tid, text, lang in conn.execute(
+            select(T.c.id, T.c.text_clean, T.c.lang).where(T.c.id.in_(chunk))
+        ):
+            texts[tid] = (text, lang)
+    return {
+        s: _pick_quotes([(*texts[r.ticket_id], r.similarity) for r in rows], k, candidates)
+        for s, rows in walked.items()
+    }
 
 
 def workaround(conn: Connection, topic_id: int, week_from: int, week_to: int) -> str | None:
