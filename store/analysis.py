@@ -7,9 +7,10 @@ week never duplicates anything.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -446,14 +447,11 @@ def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], we
 
 def rebuild_counts(conn: Connection, until_week: int) -> None:
     """Recompute weekly counts, exposure volumes and KPI sums for every week up to ``until_week``."""
-    _count_weeks(
-        conn, T.c.week <= until_week, WeeklyCount.week <= until_week, WeeklyVolume.week <= until_week
-    )
-    kpis.refresh(conn, T.c.week <= until_week, WeeklyKpi.week <= until_week)
+    _count_weeks(conn, lambda week: week <= until_week)
 
 
 def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
-    """Recompute the counts and volumes of these weeks only, exactly as :func:`rebuild_counts` does
+    """Recompute the counts, volumes and KPI sums of these weeks only, exactly as :func:`rebuild_counts` does
     (e.g. after tickets of those weeks were erased); weeks never counted are left uncounted."""
     counted = {
         w
@@ -462,8 +460,7 @@ def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
         )
     }
     for chunk in chunks(sorted(counted)):
-        _count_weeks(conn, T.c.week.in_(chunk), WeeklyCount.week.in_(chunk), WeeklyVolume.week.in_(chunk))
-        kpis.refresh(conn, T.c.week.in_(chunk), WeeklyKpi.week.in_(chunk))
+        _count_weeks(conn, partial(_in_weeks, chunk))
 
 
 # Two writers recount weeks: the counts stage and an ingest erasing tickets (store.erasure), maybe at
@@ -473,7 +470,13 @@ def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:
 COUNTS_LOCK = 0x766F63_636E74  # "voc" "cnt"
 
 
-def _count_weeks(conn: Connection, tickets_in: Any, counts_in: Any, volumes_in: Any) -> None:
+def _in_weeks(chunk: Sequence[int], week: Any) -> Any:
+    return week.in_(chunk)
+
+
+def _count_weeks(conn: Connection, weeks: Callable[[Any], Any]) -> None:
+    """Recount the weeks ``weeks`` selects (given a table's week column, the condition on it)."""
+    tickets_in = weeks(T.c.week)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COUNTS_LOCK})
     A = Assignment.__table__
@@ -484,7 +487,7 @@ def _count_weeks(conn: Connection, tickets_in: Any, counts_in: Any, volumes_in: 
         func.coalesce(T.c.model_n, ""),
         func.coalesce(T.c.batch_n, ""),
     )
-    conn.execute(delete(WeeklyCount).where(counts_in))
+    conn.execute(delete(WeeklyCount).where(weeks(WeeklyCount.week)))
 
     def n_sev(name: str):  # type: ignore[no-untyped-def]
         return func.sum(case((T.c.severity == name, 1), else_=0))
@@ -525,16 +528,18 @@ def _count_weeks(conn: Connection, tickets_in: Any, counts_in: Any, volumes_in: 
             sel,
         )
     )
-    conn.execute(delete(WeeklyVolume).where(volumes_in))
-    upto, blank = tickets_in, literal("", String)
+    kpis.refresh(conn, tickets_in, weeks(WeeklyKpi.week))
+    conn.execute(delete(WeeklyVolume).where(weeks(WeeklyVolume.week)))
+    blank = literal("", String)
     has_p, has_b = T.c.product_n.is_not(None), T.c.batch_n.is_not(None)
     for sel in (
-        select(T.c.week, blank, blank, func.count()).where(upto).group_by(T.c.week),
+        # a week's whole volume is its KPI sums' ticket count (one scan of the tickets fewer)
+        select(WeeklyKpi.week, blank, blank, WeeklyKpi.tickets).where(weeks(WeeklyKpi.week)),
         select(T.c.week, T.c.product_n, blank, func.count())
-        .where(upto, has_p)
+        .where(tickets_in, has_p)
         .group_by(T.c.week, T.c.product_n),
         select(T.c.week, T.c.product_n, T.c.batch_n, func.count())
-        .where(upto, has_p, has_b)
+        .where(tickets_in, has_p, has_b)
         .group_by(T.c.week, T.c.product_n, T.c.batch_n),
     ):
         conn.execute(insert(WeeklyVolume).from_select(["week", "product", "batch", "n"], sel))

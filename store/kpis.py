@@ -78,9 +78,9 @@ def kpi_rows(conn: Connection, from_week: int, until_week: int) -> dict[int, dic
     """Per week: tickets, complaints and the service KPIs (rates in 0..1; None without a base)."""
     cols = [WeeklyKpi.week, *(getattr(WeeklyKpi, k) for k in SUMS)]
     kept = conn.execute(select(*cols).where(WeeklyKpi.week >= from_week, WeeklyKpi.week <= until_week))
-    sums = {r[0]: dict(zip(("week", *SUMS), r, strict=True)) for r in kept}
-    counted = sorted(sums)
+    rows = list(kept)
+    counted = [r[0] for r in rows]
     span = and_(T.c.week >= from_week, T.c.week <= until_week)
-    for r in conn.execute(sums_select(and_(span, T.c.week.not_in(counted)) if counted else span)):
-        sums[r[0]] = dict(zip(("week", *SUMS), r, strict=True))
+    rows += conn.execute(sums_select(and_(span, T.c.week.not_in(counted)) if counted else span))
+    sums = {r[0]: dict(zip(("week", *SUMS), r, strict=True)) for r in rows}
     return {w: _rates(s) for w, s in sorted(sums.items())}
