@@ -41,9 +41,9 @@ from importlib import resources
 
 import numpy as np
 
+from voc.nlp.label_terms import LABEL_STOPWORDS, core_terms, is_label_term, make_label
 from voc.nlp.normalize import PLACEHOLDER_RE as MEDIA_PLACEHOLDER_RE
 from voc.nlp.redact import PLACEHOLDER_RE
-from voc.nlp.topics import LABEL_STOPWORDS, core_terms, is_label_term, make_label
 
 __all__ = [
     "BILINGUAL_SEP",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from voc.nlp.entities import BATCH_BARE_PROTECT_RE, GENERIC_CODE_RE, ModelFinder, batch_spans
 
@@ -649,3 +650,20 @@ _EN_LOWER_STOP = {
     "hoping",
     "wondering",
 }
+
+
+# redactor placeholders that mean personal data; [ORDER] is a bare long digit run, which is how SKU and
+# batch codes look (a JD product id is 12 digits), so it does not count
+_PERSONAL = re.compile(r"\[(PHONE|EMAIL|ID|CARD|ADDRESS|NAME)\]")
+
+
+@lru_cache(maxsize=1)
+def _default_redactor() -> Redactor:
+    return Redactor()
+
+
+@lru_cache(maxsize=1 << 16)  # code fields repeat: a handful of products, channels and batches
+def personal_data_kind(text: str) -> str | None:
+    """The kind of personal data the redactor finds in ``text`` (phone, email, ...), or None."""
+    m = _PERSONAL.search(_default_redactor().redact(text)[0])
+    return m.group(1).lower() if m else None

@@ -27,12 +27,10 @@ from voc.sources.files import (
     read_rows,
     unsupported,
 )
-from voc.sources.mapping import apply_mapping
-from voc.sources.prepare import Bad, Prepared, prepare
+from voc.sources.prepare import Bad, Prepared, mapped_ticket, prepare
 from voc.sources.worker import prepared_in_worker, worth_it
 from voc.store import ingest_log
 from voc.store.tickets import RunSeen, UpsertCounts, apply_pending, upsert_rows, upsert_tickets
-from voc.ticket import parse_ticket
 
 
 @dataclass
@@ -283,13 +281,7 @@ def replay_quarantine(
             continue
         mapping = mappings.get(q.source, Mapping())
         try:
-            t = parse_ticket(
-                apply_mapping(data, mapping),
-                q.source,
-                max_body_chars=max_body_chars,
-                tz=mapping.timezone,
-                date_formats=tuple(mapping.date_formats),
-            )
+            t = mapped_ticket(data, q.source, mapping, max_body_chars)
         except RowError:
             still += 1
             continue

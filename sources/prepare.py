@@ -12,6 +12,8 @@ from typing import Any
 
 from voc.config.settings import Mapping
 from voc.errors import RowError
+from voc.fields import CODE_FIELDS
+from voc.nlp.redact import personal_data_kind
 from voc.sources.files import BROKEN, UNDECODABLE, RawRow
 from voc.sources.mapping import apply_mapping
 from voc.store.tickets import ticket_row
@@ -30,15 +32,33 @@ class Prepared:
     bad: list[Bad] = field(default_factory=list)
 
 
+def without_personal_codes(t: Ticket) -> Ticket:
+    """``t`` unless a code field (channel, product, model, batch: they become report cells) holds
+    personal data - a phone number as the batch -, else RowError naming the field, not the value."""
+    for f in CODE_FIELDS:
+        v = getattr(t, f)
+        kind = personal_data_kind(v) if v else None
+        if kind:
+            raise RowError(f"{f}: looks like personal data ({kind}), not a {f} value")
+    return t
+
+
 def to_ticket(raw: RawRow, source: str, mapping: Mapping, max_body_chars: int) -> Ticket:
     """Map and validate one raw row; raises RowError with the reason it must be quarantined."""
-    return parse_ticket(
-        apply_mapping(raw.data, mapping),
+    return mapped_ticket(raw.data, source, mapping, max_body_chars)
+
+
+def mapped_ticket(data: dict[str, Any], source: str, mapping: Mapping, max_body_chars: int) -> Ticket:
+    """Map and validate one row's data (``parse_ticket`` and the personal-data check of the code
+    fields); raises RowError with the reason it must be quarantined."""
+    t = parse_ticket(
+        apply_mapping(data, mapping),
         source,
         max_body_chars=max_body_chars,
         tz=mapping.timezone,
         date_formats=tuple(mapping.date_formats),
     )
+    return without_personal_codes(t)
 
 
 def prepare(
@@ -60,7 +80,7 @@ def prepare(
         data = raw.data
         try:
             if canonical and BROKEN not in data and UNDECODABLE not in data:
-                t = parse_ticket(data, source, max_body_chars=max_body_chars, tz=tz)
+                t = without_personal_codes(parse_ticket(data, source, max_body_chars=max_body_chars, tz=tz))
             else:
                 t = to_ticket(raw, source, mapping, max_body_chars)
         except RowError as e:

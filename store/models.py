@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from voc.fields import LENGTHS
+
 
 class Base(DeclarativeBase):
     pass
@@ -41,27 +43,27 @@ class TicketRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(100))
-    source_id: Mapped[str] = mapped_column(String(200))
+    source_id: Mapped[str] = mapped_column(String(LENGTHS["ticket_id"]))
     created_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     event_at: Mapped[datetime] = mapped_column(DateTime)
     week: Mapped[int] = mapped_column(Integer)
     hours_to_close: Mapped[float | None] = mapped_column(Float)
-    channel: Mapped[str | None] = mapped_column(String(100))
-    product: Mapped[str | None] = mapped_column(String(200))
-    model: Mapped[str | None] = mapped_column(String(200))
-    batch: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(LENGTHS["channel"]))
+    product: Mapped[str | None] = mapped_column(String(LENGTHS["product"]))
+    model: Mapped[str | None] = mapped_column(String(LENGTHS["model"]))
+    batch: Mapped[str | None] = mapped_column(String(LENGTHS["batch"]))
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     resolution: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str | None] = mapped_column(String(50))
-    agent: Mapped[str | None] = mapped_column(String(200))
-    customer_region: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(LENGTHS["status"]))
+    agent: Mapped[str | None] = mapped_column(String(LENGTHS["agent"]))
+    customer_region: Mapped[str | None] = mapped_column(String(LENGTHS["customer_region"]))
     csat: Mapped[float | None] = mapped_column(Float)
     reopened: Mapped[bool | None] = mapped_column(Boolean)
     transfers: Mapped[int | None] = mapped_column(Integer)
-    language: Mapped[str | None] = mapped_column(String(20))
-    intent_hint: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str | None] = mapped_column(String(LENGTHS["language"]))
+    intent_hint: Mapped[str | None] = mapped_column(String(LENGTHS["intent_hint"]))
     content_hash: Mapped[str] = mapped_column(String(64))
     ingested_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     # --- derived by the understanding stage (NULL nlp_version = not yet understood) ---

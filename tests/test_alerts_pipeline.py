@@ -60,7 +60,7 @@ def test_pipeline_surge_is_mailed_to_the_oven_owner_once_in_chinese_without_pers
     # dry run first: prints what would go out, writes nothing
     monkeypatch.setenv("VOC_DATABASE_URL", url)
     monkeypatch.setenv("VOC_CONFIG", str(EXAMPLE_CONFIG))
-    from voc.cli import app
+    from voc.app.cli import app
 
     res = CliRunner().invoke(app, ["alerts", "--week", str(WEEK), "--dry-run", "--json"])
     assert res.exit_code == 0, res.output

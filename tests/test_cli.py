@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from voc.cli import app
+from voc.app.cli import app
 
 runner = CliRunner()
 COMMANDS = [
@@ -171,7 +171,7 @@ def test_surges_backtest_on_cfpb_monthly_counts() -> None:
 def test_progress_is_drawn_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from voc import cli
+    from voc.app import cli
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -209,7 +209,7 @@ def test_analyze_draws_progress_on_a_terminal_and_nothing_in_a_pipe(sqlite_url: 
     rows, _ = sample.generate(Week.parse("2026-W47"), weeks=3, per_week=100, seed=2)
     sample.write_csv(tmp_path / "t.csv", rows)
     env = {**os.environ, "VOC_DATABASE_URL": sqlite_url, "COLUMNS": "120"}
-    cmd = [sys.executable, "-m", "voc.cli"]
+    cmd = [sys.executable, "-m", "voc.app.cli"]
     for args in (["init"], ["ingest-file", str(tmp_path / "t.csv")]):
         res = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, timeout=120)
         assert res.returncode == 0 and res.stderr == "", res.stderr  # not a terminal: no bar

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from voc import sample
-from voc.cli import app
+from voc.app.cli import app
 from voc.weeks import Week
 
 WEEK = Week.parse("2026-W47")

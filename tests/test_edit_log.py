@@ -146,7 +146,7 @@ def test_edits_are_logged_survive_a_refit_and_are_undone(analysed, monkeypatch: 
     assert topic_edits.get(engine, ignored).status == "ignored"
 
     # the CLI's edits are logged (who: cli) and undone the same way
-    from voc.cli import app
+    from voc.app.cli import app
 
     monkeypatch.setenv("VOC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     label = topic_edits.get(engine, dst).label  # the refit's label
@@ -225,7 +225,7 @@ def test_split_is_logged_survives_a_refit_and_is_undone(analysed, monkeypatch: p
     )
 
     # the same from the command line
-    from voc.cli import app
+    from voc.app.cli import app
 
     monkeypatch.setenv("VOC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     two = sorted(_assigned(engine, src.id))[:2]

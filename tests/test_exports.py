@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from voc.cli import app
+from voc.app.cli import app
 from voc.sources.files import RawRow, read_rows
 from voc.store.db import make_engine
 from voc.store.models import TicketRow

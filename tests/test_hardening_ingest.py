@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from voc.cli import app
+from voc.app.cli import app
 from voc.store.db import make_engine
 from voc.store.models import TicketRow
 

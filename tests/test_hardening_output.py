@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
+from voc.app.cli import app
 from voc.atomic import atomic_open, atomic_write
-from voc.cli import app
 from voc.errors import OutputError
 from voc.nlp.catalogue import KnownTopic
 from voc.spreadsheet import FORMULA_START, safe_cell

@@ -138,7 +138,7 @@ def _records() -> list[logging.LogRecord]:
 
 
 def test_quiet_filter_drops_only_expected_failures() -> None:
-    from voc.cli import _QuietExpectedRuns
+    from voc.app.cli import _QuietExpectedRuns
 
     f = _QuietExpectedRuns()
     kept = [r.getMessage() for r in _records() if f.filter(r)]

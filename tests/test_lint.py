@@ -72,7 +72,7 @@ def test_ruff_format_is_clean() -> None:
 def test_the_mypy_tree_is_the_installed_layout(tmp_path: Path) -> None:
     tree = mypy_tree(tmp_path / "t")
     assert (tree / "voc" / "flows" / "weekly.py").resolve() == REPO / "flows" / "weekly.py"
-    assert (tree / "voc" / "cli.py").resolve() == REPO / "voc" / "cli.py"
+    assert (tree / "voc" / "app" / "cli.py").resolve() == REPO / "voc" / "app" / "cli.py"
     mapped = {Path(p).name for p in package_dirs().values()}
     folders = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"voc", "tests"}
     assert mapped == folders, (

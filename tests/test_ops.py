@@ -148,7 +148,7 @@ def test_version() -> None:
 
     from typer.testing import CliRunner
 
-    from voc.cli import app
+    from voc.app.cli import app
 
     res = CliRunner().invoke(app, ["--version"])
     assert res.exit_code == 0

@@ -69,7 +69,7 @@ def setup(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     for k in ("VOC_SMTP_HOST", "PREFECT_API_URL"):
         monkeypatch.delenv(k, raising=False)
     rows, _ = sample.generate(Week.parse("2026-W49"), weeks=12, per_week=60, seed=21)
-    from voc.cli import app
+    from voc.app.cli import app
 
     runner = CliRunner()
     res = runner.invoke(app, ["init"])

@@ -497,7 +497,7 @@ def _assert_one_leak_theme(store) -> None:  # type: ignore[no-untyped-def]
 def test_human_edits_survive_refits(defect_store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from voc.cli import app
+    from voc.app.cli import app
     from voc.flows.topic_stage import refit_topics, update_theme_catalogue
     from voc.store.themes import load_themes, topic_theme_map
 

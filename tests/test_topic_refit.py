@@ -80,7 +80,7 @@ def test_refit_keeps_ids_and_human_edits_and_is_idempotent(analysed, monkeypatch
     assert refit_due(engine, "complaint", WEEK.shift(4), 4)
 
     # the CLI runs the same refit on demand; a second refit over the same history changes nothing
-    from voc.cli import app
+    from voc.app.cli import app
 
     monkeypatch.setenv("VOC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     res = CliRunner().invoke(app, ["topics", "refit", "--intent", "complaint", "--week", str(WEEK)])

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from tests.test_browser import console_errors
 from tests.web_server import Watching, chromium_binary, voc_web
 from voc import sample
-from voc.cli import app as cli
+from voc.app.cli import app as cli
 from voc.config.settings import EXAMPLE_CONFIG, VocConfig, load_config
 from voc.flows.brief_stage import build_briefs, write_brief
 from voc.flows.surge_stage import detect_week

@@ -157,7 +157,7 @@ def test_unreachable_prefect_api_says_what_to_do(sqlite_url: str) -> None:
     import sys
 
     env = {**os.environ, "VOC_DATABASE_URL": sqlite_url, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    cmd = [sys.executable, "-m", "voc.cli"]
+    cmd = [sys.executable, "-m", "voc.app.cli"]
     assert subprocess.run([*cmd, "init"], env=env, capture_output=True, timeout=120).returncode == 0
     res = subprocess.run(
         [*cmd, "run-weekly", "--week", str(WEEK)], env=env, capture_output=True, text=True, timeout=120

@@ -64,7 +64,7 @@ def voc_web(engine: Engine, tmp_path: Path) -> Iterator[str]:
     )
     log = (tmp_path / "voc-web.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "voc.cli", "web", "--port", str(port)],
+        [sys.executable, "-m", "voc.app.cli", "web", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
