@@ -12,16 +12,13 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from voc import sample
 from voc.config.settings import Settings, Source, load_config
 from voc.flows.pdf import pdf_available
 from voc.flows.review_stage import write_review
 from voc.flows.weekly import given, weekly_flow
-from voc.store import action_items
+from voc.store import action_items, analysis
 from voc.store.db import make_engine, migrate
-from voc.store.models import Assignment, TicketRow, Topic
 from voc.weeks import Quarter, Week
 
 DEMO_WEEKS = 20
@@ -29,25 +26,15 @@ DEMO_WEEKS = 20
 
 def _assignments(engine) -> dict[int, int]:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return dict(conn.execute(select(Assignment.ticket_id, Assignment.topic_id)).all())
+        return analysis.assignment_map(conn)
 
 
 def _record_action(engine, planted: sample.Planted, week: Week) -> tuple[int, int, date]:  # type: ignore[no-untyped-def]
     """The sample's action item (``Planted.action_*``): on the topic most of its theme's tickets are
     in, done, fixed on the Wednesday ``action_weeks_back`` weeks before ``week``. Returns (id, topic, fix)."""
     ids = [k for k, lab in planted.labels.items() if lab.theme == planted.action_theme]
-    topic = func.coalesce(Topic.merged_into, Assignment.topic_id)
     with engine.connect() as conn:
-        counts: Counter[int] = Counter()
-        for chunk in range(0, len(ids), 500):
-            q = (
-                select(topic)
-                .select_from(TicketRow)
-                .join(Assignment, Assignment.ticket_id == TicketRow.id)
-                .outerjoin(Topic, Topic.id == Assignment.topic_id)
-                .where(TicketRow.source == "demo", TicketRow.source_id.in_(ids[chunk : chunk + 500]))
-            )
-            counts.update(int(t) for t in conn.execute(q).scalars())
+        counts = Counter(analysis.current_topics(conn, "demo", ids))
     topic_id = counts.most_common(1)[0][0]
     owner = next(p["owner"] for p in sample.PRODUCTS if p["id"] == planted.action_product)
     fix = week.shift(-planted.action_weeks_back).start + timedelta(days=2)

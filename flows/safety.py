@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from voc.config.settings import Settings, VocConfig
 from voc.delivery.lifecycle import parse_key
@@ -38,8 +38,8 @@ from voc.flows import alert_stage
 from voc.flows.surge_stage import SAFETY_WINDOW_DAYS, assess_safety_window, store_safety_window
 from voc.flows.weekly import PREPARE, StageProgress, ready_engine, run_settings
 from voc.store import analysis, stage_runs, themes
-from voc.store.models import TicketRow
 from voc.store.run_lock import week_lock
+from voc.store.tickets import count_tickets
 from voc.surges.selection import group_surges
 from voc.weeks import Week
 
@@ -104,7 +104,7 @@ def safety_locks(engine: Engine, now: datetime) -> Iterator[None]:
 
 def _tickets(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(TicketRow)).scalar_one())
+        return count_tickets(conn)
 
 
 def _judged_whole(engine: Engine, week: Week) -> bool:

@@ -15,12 +15,11 @@ from typing import Any
 
 from prefect import task, unmapped
 from prefect.cache_policies import NONE
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine
 
 from voc.config.settings import VocConfig
 from voc.nlp.understanding import CatalogueEntry, TicketText, Understander
 from voc.store import analysis
-from voc.store.models import TicketRow
 
 NLP_VERSION = (
     "3"  # 3: safety language of food/electrics/injuries/children, question-complaints, product = model code
@@ -120,13 +119,8 @@ def run_in_process(spec: NlpSpec, chunks: list[list[ChunkRow]]) -> list[list[dic
 
 
 def pending_count(engine: Engine) -> int:
-    t = TicketRow.__table__
     with engine.connect() as conn:
-        return conn.execute(
-            select(func.count())
-            .select_from(t)
-            .where(or_(t.c.nlp_version.is_(None), t.c.nlp_version != NLP_VERSION))
-        ).scalar_one()
+        return analysis.pending_count(conn, NLP_VERSION)
 
 
 def understand_pending(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     text,
     update,
@@ -63,6 +64,33 @@ def _now() -> datetime:
 
 
 # --- understanding -------------------------------------------------------------------------
+
+
+def pending_count(conn: Connection, version: str) -> int:
+    """How many tickets this version of the NLP stage has not understood yet."""
+    q = select(func.count()).select_from(T).where(or_(T.c.nlp_version.is_(None), T.c.nlp_version != version))
+    return int(conn.execute(q).scalar_one())
+
+
+def current_topics(conn: Connection, source: str, source_ids: Sequence[str]) -> list[int]:
+    """The topic (merges resolved) of each of these tickets of ``source`` that has one."""
+    topic = func.coalesce(Topic.merged_into, Assignment.topic_id)
+    out: list[int] = []
+    for chunk in chunks(list(source_ids)):
+        q = (
+            select(topic)
+            .select_from(T)
+            .join(Assignment, Assignment.ticket_id == T.c.id)
+            .outerjoin(Topic, Topic.id == Assignment.topic_id)
+            .where(T.c.source == source, T.c.source_id.in_(chunk))
+        )
+        out += [int(t) for t in conn.execute(q).scalars()]
+    return out
+
+
+def assignment_map(conn: Connection) -> dict[int, int]:
+    """Every assigned ticket's id -> its topic id (as assigned, merges not resolved)."""
+    return {int(a): int(b) for a, b in conn.execute(select(Assignment.ticket_id, Assignment.topic_id))}
 
 
 def pending_understanding(conn: Connection, version: str, limit: int, after: int | None = None) -> list[Any]:

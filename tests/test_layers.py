@@ -242,6 +242,25 @@ def test_the_floor_package_imports_no_other_package() -> None:
     assert not bad, "\n".join(bad)
 
 
+def _flow_sql(imports: tuple[Import, ...]) -> list[str]:
+    return [
+        _where(i)
+        for i in imports
+        if _package(i.module) == "voc.flows"
+        and (
+            (i.target.split(".")[0] == "sqlalchemy" and i.name not in ("Engine", "Connection"))
+            or i.target == "voc.store.models"
+        )
+    ]
+
+
+def test_flows_write_no_sql() -> None:
+    """Flows are recipes (#18): they hold an Engine or a Connection and pass it to the store, whose
+    functions write the queries; no flow builds one (select, insert, text...) or names a table."""
+    bad = _flow_sql(_imports())
+    assert not bad, "\n".join(bad)
+
+
 def test_pure_packages_import_no_database_http_prefect_or_io_layer() -> None:
     bad = _impure(_imports())
     assert not bad, "\n".join(bad)
@@ -310,6 +329,9 @@ def test_the_rules_catch_a_lower_layer_importing_a_higher_one() -> None:
         _package_graph(real + (Import("voc.surges.cells", "voc.flows.weekly", None, 1),))
     )
     assert ("voc.surges", "voc.flows") in edges
+    assert _flow_sql(real + (Import("voc.flows.demo", "sqlalchemy", "select", 1),)) == [
+        "voc.flows.demo:1 imports sqlalchemy.select"
+    ]
     assert _floor_leaks(real + (Import("voc.sample", "voc.store.db", None, 1),)) == [
         "voc.sample:1 imports voc.store.db"
     ]
