@@ -9,6 +9,7 @@ Built from this checkout (``pip wheel --no-deps --no-build-isolation``: offline)
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,6 +29,15 @@ def _run(cmd: list[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess
 
 
 def test_the_wheel_runs_the_demo_beside_a_users_own_config_and_store_folders(tmp_path: Path) -> None:
+    # a copy of the checkout: an in-tree build would leave build/ and *.egg-info in it
+    src = tmp_path / "src"
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "voc-demo", "out"
+        ),
+    )
     dist = tmp_path / "dist"
     res = _run(
         [
@@ -40,7 +50,7 @@ def test_the_wheel_runs_the_demo_beside_a_users_own_config_and_store_folders(tmp
             "--no-build-isolation",
             "-w",
             str(dist),
-            str(REPO),
+            str(src),
         ],
         cwd=tmp_path,
     )
