@@ -50,15 +50,6 @@ T = TicketRow.__table__
 SEVERITY_RANK = {"other": 0, "service": 1, "defect": 2, "safety": 3}
 
 
-def cell_severity(n: int, n_safety: int, n_defect: int, n_service: int) -> str:
-    """A cell is 'safety' when safety tickets are a real part of it (≥ 2 and ≥ 20%), not one stray
-    mention; otherwise the most common of defect / service / other."""
-    if n_safety >= 2 and n_safety >= 0.2 * n:
-        return "safety"
-    other = n - n_safety - n_defect - n_service
-    return max((("defect", n_defect), ("service", n_service), ("other", other)), key=lambda kv: kv[1])[0]
-
-
 def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 

@@ -272,3 +272,12 @@ def _units_exposure(table: pd.DataFrame, by_product: pd.DataFrame, by_batch: pd.
         )
         table.loc[covered, "exposure"] = series.reindex(idx).to_numpy()
         table.loc[covered, "per_units"] = True
+
+
+def cell_severity(n: int, n_safety: int, n_defect: int, n_service: int) -> str:
+    """A cell is 'safety' when safety tickets are a real part of it (≥ 2 and ≥ 20%), not one stray
+    mention; otherwise the most common of defect / service / other."""
+    if n_safety >= 2 and n_safety >= 0.2 * n:
+        return "safety"
+    other = n - n_safety - n_defect - n_service
+    return max((("defect", n_defect), ("service", n_service), ("other", other)), key=lambda kv: kv[1])[0]

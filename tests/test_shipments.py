@@ -295,7 +295,7 @@ def test_without_shipments_the_count_table_is_unchanged() -> None:
 
 
 def test_rate_note_only_for_cells_judged_per_unit() -> None:
-    from voc.flows.surge_stage import _rate_note
+    from voc.reports.surge_rows import rate_note as _rate_note
 
     rec = {"observed": 30, "expected": 5.0, "exposure": 20_000.0, "per_units": True, "new_cell": False}
     assert _rate_note(rec, "en") == "; 15.0 per 10k units vs 2.5 expected"
