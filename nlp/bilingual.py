@@ -244,6 +244,9 @@ class TermMap:
             i += 1
         return out
 
+    def __bool__(self) -> bool:  # a map is a map even when empty; len() walks every phrase list
+        return True
+
     def __len__(self) -> int:
         return len(self.single) + sum(len(v) for v in self.phrases.values())
 
@@ -263,12 +266,12 @@ def default_terms() -> TermMap:
 
 def concept_kind(concept: str, terms: TermMap | None = None) -> str | None:
     """Kind of a concept id (``"c:leak"`` -> ``"defect"``, ``"c:filter"`` -> ``"part"``), else None."""
-    return (terms or default_terms()).kind(concept)
+    return (terms if terms is not None else default_terms()).kind(concept)
 
 
 def concept_tokens(tokens: Sequence[str], terms: TermMap | None = None) -> list[str]:
     """Each token mapped onto its shared concept id(s) (``c:leak``) when known, others unchanged."""
-    return (terms or default_terms()).concept_tokens(tokens)
+    return (terms if terms is not None else default_terms()).concept_tokens(tokens)
 
 
 def concepts_of(tokens: Sequence[str], terms: TermMap | None = None) -> list[str]:

@@ -302,3 +302,14 @@ def test_hybrid_cosine_is_the_mean_of_tfidf_and_centred_use_and_survives_a_round
     assert isinstance(again, HybridEmbedder)
     np.testing.assert_allclose(again.transform(texts[:5], tokens[:5]), x[:5], atol=1e-5)
     assert _cross_lingual_accuracy(x, theme, lang) >= _cross_lingual_accuracy(a, theme, lang)
+
+
+def test_an_empty_map_given_is_used_not_replaced_by_the_default() -> None:
+    """``concept_tokens(tokens, terms)`` uses the map it is given even when it has no terms (it used to
+    test the map's truth, i.e. its length, which walks every phrase list: once per call)."""
+    from voc.nlp.bilingual import TermMap, concept_tokens
+
+    empty = TermMap()
+    assert empty and len(empty) == 0
+    assert concept_tokens(["滤芯", "漏水"], empty) == ["滤芯", "漏水"]
+    assert concept_tokens(["滤芯", "漏水"]) == ["c:filter", "c:leak"]
