@@ -57,10 +57,14 @@ def _now() -> datetime:
 # --- understanding -------------------------------------------------------------------------
 
 
+def _pending(version: str) -> Any:
+    """Tickets this version of the NLP stage has not understood (never, or by another version)."""
+    return or_(T.c.nlp_version.is_(None), T.c.nlp_version != version)
+
+
 def pending_count(conn: Connection, version: str) -> int:
     """How many tickets this version of the NLP stage has not understood yet."""
-    q = select(func.count()).select_from(T).where(or_(T.c.nlp_version.is_(None), T.c.nlp_version != version))
-    return int(conn.execute(q).scalar_one())
+    return int(conn.execute(select(func.count()).select_from(T).where(_pending(version))).scalar_one())
 
 
 def current_topics(conn: Connection, source: str, source_ids: Sequence[str]) -> list[int]:
@@ -103,7 +107,7 @@ def pending_understanding(conn: Connection, version: str, limit: int, after: int
             T.c.intent_hint,
             T.c.resolution,
         )
-        .where((T.c.nlp_version.is_(None)) | (T.c.nlp_version != version))
+        .where(_pending(version))
         .order_by(T.c.id)
         .limit(limit)
     )
