@@ -369,11 +369,11 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
             w.writerow([r.get(f, "") for f in CANONICAL_FIELDS])
 
 
-def bench_config(products: list[Any], embedder: str = "tfidf") -> VocConfig:
+def bench_config(products: list[Any], thresholds: dict[str, str] | None = None) -> VocConfig:
     """The example config with the made-up catalogue instead of its products (thresholds untouched
-    but for the topic embedder, ``--embedder``)."""
+    but for ``--embedder`` and ``--set``, validated as the config file's would be)."""
     cfg = load_config(EXAMPLE_CONFIG)
-    th = cfg.thresholds.model_copy(update={"embedder": embedder})
+    th = type(cfg.thresholds).model_validate({**cfg.thresholds.model_dump(), **(thresholds or {})})
     return cfg.model_copy(
         update={"products": list(products), "sources": [], "shipments": None, "thresholds": th}
     )
@@ -684,6 +684,19 @@ def diagnose(
                 "label": t["label"] if t else None,
             }
         )
+    # the themes (L1) they went to: share of the theme's tickets, and how much of the L1 theme's week
+    # the theme is (its purity; complaint and question tickets, as the theme levels count)
+    themes_landed = []
+    ev = df["intent"].isin(["complaint", "question"])
+    for thid, k in th["theme"].value_counts(dropna=False).head(4).items():
+        size = int((ev & (df["theme"] == thid)).sum()) if pd.notna(thid) else 0
+        themes_landed.append(
+            {
+                "theme": None if pd.isna(thid) else int(thid),
+                "share": round(k / n, 3),
+                "purity": round(int((ev & in_t & (df["theme"] == thid)).sum()) / size, 3) if size else None,
+            }
+        )
     assessed = _assess(engine, cfg, week)
     levels = sorted(set(assessed["level"])) if len(assessed) else []
     best: dict[str, Any] | None = None
@@ -718,6 +731,7 @@ def diagnose(
     return {
         "theme_tickets": n,
         "landed": landed,
+        "themes_landed": themes_landed,
         "intents": {str(k): int(v) for k, v in th["intent"].value_counts().items()},
         "severities": {str(k): int(v) for k, v in th["severity"].value_counts().items()},
         "best_cell": _plain(best),
@@ -875,13 +889,13 @@ def run_one(
     scenarios: list[str],
     root: str,
     keep: bool,
-    embedder: str = "tfidf",
+    thresholds: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix=f"{source}-{seed}-", dir=root))
     try:
         plan = make_plan(source, seed, n_weeks, per_week)
-        cfg = bench_config(plan.products, embedder)
+        cfg = bench_config(plan.products, thresholds)
         base_db, base_t = build_baseline(plan, cfg, workdir)
         runs = {}
         for sc in scenarios:
@@ -909,7 +923,7 @@ def run_one(
 
 
 def rescore_one(
-    run_dir: str, n_weeks: int, per_week: int, scenarios: list[str], embedder: str = "tfidf"
+    run_dir: str, n_weeks: int, per_week: int, scenarios: list[str], thresholds: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Re-run only the surge stage (and the scoring) on the stores a ``--keep`` run left in ``run_dir``
     (``<source>-<seed>-*``): each scenario's weeks are detected again in order on a copy of its final
@@ -924,7 +938,7 @@ def rescore_one(
     t0 = time.perf_counter()
     try:
         plan = make_plan(source, seed, n_weeks, per_week)
-        cfg = bench_config(plan.products, embedder)
+        cfg = bench_config(plan.products, thresholds)
         B = len(plan.weeks) - WINDOW
         runs = {}
         for sc in scenarios:
@@ -1046,6 +1060,14 @@ def print_report(results: list[dict[str, Any]], rows: list[dict[str, Any]], tune
                     f"{x['topic']}({x['intent']},{x['status']}) {x['share']:.0%}" for x in m["landed"]
                 )
             )
+            if m.get("themes_landed"):
+                print(
+                    "    themes: "
+                    + ", ".join(
+                        f"{x['theme']} {x['share']:.0%} (purity {_fmt(x['purity'])})"
+                        for x in m["themes_landed"]
+                    )
+                )
             b = m["best_cell"]
             if b:
                 keys = ",".join(
@@ -1118,6 +1140,13 @@ def main() -> int:
         help="thresholds.embedder for every run (hybrid needs the 'multilingual' extra)",
     )
     ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config threshold for every run, e.g. theme_similarity=0.3 (repeatable; a tuning aid)",
+    )
+    ap.add_argument(
         "--rescore",
         metavar="DIR",
         help="re-run only the surge stage and the scoring on the stores a --keep run left in DIR "
@@ -1137,12 +1166,23 @@ def main() -> int:
     if not args.tune and any(s >= 100 for s in seeds):
         ap.error("seeds >= 100 are tuning seeds: use --tune")
     scenarios = [SCENARIOS[x.strip()] for x in args.scenarios.split(",") if x.strip()]
+    thresholds = {"embedder": args.embedder}
+    for kv in args.set:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            ap.error(f"--set {kv!r}: expected KEY=VALUE")
+        thresholds[key.strip()] = value.strip()
+    try:
+        bench_config([], thresholds)
+    except Exception as exc:  # noqa: BLE001 - a bad --set is a usage error
+        ap.error(f"--set: {exc}")
     start = _uptime()
-    print(f"start: {start}\ncode: {_git()} at {datetime.now():%Y-%m-%d %H:%M}, embedder {args.embedder}")
+    shown = ", ".join(f"{k} {v}" for k, v in thresholds.items())
+    print(f"start: {start}\ncode: {_git()} at {datetime.now():%Y-%m-%d %H:%M}, {shown}")
     jobs = [(src, seed) for src in sources for seed in seeds]
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
-    call = (args.weeks, args.per_week, scenarios, args.workdir, args.keep, args.embedder)
+    call = (args.weeks, args.per_week, scenarios, args.workdir, args.keep, thresholds)
     if args.rescore:
         dirs = sorted(
             str(x)
@@ -1150,7 +1190,7 @@ def main() -> int:
             if x.is_dir() and tuple(x.name.rsplit("-", 2)[:2]) in {(s, str(n)) for s, n in jobs}
         )
         for x in dirs:
-            results.append(rescore_one(x, args.weeks, args.per_week, scenarios, args.embedder))
+            results.append(rescore_one(x, args.weeks, args.per_week, scenarios, thresholds))
             _progress(results[-1])
     elif args.jobs > 1:
         import multiprocessing

@@ -274,6 +274,8 @@ class Thresholds(_Strict):
     product_min_ratio: float = Field(default=1.25, ge=1.0)
     topic_match_similarity: float = Field(default=0.35, ge=0.0, le=1.0)
     min_new_topic_size: int = Field(default=8, ge=1)
+    # average-linkage cut on the topic similarity that groups fine topics into themes (nlp.themes)
+    theme_similarity: float = Field(default=0.35, gt=0.0, le=1.0)
     # the topic embedding (nlp.embedding): 'tfidf' needs no model; 'hybrid' adds the multilingual USE
     # model of the optional `multilingual` extra. Read at a catalogue's first fit only: the fitted
     # embedder is stored and every later week and refit embeds with it

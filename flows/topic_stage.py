@@ -20,7 +20,7 @@ from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from voc.nlp.split import refreshed_topics, split_topics
 from voc.nlp.theme_sums import ThemeSums, add_sums, theme_topics_from
-from voc.nlp.themes import THEME_SIMILARITY, ConceptFn, ThemeTopic, default_concepts
+from voc.nlp.themes import ConceptFn, ThemeTopic, default_concepts
 from voc.nlp.themes import update_themes as group_themes
 from voc.nlp.topic_view import product_terms, topic_view
 from voc.store import analysis
@@ -524,7 +524,7 @@ def update_theme_catalogue(
             next_id=theme_store.next_theme_id(conn),
             pinned=pinned,
             refit=refit,
-            threshold=threshold or THEME_SIMILARITY,
+            threshold=threshold or cfg.thresholds.theme_similarity,
         )
         theme_store.save_update(conn, upd, w, [t.topic_id for t in topics if t.status == "emerging"])
     return ThemeStats(
