@@ -197,6 +197,31 @@ _FIGURATIVE_ZH_RE = re.compile(
 )
 # every figurative pattern holds one of these characters: a cheap test before the full regex
 _FIGURATIVE_CHARS_RE = re.compile("[冒炸爆火伤烟毒医]")
+# English uses of safety words about feelings, money or records, not about harm to a body ("I was
+# shocked to see the charge", "it hurt my credit score", "financial injury", "my hopes were shattered",
+# "a hospital bill"). A customer of any brand writes them; unremoved, each such ticket is a safety
+# ticket (2.5% of the CFPB narratives were: bench/detection.py's false safety cells in null weeks).
+# Literal uses keep their safety: "I got a shock from the tap", "it shocked me", "hurt my hand".
+_FIGURATIVE_EN_RE = re.compile(
+    r"\b(?:was|am|were|is|are|be|been|being|i'm|felt|feel|so|truly|really|absolutely|totally|completely|quite|very)"
+    r" (?:\w+ )?shocked (?:to|at|that|how|when i (?:saw|found|learned|read|received|got|noticed|checked|looked))\b"
+    r"|\bshocked (?:to (?:see|find|learn|discover|know|hear|read|receive|get|notice|realize|be)|that|at how"
+    r"|at (?:the|this|their|your|his|her) (?:price|cost|fee|charge|bill|amount|response|service|attitude|way|lack|number"
+    r"|level|quality|state|condition|news))\b"
+    r"|\bshocking(?:ly)?\b(?! (?:me|us|him|her|them|people|my|our|his|anyone|everyone|users?)\b)|\b(?:came|comes|come) as (?:a|an) (?:\w+ )?shock\b|\bin (?:complete |total |utter )?shock\b"
+    r"|\b(?:a|the) (?:complete |total |horrible |huge |big |real |great |rude )?shock (?:of|to)\b|\bshock (?:washed|hit)\b"
+    r"|\bhurt(?:s|ing)? (?:(?:my|our|his|her|their|your|the|by) )?(?:\w+ )?(?:credit|score|rating|chances?|ability|business"
+    r"|reputation|feelings|finances|financial|record|history|standing|application|wallet|pocket)\b"
+    r"|\b(?:financial|economic|monetary|credit|reputational|emotional|mental) injur\w*|\binjur\w* to (?:my|our|his|her|their)"
+    r" (?:credit|consumer|reputation|finances|business|name|standing|credibility)\b|\binjured financially\b|\binjurious\b"
+    r"|\b(?:threats? or )?hazards? to the (?:security|integrity|confidentiality)\b"
+    r"|\bhospital (?:bills?|charges?|billing|debts?|accounts?|invoices?|statements?|fees?|stay was billed)\b"
+    r"|\bshattered (?:my|our|his|her|their|those|these|the|all) (?:\w+ )?(?:expectations|dreams?|hopes?|confidence|trust|plans?)\b"
+    r"|\b(?:dreams?|hopes?|expectations|confidence|trust|plans?) (?:\w+ ){0,5}(?:were |was |had been |has been |have been )?shattered\b"
+)
+# every English figurative pattern holds one of these words: a cheap test before the full regex
+_FIGURATIVE_EN_WORDS_RE = re.compile(r"shock|hurt|injur|hazard|hospital|shatter")
+
 _FOOD_BURN_RE = re.compile(
     r"burn(?:ed|t|s|ing)? (?:the |my |our )?(?:food|toast|fries|chips|chicken|bread|cake|pizza|bottom|edges?|wings|"
     r"cookies|outside|potatoes|bacon|rice)\b|(?:food|toast|fries|chicken|bread|cake|pizza|cookies|rice) "
@@ -264,6 +289,10 @@ def has_safety(text: str) -> bool:
         low = _FIGURATIVE_ZH_RE.sub(lambda m: " " * len(m.group(0)), low)
         if not SAFETY.search(low):
             return False
+    if _FIGURATIVE_EN_WORDS_RE.search(low) and _FIGURATIVE_EN_RE.search(low):
+        low = _FIGURATIVE_EN_RE.sub(lambda m: " " * len(m.group(0)), low)
+        if not SAFETY.search(low):
+            return False
     if "melt" in low and _FOOD_MELT_RE.search(low):
         low = _FOOD_MELT_RE.sub(" ", low)
         if not SAFETY.search(low):
@@ -276,7 +305,13 @@ def has_safety(text: str) -> bool:
 def _literal(text: str) -> str:
     """The text with figurative uses of safety words blanked ("气得冒烟"), for the classifier."""
     if _FIGURATIVE_CHARS_RE.search(text) and _FIGURATIVE_ZH_RE.search(text):
-        return _FIGURATIVE_ZH_RE.sub(lambda m: " " * len(m.group(0)), text)
+        text = _FIGURATIVE_ZH_RE.sub(lambda m: " " * len(m.group(0)), text)
+    low = ascii_lower(text)
+    if _FIGURATIVE_EN_WORDS_RE.search(low) and _FIGURATIVE_EN_RE.search(low):
+        # blank in the original text at the lower-cased match's offsets (ascii_lower keeps lengths)
+        spans = [m.span() for m in _FIGURATIVE_EN_RE.finditer(low)]
+        for a, b in reversed(spans):
+            text = text[:a] + " " * (b - a) + text[b:]
     return text
 
 

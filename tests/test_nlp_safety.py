@@ -43,10 +43,15 @@ SAFETY = [
     "Sparks came out of the socket and the cord melted",
     "I got a shock from the tap",
     "Burning smell from the charger",
+    "I was shocked when I touched the kettle's handle",
+    "The toaster keeps shocking me",
+    "It came as a shock, literally: the plug sparked",
     # injuries
     "刀片飞出来把手指割伤了，流了很多血",
     "开水溅出来把手烫伤了",
     "The blade cut my finger, I needed stitches",
+    "The lid flew off and hurt my hand",
+    "My son was taken to hospital after the heater burned his arm",
     # children
     "宝宝把小零件吞下去了",
     "孩子误食了电池",
@@ -70,6 +75,17 @@ NOT_SAFETY = [
     "垃圾到爆炸",
     "冰淇淋化了一半",
     "I got sick of waiting for the refund",
+    # English figures of speech about feelings, money or records
+    "I was shocked to see a second charge on my card",
+    "Honestly shocked at how slow the refund was",
+    "Shocking customer service, nobody called back",
+    "The price increase came as a complete shock to us",
+    "This late fee will hurt my credit score",
+    "The delay hurt our business badly",
+    "The wrong report caused me financial injury",
+    "They protect against threats or hazards to the security of such records",
+    "I was charged twice for the hospital bill",
+    "My hopes for a quick fix were shattered",
     "没有虫子，就是不太新鲜",
 ]
 
