@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -84,6 +87,32 @@ def pg_url(pg_server: str) -> Iterator[str]:
         with admin.begin() as c:
             c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _migrated_prefect_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty Prefect database at the current schema, migrated once per worker process (in a process
+    of its own, so this one's Prefect settings are untouched)."""
+    home = tmp_path_factory.mktemp("prefect-template")
+    code = (
+        "import asyncio\n"
+        "from prefect.server.database import provide_database_interface\n"
+        "asyncio.run(provide_database_interface().create_db())\n"
+    )
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=600)
+    return home / "prefect.db"
+
+
+@pytest.fixture
+def prefect_home(tmp_path: Path, _migrated_prefect_db: Path) -> Path:
+    """A PREFECT_HOME of the test's own (``tmp_path/prefect``), for a `voc` process whose runs and logs are
+    read afterwards: a new home, with a copy of the migrated empty Prefect database (no runs, no logs),
+    so each such process does not run every Prefect migration again (several seconds each)."""
+    home = tmp_path / "prefect"
+    home.mkdir()
+    shutil.copyfile(_migrated_prefect_db, home / "prefect.db")
+    return home
 
 
 @pytest.fixture
