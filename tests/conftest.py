@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,6 +90,32 @@ def pg_url(pg_server: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _migrated_prefect_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty Prefect database at the current schema, migrated once per worker process (in a process
+    of its own, so this one's Prefect settings are untouched)."""
+    home = tmp_path_factory.mktemp("prefect-template")
+    code = (
+        "import asyncio\n"
+        "from prefect.server.database import provide_database_interface\n"
+        "asyncio.run(provide_database_interface().create_db())\n"
+    )
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=600)
+    return home / "prefect.db"
+
+
+@pytest.fixture
+def prefect_home(tmp_path: Path, _migrated_prefect_db: Path) -> Path:
+    """A PREFECT_HOME of the test's own (``tmp_path/prefect``), for a `voc` process whose runs and logs are
+    read afterwards: a new home, with a copy of the migrated empty Prefect database (no runs, no logs),
+    so each such process does not run every Prefect migration again (several seconds each)."""
+    home = tmp_path / "prefect"
+    home.mkdir()
+    shutil.copyfile(_migrated_prefect_db, home / "prefect.db")
+    return home
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'voc.sqlite3'}"
@@ -123,3 +153,99 @@ def understood_sample(engine, tmp_path: Path, end_week: str = "2026-W47"):  # ty
     ingest_path(engine, tmp_path / "t.csv", "demo", Mapping())
     understand_pending(engine, cfg)
     return cfg
+
+
+def copy_store(src, dst) -> None:  # type: ignore[no-untyped-def]
+    """Every row of the store behind engine ``src`` into the fresh, migrated store behind ``dst`` (same
+    backend, same migrations). SQLite: the database file itself (SQLite's backup). PostgreSQL (one
+    schema each, on one server): each table's rows server-side, and each sequence where ``src`` left it."""
+    import sqlite3
+    from contextlib import closing
+
+    import sqlalchemy as sa
+
+    if dst.dialect.name == "sqlite":
+        dst.dispose()
+        with closing(sqlite3.connect(src.url.database)) as a, closing(sqlite3.connect(dst.url.database)) as b:
+            a.backup(b)
+        return
+    md = sa.MetaData()
+    with src.connect() as c:
+        md.reflect(c)
+        schema = c.execute(sa.text("select current_schema()")).scalar_one()
+        seqs = c.execute(
+            sa.text("select sequencename, last_value from pg_sequences where schemaname = current_schema()")
+        ).all()
+    tables = [t.name for t in md.sorted_tables if t.name != "alembic_version"]
+    with dst.begin() as c:
+        for name in reversed(tables):  # whatever the migrations put there
+            c.execute(sa.text(f'DELETE FROM "{name}"'))
+        for name in tables:  # the same migrations: the columns are in the same order
+            c.execute(sa.text(f'INSERT INTO "{name}" SELECT * FROM "{schema}"."{name}"'))
+        for name, last in seqs:
+            if last is not None:  # NULL: never used
+                c.execute(sa.text("select setval(:s, :v, true)"), {"s": f'"{name}"', "v": last})
+
+
+class StoreTemplates:
+    """Stores whose building is the slow part of a module's tests (e.g. :func:`understood_sample`), built
+    once per backend and copied into each test's own fresh store (:func:`copy_store`)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self._built: dict[str, tuple[Any, Any]] = {}
+        self._schemas: list[str] = []
+
+    def copy(self, engine, build: Callable[[Any, Path], Any]) -> Any:  # type: ignore[no-untyped-def]
+        """``build(template_engine, folder)`` once for ``engine``'s backend, then its store copied into
+        ``engine``'s; returns a deep copy of what ``build`` returned."""
+        import copy
+
+        kind = engine.dialect.name
+        if kind not in self._built:
+            src = self._store(kind)
+            folder = self.tmp / kind
+            folder.mkdir()
+            self._built[kind] = (src, build(src, folder))
+        src, value = self._built[kind]
+        copy_store(src, engine)
+        return copy.deepcopy(value)
+
+    def _store(self, kind: str):  # type: ignore[no-untyped-def]
+        import sqlalchemy as sa
+
+        from voc.store.db import make_engine, migrate
+
+        if kind == "sqlite":
+            eng = make_engine(f"sqlite:///{self.tmp / 'template.sqlite3'}")
+        else:
+            schema = f"voc_t_{uuid.uuid4().hex[:10]}"
+            admin = sa.create_engine(PG_URL)
+            with admin.begin() as c:
+                c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            admin.dispose()
+            self._schemas.append(schema)
+            eng = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
+        migrate(eng)
+        return eng
+
+    def close(self) -> None:
+        import sqlalchemy as sa
+
+        for src, _ in self._built.values():
+            src.dispose()
+        if self._schemas:
+            admin = sa.create_engine(PG_URL)
+            with admin.begin() as c:
+                for schema in self._schemas:
+                    c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreTemplates]:
+    templates = StoreTemplates(tmp_path_factory.mktemp("store-templates"))
+    try:
+        yield templates
+    finally:
+        templates.close()

@@ -31,12 +31,17 @@ def _theme_of(engine: Any, topic_id: int) -> int | None:
         return themes.topic_theme_map(c).get(topic_id)
 
 
-@pytest.fixture
-def analysed(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _analyse(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
     cfg = understood_sample(engine, tmp_path, str(WEEK))
     update_topics(engine, cfg, WEEK.shift(-1))
     update_topics(engine, cfg, WEEK)
-    return engine, cfg
+    return cfg
+
+
+@pytest.fixture
+def analysed(engine, store_templates):  # type: ignore[no-untyped-def]
+    """A fresh store per test: a copy of the module's analysed one (built once per backend)."""
+    return engine, store_templates.copy(engine, _analyse)
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """Issue #16 part 2, operations: what a new user and an operator see.
 
-The commands run as real processes (``voc`` from the venv): Prefect's console handler and logging
-are set up at import, so only a process of its own shows what a user sees.
+The commands whose terminal output or Prefect database is checked run as real processes (``voc`` from
+the venv): Prefect's console handler and logging are set up at import, so only a process of its own
+shows what a user sees. The steps around them (``init``, ``ingest-file``, a repeated run read as JSON)
+run in this process through typer's runner: each process of its own starts Prefect's API again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from typer.testing import CliRunner, Result
 
 from voc import sample
 from voc.weeks import Week
@@ -27,6 +31,23 @@ def _voc(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(VOC), *args], capture_output=True, text=True, timeout=600, cwd=cwd, env=full)
 
 
+def _voc_here(*args: str, cwd: Path, **env: str) -> Result:
+    """The same command in this process through typer's runner, with the same environment as `_voc` (no
+    other ``VOC_`` variable, the folder ``cwd``), for the steps whose point is not a process of its own.
+    Its Prefect flows run on this session's Prefect: a ``PREFECT_HOME`` given is not passed on."""
+    from voc.app.cli import app
+
+    full: dict[str, str | None] = {k: None for k in os.environ if k.startswith("VOC_")}
+    full.update({"VOC_LOG_FILE": str(cwd / "voc-errors.log")})
+    full.update({k: v for k, v in env.items() if k != "PREFECT_HOME"})
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(app, list(args), env=full)
+    finally:
+        os.chdir(here)
+
+
 def _export(tmp_path: Path, per_week: int = 50) -> Path:
     rows, _ = sample.generate(WEEK, weeks=3, per_week=per_week, seed=5)
     sample.write_csv(tmp_path / "export.csv", rows)
@@ -37,9 +58,9 @@ def test_run_weekly_after_ingest_file_on_the_default_config(sqlite_url: str, tmp
     """The example config's `drops` source points at ./drops, which a new user has not created: the
     weekly run says so in one warning line and goes on with what `voc ingest-file` stored."""
     db = {"VOC_DATABASE_URL": sqlite_url}
-    assert _voc("init", cwd=tmp_path, **db).returncode == 0
-    got = _voc("ingest-file", str(_export(tmp_path)), cwd=tmp_path, **db)
-    assert got.returncode == 0, got.stderr
+    assert _voc_here("init", cwd=tmp_path, **db).exit_code == 0
+    got = _voc_here("ingest-file", str(_export(tmp_path)), cwd=tmp_path, **db)
+    assert got.exit_code == 0, got.output
     res = _voc(
         "run-weekly",
         "--week",
@@ -69,7 +90,7 @@ def _prefect_logs(home: Path) -> list[str]:
 
 
 def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, prefect_home: Path
 ) -> None:
     """`voc ingest`: one line per source on stdout (or --json), the missing folder as a warning; the
     Freshdesk source's "rate-limit budget spent, pausing" (an INFO line of sources.http) is in the flow
@@ -98,11 +119,11 @@ def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(
             "VOC_DATABASE_URL": sqlite_url,
             "VOC_CONFIG": str(tmp_path / "voc.yaml"),
             "FD_KEY": FD_KEY,
-            "PREFECT_HOME": str(tmp_path / "prefect"),
+            "PREFECT_HOME": str(prefect_home),
         }
-        assert _voc("init", cwd=tmp_path, **env).returncode == 0
+        assert _voc_here("init", cwd=tmp_path, **env).exit_code == 0
         res = _voc("ingest", cwd=tmp_path, **env)
-        again = _voc("ingest", "--json", cwd=tmp_path, **env)
+        again = _voc_here("ingest", "--json", cwd=tmp_path, **env)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == [
         "fd: read 5, inserted 5, updated 0, unchanged 0, duplicates 0, quarantined 0",
@@ -113,9 +134,9 @@ def test_ingest_says_what_it_did_and_the_project_logs_reach_the_run_logs(
         "(exports dropped there are read by the next run) or change `sources:` in your VOC_CONFIG"
     ], res.stderr
     assert "rate-limit" not in res.stderr  # INFO: the run's logs, not the terminal
-    logs = _prefect_logs(tmp_path / "prefect")
+    logs = _prefect_logs(prefect_home)
     assert any("fd: rate-limit budget spent, pausing 1.0s" in m for m in logs), logs
-    assert again.returncode == 0, again.stderr
+    assert again.exit_code == 0, again.output
     rows = json.loads(again.stdout)
     assert [(r["source"], r["read"], r["inserted"], r["unchanged"], r["missing"] is None) for r in rows] == [
         ("fd", 0, 0, 0, True),
@@ -127,8 +148,8 @@ def test_analyze_prints_each_stage_and_json(sqlite_url: str, tmp_path: Path) -> 
     import json
 
     db = {"VOC_DATABASE_URL": sqlite_url}
-    assert _voc("init", cwd=tmp_path, **db).returncode == 0
-    assert _voc("ingest-file", str(_export(tmp_path)), cwd=tmp_path, **db).returncode == 0
+    assert _voc_here("init", cwd=tmp_path, **db).exit_code == 0
+    assert _voc_here("ingest-file", str(_export(tmp_path)), cwd=tmp_path, **db).exit_code == 0
     res = _voc("analyze", "--week", str(WEEK), cwd=tmp_path, **db)
     assert res.returncode == 0 and res.stderr == "", res.stderr
     lines = res.stdout.splitlines()
@@ -136,8 +157,8 @@ def test_analyze_prints_each_stage_and_json(sqlite_url: str, tmp_path: Path) -> 
     assert lines[1].startswith("  understand: understood ") and lines[1].endswith(" tickets")
     assert lines[2].startswith("  topics: ")
     assert lines[3].startswith("  surges: ") and lines[3].endswith(f"surge cells flagged in {WEEK}")
-    again = _voc("analyze", "--week", str(WEEK), "--json", cwd=tmp_path, **db)
-    assert again.returncode == 0, again.stderr
+    again = _voc_here("analyze", "--week", str(WEEK), "--json", cwd=tmp_path, **db)
+    assert again.exit_code == 0, again.output
     got = json.loads(again.stdout)
     assert set(got) == {"week", "understand", "topics", "surges"} and got["week"] == str(WEEK)
     assert got["understand"] == "understood 0 tickets"  # all understood by the first run
@@ -145,8 +166,6 @@ def test_analyze_prints_each_stage_and_json(sqlite_url: str, tmp_path: Path) -> 
 
 def test_version() -> None:
     from importlib.metadata import version
-
-    from typer.testing import CliRunner
 
     from voc.app.cli import app
 
@@ -158,7 +177,7 @@ def test_version() -> None:
 PASSWORD = "pw-Zq81-never-stored"
 
 
-def test_flows_store_no_secret_in_prefect(pg_url: str, tmp_path: Path) -> None:
+def test_flows_store_no_secret_in_prefect(pg_url: str, tmp_path: Path, prefect_home: Path) -> None:
     """The flows take week/paths/flags, never Settings: the database URL's password (and the SMTP
     password) appear nowhere in Prefect's database after `voc ingest` and `voc analyze` ran on it,
     and the analyze run's stored parameters are just its week (and the CLI's progress hook)."""
@@ -171,9 +190,9 @@ def test_flows_store_no_secret_in_prefect(pg_url: str, tmp_path: Path) -> None:
     drops = tmp_path / "drops"
     drops.mkdir()
     _export(drops)
-    home = tmp_path / "prefect"
+    home = prefect_home
     env = {"VOC_DATABASE_URL": db, "VOC_SMTP_PASSWORD": PASSWORD + "-smtp", "PREFECT_HOME": str(home)}
-    assert _voc("init", cwd=tmp_path, **env).returncode == 0
+    assert _voc_here("init", cwd=tmp_path, **env).exit_code == 0
     for args in (["ingest"], ["analyze", "--week", str(WEEK)]):
         res = _voc(*args, cwd=tmp_path, **env)
         assert res.returncode == 0, res.stderr

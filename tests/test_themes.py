@@ -445,9 +445,15 @@ def _build_defect_store(engine, tmp_path: Path, embedder: str = "tfidf"):  # typ
     return engine, cfg, truth, first.shift(WEEKS - 4)
 
 
+def _defect_parts(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+    _, cfg, truth, week = _build_defect_store(engine, tmp_path)
+    return cfg, truth, week
+
+
 @pytest.fixture
-def defect_store(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return _build_defect_store(engine, tmp_path)
+def defect_store(engine, store_templates):  # type: ignore[no-untyped-def]
+    """A fresh store per test: a copy of the module's defect store (built once per backend)."""
+    return (engine, *store_templates.copy(engine, _defect_parts))
 
 
 def test_one_defect_in_five_phrasings_and_a_question_is_one_theme(defect_store) -> None:  # type: ignore[no-untyped-def]

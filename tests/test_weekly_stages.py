@@ -43,14 +43,19 @@ def _snapshot(engine) -> dict[str, list]:  # type: ignore[no-untyped-def]
         }
 
 
-@pytest.fixture
-def analysed(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _analyse(engine, tmp_path: Path):  # type: ignore[no-untyped-def]
     cfg = understood_sample(engine, tmp_path, str(WEEK))
     update_topics(engine, cfg, WEEK)
     with engine.begin() as conn:
         analysis.rebuild_counts(conn, WEEK.ordinal())
     detect_week(engine, cfg, WEEK)
-    return engine, cfg
+    return cfg
+
+
+@pytest.fixture
+def analysed(engine, store_templates):  # type: ignore[no-untyped-def]
+    """A fresh store per test: a copy of the module's analysed one (built once per backend)."""
+    return engine, store_templates.copy(engine, _analyse)
 
 
 @pytest.mark.slow
