@@ -16,6 +16,7 @@ from sqlalchemy import text
 from voc.nlp.themes import (
     ACTIVE,
     MERGED,
+    THEME_SIMILARITY,
     KnownTheme,
     ThemeTopic,
     cluster,
@@ -559,3 +560,27 @@ def test_topic_centroids_are_compared_without_the_corpus_common_direction():
     groups = cluster(similarity_matrix(topics))
     assert groups[0] == groups[1]
     assert len(set(groups[1:])) == 5
+
+
+def test_the_theme_cut_comes_from_the_config(defect_store) -> None:  # type: ignore[no-untyped-def]
+    """``thresholds.theme_similarity`` is the cut the theme stage groups topics at (default
+    :data:`voc.nlp.themes.THEME_SIMILARITY`): from an empty theme catalogue, at a cut no two topics
+    reach (nearly) every topic starts its own theme - only topics whose similarity is exactly 1 share
+    one -; at the default, the defect store's topics group into far fewer themes."""
+    from voc.flows.topic_stage import update_theme_catalogue
+
+    engine, cfg, _, last = defect_store
+    assert cfg.thresholds.theme_similarity == THEME_SIMILARITY
+
+    def themes_at(c) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+        with engine.begin() as conn:
+            for table in ("topic_themes", "theme_lineage", "themes"):
+                conn.execute(text(f"DELETE FROM {table}"))
+        stats = update_theme_catalogue(engine, c, last)
+        return stats.themes, stats.topics
+
+    apart = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"theme_similarity": 1.0})})
+    n_apart, n_topics = themes_at(apart)
+    n_default, _ = themes_at(cfg)
+    assert n_topics >= 5 and n_default < n_apart <= n_topics
+    assert n_apart - n_default >= 3
