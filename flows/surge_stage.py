@@ -38,9 +38,6 @@ from voc.surges.rolling import SAFETY_LEVELS, detect_window
 from voc.weeks import Week
 
 HISTORY_WEEKS = 104
-LEVELS: dict[str, tuple[str, ...]] = {lv: keys for lv, (keys, _, _) in cells.LEVELS.items()}
-PRODUCT_LEVELS = cells.PRODUCT_LEVELS  # exposure: the product's units
-BATCH_LEVELS = cells.BATCH_LEVELS  # exposure: the batch's units
 INTENTS = ("complaint", "question")  # the intents the levels count (surges.cells.LEVELS)
 
 
