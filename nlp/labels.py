@@ -152,8 +152,11 @@ _GENERIC_EN = frozenset(
     """bad terrible awful worst horrible poor disappointed disappointing disappointment unacceptable ridiculous
     annoying annoyed frustrating frustrated useless rubbish crap shit shitty fuck fucking damn hate love good great
     nice issue issues problem problems help please thanks thank question questions experience lol lmao wtf omg
-    guy guys people time day days week weeks month months year years""".split()
+    guy guys people time day days week weeks month months year years
+    says said say saying told tell tells label labels sticker batch batches serial number code""".split()
 )
+# (the last line: how a customer identifies the unit - "the label says batch B2402", "serial number" -
+# frames a quote and names no problem; "label peeling" keeps its label through "peeling")
 
 
 # --------------------------------------------------------------------------------------------
