@@ -74,7 +74,9 @@ def answer(conn: Connection, q: Query) -> Any:
             conn, q.intents, q.topics, q.product, q.model, q.batch, q.first, q.last, safety_only=q.safety_only
         )
     if isinstance(q, Quotes):
-        return report_queries.quotes(conn, q.topic, q.first, q.last, q.product, q.batch)
+        return report_queries.quotes(
+            conn, q.topic, q.first, q.last, q.product, q.batch, safety_only=q.safety_only
+        )
     if isinstance(q, Workaround):
         return report_queries.workaround(conn, q.topic, q.first, q.last)
     if isinstance(q, CellTopics):

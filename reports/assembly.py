@@ -230,6 +230,7 @@ class Quotes:
     last: int
     product: str | None = None
     batch: str | None = None
+    safety_only: bool = False  # its safety-severity complaints and questions only (a safety cell)
 
 
 @dataclass(frozen=True)
@@ -415,6 +416,14 @@ class SurgeSubject:
     series: Series
     quotes: Quotes | None
     workaround: Workaround | None
+    # False: the topic the item speaks for is mostly about something else than the cell's tickets (a
+    # product's safety tickets that sit in a broad topic): the item is named by its product alone
+    named_by_topic: bool = True
+
+
+# a safety cell is named after the topic holding most of its tickets only when they are at least this
+# share of that topic's tickets of the week (else the topic's label names another problem)
+SAFETY_LABEL_SHARE = 0.5
 
 
 def surge_subject(g: SurgeGroup, facts: SurgeFacts, about: Mapping[int, int] | None) -> SurgeSubject:
@@ -426,9 +435,12 @@ def surge_subject(g: SurgeGroup, facts: SurgeFacts, about: Mapping[int, int] | N
     counts = facts.week_counts
     under = sorted((t for t in theme_topics if counts.get(t)), key=lambda t: (-counts[t], t))
     rep = r.topic_id if r.topic_id is not None else next(iter(g.topic_ids or under), None)
+    named = True
     if about is not None:  # the theme holding most of the cell's tickets, and its fine topics
         theme, under, rep = item_theme(about, facts.theme_of, facts.themes)
         theme_topics = ()
+        if r.level in SAFETY_LEVELS and r.product and rep is not None:
+            named = about.get(rep, 0) >= SAFETY_LABEL_SHARE * max(counts.get(rep, 0), 1)
     return SurgeSubject(
         group=g,
         theme=theme,
@@ -436,8 +448,10 @@ def surge_subject(g: SurgeGroup, facts: SurgeFacts, about: Mapping[int, int] | N
         under=tuple(under),
         rep=rep,
         series=surge_series(r, theme_topics, facts.weeks[0], w),
-        quotes=Quotes(rep, w, w, r.product, r.batch) if rep is not None else None,
+        # a safety cell quotes its safety tickets, not whatever else its topic holds
+        quotes=Quotes(rep, w, w, r.product, r.batch, r.level in SAFETY_LEVELS) if rep is not None else None,
         workaround=Workaround(rep, w - WORKAROUND_WEEKS, w) if rep is not None else None,
+        named_by_topic=named,
     )
 
 
@@ -453,6 +467,8 @@ def surge_item(
     label = labels.get(rep, "") if rep is not None else ""
     if s.theme is not None:
         label = _label(s.theme, lang) or label
+    if not s.named_by_topic:
+        label = ""
     history = _history(answers[s.series], facts.weeks)
     qs = answers[s.quotes] if s.quotes is not None else []
     model, src = item_model(r, g.rows)
@@ -474,7 +490,9 @@ def surge_item(
         topic_label=label,
         theme_id=g.theme_id,
         surge_identity=g.identity,
-        fine_topics=tuple(labels[t] for t in s.under[:FINE_TOPICS] if labels.get(t) and labels[t] != label),
+        fine_topics=tuple(labels[t] for t in s.under[:FINE_TOPICS] if labels.get(t) and labels[t] != label)
+        if s.named_by_topic
+        else (),
         level=r.level,
         product=facts.catalogue.name(r.product, lang),
         model=model,

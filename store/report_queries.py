@@ -197,8 +197,11 @@ def quotes(
     batch: str | None = None,
     k: int = 3,
     candidates: int = 60,
+    *,
+    safety_only: bool = False,
 ) -> list[tuple[str, str]]:
     """Up to k redacted quotes: the most typical first, then ones unlike those already chosen.
+    ``safety_only``: of its safety-severity complaints and questions only (a safety cell's quotes).
 
     Walks the (topic, similarity) index from the top, so a topic with 10k tickets a week costs
     no sort: the first matching candidates are the most typical ones.
@@ -226,6 +229,8 @@ def quotes(
             q = q.where(T.c.product_n == product)
         if batch:
             q = q.where(T.c.batch_n == batch)
+        if safety_only:
+            q = q.where(T.c.severity == "safety", T.c.intent.in_(SAFETY_INTENTS))
         rows += conn.execute(q).all()
     return _pick_quotes(rows, k, candidates)
 
@@ -259,9 +264,13 @@ class QuoteSpec(Protocol):
     def product(self) -> str | None: ...
     @property
     def batch(self) -> str | None: ...
+    @property
+    def safety_only(self) -> bool: ...
 
 
 Q = TypeVar("Q", bound=QuoteSpec)
+# the intents a safety cell counts (surges.cells: product×safety / safety count complaints and questions)
+SAFETY_INTENTS = ("complaint", "question")
 
 
 def quote_sets(
@@ -281,7 +290,15 @@ def quote_sets(
     # the texts are read afterwards for the candidates only: a week's tickets of the quoted topics are
     # thousands of rows on a large store (15,870 on 1M tickets), their texts most of the read's cost
     q = (
-        select(A.c.topic_id, A.c.ticket_id, A.c.similarity, T.c.week, T.c.product_n, T.c.batch_n)
+        select(
+            A.c.topic_id,
+            A.c.ticket_id,
+            A.c.similarity,
+            T.c.week,
+            T.c.product_n,
+            T.c.batch_n,
+            ((T.c.severity == "safety") & T.c.intent.in_(SAFETY_INTENTS)).label("safety"),
+        )
         .select_from(A.join(T, A.c.ticket_id == T.c.id))
         .where(
             A.c.topic_id.in_(sorted({m for ms in members.values() for m in ms})),
@@ -306,6 +323,7 @@ def quote_sets(
                 if s.first <= r.week <= s.last
                 and (not s.product or r.product_n == s.product)
                 and (not s.batch or r.batch_n == s.batch)
+                and (not s.safety_only or r.safety)
             )
             walked[s] += islice(walk, candidates)
     texts: dict[int, tuple[str, str]] = {}

@@ -233,6 +233,21 @@ def test_a_safety_cell_asks_about_its_safety_tickets_of_every_batch() -> None:
     )
 
 
+def test_a_safety_cell_quotes_its_safety_tickets_and_is_named_by_a_topic_only_if_it_is_about_them() -> None:
+    sf = surge_facts([Row("product×safety", product="oven", batch=None, severity="safety", cell="oven")])
+    (q,) = assembly.about_queries(sf)
+    # 15 of topic 11's 20 tickets this week are the oven's safety tickets: the topic names the item
+    (s,) = assembly.plan_surges(sf, {q: {11: 15}}).subjects
+    assert s.quotes == Quotes(11, W, W, "oven", None, safety_only=True) and s.named_by_topic
+    (named,) = surges_of(sf, {q: {11: 15}})
+    assert named.topic_label != "" and named.topic_id == 11
+    # 3 of its 20: the topic is about something else; the item is named by its product alone
+    (s,) = assembly.plan_surges(sf, {q: {11: 3}}).subjects
+    assert s.quotes == Quotes(11, W, W, "oven", None, safety_only=True) and not s.named_by_topic
+    (broad,) = surges_of(sf, {q: {11: 3}})
+    assert broad.topic_label == "" and broad.fine_topics == () and broad.product_id == "oven"
+
+
 def test_a_flagged_batch_is_named_inside_a_product_item() -> None:
     rows = [
         Row("product", product="kettle", q=0.001, observed=40, cell="kettle"),

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, select, update
+from sqlalchemy import Connection, event, select, text, update
 
 from tests import test_web
 from tests.test_web import TODAY, WEEK, Store
@@ -73,7 +73,7 @@ def test_the_briefs_answers_in_batches_equal_the_one_by_one_answers(store: Store
 def _every_cell(conn: Connection) -> tuple[set[Query], list[int]]:
     """Series and quote sets over every topic, product, batch and theme the store counts, of both
     kinds of week range the brief asks (12 weeks, the last one), with and without a product, batch or
-    model, the safety counts, whole products (no topic) and an empty theme."""
+    model, the safety counts and safety quotes, whole products (no topic) and an empty theme."""
     w = WEEK.ordinal()
     cells = conn.execute(
         select(WeeklyCount.topic_id, WeeklyCount.product, WeeklyCount.model, WeeklyCount.batch)
@@ -90,6 +90,7 @@ def _every_cell(conn: Connection) -> tuple[set[Query], list[int]]:
                 Series(("suggestion",), t, None, None, None, first, w),
                 Series(("complaint", "question"), t, None, None, None, first, w, safety_only=True),
                 Quotes(t, first, w),
+                Quotes(t, first, w, safety_only=True),
             }
         for c in cells[:40]:
             out |= {
@@ -102,6 +103,7 @@ def _every_cell(conn: Connection) -> tuple[set[Query], list[int]]:
                 ),
                 Quotes(c.topic_id, first, w, c.product or None, c.batch or None),
                 Quotes(c.topic_id, first, w, c.product or None, None),
+                Quotes(c.topic_id, first, w, c.product or None, None, safety_only=True),
             }
         for tt in [*theme_topics, (), tuple(topics[:3])]:
             out.add(Series(("complaint", "question"), tt, None, None, None, first, w))
@@ -124,6 +126,42 @@ def test_every_kind_of_cell_in_batches_equals_one_by_one(store: Store) -> None:
         assert len(merged) > 4 and any(brief_stage.answers(conn, merged).values())
         assert brief_stage.answers(conn, merged) == _one_by_one(conn, merged)
         conn.rollback()
+
+
+def test_a_safety_cells_quotes_are_its_safety_tickets(store: Store) -> None:
+    """A safety cell quotes its safety-severity complaints and questions only, never the rest of its
+    topic (the ⚠ item of an air fryer showed an error-code ticket of the same topic)."""
+    w = WEEK.ordinal()
+    with store.engine.connect() as conn:
+        sev = {
+            t[:280]: (s_, i)
+            for t, s_, i in conn.execute(
+                text(
+                    "SELECT text_clean, severity, intent FROM tickets WHERE week = :w AND text_clean IS NOT NULL"
+                ),
+                {"w": w},
+            )
+        }
+        rows = conn.execute(
+            text(
+                "SELECT a.topic_id, t.product_n, count(*) AS n,"
+                " sum(CASE WHEN t.severity = 'safety' THEN 1 ELSE 0 END) AS s"
+                " FROM assignments a JOIN tickets t ON t.id = a.ticket_id WHERE t.week = :w"
+                " GROUP BY a.topic_id, t.product_n"
+            ),
+            {"w": w},
+        ).all()
+        mixed = [r for r in rows if 0 < r.s < r.n and r.product_n]
+        assert mixed, "the store has a topic mixing safety and other tickets of a product"
+        other_quoted = 0
+        for r in mixed:
+            safe = Quotes(r.topic_id, w, w, r.product_n, None, safety_only=True)
+            plain = Quotes(r.topic_id, w, w, r.product_n, None)
+            got = brief_stage.answers(conn, [safe, plain])
+            assert got[safe] == _one_by_one(conn, [safe])[safe]
+            assert all(sev[q][0] == "safety" and sev[q][1] in ("complaint", "question") for q, _ in got[safe])
+            other_quoted += sum(sev[q][0] != "safety" for q, _ in got[plain])
+        assert other_quoted, "without the filter, some of these quotes are not safety tickets"
 
 
 def test_nothing_asked_reads_nothing(store: Store) -> None:
