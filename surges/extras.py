@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from voc.surges.params import DEFAULT_PARAMS, SurgeParams
 
@@ -106,7 +106,9 @@ def global_rise(
     sd = float(x.std(ddof=1)) if k > 1 else 0.0
     sd = max(sd, 0.02)  # floor: totals are never that steady
     tstat = (x_t - mean) / (sd * math.sqrt(1 + 1 / k))
-    p = float(stats.t.sf(tstat, k - 1))
+    # Student's t upper tail: scipy.stats.t.sf(tstat, k - 1) is this ufunc (t_gen._sf), the same float for
+    # every input; scipy.special alone spares each process scipy.stats' ~1 s import
+    p = float(special.stdtr(k - 1, -tstat))
     expected = math.exp(mean)
     ratio = float(s.loc[period]) / expected
     if ratio >= params.global_min_ratio and p <= params.global_p:

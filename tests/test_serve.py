@@ -95,11 +95,12 @@ def _stop(proc: subprocess.Popen[bytes], name: str) -> None:
 
 
 @pytest.fixture
-def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
-    """A real Prefect server on a free port with its own PREFECT_HOME (the session's ephemeral one untouched)."""
+def prefect_server(tmp_path: Path, prefect_home: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """A real Prefect server on a free port with its own PREFECT_HOME (the session's ephemeral one untouched),
+    starting from a copy of the migrated empty Prefect database (``prefect_home``: no migrations at start)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_HOME=str(prefect_home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         # a run refused by a deployment's concurrency limit (ENQUEUE) is retried after 2 s, not 30
         PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2",
@@ -126,6 +127,24 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]
         yield api, env, log
     finally:
         _stop(proc, "prefect server")
+
+
+def _init_here(env: dict[str, str], cwd: Path) -> None:
+    """``voc init`` with ``env``'s ``VOC_`` variables, in this process (typer's runner): creating the schema is
+    not what these tests check, the processes they start after it are."""
+    from typer.testing import CliRunner
+
+    from voc.app.cli import app
+
+    voc_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("VOC_")}
+    voc_env.update({k: v for k, v in env.items() if k.startswith("VOC_")})
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        res = CliRunner().invoke(app, ["init"], env=voc_env)
+    finally:
+        os.chdir(here)
+    assert res.exit_code == 0, res.output
 
 
 def _sample_drop_config(tmp_path: Path, *, weeks: int, per_week: int, seed: int) -> tuple[Path, int]:
@@ -157,8 +176,7 @@ def test_voc_serve_schedules_and_a_forced_run_completes(prefect_server, tmp_path
         "TOKENIZERS_PARALLELISM": "false",
     }
     voc = [str(BIN / "voc")]
-    init = subprocess.run([*voc, "init"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert init.returncode == 0, init.stderr
+    _init_here(env, tmp_path)
 
     serve_log = tmp_path / "voc-serve.log"
     logs = [serve_log, server_log]
@@ -292,7 +310,7 @@ def test_prefect_yaml_weekly_deployment_runs_on_a_process_worker(
         assert p.returncode == 0, f"{args}: {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
         return p.stdout
 
-    run(str(BIN / "voc"), "init", extra={"VOC_DATABASE_URL": db})
+    _init_here({**env, "VOC_DATABASE_URL": db}, tmp_path)
     run(str(BIN / "prefect"), "work-pool", "create", "voc", "--type", "process")
     # deploy-time env: VOC_HOME (pull step), VOC_CONFIG and VOC_OUT_DIR (job variables); never the database URL
     run(str(BIN / "prefect"), "--no-prompt", "deploy", "--name", "weekly", cwd=REPO)

@@ -23,12 +23,16 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-def _run(cmd: list[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str], cwd: Path, prefect_home: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VOC_DATABASE_URL", "VOC_CONFIG")}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=900, **kw)  # type: ignore[call-overload]
+    if prefect_home:
+        env["PREFECT_HOME"] = str(prefect_home)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
 
 
-def test_the_wheel_runs_the_demo_beside_a_users_own_config_and_store_folders(tmp_path: Path) -> None:
+def test_the_wheel_runs_the_demo_beside_a_users_own_config_and_store_folders(
+    tmp_path: Path, prefect_home: Path
+) -> None:
     # a copy of the checkout: an in-tree build would leave build/ and *.egg-info in it
     src = tmp_path / "src"
     shutil.copytree(
@@ -59,22 +63,39 @@ def test_the_wheel_runs_the_demo_beside_a_users_own_config_and_store_folders(tmp
     tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"voc"}, tops
 
-    venv = tmp_path / "venv"
-    assert _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path).returncode == 0
+    venv = tmp_path / "venv"  # without a pip of its own (ensurepip takes seconds): this one installs into it
+    assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path).returncode == 0
     py = venv / "bin" / "python"
     site = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path)
     # this environment's third-party packages (its site-packages and the ones it names in a .pth);
     # the checkout itself is reached through an editable finder that a plain path line does not load
     deps = [p for p in sys.path if p.endswith("site-packages")] or [sysconfig.get_paths()["purelib"]]
     Path(site.stdout.strip(), "deps.pth").write_text("\n".join(deps) + "\n", encoding="utf-8")
-    res = _run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], cwd=tmp_path)
+    res = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
     work = tmp_path / "work"  # a user's project: its own config and store packages, first on sys.path
     for name in ("config", "store", "flows", "nlp"):
         (work / name).mkdir(parents=True)
         (work / name / "__init__.py").write_text("raise ImportError('the user folder was imported')\n")
-    res = _run([str(venv / "bin" / "voc"), "demo", "--out", str(work / "demo")], cwd=work)
+    # its Prefect ephemeral API on a home of its own, from the migrated empty database (no migrations)
+    res = _run(
+        [str(venv / "bin" / "voc"), "demo", "--out", str(work / "demo")], cwd=work, prefect_home=prefect_home
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "the user folder was imported" not in res.stdout + res.stderr
     briefs = list((work / "demo").rglob("brief*.md"))
