@@ -155,8 +155,8 @@ def understand_stage(settings: Settings, cfg: VocConfig, progress: understand.Pr
 def _workers_report_here(settings: Settings) -> Iterator[None]:
     """Worker processes on this machine (a process pool, a LocalCluster) report to this process's
     Prefect API. Without a ``PREFECT_API_URL`` (Prefect's ephemeral API) each of them started an
-    ephemeral server of its own: 3 servers for a 2-worker run, and a process-pool run 34.8 -> 21.9 s
-    with the workers pointed here (tests/test_scale_out.py, 2-core machine)."""
+    ephemeral server of its own (3 servers for a 2-worker run); the process-pool test ran
+    with them pointed here: 38 -> 15 s (tests/test_scale_out.py, 2-core machine)."""
     local = settings.task_runner == "processes" or (
         settings.task_runner == "dask" and not settings.dask_address
     )

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +249,18 @@ def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreT
         yield templates
     finally:
         templates.close()
+
+
+def voc_in(cwd: Path, args: Sequence[str], env: Mapping[str, str | None]) -> Any:
+    """A `voc` command in this process through typer's runner, as if started in the folder ``cwd`` with
+    ``env`` added to (None: removed from) the environment; returns typer's ``Result``."""
+    from typer.testing import CliRunner
+
+    from voc.app.cli import app
+
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(app, list(args), env=dict(env))
+    finally:
+        os.chdir(here)

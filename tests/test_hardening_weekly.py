@@ -26,8 +26,9 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
+from tests.conftest import voc_in
 from voc.errors import SourceError
 from voc.store.db import make_engine
 from voc.store.models import TicketRow
@@ -54,15 +55,7 @@ def _voc(
 def _voc_here(db: str, *args: str, cwd: Path) -> Result:
     """The same command in this process through typer's runner (same database, error log and folder as
     `_voc`), for the steps whose point is not what a process of its own shows."""
-    from voc.app.cli import app
-
-    env = {"VOC_DATABASE_URL": db, "VOC_LOG_FILE": str(cwd / "voc-errors.log")}
-    here = Path.cwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, list(args), env=env)
-    finally:
-        os.chdir(here)
+    return voc_in(cwd, args, {"VOC_DATABASE_URL": db, "VOC_LOG_FILE": str(cwd / "voc-errors.log")})
 
 
 def test_unset_source_secret_in_the_weekly_run_is_one_line(

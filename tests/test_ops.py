@@ -15,6 +15,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
+from tests.conftest import voc_in
 from voc import sample
 from voc.weeks import Week
 
@@ -35,17 +36,10 @@ def _voc_here(*args: str, cwd: Path, **env: str) -> Result:
     """The same command in this process through typer's runner, with the same environment as `_voc` (no
     other ``VOC_`` variable, the folder ``cwd``), for the steps whose point is not a process of its own.
     Its Prefect flows run on this session's Prefect: a ``PREFECT_HOME`` given is not passed on."""
-    from voc.app.cli import app
-
     full: dict[str, str | None] = {k: None for k in os.environ if k.startswith("VOC_")}
     full.update({"VOC_LOG_FILE": str(cwd / "voc-errors.log")})
     full.update({k: v for k, v in env.items() if k != "PREFECT_HOME"})
-    here = Path.cwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, list(args), env=full)
-    finally:
-        os.chdir(here)
+    return voc_in(cwd, args, full)
 
 
 def _export(tmp_path: Path, per_week: int = 50) -> Path:
