@@ -603,7 +603,9 @@ def topic_picks(facts: BriefFacts) -> list[TopicPick]:
     for intent in TOPIC_INTENTS:
         now = facts.counts.get((intent, w), {})
         before = facts.counts.get((intent, w - 1), {})
-        for tid, n in sorted(now.items(), key=lambda kv: -kv[1]):
+        for tid, n in sorted(
+            now.items(), key=lambda kv: (-kv[1], kv[0])
+        ):  # ties by id: one order on every database
             t = sf.topics.get(tid)
             if t is None or t.status in ("ignored", "merged"):
                 continue

@@ -403,3 +403,27 @@ def test_catalogue_names_and_owners() -> None:
     assert CATALOGUE.owner("oven") == "ann"
     assert CATALOGUE.owner("kettle") == CATALOGUE.owner(None) == "dora"
     assert Catalogue({"x": ProductInfo("x", "x", None)}).owner("x") is None
+
+
+def test_topics_of_equal_counts_are_listed_by_id_whatever_order_the_database_gave() -> None:
+    # SQLite and PostgreSQL return a GROUP BY's rows in different orders: the same store gave two
+    # different "top topics" and opportunity lists before ties were ordered
+    topics = {200 + i: Topic(200 + i, f"s{i}", intent="suggestion") for i in range(10)}
+    sf = SurgeFacts(
+        week=WEEK,
+        today=TODAY,
+        surges=[],
+        topics=topics,
+        theme_of={},
+        themes={},
+        week_counts={},
+        actions=(),
+        catalogue=CATALOGUE,
+    )
+    listed = []
+    for order in (range(10), reversed(range(10))):
+        facts = brief_facts(sf, {("suggestion", W): {200 + i: 2 for i in order}})
+        plan = assembly.plan_brief(facts, {})
+        brief = assembly.assemble_brief(facts, plan, fake_answers(plan.queries()), "en")
+        listed.append([t.topic_id for t in brief.opportunities])
+    assert listed[0] == listed[1] == [200 + i for i in range(8)]
