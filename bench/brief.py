@@ -40,8 +40,8 @@ def inflate(db: Path, week: int, target: int) -> int:
             (week,),
         )
     con.execute(
-        """insert into assignments (ticket_id, topic_id, similarity, assigned_week)
-      select t2.id, a.topic_id, a.similarity, a.assigned_week from tickets t2
+        """insert into assignments (ticket_id, topic_id, similarity, assigned_week, week)
+      select t2.id, a.topic_id, a.similarity, a.assigned_week, t2.week from tickets t2
       join tickets t1 on t1.source = t2.source and t2.source_id like t1.source_id || '-r%' and t1.week = t2.week
       join assignments a on a.ticket_id = t1.id where t2.week = ?""",
         (week,),

@@ -199,17 +199,17 @@ def cached_embeddings(conn: Connection, embedder_key: str, ids: Sequence[int]) -
     return out
 
 
-def _alive(conn: Connection, ids: Sequence[int]) -> set[int]:
-    """Which of these tickets are still stored, held until the transaction ends (PostgreSQL: FOR KEY
-    SHARE, so an erasure waits; SQLite has one writer at a time): a ticket erased by an ingest
-    (store.erasure) after a stage read it gets no assignment or embedding, instead of failing the
-    stage on the foreign key."""
-    out: set[int] = set()
+def _alive(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
+    """Which of these tickets are still stored, with their week, held until the transaction ends
+    (PostgreSQL: FOR KEY SHARE, so an erasure waits; SQLite has one writer at a time): a ticket erased
+    by an ingest (store.erasure) after a stage read it gets no assignment or embedding, instead of
+    failing the stage on the foreign key."""
+    out: dict[int, int] = {}
     for chunk in chunks(sorted({int(i) for i in ids})):
-        q = select(T.c.id).where(T.c.id.in_(chunk))
+        q = select(T.c.id, T.c.week).where(T.c.id.in_(chunk))
         if conn.dialect.name == "postgresql":
             q = q.with_for_update(key_share=True)
-        out.update(conn.execute(q).scalars())
+        out.update({i: w for i, w in conn.execute(q)})
     return out
 
 
@@ -378,7 +378,13 @@ def save_assignments(
         conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(chunk)))
     alive = _alive(conn, ids)
     rows = [
-        {"ticket_id": int(i), "topic_id": int(tid), "similarity": float(sim), "assigned_week": week}
+        {
+            "ticket_id": int(i),
+            "topic_id": int(tid),
+            "similarity": float(sim),
+            "assigned_week": week,
+            "week": alive[int(i)],
+        }
         for i, (tid, sim) in zip(ids, assignments, strict=True)
         if int(i) in alive
     ]

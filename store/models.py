@@ -254,12 +254,18 @@ class Assignment(Base):
     """Which topic a ticket belongs to (one per ticket)."""
 
     __tablename__ = "assignments"
-    __table_args__ = (Index("ix_assignments_topic_sim", "topic_id", "similarity"),)
+    __table_args__ = (
+        Index("ix_assignments_topic_sim", "topic_id", "similarity"),
+        # a topic's most typical tickets of a week (the brief's quotes) without reading the week's others
+        Index("ix_assignments_topic_week_sim", "topic_id", "week", "similarity", "ticket_id"),
+    )
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     topic_id: Mapped[int] = mapped_column(Integer)
     similarity: Mapped[float] = mapped_column(Float)
-    assigned_week: Mapped[int] = mapped_column(Integer)
+    assigned_week: Mapped[int] = mapped_column(Integer)  # when it was assigned
+    # the ticket's own week, copied when assigned (a changed ticket loses its assignment: store.tickets)
+    week: Mapped[int | None] = mapped_column(Integer)
 
 
 class WeeklyCount(Base):

@@ -57,7 +57,7 @@ def seed(engine: Engine, n: int = 6) -> None:
         pks = c.execute(select(TicketRow.id)).scalars().all()
         c.execute(
             insert(Assignment),
-            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=WEEK) for pk in pks],
+            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=WEEK, week=WEEK) for pk in pks],
         )
         analysis.rebuild_counts(c, WEEK)
 

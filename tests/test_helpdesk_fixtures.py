@@ -144,7 +144,7 @@ def derive(engine: Engine, source: str) -> int:
         )
         c.execute(
             insert(Assignment),
-            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=w) for pk, w in rows],
+            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=w, week=w) for pk, w in rows],
         )
         c.execute(
             insert(Embedding), [dict(ticket_id=pk, embedder_key="e", vector=b"\0" * 8) for pk, _ in rows]
@@ -699,7 +699,10 @@ def test_helpdesk_only_store_gives_real_kpis_and_a_workaround(engine: Engine, se
         pks = c.execute(select(TicketRow.id)).scalars().all()
         c.execute(
             insert(Assignment),
-            [dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=min(weeks)) for pk in pks],
+            [
+                dict(ticket_id=pk, topic_id=1, similarity=0.9, assigned_week=min(weeks), week=min(weeks))
+                for pk in pks
+            ],
         )
     (week,) = weeks
     with engine.connect() as c:
