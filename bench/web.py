@@ -15,6 +15,7 @@ every page <= 300 ms on 1M tickets. Prints the store size, `uptime` load at star
 from __future__ import annotations
 
 import argparse
+import gc
 import html
 import os
 import re
@@ -133,6 +134,7 @@ def main() -> int:
     size = store_size(url)
     db = "sqlite" if url.startswith("sqlite") else "postgres"
     client = TestClient(create_app(make_engine(url), load_config(EXAMPLE_CONFIG)))
+    gc.freeze()  # as `voc web` does once its app is built
     results = time_pages(client, args.repeat)
     print(
         f"\npages on {size} ({db}), {args.repeat} requests each after one warm-up; server time = wall time "

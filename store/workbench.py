@@ -141,6 +141,7 @@ def cell_counts(conn: Connection, cell: CellFilter, from_week: int, until_week: 
         select(W.week, W.topic_id, W.product, W.model, W.batch, func.sum(n))
         .where(W.intent.in_(list(cell.intents)), W.week >= from_week, W.week <= until_week)
         .group_by(W.week, W.topic_id, W.product, W.model, W.batch)
+        .having(func.sum(n) > 0)  # a safety cell's rows are mostly zeros: not sent
     )
     q = _topic_filter(q, W.topic_id, cell.topics)
     for col, v in ((W.product, cell.product), (W.model, cell.model), (W.batch, cell.batch)):

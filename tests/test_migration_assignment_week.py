@@ -40,6 +40,7 @@ def test_existing_assignments_get_their_tickets_week_and_new_ones_carry_it(db_ur
         assert (
             conn.execute(sa.text("SELECT week FROM assignments WHERE ticket_id = 4")).scalar_one() == 105702
         )
-        names = {ix["name"] for ix in sa.inspect(conn).get_indexes("assignments")}
-    assert "ix_assignments_topic_week_sim" in names
+        indexes = {ix["name"]: ix["column_names"] for ix in sa.inspect(conn).get_indexes("assignments")}
+    assert indexes["ix_assignments_topic_week_sim"] == ["topic_id", "week", "similarity", "ticket_id"]
+    assert indexes["ix_assignments_topic_sim"] == ["topic_id", "similarity", "ticket_id"]
     engine.dispose()

@@ -37,6 +37,7 @@ from voc.sources.ingest import ingest_path
 from voc.store import analysis, workbench
 from voc.store.db import make_engine, migrate
 from voc.store.models import StageRun, TicketRow
+from voc.web import app as web_app
 from voc.web import create_app
 from voc.web.pages import cell_of
 from voc.web.security import CSP, host_name
@@ -325,6 +326,17 @@ def test_csv_export_neutralises_formulas(store: Store) -> None:
     assert by_id[store.script_ticket]["text_clean"] == SCRIPT  # plain text in a CSV, not a formula
     for row in body:
         assert not row[-2].startswith(("=", "+", "-", "@")) and not row[-1].startswith(("=", "+", "-", "@"))
+
+
+@pytest.mark.slow
+def test_csv_export_sent_in_pieces_is_the_same_file(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = _surge_url(store.door).replace("/surge?", "/surge.csv?")
+    whole = store.client().get(url).content
+    pieces: list[bytes] = []
+    monkeypatch.setattr(web_app, "CSV_CHUNK", 200)  # a piece every row or two
+    with store.client().stream("GET", url) as r:
+        pieces.extend(r.iter_raw())
+    assert len(pieces) > 5 and b"".join(pieces) == whole
 
 
 @pytest.mark.slow

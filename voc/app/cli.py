@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gc
 import json
 import logging
 import os
@@ -995,6 +996,11 @@ def web(
 
     _, cfg, engine = _ctx()
     app_ = create_app(engine, cfg, token=secret, editor_token=editor, loopback_only=is_loopback(host))
+    # what the process holds once the app is built (~135k objects: libraries, templates, settings)
+    # lives as long as the server: the cyclic garbage collector stops walking it. Its full
+    # collections added 70-100 ms to one request in five (bench/web.py, the catalogue page on 1M
+    # tickets on PostgreSQL: p95 353 -> 221 ms, median 203 -> 196)
+    gc.freeze()
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"voc web: http://{shown}:{port}/weeks (Ctrl-C to stop)")
     uvicorn.run(app_, host=host, port=port, log_level="info")

@@ -73,6 +73,9 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 MEDIA = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}
+# a streamed export is sent in pieces of about this many characters: one piece per row cost ~0.4 ms a
+# row in sends (a 750-row surge export 480 ms on a 1M-ticket store, ~60% of it sends)
+CSV_CHUNK = 64 * 1024
 CSV_COLUMNS = (
     "ticket",
     "week",
@@ -252,12 +255,14 @@ class Workbench:
         def rows() -> Iterator[str]:
             buf = io.StringIO()
             w = csv.writer(buf)
+            buf.write("\ufeff")  # a BOM: Excel then reads the Chinese text as UTF-8
             w.writerow(CSV_COLUMNS)
-            yield "\ufeff" + buf.getvalue()  # a BOM: Excel then reads the Chinese text as UTF-8
             with engine.connect() as conn:
                 for tk in pages.all_tickets(conn, view, filters):
-                    buf.seek(0)
-                    buf.truncate()
+                    if buf.tell() >= CSV_CHUNK:
+                        yield buf.getvalue()
+                        buf.seek(0)
+                        buf.truncate()
                     w.writerow(
                         [
                             safe_cell(x)
@@ -277,7 +282,7 @@ class Workbench:
                             )
                         ]
                     )
-                    yield buf.getvalue()
+            yield buf.getvalue()
 
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"surge-{view.week}-{view.item.surge_identity}") + ".csv"
         return StreamingResponse(

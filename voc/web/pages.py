@@ -330,7 +330,22 @@ def all_tickets(conn: Connection, view: SurgeView, filters: Filters) -> Iterator
 # --- the topic catalogue -----------------------------------------------------------------------------
 
 SPARK_WEEKS = 12
-QUOTES_MAX = 300  # topics shown with a quote (one query each)
+QUOTES_MAX = 300  # topics shown with a quote (read together: report_queries.quote_sets)
+
+
+@dataclass(frozen=True)
+class _YearQuote:
+    """A topic's quote on the catalogue page: its most typical ticket of the last year and more
+    (``report_queries.QuoteSpec``)."""
+
+    topic: int
+    first: int
+    last: int
+    product: None = None
+    batch: None = None
+    safety_only: bool = False
+
+
 LIVE_TOPIC = ("active", "emerging")
 
 
@@ -397,41 +412,50 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
             merged_here.setdefault(t.merged_into, []).append(t.id)
     theme_names = {th.id: theme_label(th, lang) for th in all_themes}
 
-    quoted = 0
-
-    def row(t: analysis.TopicRecord) -> TopicRow:
-        nonlocal quoted
-        quote = None
-        if span and t.status in LIVE_TOPIC and quoted < QUOTES_MAX:
-            quoted += 1
-            found = report_queries.quotes(conn, t.id, span[0] - 52, span[-1], k=1, candidates=5)
-            quote = found[0][0] if found else None
-        weeks = [per_week.get(t.id, {}).get(w, 0) for w in span]
-        return TopicRow(t, sizes.get(t.id, 0), weeks, quote, tuple(merged_here.get(t.id, ())))
-
     def shown(t: analysis.TopicRecord) -> bool:
         return not q or _matches(q, t, theme_names.get(theme_of.get(t.id, -1), ""))
 
-    blocks: list[ThemeBlock] = []
+    # the page's topics in display order (theme blocks, topics without a theme, ignored, merged)
     placed: set[int] = set()
+    in_themes: list[tuple[ThemeRecord, list[analysis.TopicRecord]]] = []
     for th in live_themes.values():
         members = [by_id[i] for i in th.topic_ids if i in by_id and by_id[i].status in LIVE_TOPIC]
         placed.update(m.id for m in members)
-        rows = [row(m) for m in members if shown(m)]
-        if rows:
+        in_themes.append((th, [m for m in members if shown(m)]))
+    loose = [t for t in all_topics if t.status in LIVE_TOPIC and t.id not in placed and shown(t)]
+    ignored = [t for t in all_topics if t.status == "ignored" and shown(t)]
+    merged = [t for t in all_topics if t.status == "merged" and shown(t)]
+    listed = [t for _, ms in in_themes for t in ms] + loose + ignored + merged
+    # the first QUOTES_MAX live topics listed get a quote: one read for all of them
+    quoted = [t.id for t in listed if t.status in LIVE_TOPIC][:QUOTES_MAX] if span else []
+    specs = {tid: _YearQuote(tid, span[0] - 52, span[-1]) for tid in quoted}
+    found = report_queries.quote_sets(conn, specs.values(), k=1, candidates=5)
+
+    def row(t: analysis.TopicRecord) -> TopicRow:
+        got = found.get(specs[t.id], []) if t.id in specs else []
+        weeks = [per_week.get(t.id, {}).get(w, 0) for w in span]
+        return TopicRow(
+            t, sizes.get(t.id, 0), weeks, got[0][0] if got else None, tuple(merged_here.get(t.id, ()))
+        )
+
+    blocks: list[ThemeBlock] = []
+    for th, ms in in_themes:
+        if ms:
+            rows = [row(m) for m in ms]
             blocks.append(
                 ThemeBlock(th, theme_names[th.id], sorted(rows, key=lambda r: (-r.size, r.topic.id)))
             )
-    loose = [row(t) for t in all_topics if t.status in LIVE_TOPIC and t.id not in placed and shown(t)]
     blocks.sort(key=lambda b: (-b.size, b.theme.id if b.theme else 0))
     if loose:
-        blocks.append(ThemeBlock(None, "", sorted(loose, key=lambda r: (-r.size, r.topic.id))))
-    ignored = [row(t) for t in all_topics if t.status == "ignored" and shown(t)]
-    merged = [row(t) for t in all_topics if t.status == "merged" and shown(t)]
+        blocks.append(
+            ThemeBlock(None, "", sorted((row(t) for t in loose), key=lambda r: (-r.size, r.topic.id)))
+        )
+    ignored_rows = [row(t) for t in ignored]
+    merged_rows = [row(t) for t in merged]
     return TopicsView(
         blocks,
-        ignored,
-        merged,
+        ignored_rows,
+        merged_rows,
         [str(Week.from_ordinal(w)) for w in span],
         edit_log.history(conn, edits),
         {t.id: t.label for t in all_topics},
@@ -439,7 +463,7 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
         sorted(((th.id, theme_names[th.id]) for th in live_themes.values()), key=lambda x: x[0]),
         [(t.id, t.intent, t.label) for t in all_topics if t.status in LIVE_TOPIC],
         query.strip()[:100],
-        sum(len(b.topics) for b in blocks) + len(ignored) + len(merged),
+        sum(len(b.topics) for b in blocks) + len(ignored_rows) + len(merged_rows),
     )
 
 

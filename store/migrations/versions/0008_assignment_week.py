@@ -1,9 +1,12 @@
-"""assignments.week: the ticket's week beside its topic, indexed (topic, week, similarity, ticket)
+"""assignments.week: the ticket's week beside its topic, indexed (topic, week, similarity, ticket);
+the (topic, similarity) index takes the ticket as its tie-break
 
 A brief's quotes are a topic's most typical tickets of one week. Without the week on the assignment
 the read had to start from all of the week's tickets (43,691 on a 1M-ticket store) and join each to its
 assignment (report_queries.quote_sets); with it, the index walks only the quoted topics' tickets of
-that week, most typical first.
+that week, most typical first. Equal similarities (near-identical texts) go by ticket id; with the id
+in the index PostgreSQL walks them in order instead of sorting each group of ties (a quote walk on
+1M tickets: 1.2 -> 0.15 ms; SQLite's index already ends with the rowid, the ticket id).
 
 Revision ID: 0008_assignment_week
 Revises: 0007_weekly_kpis
@@ -32,9 +35,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_assignments_topic_week_sim", "assignments", ["topic_id", "week", "similarity", "ticket_id"]
     )
+    op.drop_index("ix_assignments_topic_sim", table_name="assignments")
+    op.create_index("ix_assignments_topic_sim", "assignments", ["topic_id", "similarity", "ticket_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_assignments_topic_sim", table_name="assignments")
+    op.create_index("ix_assignments_topic_sim", "assignments", ["topic_id", "similarity"])
     op.drop_index("ix_assignments_topic_week_sim", table_name="assignments")
     with op.batch_alter_table("assignments") as batch:
         batch.drop_column("week")
