@@ -262,6 +262,8 @@ def test_surge_page_shows_series_batches_topics_and_the_cells_tickets(store: Sto
     door = store.door
     page = c.get(_surge_url(door)).text
     assert store.planted.surge_batch in page
+    # a reader came from the week's brief (one click) and finds the tickets here and the way back
+    assert f'href="/weeks/{WEEK}?lang=en"' in page.split('id="series"', 1)[0]
     # the cell's tickets this week are exactly what its weekly series counts
     assert _count(page) == door.history[-1] == len(_ticket_rows(page))
     # batches: the planted batch carries the rise and is marked
