@@ -140,7 +140,9 @@ def assess_week(
         **{("h", int(k)): v for k, v in (theme_labels or {}).items()},
     }
     for rec in flagged.to_dict("records"):
-        out.append(surge_rows.surge_row(rec, w, this_week, prod_batch, names, _week_name))
+        out.append(
+            surge_rows.surge_row(rec, w, this_week, prod_batch, names, _week_name, _product_names(cfg))
+        )
     g = surges.global_rise(total.dropna(), w, params)
     if g is not None:
         out.append(surge_rows.global_row(g, w))
@@ -216,7 +218,7 @@ def assess_safety_window(
     prod_batch = frames.batch_baseline(vol, b - params.baseline_weeks + 1, b)
     verdict.tested = result.reset_index(drop=True)
     for rec in result[result["flagged"]].to_dict("records"):
-        row = surge_rows.surge_row(rec, p, this_window, prod_batch, {}, _week_name)
+        row = surge_rows.surge_row(rec, p, this_window, prod_batch, {}, _week_name, _product_names(cfg))
         for lang in ("zh", "en"):
             row[f"explanation_{lang}"] += explanations.window_note(lang, days, now)
         verdict.rows.append(row)
@@ -228,6 +230,14 @@ def store_safety_window(engine: Engine, verdict: SafetyWindow) -> None:
     only (the week's full detection replaces them all once the week is complete)."""
     with engine.begin() as conn:
         analysis.replace_surges_of_levels(conn, verdict.week.ordinal(), SAFETY_LEVELS, verdict.rows)
+
+
+def _product_names(cfg: VocConfig) -> dict[str, dict[str, str]]:
+    """Product id -> language -> the catalogue's name (the first entry of an id, as the brief takes)."""
+    out: dict[str, dict[str, str]] = {}
+    for p in cfg.products:
+        out.setdefault(p.id, {"zh": p.name_zh, "en": p.name_en})
+    return out
 
 
 def _week_name(ordinal: int) -> str:

@@ -52,11 +52,13 @@ def surge_row(
     prod_batch: pd.DataFrame,
     labels: Mapping[tuple[str, int], str],
     week_name: Callable[[int], str],
+    product_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The stored row of a flagged cell ``rec`` (a row of ``surges.detect``'s result) of period ``w``.
     ``this_week``: the period's count rows (COUNT_COLUMNS + intent); ``prod_batch``: product, batch, n -
     the product's tickets per batch in the baseline weeks; ``labels``: ("t", topic id) / ("h", theme id)
-    -> label; ``week_name``: period -> its name in sentences ("2026-W40")."""
+    -> label; ``week_name``: period -> its name in sentences ("2026-W40"); ``product_names``: product
+    id -> language -> the catalogue's name, for the cells named by their product alone."""
     level = rec["level"]
     cell_rows = this_week[cell_mask(this_week, rec)]
     sums = cell_rows[["n", "n_safety", "n_defect", "n_service"]].sum()
@@ -79,6 +81,8 @@ def surge_row(
         label = labels.get(("h", theme_id), "") or f"#{theme_id}"
     else:
         label = rec.get("product") or ""
+    named = (product_names or {}).get(label, {}) if topic_id is None and theme_id is None else {}
+    label_zh, label_en = named.get("zh") or label, named.get("en") or label
     return {
         "week": w,
         "level": level,
@@ -103,8 +107,8 @@ def surge_row(
         "conc_share": conc.share if conc else None,
         "conc_expected": conc.expected_share if conc else None,
         "conc_ratio": conc.ratio if conc else None,
-        "explanation_zh": explanations.explain(rec, label, "zh", conc, week_name) + rate_note(rec, "zh"),
-        "explanation_en": explanations.explain(rec, label, "en", conc, week_name) + rate_note(rec, "en"),
+        "explanation_zh": explanations.explain(rec, label_zh, "zh", conc, week_name) + rate_note(rec, "zh"),
+        "explanation_en": explanations.explain(rec, label_en, "en", conc, week_name) + rate_note(rec, "en"),
     }
 
 
