@@ -7,7 +7,7 @@ not list is a KeyError: ``BriefPlan.queries`` is exactly what the items read.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -409,17 +409,7 @@ def test_topics_of_equal_counts_are_listed_by_id_whatever_order_the_database_gav
     # SQLite and PostgreSQL return a GROUP BY's rows in different orders: the same store gave two
     # different "top topics" and opportunity lists before ties were ordered
     topics = {200 + i: Topic(200 + i, f"s{i}", intent="suggestion") for i in range(10)}
-    sf = SurgeFacts(
-        week=WEEK,
-        today=TODAY,
-        surges=[],
-        topics=topics,
-        theme_of={},
-        themes={},
-        week_counts={},
-        actions=(),
-        catalogue=CATALOGUE,
-    )
+    sf = replace(surge_facts([]), topics=topics, theme_of={}, themes={}, week_counts={})
     listed = []
     for order in (range(10), reversed(range(10))):
         facts = brief_facts(sf, {("suggestion", W): {200 + i: 2 for i in order}})
