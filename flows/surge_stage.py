@@ -35,10 +35,11 @@ from voc.surges import cells, frames
 from voc.surges.cells import young_topics
 from voc.surges.exposure import units_in_field
 from voc.surges.rolling import SAFETY_LEVELS, detect_window
+from voc.ticket import EVIDENCE_INTENTS
 from voc.weeks import Week
 
 HISTORY_WEEKS = 104
-INTENTS = ("complaint", "question")  # the intents the levels count (surges.cells.LEVELS)
+INTENTS = EVIDENCE_INTENTS  # the intents the levels count (surges.cells.LEVELS)
 
 
 def params_from(cfg: VocConfig) -> surges.SurgeParams:

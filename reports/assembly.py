@@ -39,6 +39,7 @@ from voc.reports.model import (
     TopicItem,
 )
 from voc.surges.selection import SAFETY_LEVELS, SurgeGroup, group_surges, item_model, item_theme
+from voc.ticket import EVIDENCE_INTENTS
 
 KPI_KEYS = ("tickets", "complaints", "fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate")
 RATE_KEYS = {"fcr_rate", "closed_24h", "closed_48h", "reopen_rate", "transfer_rate"}
@@ -354,9 +355,9 @@ def surge_series(r: SurgeRecord, theme_topics: tuple[int, ...], first: int, last
     """The weekly counts of a flagged cell: a theme counts its topics' complaints and questions, a
     safety cell its safety tickets, other cells complaints."""
     if r.level.startswith("theme"):
-        return Series(("complaint", "question"), theme_topics, r.product, None, r.batch, first, last)
+        return Series(EVIDENCE_INTENTS, theme_topics, r.product, None, r.batch, first, last)
     if r.level in SAFETY_LEVELS:
-        return Series(("complaint", "question"), None, r.product, None, None, first, last, safety_only=True)
+        return Series(EVIDENCE_INTENTS, None, r.product, None, None, first, last, safety_only=True)
     model = r.model if r.level == "topic×product×model" else None
     return Series(("complaint",), r.topic_id, r.product, model, r.batch, first, last)
 
@@ -394,7 +395,7 @@ def about_query(g: SurgeGroup, facts: SurgeFacts) -> CellTopics | None:
         facts.week.ordinal,
         r.product,
         None if safety else r.batch,
-        ("complaint", "question") if safety else ("complaint",),
+        EVIDENCE_INTENTS if safety else ("complaint",),
         safety,
     )
 

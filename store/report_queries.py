@@ -15,6 +15,7 @@ from voc.store.binds import chunks
 from voc.store.kpis import CLOSED_24H, FCR, REOPENED, TIMED, TRANSFERRED
 from voc.store.models import ActionItemRow, AlertSent, Assignment, Topic, WeeklyCount
 from voc.store.models import TicketRow as TR
+from voc.ticket import EVIDENCE_INTENTS
 
 T = TR.__table__
 A = Assignment.__table__
@@ -281,7 +282,7 @@ class QuoteSpec(Protocol):
 
 Q = TypeVar("Q", bound=QuoteSpec)
 # the intents a safety cell counts (surges.cells: product×safety / safety count complaints and questions)
-SAFETY_INTENTS = ("complaint", "question")
+SAFETY_INTENTS = EVIDENCE_INTENTS
 
 
 def quote_sets(

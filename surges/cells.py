@@ -44,9 +44,11 @@ from collections.abc import Collection, Iterable, Mapping
 
 import pandas as pd
 
+from voc.ticket import EVIDENCE_INTENTS
+
 # level -> (key columns, counted intents, count column)
 COMPLAINT = ("complaint",)
-EVIDENCE = ("complaint", "question")
+EVIDENCE = EVIDENCE_INTENTS
 LEVELS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
     "theme": (("theme_id",), EVIDENCE, "n"),
     "theme×product": (("theme_id", "product"), EVIDENCE, "n"),

@@ -17,6 +17,10 @@ from zoneinfo import ZoneInfo
 from voc.errors import RowError
 from voc.fields import as_text, check_text
 
+# The intents that are evidence of a defect: a complaint, and a question about it ("漏水怎么办?").
+# A theme's and a safety cell's counts, their series and their quotes all take these two.
+EVIDENCE_INTENTS: tuple[str, ...] = ("complaint", "question")
+
 CANONICAL_FIELDS: tuple[str, ...] = (
     "ticket_id",
     "created_at",
