@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 
 from voc import surges
 from voc.config.settings import VocConfig
+from voc.flows.brief_stage import catalogue
 from voc.reports import explanations, surge_rows
 from voc.sources.shipments import load_shipments
 from voc.store import analysis, themes
@@ -140,10 +141,9 @@ def assess_week(
         **{("t", k): v for k, v in labels.items()},
         **{("h", int(k)): v for k, v in (theme_labels or {}).items()},
     }
+    products = catalogue(cfg)
     for rec in flagged.to_dict("records"):
-        out.append(
-            surge_rows.surge_row(rec, w, this_week, prod_batch, names, _week_name, _product_names(cfg))
-        )
+        out.append(surge_rows.surge_row(rec, w, this_week, prod_batch, names, _week_name, products))
     g = surges.global_rise(total.dropna(), w, params)
     if g is not None:
         out.append(surge_rows.global_row(g, w))
@@ -218,8 +218,9 @@ def assess_safety_window(
     result = detect_window(table, p, b, params, days=days)
     prod_batch = frames.batch_baseline(vol, b - params.baseline_weeks + 1, b)
     verdict.tested = result.reset_index(drop=True)
+    products = catalogue(cfg)
     for rec in result[result["flagged"]].to_dict("records"):
-        row = surge_rows.surge_row(rec, p, this_window, prod_batch, {}, _week_name, _product_names(cfg))
+        row = surge_rows.surge_row(rec, p, this_window, prod_batch, {}, _week_name, products)
         for lang in ("zh", "en"):
             row[f"explanation_{lang}"] += explanations.window_note(lang, days, now)
         verdict.rows.append(row)
@@ -231,14 +232,6 @@ def store_safety_window(engine: Engine, verdict: SafetyWindow) -> None:
     only (the week's full detection replaces them all once the week is complete)."""
     with engine.begin() as conn:
         analysis.replace_surges_of_levels(conn, verdict.week.ordinal(), SAFETY_LEVELS, verdict.rows)
-
-
-def _product_names(cfg: VocConfig) -> dict[str, dict[str, str]]:
-    """Product id -> language -> the catalogue's name (the first entry of an id, as the brief takes)."""
-    out: dict[str, dict[str, str]] = {}
-    for p in cfg.products:
-        out.setdefault(p.id, {"zh": p.name_zh, "en": p.name_en})
-    return out
 
 
 def _week_name(ordinal: int) -> str:

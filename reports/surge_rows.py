@@ -17,6 +17,7 @@ import pandas as pd
 
 from voc import surges
 from voc.reports import explanations
+from voc.reports.assembly import Catalogue
 from voc.surges import cells
 from voc.surges.exposure import PER_UNITS
 
@@ -52,13 +53,13 @@ def surge_row(
     prod_batch: pd.DataFrame,
     labels: Mapping[tuple[str, int], str],
     week_name: Callable[[int], str],
-    product_names: Mapping[str, Mapping[str, str]] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> dict[str, Any]:
     """The stored row of a flagged cell ``rec`` (a row of ``surges.detect``'s result) of period ``w``.
     ``this_week``: the period's count rows (COUNT_COLUMNS + intent); ``prod_batch``: product, batch, n -
     the product's tickets per batch in the baseline weeks; ``labels``: ("t", topic id) / ("h", theme id)
-    -> label; ``week_name``: period -> its name in sentences ("2026-W40"); ``product_names``: product
-    id -> language -> the catalogue's name, for the cells named by their product alone."""
+    -> label; ``week_name``: period -> its name in sentences ("2026-W40"); ``catalogue``: the
+    configured products' names, for the cells named by their product alone."""
     level = rec["level"]
     cell_rows = this_week[cell_mask(this_week, rec)]
     sums = cell_rows[["n", "n_safety", "n_defect", "n_service"]].sum()
@@ -81,8 +82,9 @@ def surge_row(
         label = labels.get(("h", theme_id), "") or f"#{theme_id}"
     else:
         label = rec.get("product") or ""
-    named = (product_names or {}).get(label, {}) if topic_id is None and theme_id is None else {}
-    label_zh, label_en = named.get("zh") or label, named.get("en") or label
+    label_zh = label_en = label
+    if catalogue is not None and topic_id is None and theme_id is None:  # named by its product alone
+        label_zh, label_en = (catalogue.name(label, lang) or label for lang in ("zh", "en"))
     return {
         "week": w,
         "level": level,

@@ -221,7 +221,9 @@ def _candidates(
     if batch:
         q = q.where(T.c.batch_n == batch)
     if safety_only:
-        q = q.where(T.c.severity == "safety", T.c.intent.in_(SAFETY_INTENTS))
+        q = q.where(
+            T.c.severity == "safety", T.c.intent.in_(EVIDENCE_INTENTS)
+        )  # as surges.cells counts a safety cell
     return q
 
 
@@ -281,8 +283,6 @@ class QuoteSpec(Protocol):
 
 
 Q = TypeVar("Q", bound=QuoteSpec)
-# the intents a safety cell counts (surges.cells: product×safety / safety count complaints and questions)
-SAFETY_INTENTS = EVIDENCE_INTENTS
 
 
 def quote_sets(

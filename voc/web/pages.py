@@ -333,19 +333,6 @@ SPARK_WEEKS = 12
 QUOTES_MAX = 300  # topics shown with a quote (read together: report_queries.quote_sets)
 
 
-@dataclass(frozen=True)
-class _YearQuote:
-    """A topic's quote on the catalogue page: its most typical ticket of the last year and more
-    (``report_queries.QuoteSpec``)."""
-
-    topic: int
-    first: int
-    last: int
-    product: None = None
-    batch: None = None
-    safety_only: bool = False
-
-
 LIVE_TOPIC = ("active", "emerging")
 
 
@@ -428,7 +415,7 @@ def topics(conn: Connection, lang: str, query: str = "", edits: int = 30) -> Top
     listed = [t for _, ms in in_themes for t in ms] + loose + ignored + merged
     # the first QUOTES_MAX live topics listed get a quote: one read for all of them
     quoted = [t.id for t in listed if t.status in LIVE_TOPIC][:QUOTES_MAX] if span else []
-    specs = {tid: _YearQuote(tid, span[0] - 52, span[-1]) for tid in quoted}
+    specs = {tid: assembly.Quotes(tid, span[0] - 52, span[-1]) for tid in quoted}  # the last year and more
     found = report_queries.quote_sets(conn, specs.values(), k=1, candidates=5)
 
     def row(t: analysis.TopicRecord) -> TopicRow:
