@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -19,7 +19,7 @@ from voc.errors import ConfigError
 from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from voc.nlp.split import refreshed_topics, split_topics
-from voc.nlp.theme_sums import ThemeSums, add_sums, theme_topics_from
+from voc.nlp.theme_sums import ThemeSums, add_sums, kept_weeks, theme_topics_from, total
 from voc.nlp.themes import ConceptFn, ThemeTopic, default_concepts
 from voc.nlp.themes import update_themes as group_themes
 from voc.nlp.topic_view import product_terms, topic_view
@@ -158,6 +158,7 @@ def split_history(
     min_size: int,
     terms: list[str],
     since_week: int | None = None,
+    moves: list[Move] | None = None,
 ) -> int:
     """Give this week's new topics their history: a split, not a birth, when the theme existed
     (``nlp.split.split_topics``). Moves are recorded as 'split' lineage, and the topics whose members
@@ -168,7 +169,8 @@ def split_history(
     weekly run passes :func:`split_window_start`, 26 earlier weeks by default). Older tickets stay
     where they are: the new topic's baseline then covers the window, which is what the surge stage
     compares against (its trailing ``baseline_weeks``, 8 by default, always inside the window). A
-    periodic refit (:func:`refit_topics`) still looks at all history.
+    periodic refit (:func:`refit_topics`) still looks at all history. ``moves``: each moved ticket
+    is appended to it (for the theme sums, :class:`AssignmentChanges`).
     """
     topics = {t.id: t for t in analysis.load_topics(conn, intent, centroids=True)}
     frozen = {tid for tid, t in topics.items() if t.human_label or t.status in ("ignored", "merged")}
@@ -194,6 +196,8 @@ def split_history(
         analysis.mark_split(conn, tid)
     for mv in done.moves:
         analysis.reassign(conn, [rows[i].id for i in mv.rows], mv.topic_id, mv.similarities)
+        if moves is not None:
+            moves += [Move(rows[i].id, rows[i].week, int(rows[i].topic_id), mv.topic_id) for i in mv.rows]
     analysis.record_lineage(conn, done.lineage, w)
     for ref in refreshed_topics(
         [r.text_clean or "" for r in rows],
@@ -214,21 +218,32 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
     summary = TopicSummary()
     w = week.ordinal()
     terms = catalogue_terms(cfg)
+    with engine.connect() as conn:
+        changes = AssignmentChanges(theme_store.week_fingerprints(conn, w + 1))
     for intent in INTENTS:
         with engine.begin() as conn:
-            _assign_intent(conn, intent, w, th, terms, summary)
+            _assign_intent(conn, intent, w, th, terms, summary, changes)
         if refit_due(engine, intent, w, th.refit_every_weeks):
             with engine.begin() as conn:
                 st = _refit_intent(conn, cfg, intent, w, terms)
             if st is not None:
                 summary.refits[intent] = st
-    summary.themes = update_theme_catalogue(engine, cfg, w, refit=bool(summary.refits))
+    # a refit reassigns without reporting its moves: the kept theme sums are checked week by week
+    summary.themes = update_theme_catalogue(
+        engine, cfg, w, refit=bool(summary.refits), changes=None if summary.refits else changes
+    )
     refresh_statistics(engine)  # the later stages' queries join the tickets and assignments just written
     return summary
 
 
 def _assign_intent(
-    conn: Connection, intent: str, w: int, th: Thresholds, terms: list[str], summary: TopicSummary
+    conn: Connection,
+    intent: str,
+    w: int,
+    th: Thresholds,
+    terms: list[str],
+    summary: TopicSummary,
+    changes: AssignmentChanges,
 ) -> None:
     """The weekly assignment of one intent (first run: the initial fit)."""
     analysis.promote_emerging(conn, w)
@@ -276,6 +291,7 @@ def _assign_intent(
         ]
     analysis.upsert_topics(conn, intent, [*new, *upd.updated], w)
     analysis.save_assignments(conn, ids, upd.assignments, w)
+    changes.weeks.update(r.week for r in rows)
     analysis.record_lineage(conn, upd.lineage, w)
     if not first and new:
         summary.split[intent] = split_history(
@@ -288,6 +304,7 @@ def _assign_intent(
             th.min_new_topic_size,
             terms,
             since_week=split_window_start(w, th),
+            moves=changes.moves,
         )
     summary.assigned[intent] = len(ids)
     summary.new_topics[intent] = len(new)
@@ -427,74 +444,126 @@ def _refit_fingerprint(rows: list[AssignedDocument], topics: list[TopicRecord]) 
 # --------------------------------------------------------------------------------------------
 # Themes over the topics
 # --------------------------------------------------------------------------------------------
+@dataclass
+class AssignmentChanges:
+    """What one weekly topic update changed in the assignments, so the theme sums kept per week
+    (:func:`theme_topics`) are brought up to date without reading every ticket again: each week's
+    digest before anything changed, the weeks whose tickets were assigned (read again), and the
+    tickets :func:`split_history` moved to another topic (taken out of the old topic's sums of their
+    week and added to the new one's)."""
+
+    digests: dict[int, list[float]]
+    weeks: set[int] = field(default_factory=set)
+    moves: list[Move] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    ticket_id: int
+    week: int
+    old_topic: int
+    new_topic: int
+
+
 def theme_topics(
     conn: Connection,
     w: int,
     terms: list[str],
     concepts=None,  # type: ignore[no-untyped-def]
-    frozen_before: int | None = None,
+    changes: AssignmentChanges | None = None,
 ) -> list[ThemeTopic]:
     """The live topics with their tickets' concept profiles and coverage (catalogue terms removed, as
     for topics) and product counts, over every assigned ticket up to week ``w``.
 
-    ``frozen_before`` (a week ordinal; the weekly run passes the first week :func:`split_history` may
-    move tickets of): the sums over the tickets of earlier weeks are kept in the store (artifact
-    ``themes-history``) and only the weeks since are read, as long as a digest of each earlier week's
-    assigned tickets (``store.themes.week_fingerprints``, in SQL) is unchanged; any change there (a
-    refit, an erasure, a late or corrected ticket) recomputes them from the tickets. Profiles,
-    coverage, sizes and products are sums of integers per ticket, so the figures are the same either
-    way. None: read every ticket (also when ``concepts`` is given)."""
+    The sums are kept in the store per week and topic (artifact ``themes-history``) with a digest of
+    each week's assigned tickets (``store.themes.week_fingerprints``, in SQL). A week's kept sums are
+    used while its digest is unchanged, or, in a weekly update (``changes``), unchanged before the
+    update and changed only by the moves it reports; any other change (a refit, an erasure, a late
+    or corrected ticket) reads that week's tickets again. Profiles, coverage, sizes and products are
+    sums of integers per ticket, so the figures are the same either way. ``concepts`` given: read
+    every ticket and keep nothing."""
     fn = concepts or default_concepts()
     keys: dict[str, str] = {}
-    sums: dict[int, ThemeSums] = {}
-    if concepts is None and frozen_before is not None and frozen_before <= w:
-        sums = _frozen_sums(conn, frozen_before, terms, fn, keys)
-        add_sums(sums, theme_store.assigned_rows(conn, frozen_before, w), terms, fn, keys)
-    else:
+    if concepts is not None:
+        sums: dict[int, ThemeSums] = {}
         add_sums(sums, theme_store.assigned_rows(conn, None, w), terms, fn, keys)
+    else:
+        sums = total(_week_sums(conn, w, terms, fn, keys, changes))
     return theme_topics_from(sums, theme_store.merged_into_map(conn), theme_store.live_topics(conn))
 
 
-def _frozen_sums(
-    conn: Connection, before: int, terms: list[str], fn: ConceptFn, keys: dict[str, str]
-) -> dict[int, ThemeSums]:
-    """The theme sums of the tickets of weeks before ``before`` per assigned topic: the stored ones,
-    topped up with the weeks since they were stored, or recomputed when a stored week's digest changed
-    (or the catalogue terms or the understanding version did). Stores the result for the next run."""
+def _week_sums(
+    conn: Connection,
+    w: int,
+    terms: list[str],
+    fn: ConceptFn,
+    keys: dict[str, str],
+    changes: AssignmentChanges | None,
+) -> dict[int, dict[int, ThemeSums]]:
+    """The theme sums of weeks up to ``w`` per week and topic: kept ones where they still hold
+    (``nlp.theme_sums.kept_weeks``), the moves applied, the other weeks read again. Stores them."""
     from voc.flows.understand import NLP_VERSION
 
     # sorted: catalogue_terms orders terms of one length as a set iterates, which differs between processes
     tag = hashlib.sha256(("\n".join(sorted(terms)) + "|" + NLP_VERSION).encode()).hexdigest()[:16]
-    digests = theme_store.week_fingerprints(conn, before)
-    sums: dict[int, ThemeSums] = {}
-    start: int | None = None
+    now = theme_store.week_fingerprints(conn, w + 1)
+    by_week: dict[int, dict[int, ThemeSums]] = {}
     blob = analysis.get_artifact(conn, theme_store.THEME_HISTORY)
-    if blob is not None:
-        state = json.loads(blob)
-        upto = int(state["upto"])
-        stored = {int(k): v for k, v in state["weeks"].items()}
-        if (
-            state["tag"] == tag
-            and upto <= before
-            and stored == {wk: d for wk, d in digests.items() if wk < upto}
-        ):
-            sums = {int(k): ThemeSums.load(v) for k, v in state["sums"].items()}
-            start = upto
-    if start is None or start < before:
-        add_sums(sums, theme_store.assigned_rows(conn, start, before - 1), terms, fn, keys)
+    state = json.loads(blob) if blob is not None else {}
+    if state.get("v") == 2 and state["tag"] == tag:
+        stored = {int(k): v for k, v in state["weeks"].items() if int(k) in now}
+        keep = kept_weeks(stored, changes.digests if changes else now, changes.weeks if changes else ())
+        by_week = {
+            wk: {int(t): ThemeSums.load(v) for t, v in state["sums"][str(wk)].items()} for wk in sorted(keep)
+        }
+        if changes and changes.moves:
+            _apply_moves(conn, by_week, [m for m in changes.moves if m.week in by_week], terms, fn, keys)
+    rows: dict[int, list[theme_store.AssignedTicket]] = {}
+    for r in theme_store.assigned_rows_of_weeks(conn, [wk for wk in now if wk not in by_week]):
+        rows.setdefault(r.week, []).append(r)
+    for wk, week_rows in rows.items():
+        add_sums(by_week.setdefault(wk, {}), week_rows, terms, fn, keys)
+    by_week = {wk: by_week[wk] for wk in sorted(now) if wk in by_week}
     analysis.put_artifact(
         conn,
         theme_store.THEME_HISTORY,
         json.dumps(
             {
+                "v": 2,
                 "tag": tag,
-                "upto": before,
-                "weeks": {str(k): v for k, v in digests.items()},
-                "sums": {str(k): v.dump() for k, v in sums.items()},
+                "weeks": {str(wk): now[wk] for wk in by_week},
+                "sums": {str(wk): {str(t): v.dump() for t, v in s.items()} for wk, s in by_week.items()},
             }
         ).encode(),
     )
-    return sums
+    return by_week
+
+
+def _apply_moves(
+    conn: Connection,
+    by_week: dict[int, dict[int, ThemeSums]],
+    moves: list[Move],
+    terms: list[str],
+    fn: ConceptFn,
+    keys: dict[str, str],
+) -> None:
+    """Take each moved ticket out of its old topic's sums of its week and add it to the new one's."""
+    row = dict(theme_store.assigned_rows_of(conn, [m.ticket_id for m in moves]))
+    out: dict[int, list[theme_store.AssignedTicket]] = {}
+    into: dict[int, list[theme_store.AssignedTicket]] = {}
+    for m in moves:
+        r = row[m.ticket_id]
+        out.setdefault(m.week, []).append(replace(r, topic_id=m.old_topic))
+        into.setdefault(m.week, []).append(replace(r, topic_id=m.new_topic))
+    for wk, week_rows in out.items():
+        sums = by_week[wk]
+        add_sums(sums, into[wk], terms, fn, keys)  # first: a ticket moved twice passes through a topic
+        taken: dict[int, ThemeSums] = {}
+        add_sums(taken, week_rows, terms, fn, keys)
+        for topic, sm in taken.items():
+            sums[topic].sub(sm)
+            if sums[topic].n == 0:
+                del sums[topic]
 
 
 def update_theme_catalogue(
@@ -505,6 +574,7 @@ def update_theme_catalogue(
     refit: bool = False,
     concepts=None,
     threshold: float | None = None,
+    changes: AssignmentChanges | None = None,
 ) -> ThemeStats:  # type: ignore[no-untyped-def]
     """Group this week's live topics into themes (``nlp.themes.update_themes``) and store them.
 
@@ -515,7 +585,7 @@ def update_theme_catalogue(
     w = _week_ordinal(week)
     terms = catalogue_terms(cfg)
     with engine.begin() as conn:
-        topics = theme_topics(conn, w, terms, concepts, frozen_before=split_window_start(w, cfg.thresholds))
+        topics = theme_topics(conn, w, terms, concepts, changes)
         previous, pinned = theme_store.memberships(conn)
         upd = group_themes(
             topics,

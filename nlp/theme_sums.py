@@ -38,6 +38,19 @@ class ThemeSums:
         self.coverage.update(other.coverage)
         self.products.update(other.products)
 
+    def sub(self, other: ThemeSums) -> None:
+        """Take ``other``'s tickets out again (tickets moved to another topic)."""
+        self.n -= other.n
+        self.en -= other.en
+        for mine, theirs in (
+            (self.profile, other.profile),
+            (self.coverage, other.coverage),
+            (self.products, other.products),
+        ):
+            mine.subtract(theirs)
+            for k in [k for k, v in mine.items() if v <= 0]:
+                del mine[k]
+
     def dump(self) -> list[Any]:
         return [self.n, self.en, dict(self.profile), dict(self.coverage), dict(self.products)]
 
@@ -95,6 +108,28 @@ def add_sums(
             sm.coverage.update({c for c in found if c.startswith(CONCEPT_PREFIX)})
 
 
+Digest = list[float]  # a week's assigned tickets in a few sums (``store.themes.week_fingerprints``)
+
+
+def kept_weeks(
+    stored: Mapping[int, Digest], before: Mapping[int, Digest], read_again: Iterable[int]
+) -> set[int]:
+    """The weeks whose stored sums still hold: the week's digest as stored with its sums equals its
+    digest ``before`` this run changed anything, and this run assigned none of its tickets
+    (``read_again``). The sums of the other weeks are read from their tickets again."""
+    again = set(read_again)
+    return {wk for wk, d in stored.items() if wk not in again and before.get(wk) == d}
+
+
+def total(by_week: Mapping[int, Mapping[int, ThemeSums]]) -> dict[int, ThemeSums]:
+    """Per topic, the sums of every week."""
+    out: dict[int, ThemeSums] = {}
+    for sums in by_week.values():
+        for topic, sm in sums.items():
+            out.setdefault(topic, ThemeSums()).add(sm)
+    return out
+
+
 class LiveTopic(Protocol):
     """A live topic as the theme layer reads it (``store.analysis.TopicRecord``)."""
 
@@ -130,9 +165,11 @@ def theme_topics_from(
                 size=tot.n,
                 label=t.label,
                 size_en=tot.en,
-                profile=weighted(tot.profile),
-                coverage={c: k / tot.n for c, k in tot.coverage.items()},
-                products=dict(tot.products),
+                # sorted: sums kept per week add up in another order than one read of every ticket,
+                # and the theme layer's matrices take their columns in this order
+                profile=weighted(Counter(dict(sorted(tot.profile.items())))),
+                coverage={c: k / tot.n for c, k in sorted(tot.coverage.items())},
+                products=dict(sorted(tot.products.items())),
                 centroid=t.centroid,
                 status=t.status,
             )

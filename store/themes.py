@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, case, delete, func, insert, select, update
 
 from voc.errors import VocError
 from voc.nlp.themes import ACTIVE, EMERGING, LIVE, MERGED, RETIRED, KnownTheme, ThemeUpdate
 from voc.store import edit_log
 from voc.store.analysis import TOPIC_COLUMNS, TopicRecord, get_topic, topic_record
+from voc.store.binds import chunks
 from voc.store.models import Assignment, Theme, ThemeLineage, TicketRow, Topic, TopicTheme
 
 
@@ -116,20 +117,43 @@ class AssignedTicket:
     lang: str | None
     tokens: str | None  # space-joined
     product_n: str | None
+    week: int
+
+
+def _assigned() -> Select:  # type: ignore[type-arg]
+    T, A = TicketRow.__table__, Assignment.__table__
+    return select(A.c.topic_id, T.c.lang, T.c.tokens, T.c.product_n, T.c.week).select_from(
+        A.join(T, T.c.id == A.c.ticket_id)
+    )
 
 
 def assigned_rows(conn: Connection, from_week: int | None, until_week: int) -> list[AssignedTicket]:
     """Every assigned ticket of weeks ``from_week`` (None: the first) .. ``until_week``: what the theme
     profiles are built from."""
-    T, A = TicketRow.__table__, Assignment.__table__
-    q = (
-        select(A.c.topic_id, T.c.lang, T.c.tokens, T.c.product_n)
-        .select_from(A.join(T, T.c.id == A.c.ticket_id))
-        .where(T.c.week <= until_week)
-    )
+    week = TicketRow.__table__.c.week
+    q = _assigned().where(week <= until_week)
     if from_week is not None:
-        q = q.where(T.c.week >= from_week)
-    return [AssignedTicket(t, lang, tokens, product) for t, lang, tokens, product in conn.execute(q)]
+        q = q.where(week >= from_week)
+    return [AssignedTicket(*r) for r in conn.execute(q)]
+
+
+def assigned_rows_of_weeks(conn: Connection, weeks: Iterable[int]) -> list[AssignedTicket]:
+    """Every assigned ticket of these weeks."""
+    week = TicketRow.__table__.c.week
+    out: list[AssignedTicket] = []
+    for part in chunks(sorted(set(weeks))):
+        out += [AssignedTicket(*r) for r in conn.execute(_assigned().where(week.in_(part)))]
+    return out
+
+
+def assigned_rows_of(conn: Connection, ticket_ids: Iterable[int]) -> list[tuple[int, AssignedTicket]]:
+    """These tickets as the theme profiles read them (ticket id, row)."""
+    ticket = Assignment.__table__.c.ticket_id
+    out: list[tuple[int, AssignedTicket]] = []
+    for part in chunks(sorted(set(ticket_ids))):
+        q = _assigned().add_columns(ticket).where(ticket.in_(part))
+        out += [(int(r[-1]), AssignedTicket(*r[:-1])) for r in conn.execute(q)]
+    return out
 
 
 def week_fingerprints(conn: Connection, before_week: int) -> dict[int, list[float]]:
