@@ -617,3 +617,28 @@ def test_first_fit_splits_what_the_refit_would_split_and_weekly_leftovers_join_b
     assert len(_join_unseparated(halves, texts, tokens, x, 0.9, seed=0, drop_terms=())) == 2
     joined = _join_unseparated(halves, texts, tokens, x, -0.5, seed=0, drop_terms=())
     assert len(joined) == 1 and sorted(joined[0].members) == list(range(24))
+
+
+def test_bertopic_is_imported_without_transformers_which_stays_importable():
+    """import_bertopic hides transformers only for BERTopic's import (its unused TextGeneration and
+    ZeroShotClassification models pull in transformers and torch); later imports of transformers, and
+    BERTopic itself, work as usual."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from voc.nlp.topics import import_bertopic\n"
+        "import_bertopic()\n"
+        "assert 'bertopic' in sys.modules and 'transformers' not in sys.modules\n"
+        "from bertopic import BERTopic\n"
+        "from bertopic.representation import TextGeneration\n"
+        "import importlib.util\n"
+        "if importlib.util.find_spec('transformers') is not None:\n"
+        "    import transformers\n"
+        "    print('transformers', transformers.__version__)\n"
+        "print('ok', BERTopic.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok BERTopic")
