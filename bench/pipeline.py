@@ -21,8 +21,12 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,13 +34,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from benchdb import fresh_store_url  # noqa: E402
 
-from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config  # noqa: E402
+from voc.config.settings import EXAMPLE_CONFIG, Mapping, load_config, settings_from_env  # noqa: E402
 from voc.flows.alert_stage import ChannelSet, FileSink  # noqa: E402
 from voc.flows.alert_stage import run as send_alerts  # noqa: E402
 from voc.flows.brief_stage import write_brief  # noqa: E402
 from voc.flows.surge_stage import detect_week  # noqa: E402
 from voc.flows.topic_stage import update_topics  # noqa: E402
-from voc.flows.understand import understand_pending  # noqa: E402
+from voc.flows.understand import local_workers, understand_locally  # noqa: E402
 from voc.sample import iter_weeks  # noqa: E402
 from voc.sources.ingest import ingest_path  # noqa: E402
 from voc.store import analysis  # noqa: E402
@@ -44,14 +48,35 @@ from voc.store.db import make_engine, migrate  # noqa: E402
 from voc.ticket import CANONICAL_FIELDS  # noqa: E402
 from voc.weeks import Week  # noqa: E402
 
+_tree_peak_mb = 0.0
+
+
+def watch_memory() -> None:
+    """Sample the resident memory of this process and its children together every 0.25 s from now on
+    (the understanding's pool workers are processes of their own; VmHWM sees only this one)."""
+
+    def sample() -> None:
+        global _tree_peak_mb
+        me = psutil.Process()
+        while True:
+            try:
+                rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+                _tree_peak_mb = max(_tree_peak_mb, rss / 2**20)
+            except psutil.Error:  # a worker exited between the listing and the reading
+                pass
+            time.sleep(0.25)
+
+    threading.Thread(target=sample, daemon=True).start()
+
 
 def peak_mb() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
+    """Peak resident memory of this process with its pool workers (:func:`watch_memory`'s samples),
+    or this process's own peak if higher. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
     fork + exec, so a child would report its parent's peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return max(int(line.split()[1]) / 1024, _tree_peak_mb)
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, _tree_peak_mb)
 
 
 Times = list[tuple[str, float]]
@@ -93,7 +118,7 @@ def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, s
     timed = _timer(times)
 
     timed("ingest", lambda: ingest_path(engine, csv_path, "bench", Mapping()))
-    timed("understand", lambda: understand_pending(engine, cfg))
+    timed("understand", lambda: understand(engine, cfg))
     timed("topics (fit on history)", lambda: update_topics(engine, cfg, end.shift(-1)))
     timed("topics (assign last week)", lambda: update_topics(engine, cfg, end))
 
@@ -104,6 +129,13 @@ def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, s
         lambda: write_brief(engine, cfg, end, workdir / "briefs", ["zh", "en"], ["html", "md"]),
     )
     return times, url
+
+
+def understand(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    """As the weekly flow runs it (VOC_TASK_RUNNER auto: a local process pool from 20,000 pending
+    tickets; VOC_TASK_RUNNER=sequential for this process alone)."""
+    settings = settings_from_env()
+    understand_locally(engine, cfg, local_workers(settings.task_runner, settings.workers, engine))
 
 
 def rebuild_counts(engine, week: Week) -> None:  # type: ignore[no-untyped-def]
@@ -125,12 +157,13 @@ def increment_csv(n: int, week: Week, workdir: Path) -> tuple[Path, int]:
 
 def increment(url: str, csv_path: Path, week: Week, workdir: Path) -> tuple[Times, float]:
     """One Monday run over an existing store, in its own process (own start-up, own peak memory)."""
+    watch_memory()
     engine = make_engine(url)
     cfg = load_config(EXAMPLE_CONFIG)
     times: Times = []
     timed = _timer(times)
     timed("ingest", lambda: ingest_path(engine, csv_path, "bench", Mapping()))
-    timed("understand", lambda: understand_pending(engine, cfg))
+    timed("understand", lambda: understand(engine, cfg))
     timed("topics (assign the week)", lambda: update_topics(engine, cfg, week))
 
     timed("counts", lambda: rebuild_counts(engine, week))
@@ -165,6 +198,7 @@ def main() -> int:
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     end = Week.parse(args.end_week)
+    watch_memory()
     for n in args.n or [10_000]:
         times, url = run(n, args.db, args.weeks, end, args.workdir)
         show(
@@ -176,8 +210,10 @@ def main() -> int:
         if args.increment:
             path, m = increment_csv(args.increment, end.shift(1), args.workdir)
             # a fresh process: the Monday run starts cold and its peak memory is its own
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
-                inc_times, inc_peak = pool.apply(increment, (url, path, end.shift(1), args.workdir))
+            # (concurrent.futures: its worker may start the understanding's own process pool, which a
+            # multiprocessing.Pool worker, a daemon, may not)
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                inc_times, inc_peak = pool.submit(increment, url, path, end.shift(1), args.workdir).result()
             show(
                 f"weekly increment: {m:,} new tickets in {end.shift(1)} on a store of {n:,}",
                 m,

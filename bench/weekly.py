@@ -53,6 +53,7 @@ def main() -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     end = Week.parse(args.end_week)
     if args.build:
+        pipeline.watch_memory()
         print(load())
         times, url = pipeline.run(args.build, "sqlite", args.weeks, end, args.workdir)
         pipeline.show(

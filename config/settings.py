@@ -505,7 +505,8 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False  # implicit TLS (SMTPS, usually port 465) instead of plain SMTP or STARTTLS
     # Where the understanding stage's NLP chunks run (docs/scale-out.md): here, one after another
     # (sequential); a thread or process pool on this machine; or a Dask cluster (extra `dask`).
-    task_runner: Literal["sequential", "threads", "processes", "dask"] = "sequential"
+    # auto: a process pool of `workers` (at most the cores) from 20,000 pending tickets, else here.
+    task_runner: Literal["auto", "sequential", "threads", "processes", "dask"] = "auto"
     dask_address: str = ""  # tcp://scheduler:8786; empty = start a LocalCluster of `workers` processes
     workers: int = Field(default=2, ge=1)  # pool size / LocalCluster workers
     chunk_size: int = Field(default=500, ge=1)  # tickets per NLP task

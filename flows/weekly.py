@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from sqlalchemy import Engine
 
 from voc.config.settings import Settings, VocConfig, settings_from_env
@@ -101,8 +101,6 @@ def split_warnings(lines: list[str]) -> tuple[list[str], list[str]]:
 def task_runner(settings: Settings) -> TaskRunner[Any]:
     """The runner for the understanding chunks (``VOC_TASK_RUNNER``; docs/scale-out.md)."""
     kind = settings.task_runner
-    if kind == "processes":
-        return ProcessPoolTaskRunner(max_workers=settings.workers)
     if kind == "dask":
         try:
             from prefect_dask import DaskTaskRunner
@@ -120,7 +118,9 @@ def task_runner(settings: Settings) -> TaskRunner[Any]:
                 "dashboard_address": None,
             }
         )
-    return ThreadPoolTaskRunner(max_workers=settings.workers)  # 'threads'; 'sequential' submits nothing
+    # 'threads'; 'auto', 'sequential' and 'processes' submit no task (a local pool is a plain one:
+    # flows.understand.POOL_MIN_TICKETS says why)
+    return ThreadPoolTaskRunner(max_workers=settings.workers)
 
 
 @flow(name="voc-understand", log_prints=True)
@@ -131,8 +131,10 @@ def understand_flow(progress: understand.Progress | None = None) -> str:
     """
     settings, cfg = run_settings()
     engine = ready_engine(settings)
-    if settings.task_runner == "sequential":
-        n = understand.understand_pending(engine, cfg, progress=progress)
+    kind = settings.task_runner
+    if kind in ("auto", "sequential", "processes"):  # here, or a local pool without Prefect tasks
+        workers = understand.local_workers(kind, settings.workers, engine)
+        n = understand.understand_locally(engine, cfg, workers, progress=progress)
     else:  # enough chunks per read to keep every worker busy twice over
         n = understand.understand_pending(
             engine,
@@ -153,13 +155,10 @@ def understand_stage(settings: Settings, cfg: VocConfig, progress: understand.Pr
 
 @contextmanager
 def _workers_report_here(settings: Settings) -> Iterator[None]:
-    """Worker processes on this machine (a process pool, a LocalCluster) report to this process's
-    Prefect API. Without a ``PREFECT_API_URL`` (Prefect's ephemeral API) each of them started an
+    """Worker processes of a LocalCluster on this machine report to this process's Prefect API. Without a ``PREFECT_API_URL`` (Prefect's ephemeral API) each of them started an
     ephemeral server of its own (3 servers for a 2-worker run); the process-pool test ran
     with them pointed here: 38 -> 15 s (tests/test_scale_out.py, 2-core machine)."""
-    local = settings.task_runner == "processes" or (
-        settings.task_runner == "dask" and not settings.dask_address
-    )
+    local = settings.task_runner == "dask" and not settings.dask_address
     if not local or get_current_settings().api.url:
         yield
         return

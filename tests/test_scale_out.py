@@ -137,11 +137,12 @@ def test_dask_cluster_with_two_workers_gives_identical_results(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("runner", ["dask", "processes", "threads"])
+@pytest.mark.parametrize("runner", ["dask", "processes", "threads", "auto"])
 def test_task_runners_give_identical_results(
     runner: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """VOC_TASK_RUNNER=dask with no address starts its own 2-worker LocalCluster; processes/threads pools."""
+    """VOC_TASK_RUNNER=dask with no address starts its own 2-worker LocalCluster; processes/threads pools;
+    auto (the default) a local process pool once enough tickets are pending (here: from 1)."""
     from voc.flows.weekly import understand_stage
     from voc.store.db import make_engine, migrate
 
@@ -149,6 +150,8 @@ def test_task_runners_give_identical_results(
     migrate(engine)
     cfg = _ingested(engine, tmp_path)
     before = _sequential(engine, cfg)
+    monkeypatch.setattr(understand, "POOL_MIN_TICKETS", 1)
+    monkeypatch.setattr(understand, "POOL_CHUNK", CHUNK)
     if runner != "threads":  # the NLP must happen in other processes: building an Understander here fails
 
         def not_here(*_a, **_k):  # type: ignore[no-untyped-def]
@@ -159,3 +162,13 @@ def test_task_runners_give_identical_results(
     line = understand_stage(_settings(sqlite_url, task_runner=runner), cfg)
     assert line == f"understood {len(before)} tickets"
     assert _stored(engine) == before
+
+
+def test_auto_runner_pools_only_from_enough_tickets_and_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(understand.os, "cpu_count", lambda: 2)
+    assert understand.pool_workers(2, understand.POOL_MIN_TICKETS) == 2
+    assert understand.pool_workers(2, understand.POOL_MIN_TICKETS - 1) == 0
+    assert understand.pool_workers(8, 10**6) == 2  # capped at the cores
+    assert understand.pool_workers(1, 10**6) == 0
+    monkeypatch.setattr(understand.os, "cpu_count", lambda: 1)
+    assert understand.pool_workers(2, 10**6) == 0
