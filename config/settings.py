@@ -281,6 +281,9 @@ class Thresholds(_Strict):
     # embedder is stored and every later week and refit embeds with it
     embedder: Literal["tfidf", "hybrid"] = "tfidf"
     refit_every_weeks: int = Field(default=4, ge=0)  # monthly; 0 = refit only on demand (`voc topics refit`)
+    # a catalogue's first fit (the backfill) clusters at most this many tickets per intent, a seeded random
+    # sample, and assigns the rest to the topics found (nlp.catalogue.first_fit)
+    topic_fit_sample: int = Field(default=100_000, ge=100)
     # weeks before the current one whose tickets a new topic may take over (flows.topic_stage.split_history);
     # never fewer than baseline_weeks (the surge baseline); 0 = all history (slow on large stores)
     split_history_weeks: int = Field(default=26, ge=0)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from voc.config.settings import Thresholds, VocConfig
 from voc.errors import ConfigError
-from voc.nlp.catalogue import KnownTopic, assign_week, refit, resolve_ids
+from voc.nlp.catalogue import KnownTopic, assign_week, first_fit, fit_sample, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from voc.nlp.split import refreshed_topics, split_topics
 from voc.nlp.theme_sums import ThemeSums, add_sums, kept_weeks, theme_topics_from, total
@@ -260,8 +260,11 @@ def _assign_intent(
     )
     embedder: Embedder
     if first:
+        fit_on = fit_sample(len(ids), th.topic_fit_sample)
         try:
-            embedder = embedder_from_config(th.embedder).fit(texts, tokens)
+            embedder = embedder_from_config(th.embedder).fit(
+                [texts[i] for i in fit_on], [tokens[i] for i in fit_on]
+            )
         except EmbedderUnavailable as exc:
             raise ConfigError(f"thresholds.embedder: {exc}") from exc
         blob = embedder.dumps()
@@ -271,16 +274,28 @@ def _assign_intent(
         embedder = load_embedder(blob)
     emb_key = analysis.embedder_key(intent, blob)
     vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)
-    upd = assign_week(
-        [] if first else [_known(t) for t in known],
-        texts,
-        tokens,
-        vectors,
-        threshold=th.topic_match_similarity,
-        min_new_topic_size=th.min_new_topic_size,
-        next_id=analysis.next_topic_id(conn),
-        drop_terms=terms,
-    )
+    if first:
+        upd = first_fit(
+            texts,
+            tokens,
+            vectors,
+            sample=th.topic_fit_sample,
+            threshold=th.topic_match_similarity,
+            min_new_topic_size=th.min_new_topic_size,
+            next_id=analysis.next_topic_id(conn),
+            drop_terms=terms,
+        )
+    else:
+        upd = assign_week(
+            [_known(t) for t in known],
+            texts,
+            tokens,
+            vectors,
+            threshold=th.topic_match_similarity,
+            min_new_topic_size=th.min_new_topic_size,
+            next_id=analysis.next_topic_id(conn),
+            drop_terms=terms,
+        )
     new = upd.new_topics
     if first:  # the initial fit on history is the baseline catalogue, not "emerging"
         new = [

@@ -55,6 +55,8 @@ __all__ = [
     "KnownTopic",
     "anchored_clusters",
     "assign_week",
+    "first_fit",
+    "fit_sample",
     "known_from_found",
     "refit",
     "resolve_ids",
@@ -348,6 +350,85 @@ def assign_week(
         final_cent[tid] = normalise(by_id[tid].centroid)
     assignments = [(int(t), float(emb[i] @ final_cent[int(t)])) for i, t in enumerate(topic)]
     return CatalogueUpdate(assignments, new_topics, updated, [])
+
+
+def fit_sample(n: int, sample: int, seed: int = 0) -> np.ndarray:
+    """The documents (sorted indices) a first fit of ``n`` clusters (:func:`first_fit`), and its
+    embedder is fitted on: all of them up to ``sample``, else a seeded random ``sample`` of them."""
+    if n <= sample:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
+
+
+def first_fit(
+    texts: Sequence[str],
+    tokens: Sequence[Sequence[str]],
+    embeddings: np.ndarray,
+    *,
+    sample: int,
+    threshold: float,
+    min_new_topic_size: int,
+    next_id: int,
+    seed: int = 0,
+    drop_terms: Sequence[str] = (),
+) -> CatalogueUpdate:
+    """The first fit of an empty catalogue: :func:`assign_week` on every document up to ``sample``
+    documents; above that, on a seeded random ``sample`` of them, the rest then assigned to the topics
+    found as a week is (:func:`assign_week` with those topics known: their centroids and keywords take
+    in their new members, a leftover group that matches none opens a topic of its own). Every topic is
+    'active' (the first fit is the baseline catalogue) and each document's similarity is to its topic's
+    final centroid. The clustering's cost grows with the documents it sees; the assignment's is a
+    matrix product."""
+    n = len(texts)
+    if n <= sample:
+        upd = assign_week(
+            [],
+            texts,
+            tokens,
+            embeddings,
+            threshold=threshold,
+            min_new_topic_size=min_new_topic_size,
+            next_id=next_id,
+            seed=seed,
+            drop_terms=drop_terms,
+        )
+        return replace(upd, new_topics=[replace(t, status=ACTIVE) for t in upd.new_topics])
+    emb = _check_inputs(texts, tokens, embeddings, [])
+    picked = fit_sample(n, sample, seed)
+    rest = np.setdiff1d(np.arange(n), picked)
+    fit = assign_week(
+        [],
+        [texts[int(i)] for i in picked],
+        [tokens[int(i)] for i in picked],
+        emb[picked],
+        threshold=threshold,
+        min_new_topic_size=min_new_topic_size,
+        next_id=next_id,
+        seed=seed,
+        drop_terms=drop_terms,
+    )
+    found = [replace(t, status=ACTIVE) for t in fit.new_topics]
+    more = assign_week(
+        found,
+        [texts[int(i)] for i in rest],
+        [tokens[int(i)] for i in rest],
+        emb[rest],
+        threshold=threshold,
+        min_new_topic_size=min_new_topic_size,
+        next_id=next_id + len(found),
+        seed=seed,
+        drop_terms=drop_terms,
+    )
+    updated = {t.topic_id: t for t in more.updated}
+    topics = [updated.get(t.topic_id, t) for t in found] + [
+        replace(t, status=ACTIVE) for t in more.new_topics
+    ]
+    cent = {t.topic_id: normalise(t.centroid) for t in topics}
+    topic = np.empty(n, dtype=np.int64)
+    topic[picked] = fit.topic_ids
+    topic[rest] = more.topic_ids
+    sims = np.einsum("ij,ij->i", emb, np.stack([cent[int(t)] for t in topic]))
+    return CatalogueUpdate([(int(t), float(x)) for t, x in zip(topic, sims, strict=True)], topics, [], [])
 
 
 def _resolution(centroids: Sequence[np.ndarray]) -> float:

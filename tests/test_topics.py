@@ -24,6 +24,8 @@ from voc.nlp.catalogue import (  # noqa: E402
     MERGED,
     KnownTopic,
     assign_week,
+    first_fit,
+    fit_sample,
     known_from_found,
     refit,
     resolve_ids,
@@ -358,6 +360,33 @@ def test_assign_week_empty_catalogue_clusters_everything(corpus):
     assert {t for t, _ in upd.assignments} == {k.topic_id for k in upd.new_topics}
     assert sorted(k.topic_id for k in upd.new_topics) == list(range(1, len(upd.new_topics) + 1))
     assert adjusted_rand_score(truth, upd.topic_ids) >= 0.8
+
+
+def test_first_fit_on_a_sample_assigns_the_rest_to_the_topics_found(corpus):
+    texts, tokens, truth, _, x = corpus
+    n = len(texts)
+    whole = first_fit(texts, tokens, x, sample=n, threshold=THRESHOLD, min_new_topic_size=8, next_id=1)
+    plain = assign_week([], texts, tokens, x, threshold=THRESHOLD, min_new_topic_size=8, next_id=1)
+    assert whole.assignments == plain.assignments  # up to the sample size: the plain first fit
+    assert [t.status for t in whole.new_topics] == ["active"] * len(plain.new_topics)
+
+    sample = n // 3
+    got = first_fit(texts, tokens, x, sample=sample, threshold=THRESHOLD, min_new_topic_size=8, next_id=1)
+    again = first_fit(texts, tokens, x, sample=sample, threshold=THRESHOLD, min_new_topic_size=8, next_id=1)
+    assert got.assignments == again.assignments  # seeded
+    assert len(got.assignments) == n
+    topics = {t.topic_id: t for t in got.new_topics}
+    assert sorted(topics) == list(range(1, len(topics) + 1))
+    assert {t for t, _ in got.assignments} <= set(topics)
+    assert {t.status for t in topics.values()} == {"active"}
+    for i in (0, n // 2, n - 1):  # each similarity is to the topic's final centroid
+        t, sim = got.assignments[i]
+        assert sim == pytest.approx(float(x[i] @ topics[t].centroid), abs=1e-5)
+    assert adjusted_rand_score(truth, got.topic_ids) >= 0.8
+    # the documents outside the sample are assigned as well as the sample itself
+    outside = np.setdiff1d(np.arange(n), fit_sample(n, sample))
+    assert len(outside) == n - sample
+    assert adjusted_rand_score(np.asarray(truth)[outside], np.asarray(got.topic_ids)[outside]) >= 0.8
 
 
 @pytest.mark.parametrize("n", [0, 1, 5])
