@@ -69,6 +69,16 @@ def watch_memory() -> None:
     threading.Thread(target=sample, daemon=True).start()
 
 
+def reset_peak() -> None:
+    """Start a new peak: this process's VmHWM (Linux: clear_refs 5) and the sampled tree peak."""
+    global _tree_peak_mb
+    _tree_peak_mb = 0.0
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # not Linux, or not allowed: the peak stays the process's whole life
+        pass
+
+
 def peak_mb() -> float:
     """Peak resident memory of this process with its pool workers (:func:`watch_memory`'s samples),
     or this process's own peak if higher. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
@@ -92,6 +102,7 @@ def _timer(times: Times):  # type: ignore[no-untyped-def]
 
 
 def run(n: int, db: str, weeks: int, end: Week, workdir: Path) -> tuple[Times, str]:
+    reset_peak()  # this backfill's own peak, not an earlier one's or its increment's
     csv_path = workdir / f"tickets-{n}.csv"
     if not csv_path.exists():
         subprocess.run(
