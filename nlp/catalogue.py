@@ -380,45 +380,28 @@ def first_fit(
     final centroid. The clustering's cost grows with the documents it sees; the assignment's is a
     matrix product."""
     n = len(texts)
-    if n <= sample:
-        upd = assign_week(
-            [],
-            texts,
-            tokens,
-            embeddings,
+    emb = _check_inputs(texts, tokens, embeddings, [])
+
+    def week(known: Sequence[KnownTopic], idx: np.ndarray, first_id: int) -> CatalogueUpdate:
+        return assign_week(
+            known,
+            [texts[int(i)] for i in idx],
+            [tokens[int(i)] for i in idx],
+            np.asarray(embeddings)[idx],  # as given: assign_week checks and normalises them itself
             threshold=threshold,
             min_new_topic_size=min_new_topic_size,
-            next_id=next_id,
+            next_id=first_id,
             seed=seed,
             drop_terms=drop_terms,
         )
-        return replace(upd, new_topics=[replace(t, status=ACTIVE) for t in upd.new_topics])
-    emb = _check_inputs(texts, tokens, embeddings, [])
+
     picked = fit_sample(n, sample, seed)
-    rest = np.setdiff1d(np.arange(n), picked)
-    fit = assign_week(
-        [],
-        [texts[int(i)] for i in picked],
-        [tokens[int(i)] for i in picked],
-        emb[picked],
-        threshold=threshold,
-        min_new_topic_size=min_new_topic_size,
-        next_id=next_id,
-        seed=seed,
-        drop_terms=drop_terms,
-    )
+    fit = week([], picked, next_id)
     found = [replace(t, status=ACTIVE) for t in fit.new_topics]
-    more = assign_week(
-        found,
-        [texts[int(i)] for i in rest],
-        [tokens[int(i)] for i in rest],
-        emb[rest],
-        threshold=threshold,
-        min_new_topic_size=min_new_topic_size,
-        next_id=next_id + len(found),
-        seed=seed,
-        drop_terms=drop_terms,
-    )
+    if len(picked) == n:
+        return replace(fit, new_topics=found)
+    rest = np.setdiff1d(np.arange(n), picked)
+    more = week(found, rest, next_id + len(found))
     updated = {t.topic_id: t for t in more.updated}
     topics = [updated.get(t.topic_id, t) for t in found] + [
         replace(t, status=ACTIVE) for t in more.new_topics
