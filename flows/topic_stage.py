@@ -19,7 +19,7 @@ from voc.errors import ConfigError
 from voc.nlp.catalogue import KnownTopic, assign_week, first_fit, fit_sample, refit, resolve_ids
 from voc.nlp.embedding import Embedder, EmbedderUnavailable, embedder_from_config, load_embedder
 from voc.nlp.split import refreshed_topics, split_topics
-from voc.nlp.theme_sums import ThemeSums, add_sums, kept_weeks, theme_topics_from, total
+from voc.nlp.theme_sums import Digest, ThemeSums, add_sums, kept_weeks, theme_topics_from, total
 from voc.nlp.themes import ConceptFn, ThemeTopic, default_concepts
 from voc.nlp.themes import update_themes as group_themes
 from voc.nlp.topic_view import product_terms, topic_view
@@ -467,7 +467,7 @@ class AssignmentChanges:
     tickets :func:`split_history` moved to another topic (taken out of the old topic's sums of their
     week and added to the new one's)."""
 
-    digests: dict[int, list[float]]
+    digests: dict[int, Digest]
     weeks: set[int] = field(default_factory=set)
     moves: list[Move] = field(default_factory=list)
 

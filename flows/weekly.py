@@ -155,9 +155,11 @@ def understand_stage(settings: Settings, cfg: VocConfig, progress: understand.Pr
 
 @contextmanager
 def _workers_report_here(settings: Settings) -> Iterator[None]:
-    """Worker processes of a LocalCluster on this machine report to this process's Prefect API. Without a ``PREFECT_API_URL`` (Prefect's ephemeral API) each of them started an
-    ephemeral server of its own (3 servers for a 2-worker run); the process-pool test ran
-    with them pointed here: 38 -> 15 s (tests/test_scale_out.py, 2-core machine)."""
+    """Worker processes of a LocalCluster on this machine report to this process's Prefect API.
+    Without a ``PREFECT_API_URL`` (Prefect's ephemeral API) each of them started an ephemeral server
+    of its own (3 servers for a 2-worker run); measured when the process pool was Prefect's too, its
+    test ran 38 -> 15 s with them pointed here (tests/test_scale_out.py, 2-core machine). The local
+    pool (``auto``, ``processes``) runs no Prefect tasks and needs none of this."""
     local = settings.task_runner == "dask" and not settings.dask_address
     if not local or get_current_settings().api.url:
         yield
