@@ -155,22 +155,26 @@ def rebuild_counts(engine, week: Week) -> None:  # type: ignore[no-untyped-def]
 
 
 def increment_csv(n: int, week: Week, workdir: Path) -> tuple[Path, int]:
-    """``n`` new tickets created in ``week`` (ids INC-...): the generator's last of 3 weeks, cut to ``n``."""
+    """``n`` new tickets created in ``week`` (ids INC-<week>-...): the generator's last of 3 weeks, cut to ``n``."""
     path = workdir / f"increment-{n}-{week}.csv"
     *_, rows = iter_weeks(week, 3, max(50, int(n / 0.9) + 1), seed=11)  # a week's volume varies by ±10%
     rows = rows[:n]
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CANONICAL_FIELDS)
-        w.writerows([("INC-" + r["ticket_id"], *(r[f] for f in CANONICAL_FIELDS[1:])) for r in rows])
+        w.writerows([(f"INC-{week}-" + r["ticket_id"], *(r[f] for f in CANONICAL_FIELDS[1:])) for r in rows])
     return path, len(rows)
 
 
-def increment(url: str, csv_path: Path, week: Week, workdir: Path) -> tuple[Times, float]:
-    """One Monday run over an existing store, in its own process (own start-up, own peak memory)."""
+def increment(url: str, csv_path: Path, week: Week, workdir: Path, refit: bool = True) -> tuple[Times, float]:
+    """One Monday run over an existing store, in its own process (own start-up, own peak memory);
+    ``refit=False``: without the monthly refit even in a week it is due (timed on its own)."""
     watch_memory()
     engine = make_engine(url)
     cfg = load_config(EXAMPLE_CONFIG)
+    if not refit:
+        th = cfg.thresholds.model_copy(update={"refit_every_weeks": 0})
+        cfg = cfg.model_copy(update={"thresholds": th})
     times: Times = []
     timed = _timer(times)
     timed("ingest", lambda: ingest_path(engine, csv_path, "bench", Mapping()))

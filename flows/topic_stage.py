@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -122,14 +123,39 @@ def _known(t: TopicRecord) -> KnownTopic:
     )
 
 
+# Tickets per chunk when the embedding is handed to workers (``update_topics(embed_chunks=...)``): the
+# embedder's own transform block, so a chunk costs one block and fewer tickets stay in this process.
+EMBED_CHUNK = 20_000
+# Embeds chunks of (texts, tokens) with the stored embedder (its blob) on workers; vectors in order.
+EmbedChunks = Callable[[bytes, list[tuple[list[str], list[list[str]]]]], list[np.ndarray]]
+
+
 def _embed(
-    conn: Connection, embedder, key: str, ids: list[int], texts: list[str], tokens: list[list[str]]
+    conn: Connection,
+    embedder: Embedder,
+    key: str,
+    ids: list[int],
+    texts: list[str],
+    tokens: list[list[str]],
+    *,
+    blob: bytes | None = None,
+    embed_chunks: EmbedChunks | None = None,
 ) -> np.ndarray:
-    """Embed with the cache: only tickets never embedded under this embedder state are computed."""
+    """Embed with the cache: only tickets never embedded under this embedder state are computed, on
+    ``embed_chunks``' workers (given the embedder's ``blob``) when more than one chunk is to do."""
     cached = analysis.cached_embeddings(conn, key, ids)
     todo = [i for i, tid in enumerate(ids) if tid not in cached]
     if todo:
-        vecs = embedder.transform([texts[i] for i in todo], [tokens[i] for i in todo])
+        t, k = [texts[i] for i in todo], [tokens[i] for i in todo]
+        if embed_chunks is not None and blob is not None and len(todo) > EMBED_CHUNK:
+            parts = [(t[s : s + EMBED_CHUNK], k[s : s + EMBED_CHUNK]) for s in range(0, len(t), EMBED_CHUNK)]
+            vecs = np.vstack(embed_chunks(blob, parts))
+            if vecs.shape[0] != len(todo):
+                raise RuntimeError(
+                    f"embedding workers returned {vecs.shape[0]} vectors for {len(todo)} tickets"
+                )
+        else:
+            vecs = embedder.transform(t, k)
         analysis.store_embeddings(conn, key, [ids[i] for i in todo], vecs)
         for i, v in zip(todo, vecs, strict=True):
             cached[ids[i]] = v
@@ -213,7 +239,12 @@ def split_history(
     return done.moved_before
 
 
-def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
+def update_topics(
+    engine: Engine, cfg: VocConfig, week: Week, *, embed_chunks: EmbedChunks | None = None
+) -> TopicSummary:
+    """Assign the week's (first run: all history's) tickets to topics, split history where new topics
+    open, refit when due, and update the themes. ``embed_chunks``: embed on workers (a Dask cluster,
+    flows.weekly) rather than in this process; the vectors are the same."""
     th = cfg.thresholds
     summary = TopicSummary()
     w = week.ordinal()
@@ -222,7 +253,7 @@ def update_topics(engine: Engine, cfg: VocConfig, week: Week) -> TopicSummary:
         changes = AssignmentChanges(theme_store.week_fingerprints(conn, w + 1))
     for intent in INTENTS:
         with engine.begin() as conn:
-            _assign_intent(conn, intent, w, th, terms, summary, changes)
+            _assign_intent(conn, intent, w, th, terms, summary, changes, embed_chunks)
         if refit_due(engine, intent, w, th.refit_every_weeks):
             with engine.begin() as conn:
                 st = _refit_intent(conn, cfg, intent, w, terms)
@@ -244,6 +275,7 @@ def _assign_intent(
     terms: list[str],
     summary: TopicSummary,
     changes: AssignmentChanges,
+    embed_chunks: EmbedChunks | None = None,
 ) -> None:
     """The weekly assignment of one intent (first run: the initial fit)."""
     analysis.promote_emerging(conn, w)
@@ -273,7 +305,7 @@ def _assign_intent(
         assert blob is not None  # not `first`
         embedder = load_embedder(blob)
     emb_key = analysis.embedder_key(intent, blob)
-    vectors = _embed(conn, embedder, emb_key, ids, texts, tokens)
+    vectors = _embed(conn, embedder, emb_key, ids, texts, tokens, blob=blob, embed_chunks=embed_chunks)
     if first:
         upd = first_fit(
             texts,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, task, unmapped
 from prefect.cache_policies import NONE
 from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -24,6 +24,7 @@ from voc.errors import ConfigError
 from voc.flows import alert_stage, brief_stage, ingest_stage, topic_stage, understand
 from voc.flows.logs import attach_project_loggers
 from voc.flows.surge_stage import detect_week
+from voc.nlp.embedding import embed_chunk
 from voc.store import analysis, stage_runs
 from voc.store.db import check_ready, make_engine
 from voc.store.run_lock import week_lock
@@ -99,7 +100,8 @@ def split_warnings(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def task_runner(settings: Settings) -> TaskRunner[Any]:
-    """The runner for the understanding chunks (``VOC_TASK_RUNNER``; docs/scale-out.md)."""
+    """The runner for the understanding chunks and, on Dask, the topic stage's embedding chunks
+    (``VOC_TASK_RUNNER``; docs/scale-out.md)."""
     kind = settings.task_runner
     if kind == "dask":
         try:
@@ -172,14 +174,48 @@ def _workers_report_here(settings: Settings) -> Iterator[None]:
         yield
 
 
-@task(cache_policy=NONE)
-def topics_task(settings: Settings, cfg: VocConfig, week: Week) -> str:
+def _topics_and_counts(
+    settings: Settings, cfg: VocConfig, week: Week, embed_chunks: topic_stage.EmbedChunks | None = None
+) -> str:
     engine = ready_engine(settings)
-    line = topic_stage.update_topics(engine, cfg, week).line()
+    line = topic_stage.update_topics(engine, cfg, week, embed_chunks=embed_chunks).line()
     with engine.begin() as conn:
         analysis.rebuild_counts(conn, week.ordinal())
     _mark(engine, week, "topics", line)
     return line
+
+
+@task(cache_policy=NONE)
+def topics_task(settings: Settings, cfg: VocConfig, week: Week) -> str:
+    return _topics_and_counts(settings, cfg, week)
+
+
+@task(retries=1, cache_policy=NONE)
+def embed_chunk_task(blob: bytes, texts: list[str], tokens: list[list[str]]) -> Any:
+    """One chunk of the topic stage's embedding on a Dask worker; retried once if a worker dies."""
+    return embed_chunk(blob, texts, tokens)
+
+
+def run_embed_tasks(blob: bytes, parts: list[tuple[list[str], list[list[str]]]]) -> list[Any]:
+    """Submit every chunk to the current flow's task runner; vectors come back in submission order."""
+    return embed_chunk_task.map(unmapped(blob), [p[0] for p in parts], [p[1] for p in parts]).result()
+
+
+@flow(name="voc-topics", log_prints=True)
+def topics_flow(week: Week) -> str:
+    """Topics and counts with the embedding of many tickets (a backfill's, a refit's week) on this
+    flow's task runner: VOC_TASK_RUNNER=dask. The reads, the clustering and the writes stay here."""
+    settings, cfg = run_settings()
+    return _topics_and_counts(settings, cfg, week, run_embed_tasks)
+
+
+def topics_stage(settings: Settings, cfg: VocConfig, week: Week) -> str:
+    """The topic stage: on a Dask cluster's workers for the embedding when VOC_TASK_RUNNER=dask, else
+    in this process (the weekly embedding is seconds; a pool's start-up would cost more)."""
+    if settings.task_runner != "dask":
+        return topics_task(settings, cfg, week)
+    with given(settings, cfg), _workers_report_here(settings):
+        return topics_flow.with_options(task_runner=task_runner(settings))(week)
 
 
 @task(cache_policy=NONE)
@@ -269,7 +305,7 @@ def _understand_stage(
 def _topics_stage(
     settings: Settings, cfg: VocConfig, week: Week, progress: StageProgress | None
 ) -> list[str]:
-    return [topics_task(settings, cfg, week)]
+    return [topics_stage(settings, cfg, week)]
 
 
 # What every run does first, in this order, before anything is judged: ingest what is new, understand

@@ -28,6 +28,7 @@ float32 rows out.  Two backends:
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 from collections.abc import Sequence
@@ -547,3 +548,17 @@ def load_embedder(blob: bytes) -> Embedder:
         hy.centre = np.asarray(payload["centre"], dtype=np.float32)
         return hy
     raise ValueError(f"unknown embedder kind in blob: {kind!r}")
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded(blob: bytes) -> Embedder:
+    return load_embedder(blob)
+
+
+def embed_chunk(blob: bytes, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+    """Embed one chunk with the stored embedder ``blob`` (:meth:`Embedder.dumps`), loaded once per
+    process: what a Dask or pool worker runs. The TF-IDF embedder (the default) embeds each text on
+    its own, so chunks give exactly the rows one call over all of them gives
+    (tests/test_topic_scale_out.py); a transformer model pads texts per batch, which may move the
+    last bits of a vector."""
+    return _loaded(blob).transform(texts, tokens)

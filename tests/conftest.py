@@ -251,6 +251,20 @@ def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreT
         templates.close()
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():  # type: ignore[no-untyped-def]
+    """A separate 2-worker cluster reached by address (the production shape), shared by the store params."""
+    import distributed  # the dask extra is part of the test extra
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield cluster.scheduler_address, client
+
+
 def voc_in(cwd: Path, args: Sequence[str], env: Mapping[str, str | None]) -> Any:
     """A `voc` command in this process through typer's runner, as if started in the folder ``cwd`` with
     ``env`` added to (None: removed from) the environment; returns typer's ``Result``."""

@@ -103,20 +103,6 @@ def _settings(db_url: str, **kw) -> Settings:  # type: ignore[no-untyped-def]
     return Settings(database_url=db_url, chunk_size=CHUNK, workers=2, **kw)
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():  # type: ignore[no-untyped-def]
-    """A separate 2-worker cluster reached by address (the production shape), shared by the store params."""
-    import distributed  # the dask extra is part of the test extra
-
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield cluster.scheduler_address, client
-
-
 @pytest.mark.slow
 def test_dask_cluster_with_two_workers_gives_identical_results(
     engine, db_url: str, tmp_path: Path, dask_cluster
