@@ -28,9 +28,10 @@ from voc.store import analysis
 from voc.store import themes as theme_store
 from voc.store.analysis import AssignedDocument, TopicRecord
 from voc.store.db import refresh_statistics
+from voc.ticket import TOPIC_INTENTS
 from voc.weeks import Week
 
-INTENTS = ("complaint", "question", "suggestion")
+INTENTS = TOPIC_INTENTS
 
 
 @dataclass

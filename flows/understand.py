@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from voc.config.settings import VocConfig
 from voc.nlp.understanding import CatalogueEntry, TicketText, Understander
 from voc.store import analysis
+from voc.ticket import TOPIC_INTENTS
 
 NLP_VERSION = (
     "3"  # 3: safety language of food/electrics/injuries/children, question-complaints, product = model code
@@ -230,6 +231,7 @@ def understand_pending(
             raise RuntimeError("understanding results came back out of order or incomplete")
         with engine.begin() as conn:
             analysis.save_understanding(conn, out)
+            analysis.queue_for_topics(conn, [u["_id"] for u in out if u["intent"] in TOPIC_INTENTS])
         done += len(out)
         if progress:
             progress(done, max(total, done))

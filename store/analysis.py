@@ -41,6 +41,7 @@ from voc.store.models import (
     TicketRow,
     Topic,
     TopicLineage,
+    TopicQueue,
     WeeklyCount,
     WeeklyKpi,
     WeeklyVolume,
@@ -163,6 +164,15 @@ def save_understanding(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
         save_understanding_each(conn, rows)
 
 
+def queue_for_topics(conn: Connection, ticket_ids: Sequence[int]) -> None:
+    """These understood tickets wait for a topic (again, if they had one before they changed)."""
+    ids = sorted(set(int(i) for i in ticket_ids))
+    for chunk in chunks(ids):
+        conn.execute(delete(TopicQueue).where(TopicQueue.ticket_id.in_(chunk)))
+    if ids:
+        conn.execute(insert(TopicQueue), [{"ticket_id": i} for i in ids])
+
+
 def save_understanding_each(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """One UPDATE per ticket through SQLAlchemy (executemany): the portable path, and the reference the
     PostgreSQL and SQLite ones are tested on."""
@@ -253,9 +263,11 @@ def tickets_for_topics(
     q = select(T.c.id, T.c.text_clean, T.c.tokens, T.c.week).where(
         T.c.intent == intent, T.c.week <= until_week, T.c.nlp_version.is_not(None)
     )
-    if only_unassigned:
-        q = q.outerjoin(Assignment.__table__, Assignment.__table__.c.ticket_id == T.c.id).where(
-            Assignment.__table__.c.ticket_id.is_(None)
+    if only_unassigned:  # the queue, not all history; a queued ticket that has a topic stays out
+        q = (
+            q.join(TopicQueue.__table__, TopicQueue.__table__.c.ticket_id == T.c.id)
+            .outerjoin(Assignment.__table__, Assignment.__table__.c.ticket_id == T.c.id)
+            .where(Assignment.__table__.c.ticket_id.is_(None))
         )
     return [
         TopicDocument(i, text, tokens, week) for i, text, tokens, week in conn.execute(q.order_by(T.c.id))
@@ -376,6 +388,7 @@ def save_assignments(
         return
     for chunk in chunks(ids):
         conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(chunk)))
+        conn.execute(delete(TopicQueue).where(TopicQueue.ticket_id.in_(chunk)))
     alive = _alive(conn, ids)
     rows = [
         {

@@ -39,6 +39,7 @@ from voc.store.models import (
     Erasure,
     QuarantinedRow,
     TicketRow,
+    TopicQueue,
 )
 from voc.store.themes import THEME_HISTORY
 from voc.weeks import Quarter, Week
@@ -85,6 +86,7 @@ def erase_tickets(conn: Connection, source: str, deletions: Sequence[Deletion]) 
     for pk_chunk in chunks(pks):
         conn.execute(delete(Assignment).where(Assignment.ticket_id.in_(pk_chunk)))
         conn.execute(delete(Embedding).where(Embedding.ticket_id.in_(pk_chunk)))
+        conn.execute(delete(TopicQueue).where(TopicQueue.ticket_id.in_(pk_chunk)))
         conn.execute(delete(TicketRow).where(TicketRow.id.in_(pk_chunk)))
     quarantined: set[str] = set()
     locations = {d.location: d.ticket_id for d in deletions if d.location}

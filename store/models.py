@@ -91,6 +91,15 @@ class Embedding(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class TopicQueue(Base):
+    """Understood tickets of a topic intent waiting for a topic: the understanding stage queues them, an
+    assignment takes them off, an erasure with the ticket (the weekly scan reads this, not all history)."""
+
+    __tablename__ = "topic_queue"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+
+
 class IngestRun(Base):
     __tablename__ = "ingest_runs"
 

@@ -15,11 +15,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from voc.store.binds import chunks
-from voc.store.models import Assignment, TicketRow
+from voc.store.models import Assignment, TicketRow, TopicQueue
 from voc.ticket import Ticket
 
 _T = cast(Table, TicketRow.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
+_QUEUE = cast(Table, TopicQueue.__table__)
 _HASHED = (
     "created_at",
     "closed_at",
@@ -242,6 +243,7 @@ def _replace(conn: Connection, changed: list[tuple[int, tuple[Any, ...]]]) -> No
     pks = [pk for pk, _ in changed]
     for chunk in chunks(pks):
         conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(chunk)))
+        conn.execute(_QUEUE.delete().where(_QUEUE.c.ticket_id.in_(chunk)))  # queued again once understood
 
 
 _SQLITE_EXISTING = (

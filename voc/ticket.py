@@ -20,6 +20,8 @@ from voc.fields import as_text, check_text
 # The intents that are evidence of a defect: a complaint, and a question about it ("漏水怎么办?").
 # A theme's and a safety cell's counts, their series and their quotes all take these two.
 EVIDENCE_INTENTS: tuple[str, ...] = ("complaint", "question")
+# The intents the topic stage groups into topics (praise gets none).
+TOPIC_INTENTS: tuple[str, ...] = ("complaint", "question", "suggestion")
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "ticket_id",
