@@ -154,6 +154,12 @@ def rebuild_counts(engine, week: Week) -> None:  # type: ignore[no-untyped-def]
         analysis.rebuild_counts(conn, week.ordinal())
 
 
+def update_counts(engine, week: Week) -> None:  # type: ignore[no-untyped-def]
+    """As the weekly run counts: the weeks marked stale and the week itself."""
+    with engine.begin() as conn:
+        analysis.update_counts(conn, week.ordinal())
+
+
 def increment_csv(n: int, week: Week, workdir: Path) -> tuple[Path, int]:
     """``n`` new tickets created in ``week`` (ids INC-<week>-...): the generator's last of 3 weeks, cut to ``n``."""
     path = workdir / f"increment-{n}-{week}.csv"
@@ -181,7 +187,7 @@ def increment(url: str, csv_path: Path, week: Week, workdir: Path, refit: bool =
     timed("understand", lambda: understand(engine, cfg))
     timed("topics (assign the week)", lambda: update_topics(engine, cfg, week))
 
-    timed("counts", lambda: rebuild_counts(engine, week))
+    timed("counts", lambda: update_counts(engine, week))
     timed("surges", lambda: detect_week(engine, cfg, week))
     out = workdir / "briefs-increment"
     timed("brief (zh+en, html+md)", lambda: write_brief(engine, cfg, week, out, ["zh", "en"], ["html", "md"]))

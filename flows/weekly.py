@@ -180,7 +180,7 @@ def _topics_and_counts(
     engine = ready_engine(settings)
     line = topic_stage.update_topics(engine, cfg, week, embed_chunks=embed_chunks).line()
     with engine.begin() as conn:
-        analysis.rebuild_counts(conn, week.ordinal())
+        analysis.update_counts(conn, week.ordinal())
     _mark(engine, week, "topics", line)
     return line
 

@@ -37,6 +37,7 @@ from voc.store.models import (
     Artifact,
     Assignment,
     Embedding,
+    StaleWeek,
     Surge,
     TicketRow,
     Topic,
@@ -489,7 +490,34 @@ def record_lineage(conn: Connection, lineage: Iterable[tuple[int, int, str]], we
 
 def rebuild_counts(conn: Connection, until_week: int) -> None:
     """Recompute weekly counts, exposure volumes and KPI sums for every week up to ``until_week``."""
+    marks = _marks(conn, until_week)
     _count_weeks(conn, lambda week: week <= until_week)
+    _unmark(conn, marks)
+
+
+def update_counts(conn: Connection, until_week: int) -> list[int]:
+    """Recount the weeks up to ``until_week`` that a change marked stale (table ``stale_weeks``, marked by
+    triggers: migration 0010) and ``until_week`` itself, exactly as :func:`rebuild_counts` counts them;
+    returns the weeks recounted. The weekly run's counts: the weeks its tickets, assignments and splits
+    touched, not all history (a 10.3M-ticket store: 63.6 s for every week)."""
+    marks = _marks(conn, until_week)
+    weeks = sorted({w for _, w in marks} | {until_week})
+    for chunk in chunks(weeks):
+        _count_weeks(conn, partial(_in_weeks, chunk))
+    _unmark(conn, marks)
+    return weeks
+
+
+def _marks(conn: Connection, until_week: int) -> list[tuple[int, int]]:
+    """The stale marks of weeks up to ``until_week`` (id, week): read before counting, so a mark another
+    transaction adds meanwhile stays for the next count."""
+    q = select(StaleWeek.id, StaleWeek.week).where(StaleWeek.week <= until_week)
+    return [(int(i), int(w)) for i, w in conn.execute(q)]
+
+
+def _unmark(conn: Connection, marks: list[tuple[int, int]]) -> None:
+    for chunk in chunks([i for i, _ in marks]):
+        conn.execute(delete(StaleWeek).where(StaleWeek.id.in_(chunk)))
 
 
 def recount_weeks(conn: Connection, weeks: Iterable[int]) -> None:

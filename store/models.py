@@ -100,6 +100,17 @@ class TopicQueue(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
 
 
+class StaleWeek(Base):
+    """A week whose counts a change made stale: marked by triggers on tickets, assignments and topics
+    (migration 0010), taken off by the counts stage once it recounted the week."""
+
+    __tablename__ = "stale_weeks"
+    __table_args__ = (Index("ix_stale_weeks_week", "week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    week: Mapped[int] = mapped_column(Integer)
+
+
 class IngestRun(Base):
     __tablename__ = "ingest_runs"
 
