@@ -231,7 +231,11 @@ def understand_pending(
             raise RuntimeError("understanding results came back out of order or incomplete")
         with engine.begin() as conn:
             analysis.save_understanding(conn, out)
-            analysis.queue_for_topics(conn, [u["_id"] for u in out if u["intent"] in TOPIC_INTENTS])
+            analysis.queue_for_topics(
+                conn,
+                [u["_id"] for u in out if u["intent"] in TOPIC_INTENTS],
+                [u["_id"] for u in out if u["intent"] not in TOPIC_INTENTS],
+            )
         done += len(out)
         if progress:
             progress(done, max(total, done))

@@ -29,6 +29,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from voc.errors import VocError
 from voc.store import kpis
@@ -165,13 +167,20 @@ def save_understanding(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
         save_understanding_each(conn, rows)
 
 
-def queue_for_topics(conn: Connection, ticket_ids: Sequence[int]) -> None:
-    """These understood tickets wait for a topic (again, if they had one before they changed)."""
-    ids = sorted(set(int(i) for i in ticket_ids))
-    for chunk in chunks(ids):
+def queue_for_topics(conn: Connection, understood: Sequence[int], other: Sequence[int] = ()) -> None:
+    """Queue the ``understood`` tickets (of a topic intent) that have no topic, e.g. new or changed
+    ones (one that keeps its topic through a re-understanding, as after an NLP version change, stays
+    off the queue); take ``other`` (understood as an intent without topics) off it. Safe beside another
+    understanding run queueing the same tickets."""
+    A = Assignment.__table__
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for chunk in chunks(sorted(set(int(i) for i in understood))):
+        waiting = select(T.c.id).where(
+            T.c.id.in_(chunk), ~select(A.c.ticket_id).where(A.c.ticket_id == T.c.id).exists()
+        )
+        conn.execute(dialect_insert(TopicQueue).from_select(["ticket_id"], waiting).on_conflict_do_nothing())
+    for chunk in chunks(sorted(set(int(i) for i in other))):
         conn.execute(delete(TopicQueue).where(TopicQueue.ticket_id.in_(chunk)))
-    if ids:
-        conn.execute(insert(TopicQueue), [{"ticket_id": i} for i in ids])
 
 
 def save_understanding_each(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

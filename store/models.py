@@ -105,7 +105,7 @@ class StaleWeek(Base):
     (migration 0010), taken off by the counts stage once it recounted the week."""
 
     __tablename__ = "stale_weeks"
-    __table_args__ = (Index("ix_stale_weeks_week", "week"),)
+    __table_args__ = (Index("ix_stale_weeks_week", "week"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     week: Mapped[int] = mapped_column(Integer)

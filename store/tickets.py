@@ -15,12 +15,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from voc.store.binds import chunks
-from voc.store.models import Assignment, TicketRow, TopicQueue
+from voc.store.models import Assignment, TicketRow
 from voc.ticket import Ticket
 
 _T = cast(Table, TicketRow.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
-_QUEUE = cast(Table, TopicQueue.__table__)
 _HASHED = (
     "created_at",
     "closed_at",
@@ -230,7 +229,10 @@ def apply_pending(conn: Connection, seen: RunSeen) -> UpsertCounts:
 
 
 def _replace(conn: Connection, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
-    """Overwrite stored tickets (by pk) with new versions; their derived fields and topic go."""
+    """Overwrite stored tickets (by pk) with new versions; their derived fields and topic go. A queued
+    ticket stays queued (``topic_queue``): the topic stage reads only understood ones, and it is
+    understood again first. Its queue row is not touched here: an ingest beside the weekly run would
+    otherwise wait on, or deadlock with, the topic stage's transaction that is dequeuing it."""
     if not changed:
         return
     cols = [*_HASHED, "event_at", "week", "hours_to_close", "content_hash"]
@@ -243,7 +245,6 @@ def _replace(conn: Connection, changed: list[tuple[int, tuple[Any, ...]]]) -> No
     pks = [pk for pk, _ in changed]
     for chunk in chunks(pks):
         conn.execute(_ASSIGNMENTS.delete().where(_ASSIGNMENTS.c.ticket_id.in_(chunk)))
-        conn.execute(_QUEUE.delete().where(_QUEUE.c.ticket_id.in_(chunk)))  # queued again once understood
 
 
 _SQLITE_EXISTING = (

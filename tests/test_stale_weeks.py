@@ -132,3 +132,22 @@ def _two_topics(conn) -> tuple[int, int, set[int]]:  # type: ignore[no-untyped-d
         int(r[0]) for r in conn.execute(text(f"SELECT DISTINCT week FROM assignments WHERE topic_id = {src}"))
     }
     return src, dst, weeks
+
+
+TRIGGERS = {f"voc_mark_{t}_{e}" for t in ("tickets", "assignments") for e in ("ins", "upd", "del")} | {
+    "voc_mark_topics_upd"
+}
+
+
+def test_every_trigger_is_there_at_the_newest_revision(engine) -> None:  # type: ignore[no-untyped-def]
+    """A later migration that rebuilds one of these tables (SQLite's batch mode copies the table) must
+    create its triggers again: without them the counts would miss changes and say nothing."""
+    if engine.dialect.name == "sqlite":
+        q = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        q = (
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT t.tgisinternal"
+        )
+    with engine.connect() as c:
+        assert {r[0] for r in c.execute(text(q))} == TRIGGERS

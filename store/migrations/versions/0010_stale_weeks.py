@@ -7,7 +7,8 @@ counts stage recounts the marked weeks and the week it counts, then removes the 
 (``store.analysis.update_counts``). Triggers, not the writers: every path that changes what the counts
 read (ingest, understanding, topics, splits, refits, human edits and their undo, erasures) marks its
 weeks without knowing of the counts. Marks are appended, never updated (no row two writers wait on);
-a mark already present is not added again. The upgrade marks every week, so the first counts after it
+SQLite's row triggers add a week once, PostgreSQL's statement triggers each statement's distinct
+weeks. The upgrade marks every week, so the first counts after it
 recount all of history once.
 
 Revision ID: 0010_stale_weeks
@@ -73,13 +74,16 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("week", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,  # a mark's id is never reused: update_counts deletes the ids it read
     )
     op.create_index("ix_stale_weeks_week", "stale_weeks", ["week"])
     if op.get_bind().dialect.name == "postgresql":
         for name, (table, event, tables, selects) in _PG.items():
+            # no NOT EXISTS here (SQLite's row triggers need it): under READ COMMITTED a mark the counts
+            # stage has read but not yet deleted would hide this change from it, and the change's own
+            # week would end up unmarked once the counts commit. A statement adds its distinct weeks.
             body = " ".join(
-                f"INSERT INTO stale_weeks (week) SELECT w.week FROM ({s}) w WHERE w.week IS NOT NULL "
-                "AND NOT EXISTS (SELECT 1 FROM stale_weeks x WHERE x.week = w.week);"
+                f"INSERT INTO stale_weeks (week) SELECT w.week FROM ({s}) w WHERE w.week IS NOT NULL;"
                 for s in selects
             )
             op.execute(
@@ -93,7 +97,13 @@ def upgrade() -> None:
     else:
         for name, (when, statements) in _SQLITE.items():
             op.execute(f"CREATE TRIGGER voc_mark_{name} {when} BEGIN {' '.join(statements)} END")
-    op.execute("INSERT INTO stale_weeks (week) SELECT DISTINCT week FROM tickets")
+    for table in (
+        "tickets",
+        "weekly_counts",
+        "weekly_kpis",
+        "weekly_volume",
+    ):  # a counted week without tickets too
+        op.execute(f"INSERT INTO stale_weeks (week) SELECT DISTINCT week FROM {table}")
 
 
 def downgrade() -> None:
