@@ -29,12 +29,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from voc.errors import VocError
 from voc.store import kpis
-from voc.store.binds import chunks
+from voc.store.binds import chunks, dialect_insert
 from voc.store.models import (
     Artifact,
     Assignment,
@@ -173,12 +171,13 @@ def queue_for_topics(conn: Connection, understood: Sequence[int], other: Sequenc
     off the queue); take ``other`` (understood as an intent without topics) off it. Safe beside another
     understanding run queueing the same tickets."""
     A = Assignment.__table__
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     for chunk in chunks(sorted(set(int(i) for i in understood))):
         waiting = select(T.c.id).where(
             T.c.id.in_(chunk), ~select(A.c.ticket_id).where(A.c.ticket_id == T.c.id).exists()
         )
-        conn.execute(dialect_insert(TopicQueue).from_select(["ticket_id"], waiting).on_conflict_do_nothing())
+        conn.execute(
+            dialect_insert(conn, TopicQueue).from_select(["ticket_id"], waiting).on_conflict_do_nothing()
+        )
     for chunk in chunks(sorted(set(int(i) for i in other))):
         conn.execute(delete(TopicQueue).where(TopicQueue.ticket_id.in_(chunk)))
 

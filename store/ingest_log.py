@@ -10,10 +10,8 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from voc.store.binds import chunks
+from voc.store.binds import chunks, dialect_insert
 from voc.store.models import IngestRun, ProcessedFile, QuarantinedRow, Watermark
 from voc.store.run_lock import HOST, STALE_AFTER, dead_here
 
@@ -22,10 +20,6 @@ SOURCE_CHARS = int(IngestRun.__table__.c.source.type.length)  # type: ignore[att
 
 def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
-
-
-def _insert(conn: Connection, table: Any) -> Any:
-    return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
 def start_run(conn: Connection, source: str) -> int:
@@ -119,7 +113,7 @@ def quarantine(
             )
         )
     t = cast(Table, QuarantinedRow.__table__)
-    stmt = _insert(conn, t).on_conflict_do_nothing(index_elements=["source", "location", "raw_hash"])
+    stmt = dialect_insert(conn, t).on_conflict_do_nothing(index_elements=["source", "location", "raw_hash"])
     return len(conn.execute(stmt.returning(t.c.id), values).all())
 
 
@@ -147,7 +141,7 @@ def file_seen(conn: Connection, source: str, path: str, sha256: str) -> bool:
 def record_file(conn: Connection, source: str, path: str, sha256: str, rows: int) -> None:
     t = ProcessedFile.__table__
     conn.execute(
-        _insert(conn, t).on_conflict_do_nothing(index_elements=["source", "path", "sha256"]),
+        dialect_insert(conn, t).on_conflict_do_nothing(index_elements=["source", "path", "sha256"]),
         [dict(source=source, path=path, sha256=sha256, rows=rows, processed_at=_now())],
     )
 
@@ -158,7 +152,7 @@ def get_watermark(conn: Connection, source: str) -> str | None:
 
 def set_watermark(conn: Connection, source: str, cursor: str) -> None:
     t = Watermark.__table__
-    stmt = _insert(conn, t).values(source=source, cursor=cursor, updated_at=_now())
+    stmt = dialect_insert(conn, t).values(source=source, cursor=cursor, updated_at=_now())
     conn.execute(
         stmt.on_conflict_do_update(index_elements=["source"], set_={"cursor": cursor, "updated_at": _now()})
     )

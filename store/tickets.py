@@ -11,10 +11,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from voc.store.binds import chunks
+from voc.store.binds import chunks, dialect_insert
 from voc.store.models import Assignment, TicketRow
 from voc.ticket import Ticket
 
@@ -292,9 +290,8 @@ def _insert_new(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def _insert_core(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """The portable path: SQLAlchemy Core executemany (and the reference the fast paths must match)."""
-    ins = pg_insert(_T) if conn.dialect.name == "postgresql" else sqlite_insert(_T)
     conn.execute(
-        ins.on_conflict_do_nothing(index_elements=["source", "source_id"]),
+        dialect_insert(conn, _T).on_conflict_do_nothing(index_elements=["source", "source_id"]),
         [dict(zip(_COLS, r, strict=True)) for r in rows],
     )
 
